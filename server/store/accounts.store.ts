@@ -1,0 +1,183 @@
+import { and, asc, eq, gt, inArray, like, sql } from "drizzle-orm";
+import { accounts, resellers } from "../../schema/tables.js";
+import type { DeficitState } from "../core/account.js";
+import type { Account, BalancePolicy, Reseller } from "../core/model.js";
+import type { Tx } from "./database.js";
+import { toAccount, toDbMicros, toReseller } from "./rows.js";
+
+export interface AccountFields {
+  readonly name: string;
+  readonly country: string | null;
+  readonly resellerId: number | null;
+  readonly balancePolicy: BalancePolicy;
+  readonly demo?: boolean;
+}
+
+export interface AccountQuery {
+  readonly resellerId?: number | null;
+  readonly nameContains?: string;
+  readonly afterId?: number;
+  readonly limit: number;
+}
+
+export function findAccount(tx: Tx, id: number): Account | null {
+  const row = tx.select().from(accounts).where(eq(accounts.id, id)).get();
+  return row ? toAccount(row) : null;
+}
+
+export function findAccounts(tx: Tx, ids: readonly number[]): Account[] {
+  if (ids.length === 0) return [];
+  return tx.select().from(accounts).where(inArray(accounts.id, [...ids])).all().map(toAccount);
+}
+
+function accountConditions(query: Omit<AccountQuery, "afterId" | "limit">) {
+  return [
+    query.resellerId != null ? eq(accounts.resellerId, query.resellerId) : undefined,
+    query.nameContains ? like(accounts.name, `%${escapeLike(query.nameContains)}%`) : undefined,
+  ];
+}
+
+/** Escapes LIKE wildcards so a search for "50%" finds "50%", not everything. */
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+export function listAccounts(tx: Tx, query: AccountQuery): Account[] {
+  const conditions = accountConditions(query);
+  return tx
+    .select()
+    .from(accounts)
+    .where(and(...conditions, query.afterId ? gt(accounts.id, query.afterId) : undefined))
+    .orderBy(asc(accounts.id))
+    .limit(query.limit)
+    .all()
+    .map(toAccount);
+}
+
+export function countAccounts(tx: Tx, query: Omit<AccountQuery, "afterId" | "limit">): number {
+  return tx
+    .select({ n: sql<number>`count(*)` })
+    .from(accounts)
+    .where(and(...accountConditions(query)))
+    .get()!.n;
+}
+
+export function insertAccount(tx: Tx, fields: AccountFields, now: number): Account {
+  const row = tx
+    .insert(accounts)
+    .values({ ...fields, demo: fields.demo ?? false, createdAt: now, updatedAt: now })
+    .returning()
+    .get();
+  return toAccount(row);
+}
+
+export function updateAccountFields(tx: Tx, id: number, fields: Partial<AccountFields>, now: number): Account {
+  const row = tx
+    .update(accounts)
+    .set({ ...fields, updatedAt: now })
+    .where(eq(accounts.id, id))
+    .returning()
+    .get();
+  return toAccount(row!);
+}
+
+export function saveDeficit(tx: Tx, id: number, state: DeficitState): void {
+  tx.update(accounts)
+    .set({ deficitMicros: toDbMicros(state.deficitMicros), graceStartedAt: state.graceStartedAt })
+    .where(eq(accounts.id, id))
+    .run();
+}
+
+export interface ResellerFields {
+  readonly name: string;
+  readonly tier: Reseller["tier"];
+  readonly flexAgreement: boolean;
+  readonly active: boolean;
+  readonly locations: readonly string[];
+  readonly languages: readonly string[];
+  readonly services: readonly string[];
+  readonly demo?: boolean;
+}
+
+export interface ResellerQuery {
+  readonly location?: string;
+  readonly language?: string;
+  readonly service?: string;
+  readonly tier?: Reseller["tier"];
+  readonly flexAgreement?: boolean;
+  readonly active?: boolean;
+  readonly ids?: readonly number[];
+  readonly afterId?: number;
+  readonly limit: number;
+}
+
+const toResellerRow = (fields: Partial<ResellerFields>) => ({
+  ...fields,
+  locations: fields.locations && JSON.stringify(fields.locations),
+  languages: fields.languages && JSON.stringify(fields.languages),
+  services: fields.services && JSON.stringify(fields.services),
+});
+
+/** Facet match on a JSON array column, case-insensitively. */
+const hasFacet = (column: typeof resellers.locations, value: string) =>
+  sql`exists (select 1 from json_each(${column}) where lower(json_each.value) = lower(${value}))`;
+
+function resellerConditions(query: Omit<ResellerQuery, "afterId" | "limit">) {
+  return [
+    query.location ? hasFacet(resellers.locations, query.location) : undefined,
+    query.language ? hasFacet(resellers.languages, query.language) : undefined,
+    query.service ? hasFacet(resellers.services, query.service) : undefined,
+    query.tier ? eq(resellers.tier, query.tier) : undefined,
+    query.flexAgreement != null ? eq(resellers.flexAgreement, query.flexAgreement) : undefined,
+    query.active != null ? eq(resellers.active, query.active) : undefined,
+    query.ids ? inArray(resellers.id, [...query.ids]) : undefined,
+  ];
+}
+
+export function findReseller(tx: Tx, id: number): Reseller | null {
+  const row = tx.select().from(resellers).where(eq(resellers.id, id)).get();
+  return row ? toReseller(row) : null;
+}
+
+export function findResellers(tx: Tx, ids: readonly number[]): Reseller[] {
+  if (ids.length === 0) return [];
+  return tx.select().from(resellers).where(inArray(resellers.id, [...ids])).all().map(toReseller);
+}
+
+export function listResellers(tx: Tx, query: ResellerQuery): Reseller[] {
+  return tx
+    .select()
+    .from(resellers)
+    .where(and(...resellerConditions(query), query.afterId ? gt(resellers.id, query.afterId) : undefined))
+    .orderBy(asc(resellers.id))
+    .limit(query.limit)
+    .all()
+    .map(toReseller);
+}
+
+export function countResellers(tx: Tx, query: Omit<ResellerQuery, "afterId" | "limit">): number {
+  return tx
+    .select({ n: sql<number>`count(*)` })
+    .from(resellers)
+    .where(and(...resellerConditions(query)))
+    .get()!.n;
+}
+
+export function insertReseller(tx: Tx, fields: ResellerFields, now: number): Reseller {
+  const row = tx
+    .insert(resellers)
+    .values({ ...(toResellerRow(fields) as Required<ReturnType<typeof toResellerRow>>), createdAt: now, updatedAt: now })
+    .returning()
+    .get();
+  return toReseller(row);
+}
+
+export function updateResellerFields(tx: Tx, id: number, fields: Partial<ResellerFields>, now: number): Reseller {
+  const row = tx
+    .update(resellers)
+    .set({ ...toResellerRow(fields), updatedAt: now })
+    .where(eq(resellers.id, id))
+    .returning()
+    .get();
+  return toReseller(row!);
+}

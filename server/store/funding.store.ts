@@ -1,0 +1,199 @@
+import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
+import { allocations, creditLots, deficitSettlements, flexPacks, reversals } from "../../schema/tables.js";
+import type { FundingSource, SourceKind } from "../core/drain.js";
+import type { OutstandingDeficit, Settlement } from "../core/ledger.js";
+import type { CreditLot, FlexPack, SalesChannel } from "../core/model.js";
+import type { Instant } from "../core/time.js";
+import type { Tx } from "./database.js";
+import { fromDbMicros, toCreditLot, toDbMicros, toFlexPack } from "./rows.js";
+
+export interface NewCreditLot {
+  readonly accountId: number;
+  readonly amountMicros: bigint;
+  readonly purchasedAt: Instant;
+  readonly expiresAt: Instant;
+  readonly externalRef: string;
+  readonly fingerprint: string;
+}
+
+export interface NewFlexPack {
+  readonly accountId: number;
+  readonly tokensMicros: bigint;
+  readonly purchasedAt: Instant;
+  readonly expiresAt: Instant;
+  readonly channel: SalesChannel;
+  readonly resellerId: number | null;
+  readonly orderRef: string;
+  readonly unitPrice: string | null;
+  readonly currency: string | null;
+  readonly fingerprint: string;
+}
+
+export function findCreditLotByRef(tx: Tx, externalRef: string): { lot: CreditLot; fingerprint: string } | null {
+  const row = tx.select().from(creditLots).where(eq(creditLots.externalRef, externalRef)).get();
+  return row ? { lot: toCreditLot(row), fingerprint: row.fingerprint } : null;
+}
+
+export function findFlexPackByRef(tx: Tx, orderRef: string): { pack: FlexPack; fingerprint: string } | null {
+  const row = tx.select().from(flexPacks).where(eq(flexPacks.orderRef, orderRef)).get();
+  return row ? { pack: toFlexPack(row), fingerprint: row.fingerprint } : null;
+}
+
+export function findCreditLot(tx: Tx, id: number): CreditLot | null {
+  const row = tx.select().from(creditLots).where(eq(creditLots.id, id)).get();
+  return row ? toCreditLot(row) : null;
+}
+
+export function findFlexPack(tx: Tx, id: number): FlexPack | null {
+  const row = tx.select().from(flexPacks).where(eq(flexPacks.id, id)).get();
+  return row ? toFlexPack(row) : null;
+}
+
+export function insertCreditLot(tx: Tx, lot: NewCreditLot, now: Instant): CreditLot {
+  const micros = toDbMicros(lot.amountMicros);
+  const row = tx
+    .insert(creditLots)
+    .values({ ...lot, amountMicros: micros, remainingMicros: micros, createdAt: now })
+    .returning()
+    .get();
+  return toCreditLot(row);
+}
+
+export function insertFlexPack(tx: Tx, pack: NewFlexPack, now: Instant): FlexPack {
+  const micros = toDbMicros(pack.tokensMicros);
+  const row = tx
+    .insert(flexPacks)
+    .values({ ...pack, tokensMicros: micros, remainingMicros: micros, createdAt: now })
+    .returning()
+    .get();
+  return toFlexPack(row);
+}
+
+export function creditLotsOf(tx: Tx, accountIds: readonly number[]): CreditLot[] {
+  if (accountIds.length === 0) return [];
+  return tx
+    .select()
+    .from(creditLots)
+    .where(inArray(creditLots.accountId, [...accountIds]))
+    .orderBy(asc(creditLots.expiresAt), asc(creditLots.id))
+    .all()
+    .map(toCreditLot);
+}
+
+export function flexPacksOf(tx: Tx, accountIds: readonly number[]): FlexPack[] {
+  if (accountIds.length === 0) return [];
+  return tx
+    .select()
+    .from(flexPacks)
+    .where(inArray(flexPacks.accountId, [...accountIds]))
+    .orderBy(asc(flexPacks.expiresAt), asc(flexPacks.id))
+    .all()
+    .map(toFlexPack);
+}
+
+export const lotAsSource = (lot: CreditLot): FundingSource => ({
+  kind: "CREDIT_LOT",
+  id: lot.id,
+  sizeMicros: lot.amountMicros,
+  remainingMicros: lot.remainingMicros,
+  purchasedAt: lot.purchasedAt,
+  expiresAt: lot.expiresAt,
+});
+
+export const packAsSource = (pack: FlexPack): FundingSource => ({
+  kind: "FLEX_PACK",
+  id: pack.id,
+  sizeMicros: pack.tokensMicros,
+  remainingMicros: pack.remainingMicros,
+  purchasedAt: pack.purchasedAt,
+  expiresAt: pack.expiresAt,
+});
+
+/** The lots and packs of an account that still hold tokens and are valid at `at`. */
+export function fundingSourcesAt(tx: Tx, accountId: number, at: Instant): FundingSource[] {
+  const lots = tx
+    .select()
+    .from(creditLots)
+    .where(
+      and(
+        eq(creditLots.accountId, accountId),
+        gt(creditLots.remainingMicros, 0),
+        sql`${creditLots.purchasedAt} <= ${at}`,
+        gt(creditLots.expiresAt, at),
+      ),
+    )
+    .all();
+  const packs = tx
+    .select()
+    .from(flexPacks)
+    .where(
+      and(
+        eq(flexPacks.accountId, accountId),
+        gt(flexPacks.remainingMicros, 0),
+        sql`${flexPacks.purchasedAt} <= ${at}`,
+        gt(flexPacks.expiresAt, at),
+      ),
+    )
+    .all();
+  return [...lots.map((row) => lotAsSource(toCreditLot(row))), ...packs.map((row) => packAsSource(toFlexPack(row)))];
+}
+
+/** Adds (or with a negative delta, takes) tokens to a lot or pack's cached remaining amount. */
+export function adjustRemaining(tx: Tx, kind: SourceKind, id: number, deltaMicros: bigint): void {
+  const delta = toDbMicros(deltaMicros);
+  const table = kind === "CREDIT_LOT" ? creditLots : flexPacks;
+  const result = tx
+    .update(table)
+    .set({ remainingMicros: sql`${table.remainingMicros} + ${delta}` })
+    .where(and(eq(table.id, id), sql`${table.remainingMicros} + ${delta} >= 0`))
+    .run();
+  // The drain never takes more than is there; this guards the invariant at the last step.
+  if (result.changes !== 1) throw new Error(`${kind} ${id} would go below zero`);
+}
+
+/** Deficit allocations of standing charges not yet fully paid, oldest first. */
+export function outstandingDeficits(tx: Tx, accountId: number): OutstandingDeficit[] {
+  const rows = tx
+    .select({
+      allocationId: allocations.id,
+      amount: allocations.amountMicros,
+      settled: sql<number>`coalesce((select sum(${deficitSettlements.amountMicros}) from ${deficitSettlements}
+        where ${deficitSettlements.allocationId} = ${allocations.id}), 0)`,
+    })
+    .from(allocations)
+    .where(
+      and(
+        eq(allocations.accountId, accountId),
+        eq(allocations.source, "DEFICIT"),
+        sql`not exists (select 1 from ${reversals} where ${reversals.chargeId} = ${allocations.chargeId})`,
+      ),
+    )
+    .orderBy(asc(allocations.id))
+    .all();
+  return rows
+    .map((row) => ({ allocationId: row.allocationId, outstandingMicros: fromDbMicros(row.amount) - fromDbMicros(row.settled) }))
+    .filter((row) => row.outstandingMicros > 0n);
+}
+
+export function insertSettlements(
+  tx: Tx,
+  accountId: number,
+  funding: { kind: SourceKind; id: number },
+  settlements: readonly Settlement[],
+  now: Instant,
+): void {
+  if (settlements.length === 0) return;
+  tx.insert(deficitSettlements)
+    .values(
+      settlements.map((settlement) => ({
+        accountId,
+        allocationId: settlement.allocationId,
+        source: funding.kind,
+        creditLotId: funding.kind === "CREDIT_LOT" ? funding.id : null,
+        flexPackId: funding.kind === "FLEX_PACK" ? funding.id : null,
+        amountMicros: toDbMicros(settlement.amountMicros),
+        settledAt: now,
+      })),
+    )
+    .run();
+}

@@ -1,0 +1,49 @@
+import { and, eq, isNull, sql } from "drizzle-orm";
+import { apiKeys } from "../../schema/tables.js";
+import type { ApiKey, Role } from "../core/model.js";
+import type { Instant } from "../core/time.js";
+import type { Tx } from "./database.js";
+import { toApiKey } from "./rows.js";
+
+export interface NewApiKey {
+  readonly name: string;
+  readonly role: Role;
+  readonly resellerId: number | null;
+  readonly secretHash: string;
+  readonly secretPrefix: string;
+  readonly createdBy: string;
+}
+
+export function insertApiKey(tx: Tx, key: NewApiKey, now: Instant): ApiKey {
+  return toApiKey(tx.insert(apiKeys).values({ ...key, createdAt: now }).returning().get());
+}
+
+export function findApiKey(tx: Tx, id: number): ApiKey | null {
+  const row = tx.select().from(apiKeys).where(eq(apiKeys.id, id)).get();
+  return row ? toApiKey(row) : null;
+}
+
+export function findActiveKeyByHash(tx: Tx, secretHash: string): ApiKey | null {
+  const row = tx
+    .select()
+    .from(apiKeys)
+    .where(and(eq(apiKeys.secretHash, secretHash), isNull(apiKeys.revokedAt)))
+    .get();
+  return row ? toApiKey(row) : null;
+}
+
+export function markKeyRevoked(tx: Tx, id: number, now: Instant): ApiKey {
+  return toApiKey(tx.update(apiKeys).set({ revokedAt: now }).where(eq(apiKeys.id, id)).returning().get()!);
+}
+
+export function countActiveOperatorKeys(tx: Tx): number {
+  return tx
+    .select({ n: sql<number>`count(*)` })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.role, "OPERATOR"), isNull(apiKeys.revokedAt)))
+    .get()!.n;
+}
+
+export function listApiKeys(tx: Tx): ApiKey[] {
+  return tx.select().from(apiKeys).orderBy(apiKeys.id).all().map(toApiKey);
+}

@@ -1,0 +1,147 @@
+import { and, asc, desc, eq, gte, inArray, lt, lte, sql } from "drizzle-orm";
+import { allocations, deficitSettlements, reversals, usageCharges } from "../../schema/tables.js";
+import type { Allocation, SourceKind } from "../core/drain.js";
+import type { LedgerSettlement } from "../core/ledger.js";
+import type { ChargeAllocation, Outcome, UsageCharge } from "../core/model.js";
+import type { Instant } from "../core/time.js";
+import type { Tx } from "./database.js";
+import { fromDbMicros, toAllocation, toDbMicros, toUsageCharge } from "./rows.js";
+
+export interface NewCharge {
+  readonly eventId: string;
+  readonly fingerprint: string;
+  readonly accountId: number;
+  readonly apiCode: string;
+  readonly priceEntryId: number;
+  readonly quantityMicros: bigint;
+  readonly outcome: Outcome;
+  readonly occurredAt: Instant;
+  readonly clientId: string | null;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly tokensMicros: bigint;
+}
+
+const reversedAt = sql<number | null>`(select ${reversals.reversedAt} from ${reversals} where ${reversals.chargeId} = ${usageCharges.id})`;
+
+export function findChargeByEventId(tx: Tx, eventId: string): { charge: UsageCharge; fingerprint: string } | null {
+  const row = tx.select({ row: usageCharges, reversedAt }).from(usageCharges).where(eq(usageCharges.eventId, eventId)).get();
+  return row ? { charge: toUsageCharge(row.row, row.reversedAt), fingerprint: row.row.fingerprint } : null;
+}
+
+export function findCharge(tx: Tx, id: number): UsageCharge | null {
+  const row = tx.select({ row: usageCharges, reversedAt }).from(usageCharges).where(eq(usageCharges.id, id)).get();
+  return row ? toUsageCharge(row.row, row.reversedAt) : null;
+}
+
+export function insertCharge(tx: Tx, charge: NewCharge, parts: readonly Allocation[], now: Instant): UsageCharge {
+  const row = tx
+    .insert(usageCharges)
+    .values({
+      ...charge,
+      labels: JSON.stringify(charge.labels),
+      quantityMicros: toDbMicros(charge.quantityMicros),
+      tokensMicros: toDbMicros(charge.tokensMicros),
+      ratedAt: now,
+    })
+    .returning()
+    .get();
+  if (parts.length > 0) {
+    tx.insert(allocations)
+      .values(
+        parts.map((part) => ({
+          chargeId: row.id,
+          accountId: charge.accountId,
+          source: part.source,
+          creditLotId: part.source === "CREDIT_LOT" ? part.sourceId : null,
+          flexPackId: part.source === "FLEX_PACK" ? part.sourceId : null,
+          amountMicros: toDbMicros(part.amountMicros),
+          occurredAt: charge.occurredAt,
+        })),
+      )
+      .run();
+  }
+  return toUsageCharge(row, null);
+}
+
+export function allocationsOfCharges(tx: Tx, chargeIds: readonly number[]): ChargeAllocation[] {
+  if (chargeIds.length === 0) return [];
+  return tx
+    .select()
+    .from(allocations)
+    .where(inArray(allocations.chargeId, [...chargeIds]))
+    .orderBy(asc(allocations.id))
+    .all()
+    .map(toAllocation);
+}
+
+export function settlementsOfAllocations(tx: Tx, allocationIds: readonly number[]): LedgerSettlement[] {
+  if (allocationIds.length === 0) return [];
+  return tx
+    .select()
+    .from(deficitSettlements)
+    .where(inArray(deficitSettlements.allocationId, [...allocationIds]))
+    .all()
+    .map((row) => ({
+      allocationId: row.allocationId,
+      source: row.source as SourceKind,
+      sourceId: (row.source === "CREDIT_LOT" ? row.creditLotId : row.flexPackId)!,
+      amountMicros: fromDbMicros(row.amountMicros),
+    }));
+}
+
+export function insertReversal(tx: Tx, chargeId: number, reason: string, actor: string, now: Instant): void {
+  tx.insert(reversals).values({ chargeId, reason, reversedBy: actor, reversedAt: now }).run();
+}
+
+export interface ChargeQuery {
+  readonly accountId: number;
+  readonly from?: Instant;
+  readonly to?: Instant;
+  readonly apiCode?: string;
+  readonly clientId?: string;
+  /** Newest first; the cursor is the last id seen. */
+  readonly beforeId?: number;
+  readonly limit: number;
+}
+
+function chargeConditions(query: Omit<ChargeQuery, "beforeId" | "limit">) {
+  return and(
+    eq(usageCharges.accountId, query.accountId),
+    query.from != null ? gte(usageCharges.occurredAt, query.from) : undefined,
+    query.to != null ? lt(usageCharges.occurredAt, query.to) : undefined,
+    query.apiCode ? eq(usageCharges.apiCode, query.apiCode) : undefined,
+    query.clientId ? eq(usageCharges.clientId, query.clientId) : undefined,
+  );
+}
+
+export function listCharges(tx: Tx, query: ChargeQuery): UsageCharge[] {
+  return tx
+    .select({ row: usageCharges, reversedAt })
+    .from(usageCharges)
+    .where(and(chargeConditions(query), query.beforeId ? lt(usageCharges.id, query.beforeId) : undefined))
+    .orderBy(desc(usageCharges.id))
+    .limit(query.limit)
+    .all()
+    .map((row) => toUsageCharge(row.row, row.reversedAt));
+}
+
+export function countCharges(tx: Tx, query: Omit<ChargeQuery, "beforeId" | "limit">): number {
+  return tx.select({ n: sql<number>`count(*)` }).from(usageCharges).where(chargeConditions(query)).get()!.n;
+}
+
+/** Charges of one account that occurred in [from, to), oldest first: for reports and re-rating. */
+export function chargesBetween(tx: Tx, accountId: number | null, from: Instant, to: Instant): UsageCharge[] {
+  return tx
+    .select({ row: usageCharges, reversedAt })
+    .from(usageCharges)
+    .where(
+      and(
+        accountId === null ? undefined : eq(usageCharges.accountId, accountId),
+        gte(usageCharges.occurredAt, from),
+        lte(usageCharges.occurredAt, to),
+      ),
+    )
+    .orderBy(asc(usageCharges.occurredAt), asc(usageCharges.id))
+    .all()
+    .map((row) => toUsageCharge(row.row, row.reversedAt));
+}

@@ -1,0 +1,69 @@
+import { asc, eq, sql } from "drizzle-orm";
+import { priceCancellations, priceEntries } from "../../schema/tables.js";
+import type { Meter, Outcome, PriceVersion } from "../core/price.js";
+import type { Instant } from "../core/time.js";
+import type { Tx } from "./database.js";
+import { toDbMicros, toPriceVersion } from "./rows.js";
+
+export interface NewPriceVersion {
+  readonly apiCode: string;
+  readonly name: string;
+  readonly meter: Meter;
+  readonly unitQuantity: number;
+  readonly tokensPerUnitMicros: bigint;
+  readonly chargeableOutcomes: readonly Outcome[];
+  readonly effectiveFrom: Instant;
+  readonly retired: boolean;
+  readonly note: string;
+  readonly publishedBy: string;
+  readonly publishedAt: Instant;
+}
+
+function selectVersions(tx: Tx) {
+  return tx
+    .select({ row: priceEntries, cancelledAt: priceCancellations.cancelledAt })
+    .from(priceEntries)
+    .leftJoin(priceCancellations, eq(priceCancellations.priceEntryId, priceEntries.id));
+}
+
+/** Every version of every API, oldest first. The whole table is small (tens of rows). */
+export function allPriceVersions(tx: Tx): PriceVersion[] {
+  return selectVersions(tx)
+    .orderBy(asc(priceEntries.apiCode), asc(priceEntries.effectiveFrom), asc(priceEntries.id))
+    .all()
+    .map(({ row, cancelledAt }) => toPriceVersion(row, cancelledAt));
+}
+
+export function priceVersionsOf(tx: Tx, apiCode: string): PriceVersion[] {
+  return selectVersions(tx)
+    .where(eq(priceEntries.apiCode, apiCode))
+    .orderBy(asc(priceEntries.effectiveFrom), asc(priceEntries.id))
+    .all()
+    .map(({ row, cancelledAt }) => toPriceVersion(row, cancelledAt));
+}
+
+export function findPriceVersion(tx: Tx, id: number): PriceVersion | null {
+  const found = selectVersions(tx).where(eq(priceEntries.id, id)).get();
+  return found ? toPriceVersion(found.row, found.cancelledAt) : null;
+}
+
+export function insertPriceVersion(tx: Tx, version: NewPriceVersion): PriceVersion {
+  const row = tx
+    .insert(priceEntries)
+    .values({
+      ...version,
+      tokensPerUnitMicros: toDbMicros(version.tokensPerUnitMicros),
+      chargeableOutcomes: version.chargeableOutcomes.join(","),
+    })
+    .returning()
+    .get();
+  return toPriceVersion(row, null);
+}
+
+export function insertPriceCancellation(tx: Tx, id: number, reason: string, actor: string, now: Instant): void {
+  tx.insert(priceCancellations).values({ priceEntryId: id, reason, cancelledBy: actor, cancelledAt: now }).run();
+}
+
+export function countPriceVersions(tx: Tx): number {
+  return tx.select({ n: sql<number>`count(*)` }).from(priceEntries).get()!.n;
+}

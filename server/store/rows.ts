@@ -1,0 +1,84 @@
+/**
+ * Row ↔ entity mapping. SQLite integers arrive as JS numbers; amounts become bigint here, and
+ * every amount leaving for the database is checked to fit a safe integer.
+ */
+import type { InferSelectModel } from "drizzle-orm";
+import type * as t from "../../schema/tables.js";
+import type {
+  Account,
+  ApiKey,
+  AuditEntry,
+  ChargeAllocation,
+  CreditLot,
+  FlexPack,
+  Reseller,
+  UsageCharge,
+} from "../core/model.js";
+import type { Outcome, PriceVersion } from "../core/price.js";
+
+export function fromDbMicros(value: number): bigint {
+  if (!Number.isSafeInteger(value)) throw new RangeError(`stored amount ${value} is not a safe integer`);
+  return BigInt(value);
+}
+
+export function toDbMicros(value: bigint): number {
+  const number = Number(value);
+  if (!Number.isSafeInteger(number)) throw new RangeError(`amount ${value} does not fit a safe integer`);
+  return number;
+}
+
+const list = (json: string): string[] => JSON.parse(json) as string[];
+
+export const toReseller = (row: InferSelectModel<typeof t.resellers>): Reseller => ({
+  ...row,
+  locations: list(row.locations),
+  languages: list(row.languages),
+  services: list(row.services),
+});
+
+export const toAccount = (row: InferSelectModel<typeof t.accounts>): Account => ({
+  ...row,
+  deficitMicros: fromDbMicros(row.deficitMicros),
+});
+
+export const toCreditLot = ({ fingerprint: _, ...row }: InferSelectModel<typeof t.creditLots>): CreditLot => ({
+  ...row,
+  amountMicros: fromDbMicros(row.amountMicros),
+  remainingMicros: fromDbMicros(row.remainingMicros),
+});
+
+export const toFlexPack = ({ fingerprint: _, ...row }: InferSelectModel<typeof t.flexPacks>): FlexPack => ({
+  ...row,
+  tokensMicros: fromDbMicros(row.tokensMicros),
+  remainingMicros: fromDbMicros(row.remainingMicros),
+});
+
+export const toPriceVersion = (
+  row: InferSelectModel<typeof t.priceEntries>,
+  cancelledAt: number | null,
+): PriceVersion => ({
+  ...row,
+  tokensPerUnitMicros: fromDbMicros(row.tokensPerUnitMicros),
+  chargeableOutcomes: row.chargeableOutcomes ? (row.chargeableOutcomes.split(",") as Outcome[]) : [],
+  cancelledAt,
+});
+
+export const toUsageCharge = (
+  { fingerprint: _, ...row }: InferSelectModel<typeof t.usageCharges>,
+  reversedAt: number | null,
+): UsageCharge => ({
+  ...row,
+  quantityMicros: fromDbMicros(row.quantityMicros),
+  tokensMicros: fromDbMicros(row.tokensMicros),
+  labels: JSON.parse(row.labels) as Record<string, string>,
+  reversedAt,
+});
+
+export const toAllocation = (row: InferSelectModel<typeof t.allocations>): ChargeAllocation => ({
+  ...row,
+  amountMicros: fromDbMicros(row.amountMicros),
+});
+
+export const toApiKey = ({ secretHash: _, ...row }: InferSelectModel<typeof t.apiKeys>): ApiKey => row;
+
+export const toAuditEntry = (row: InferSelectModel<typeof t.auditLog>): AuditEntry => row;
