@@ -1,0 +1,64 @@
+import { createHash } from "node:crypto";
+import { badInput } from "../core/errors.js";
+import type { Instant } from "../core/time.js";
+import type { Db } from "../store/database.js";
+
+/** Dates of the business rules that an operator may need to set differently (tests do). */
+export interface BillingRules {
+  /** Cloud credits were last sold the day before this (default 2022-11-07, Flex launch). */
+  readonly creditSalesEndAt: Instant;
+  /** Autodesk eStore sales of Flex started here (default 2023-07-07). */
+  readonly estoreStartAt: Instant;
+}
+
+export const DEFAULT_RULES: BillingRules = Object.freeze({
+  creditSalesEndAt: Date.UTC(2022, 10, 7),
+  estoreStartAt: Date.UTC(2023, 6, 7),
+});
+
+export type Clock = () => Instant;
+
+export interface ServiceContext {
+  readonly db: Db;
+  readonly clock: Clock;
+  readonly rules: BillingRules;
+}
+
+/**
+ * Fingerprint of an idempotent request's payload: the same key with another fingerprint is a
+ * conflict. Keys are sorted so field order never matters; bigints are written exactly.
+ */
+export function fingerprint(payload: Record<string, unknown>): string {
+  const canonical = JSON.stringify(payload, (_key, value: unknown) => {
+    if (typeof value === "bigint") return value.toString();
+    if (value && typeof value === "object" && !Array.isArray(value)) {
+      return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    }
+    return value;
+  });
+  return createHash("sha256").update(canonical).digest("hex");
+}
+
+/** A page of a connection: the items and whether more follow. */
+export interface Page<T> {
+  readonly items: readonly T[];
+  readonly hasNextPage: boolean;
+  readonly totalCount: number;
+}
+
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+
+/** Reads one more row than asked to learn whether another page follows. */
+export function toPage<T>(rows: readonly T[], limit: number, totalCount: number): Page<T> {
+  return { items: rows.slice(0, limit), hasNextPage: rows.length > limit, totalCount };
+}
+
+/** Validates a requested page size: default 20, at most 100. */
+export function pageSize(first: number | null | undefined, field = "first"): number {
+  if (first == null) return DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
+    throw badInput(field, `${field} must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
+  }
+  return first;
+}

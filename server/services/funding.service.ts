@@ -1,0 +1,189 @@
+import { reduceDeficit } from "../core/account.js";
+import type { SourceKind } from "../core/drain.js";
+import { badInput, FlexgateError, notFound } from "../core/errors.js";
+import { settleDeficit } from "../core/ledger.js";
+import { MICROS_PER_TOKEN, parseMicros, sumMicros } from "../core/money.js";
+import type { Account, Actor, CreditLot, FlexPack, SalesChannel } from "../core/model.js";
+import { cleanReference } from "../core/text.js";
+import { addOneYear, assertNotFuture, formatInstant, type Instant } from "../core/time.js";
+import { findAccount, findReseller, saveDeficit } from "../store/accounts.store.js";
+import { appendAudit } from "../store/audit.store.js";
+import { inTransaction, type Tx } from "../store/database.js";
+import {
+  adjustRemaining,
+  findCreditLot,
+  findCreditLotByRef,
+  findFlexPack,
+  findFlexPackByRef,
+  insertCreditLot,
+  insertFlexPack,
+  insertSettlements,
+  outstandingDeficits,
+} from "../store/funding.store.js";
+import { fingerprint, type ServiceContext } from "./context.js";
+
+export interface CreditLotImport {
+  readonly accountId: number;
+  readonly amountMicros: bigint;
+  readonly purchasedAt: Instant;
+  readonly externalRef: string;
+}
+
+export interface FlexPurchase {
+  readonly accountId: number;
+  readonly tokensMicros: bigint;
+  readonly purchasedAt: Instant;
+  readonly channel: SalesChannel;
+  readonly resellerId?: number | null;
+  readonly orderRef: string;
+  readonly unitPrice?: string | null;
+  readonly currency?: string | null;
+}
+
+/** A Flex purchase is at least 100 tokens, in whole tokens (Autodesk Flex terms). */
+export const MIN_FLEX_PURCHASE_MICROS = 100n * MICROS_PER_TOKEN;
+
+/**
+ * Brings tokens into accounts: cloud-credit lots imported from before Flexgate and Flex
+ * purchases. New funds pay any deficit first.
+ */
+export class FundingService {
+  constructor(private readonly context: ServiceContext) {}
+
+  /**
+   * Idempotent on externalRef.
+   * @throws FlexgateError BAD_USER_INPUT, NOT_FOUND, CREDIT_SALES_ENDED, IDEMPOTENCY_CONFLICT
+   */
+  importCreditLot(input: CreditLotImport, actor: Actor, field = "input"): CreditLot {
+    const now = this.context.clock();
+    if (input.amountMicros <= 0n) throw badInput(`${field}.amount`, `${field}.amount must be more than 0`);
+    assertNotFuture(input.purchasedAt, now, `${field}.purchasedAt`);
+    if (input.purchasedAt >= this.context.rules.creditSalesEndAt) {
+      throw new FlexgateError(
+        "CREDIT_SALES_ENDED",
+        `cloud credits were last sold before ${formatInstant(this.context.rules.creditSalesEndAt)}; later purchases are Flex tokens`,
+        `${field}.purchasedAt`,
+      );
+    }
+    const externalRef = cleanReference(input.externalRef, `${field}.externalRef`);
+    const print = fingerprint({ ...input, externalRef: undefined });
+    return inTransaction(this.context.db, "immediate", (tx) => {
+      const existing = findCreditLotByRef(tx, externalRef);
+      if (existing) return this.replayOrThrow(existing.lot, existing.fingerprint, print, `${field}.externalRef`);
+      const account = this.accountOrThrow(tx, input.accountId, `${field}.accountId`);
+      const lot = insertCreditLot(
+        tx,
+        { accountId: account.id, amountMicros: input.amountMicros, purchasedAt: input.purchasedAt, expiresAt: addOneYear(input.purchasedAt), externalRef, fingerprint: print },
+        now,
+      );
+      this.settleFrom(tx, account, "CREDIT_LOT", lot, now);
+      appendAudit(tx, actor, { action: "creditLot.import", entityType: "CreditLot", entityId: lot.id, before: null, after: lot }, now);
+      return findCreditLot(tx, lot.id)!;
+    });
+  }
+
+  /**
+   * Idempotent on orderRef.
+   * @throws FlexgateError BAD_USER_INPUT, NOT_FOUND, RESELLER_NOT_FLEX_AUTHORIZED,
+   *   ESTORE_NOT_AVAILABLE, IDEMPOTENCY_CONFLICT
+   */
+  recordFlexPurchase(input: FlexPurchase, actor: Actor, field = "input"): FlexPack {
+    const now = this.context.clock();
+    if (input.tokensMicros < MIN_FLEX_PURCHASE_MICROS || input.tokensMicros % MICROS_PER_TOKEN !== 0n) {
+      throw badInput(`${field}.tokens`, `${field}.tokens must be a whole number of tokens, at least 100`);
+    }
+    assertNotFuture(input.purchasedAt, now, `${field}.purchasedAt`);
+    const orderRef = cleanReference(input.orderRef, `${field}.orderRef`);
+    const { unitPrice, currency } = this.validatePrice(input, field);
+    const resellerId = input.resellerId ?? null;
+    if (input.channel === "ESTORE") {
+      if (resellerId !== null) throw badInput(`${field}.resellerId`, "an eStore purchase has no reseller");
+      if (input.purchasedAt < this.context.rules.estoreStartAt) {
+        throw new FlexgateError(
+          "ESTORE_NOT_AVAILABLE",
+          `the Autodesk eStore has sold Flex since ${formatInstant(this.context.rules.estoreStartAt)}`,
+          `${field}.purchasedAt`,
+        );
+      }
+    } else if (resellerId === null) {
+      throw badInput(`${field}.resellerId`, "a reseller purchase names its reseller");
+    }
+    const payload = { ...input, resellerId, unitPrice, currency, orderRef: undefined };
+    const print = fingerprint(payload);
+    return inTransaction(this.context.db, "immediate", (tx) => {
+      const existing = findFlexPackByRef(tx, orderRef);
+      if (existing) return this.replayOrThrow(existing.pack, existing.fingerprint, print, `${field}.orderRef`);
+      const account = this.accountOrThrow(tx, input.accountId, `${field}.accountId`);
+      if (resellerId !== null) {
+        const reseller = findReseller(tx, resellerId);
+        if (!reseller) throw notFound("reseller", `${field}.resellerId`);
+        if (!reseller.active || !reseller.flexAgreement) {
+          throw new FlexgateError(
+            "RESELLER_NOT_FLEX_AUTHORIZED",
+            `${reseller.name} is not an active reseller with a signed Flex agreement`,
+            `${field}.resellerId`,
+          );
+        }
+      }
+      const pack = insertFlexPack(
+        tx,
+        {
+          accountId: account.id,
+          tokensMicros: input.tokensMicros,
+          purchasedAt: input.purchasedAt,
+          expiresAt: addOneYear(input.purchasedAt),
+          channel: input.channel,
+          resellerId,
+          orderRef,
+          unitPrice,
+          currency,
+          fingerprint: print,
+        },
+        now,
+      );
+      this.settleFrom(tx, account, "FLEX_PACK", pack, now);
+      appendAudit(tx, actor, { action: "flexPack.record", entityType: "FlexPack", entityId: pack.id, before: null, after: pack }, now);
+      return findFlexPack(tx, pack.id)!;
+    });
+  }
+
+  /**
+   * New funds pay the account's deficit first. Funds already expired when booked cannot pay
+   * today's debt, so they settle nothing.
+   */
+  private settleFrom(tx: Tx, account: Account, kind: SourceKind, funding: { id: number; remainingMicros: bigint; expiresAt: Instant }, now: Instant) {
+    if (account.deficitMicros === 0n || funding.expiresAt <= now) return;
+    const settlements = settleDeficit(outstandingDeficits(tx, account.id), funding.remainingMicros);
+    const paid = sumMicros(settlements.map((settlement) => settlement.amountMicros));
+    if (paid === 0n) return;
+    insertSettlements(tx, account.id, { kind, id: funding.id }, settlements, now);
+    adjustRemaining(tx, kind, funding.id, -paid);
+    saveDeficit(tx, account.id, reduceDeficit(account, paid));
+  }
+
+  private replayOrThrow<T>(existing: T, storedPrint: string, print: string, field: string): T {
+    if (storedPrint !== print) {
+      throw new FlexgateError("IDEMPOTENCY_CONFLICT", `${field} was already used with a different payload`, field);
+    }
+    return existing;
+  }
+
+  private accountOrThrow(tx: Tx, id: number, field: string): Account {
+    const account = findAccount(tx, id);
+    if (!account) throw notFound("account", field);
+    return account;
+  }
+
+  private validatePrice(input: FlexPurchase, field: string) {
+    const unitPrice = input.unitPrice ?? null;
+    const currency = input.currency ?? null;
+    if ((unitPrice === null) !== (currency === null)) {
+      throw badInput(`${field}.${unitPrice === null ? "unitPrice" : "currency"}`, "unitPrice and currency go together");
+    }
+    if (unitPrice !== null) parseMicros(unitPrice, `${field}.unitPrice`);
+    if (currency !== null && !/^[A-Z]{3}$/.test(currency)) {
+      throw badInput(`${field}.currency`, `${field}.currency must be an ISO 4217 code such as "JPY"`);
+    }
+    return { unitPrice, currency };
+  }
+}

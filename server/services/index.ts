@@ -1,0 +1,23 @@
+import { AccountService } from "./accounts.service.js";
+import { AuditService } from "./audit.service.js";
+import type { ServiceContext } from "./context.js";
+import { FundingService } from "./funding.service.js";
+import { KeyService } from "./keys.service.js";
+import { LedgerService } from "./ledger.service.js";
+import { PriceService } from "./prices.service.js";
+import { RatingService } from "./rating.service.js";
+
+export type Services = ReturnType<typeof createServices>;
+
+export function createServices(context: ServiceContext) {
+  return Object.freeze({
+    context,
+    accounts: new AccountService(context),
+    audit: new AuditService(context),
+    funding: new FundingService(context),
+    keys: new KeyService(context),
+    ledger: new LedgerService(context),
+    prices: new PriceService(context),
+    rating: new RatingService(context),
+  });
+}

@@ -1,0 +1,117 @@
+import { createHash, randomBytes } from "node:crypto";
+import { badInput, notFound } from "../core/errors.js";
+import { type Actor, type ApiKey, type Role, ROLES } from "../core/model.js";
+import { cleanText } from "../core/text.js";
+import { findReseller } from "../store/accounts.store.js";
+import { appendAudit } from "../store/audit.store.js";
+import { inTransaction, type Tx } from "../store/database.js";
+import { countActiveOperatorKeys, findActiveKeyByHash, findApiKey, insertApiKey, listApiKeys, markKeyRevoked } from "../store/keys.store.js";
+import type { ServiceContext } from "./context.js";
+
+export interface ApiKeyInput {
+  readonly name: string;
+  readonly role: Role;
+  readonly resellerId?: number | null;
+}
+
+export interface CreatedApiKey {
+  readonly key: ApiKey;
+  /** Shown once; only its hash is stored. */
+  readonly secret: string;
+}
+
+const SECRET_PREFIX = "fg_";
+
+/**
+ * A secret is 32 random bytes, so a plain SHA-256 is enough to store it: there is nothing to
+ * brute-force, and a fast hash keeps authentication cheap on every request.
+ */
+export function hashSecret(secret: string): string {
+  return createHash("sha256").update(secret).digest("hex");
+}
+
+/** Enough of a generated secret to tell keys apart; nothing of a secret a person chose. */
+function displayPrefix(secret: string): string {
+  return secret.startsWith(SECRET_PREFIX) ? secret.slice(0, SECRET_PREFIX.length + 4) : "(chosen)";
+}
+
+export function actorOf(key: ApiKey): Actor {
+  return { name: key.name, role: key.role, keyId: key.id, resellerId: key.resellerId };
+}
+
+/** API keys: created with a secret shown once, stored hashed, revoked for good. */
+export class KeyService {
+  constructor(private readonly context: ServiceContext) {}
+
+  /** @throws FlexgateError BAD_USER_INPUT, NOT_FOUND (reseller) */
+  create(input: ApiKeyInput, actor: Actor, field = "input"): CreatedApiKey {
+    return this.register(input, `${SECRET_PREFIX}${randomBytes(32).toString("base64url")}`, actor, field);
+  }
+
+  /** The key a secret belongs to, unless it is unknown or revoked. */
+  authenticate(secret: string): ApiKey | null {
+    // The lookup is by hash, so its timing tells nothing about the secret.
+    if (secret.length < 16 || secret.length > 256) return null;
+    return findActiveKeyByHash(this.context.db, hashSecret(secret));
+  }
+
+  /**
+   * Registers an operator key chosen by whoever installs Flexgate, when no operator key exists
+   * yet, so a fresh install can be reached. Returns null when there was nothing to do.
+   */
+  bootstrapOperator(secret: string, actor: Actor): ApiKey | null {
+    if (secret.length < 16) throw new Error("FLEXGATE_BOOTSTRAP_OPERATOR_KEY must be at least 16 characters");
+    return inTransaction(this.context.db, "immediate", (tx) => {
+      if (countActiveOperatorKeys(tx) > 0 || findActiveKeyByHash(tx, hashSecret(secret))) return null;
+      return this.insert(tx, { name: "bootstrap operator", role: "OPERATOR", resellerId: null }, secret, actor);
+    });
+  }
+
+  /** @throws FlexgateError NOT_FOUND */
+  revoke(id: number, actor: Actor): ApiKey {
+    return inTransaction(this.context.db, "immediate", (tx) => {
+      const before = findApiKey(tx, id);
+      if (!before) throw notFound("API key", "id");
+      if (before.revokedAt !== null) return before;
+      const now = this.context.clock();
+      const after = markKeyRevoked(tx, id, now);
+      appendAudit(tx, actor, { action: "apiKey.revoke", entityType: "ApiKey", entityId: id, before, after }, now);
+      return after;
+    });
+  }
+
+  find(id: number): ApiKey | null {
+    return findApiKey(this.context.db, id);
+  }
+
+  list(): ApiKey[] {
+    return listApiKeys(this.context.db);
+  }
+
+  private register(input: ApiKeyInput, secret: string, actor: Actor, field: string): CreatedApiKey {
+    const name = cleanText(input.name, `${field}.name`, { max: 200 });
+    if (!ROLES.includes(input.role)) throw badInput(`${field}.role`, "unknown role");
+    const resellerId = input.resellerId ?? null;
+    if (input.role === "PARTNER" && resellerId === null) {
+      throw badInput(`${field}.resellerId`, "a PARTNER key is bound to one reseller");
+    }
+    if (input.role !== "PARTNER" && resellerId !== null) {
+      throw badInput(`${field}.resellerId`, "only PARTNER keys are bound to a reseller");
+    }
+    return inTransaction(this.context.db, "immediate", (tx) => {
+      if (resellerId !== null && !findReseller(tx, resellerId)) throw notFound("reseller", `${field}.resellerId`);
+      return { key: this.insert(tx, { name, role: input.role, resellerId }, secret, actor), secret };
+    });
+  }
+
+  private insert(tx: Tx, input: ApiKeyInput & { resellerId: number | null }, secret: string, actor: Actor): ApiKey {
+    const now = this.context.clock();
+    const key = insertApiKey(
+      tx,
+      { name: input.name, role: input.role, resellerId: input.resellerId, secretHash: hashSecret(secret), secretPrefix: displayPrefix(secret), createdBy: actor.name },
+      now,
+    );
+    appendAudit(tx, actor, { action: "apiKey.create", entityType: "ApiKey", entityId: key.id, before: null, after: key }, now);
+    return key;
+  }
+}

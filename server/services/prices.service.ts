@@ -1,0 +1,194 @@
+import { badInput, FlexgateError, notFound } from "../core/errors.js";
+import { MAX_TOKENS_MICROS } from "../core/money.js";
+import type { Actor } from "../core/model.js";
+import { type Meter, METERS, type Outcome, OUTCOMES, type PriceStatus, type PriceVersion, effectiveTo, priceInForce, priceStatus } from "../core/price.js";
+import { cleanApiCode, cleanText, requirePositiveInt } from "../core/text.js";
+import { formatInstant, type Instant } from "../core/time.js";
+import { appendAudit } from "../store/audit.store.js";
+import { inTransaction } from "../store/database.js";
+import { allPriceVersions, findPriceVersion, insertPriceCancellation, insertPriceVersion, priceVersionsOf } from "../store/prices.store.js";
+import type { ServiceContext } from "./context.js";
+
+export interface PricePublication {
+  readonly apiCode: string;
+  readonly name?: string | null;
+  readonly meter: Meter;
+  readonly unitQuantity: number;
+  readonly tokensPerUnitMicros: bigint;
+  readonly chargeableOutcomes?: readonly Outcome[] | null;
+  /** Defaults to now; never in the past. */
+  readonly effectiveFrom?: Instant | null;
+  readonly note: string;
+}
+
+/** A version together with what depends on its neighbours: its end and its status now. */
+export interface PriceEntryView extends PriceVersion {
+  readonly effectiveTo: Instant | null;
+  readonly status: PriceStatus;
+}
+
+const MAX_UNIT_QUANTITY = 1_000_000_000;
+
+/** The effective-dated, append-only price table. */
+export class PriceService {
+  constructor(private readonly context: ServiceContext) {}
+
+  /** The versions in force at `asOf` (default now), one per API code that has a price then. */
+  priceTable(asOf?: Instant | null): PriceEntryView[] {
+    const at = asOf ?? this.context.clock();
+    const byCode = groupByCode(allPriceVersions(this.context.db));
+    const table: PriceEntryView[] = [];
+    for (const versions of byCode.values()) {
+      const current = priceInForce(versions, at);
+      if (current) table.push(this.view(current, versions));
+    }
+    return table;
+  }
+
+  /** Every version of every API code, scheduled and cancelled ones included, oldest first. */
+  allVersions(): PriceEntryView[] {
+    const byCode = groupByCode(allPriceVersions(this.context.db));
+    return [...byCode.values()].flatMap((versions) => versions.map((version) => this.view(version, versions)));
+  }
+
+  /** Every version of one API code, oldest first. */
+  history(apiCode: string): PriceEntryView[] {
+    const versions = priceVersionsOf(this.context.db, cleanApiCode(apiCode, "apiCode"));
+    return versions.map((version) => this.view(version, versions));
+  }
+
+  find(id: number): PriceEntryView | null {
+    const version = findPriceVersion(this.context.db, id);
+    return version ? this.view(version, priceVersionsOf(this.context.db, version.apiCode)) : null;
+  }
+
+  /**
+   * Publishes a new version; past charges keep the version they were rated with.
+   * @throws FlexgateError BAD_USER_INPUT, PRICE_CHANGE_IN_PAST
+   */
+  publish(input: PricePublication, actor: Actor, field = "input"): PriceEntryView {
+    const version = this.validate(input, field);
+    return this.append({ ...version, retired: false }, actor, field, "price.publish");
+  }
+
+  /**
+   * Retires an API from `effectiveFrom` (default now): later usage for it is PRICE_NOT_FOUND.
+   * @throws FlexgateError BAD_USER_INPUT, NOT_FOUND, PRICE_CHANGE_IN_PAST
+   */
+  retire(apiCodeInput: string, effectiveFrom: Instant | null | undefined, note: string, actor: Actor): PriceEntryView {
+    const apiCode = cleanApiCode(apiCodeInput, "apiCode");
+    const at = effectiveFrom ?? this.context.clock();
+    const current = priceInForce(priceVersionsOf(this.context.db, apiCode), at);
+    if (!current) throw notFound(`a price for ${apiCode}`, "apiCode");
+    return this.append(
+      {
+        apiCode,
+        name: current.name,
+        meter: current.meter,
+        unitQuantity: current.unitQuantity,
+        tokensPerUnitMicros: 0n,
+        chargeableOutcomes: [],
+        effectiveFrom: at,
+        note: cleanText(note, "note", { max: 2000 }),
+        retired: true,
+      },
+      actor,
+      "",
+      "price.retire",
+    );
+  }
+
+  /**
+   * Cancels a version that has not taken effect yet.
+   * @throws FlexgateError NOT_FOUND, PRICE_CHANGE_IN_PAST (already in effect), BAD_USER_INPUT
+   */
+  cancelScheduled(id: number, reason: string, actor: Actor): PriceEntryView {
+    const why = cleanText(reason, "reason", { max: 2000 });
+    return inTransaction(this.context.db, "immediate", (tx) => {
+      const version = findPriceVersion(tx, id);
+      if (!version) throw notFound("price entry", "id");
+      if (version.cancelledAt !== null) throw badInput("id", "this price version is already cancelled");
+      const now = this.context.clock();
+      if (version.effectiveFrom <= now) {
+        throw new FlexgateError("PRICE_CHANGE_IN_PAST", "this price version is already in effect and cannot be cancelled", "id");
+      }
+      insertPriceCancellation(tx, id, why, actor.name, now);
+      const versions = priceVersionsOf(tx, version.apiCode);
+      const after = this.view({ ...version, cancelledAt: now }, versions);
+      appendAudit(tx, actor, { action: "price.cancel", entityType: "PriceEntry", entityId: id, before: this.view(version, versions.map((v) => (v.id === id ? version : v))), after: { ...after, reason: why } }, now);
+      return after;
+    });
+  }
+
+  /** Checks a publication; returns the version to write (without the retirement flag). */
+  validate(input: PricePublication, field: string): Omit<Parameters<typeof insertPriceVersion>[1], "retired" | "publishedBy" | "publishedAt"> {
+    const prefix = field ? `${field}.` : "";
+    const apiCode = cleanApiCode(input.apiCode, `${prefix}apiCode`);
+    if (!METERS.includes(input.meter)) throw badInput(`${prefix}meter`, "unknown meter");
+    const outcomes = input.chargeableOutcomes ?? ["SUCCEEDED"];
+    if (outcomes.some((outcome) => !OUTCOMES.includes(outcome)) || new Set(outcomes).size !== outcomes.length) {
+      throw badInput(`${prefix}chargeableOutcomes`, "chargeableOutcomes must list distinct outcomes");
+    }
+    if (input.tokensPerUnitMicros < 0n || input.tokensPerUnitMicros > MAX_TOKENS_MICROS) {
+      throw badInput(`${prefix}tokensPerUnit`, "tokensPerUnit is out of range");
+    }
+    const now = this.context.clock();
+    const effectiveFrom = input.effectiveFrom ?? now;
+    if (effectiveFrom < now) {
+      throw new FlexgateError("PRICE_CHANGE_IN_PAST", "a price change takes effect now or later, never in the past", `${prefix}effectiveFrom`);
+    }
+    const name = input.name == null ? null : cleanText(input.name, `${prefix}name`, { max: 200 });
+    return {
+      apiCode,
+      name: name ?? this.currentName(apiCode) ?? apiCode,
+      meter: input.meter,
+      unitQuantity: requirePositiveInt(input.unitQuantity, `${prefix}unitQuantity`, MAX_UNIT_QUANTITY),
+      tokensPerUnitMicros: input.tokensPerUnitMicros,
+      chargeableOutcomes: OUTCOMES.filter((outcome) => outcomes.includes(outcome)),
+      effectiveFrom,
+      note: cleanText(input.note, `${prefix}note`, { max: 2000 }),
+    };
+  }
+
+  private append(
+    version: Omit<Parameters<typeof insertPriceVersion>[1], "publishedBy" | "publishedAt">,
+    actor: Actor,
+    field: string,
+    action: string,
+  ): PriceEntryView {
+    return inTransaction(this.context.db, "immediate", (tx) => {
+      const versions = priceVersionsOf(tx, version.apiCode);
+      const clash = versions.find((other) => other.cancelledAt === null && other.effectiveFrom === version.effectiveFrom);
+      if (clash) {
+        throw badInput(
+          `${field ? `${field}.` : ""}effectiveFrom`,
+          `version ${clash.id} of ${version.apiCode} already takes effect at ${formatInstant(clash.effectiveFrom)}; cancel it first`,
+        );
+      }
+      const now = this.context.clock();
+      const created = insertPriceVersion(tx, { ...version, publishedBy: actor.name, publishedAt: now });
+      const view = this.view(created, [...versions, created]);
+      appendAudit(tx, actor, { action, entityType: "PriceEntry", entityId: created.id, before: null, after: view }, now);
+      return view;
+    });
+  }
+
+  private currentName(apiCode: string): string | null {
+    const versions = priceVersionsOf(this.context.db, apiCode);
+    return versions.at(-1)?.name ?? null;
+  }
+
+  private view(version: PriceVersion, versions: readonly PriceVersion[]): PriceEntryView {
+    return { ...version, effectiveTo: effectiveTo(version, versions), status: priceStatus(version, versions, this.context.clock()) };
+  }
+}
+
+function groupByCode(versions: readonly PriceVersion[]): Map<string, PriceVersion[]> {
+  const byCode = new Map<string, PriceVersion[]>();
+  for (const version of versions) {
+    const list = byCode.get(version.apiCode) ?? [];
+    list.push(version);
+    byCode.set(version.apiCode, list);
+  }
+  return byCode;
+}

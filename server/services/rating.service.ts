@@ -1,0 +1,244 @@
+import { type Balance, applyAllocations, balanceAt } from "../core/balance.js";
+import type { Allocation } from "../core/drain.js";
+import { badInput, FlexgateError, notFound } from "../core/errors.js";
+import { decideReversal } from "../core/ledger.js";
+import { MAX_TOKENS_MICROS } from "../core/money.js";
+import type { Account, Actor, Outcome, PriceVersion, UsageCharge } from "../core/model.js";
+import { chargeMicros, OUTCOMES, priceInForce } from "../core/price.js";
+import { decideChargeOrThrow } from "../core/rating.js";
+import { cleanApiCode, cleanReference, cleanText } from "../core/text.js";
+import { assertNotFuture, type Instant } from "../core/time.js";
+import { reduceDeficit } from "../core/account.js";
+import { findAccount, saveDeficit } from "../store/accounts.store.js";
+import { appendAudit } from "../store/audit.store.js";
+import { inTransaction, type Tx } from "../store/database.js";
+import { adjustRemaining, fundingSourcesAt } from "../store/funding.store.js";
+import {
+  allocationsOfCharges,
+  findCharge,
+  findChargeByEventId,
+  insertCharge,
+  insertReversal,
+  settlementsOfAllocations,
+} from "../store/ledger.store.js";
+import { priceVersionsOf } from "../store/prices.store.js";
+import { fingerprint, type ServiceContext } from "./context.js";
+
+export interface UsageEvent {
+  readonly eventId: string;
+  readonly accountId: number;
+  readonly apiCode: string;
+  readonly quantityMicros: bigint;
+  readonly outcome: Outcome;
+  readonly occurredAt: Instant;
+  readonly clientId?: string | null;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+export interface RecordedUsage {
+  readonly charge: UsageCharge;
+  /** True when the event id was seen before with the same payload: nothing new was charged. */
+  readonly replayed: boolean;
+}
+
+export type BatchItemResult =
+  | ({ readonly eventId: string } & RecordedUsage & { readonly error?: undefined })
+  | { readonly eventId: string; readonly error: FlexgateError };
+
+export interface UsageQuote {
+  readonly tokensMicros: bigint;
+  readonly price: PriceVersion;
+  readonly allocations: readonly Allocation[];
+  readonly balanceAfter: Balance;
+}
+
+export const MAX_BATCH_SIZE = 1000;
+const MAX_LABELS = 20;
+
+/**
+ * Prices usage events and pays them credit-first into the append-only ledger.
+ * Every write is one IMMEDIATE transaction: the write lock is held from the first read, so two
+ * writers can never drain the same tokens.
+ */
+export class RatingService {
+  constructor(private readonly context: ServiceContext) {}
+
+  /**
+   * @throws FlexgateError BAD_USER_INPUT, NOT_FOUND (account), PRICE_NOT_FOUND,
+   *   IDEMPOTENCY_CONFLICT, ACCOUNT_RESTRICTED, INSUFFICIENT_BALANCE
+   */
+  recordUsage(input: UsageEvent, field = "input"): RecordedUsage {
+    const event = this.validate(input, field);
+    return inTransaction(this.context.db, "immediate", (tx) => this.recordInTransaction(tx, event, field));
+  }
+
+  /**
+   * Records up to MAX_BATCH_SIZE events in one transaction; each event is isolated by a savepoint
+   * so a refused event fails alone and leaves nothing behind.
+   */
+  recordUsageBatch(inputs: readonly UsageEvent[], field = "inputs"): BatchItemResult[] {
+    if (inputs.length > MAX_BATCH_SIZE) throw badInput(field, `${field} may hold at most ${MAX_BATCH_SIZE} events`);
+    return inTransaction(this.context.db, "immediate", (tx) =>
+      inputs.map((input, index): BatchItemResult => {
+        const itemField = `${field}.${index}`;
+        try {
+          const event = this.validate(input, itemField);
+          return { eventId: input.eventId, ...tx.transaction((savepoint) => this.recordInTransaction(savepoint, event, itemField)) };
+        } catch (error) {
+          if (error instanceof FlexgateError) return { eventId: input.eventId, error };
+          throw error;
+        }
+      }),
+    );
+  }
+
+  /** What recordUsage would charge and drain now, writing nothing. */
+  quoteUsage(input: UsageEvent, field = "input"): UsageQuote {
+    const event = this.validate(input, field);
+    return inTransaction(this.context.db, "deferred", (tx) => {
+      const account = this.accountOrThrow(tx, event.accountId, `${field}.accountId`);
+      const { price, tokensMicros, decision } = this.decide(tx, account, event, field);
+      const now = this.context.clock();
+      const sources = fundingSourcesAt(tx, account.id, now);
+      return {
+        tokensMicros,
+        price,
+        allocations: decision.allocations,
+        balanceAfter: balanceAt(applyAllocations(sources, decision.allocations), decision.deficit, now),
+      };
+    });
+  }
+
+  /**
+   * Reverses a charge once: every token goes back to the lot, pack or deficit it came from.
+   * @throws FlexgateError NOT_FOUND, BAD_USER_INPUT (already reversed, blank reason)
+   */
+  reverseCharge(chargeId: number, reason: string, actor: Actor): UsageCharge {
+    const why = cleanText(reason, "reason", { max: 1000 });
+    return inTransaction(this.context.db, "immediate", (tx) => {
+      const charge = findCharge(tx, chargeId);
+      if (!charge) throw notFound("charge", "chargeId");
+      if (charge.reversedAt !== null) throw badInput("chargeId", "this charge has already been reversed");
+      const account = this.accountOrThrow(tx, charge.accountId, "chargeId");
+      const parts = allocationsOfCharges(tx, [charge.id]);
+      const settlements = settlementsOfAllocations(
+        tx,
+        parts.filter((part) => part.source === "DEFICIT").map((part) => part.id),
+      );
+      const decision = decideReversal(
+        parts.map((part) => ({
+          id: part.id,
+          source: part.source,
+          sourceId: part.creditLotId ?? part.flexPackId,
+          amountMicros: part.amountMicros,
+        })),
+        settlements,
+      );
+      for (const refund of decision.refunds) adjustRemaining(tx, refund.source, refund.sourceId, refund.amountMicros);
+      if (decision.deficitReductionMicros > 0n) {
+        saveDeficit(tx, account.id, reduceDeficit(account, decision.deficitReductionMicros));
+      }
+      const now = this.context.clock();
+      insertReversal(tx, charge.id, why, actor.name, now);
+      const reversed = { ...charge, reversedAt: now };
+      appendAudit(tx, actor, { action: "charge.reverse", entityType: "UsageCharge", entityId: charge.id, before: charge, after: { ...reversed, reason: why } }, now);
+      return reversed;
+    });
+  }
+
+  private recordInTransaction(tx: Tx, event: UsageEvent, field: string): RecordedUsage {
+    const print = fingerprint({ ...event, eventId: undefined });
+    const existing = findChargeByEventId(tx, event.eventId);
+    if (existing) {
+      if (existing.fingerprint !== print) {
+        throw new FlexgateError(
+          "IDEMPOTENCY_CONFLICT",
+          `event ${event.eventId} was already recorded with a different payload`,
+          `${field}.eventId`,
+        );
+      }
+      return { charge: existing.charge, replayed: true };
+    }
+    const account = this.accountOrThrow(tx, event.accountId, `${field}.accountId`);
+    const { price, tokensMicros, decision } = this.decide(tx, account, event, field);
+    const now = this.context.clock();
+    const charge = insertCharge(
+      tx,
+      {
+        eventId: event.eventId,
+        fingerprint: print,
+        accountId: account.id,
+        apiCode: event.apiCode,
+        priceEntryId: price.id,
+        quantityMicros: event.quantityMicros,
+        outcome: event.outcome,
+        occurredAt: event.occurredAt,
+        clientId: event.clientId ?? null,
+        labels: event.labels ?? {},
+        tokensMicros,
+      },
+      decision.allocations,
+      now,
+    );
+    for (const part of decision.allocations) {
+      if (part.source !== "DEFICIT") adjustRemaining(tx, part.source, part.sourceId!, -part.amountMicros);
+    }
+    if (decision.deficit !== account) saveDeficit(tx, account.id, decision.deficit);
+    return { charge, replayed: false };
+  }
+
+  private decide(tx: Tx, account: Account, event: UsageEvent, field: string) {
+    const price = priceInForce(priceVersionsOf(tx, event.apiCode), event.occurredAt);
+    if (!price) {
+      throw new FlexgateError(
+        "PRICE_NOT_FOUND",
+        `no price for ${event.apiCode} was in force at the time of the event`,
+        `${field}.apiCode`,
+      );
+    }
+    const tokensMicros = chargeMicros(price, event.quantityMicros, event.outcome);
+    if (tokensMicros > MAX_TOKENS_MICROS) throw badInput(`${field}.quantity`, `${field}.quantity is too large to rate`);
+    const decision = decideChargeOrThrow({
+      costMicros: tokensMicros,
+      occurredAt: event.occurredAt,
+      policy: account.balancePolicy,
+      deficit: account,
+      sources: fundingSourcesAt(tx, account.id, event.occurredAt),
+      now: this.context.clock(),
+    });
+    return { price, tokensMicros, decision };
+  }
+
+  private accountOrThrow(tx: Tx, id: number, field: string): Account {
+    const account = findAccount(tx, id);
+    if (!account) throw notFound("account", field);
+    return account;
+  }
+
+  /** Normalises and checks an event before any transaction starts. */
+  private validate(input: UsageEvent, field: string): UsageEvent {
+    if (!OUTCOMES.includes(input.outcome)) throw badInput(`${field}.outcome`, `${field}.outcome is not a known outcome`);
+    if (input.quantityMicros < 0n || input.quantityMicros > MAX_TOKENS_MICROS) {
+      throw badInput(`${field}.quantity`, `${field}.quantity is out of range`);
+    }
+    assertNotFuture(input.occurredAt, this.context.clock(), `${field}.occurredAt`);
+    const labels = input.labels ?? {};
+    const labelEntries = Object.entries(labels);
+    if (labelEntries.length > MAX_LABELS) throw badInput(`${field}.labels`, `${field}.labels may hold at most ${MAX_LABELS} labels`);
+    return {
+      eventId: cleanReference(input.eventId, `${field}.eventId`),
+      accountId: input.accountId,
+      apiCode: cleanApiCode(input.apiCode, `${field}.apiCode`),
+      quantityMicros: input.quantityMicros,
+      outcome: input.outcome,
+      occurredAt: input.occurredAt,
+      clientId: input.clientId == null ? null : cleanReference(input.clientId, `${field}.clientId`),
+      labels: Object.fromEntries(
+        labelEntries.map(([key, value]) => [
+          cleanText(key, `${field}.labels`, { max: 64 }),
+          cleanText(value, `${field}.labels`, { max: 256, optional: true }),
+        ]),
+      ),
+    };
+  }
+}
