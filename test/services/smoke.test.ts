@@ -1,0 +1,19 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { formatMicros } from "../../server/core/money.js";
+import { aFlexPack, anAccount, aUsageEvent, createHarness, type Harness } from "../fixtures/harness.js";
+
+describe("rating on a real SQLite file", () => {
+  let h: Harness;
+  afterEach(() => h.close());
+
+  it("charges 217 s of Design Automation for Revit 0.120556 tokens from a Flex pack", () => {
+    h = createHarness();
+    const account = anAccount(h);
+    aFlexPack(h, account.id);
+    const { charge } = h.services.rating.recordUsage(
+      aUsageEvent(account.id, { apiCode: "design-automation/revit", quantity: "217" }),
+    );
+    expect(formatMicros(charge.tokensMicros)).toBe("0.120556");
+    expect(h.services.ledger.verify()).toEqual([]);
+  });
+});
