@@ -127,3 +127,9 @@ export interface Actor {
 }
 
 export const SYSTEM_ACTOR: Actor = { name: "system", role: "SYSTEM", keyId: null, resellerId: null };
+
+/** The authenticated caller of a request: its key and the actor recorded on its changes. */
+export interface Viewer {
+  readonly key: ApiKey;
+  readonly actor: Actor;
+}
