@@ -2,6 +2,7 @@ import { AccountService } from "./accounts.service.js";
 import { AuditService } from "./audit.service.js";
 import type { ServiceContext } from "./context.js";
 import { FundingService } from "./funding.service.js";
+import { InsightService } from "./insight.service.js";
 import { KeyService } from "./keys.service.js";
 import { LedgerService } from "./ledger.service.js";
 import { PriceService } from "./prices.service.js";
@@ -15,6 +16,7 @@ export function createServices(context: ServiceContext) {
     accounts: new AccountService(context),
     audit: new AuditService(context),
     funding: new FundingService(context),
+    insight: new InsightService(context),
     keys: new KeyService(context),
     ledger: new LedgerService(context),
     prices: new PriceService(context),

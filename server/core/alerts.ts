@@ -1,0 +1,94 @@
+/**
+ * Balance alerts (shared domain rules §7: APS alerts on tokens expiring in the next 90 days) and
+ * the rules that raise them.
+ */
+import type { AccountStatus } from "./account.js";
+import type { Balance } from "./balance.js";
+import type { FundingSource } from "./drain.js";
+import type { Expiring } from "./forecast.js";
+import { formatMicros } from "./money.js";
+import { formatInstant, type Instant, isValidAt } from "./time.js";
+
+export type AlertKind = "LOW_BALANCE" | "EXPIRING_SOON" | "DEFICIT" | "RESTRICTED";
+
+export interface BalanceAlert {
+  readonly kind: AlertKind;
+  readonly message: string;
+  readonly tokensMicros: bigint | null;
+  readonly at: Instant | null;
+}
+
+/** LOW_BALANCE fires when available is under this share (percent) of the tokens bought in 12 months. */
+export const LOW_BALANCE_PERCENT = 20n;
+
+/**
+ * Tokens bought in the last 12 months. A lot or pack lives exactly one calendar year from its
+ * purchase (addOneYear), so "bought in the last 12 months" is the same set as "not expired
+ * yet": counting the sizes of those keeps the two rules from ever disagreeing by a leap day.
+ */
+export function boughtInLastYear(sources: readonly FundingSource[], now: Instant): bigint {
+  let total = 0n;
+  for (const source of sources) if (isValidAt(source, now)) total += source.sizeMicros;
+  return total;
+}
+
+export interface AlertFacts {
+  readonly balance: Balance;
+  readonly status: AccountStatus;
+  readonly boughtInLastYearMicros: bigint;
+  /** Tokens of lots and packs valid now expiring within 90 days, and the soonest expiry. */
+  readonly expiring: Expiring;
+}
+
+/**
+ * The alerts that hold now, most severe first (RESTRICTED, DEFICIT, LOW_BALANCE, EXPIRING_SOON),
+ * so a console can show the first one as the headline. An alert clears by itself as soon as its
+ * condition no longer holds: nothing is stored or acknowledged.
+ */
+export function balanceAlerts(facts: AlertFacts): BalanceAlert[] {
+  const { balance, status, boughtInLastYearMicros, expiring } = facts;
+  const alerts: BalanceAlert[] = [];
+  if (status === "RESTRICTED") {
+    // The grace end is when the restriction began; the deficit is what lifts it once paid.
+    alerts.push({
+      kind: "RESTRICTED",
+      message:
+        `premium usage is refused since ${formatInstant(balance.graceEndsAt!)}: ` +
+        `pay the deficit of ${formatMicros(balance.deficitMicros)} tokens to lift the restriction; free APIs still work`,
+      tokensMicros: balance.deficitMicros,
+      at: balance.graceEndsAt,
+    });
+  }
+  if (balance.deficitMicros > 0n) {
+    alerts.push({
+      kind: "DEFICIT",
+      message:
+        `the account owes ${formatMicros(balance.deficitMicros)} tokens` +
+        (balance.graceEndsAt === null ? "" : `; its grace period ends at ${formatInstant(balance.graceEndsAt)}`),
+      tokensMicros: balance.deficitMicros,
+      at: balance.graceEndsAt,
+    });
+  }
+  // available < 20% of bought, in exact integers. With nothing bought in 12 months the
+  // threshold is zero, so only a negative balance is low (and DEFICIT already says why).
+  if (balance.availableMicros * 100n < boughtInLastYearMicros * LOW_BALANCE_PERCENT) {
+    alerts.push({
+      kind: "LOW_BALANCE",
+      message:
+        `${formatMicros(balance.availableMicros)} tokens available, under ${LOW_BALANCE_PERCENT}% of the ` +
+        `${formatMicros(boughtInLastYearMicros)} tokens bought in the last 12 months`,
+      tokensMicros: balance.availableMicros,
+      at: null,
+    });
+  }
+  if (expiring.tokensMicros > 0n) {
+    alerts.push({
+      kind: "EXPIRING_SOON",
+      message:
+        `${formatMicros(expiring.tokensMicros)} tokens expire within 90 days, the first at ${formatInstant(expiring.soonest!)}`,
+      tokensMicros: expiring.tokensMicros,
+      at: expiring.soonest,
+    });
+  }
+  return alerts;
+}

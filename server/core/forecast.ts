@@ -1,0 +1,110 @@
+/**
+ * The balance forecast (shared domain rules §7): burn rate, when the balance runs out, and what
+ * will expire unused given the drain order.
+ */
+import { availableAt, drain, type FundingSource } from "./drain.js";
+import { mulDivHalfUp } from "./money.js";
+import { DAY_MS, type Instant, isValidAt } from "./time.js";
+
+/** The burn rate looks back this many days (domain §7). */
+export const BURN_WINDOW_DAYS = 30;
+/** APS alerts on tokens expiring within this horizon (domain §7). */
+export const EXPIRY_HORIZON_MS = 90 * DAY_MS;
+
+export interface BalanceForecast {
+  readonly burnRatePerDayMicros: bigint;
+  /** When the available balance reaches zero at the burn rate; null when nothing burns. */
+  readonly depletesAt: Instant | null;
+  /** Remaining tokens of the lots and packs valid now that expire within 90 days. */
+  readonly expiringWithin90DaysMicros: bigint;
+  /** Tokens that will still be in their lot or pack when it expires, at the burn rate. */
+  readonly expiringUnusedMicros: bigint;
+}
+
+/** Tokens charged over the burn window ÷ its days, half-up to one micro-token like every rate. */
+export function burnRatePerDay(chargedInWindowMicros: bigint): bigint {
+  return mulDivHalfUp(chargedInWindowMicros, 1n, BigInt(BURN_WINDOW_DAYS));
+}
+
+export interface Expiring {
+  readonly tokensMicros: bigint;
+  /** The soonest expiry among the lots and packs counted; null when none is. */
+  readonly soonest: Instant | null;
+}
+
+/** Remaining tokens of the lots and packs valid at `now` that expire at or before now + horizon. */
+export function expiringWithin(sources: readonly FundingSource[], now: Instant, horizonMs: number = EXPIRY_HORIZON_MS): Expiring {
+  let tokensMicros = 0n;
+  let soonest: Instant | null = null;
+  for (const source of sources) {
+    if (source.remainingMicros <= 0n || !isValidAt(source, now) || source.expiresAt > now + horizonMs) continue;
+    tokensMicros += source.remainingMicros;
+    if (soonest === null || source.expiresAt < soonest) soonest = source.expiresAt;
+  }
+  return { tokensMicros, soonest };
+}
+
+export interface ForecastInput {
+  /** The account's lots and packs with what they hold now; expired and empty ones are ignored. */
+  readonly sources: readonly FundingSource[];
+  readonly deficitMicros: bigint;
+  /** Tokens charged by standing charges whose usage occurred in the last BURN_WINDOW_DAYS days. */
+  readonly chargedInWindowMicros: bigint;
+  readonly now: Instant;
+}
+
+/**
+ * Simulates the coming days at the burn rate with the real drain order.
+ *
+ * Model, chosen to stay explainable to a customer:
+ * - Each day starting at `now` (not at UTC midnight) consumes one day's burn at its start,
+ *   drained with `drain` from the lots and packs valid then, so credit-first and soonest-expiry
+ *   decide which tokens are left to expire, exactly as real usage would.
+ * - A lot or pack that reaches its expiresAt loses what is left: that is the unused amount.
+ * - The balance runs out when available (lots + packs − deficit) reaches zero: inside a day's
+ *   burn the moment is interpolated linearly, and an expiry that takes it to zero dates it at
+ *   that expiry. The deficit is never paid by existing funds (only new purchases settle it),
+ *   so it stays as it is throughout.
+ * - No new purchases are assumed.
+ * At a zero rate nothing runs out, and every token held will expire unused.
+ */
+export function forecastBalance(input: ForecastInput): BalanceForecast {
+  const { now, deficitMicros } = input;
+  const rate = burnRatePerDay(input.chargedInWindowMicros);
+  const expiringWithin90DaysMicros = expiringWithin(input.sources, now).tokensMicros;
+  let sources: FundingSource[] = input.sources.filter((source) => source.remainingMicros > 0n && source.expiresAt > now);
+
+  if (rate === 0n) {
+    let unused = 0n;
+    for (const source of sources) unused += source.remainingMicros;
+    return { burnRatePerDayMicros: 0n, depletesAt: null, expiringWithin90DaysMicros, expiringUnusedMicros: unused };
+  }
+
+  const available = (t: Instant) => availableAt(sources, t) - deficitMicros;
+  let depletesAt: Instant | null = available(now) <= 0n ? now : null;
+  let expiringUnusedMicros = 0n;
+
+  // Every lot and pack expires within a year of purchase, so this ends within about 367 days.
+  for (let t = now; sources.length > 0; t += DAY_MS) {
+    const expired = sources.filter((source) => source.expiresAt <= t).sort((a, b) => a.expiresAt - b.expiresAt);
+    for (const source of expired) {
+      expiringUnusedMicros += source.remainingMicros;
+      sources = sources.filter((other) => other !== source);
+      if (depletesAt === null && available(source.expiresAt) <= 0n) depletesAt = source.expiresAt;
+    }
+
+    const before = available(t);
+    if (depletesAt === null && before <= rate) {
+      depletesAt = before <= 0n ? t : t + Number(mulDivHalfUp(before, BigInt(DAY_MS), rate));
+    }
+    const { allocations } = drain(sources, rate, t);
+    sources = sources
+      .map((source) => {
+        const taken = allocations.find((part) => part.source === source.kind && part.sourceId === source.id);
+        return taken ? { ...source, remainingMicros: source.remainingMicros - taken.amountMicros } : source;
+      })
+      .filter((source) => source.remainingMicros > 0n);
+  }
+
+  return { burnRatePerDayMicros: rate, depletesAt, expiringWithin90DaysMicros, expiringUnusedMicros };
+}

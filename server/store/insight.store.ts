@@ -1,0 +1,225 @@
+/**
+ * Reads for balance history, usage reports, forecasts and price impact. Sums run in SQL with
+ * better-sqlite3's safe integers, so a total beyond 2^53 micros arrives as an exact bigint
+ * instead of a rounded double.
+ *
+ * Throughout, a charge "stands" at t when it has no reversal made before t; a report without a
+ * t counts the charges standing now (no reversal at all).
+ */
+import type Database from "better-sqlite3";
+import type { SourceKind } from "../core/drain.js";
+import type { DailyUsage, DeficitMove, LedgerAsOf, SourceDraw, UsageExportRow } from "../core/history.js";
+import type { Outcome } from "../core/model.js";
+import type { Meter } from "../core/price.js";
+import type { RatedUsageGroup } from "../core/price-impact.js";
+import { DAY_MS, type Instant } from "../core/time.js";
+import type { Db } from "./database.js";
+import { creditLotsOf, flexPacksOf, lotAsSource, packAsSource } from "./funding.store.js";
+
+const statements = new WeakMap<Database.Database, Map<string, Database.Statement>>();
+
+/** Prepared once per connection; every integer column comes back as a bigint. */
+function statement(db: Db, source: string): Database.Statement {
+  let cache = statements.get(db.$client);
+  if (!cache) {
+    cache = new Map();
+    statements.set(db.$client, cache);
+  }
+  let prepared = cache.get(source);
+  if (!prepared) {
+    prepared = db.$client.prepare(source).safeIntegers(true);
+    cache.set(source, prepared);
+  }
+  return prepared;
+}
+
+/** Ids, instants and counts are safe integers; anything else means corrupt data. */
+function int(value: unknown): number {
+  const number = Number(value as bigint);
+  if (!Number.isSafeInteger(number)) throw new RangeError(`stored integer ${String(value)} is not a safe integer`);
+  return number;
+}
+
+const micros = (value: unknown): bigint => (value === null || value === undefined ? 0n : (value as bigint));
+
+const STANDING_AT = (charge: string) =>
+  `not exists (select 1 from reversals r where r.charge_id = ${charge} and r.reversed_at < @t)`;
+const STANDING_NOW = (charge: string) => `not exists (select 1 from reversals r where r.charge_id = ${charge})`;
+
+const DRAWS_AS_OF = `
+  select a.source as kind, coalesce(a.credit_lot_id, a.flex_pack_id) as id, sum(a.amount_micros) as amount
+  from allocations a
+  where a.account_id = @accountId and a.source <> 'DEFICIT' and a.occurred_at < @t and ${STANDING_AT("a.charge_id")}
+  group by kind, id`;
+
+const SETTLEMENTS_AS_OF = `
+  select d.source as kind, coalesce(d.credit_lot_id, d.flex_pack_id) as id, sum(d.amount_micros) as amount
+  from deficit_settlements d join allocations a on a.id = d.allocation_id
+  where d.account_id = @accountId and d.settled_at < @t and a.occurred_at < @t and ${STANDING_AT("a.charge_id")}
+  group by kind, id`;
+
+const DEFICIT_BOOKED_AS_OF = `
+  select sum(a.amount_micros) as amount
+  from allocations a
+  where a.account_id = @accountId and a.source = 'DEFICIT' and a.occurred_at < @t and ${STANDING_AT("a.charge_id")}`;
+
+/** Booking-time moves of the deficit, exactly as rating, funding and reversal made them. */
+const DEFICIT_MOVES_BEFORE = `
+  select c.rated_at as at, a.amount_micros as delta
+  from allocations a join usage_charges c on c.id = a.charge_id
+  where a.account_id = @accountId and a.source = 'DEFICIT' and c.rated_at < @t
+  union all
+  select d.settled_at, -d.amount_micros
+  from deficit_settlements d
+  where d.account_id = @accountId and d.settled_at < @t
+  union all
+  select r.reversed_at,
+    -(a.amount_micros - coalesce((select sum(s.amount_micros) from deficit_settlements s where s.allocation_id = a.id), 0))
+  from allocations a join reversals r on r.charge_id = a.charge_id
+  where a.account_id = @accountId and a.source = 'DEFICIT' and r.reversed_at < @t`;
+
+/** Everything the balance of one account as of `t` is made of (see core/history.ts LedgerAsOf). */
+export function ledgerAsOf(db: Db, accountId: number, t: Instant): LedgerAsOf {
+  const params = { accountId, t };
+  const toDraw = (row: { kind: SourceKind; id: unknown; amount: unknown }): SourceDraw => ({
+    kind: row.kind,
+    id: int(row.id),
+    amountMicros: micros(row.amount),
+  });
+  const allocated = (statement(db, DRAWS_AS_OF).all(params) as { kind: SourceKind; id: unknown; amount: unknown }[]).map(toDraw);
+  const settled = (statement(db, SETTLEMENTS_AS_OF).all(params) as { kind: SourceKind; id: unknown; amount: unknown }[]).map(toDraw);
+  const booked = statement(db, DEFICIT_BOOKED_AS_OF).get(params) as { amount: unknown };
+  const moves = (statement(db, DEFICIT_MOVES_BEFORE).all(params) as { at: unknown; delta: unknown }[]).map(
+    (row): DeficitMove => ({ at: int(row.at), deltaMicros: micros(row.delta) }),
+  );
+  return {
+    sources: [...creditLotsOf(db, [accountId]).map(lotAsSource), ...flexPacksOf(db, [accountId]).map(packAsSource)],
+    draws: [...allocated, ...settled],
+    deficitBookedMicros: micros(booked.amount),
+    deficitSettledMicros: settled.reduce((sum, draw) => sum + draw.amountMicros, 0n),
+    deficitMoves: moves,
+  };
+}
+
+const CHARGED_SINCE = `
+  select sum(c.tokens_micros) as amount
+  from usage_charges c
+  where c.account_id = @accountId and c.occurred_at >= @since and ${STANDING_NOW("c.id")}`;
+
+/** Tokens charged to an account by standing charges whose usage occurred at or after `since`. */
+export function chargedSince(db: Db, accountId: number, since: Instant): bigint {
+  return micros((statement(db, CHARGED_SINCE).get({ accountId, since }) as { amount: unknown }).amount);
+}
+
+/** Instants are non-negative, so integer division floors them to whole UTC days. */
+const DAILY_USAGE = `
+  select c.occurred_at / ${DAY_MS} as day, c.api_code as apiCode, count(*) as events,
+    sum(c.quantity_micros) as quantity, sum(c.tokens_micros) as tokens
+  from usage_charges c
+  where c.account_id = @accountId and c.occurred_at >= @from and c.occurred_at < @to
+    and (@clientId is null or c.client_id = @clientId) and ${STANDING_NOW("c.id")}
+  group by day, c.api_code`;
+
+/** Standing usage of an account in [from, to), summed per UTC day and API code. */
+export function dailyUsage(db: Db, accountId: number, from: Instant, to: Instant, clientId: string | null): DailyUsage[] {
+  return (
+    statement(db, DAILY_USAGE).all({ accountId, from, to, clientId }) as {
+      day: unknown;
+      apiCode: string;
+      events: unknown;
+      quantity: unknown;
+      tokens: unknown;
+    }[]
+  ).map((row) => ({
+    day: int(row.day),
+    apiCode: row.apiCode,
+    events: int(row.events),
+    quantityMicros: micros(row.quantity),
+    tokensMicros: micros(row.tokens),
+  }));
+}
+
+const USAGE_GROUPS = `
+  select p.meter as meter, c.quantity_micros as quantity, c.outcome as outcome, count(*) as events,
+    sum(c.tokens_micros) as charged
+  from usage_charges c join price_entries p on p.id = c.price_entry_id
+  where c.api_code = @apiCode and c.occurred_at >= @since and ${STANDING_NOW("c.id")}
+  group by p.meter, c.quantity_micros, c.outcome`;
+
+/**
+ * Standing charges of one API over every account since `since`, grouped by what re-rating
+ * depends on: a year of usage becomes as many rows as there are distinct quantities.
+ */
+export function usageGroupsSince(db: Db, apiCode: string, since: Instant): RatedUsageGroup[] {
+  return (
+    statement(db, USAGE_GROUPS).all({ apiCode, since }) as { meter: Meter; quantity: unknown; outcome: Outcome; events: unknown; charged: unknown }[]
+  ).map((row) => ({
+    meter: row.meter,
+    quantityMicros: micros(row.quantity),
+    outcome: row.outcome,
+    events: int(row.events),
+    chargedMicros: micros(row.charged),
+  }));
+}
+
+const EXPORT_PAGE = `
+  select c.id as id, c.occurred_at as occurredAt, c.event_id as eventId, c.api_code as apiCode,
+    c.client_id as clientId, c.quantity_micros as quantity, c.outcome as outcome, c.tokens_micros as tokens,
+    (select sum(a.amount_micros) from allocations a where a.charge_id = c.id and a.source = 'CREDIT_LOT') as credits,
+    (select sum(a.amount_micros) from allocations a where a.charge_id = c.id and a.source = 'FLEX_PACK') as flex,
+    (select sum(a.amount_micros) from allocations a where a.charge_id = c.id and a.source = 'DEFICIT') as deficit
+  from usage_charges c
+  where c.account_id = @accountId and c.occurred_at >= @from and c.occurred_at < @to
+    and (c.occurred_at > @afterAt or (c.occurred_at = @afterAt and c.id > @afterId))
+    and ${STANDING_NOW("c.id")}
+  order by c.occurred_at, c.id
+  limit @limit`;
+
+export const EXPORT_PAGE_SIZE = 1000;
+
+/**
+ * Standing charges of an account in [from, to), oldest first, read in keyset pages.
+ *
+ * Pages rather than one open `.iterate()` cursor: while a better-sqlite3 iterator is open its
+ * connection refuses every write ("This database connection is busy executing a query"), and
+ * the process shares one connection, so a slow CSV download would make recordUsage fail for
+ * everyone until it finished. A page is read whole and the connection is free again before the
+ * first of its rows is yielded; memory stays at one page however long the window.
+ */
+export function* exportRows(db: Db, accountId: number, from: Instant, to: Instant, pageSize = EXPORT_PAGE_SIZE): Generator<UsageExportRow, void, undefined> {
+  let afterAt = -1;
+  let afterId = 0;
+  for (;;) {
+    const page = statement(db, EXPORT_PAGE).all({ accountId, from, to, afterAt, afterId, limit: pageSize }) as {
+      id: unknown;
+      occurredAt: unknown;
+      eventId: string;
+      apiCode: string;
+      clientId: string | null;
+      quantity: unknown;
+      outcome: Outcome;
+      tokens: unknown;
+      credits: unknown;
+      flex: unknown;
+      deficit: unknown;
+    }[];
+    for (const row of page) {
+      yield {
+        occurredAt: int(row.occurredAt),
+        eventId: row.eventId,
+        apiCode: row.apiCode,
+        clientId: row.clientId,
+        quantityMicros: micros(row.quantity),
+        outcome: row.outcome,
+        tokensMicros: micros(row.tokens),
+        creditsMicros: micros(row.credits),
+        flexMicros: micros(row.flex),
+        deficitMicros: micros(row.deficit),
+      };
+    }
+    if (page.length < pageSize) return;
+    const last = page[page.length - 1]!;
+    afterAt = int(last.occurredAt);
+    afterId = int(last.id);
+  }
+}
