@@ -5,6 +5,8 @@ import type { Account, AccountStatus, Actor, BalancePolicy, CreditLot, FlexPack,
 import { cleanCountry, cleanText } from "../core/text.js";
 import {
   countAccounts,
+  countAccountsOfResellers,
+  firstAccountsOfResellers,
   countResellers,
   findAccount,
   findAccounts,
@@ -135,6 +137,14 @@ export class AccountService {
       appendAudit(tx, actor, { action: "account.update", entityType: "Account", entityId: id, before, after }, now);
       return after;
     });
+  }
+
+  /** The first page of accounts of each reseller, batched for a page of resellers. */
+  firstAccountsOfResellers(resellerIds: readonly number[], first: number | null | undefined): Map<number, Page<Account>> {
+    const limit = pageSize(first);
+    const rows = groupBy(firstAccountsOfResellers(this.context.db, resellerIds, limit + 1), (account) => account.resellerId!);
+    const counts = countAccountsOfResellers(this.context.db, resellerIds);
+    return new Map(resellerIds.map((id) => [id, toPage(rows.get(id) ?? [], limit, counts.get(id) ?? 0)]));
   }
 
   findReseller(id: number): Reseller | null {

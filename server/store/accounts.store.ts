@@ -181,3 +181,35 @@ export function updateResellerFields(tx: Tx, id: number, fields: Partial<Reselle
     .get();
   return toReseller(row!);
 }
+
+/**
+ * The first `limit` accounts (by id) of each of several resellers, in one statement, so a page
+ * of resellers with their accounts costs the same whatever its size.
+ */
+export function firstAccountsOfResellers(tx: Tx, resellerIds: readonly number[], limit: number): Account[] {
+  if (resellerIds.length === 0) return [];
+  const ranked = tx
+    .select({ id: accounts.id, rank: sql<number>`row_number() over (partition by ${accounts.resellerId} order by ${accounts.id})`.as("rank") })
+    .from(accounts)
+    .where(inArray(accounts.resellerId, [...resellerIds]))
+    .as("ranked");
+  return tx
+    .select({ account: accounts })
+    .from(accounts)
+    .innerJoin(ranked, eq(ranked.id, accounts.id))
+    .where(sql`${ranked.rank} <= ${limit}`)
+    .orderBy(asc(accounts.id))
+    .all()
+    .map((row) => toAccount(row.account));
+}
+
+export function countAccountsOfResellers(tx: Tx, resellerIds: readonly number[]): Map<number, number> {
+  if (resellerIds.length === 0) return new Map();
+  const rows = tx
+    .select({ resellerId: accounts.resellerId, n: sql<number>`count(*)` })
+    .from(accounts)
+    .where(inArray(accounts.resellerId, [...resellerIds]))
+    .groupBy(accounts.resellerId)
+    .all();
+  return new Map(rows.map((row) => [row.resellerId!, row.n]));
+}

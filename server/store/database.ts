@@ -21,11 +21,13 @@ export interface OpenOptions {
   readonly synchronous?: SynchronousMode;
   /** How long a writer waits for another connection's lock before giving up. */
   readonly busyTimeoutMs?: number;
+  /** Called with every SQL statement run: tests count statements with it. */
+  readonly onStatement?: (sql: string) => void;
 }
 
 export function openDatabase(options: OpenOptions): Db {
   if (options.path !== ":memory:") mkdirSync(dirname(resolve(options.path)), { recursive: true });
-  const sqlite = new Database(options.path);
+  const sqlite = new Database(options.path, options.onStatement ? { verbose: (sql) => options.onStatement!(String(sql)) } : {});
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
   sqlite.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);

@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig } from "./config.js";
+import { FlexgateError } from "./core/errors.js";
+import { type Actor, ROLES, type Role } from "./core/model.js";
+import { parseId } from "./core/text.js";
+import { serveUntilSignalled } from "./main.js";
+import { seedDemoData } from "./seed/demo.js";
+import { DEFAULT_RULES } from "./services/context.js";
+import { createServices } from "./services/index.js";
+import { migrateDatabase, openDatabase } from "./store/database.js";
+
+const CLI_ACTOR: Actor = { name: "flexgate CLI", role: "SYSTEM", keyId: null, resellerId: null };
+
+const HELP: Record<string, string> = {
+  main: `flexgate — metering and prepaid-balance gateway for Autodesk Platform Services
+
+Usage: flexgate <command> [options]
+
+Commands:
+  serve                 migrate, then serve GraphQL, the console and exports on PORT
+  migrate               apply pending database migrations
+  seed                  load the demo data into an empty database
+  keys create           create an API key and print its secret once
+  keys revoke           revoke an API key
+  keys list             list API keys (never their secrets)
+
+Every command takes --help. Environment: FLEXGATE_DB (default ./data/flexgate.sqlite), PORT
+(default 4000), HOST (default 127.0.0.1), FLEXGATE_SYNCHRONOUS (FULL or NORMAL),
+FLEXGATE_DEMO (on or off), FLEXGATE_BOOTSTRAP_OPERATOR_KEY.`,
+  serve: `Usage: flexgate serve [--no-demo]
+
+Opens FLEXGATE_DB (creating it), applies migrations, registers FLEXGATE_BOOTSTRAP_OPERATOR_KEY
+when no operator key exists, loads demo data into an empty database (unless --no-demo or
+FLEXGATE_DEMO=off), and listens on HOST:PORT until SIGTERM or SIGINT.`,
+  migrate: `Usage: flexgate migrate
+
+Applies every pending migration to FLEXGATE_DB. The APS price history comes with them.`,
+  seed: `Usage: flexgate seed
+
+Loads the demo resellers, accounts, lots, packs and usage into FLEXGATE_DB when it has no
+accounts yet. Demo rows are flagged demo and their names start with "Demo:".`,
+  "keys create": `Usage: flexgate keys create --role <OPERATOR|PARTNER|METERING|INTEGRATOR> --name <name> [--reseller <id>]
+
+Creates an API key and prints its secret once: it is stored only as a hash. PARTNER keys are
+bound to one reseller (--reseller is required for them and refused for the others).`,
+  "keys revoke": `Usage: flexgate keys revoke --id <key id>
+
+Revokes an API key at once and for good.`,
+  "keys list": `Usage: flexgate keys list
+
+Lists API keys with their role, reseller and state. Secrets are never shown.`,
+};
+
+function openServices() {
+  const config = loadConfig();
+  const db = openDatabase({ path: config.dbPath, synchronous: config.synchronous });
+  migrateDatabase(db);
+  return { db, config, services: createServices({ db, clock: Date.now, rules: config.rules ?? DEFAULT_RULES }) };
+}
+
+async function run(argv: string[]): Promise<number> {
+  const [command, maybeSub] = argv;
+  const name = command === "keys" && maybeSub && !maybeSub.startsWith("-") ? `keys ${maybeSub}` : command ?? "";
+  const rest = argv.slice(name.split(" ").length);
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      help: { type: "boolean", short: "h" },
+      "no-demo": { type: "boolean" },
+      role: { type: "string" },
+      name: { type: "string" },
+      reseller: { type: "string" },
+      id: { type: "string" },
+    },
+    strict: true,
+  });
+  if (!name || name === "help" || name === "--help" || name === "-h") {
+    console.log(HELP.main);
+    return name ? 0 : 1;
+  }
+  if (!HELP[name]) {
+    console.error(`unknown command "${name}"\n\n${HELP.main}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(HELP[name]);
+    return 0;
+  }
+
+  switch (name) {
+    case "serve": {
+      const config = loadConfig(values["no-demo"] ? { ...process.env, FLEXGATE_DEMO: "off" } : process.env);
+      await serveUntilSignalled(config);
+      return -1; // keeps running
+    }
+    case "migrate": {
+      const { db, config } = openServices();
+      db.$client.close();
+      console.log(`migrations applied to ${config.dbPath}`);
+      return 0;
+    }
+    case "seed": {
+      const { db, services } = openServices();
+      const loaded = seedDemoData(services);
+      db.$client.close();
+      console.log(loaded ? "demo data loaded" : "the database already has accounts: nothing loaded");
+      return 0;
+    }
+    case "keys create": {
+      const role = values.role?.toUpperCase() as Role | undefined;
+      if (!role || !ROLES.includes(role) || !values.name) {
+        console.error(HELP[name]);
+        return 2;
+      }
+      const { db, services } = openServices();
+      const created = services.keys.create(
+        { name: values.name, role, resellerId: values.reseller ? parseId(values.reseller, "--reseller") : null },
+        CLI_ACTOR,
+      );
+      db.$client.close();
+      console.error(`created ${role} key ${created.key.id} "${created.key.name}"; the secret below is shown only now:`);
+      console.log(created.secret);
+      return 0;
+    }
+    case "keys revoke": {
+      if (!values.id) {
+        console.error(HELP[name]);
+        return 2;
+      }
+      const { db, services } = openServices();
+      const key = services.keys.revoke(parseId(values.id, "--id"), CLI_ACTOR);
+      db.$client.close();
+      console.log(`revoked key ${key.id} "${key.name}"`);
+      return 0;
+    }
+    case "keys list": {
+      const { db, services } = openServices();
+      for (const key of services.keys.list()) {
+        const state = key.revokedAt === null ? "active" : `revoked ${new Date(key.revokedAt).toISOString()}`;
+        console.log(`${key.id}\t${key.role}\t${key.resellerId ?? "-"}\t${key.secretPrefix}…\t${state}\t${key.name}`);
+      }
+      db.$client.close();
+      return 0;
+    }
+  }
+  return 2;
+}
+
+run(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof ConfigError || error instanceof FlexgateError) {
+      console.error(`flexgate: ${error.message}`);
+      process.exitCode = 2;
+    } else if (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS")) {
+      console.error(`flexgate: ${error.message}`);
+      process.exitCode = 2;
+    } else {
+      console.error(error);
+      process.exitCode = 1;
+    }
+  },
+);

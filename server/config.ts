@@ -1,0 +1,57 @@
+import { parseInstant } from "./core/time.js";
+import type { SynchronousMode } from "./store/database.js";
+import { type BillingRules, DEFAULT_RULES } from "./services/context.js";
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly dbPath: string;
+  readonly synchronous: SynchronousMode;
+  /** Registered as an operator key at start when no operator key exists yet. */
+  readonly bootstrapOperatorKey: string | null;
+  /** Load the demo resellers and accounts into an empty database at start. */
+  readonly demoData: boolean;
+  readonly rules: BillingRules;
+}
+
+export class ConfigError extends Error {}
+
+/** Reads the environment once into a frozen config, failing fast with the variable's name. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const port = env.PORT === undefined || env.PORT === "" ? 4000 : Number(env.PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be a port number, got "${env.PORT}"`);
+  const synchronous = (env.FLEXGATE_SYNCHRONOUS ?? "FULL").toUpperCase();
+  if (synchronous !== "FULL" && synchronous !== "NORMAL") {
+    throw new ConfigError(`FLEXGATE_SYNCHRONOUS must be FULL or NORMAL, got "${env.FLEXGATE_SYNCHRONOUS}"`);
+  }
+  const bootstrap = env.FLEXGATE_BOOTSTRAP_OPERATOR_KEY || null;
+  if (bootstrap !== null && bootstrap.length < 16) {
+    throw new ConfigError("FLEXGATE_BOOTSTRAP_OPERATOR_KEY must be at least 16 characters");
+  }
+  const demo = (env.FLEXGATE_DEMO ?? "on").toLowerCase();
+  if (!["on", "off", "true", "false", "1", "0"].includes(demo)) {
+    throw new ConfigError(`FLEXGATE_DEMO must be on or off, got "${env.FLEXGATE_DEMO}"`);
+  }
+  return Object.freeze({
+    port,
+    host: env.HOST || "127.0.0.1",
+    dbPath: env.FLEXGATE_DB || "./data/flexgate.sqlite",
+    synchronous,
+    bootstrapOperatorKey: bootstrap,
+    demoData: ["on", "true", "1"].includes(demo),
+    rules: Object.freeze({
+      creditSalesEndAt: dateSetting(env, "FLEXGATE_CREDIT_SALES_END", DEFAULT_RULES.creditSalesEndAt),
+      estoreStartAt: dateSetting(env, "FLEXGATE_ESTORE_START", DEFAULT_RULES.estoreStartAt),
+    }),
+  });
+}
+
+function dateSetting(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const value = env[name];
+  if (!value) return fallback;
+  try {
+    return parseInstant(value, name);
+  } catch {
+    throw new ConfigError(`${name} must be an ISO-8601 UTC date such as 2022-11-07, got "${value}"`);
+  }
+}

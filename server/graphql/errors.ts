@@ -1,0 +1,105 @@
+import { unwrapResolverError } from "@apollo/server/errors";
+import { type ASTNode, type GraphQLFormattedError, GraphQLError, parse, visit } from "graphql";
+import { type ErrorCode, ERROR_CODES, FlexgateError } from "../core/errors.js";
+import { log } from "../log.js";
+
+const CLOSED_SET = new Set<string>(ERROR_CODES);
+
+/** Apollo's and graphql-js's own codes for a request that is wrong rather than broken. */
+const CLIENT_CODES = new Set([
+  "GRAPHQL_PARSE_FAILED",
+  "GRAPHQL_VALIDATION_FAILED",
+  "BAD_USER_INPUT",
+  "BAD_REQUEST",
+  "PERSISTED_QUERY_NOT_FOUND",
+  "PERSISTED_QUERY_NOT_SUPPORTED",
+  "OPERATION_RESOLUTION_FAILURE",
+]);
+
+export const GENERIC_MESSAGE = "Something went wrong on our side. It has been logged; please try again.";
+
+/**
+ * The one edge where errors become responses: every error leaves with a code of the closed set
+ * of api.md, the offending field where there is one, and nothing of the internals.
+ */
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const original = unwrapResolverError(error);
+  const path = formatted.path;
+  if (original instanceof FlexgateError) {
+    return shape(original.code, original.message, original.field, formatted);
+  }
+  if (original instanceof GraphQLError) {
+    const cause = original.originalError;
+    const code = String(original.extensions.code ?? "");
+    if (cause instanceof FlexgateError) {
+      // A scalar refused a value during coercion: graphql-js knows the path, the scalar does not.
+      const field = inputPath(original) ?? cause.field;
+      return shape(cause.code, field ? cause.message.replaceAll(String(cause.field), field) : cause.message, field, formatted);
+    }
+    if (CLOSED_SET.has(code) && code !== "INTERNAL_SERVER_ERROR") {
+      return shape(code as ErrorCode, original.message, original.extensions.field as string | undefined, formatted);
+    }
+    if (CLIENT_CODES.has(code) || (!code && !path)) {
+      return shape("BAD_USER_INPUT", original.message, inputPath(original), formatted);
+    }
+  }
+  log.error("unexpected error", {
+    path: path?.join("."),
+    error: original instanceof Error ? { name: original.name, message: original.message, stack: original.stack } : String(original),
+  });
+  return { message: GENERIC_MESSAGE, ...(path ? { path } : {}), extensions: { code: "INTERNAL_SERVER_ERROR" } };
+}
+
+function shape(code: ErrorCode, message: string, field: string | undefined, formatted: GraphQLFormattedError): GraphQLFormattedError {
+  return {
+    message,
+    ...(formatted.locations ? { locations: formatted.locations } : {}),
+    ...(formatted.path ? { path: formatted.path } : {}),
+    extensions: { code, ...(field ? { field } : {}) },
+  };
+}
+
+/**
+ * The argument path of a bad input value: from graphql-js's variable coercion message
+ * (`… got invalid value … at "input.quantity"`), or, for an inline literal, by finding the
+ * offending node in the document and naming the arguments and object fields around it.
+ */
+export function inputPath(error: GraphQLError): string | undefined {
+  const variable = /^Variable "\$([^"]+)" got invalid value .*? at "([^"]+)"/s.exec(error.message);
+  if (variable) return variable[2];
+  const whole = /^Variable "\$([^"]+)" got invalid value/.exec(error.message);
+  if (whole) return whole[1];
+  const node = error.nodes?.[0];
+  if (!node?.loc || !error.source) return undefined;
+  return literalPath(error.source.body, node.loc.start);
+}
+
+function literalPath(query: string, start: number): string | undefined {
+  let document;
+  try {
+    document = parse(query, { noLocation: false });
+  } catch {
+    return undefined;
+  }
+  const names: string[] = [];
+  let found: string | undefined;
+  const enter = (node: ASTNode) => {
+    if (found) return;
+    if (node.kind === "Argument" || node.kind === "ObjectField") names.push(node.name.value);
+    if (names.length > 0 && node.loc?.start === start && node.kind !== "Argument" && node.kind !== "ObjectField") {
+      found = names.join(".");
+    }
+  };
+  const leave = (node: ASTNode) => {
+    if (node.kind === "Argument" || node.kind === "ObjectField") names.pop();
+  };
+  visit(document, { enter, leave });
+  if (found) return found;
+  // The node may be the argument or object field itself (a missing required field).
+  visit(document, {
+    enter(node) {
+      if (!found && (node.kind === "Argument" || node.kind === "ObjectField") && node.loc?.start === start) found = node.name.value;
+    },
+  });
+  return found;
+}

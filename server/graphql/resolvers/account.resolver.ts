@@ -1,0 +1,162 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import { balanceAt, type Balance } from "../../core/balance.js";
+import { FlexgateError } from "../../core/errors.js";
+import type { Account as AccountModel, CreditLot as CreditLotModel, FlexPack as FlexPackModel } from "../../core/model.js";
+import { parseId } from "../../core/text.js";
+import { lotAsSource, packAsSource } from "../../store/funding.store.js";
+import type { GraphQLContext } from "../context.js";
+import { DateTimeScalar } from "../scalars.js";
+import {
+  Account,
+  AccountConnection,
+  AccountFilter,
+  Balance as BalanceType,
+  CreateAccountInput,
+  CreditLot,
+  FlexPack,
+  ImportCreditLotInput,
+  RecordFlexPurchaseInput,
+  UpdateAccountInput,
+} from "../types/account.type.js";
+import { decodeCursor, toConnection } from "../types/common.js";
+import { AccountStatus } from "../types/enums.js";
+import { Reseller } from "../types/reseller.type.js";
+
+const optionalId = (value: string | null | undefined, field: string) => (value == null ? value : parseId(value, field));
+
+/** Lots and packs of an account, the expired ones only when asked for. */
+function visible<T extends { expiresAt: number }>(items: readonly T[], includeExpired: boolean | null | undefined, now: number): T[] {
+  return includeExpired ? [...items] : items.filter((item) => item.expiresAt > now);
+}
+
+@Resolver(() => Account)
+export class AccountResolver {
+  @Authorized("OPERATOR", "PARTNER")
+  @Query(() => Account, { nullable: true, description: "One account. A partner gets NOT_FOUND for accounts that are not its own." })
+  async account(@Arg("id", () => ID, { description: "The account id." }) id: string, @Ctx() { loaders, access }: GraphQLContext) {
+    return access.visibleOrThrow(await loaders.account.load(parseId(id, "id")), "id");
+  }
+
+  @Authorized("OPERATOR", "PARTNER")
+  @Query(() => AccountConnection, { description: "Accounts by id, a page at a time. A partner sees only its own customers." })
+  accounts(
+    @Arg("first", () => Int, { nullable: true, description: "Page size, 1–100 (default 20)." }) first: number | null,
+    @Arg("after", () => String, { nullable: true, description: "The endCursor of the previous page." }) after: string | null,
+    @Arg("filter", () => AccountFilter, { nullable: true, description: "Narrows the list." }) filter: AccountFilter | null,
+    @Ctx() { services, access, loaders }: GraphQLContext,
+  ) {
+    const requested = optionalId(filter?.resellerId, "filter.resellerId");
+    const scope = access.resellerScope;
+    // A partner asking for another reseller's accounts gets none: its scope always wins.
+    const resellerId = scope === undefined ? requested : requested != null && requested !== scope ? -1 : scope;
+    const page = services.accounts.list({ resellerId, nameContains: filter?.nameContains }, first, decodeCursor(after));
+    for (const account of page.items) loaders.account.prime(account.id, account);
+    return toConnection(page);
+  }
+
+  @Authorized("OPERATOR")
+  @Mutation(() => Account, { description: "Creates an account." })
+  createAccount(@Arg("input", () => CreateAccountInput, { description: "The new account." }) input: CreateAccountInput, @Ctx() { services, viewer }: GraphQLContext) {
+    return services.accounts.create({ ...input, resellerId: optionalId(input.resellerId, "input.resellerId") }, viewer!.actor);
+  }
+
+  @Authorized("OPERATOR")
+  @Mutation(() => Account, { description: "Changes an account's name, country, reseller or balance policy." })
+  updateAccount(
+    @Arg("id", () => ID, { description: "The account id." }) id: string,
+    @Arg("input", () => UpdateAccountInput, { description: "The changes." }) input: UpdateAccountInput,
+    @Ctx() { services, viewer }: GraphQLContext,
+  ) {
+    return services.accounts.update(parseId(id, "id"), { ...input, resellerId: optionalId(input.resellerId, "input.resellerId") }, viewer!.actor);
+  }
+
+  @Authorized("OPERATOR")
+  @Mutation(() => CreditLot, { description: "Imports cloud credits bought before Flex. Idempotent on externalRef; pays any deficit first." })
+  importCreditLot(@Arg("input", () => ImportCreditLotInput, { description: "The lot." }) input: ImportCreditLotInput, @Ctx() { services, viewer }: GraphQLContext) {
+    return services.funding.importCreditLot(
+      { accountId: parseId(input.accountId, "input.accountId"), amountMicros: input.amount, purchasedAt: input.purchasedAt, externalRef: input.externalRef },
+      viewer!.actor,
+    );
+  }
+
+  @Authorized("OPERATOR", "PARTNER")
+  @Mutation(() => FlexPack, { description: "Records a Flex purchase. Idempotent on orderRef; pays any deficit first. A partner records purchases of its own customers, sold by itself." })
+  async recordFlexPurchase(
+    @Arg("input", () => RecordFlexPurchaseInput, { description: "The purchase." }) input: RecordFlexPurchaseInput,
+    @Ctx() { services, viewer, access, loaders }: GraphQLContext,
+  ) {
+    const accountId = parseId(input.accountId, "input.accountId");
+    access.visibleOrThrow(await loaders.account.load(accountId), "input.accountId");
+    let resellerId = optionalId(input.resellerId, "input.resellerId") ?? null;
+    const scope = access.resellerScope;
+    if (scope !== undefined) {
+      if (input.channel !== "RESELLER") throw new FlexgateError("FORBIDDEN", "a partner records only its own sales", "input.channel");
+      if (resellerId !== null && resellerId !== scope) throw new FlexgateError("FORBIDDEN", "a partner records only its own sales", "input.resellerId");
+      resellerId = scope;
+    }
+    return services.funding.recordFlexPurchase(
+      { ...input, accountId, tokensMicros: input.tokens, resellerId },
+      viewer!.actor,
+    );
+  }
+
+  @FieldResolver(() => Reseller, { nullable: true, description: "The reseller the account buys through." })
+  reseller(@Root() account: AccountModel, @Ctx() { loaders }: GraphQLContext) {
+    return account.resellerId === null ? null : loaders.reseller.load(account.resellerId);
+  }
+
+  @FieldResolver(() => AccountStatus, { description: "ACTIVE, GRACE or RESTRICTED, as of now." })
+  status(@Root() account: AccountModel, @Ctx() { services }: GraphQLContext) {
+    return services.accounts.status(account);
+  }
+
+  @FieldResolver(() => BalanceType, { description: "Balance now, or as it stood at `asOf` (usage reported late counts at its usage time)." })
+  async balance(
+    @Root() account: AccountModel,
+    @Arg("asOf", () => DateTimeScalar, { nullable: true, description: "The moment; default now." }) asOf: number | null,
+    @Ctx() { services, loaders }: GraphQLContext,
+  ): Promise<Balance> {
+    if (asOf != null) return services.insight.balanceAsOf(account.id, asOf);
+    const [lots, packs] = await Promise.all([loaders.creditLots.load(account.id), loaders.flexPacks.load(account.id)]);
+    return balanceAt([...lots.map(lotAsSource), ...packs.map(packAsSource)], account, services.context.clock());
+  }
+
+  @FieldResolver(() => [CreditLot], { description: "Cloud-credit lots, soonest expiry first." })
+  async creditLots(
+    @Root() account: AccountModel,
+    @Arg("includeExpired", () => Boolean, { nullable: true, description: "Include expired lots (default false)." }) includeExpired: boolean | null,
+    @Ctx() { loaders, services }: GraphQLContext,
+  ) {
+    return visible(await loaders.creditLots.load(account.id), includeExpired, services.context.clock());
+  }
+
+  @FieldResolver(() => [FlexPack], { description: "Flex packs, soonest expiry first." })
+  async flexPacks(
+    @Root() account: AccountModel,
+    @Arg("includeExpired", () => Boolean, { nullable: true, description: "Include expired packs (default false)." }) includeExpired: boolean | null,
+    @Ctx() { loaders, services }: GraphQLContext,
+  ) {
+    return visible(await loaders.flexPacks.load(account.id), includeExpired, services.context.clock());
+  }
+}
+
+@Resolver(() => CreditLot)
+export class CreditLotResolver {
+  @FieldResolver(() => Boolean, { description: "True once expiresAt has passed: what is left is lost." })
+  expired(@Root() lot: CreditLotModel, @Ctx() { services }: GraphQLContext) {
+    return lot.expiresAt <= services.context.clock();
+  }
+}
+
+@Resolver(() => FlexPack)
+export class FlexPackResolver {
+  @FieldResolver(() => Boolean, { description: "True once expiresAt has passed: what is left is lost." })
+  expired(@Root() pack: FlexPackModel, @Ctx() { services }: GraphQLContext) {
+    return pack.expiresAt <= services.context.clock();
+  }
+
+  @FieldResolver(() => Reseller, { nullable: true, description: "The reseller that sold it; null for the eStore." })
+  reseller(@Root() pack: FlexPackModel, @Ctx() { loaders }: GraphQLContext) {
+    return pack.resellerId === null ? null : loaders.reseller.load(pack.resellerId);
+  }
+}

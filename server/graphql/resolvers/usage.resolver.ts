@@ -1,0 +1,196 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import { badInput } from "../../core/errors.js";
+import type { Account as AccountModel, ChargeAllocation, UsageCharge as UsageChargeModel } from "../../core/model.js";
+import { parseId } from "../../core/text.js";
+import type { UsageEvent } from "../../services/rating.service.js";
+import type { GraphQLContext } from "../context.js";
+import { DateTimeScalar } from "../scalars.js";
+import { Account, CreditLot, FlexPack } from "../types/account.type.js";
+import { decodeCursor, toConnection } from "../types/common.js";
+import { UsageGrouping } from "../types/enums.js";
+import { PriceEntry } from "../types/price.type.js";
+import {
+  Allocation,
+  BalanceAlert,
+  BalanceForecast,
+  ChargeFilter,
+  RecordUsagePayload,
+  RecordUsageResult,
+  UsageAuthorization,
+  UsageCharge,
+  UsageChargeConnection,
+  UsageInput,
+  UsageLabel,
+  UsageQuote,
+  UsageSummaryRow,
+} from "../types/usage.type.js";
+
+function toUsageEvent(input: UsageInput, field: string): UsageEvent {
+  const labels: Record<string, string> = {};
+  for (const label of input.labels ?? []) {
+    if (Object.hasOwn(labels, label.key)) throw badInput(`${field}.labels`, `label "${label.key}" is given twice`);
+    labels[label.key] = label.value;
+  }
+  return { ...input, accountId: parseId(input.accountId, `${field}.accountId`), quantityMicros: input.quantity, labels };
+}
+
+/** An allocation as the API shows it, whether booked (a charge's receipt) or only quoted. */
+type AllocationView = Pick<ChargeAllocation, "source" | "amountMicros" | "creditLotId" | "flexPackId" | "accountId">;
+
+@Resolver(() => UsageCharge)
+export class UsageResolver {
+  @Authorized("OPERATOR", "METERING")
+  @Mutation(() => RecordUsagePayload, { description: "Rates one usage event and pays it credit-first. Idempotent on eventId." })
+  recordUsage(@Arg("input", () => UsageInput, { description: "The event." }) input: UsageInput, @Ctx() { services }: GraphQLContext) {
+    return services.rating.recordUsage(toUsageEvent(input, "input"));
+  }
+
+  @Authorized("OPERATOR", "METERING")
+  @Mutation(() => [RecordUsageResult], { description: "Rates up to 1,000 events in one transaction; each succeeds or fails alone, in order." })
+  recordUsageBatch(@Arg("inputs", () => [UsageInput], { description: "The events." }) inputs: UsageInput[], @Ctx() { services }: GraphQLContext) {
+    const events: UsageEvent[] = [];
+    const refused = new Map<number, RecordUsageResult>();
+    inputs.forEach((input, index) => {
+      try {
+        events.push(toUsageEvent(input, `inputs.${index}`));
+      } catch (error) {
+        if (!(error instanceof Error && "code" in error)) throw error;
+        const { code, message, field } = error as { code: string; message: string; field?: string };
+        refused.set(index, { eventId: input.eventId, charge: null, replayed: null, error: { code, message, field: field ?? null } });
+      }
+    });
+    const results = services.rating.recordUsageBatch(events);
+    let next = 0;
+    return inputs.map((_, index) => {
+      const early = refused.get(index);
+      if (early) return early;
+      const result = results[next++]!;
+      return result.error
+        ? { eventId: result.eventId, charge: null, replayed: null, error: { code: result.error.code, message: result.error.message, field: result.error.field ?? null } }
+        : { eventId: result.eventId, charge: result.charge, replayed: result.replayed, error: null };
+    });
+  }
+
+  @Authorized("OPERATOR", "METERING", "PARTNER")
+  @Query(() => UsageQuote, { description: "What recordUsage would charge and drain now, and the balance after; writes nothing." })
+  async quoteUsage(@Arg("input", () => UsageInput, { description: "The hypothetical event." }) input: UsageInput, @Ctx() { services, access, loaders }: GraphQLContext) {
+    const event = toUsageEvent(input, "input");
+    access.visibleOrThrow(await loaders.account.load(event.accountId), "input.accountId");
+    const quote = services.rating.quoteUsage(event);
+    return {
+      ...quote,
+      priceEntry: await loaders.priceEntry.load(quote.price.id),
+      allocations: quote.allocations.map((allocation): AllocationView => ({
+        source: allocation.source,
+        amountMicros: allocation.amountMicros,
+        creditLotId: allocation.source === "CREDIT_LOT" ? allocation.sourceId : null,
+        flexPackId: allocation.source === "FLEX_PACK" ? allocation.sourceId : null,
+        accountId: event.accountId,
+      })),
+    };
+  }
+
+  @Authorized("OPERATOR", "METERING", "PARTNER")
+  @Query(() => UsageAuthorization, { description: "Whether a premium call may start now for the account, and why not." })
+  async usageAuthorization(
+    @Arg("accountId", () => ID, { description: "The account." }) accountId: string,
+    @Arg("apiCode", () => String, { description: "The API about to be called." }) apiCode: string,
+    @Ctx() { services, access, loaders }: GraphQLContext,
+  ) {
+    const account = access.visibleOrThrow(await loaders.account.load(parseId(accountId, "accountId")), "accountId");
+    return services.insight.usageAuthorization(account.id, apiCode);
+  }
+
+  @Authorized("OPERATOR")
+  @Mutation(() => UsageCharge, { description: "Reverses a charge once: its tokens go back to the exact lots, packs and deficit that paid it." })
+  reverseCharge(
+    @Arg("chargeId", () => ID, { description: "The charge." }) chargeId: string,
+    @Arg("reason", () => String, { description: "Why (kept in the audit log)." }) reason: string,
+    @Ctx() { services, viewer }: GraphQLContext,
+  ) {
+    return services.rating.reverseCharge(parseId(chargeId, "chargeId"), reason, viewer!.actor);
+  }
+
+  @FieldResolver(() => Account, { description: "The account charged." })
+  async account(@Root() charge: UsageChargeModel, @Ctx() { loaders }: GraphQLContext) {
+    return loaders.account.load(charge.accountId);
+  }
+
+  @FieldResolver(() => PriceEntry, { description: "The price version the event was rated with." })
+  priceEntry(@Root() charge: UsageChargeModel, @Ctx() { loaders }: GraphQLContext) {
+    return loaders.priceEntry.load(charge.priceEntryId);
+  }
+
+  @FieldResolver(() => [Allocation], { description: "What paid the charge, in drain order: the receipt." })
+  allocations(@Root() charge: UsageChargeModel, @Ctx() { loaders }: GraphQLContext) {
+    return loaders.allocations.load(charge.id);
+  }
+
+  @FieldResolver(() => Boolean, { description: "True once the charge has been reversed." })
+  reversed(@Root() charge: UsageChargeModel) {
+    return charge.reversedAt !== null;
+  }
+
+  @FieldResolver(() => [UsageLabel], { description: "The event's free-form labels." })
+  labels(@Root() charge: UsageChargeModel) {
+    return Object.entries(charge.labels).map(([key, value]) => ({ key, value }));
+  }
+}
+
+@Resolver(() => Allocation)
+export class AllocationResolver {
+  @FieldResolver(() => CreditLot, { nullable: true, description: "The lot that paid, for CREDIT_LOT." })
+  async creditLot(@Root() allocation: AllocationView, @Ctx() { loaders }: GraphQLContext) {
+    if (allocation.creditLotId === null) return null;
+    return (await loaders.creditLots.load(allocation.accountId)).find((lot) => lot.id === allocation.creditLotId) ?? null;
+  }
+
+  @FieldResolver(() => FlexPack, { nullable: true, description: "The pack that paid, for FLEX_PACK." })
+  async flexPack(@Root() allocation: AllocationView, @Ctx() { loaders }: GraphQLContext) {
+    if (allocation.flexPackId === null) return null;
+    return (await loaders.flexPacks.load(allocation.accountId)).find((pack) => pack.id === allocation.flexPackId) ?? null;
+  }
+}
+
+/** The account's usage and insight fields. */
+@Resolver(() => Account)
+export class AccountUsageResolver {
+  @FieldResolver(() => UsageChargeConnection, { description: "The account's charges, newest first." })
+  charges(
+    @Root() account: AccountModel,
+    @Arg("first", () => Int, { nullable: true, description: "Page size, 1–100 (default 20)." }) first: number | null,
+    @Arg("after", () => String, { nullable: true, description: "The endCursor of the previous page." }) after: string | null,
+    @Arg("filter", () => ChargeFilter, { nullable: true, description: "Narrows the charges." }) filter: ChargeFilter | null,
+    @Ctx() { services }: GraphQLContext,
+  ) {
+    const page = services.ledger.charges(
+      account.id,
+      { from: filter?.from ?? undefined, to: filter?.to ?? undefined, apiCode: filter?.apiCode ?? undefined, clientId: filter?.clientId ?? undefined },
+      first,
+      decodeCursor(after),
+    );
+    return toConnection(page);
+  }
+
+  @FieldResolver(() => [UsageSummaryRow], { description: "Usage per UTC day or month and API in [from, to), reversed charges left out." })
+  usageSummary(
+    @Root() account: AccountModel,
+    @Arg("from", () => DateTimeScalar, { description: "Start (inclusive)." }) from: number,
+    @Arg("to", () => DateTimeScalar, { description: "End (exclusive)." }) to: number,
+    @Arg("groupBy", () => UsageGrouping, { description: "DAY or MONTH." }) groupBy: "DAY" | "MONTH",
+    @Arg("clientId", () => String, { nullable: true, description: "Only this APS app." }) clientId: string | null,
+    @Ctx() { services }: GraphQLContext,
+  ) {
+    return services.insight.usageSummary(account.id, from, to, groupBy, clientId);
+  }
+
+  @FieldResolver(() => BalanceForecast, { description: "Burn rate, depletion date and the tokens that will expire unused." })
+  forecast(@Root() account: AccountModel, @Ctx() { services }: GraphQLContext) {
+    return services.insight.forecast(account.id);
+  }
+
+  @FieldResolver(() => [BalanceAlert], { description: "Signals to show now: low balance, expiring tokens, deficit, restriction." })
+  alerts(@Root() account: AccountModel, @Ctx() { services }: GraphQLContext) {
+    return services.insight.alerts(account.id);
+  }
+}

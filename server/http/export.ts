@@ -1,0 +1,73 @@
+import type { Request, Response } from "express";
+import { FlexgateError, notFound } from "../core/errors.js";
+import { formatMicros } from "../core/money.js";
+import { parseId } from "../core/text.js";
+import { formatInstant, parseInstant } from "../core/time.js";
+import { AccountAccess } from "../graphql/access.js";
+import { log } from "../log.js";
+import type { Services } from "../services/index.js";
+import { type Locals, sendError } from "./auth.js";
+
+const HEADER = ["occurredAt", "eventId", "apiCode", "clientId", "quantity", "outcome", "tokens", "paidFromCredits", "paidFromFlex", "deficit"];
+
+/** RFC 4180 quoting; a leading =, +, - or @ is defused so spreadsheets never run a cell as a formula. */
+function csvCell(value: string): string {
+  const safe = /^[=+\-@\t\r]/.test(value) && !/^-?\d/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
+}
+
+const csvLine = (cells: readonly string[]) => `${cells.map(csvCell).join(",")}\r\n`;
+
+/**
+ * GET /export/usage.csv?accountId=…&from=…&to=…: one row per charge, oldest first, streamed row
+ * by row from the database, with the same keys and partner scoping as GraphQL.
+ */
+export function usageExportHandler(services: Services) {
+  return async (req: Request, res: Response<unknown, Locals>) => {
+    const viewer = res.locals.viewer!;
+    let rows;
+    try {
+      if (!["OPERATOR", "PARTNER"].includes(viewer.key.role)) throw new FlexgateError("FORBIDDEN", `a ${viewer.key.role} key may not export usage`);
+      const query = req.query as Record<string, unknown>;
+      const accountId = parseId(String(query.accountId ?? ""), "accountId");
+      const from = parseInstant(query.from, "from");
+      const to = parseInstant(query.to, "to");
+      if (from >= to) throw new FlexgateError("BAD_USER_INPUT", "from must be before to", "to");
+      const account = new AccountAccess(viewer).visibleOrThrow(services.accounts.find(accountId), "accountId");
+      if (!account) throw notFound("account", "accountId");
+      rows = services.insight.exportUsage(account.id, from, to);
+    } catch (error) {
+      if (error instanceof FlexgateError) {
+        const status = { FORBIDDEN: 403, NOT_FOUND: 404 }[error.code as string] ?? 400;
+        return sendError(res, status, error.code, error.message, error.field);
+      }
+      throw error;
+    }
+    res.setHeader("Content-Type", "text/csv; charset=utf-8");
+    res.setHeader("Content-Disposition", 'attachment; filename="usage.csv"');
+    res.setHeader("Cache-Control", "no-store");
+    res.write(csvLine(HEADER));
+    try {
+      for (const row of rows) {
+        const line = csvLine([
+          formatInstant(row.occurredAt),
+          row.eventId,
+          row.apiCode,
+          row.clientId ?? "",
+          formatMicros(row.quantityMicros),
+          row.outcome,
+          formatMicros(row.tokensMicros),
+          formatMicros(row.creditsMicros),
+          formatMicros(row.flexMicros),
+          formatMicros(row.deficitMicros),
+        ]);
+        // Respect back-pressure so a slow client never makes a year of rows pile up in memory.
+        if (!res.write(line)) await new Promise((resolve) => res.once("drain", resolve));
+      }
+      res.end();
+    } catch (error) {
+      log.error("usage export failed midway", { error: error instanceof Error ? error.stack : String(error) });
+      res.destroy();
+    }
+  };
+}
