@@ -29,15 +29,16 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     return shape(original.code, original.message, original.field, formatted);
   }
   if (original instanceof GraphQLError) {
-    const cause = original.originalError;
-    const code = String(original.extensions.code ?? "");
-    if (cause instanceof FlexgateError) {
+    const cause = flexgateCause(original);
+    if (cause) {
       // A scalar refused a value during coercion: graphql-js knows the path, the scalar does not.
       const field = inputPath(original) ?? cause.field;
-      return shape(cause.code, field ? cause.message.replaceAll(String(cause.field), field) : cause.message, field, formatted);
+      const message = field && cause.field ? cause.message.replaceAll(cause.field, field) : cause.message;
+      return shape(cause.code, message, field, formatted);
     }
+    const code = String(original.extensions.code ?? "");
     if (CLOSED_SET.has(code) && code !== "INTERNAL_SERVER_ERROR") {
-      return shape(code as ErrorCode, original.message, original.extensions.field as string | undefined, formatted);
+      return shape(code as ErrorCode, original.message, (original.extensions.field as string | undefined) ?? inputPath(original), formatted);
     }
     if (CLIENT_CODES.has(code) || (!code && !path)) {
       return shape("BAD_USER_INPUT", original.message, inputPath(original), formatted);
@@ -48,6 +49,16 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     error: original instanceof Error ? { name: original.name, message: original.message, stack: original.stack } : String(original),
   });
   return { message: GENERIC_MESSAGE, ...(path ? { path } : {}), extensions: { code: "INTERNAL_SERVER_ERROR" } };
+}
+
+/** graphql-js and Apollo wrap a scalar's error once or twice; the FlexgateError is at the bottom. */
+function flexgateCause(error: GraphQLError): FlexgateError | undefined {
+  let cause: unknown = error.originalError;
+  for (let depth = 0; depth < 5 && cause; depth++) {
+    if (cause instanceof FlexgateError) return cause;
+    cause = (cause as { originalError?: unknown }).originalError;
+  }
+  return undefined;
 }
 
 function shape(code: ErrorCode, message: string, field: string | undefined, formatted: GraphQLFormattedError): GraphQLFormattedError {
