@@ -2,7 +2,7 @@ import { reduceDeficit } from "../core/account.js";
 import type { SourceKind } from "../core/drain.js";
 import { badInput, FlexgateError, notFound } from "../core/errors.js";
 import { settleDeficit } from "../core/ledger.js";
-import { MICROS_PER_TOKEN, parseMicros, sumMicros } from "../core/money.js";
+import { MAX_TOKENS_MICROS, MICROS_PER_TOKEN, parseMicros, sumMicros } from "../core/money.js";
 import type { Account, Actor, CreditLot, FlexPack, SalesChannel } from "../core/model.js";
 import { cleanReference } from "../core/text.js";
 import { addOneYear, assertNotFuture, formatInstant, type Instant } from "../core/time.js";
@@ -57,6 +57,8 @@ export class FundingService {
   importCreditLot(input: CreditLotImport, actor: Actor, field = "input"): CreditLot {
     const now = this.context.clock();
     if (input.amountMicros <= 0n) throw badInput(`${field}.amount`, `${field}.amount must be more than 0`);
+    // Past the input maximum an amount no longer fits the store's safe integers; say so here.
+    if (input.amountMicros > MAX_TOKENS_MICROS) throw badInput(`${field}.amount`, `${field}.amount is out of range`);
     assertNotFuture(input.purchasedAt, now, `${field}.purchasedAt`);
     if (input.purchasedAt >= this.context.rules.creditSalesEndAt) {
       throw new FlexgateError(
@@ -92,6 +94,7 @@ export class FundingService {
     if (input.tokensMicros < MIN_FLEX_PURCHASE_MICROS || input.tokensMicros % MICROS_PER_TOKEN !== 0n) {
       throw badInput(`${field}.tokens`, `${field}.tokens must be a whole number of tokens, at least 100`);
     }
+    if (input.tokensMicros > MAX_TOKENS_MICROS) throw badInput(`${field}.tokens`, `${field}.tokens is out of range`);
     assertNotFuture(input.purchasedAt, now, `${field}.purchasedAt`);
     const orderRef = cleanReference(input.orderRef, `${field}.orderRef`);
     const { unitPrice, currency } = this.validatePrice(input, field);
