@@ -6,20 +6,26 @@ import { InsightService } from "./insight.service.js";
 import { KeyService } from "./keys.service.js";
 import { LedgerService } from "./ledger.service.js";
 import { PriceService } from "./prices.service.js";
+import { PriceBook } from "./price-book.js";
 import { RatingService } from "./rating.service.js";
+import { UsageBatcher } from "./usage-batcher.js";
 
 export type Services = ReturnType<typeof createServices>;
 
 export function createServices(context: ServiceContext) {
+  const priceBook = new PriceBook();
+  const rating = new RatingService(context, priceBook);
+  const prices = new PriceService(context, priceBook);
   return Object.freeze({
     context,
     accounts: new AccountService(context),
     audit: new AuditService(context),
     funding: new FundingService(context),
-    insight: new InsightService(context),
+    insight: new InsightService(context, prices),
     keys: new KeyService(context),
     ledger: new LedgerService(context),
-    prices: new PriceService(context),
-    rating: new RatingService(context),
+    prices,
+    rating,
+    usageBatcher: new UsageBatcher(rating),
   });
 }

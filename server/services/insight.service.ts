@@ -35,11 +35,10 @@ export type { BalanceAlert, BalanceForecast, PriceImpact, UsageAuthorization, Us
  * run in one deferred transaction, so they see one snapshot of the ledger.
  */
 export class InsightService {
-  private readonly prices: PriceService;
-
-  constructor(private readonly context: ServiceContext) {
-    this.prices = new PriceService(context);
-  }
+  constructor(
+    private readonly context: ServiceContext,
+    private readonly prices: PriceService,
+  ) {}
 
   /**
    * The balance as of `asOf`: lots and packs valid then, less allocations of usage that occurred

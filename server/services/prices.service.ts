@@ -6,8 +6,9 @@ import { cleanApiCode, cleanText, requirePositiveInt } from "../core/text.js";
 import { formatInstant, type Instant } from "../core/time.js";
 import { appendAudit } from "../store/audit.store.js";
 import { inTransaction } from "../store/database.js";
-import { allPriceVersions, findPriceVersion, insertPriceCancellation, insertPriceVersion, priceVersionsOf } from "../store/prices.store.js";
+import { findPriceVersion, insertPriceCancellation, insertPriceVersion, priceVersionsOf } from "../store/prices.store.js";
 import type { ServiceContext } from "./context.js";
+import type { PriceBook } from "./price-book.js";
 
 export interface PricePublication {
   readonly apiCode: string;
@@ -31,14 +32,16 @@ const MAX_UNIT_QUANTITY = 1_000_000_000;
 
 /** The effective-dated, append-only price table. */
 export class PriceService {
-  constructor(private readonly context: ServiceContext) {}
+  constructor(
+    private readonly context: ServiceContext,
+    private readonly book: PriceBook,
+  ) {}
 
   /** The versions in force at `asOf` (default now), one per API code that has a price then. */
   priceTable(asOf?: Instant | null): PriceEntryView[] {
     const at = asOf ?? this.context.clock();
-    const byCode = groupByCode(allPriceVersions(this.context.db));
     const table: PriceEntryView[] = [];
-    for (const versions of byCode.values()) {
+    for (const versions of this.book.all(this.context.db).values()) {
       const current = priceInForce(versions, at);
       if (current) table.push(this.view(current, versions));
     }
@@ -47,8 +50,7 @@ export class PriceService {
 
   /** Every version of every API code, scheduled and cancelled ones included, oldest first. */
   allVersions(): PriceEntryView[] {
-    const byCode = groupByCode(allPriceVersions(this.context.db));
-    return [...byCode.values()].flatMap((versions) => versions.map((version) => this.view(version, versions)));
+    return [...this.book.all(this.context.db).values()].flatMap((versions) => versions.map((version) => this.view(version, versions)));
   }
 
   /** Every version of one API code, oldest first. */
@@ -77,7 +79,12 @@ export class PriceService {
    */
   retire(apiCodeInput: string, effectiveFrom: Instant | null | undefined, note: string, actor: Actor): PriceEntryView {
     const apiCode = cleanApiCode(apiCodeInput, "apiCode");
-    const at = effectiveFrom ?? this.context.clock();
+    const now = this.context.clock();
+    const at = effectiveFrom ?? now;
+    // A backdated retirement would turn already-rated and late usage into PRICE_NOT_FOUND.
+    if (at < now) {
+      throw new FlexgateError("PRICE_CHANGE_IN_PAST", "a retirement takes effect now or later, never in the past", "effectiveFrom");
+    }
     const current = priceInForce(priceVersionsOf(this.context.db, apiCode), at);
     if (!current) throw notFound(`a price for ${apiCode}`, "apiCode");
     return this.append(
@@ -181,14 +188,4 @@ export class PriceService {
   private view(version: PriceVersion, versions: readonly PriceVersion[]): PriceEntryView {
     return { ...version, effectiveTo: effectiveTo(version, versions), status: priceStatus(version, versions, this.context.clock()) };
   }
-}
-
-function groupByCode(versions: readonly PriceVersion[]): Map<string, PriceVersion[]> {
-  const byCode = new Map<string, PriceVersion[]>();
-  for (const version of versions) {
-    const list = byCode.get(version.apiCode) ?? [];
-    list.push(version);
-    byCode.set(version.apiCode, list);
-  }
-  return byCode;
 }

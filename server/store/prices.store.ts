@@ -67,3 +67,13 @@ export function insertPriceCancellation(tx: Tx, id: number, reason: string, acto
 export function countPriceVersions(tx: Tx): number {
   return tx.select({ n: sql<number>`count(*)` }).from(priceEntries).get()!.n;
 }
+
+/**
+ * Changes whenever a version is published or cancelled, by this process or another one sharing
+ * the file: versions and cancellations are append-only, so their highest ids say it all.
+ */
+export function priceTableStamp(tx: Tx): string {
+  return tx.get<{ stamp: string }>(
+    sql`select (select coalesce(max(id), 0) from price_entries) || ':' || (select coalesce(max(rowid), 0) from price_cancellations) as stamp`,
+  ).stamp;
+}

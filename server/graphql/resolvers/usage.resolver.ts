@@ -42,7 +42,7 @@ export class UsageResolver {
   @Authorized("OPERATOR", "METERING")
   @Mutation(() => RecordUsagePayload, { description: "Rates one usage event and pays it credit-first. Idempotent on eventId." })
   recordUsage(@Arg("input", () => UsageInput, { description: "The event." }) input: UsageInput, @Ctx() { services }: GraphQLContext) {
-    return services.rating.recordUsage(toUsageEvent(input, "input"));
+    return services.usageBatcher.record(toUsageEvent(input, "input"));
   }
 
   @Authorized("OPERATOR", "METERING")

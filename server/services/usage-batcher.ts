@@ -1,0 +1,74 @@
+import type { GroupItem, RatingService, RecordedUsage, UsageEvent } from "./rating.service.js";
+
+export interface BatcherOptions {
+  /** A group is committed as soon as it holds this many events. */
+  readonly maxGroupSize: number;
+  /**
+   * How long the first event of a group may wait for company, in milliseconds. 0 waits only
+   * until the requests that arrived together have been read (one turn of the event loop).
+   */
+  readonly maxWaitMs: number;
+}
+
+export const DEFAULT_BATCHER_OPTIONS: BatcherOptions = Object.freeze({ maxGroupSize: 500, maxWaitMs: 0 });
+
+interface Pending extends GroupItem {
+  resolve(result: RecordedUsage): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Group commit for recordUsage. Requests that arrive together are rated in one transaction with
+ * one durable commit instead of one fsync each; every event keeps its own savepoint, so a
+ * refused one fails alone. A caller is answered only after the commit that holds its event.
+ */
+export class UsageBatcher {
+  private queue: Pending[] = [];
+  private scheduled: (() => void) | null = null;
+
+  constructor(
+    private readonly rating: RatingService,
+    private readonly options: BatcherOptions = DEFAULT_BATCHER_OPTIONS,
+  ) {}
+
+  record(event: UsageEvent, field = "input"): Promise<RecordedUsage> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ event, field, resolve, reject });
+      if (this.queue.length >= this.options.maxGroupSize) this.flush();
+      else this.schedule();
+    });
+  }
+
+  /** Commits whatever is waiting now. */
+  flush(): void {
+    this.scheduled?.();
+    this.scheduled = null;
+    const group = this.queue;
+    this.queue = [];
+    if (group.length === 0) return;
+    let results;
+    try {
+      results = this.rating.recordGroup(group);
+    } catch (error) {
+      // The transaction itself failed (not one event): nothing of the group was committed.
+      for (const pending of group) pending.reject(error);
+      return;
+    }
+    results.forEach((result, index) => {
+      const pending = group[index]!;
+      if (result.error) pending.reject(result.error);
+      else pending.resolve({ charge: result.charge, replayed: result.replayed });
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    if (this.options.maxWaitMs > 0) {
+      const timer = setTimeout(() => this.flush(), this.options.maxWaitMs);
+      this.scheduled = () => clearTimeout(timer);
+    } else {
+      const immediate = setImmediate(() => this.flush());
+      this.scheduled = () => clearImmediate(immediate);
+    }
+  }
+}
