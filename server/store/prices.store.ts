@@ -70,10 +70,12 @@ export function countPriceVersions(tx: Tx): number {
 
 /**
  * Changes whenever a version is published or cancelled, by this process or another one sharing
- * the file: versions and cancellations are append-only, so their highest ids say it all.
+ * the file: versions and cancellations are append-only. A new version always raises the highest
+ * id; a cancellation's rowid is the version's id, which need not be the highest, so
+ * cancellations are counted instead.
  */
 export function priceTableStamp(tx: Tx): string {
   return tx.get<{ stamp: string }>(
-    sql`select (select coalesce(max(id), 0) from price_entries) || ':' || (select coalesce(max(rowid), 0) from price_cancellations) as stamp`,
+    sql`select (select coalesce(max(id), 0) from price_entries) || ':' || (select count(*) from price_cancellations) as stamp`,
   ).stamp;
 }
