@@ -113,7 +113,7 @@ export function seedDemoData(services: Services): boolean {
   // Ran out: the deficit is inside its grace period.
   const nagoya = account("Demo: Nagoya Fabrication", sakura.id);
   pack(nagoya.id, "100", 90, sakura.id);
-  usage(nagoya.id, [TRANSLATION], 80, 2);
+  usage(nagoya.id, [TRANSLATION], 80, 3);
 
   // Bought on the Autodesk eStore, without a reseller.
   const sapporo = account("Demo: Sapporo Survey", null);
