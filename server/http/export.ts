@@ -1,5 +1,5 @@
 import type { Request, Response } from "express";
-import { FlexgateError, notFound } from "../core/errors.js";
+import { FlexgateError } from "../core/errors.js";
 import { formatMicros } from "../core/money.js";
 import { parseId } from "../core/text.js";
 import { formatInstant, parseInstant } from "../core/time.js";
@@ -34,7 +34,6 @@ export function usageExportHandler(services: Services) {
       const to = parseInstant(query.to, "to");
       if (from >= to) throw new FlexgateError("BAD_USER_INPUT", "from must be before to", "to");
       const account = new AccountAccess(viewer).visibleOrThrow(services.accounts.find(accountId), "accountId");
-      if (!account) throw notFound("account", "accountId");
       rows = services.insight.exportUsage(account.id, from, to);
     } catch (error) {
       if (error instanceof FlexgateError) {
