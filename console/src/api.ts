@@ -1,0 +1,136 @@
+/**
+ * The console's only way to the server: POST /graphql with the operator key as a Bearer token.
+ * Every refusal comes back as an ApiError holding the contract's error codes and fields.
+ */
+import type { AuditEntry, PriceEntry, PriceImpact, Viewer } from "./model.js";
+
+export interface ApiProblem {
+  readonly message: string;
+  /** One of the contract's codes (extensions.code), or NETWORK_ERROR / HTTP_<status> for transport failures. */
+  readonly code: string;
+  /** The input at fault as the server names it ("input.tokensPerUnit"), when there is one. */
+  readonly field: string | null;
+}
+
+export class ApiError extends Error {
+  override readonly name = "ApiError";
+  constructor(readonly problems: readonly ApiProblem[]) {
+    super(problems.map((p) => p.message).join("; "));
+  }
+
+  get code(): string {
+    return this.problems[0]?.code ?? "INTERNAL_SERVER_ERROR";
+  }
+}
+
+/** Resolved against the page, so the console keeps working when the app is mounted under a prefix. */
+const endpoint = () => new URL("../graphql", document.baseURI).href;
+
+export async function graphql<T>(key: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(endpoint(), {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json", authorization: `Bearer ${key}` },
+      body: JSON.stringify({ query, variables }),
+      credentials: "omit",
+      cache: "no-store",
+      referrerPolicy: "no-referrer",
+    });
+  } catch {
+    throw new ApiError([{ code: "NETWORK_ERROR", field: null, message: "The server could not be reached. Check the connection and try again." }]);
+  }
+  type Body = { data?: T | null; errors?: unknown[] } | null;
+  let body: Body = null;
+  try {
+    body = (await response.json()) as Body;
+  } catch {
+    body = null;
+  }
+  const errors = Array.isArray(body?.errors) ? body.errors : [];
+  if (errors.length > 0) throw new ApiError(errors.map(toProblem));
+  if (!response.ok || !body || body.data == null) {
+    throw new ApiError([{ code: `HTTP_${response.status}`, field: null, message: `The server answered ${response.status} ${response.statusText}`.trim() }]);
+  }
+  return body.data;
+}
+
+function toProblem(error: unknown): ApiProblem {
+  const record = (error ?? {}) as { message?: unknown; extensions?: { code?: unknown; field?: unknown } };
+  return {
+    message: typeof record.message === "string" ? record.message : "The request was refused.",
+    code: typeof record.extensions?.code === "string" ? record.extensions.code : "INTERNAL_SERVER_ERROR",
+    field: typeof record.extensions?.field === "string" ? record.extensions.field : null,
+  };
+}
+
+const PRICE_FIELDS = `id apiCode name meter unitQuantity tokensPerUnit chargeableOutcomes effectiveFrom effectiveTo status note publishedBy publishedAt retired`;
+
+export interface PublishPriceInput {
+  apiCode: string;
+  name?: string;
+  meter: string;
+  unitQuantity: number;
+  tokensPerUnit: string;
+  chargeableOutcomes: string[];
+  effectiveFrom?: string;
+  note: string;
+}
+
+export const api = {
+  viewer: (key: string) => graphql<{ viewer: Viewer }>(key, `query ConsoleViewer { viewer { role name } }`).then((d) => d.viewer),
+
+  priceVersions: (key: string) =>
+    graphql<{ priceVersions: PriceEntry[] }>(key, `query ConsolePriceVersions { priceVersions { ${PRICE_FIELDS} } }`).then((d) => d.priceVersions),
+
+  previewPriceChange: (key: string, input: PublishPriceInput, days: number) =>
+    graphql<{ previewPriceChange: PriceImpact }>(
+      key,
+      `mutation ConsolePreviewPrice($input: PublishPriceInput!, $days: Int) {
+        previewPriceChange(input: $input, days: $days) { days events currentTokens proposedTokens deltaTokens }
+      }`,
+      { input, days },
+    ).then((d) => d.previewPriceChange),
+
+  publishPrice: (key: string, input: PublishPriceInput) =>
+    graphql<{ publishPrice: PriceEntry }>(
+      key,
+      `mutation ConsolePublishPrice($input: PublishPriceInput!) { publishPrice(input: $input) { ${PRICE_FIELDS} } }`,
+      { input },
+    ).then((d) => d.publishPrice),
+
+  cancelScheduledPrice: (key: string, id: string, reason: string) =>
+    graphql<{ cancelScheduledPrice: PriceEntry }>(
+      key,
+      `mutation ConsoleCancelPrice($id: ID!, $reason: String!) { cancelScheduledPrice(id: $id, reason: $reason) { ${PRICE_FIELDS} } }`,
+      { id, reason },
+    ).then((d) => d.cancelScheduledPrice),
+
+  retirePrice: (key: string, apiCode: string, effectiveFrom: string | null, note: string) =>
+    graphql<{ retirePrice: PriceEntry }>(
+      key,
+      `mutation ConsoleRetirePrice($apiCode: String!, $effectiveFrom: DateTime, $note: String!) {
+        retirePrice(apiCode: $apiCode, effectiveFrom: $effectiveFrom, note: $note) { ${PRICE_FIELDS} }
+      }`,
+      { apiCode, effectiveFrom, note },
+    ).then((d) => d.retirePrice),
+
+  auditLog: (key: string, first: number, after: string | null) =>
+    graphql<{
+      auditLog: {
+        edges: Array<{ cursor: string; node: AuditEntry }>;
+        pageInfo: { hasNextPage: boolean; endCursor: string | null };
+        totalCount: number;
+      };
+    }>(
+      key,
+      `query ConsoleAuditLog($first: Int, $after: String) {
+        auditLog(first: $first, after: $after, entityType: "PriceEntry") {
+          edges { cursor node { id at actor actorRole action entityType entityId before after } }
+          pageInfo { hasNextPage endCursor }
+          totalCount
+        }
+      }`,
+      { first, after },
+    ).then((d) => d.auditLog),
+};

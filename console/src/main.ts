@@ -1,0 +1,190 @@
+/**
+ * The operator console: sign-in, the header, and the two views (price table, audit log), chosen
+ * by the URL hash so the browser's back button works. The key never appears in the URL.
+ */
+import { ApiError, api } from "./api.js";
+import { renderAudit } from "./audit.js";
+import { h, replaceChildren } from "./dom.js";
+import { errorContent, type Session } from "./forms.js";
+import type { Viewer } from "./model.js";
+import { renderPrices, resetPricesView } from "./prices.js";
+import { errorState, loadingState } from "./states.js";
+
+/**
+ * Session storage, not local storage: the key lives only as long as the tab, and is not shared
+ * with other tabs or left behind on a shared machine.
+ */
+const KEY_STORAGE = "flexgate.console.operatorKey";
+
+const ROUTES = { "#/prices": "Price table", "#/audit": "Audit log" } as const;
+type Route = keyof typeof ROUTES;
+
+const nav = h("nav", { class: "nav", "aria-label": "Sections", hidden: true });
+const who = h("div", { class: "who", hidden: true });
+const main = h("main", { id: "main" });
+const status = h("div", { class: "status-region", role: "status", "aria-live": "polite" });
+let current: { key: string; viewer: Viewer } | null = null;
+
+function storedKey(): string | null {
+  try {
+    return sessionStorage.getItem(KEY_STORAGE);
+  } catch {
+    return null;
+  }
+}
+
+function route(): Route {
+  return location.hash in ROUTES ? (location.hash as Route) : "#/prices";
+}
+
+function notify(message: string): void {
+  replaceChildren(status, h("p", null, message, " ", h("button", { type: "button", class: "link", onclick: () => status.replaceChildren() }, "Dismiss")));
+}
+
+function signOut(message?: string): void {
+  try {
+    sessionStorage.removeItem(KEY_STORAGE);
+  } catch {
+    // Storage can be unavailable (privacy settings); nothing was kept then.
+  }
+  current = null;
+  resetPricesView();
+  for (const dialog of document.querySelectorAll("dialog")) dialog.close();
+  status.replaceChildren();
+  renderSignIn(message);
+}
+
+const session = (): Session => ({
+  key: current?.key ?? "",
+  viewerName: current?.viewer.name ?? "",
+  notify,
+  expireIfUnauthenticated(error) {
+    if (!(error instanceof ApiError) || error.code !== "UNAUTHENTICATED") return false;
+    signOut("The server no longer accepts this key. Sign in again.");
+    return true;
+  },
+});
+
+function renderHeader(): void {
+  const signedIn = current !== null;
+  nav.hidden = !signedIn;
+  who.hidden = !signedIn;
+  if (!current) return;
+  const active = route();
+  replaceChildren(
+    nav,
+    ...Object.entries(ROUTES).map(([hash, label]) => h("a", { href: hash, "aria-current": hash === active ? "page" : null }, label)),
+  );
+  replaceChildren(
+    who,
+    h("span", { class: "who-name" }, current.viewer.name, h("span", { class: "muted" }, ` · ${current.viewer.role}`)),
+    h("button", { type: "button", class: "ghost small", onclick: () => signOut("Signed out.") }, "Sign out"),
+  );
+}
+
+function renderView(): void {
+  renderHeader();
+  if (!current) return renderSignIn();
+  document.title = `${ROUTES[route()]} · Flexgate operator console`;
+  if (route() === "#/audit") renderAudit(main, session());
+  else renderPrices(main, session());
+}
+
+function renderSignIn(message?: string): void {
+  renderHeader();
+  document.title = "Sign in · Flexgate operator console";
+  const keyInput = h("input", {
+    id: "operator-key",
+    name: "operator-key",
+    type: "password",
+    autocomplete: "off",
+    spellcheck: "false",
+    autocapitalize: "off",
+    required: true,
+    "aria-describedby": "key-hint key-error",
+  });
+  const error = h("p", { class: "field-error", id: "key-error", role: "alert", hidden: true });
+  const submit = h("button", { type: "submit", class: "primary" }, "Sign in");
+  const form = h(
+    "form",
+    { class: "signin-form", novalidate: true },
+    h("div", { class: "field" }, h("label", { for: "operator-key" }, "Operator API key"), keyInput, h("p", { class: "hint", id: "key-hint" }, "Kept in this tab only (session storage) and sent as a Bearer token to /graphql."), error),
+    submit,
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const key = keyInput.value.trim();
+    const showError = (text: string, code?: string) => {
+      replaceChildren(error, ...errorContent(text, code));
+      error.hidden = false;
+      keyInput.setAttribute("aria-invalid", "true");
+      keyInput.focus();
+    };
+    if (key === "") return showError("Enter an operator API key.");
+    submit.disabled = true;
+    submit.textContent = "Signing in…";
+    void signIn(key)
+      .then((viewer) => {
+        if (viewer.role !== "OPERATOR") return showError(`This is a ${viewer.role} key; the console needs an OPERATOR key.`, "FORBIDDEN");
+        current = { key, viewer };
+        try {
+          sessionStorage.setItem(KEY_STORAGE, key);
+        } catch {
+          // Without storage the session simply ends with the page.
+        }
+        if (!(location.hash in ROUTES)) history.replaceState(null, "", "#/prices");
+        renderView();
+      })
+      .catch((failure: unknown) => {
+        const problem = failure instanceof ApiError ? failure.problems[0] : undefined;
+        if (problem?.code === "UNAUTHENTICATED") showError("The server did not accept this key.", problem.code);
+        else showError(problem?.message ?? String(failure), problem?.code);
+      })
+      .finally(() => {
+        submit.disabled = false;
+        submit.textContent = "Sign in";
+      });
+  });
+  replaceChildren(
+    main,
+    h(
+      "section",
+      { class: "signin" },
+      h("h1", { tabindex: -1 }, "Sign in"),
+      h("p", { class: "muted" }, "Manage the API price table: publish, schedule, cancel and retire prices, and review the audit log."),
+      message ? h("p", { class: "notice", role: "status" }, message) : null,
+      form,
+    ),
+  );
+  keyInput.focus();
+}
+
+async function signIn(key: string): Promise<Viewer> {
+  return api.viewer(key);
+}
+
+/** Resumes the tab's session, if any, checking the key is still good. */
+async function resume(): Promise<void> {
+  const key = storedKey();
+  if (!key) return renderSignIn();
+  replaceChildren(main, loadingState("Checking your session…"));
+  try {
+    const viewer = await signIn(key);
+    if (viewer.role !== "OPERATOR") return signOut("That key is not an operator key. Sign in with an operator key.");
+    current = { key, viewer };
+    renderView();
+  } catch (error) {
+    if (error instanceof ApiError && error.code === "UNAUTHENTICATED") return signOut("The server no longer accepts the stored key. Sign in again.");
+    replaceChildren(main, errorState("The server could not confirm your session.", error, () => void resume()));
+  }
+}
+
+document.body.replaceChildren(
+  h("header", { class: "topbar" }, h("a", { class: "brand", href: "#/prices" }, "Flexgate", h("span", null, " operator console")), nav, who),
+  main,
+  status,
+);
+window.addEventListener("hashchange", () => {
+  if (current) renderView();
+});
+void resume();

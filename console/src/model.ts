@@ -1,0 +1,207 @@
+/**
+ * What the console reads from the API, and the pure shaping of it for display. No DOM here.
+ * Amounts stay decimal strings from end to end: the console never does arithmetic on them.
+ */
+
+export type PriceStatus = "SCHEDULED" | "ACTIVE" | "SUPERSEDED" | "CANCELLED";
+export const METERS = ["SECOND", "JOB", "PHOTO", "CALL", "GIGAPIXEL", "MEGABYTE"] as const;
+export const OUTCOMES = ["SUCCEEDED", "FAILED", "CANCELLED"] as const;
+export type Meter = (typeof METERS)[number];
+export type Outcome = (typeof OUTCOMES)[number];
+
+export interface PriceEntry {
+  readonly id: string;
+  readonly apiCode: string;
+  readonly name: string;
+  readonly meter: Meter;
+  readonly unitQuantity: number;
+  readonly tokensPerUnit: string;
+  readonly chargeableOutcomes: readonly Outcome[];
+  readonly effectiveFrom: string;
+  readonly effectiveTo: string | null;
+  readonly status: PriceStatus;
+  readonly note: string;
+  readonly publishedBy: string;
+  readonly publishedAt: string;
+  readonly retired: boolean;
+}
+
+export interface PriceImpact {
+  readonly days: number;
+  readonly events: number;
+  readonly currentTokens: string;
+  readonly proposedTokens: string;
+  readonly deltaTokens: string;
+}
+
+export interface AuditEntry {
+  readonly id: string;
+  readonly at: string;
+  readonly actor: string;
+  readonly actorRole: string;
+  readonly action: string;
+  readonly entityType: string;
+  readonly entityId: string;
+  readonly before: string | null;
+  readonly after: string | null;
+}
+
+export interface Viewer {
+  readonly role: string;
+  readonly name: string;
+}
+
+/** One API code and its versions, as the price table shows it. */
+export interface ApiPrices {
+  readonly apiCode: string;
+  readonly name: string;
+  /** The version in force now, unless the API is retired or not priced yet. */
+  readonly current: PriceEntry | null;
+  /** The retirement marker in force now, when the API is retired. */
+  readonly retiredBy: PriceEntry | null;
+  /** Versions (and retirements) waiting to take effect, soonest first. */
+  readonly scheduled: readonly PriceEntry[];
+  /** Every version, newest first. */
+  readonly history: readonly PriceEntry[];
+}
+
+const byEffective = (a: PriceEntry, b: PriceEntry) =>
+  a.effectiveFrom < b.effectiveFrom ? -1 : a.effectiveFrom > b.effectiveFrom ? 1 : Number(a.id) - Number(b.id);
+
+export function groupByApi(versions: readonly PriceEntry[]): ApiPrices[] {
+  const byCode = new Map<string, PriceEntry[]>();
+  for (const version of versions) {
+    const list = byCode.get(version.apiCode) ?? [];
+    list.push(version);
+    byCode.set(version.apiCode, list);
+  }
+  return [...byCode.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([apiCode, list]) => {
+      const sorted = [...list].sort(byEffective);
+      const active = sorted.find((v) => v.status === "ACTIVE") ?? null;
+      const latestNamed = [...sorted].reverse().find((v) => v.status !== "CANCELLED") ?? sorted[sorted.length - 1]!;
+      return {
+        apiCode,
+        name: (active ?? latestNamed).name,
+        current: active && !active.retired ? active : null,
+        retiredBy: active && active.retired ? active : null,
+        scheduled: sorted.filter((v) => v.status === "SCHEDULED"),
+        history: sorted.reverse(),
+      };
+    });
+}
+
+export function matchesFilter(api: ApiPrices, filter: string): boolean {
+  const needle = filter.trim().toLowerCase();
+  return needle === "" || api.apiCode.includes(needle) || api.name.toLowerCase().includes(needle);
+}
+
+/** "2022-03-29T00:00:00.000Z" → "2022-03-29 00:00 UTC" (seconds only when they matter). */
+export function formatTime(iso: string | null | undefined): string {
+  if (!iso) return "—";
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return iso;
+  const text = new Date(ms).toISOString();
+  const seconds = text.slice(17, 19);
+  return `${text.slice(0, 10)} ${text.slice(11, 16)}${seconds === "00" ? "" : `:${seconds}`} UTC`;
+}
+
+/** A `datetime-local` value (read as UTC) for an instant, to prefill or bound the picker. */
+export function toLocalInputValue(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 16);
+}
+
+export function tokensLabel(amount: string): string {
+  return `${amount} ${amount === "1" ? "token" : "tokens"}`;
+}
+
+/** "3600 SECOND", "1 JOB". */
+export function unitLabel(entry: { unitQuantity: number; meter: string }): string {
+  return `${entry.unitQuantity} ${entry.meter}`;
+}
+
+/** "0.5 tokens per 1 JOB", or "Retired" for a retirement marker. */
+export function rateLabel(entry: PriceEntry): string {
+  return entry.retired ? "Retired" : `${tokensLabel(entry.tokensPerUnit)} per ${unitLabel(entry)}`;
+}
+
+/** A signed difference for display: "+1", "-0.25", "0". */
+export function signed(amount: string): string {
+  return amount.startsWith("-") || /^0(\.0*)?$/.test(amount) ? amount : `+${amount}`;
+}
+
+/** Micro-token integers (as the audit snapshots store them) back to decimal text, exactly. */
+export function microsToDecimal(micros: string): string | null {
+  if (!/^-?[0-9]{1,20}$/.test(micros)) return null;
+  const value = BigInt(micros);
+  const negative = value < 0n;
+  const abs = negative ? -value : value;
+  const fraction = (abs % 1_000_000n).toString().padStart(6, "0").replace(/0+$/, "");
+  return `${negative ? "-" : ""}${abs / 1_000_000n}${fraction ? `.${fraction}` : ""}`;
+}
+
+const ACTION_LABELS: Record<string, string> = {
+  "price.publish": "Published a version",
+  "price.retire": "Retired an API",
+  "price.cancel": "Cancelled a scheduled version",
+};
+
+export function actionLabel(action: string): string {
+  return ACTION_LABELS[action] ?? action;
+}
+
+/** A parsed audit snapshot, or null when it is absent or not a JSON object. */
+export function parseSnapshot(json: string | null): Record<string, unknown> | null {
+  if (!json) return null;
+  try {
+    const value: unknown = JSON.parse(json);
+    return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+function instantText(value: unknown): string | null {
+  if (typeof value === "number" && Number.isFinite(value)) return formatTime(new Date(value).toISOString());
+  if (typeof value === "string" && value !== "") return formatTime(value);
+  return null;
+}
+
+/**
+ * The facts of a price change worth a glance in the audit log, read from its snapshot. Snapshots
+ * are the server's record of the version; both the GraphQL shape (tokensPerUnit as decimal text)
+ * and the stored shape (tokensPerUnitMicros) are understood.
+ */
+export function summarizeSnapshot(snapshot: Record<string, unknown> | null): Array<[string, string]> {
+  if (!snapshot) return [];
+  const facts: Array<[string, string]> = [];
+  const text = (key: string) => (typeof snapshot[key] === "string" ? (snapshot[key] as string) : null);
+  const apiCode = text("apiCode");
+  if (apiCode) facts.push(["API", apiCode]);
+  const rate =
+    text("tokensPerUnit") ??
+    (typeof snapshot.tokensPerUnitMicros === "string" || typeof snapshot.tokensPerUnitMicros === "number"
+      ? microsToDecimal(String(snapshot.tokensPerUnitMicros))
+      : null);
+  if (snapshot.retired === true) facts.push(["Rate", "Retired"]);
+  else if (rate !== null) {
+    const unit = typeof snapshot.unitQuantity === "number" && text("meter") ? ` per ${snapshot.unitQuantity} ${text("meter")}` : "";
+    facts.push(["Rate", `${tokensLabel(rate)}${unit}`]);
+  }
+  const from = instantText(snapshot.effectiveFrom);
+  if (from) facts.push(["Effective", from]);
+  const status = text("status");
+  if (status) facts.push(["Status", status]);
+  const note = text("note");
+  if (note) facts.push(["Note", note]);
+  const reason = text("reason");
+  if (reason) facts.push(["Reason", reason]);
+  return facts;
+}
+
+export function prettyJson(json: string | null): string {
+  if (!json) return "—";
+  const parsed = parseSnapshot(json);
+  return parsed ? JSON.stringify(parsed, null, 2) : json;
+}

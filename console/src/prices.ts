@@ -1,0 +1,220 @@
+/** The price table: current rate per API, what is scheduled, and the full history on demand. */
+import { openCancelDialog, openRetireDialog } from "./actions.js";
+import { api } from "./api.js";
+import { h, replaceChildren, srOnly, uid } from "./dom.js";
+import type { Session } from "./forms.js";
+import { type ApiPrices, type PriceEntry, formatTime, groupByApi, matchesFilter, rateLabel, tokensLabel, unitLabel } from "./model.js";
+import { openPublishDialog } from "./publish.js";
+import { errorState, loadingState } from "./states.js";
+
+/** What survives a reload of the table while the operator works: open histories and the filter. */
+const view = { expanded: new Set<string>(), filter: "" };
+
+export function resetPricesView(): void {
+  view.expanded.clear();
+  view.filter = "";
+}
+
+export function renderPrices(root: HTMLElement, session: Session): void {
+  const heading = h("h1", { tabindex: -1 }, "Price table");
+  const filter = h("input", { type: "search", placeholder: "Filter by API code or name", "aria-label": "Filter APIs", value: view.filter, autocomplete: "off" });
+  const body = h("div", { class: "view-body" });
+  const newApi = h("button", { type: "button", class: "secondary" }, "Price a new API…");
+  const refresh = h("button", { type: "button", class: "ghost" }, "Refresh");
+  replaceChildren(
+    root,
+    h("div", { class: "view-head" }, heading, h("div", { class: "toolbar" }, filter, newApi, refresh)),
+    h("p", { class: "muted intro" }, "Rates are tokens per unit; every time is UTC. Versions are append-only: a change publishes a new version."),
+    body,
+  );
+
+  let groups: ApiPrices[] = [];
+
+  const load = async (focusAfter?: string) => {
+    replaceChildren(body, loadingState("Loading the price table…"));
+    try {
+      groups = groupByApi(await api.priceVersions(session.key));
+      draw();
+      if (focusAfter) body.querySelector<HTMLElement>(`[data-api-code="${CSS.escape(focusAfter)}"] .api-code`)?.focus();
+    } catch (error) {
+      if (session.expireIfUnauthenticated(error)) return;
+      replaceChildren(body, errorState("The price table could not be loaded.", error, () => void load()));
+    }
+  };
+
+  const afterChange = (entry: PriceEntry, message: string) => {
+    session.notify(message);
+    void load(entry.apiCode);
+  };
+
+  const callbacks: RowCallbacks = {
+    publish: (group) =>
+      openPublishDialog(session, group, (entry) =>
+        afterChange(entry, `Published version #${entry.id} of ${entry.apiCode}: ${rateLabel(entry)}, effective ${formatTime(entry.effectiveFrom)} (${entry.status}).`),
+      ),
+    retire: (group) =>
+      openRetireDialog(session, group, (entry) =>
+        afterChange(entry, `${entry.apiCode} is retired from ${formatTime(entry.effectiveFrom)} (${entry.status}).`),
+      ),
+    cancel: (version) =>
+      openCancelDialog(session, version, (entry) =>
+        afterChange(entry, `Cancelled version #${entry.id} of ${entry.apiCode}, which was due ${formatTime(entry.effectiveFrom)}.`),
+      ),
+    toggle: (group, expanded) => (expanded ? view.expanded.add(group.apiCode) : view.expanded.delete(group.apiCode)),
+  };
+
+  const draw = () => {
+    const shown = groups.filter((group) => matchesFilter(group, view.filter));
+    if (groups.length === 0) {
+      return replaceChildren(body, h("div", { class: "state empty" }, h("p", null, "No API has a price yet. Use “Price a new API” to publish the first one.")));
+    }
+    if (shown.length === 0) {
+      return replaceChildren(body, h("div", { class: "state empty", role: "status" }, h("p", null, `No API code or name contains “${view.filter.trim()}”.`)));
+    }
+    replaceChildren(body, priceTable(shown, callbacks), h("p", { class: "muted count", role: "status" }, `${shown.length} of ${groups.length} APIs`));
+  };
+
+  filter.addEventListener("input", () => {
+    view.filter = filter.value;
+    if (groups.length > 0) draw();
+  });
+  newApi.addEventListener("click", () =>
+    openPublishDialog(session, null, (entry) =>
+      afterChange(entry, `Published version #${entry.id} of ${entry.apiCode}: ${rateLabel(entry)}, effective ${formatTime(entry.effectiveFrom)} (${entry.status}).`),
+    ),
+  );
+  refresh.addEventListener("click", () => void load());
+  heading.focus();
+  void load();
+}
+
+interface RowCallbacks {
+  publish(group: ApiPrices): void;
+  retire(group: ApiPrices): void;
+  cancel(version: PriceEntry): void;
+  toggle(group: ApiPrices, expanded: boolean): void;
+}
+
+const COLUMNS = ["API", "Rate now", "Per", "Charged outcomes", "In force since", "Scheduled", "Actions"] as const;
+
+function priceTable(groups: readonly ApiPrices[], callbacks: RowCallbacks): HTMLElement {
+  return h(
+    "table",
+    { class: "data prices" },
+    h("caption", { class: "sr-only" }, "Price table: the current version of every API, with scheduled changes"),
+    h("thead", null, h("tr", null, ...COLUMNS.map((c) => h("th", { scope: "col" }, c)))),
+    ...groups.map((group) => apiRows(group, callbacks)),
+  );
+}
+
+/** One tbody per API: its summary row and the (hidden until asked) history row. */
+function apiRows(group: ApiPrices, callbacks: RowCallbacks): HTMLTableSectionElement {
+  const current = group.current;
+  const historyId = uid("history");
+  const expanded = view.expanded.has(group.apiCode);
+  const toggle = h(
+    "button",
+    { type: "button", class: "ghost small", "aria-expanded": String(expanded), "aria-controls": historyId },
+    `History (${group.history.length})`,
+  );
+  const historyRow = h(
+    "tr",
+    { class: "history-row", id: historyId, hidden: !expanded },
+    h("td", { colspan: COLUMNS.length }, historyTable(group, callbacks)),
+  );
+  toggle.addEventListener("click", () => {
+    const open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", String(open));
+    historyRow.hidden = !open;
+    callbacks.toggle(group, open);
+  });
+
+  const since = current ?? group.retiredBy;
+  const row = h(
+    "tr",
+    { class: "api-row", "data-api-code": group.apiCode },
+    h("th", { scope: "row", "data-label": "API" }, h("code", { class: "api-code", tabindex: -1 }, group.apiCode), h("span", { class: "api-name" }, group.name)),
+    h(
+      "td",
+      { "data-label": "Rate now", class: "rate" },
+      current ? tokensLabel(current.tokensPerUnit) : group.retiredBy ? h("span", { class: "badge retired" }, "Retired") : h("span", { class: "muted" }, "No price in force"),
+    ),
+    h("td", { "data-label": "Per", class: "unit" }, current ? unitLabel(current) : "—"),
+    h("td", { "data-label": "Charged outcomes" }, current ? outcomesText(current) : "—"),
+    h("td", { "data-label": "In force since" }, since ? formatTime(since.effectiveFrom) : "—"),
+    h(
+      "td",
+      { "data-label": "Scheduled", class: "scheduled" },
+      group.scheduled.length === 0
+        ? h("span", { class: "muted" }, "None")
+        : h(
+            "ul",
+            { class: "plain" },
+            ...group.scheduled.map((version) =>
+              h(
+                "li",
+                { "data-version-id": version.id },
+                h("span", { class: "badge scheduled" }, "Scheduled"),
+                ` ${rateLabel(version)} from ${formatTime(version.effectiveFrom)} `,
+                h("button", { type: "button", class: "link", onclick: () => callbacks.cancel(version) }, "Cancel…", srOnly(` version #${version.id} of ${group.apiCode}`)),
+              ),
+            ),
+          ),
+    ),
+    h(
+      "td",
+      { "data-label": "Actions", class: "actions" },
+      toggle,
+      h("button", { type: "button", class: "secondary small", onclick: () => callbacks.publish(group) }, "Publish version…", srOnly(` of ${group.apiCode}`)),
+      current
+        ? h("button", { type: "button", class: "ghost small danger-text", onclick: () => callbacks.retire(group) }, "Retire…", srOnly(` ${group.apiCode}`))
+        : null,
+    ),
+  );
+  return h("tbody", { "data-api": group.apiCode }, row, historyRow);
+}
+
+const HISTORY_COLUMNS = ["Version", "Status", "Rate", "Charged outcomes", "Effective from", "Effective to", "Published by", "Published at", "Note"] as const;
+
+function historyTable(group: ApiPrices, callbacks: RowCallbacks): HTMLElement {
+  return h(
+    "div",
+    { class: "history" },
+    h(
+      "table",
+      { class: "data nested" },
+      h("caption", null, `Version history of ${group.apiCode}, newest first`),
+      h("thead", null, h("tr", null, ...HISTORY_COLUMNS.map((c) => h("th", { scope: "col" }, c)))),
+      h(
+        "tbody",
+        null,
+        ...group.history.map((version) =>
+          h(
+            "tr",
+            { "data-version-id": version.id, "data-status": version.status },
+            h("td", { "data-label": "Version" }, `#${version.id}`),
+            h(
+              "td",
+              { "data-label": "Status" },
+              h("span", { class: `badge ${version.status.toLowerCase()}` }, version.status),
+              version.status === "SCHEDULED"
+                ? h("button", { type: "button", class: "link", onclick: () => callbacks.cancel(version) }, "Cancel…", srOnly(` version #${version.id}`))
+                : null,
+            ),
+            h("td", { "data-label": "Rate" }, rateLabel(version)),
+            h("td", { "data-label": "Charged outcomes" }, version.retired ? "—" : outcomesText(version)),
+            h("td", { "data-label": "Effective from" }, formatTime(version.effectiveFrom)),
+            h("td", { "data-label": "Effective to" }, version.effectiveTo ? formatTime(version.effectiveTo) : version.status === "CANCELLED" ? "—" : "open"),
+            h("td", { "data-label": "Published by" }, version.publishedBy),
+            h("td", { "data-label": "Published at" }, formatTime(version.publishedAt)),
+            h("td", { "data-label": "Note", class: "note" }, version.note),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function outcomesText(entry: PriceEntry): string {
+  return entry.chargeableOutcomes.length === 0 ? "none (free)" : entry.chargeableOutcomes.join(", ");
+}

@@ -1,0 +1,229 @@
+/**
+ * Publishing a price version. The operator must see the impact preview of exactly the inputs
+ * being published: any edit after a preview withdraws it and disables Publish again.
+ */
+import { api, type PublishPriceInput } from "./api.js";
+import { h, replaceChildren, uid } from "./dom.js";
+import { type Control, type Field, FormErrors, banner, busy, field, fieldGroup, openModal, type Session } from "./forms.js";
+import { type ApiPrices, METERS, OUTCOMES, type PriceEntry, type PriceImpact, rateLabel, signed, toLocalInputValue, tokensLabel, formatTime } from "./model.js";
+import { checkApiCode, checkDays, checkEffectiveFrom, checkName, checkNote, checkTokens, checkUnitQuantity } from "./validate.js";
+
+export function openPublishDialog(session: Session, target: ApiPrices | null, onPublished: (entry: PriceEntry) => void): void {
+  const base = target?.current ?? target?.scheduled[target.scheduled.length - 1] ?? target?.history.find((v) => !v.retired) ?? null;
+
+  const apiCode = h("input", { type: "text", autocomplete: "off", spellcheck: "false", value: target?.apiCode ?? "", readonly: target !== null });
+  const name = h("input", { type: "text", autocomplete: "off", value: target?.name ?? "" });
+  const meter = h("select", null, ...METERS.map((m) => h("option", { value: m, selected: (base?.meter ?? "JOB") === m }, m)));
+  const unitQuantity = h("input", { type: "text", inputmode: "numeric", autocomplete: "off", value: base ? String(base.unitQuantity) : "1" });
+  const tokensPerUnit = h("input", { type: "text", inputmode: "decimal", autocomplete: "off", spellcheck: "false", value: "" });
+  const outcomeBoxes = OUTCOMES.map((outcome) =>
+    h("input", { type: "checkbox", value: outcome, id: uid(`outcome-${outcome}`), checked: (base?.chargeableOutcomes ?? ["SUCCEEDED"]).includes(outcome) }),
+  );
+  const whenGroup = uid("when");
+  const whenNow = h("input", { type: "radio", name: whenGroup, value: "now", id: uid("when-now"), checked: true });
+  const whenLater = h("input", { type: "radio", name: whenGroup, value: "later", id: uid("when-later") });
+  const effectiveFrom = h("input", { type: "datetime-local", disabled: true, "aria-label": "Effective from (UTC)" });
+  const note = h("textarea", { rows: 3 });
+  const days = h("input", { type: "text", inputmode: "numeric", value: "30", size: 4, autocomplete: "off" });
+
+  const fields: Field[] = [
+    field("apiCode", "API code", apiCode, target ? undefined : "Lower-case slug, such as design-automation/revit."),
+    field("name", "Display name", name, "Optional; keeps the current name when left as it is."),
+    field("meter", "Meter (what the quantity counts)", meter),
+    field("unitQuantity", "Unit quantity", unitQuantity, "How many meter units the rate is for: 1 job, 3600 seconds, 50 photos."),
+    field("tokensPerUnit", "Tokens per unit", tokensPerUnit, "Plain decimal, up to 6 digits after the dot, such as 0.5. 0 makes the API free."),
+    fieldGroup(
+      "chargeableOutcomes",
+      "Charged outcomes",
+      outcomeBoxes,
+      [h("div", { class: "choices" }, ...outcomeBoxes.map((box) => h("label", { class: "choice", for: box.id }, box, ` ${box.value}`)))],
+      "Usage with an outcome left unticked is recorded at zero tokens.",
+    ),
+    fieldGroup(
+      "effectiveFrom",
+      "Takes effect",
+      [whenNow, whenLater, effectiveFrom],
+      [
+        h(
+          "div",
+          { class: "choices" },
+          h("label", { class: "choice", for: whenNow.id }, whenNow, " Now, when published"),
+          h("label", { class: "choice", for: whenLater.id }, whenLater, " Later, at (UTC)"),
+          effectiveFrom,
+        ),
+      ],
+      "Never in the past. Usage is rated with the version in force when it occurred.",
+    ),
+    field("note", "Note (why the price changes)", note, "Required, up to 2000 characters, one paragraph. Shown in the price history."),
+  ];
+  const daysField = field("days", "Re-rate usage of the last (days)", days);
+  const formBanner = banner();
+  const errors = new FormErrors([...fields, daysField], formBanner);
+
+  const impactPanel = h("section", { class: "impact", "aria-live": "polite", "aria-label": "Impact preview" });
+  const previewButton = h("button", { type: "submit", class: "secondary" }, "Preview impact");
+  const publishButton = h("button", { type: "button", class: "primary", disabled: true }, "Publish version");
+  let previewed: { input: PublishPriceInput; impact: PriceImpact } | null = null;
+
+  const showImpactHint = () => replaceChildren(impactPanel, h("p", { class: "muted" }, "Preview the impact to enable Publish."));
+  showImpactHint();
+
+  /** Reads the form; marks every field in error and returns null when any is. */
+  const read = (): { input: PublishPriceInput; days: number } | null => {
+    errors.clearAll();
+    let valid = true;
+    const check = <T>(name: string, result: { ok: true; value: T } | { ok: false; message: string }): T | undefined => {
+      if (result.ok) return result.value;
+      errors.set(name, result.message);
+      valid = false;
+      return undefined;
+    };
+    const code = check("apiCode", checkApiCode(apiCode.value));
+    const displayName = check("name", checkName(name.value));
+    const quantity = check("unitQuantity", checkUnitQuantity(unitQuantity.value.trim()));
+    const rate = check("tokensPerUnit", checkTokens(tokensPerUnit.value.trim()));
+    const from = whenLater.checked ? check("effectiveFrom", checkEffectiveFrom(effectiveFrom.value, Date.now())) : undefined;
+    const text = check("note", checkNote(note.value));
+    const span = check("days", checkDays(days.value.trim()));
+    if (!valid || code === undefined || quantity === undefined || rate === undefined || text === undefined || span === undefined) {
+      errors.focusFirstInvalid();
+      return null;
+    }
+    const input: PublishPriceInput = {
+      apiCode: code,
+      meter: meter.value,
+      unitQuantity: quantity,
+      tokensPerUnit: rate,
+      chargeableOutcomes: outcomeBoxes.filter((box) => box.checked).map((box) => box.value),
+      note: text,
+    };
+    // An unchanged name is left out so the server keeps the one on record.
+    if (displayName && displayName !== target?.name) input.name = displayName;
+    if (from) input.effectiveFrom = from;
+    return { input, days: span };
+  };
+
+  const withdrawPreview = () => {
+    if (previewed === null) return;
+    previewed = null;
+    publishButton.disabled = true;
+    showImpactHint();
+  };
+
+  const form = h(
+    "form",
+    { class: "publish-form", novalidate: true },
+    formBanner,
+    h("div", { class: "form-grid" }, ...fields.map((f) => f.element)),
+    h("div", { class: "preview-bar" }, daysField.element, previewButton),
+    impactPanel,
+    h("div", { class: "dialog-actions" }, publishButton, h("button", { type: "button", class: "ghost", onclick: () => modal.close() }, "Close")),
+  );
+
+  // Live checks: a field's message goes as soon as it is fixed, and shows when the field is left.
+  const live: Array<[Control, string, () => { ok: boolean; message?: string }]> = [
+    [apiCode, "apiCode", () => checkApiCode(apiCode.value)],
+    [name, "name", () => checkName(name.value)],
+    [unitQuantity, "unitQuantity", () => checkUnitQuantity(unitQuantity.value.trim())],
+    [tokensPerUnit, "tokensPerUnit", () => checkTokens(tokensPerUnit.value.trim())],
+    [effectiveFrom, "effectiveFrom", () => (whenLater.checked ? checkEffectiveFrom(effectiveFrom.value, Date.now()) : { ok: true })],
+    [note, "note", () => checkNote(note.value)],
+    [days, "days", () => checkDays(days.value.trim())],
+  ];
+  for (const [control, fieldName, validate] of live) {
+    control.addEventListener("input", () => {
+      if (validate().ok) errors.clear(fieldName);
+    });
+    control.addEventListener("blur", (event) => {
+      // Moving to a button that validates everything anyway: a message appearing now would shift
+      // the layout under the pointer between mousedown and mouseup, and the click would be lost.
+      if ((event as FocusEvent).relatedTarget instanceof HTMLButtonElement) return;
+      const result = validate();
+      if (!result.ok && control.value !== "") errors.set(fieldName, result.message ?? "");
+    });
+  }
+  form.addEventListener("input", withdrawPreview);
+  form.addEventListener("change", withdrawPreview);
+  const syncWhen = () => {
+    effectiveFrom.disabled = !whenLater.checked;
+    effectiveFrom.min = toLocalInputValue(Date.now());
+    if (whenLater.checked && effectiveFrom.value === "") effectiveFrom.value = toLocalInputValue(Date.now() + 86_400_000).slice(0, 11) + "00:00";
+    if (!whenLater.checked) errors.clear("effectiveFrom");
+  };
+  whenNow.addEventListener("change", syncWhen);
+  whenLater.addEventListener("change", syncWhen);
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const values = read();
+    if (!values) return;
+    void busy(previewButton, "Previewing…", async () => {
+      replaceChildren(impactPanel, h("p", { class: "muted", role: "status" }, "Re-rating recent usage…"));
+      try {
+        const impact = await api.previewPriceChange(session.key, values.input, values.days);
+        previewed = { input: values.input, impact };
+        renderImpact(impactPanel, impact, values.input);
+        publishButton.disabled = false;
+      } catch (error) {
+        if (session.expireIfUnauthenticated(error)) return;
+        showImpactHint();
+        errors.showServer(error);
+      }
+    });
+  });
+
+  publishButton.addEventListener("click", () => {
+    const values = read();
+    if (!values || !previewed || JSON.stringify(values.input) !== JSON.stringify(previewed.input)) {
+      withdrawPreview();
+      return;
+    }
+    const input = previewed.input;
+    void busy(publishButton, "Publishing…", async () => {
+      try {
+        const entry = await api.publishPrice(session.key, input);
+        modal.close();
+        onPublished(entry);
+      } catch (error) {
+        if (session.expireIfUnauthenticated(error)) return;
+        errors.showServer(error);
+      }
+    }).finally(() => {
+      publishButton.disabled = previewed === null;
+    });
+  });
+
+  const modal = openModal(
+    target ? `Publish a new version of ${target.apiCode}` : "Publish a price for a new API",
+    () => [
+      target?.current ? h("p", { class: "muted" }, `In force now: ${rateLabel(target.current)} since ${formatTime(target.current.effectiveFrom)}.`) : null,
+      form,
+    ],
+    { wide: true },
+  );
+  (target ? tokensPerUnit : apiCode).focus();
+}
+
+function renderImpact(panel: HTMLElement, impact: PriceImpact, input: PublishPriceInput): void {
+  const delta = signed(impact.deltaTokens);
+  const direction = impact.deltaTokens.startsWith("-") ? "less" : delta === impact.deltaTokens ? "no change" : "more";
+  replaceChildren(
+    panel,
+    h("h3", null, `Impact over the last ${impact.days} days`),
+    h(
+      "dl",
+      { class: "impact-figures" },
+      h("div", null, h("dt", null, "Usage events re-rated"), h("dd", { "data-impact": "events" }, String(impact.events))),
+      h("div", null, h("dt", null, "Tokens at current prices"), h("dd", { "data-impact": "current" }, impact.currentTokens)),
+      h("div", null, h("dt", null, `Tokens at ${input.tokensPerUnit} per ${input.unitQuantity} ${input.meter}`), h("dd", { "data-impact": "proposed" }, impact.proposedTokens)),
+      h("div", { class: `delta ${direction === "more" ? "up" : direction === "less" ? "down" : ""}` }, h("dt", null, "Difference"), h("dd", { "data-impact": "delta" }, `${delta} ${direction === "no change" ? "(no change)" : ""}`.trim())),
+    ),
+    h(
+      "p",
+      { class: "muted" },
+      impact.events === 0
+        ? "No usage of this API in that period: the preview has nothing to re-rate."
+        : `What the same recent usage would cost under the proposal: ${tokensLabel(impact.proposedTokens)} instead of ${tokensLabel(impact.currentTokens)}. Past charges never change.`,
+    ),
+  );
+}
