@@ -157,8 +157,10 @@ export function outstandingDeficits(tx: Tx, accountId: number): OutstandingDefic
     .select({
       allocationId: allocations.id,
       amount: allocations.amountMicros,
-      settled: sql<number>`coalesce((select sum(${deficitSettlements.amountMicros}) from ${deficitSettlements}
-        where ${deficitSettlements.allocationId} = ${allocations.id}), 0)`,
+      // Qualified by hand: drizzle renders a selected fragment's columns without their table, and
+      // a bare "id" inside this subquery would be the settlement's own id.
+      settled: sql<number>`coalesce((select sum(d.amount_micros) from deficit_settlements d
+        where d.allocation_id = "allocations"."id"), 0)`,
     })
     .from(allocations)
     .where(

@@ -21,7 +21,9 @@ export interface NewCharge {
   readonly tokensMicros: bigint;
 }
 
-const reversedAt = sql<number | null>`(select ${reversals.reversedAt} from ${reversals} where ${reversals.chargeId} = ${usageCharges.id})`;
+// Columns are written out with their tables: drizzle renders the columns of a selected sql
+// fragment unqualified, and inside this subquery a bare "id" would be the reversal's own id.
+const reversedAt = sql<number | null>`(select r.reversed_at from reversals r where r.charge_id = "usage_charges"."id")`;
 
 export function findChargeByEventId(tx: Tx, eventId: string): { charge: UsageCharge; fingerprint: string } | null {
   const row = tx.select({ row: usageCharges, reversedAt }).from(usageCharges).where(eq(usageCharges.eventId, eventId)).get();
