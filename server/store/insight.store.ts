@@ -50,13 +50,13 @@ const DRAWS_AS_OF = `
   select a.source as kind, coalesce(a.credit_lot_id, a.flex_pack_id) as id, sum(a.amount_micros) as amount
   from allocations a
   where a.account_id = @accountId and a.source <> 'DEFICIT' and a.occurred_at < @t and ${STANDING_AT("a.charge_id")}
-  group by kind, id`;
+  group by a.source, a.credit_lot_id, a.flex_pack_id`;
 
 const SETTLEMENTS_AS_OF = `
   select d.source as kind, coalesce(d.credit_lot_id, d.flex_pack_id) as id, sum(d.amount_micros) as amount
   from deficit_settlements d join allocations a on a.id = d.allocation_id
   where d.account_id = @accountId and d.settled_at < @t and a.occurred_at < @t and ${STANDING_AT("a.charge_id")}
-  group by kind, id`;
+  group by d.source, d.credit_lot_id, d.flex_pack_id`;
 
 const DEFICIT_BOOKED_AS_OF = `
   select sum(a.amount_micros) as amount
