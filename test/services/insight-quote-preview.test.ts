@@ -1,0 +1,196 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { FlexgateError } from "../../server/core/errors.js";
+import { formatMicros } from "../../server/core/money.js";
+import type { UsageEvent } from "../../server/services/rating.service.js";
+import type { PricePublication } from "../../server/services/prices.service.js";
+import { aCreditLot, aFlexPack, anAccount, aReseller, at, aUsageEvent, createHarness, type Harness, OPERATOR, tokens } from "../fixtures/harness.js";
+
+let h: Harness;
+afterEach(() => h.close());
+
+function refusal(work: () => unknown): FlexgateError {
+  try {
+    work();
+  } catch (error) {
+    if (error instanceof FlexgateError) return error;
+    throw error;
+  }
+  throw new Error("expected a refusal");
+}
+
+/** Every table's rows, so "writes nothing" compares whole contents. */
+function contents(): Record<string, unknown[]> {
+  const sqlite = h.db.$client;
+  const tables = sqlite.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name").pluck().all() as string[];
+  return Object.fromEntries(tables.map((table) => [table, sqlite.prepare(`select * from "${table}" order by rowid`).all()]));
+}
+
+describe("a quote", () => {
+  it.each([
+    {
+      name: "split across a cloud-credit lot, a Flex pack and a deficit",
+      now: "2022-10-01T00:00:00Z",
+      fund: (accountId: number) => {
+        aCreditLot(h, accountId, { amount: "1", purchasedAt: at("2022-01-15T00:00:00Z") });
+        aFlexPack(h, accountId, { tokens: "100", purchasedAt: at("2022-09-01T00:00:00Z"), channel: "RESELLER", resellerId: aReseller(h).id });
+      },
+      event: { quantity: "204", occurredAt: at("2022-09-30T12:00:00Z") },
+      tokens: "102",
+      sources: ["CREDIT_LOT", "FLEX_PACK", "DEFICIT"],
+    },
+    {
+      name: "paid from one Flex pack, rounded like the charge",
+      now: "2024-06-01T00:00:00Z",
+      fund: (accountId: number) => void aFlexPack(h, accountId),
+      event: { apiCode: "design-automation/revit", quantity: "217" },
+      tokens: "0.120556",
+      sources: ["FLEX_PACK"],
+    },
+    {
+      name: "of an outcome that is not billed",
+      now: "2024-06-01T00:00:00Z",
+      fund: (accountId: number) => void aFlexPack(h, accountId),
+      event: { quantity: "3", outcome: "FAILED" as const },
+      tokens: "0",
+      sources: [],
+    },
+  ])("equals the charge that follows it: $name", ({ now, fund, event, tokens: cost, sources }) => {
+    h = createHarness({ now });
+    const account = anAccount(h);
+    fund(account.id);
+    const usage: UsageEvent = aUsageEvent(account.id, event);
+
+    const before = contents();
+    const quote = h.services.rating.quoteUsage(usage);
+    expect(contents()).toEqual(before);
+
+    const { charge } = h.services.rating.recordUsage(usage);
+    expect(formatMicros(quote.tokensMicros)).toBe(cost);
+    expect(charge.tokensMicros).toBe(quote.tokensMicros);
+    expect(charge.priceEntryId).toBe(quote.price.id);
+    const receipt = h.services.ledger.allocations([charge.id]).get(charge.id) ?? [];
+    expect(receipt.map((part) => ({ source: part.source, sourceId: part.creditLotId ?? part.flexPackId, amountMicros: part.amountMicros }))).toEqual(
+      quote.allocations.map((part) => ({ ...part })),
+    );
+    expect(receipt.map((part) => part.source)).toEqual(sources);
+    expect(h.services.accounts.balances([h.services.accounts.find(account.id)!])[0]).toEqual(quote.balanceAfter);
+  });
+});
+
+describe("price-change preview", () => {
+  const complexJob = (overrides: Partial<PricePublication> = {}): PricePublication => ({
+    apiCode: "model-derivative/complex-job",
+    meter: "JOB",
+    unitQuantity: 1,
+    tokensPerUnitMicros: tokens("0.75"),
+    note: "proposed increase",
+    ...overrides,
+  });
+
+  /** Two accounts' Model Derivative usage around the last 30 days (now is 2024-06-01). */
+  function seededUsage() {
+    h = createHarness({ now: "2024-06-01T00:00:00Z" });
+    const a = anAccount(h);
+    const b = anAccount(h);
+    aFlexPack(h, a.id, { tokens: "100", purchasedAt: at("2024-04-01T00:00:00Z") });
+    aFlexPack(h, b.id, { tokens: "100", purchasedAt: at("2024-04-01T00:00:00Z") });
+    const record = (accountId: number, overrides: Parameters<typeof aUsageEvent>[1]) =>
+      h.services.rating.recordUsage(aUsageEvent(accountId, overrides)).charge;
+    record(a.id, { quantity: "1", occurredAt: at("2024-05-10T00:00:00Z") });
+    record(a.id, { quantity: "2", occurredAt: at("2024-05-20T00:00:00Z") });
+    record(a.id, { quantity: "5", outcome: "FAILED", occurredAt: at("2024-05-21T00:00:00Z") });
+    const reversed = record(a.id, { quantity: "10", occurredAt: at("2024-05-22T00:00:00Z") });
+    h.services.rating.reverseCharge(reversed.id, "test job", OPERATOR);
+    record(a.id, { quantity: "7", occurredAt: at("2024-05-01T12:00:00Z") }); // 30.5 days ago
+    record(a.id, { apiCode: "model-derivative/simple-job", quantity: "3", occurredAt: at("2024-05-15T00:00:00Z") });
+    record(b.id, { quantity: "3", occurredAt: at("2024-05-25T00:00:00Z") });
+    return { a, b };
+  }
+
+  const shown = (impact: ReturnType<Harness["services"]["insight"]["previewPriceChange"]>) => ({
+    days: impact.days,
+    events: impact.events,
+    current: formatMicros(impact.currentTokensMicros),
+    proposed: formatMicros(impact.proposedTokensMicros),
+    delta: formatMicros(impact.deltaTokensMicros),
+  });
+
+  it("equals the difference between the two rates over the standing usage of every account", () => {
+    const { a, b } = seededUsage();
+    const impact = h.services.insight.previewPriceChange(complexJob(), 30);
+    // Billed jobs in the window: 1 + 2 (account a) + 3 (account b) = 6, at 0.75 − 0.5.
+    const since = h.now() - 30 * 86_400_000;
+    const billedJobs = [a, b]
+      .flatMap((account) => h.services.ledger.charges(account.id, { apiCode: "model-derivative/complex-job", from: since }, 100, undefined).items)
+      .filter((charge) => charge.reversedAt === null && charge.outcome === "SUCCEEDED")
+      .reduce((sum, charge) => sum + charge.quantityMicros, 0n);
+    expect(formatMicros(billedJobs)).toBe("6");
+    expect(impact.deltaTokensMicros).toBe((billedJobs * (tokens("0.75") - tokens("0.5"))) / 1_000_000n);
+    expect(shown(impact)).toEqual({ days: 30, events: 4, current: "3", proposed: "4.5", delta: "1.5" });
+  });
+
+  it.each([
+    ["looks back 30 days by default", complexJob(), undefined, { days: 30, events: 4, current: "3", proposed: "4.5", delta: "1.5" }],
+    ["reaches older usage over more days", complexJob(), 40, { days: 40, events: 5, current: "6.5", proposed: "9.75", delta: "3.25" }],
+    [
+      "bills the outcomes the proposal bills",
+      complexJob({ chargeableOutcomes: ["SUCCEEDED", "FAILED"] }),
+      30,
+      { days: 30, events: 4, current: "3", proposed: "8.25", delta: "5.25" },
+    ],
+    [
+      "shows a price cut as a negative delta",
+      complexJob({ tokensPerUnitMicros: tokens("0.25") }),
+      30,
+      { days: 30, events: 4, current: "3", proposed: "1.5", delta: "-1.5" },
+    ],
+    [
+      "ignores an effective date in the past",
+      complexJob({ effectiveFrom: at("2024-01-01T00:00:00Z") }),
+      30,
+      { days: 30, events: 4, current: "3", proposed: "4.5", delta: "1.5" },
+    ],
+    [
+      "finds nothing for an API without usage",
+      complexJob({ apiCode: "design-automation/fusion", meter: "SECOND", unitQuantity: 3600 }),
+      30,
+      { days: 30, events: 0, current: "0", proposed: "0", delta: "0" },
+    ],
+  ] as const)("%s", (_name, input, days, expected) => {
+    seededUsage();
+    expect(shown(h.services.insight.previewPriceChange(input, days))).toEqual(expected);
+  });
+
+  it("re-rates each event with its own rounding", () => {
+    h = createHarness({ now: "2024-06-01T00:00:00Z" });
+    const account = anAccount(h);
+    aFlexPack(h, account.id);
+    for (let i = 0; i < 3; i++) h.services.rating.recordUsage(aUsageEvent(account.id, { apiCode: "design-automation/revit", quantity: "217" }));
+    const impact = h.services.insight.previewPriceChange(
+      { apiCode: "design-automation/revit", meter: "SECOND", unitQuantity: 3600, tokensPerUnitMicros: tokens("3"), note: "proposal" },
+      30,
+    );
+    // 217 s: 0.120556 each at 2 per hour, 0.180833 each at 3 per hour.
+    expect(shown(impact)).toEqual({ days: 30, events: 3, current: "0.361668", proposed: "0.542499", delta: "0.180831" });
+  });
+
+  it("writes nothing", () => {
+    seededUsage();
+    const before = contents();
+    h.services.insight.previewPriceChange(complexJob(), 30);
+    expect(contents()).toEqual(before);
+  });
+
+  it.each([
+    ["0 days", complexJob(), 0, "days"],
+    ["367 days", complexJob(), 367, "days"],
+    ["a fraction of a day", complexJob(), 1.5, "days"],
+    ["a unit quantity of 0", complexJob({ unitQuantity: 0 }), 30, "input.unitQuantity"],
+    ["a malformed API code", complexJob({ apiCode: "Model Derivative" }), 30, "input.apiCode"],
+    ["a blank note", complexJob({ note: "  " }), 30, "input.note"],
+    ["another meter than the usage was recorded in", complexJob({ meter: "PHOTO" }), 30, "input.meter"],
+  ] as const)("refuses %s", (_what, input, days, field) => {
+    seededUsage();
+    expect(refusal(() => h.services.insight.previewPriceChange(input, days))).toMatchObject({ code: "BAD_USER_INPUT", field });
+  });
+});
