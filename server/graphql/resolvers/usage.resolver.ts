@@ -111,6 +111,9 @@ export class UsageResolver {
     return services.rating.reverseCharge(parseId(chargeId, "chargeId"), reason, viewer!.actor);
   }
 
+  // Only the roles that may read accounts follow this hop: a metering key gets a charge back from
+  // recordUsage, and must not reach the account's name, balance and history through it.
+  @Authorized("OPERATOR", "PARTNER")
   @FieldResolver(() => Account, { description: "The account charged." })
   async account(@Root() charge: UsageChargeModel, @Ctx() { loaders }: GraphQLContext) {
     return loaders.account.load(charge.accountId);
