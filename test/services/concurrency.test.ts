@@ -1,0 +1,134 @@
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { formatMicros } from "../../server/core/money.js";
+import { createServices } from "../../server/services/index.js";
+import { openDatabase } from "../../server/store/database.js";
+import { aFlexPack, anAccount, aUsageEvent, createHarness, type Harness } from "../fixtures/harness.js";
+import { dbSnapshot, remainingOf, scalar } from "../fixtures/ledger-assertions.js";
+
+let h: Harness;
+afterEach(() => h.close());
+
+interface Outcome {
+  eventId: string;
+  chargeId?: number;
+  replayed?: boolean;
+  code?: string;
+}
+
+const WORKER = fileURLToPath(new URL("./concurrency/drain-worker.ts", import.meta.url));
+
+interface Worker {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly ready: Promise<void>;
+  readonly done: Promise<Outcome[]>;
+}
+
+function startWorker(args: { accountId: number; name: string; events: number; shared: number; mode: "single" | "batch" }): Worker {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", WORKER, h.path, String(args.accountId), args.name, String(args.events), String(h.now()), args.mode, String(args.shared)],
+    { stdio: ["pipe", "pipe", "pipe"] },
+  );
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const lines = createInterface({ input: child.stdout });
+  let markReady: () => void;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  const done = new Promise<Outcome[]>((resolve, reject) => {
+    let result: Outcome[] | null = null;
+    lines.on("line", (line) => {
+      if (line === "ready") markReady();
+      else result = JSON.parse(line) as Outcome[];
+    });
+    child.on("close", (code) => (code === 0 && result ? resolve(result) : reject(new Error(`worker ${args.name} exited ${code}: ${stderr}`))));
+  });
+  return { child, ready, done };
+}
+
+describe("concurrent writers on one SQLite file", () => {
+  it("never double-spend: three processes draining one HARD_STOP account take exactly the funds, each event once", async () => {
+    h = createHarness();
+    const account = anAccount(h, { balancePolicy: "HARD_STOP" });
+    const pack = aFlexPack(h, account.id, { tokens: "100" });
+
+    // 3 × (150 own + 40 shared) events of 0.5 tokens ask for far more than the 100 tokens held.
+    const workers = [
+      startWorker({ accountId: account.id, name: "alpha", events: 150, shared: 40, mode: "single" }),
+      startWorker({ accountId: account.id, name: "beta", events: 150, shared: 40, mode: "single" }),
+      startWorker({ accountId: account.id, name: "gamma", events: 150, shared: 40, mode: "batch" }),
+    ];
+    await Promise.all(workers.map((worker) => worker.ready));
+    for (const worker of workers) worker.child.stdin.end("go\n");
+    const outcomes = (await Promise.all(workers.map((worker) => worker.done))).flat();
+
+    // Every event either got a charge or the one refusal a HARD_STOP account can give.
+    expect(outcomes.filter((o) => o.chargeId === undefined).every((o) => o.code === "INSUFFICIENT_BALANCE")).toBe(true);
+    const charged = outcomes.filter((o) => o.chargeId !== undefined && !o.replayed);
+    expect(charged).toHaveLength(200);
+    expect(new Set(charged.map((o) => o.eventId)).size).toBe(200);
+
+    // The funds were spent exactly once, down to zero and not beyond.
+    expect(formatMicros(BigInt(scalar(h.db, "select coalesce(sum(amount_micros), 0) from allocations")))).toBe("100");
+    expect(scalar(h.db, "select count(*) from allocations where source = 'DEFICIT'")).toBe(0);
+    expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe("0");
+    expect(scalar(h.db, "select count(*) from usage_charges")).toBe(200);
+    expect(h.services.ledger.verify()).toEqual([]);
+
+    // A shared event charged by one process is a replay for the other, never a second charge.
+    for (let i = 0; i < 40; i++) {
+      const mine = outcomes.filter((o) => o.eventId === `shared-${i}`);
+      const fresh = mine.filter((o) => o.chargeId !== undefined && !o.replayed);
+      expect(fresh.length).toBeLessThanOrEqual(1);
+      expect(scalar(h.db, "select count(*) from usage_charges where event_id = ?", `shared-${i}`)).toBe(fresh.length);
+      if (fresh.length === 1) expect(mine.every((o) => o.chargeId === fresh[0]!.chargeId)).toBe(true);
+    }
+
+    // The two processes really did take turns on the write lock.
+    const order = h.db.$client.prepare("select event_id from usage_charges order by id").pluck().all() as string[];
+    const owners = order.filter((id) => !id.startsWith("shared-")).map((id) => id.split("-")[0]);
+    const switches = owners.filter((owner, i) => i > 0 && owner !== owners[i - 1]).length;
+    expect(switches).toBeGreaterThan(2);
+  });
+
+  it("sees another connection's drain at once: two services on one file never spend the same tokens", () => {
+    h = createHarness();
+    const account = anAccount(h);
+    const pack = aFlexPack(h, account.id, { tokens: "100" });
+    const other = openDatabase({ path: h.path, synchronous: "NORMAL" });
+    try {
+      const second = createServices({ db: other, clock: h.now, rules: h.services.context.rules });
+      for (let i = 0; i < 110; i++) {
+        const services = i % 2 === 0 ? h.services : second;
+        services.rating.recordUsage(aUsageEvent(account.id, { quantity: "2" }));
+      }
+      // 110 tokens charged against 100 held: 10 owed, seen the same from both connections.
+      expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe("0");
+      expect(formatMicros(second.accounts.find(account.id)!.deficitMicros)).toBe("10");
+      expect(second.ledger.verify()).toEqual([]);
+    } finally {
+      other.$client.close();
+    }
+  });
+
+  it("makes a writer wait for another connection's open write and give up without writing", () => {
+    h = createHarness();
+    const account = anAccount(h);
+    aFlexPack(h, account.id);
+    const blocked = openDatabase({ path: h.path, synchronous: "NORMAL", busyTimeoutMs: 50 });
+    try {
+      const services = createServices({ db: blocked, clock: h.now, rules: h.services.context.rules });
+      const before = dbSnapshot(h.db);
+      h.db.$client.exec("begin immediate");
+      const event = aUsageEvent(account.id);
+      expect(() => services.rating.recordUsage(event)).toThrow(/locked|busy/i);
+      h.db.$client.exec("rollback");
+      expect(dbSnapshot(h.db)).toEqual(before);
+      expect(services.rating.recordUsage(event).replayed).toBe(false);
+    } finally {
+      blocked.$client.close();
+    }
+  });
+});
