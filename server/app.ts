@@ -49,6 +49,10 @@ export async function createApp({ config, db, clock = Date.now }: AppOptions): P
     parseOptions: { maxTokens: LIMITS.maxTokens },
     validationRules: [QueryLimitsRule],
     formatError,
+    // main.ts owns SIGTERM and SIGINT. Apollo's own handler (on outside NODE_ENV=test) stops
+    // Apollo and then re-raises the signal, which killed the process with 143 before main.ts
+    // could close the database and exit 0.
+    stopOnTerminationSignals: false,
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer: server })],
   });
   await apollo.start();
