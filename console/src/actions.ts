@@ -1,8 +1,8 @@
 /** Cancelling a scheduled version and retiring an API: both need a stated reason. */
 import { api } from "./api.js";
-import { h, uid } from "./dom.js";
-import { FormErrors, banner, busy, field, fieldGroup, openModal, type Session } from "./forms.js";
-import { type ApiPrices, type PriceEntry, formatTime, rateLabel, toLocalInputValue } from "./model.js";
+import { h } from "./dom.js";
+import { FormErrors, banner, busy, field, openModal, type Session, whenChooser } from "./forms.js";
+import { type ApiPrices, type PriceEntry, formatTime, rateLabel } from "./model.js";
 import { checkEffectiveFrom, checkNote, checkReason } from "./validate.js";
 
 export function openCancelDialog(session: Session, version: PriceEntry, onCancelled: (entry: PriceEntry) => void): void {
@@ -54,37 +54,13 @@ export function openCancelDialog(session: Session, version: PriceEntry, onCancel
 }
 
 export function openRetireDialog(session: Session, target: ApiPrices, onRetired: (entry: PriceEntry) => void): void {
-  const whenGroup = uid("retire-when");
-  const whenNow = h("input", { type: "radio", name: whenGroup, value: "now", id: uid("retire-now"), checked: true });
-  const whenLater = h("input", { type: "radio", name: whenGroup, value: "later", id: uid("retire-later") });
-  const effectiveFrom = h("input", { type: "datetime-local", disabled: true, "aria-label": "Retire from (UTC)" });
+  const when = whenChooser("effectiveFrom", "Retire", "Now");
+  const whenField = when.field;
   const note = h("textarea", { rows: 3 });
-  const whenField = fieldGroup(
-    "effectiveFrom",
-    "Retire",
-    [whenNow, whenLater, effectiveFrom],
-    [
-      h(
-        "div",
-        { class: "choices" },
-        h("label", { class: "choice", for: whenNow.id }, whenNow, " Now"),
-        h("label", { class: "choice", for: whenLater.id }, whenLater, " Later, at (UTC)"),
-        effectiveFrom,
-      ),
-    ],
-  );
   const noteField = field("note", "Note (why the API is retired)", note, "Required, up to 2000 characters, one paragraph.");
   const formBanner = banner();
   const errors = new FormErrors([whenField, noteField], formBanner);
   const confirm = h("button", { type: "submit", class: "danger" }, "Retire API");
-  const syncWhen = () => {
-    effectiveFrom.disabled = !whenLater.checked;
-    effectiveFrom.min = toLocalInputValue(Date.now());
-    if (whenLater.checked && effectiveFrom.value === "") effectiveFrom.value = toLocalInputValue(Date.now() + 86_400_000).slice(0, 11) + "00:00";
-  };
-  whenNow.addEventListener("change", syncWhen);
-  whenLater.addEventListener("change", syncWhen);
-
   const form = h(
     "form",
     { novalidate: true },
@@ -96,7 +72,7 @@ export function openRetireDialog(session: Session, target: ApiPrices, onRetired:
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     errors.clearAll();
-    const from = whenLater.checked ? checkEffectiveFrom(effectiveFrom.value, Date.now()) : null;
+    const from = when.later() ? checkEffectiveFrom(when.input.value, Date.now()) : null;
     const text = checkNote(note.value);
     if (from && !from.ok) errors.set("effectiveFrom", from.message);
     if (!text.ok) errors.set("note", text.message);
@@ -121,5 +97,5 @@ export function openRetireDialog(session: Session, target: ApiPrices, onRetired:
     ),
     form,
   ]);
-  whenNow.focus();
+  (whenField.focusTarget as HTMLElement).focus();
 }

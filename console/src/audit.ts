@@ -78,7 +78,7 @@ function auditTable(entries: readonly AuditEntry[]): HTMLElement {
         return h(
           "tr",
           { "data-audit-id": entry.id, "data-action": entry.action },
-          h("td", { "data-label": "When" }, formatTime(entry.at)),
+          h("td", { "data-label": "When", class: "time" }, formatTime(entry.at)),
           h("td", { "data-label": "Who" }, entry.actor, h("span", { class: "muted role" }, ` (${entry.actorRole})`)),
           h("td", { "data-label": "Change" }, actionLabel(entry.action)),
           h("td", { "data-label": "Version" }, `${entry.entityType} #${entry.entityId}`),

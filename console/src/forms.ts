@@ -175,3 +175,50 @@ export async function busy<T>(button: HTMLButtonElement, label: string, work: ()
     button.textContent = idle;
   }
 }
+
+export interface WhenChooser {
+  readonly field: Field;
+  /** True when a later time is chosen. */
+  later(): boolean;
+  readonly input: HTMLInputElement;
+}
+
+/**
+ * "Now" or "later at (UTC)": a pair of radios and a datetime-local picker whose value is read as
+ * UTC. The picker shows the browser's own date format, so the chosen moment is echoed in the
+ * console's format beside it.
+ */
+export function whenChooser(name: string, legend: string, nowLabel: string, hint?: string): WhenChooser {
+  const group = uid(name);
+  const now = h("input", { type: "radio", name: group, value: "now", id: uid(`${name}-now`), checked: true });
+  const later = h("input", { type: "radio", name: group, value: "later", id: uid(`${name}-later`) });
+  const input = h("input", { type: "datetime-local", disabled: true, "aria-label": `${legend} at (UTC)` });
+  const echo = h("span", { class: "when-echo muted", "aria-live": "polite" });
+  const sync = () => {
+    input.disabled = !later.checked;
+    input.min = new Date(Date.now()).toISOString().slice(0, 16);
+    if (later.checked && input.value === "") input.value = `${new Date(Date.now() + 86_400_000).toISOString().slice(0, 11)}00:00`;
+    const ms = Date.parse(`${input.value}Z`);
+    echo.textContent = later.checked && !Number.isNaN(ms) ? `= ${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC` : "";
+  };
+  now.addEventListener("change", sync);
+  later.addEventListener("change", sync);
+  input.addEventListener("input", sync);
+  const f = fieldGroup(
+    name,
+    legend,
+    [now, later, input],
+    [
+      h(
+        "div",
+        { class: "choices" },
+        h("label", { class: "choice", for: now.id }, now, ` ${nowLabel}`),
+        h("label", { class: "choice", for: later.id }, later, " Later, at (UTC)"),
+        input,
+        echo,
+      ),
+    ],
+    hint,
+  );
+  return { field: f, later: () => later.checked, input };
+}

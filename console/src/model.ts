@@ -107,11 +107,6 @@ export function formatTime(iso: string | null | undefined): string {
   return `${text.slice(0, 10)} ${text.slice(11, 16)}${seconds === "00" ? "" : `:${seconds}`} UTC`;
 }
 
-/** A `datetime-local` value (read as UTC) for an instant, to prefill or bound the picker. */
-export function toLocalInputValue(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 16);
-}
-
 export function tokensLabel(amount: string): string {
   return `${amount} ${amount === "1" ? "token" : "tokens"}`;
 }

@@ -4,8 +4,8 @@
  */
 import { api, type PublishPriceInput } from "./api.js";
 import { h, replaceChildren, uid } from "./dom.js";
-import { type Control, type Field, FormErrors, banner, busy, field, fieldGroup, openModal, type Session } from "./forms.js";
-import { type ApiPrices, METERS, OUTCOMES, type PriceEntry, type PriceImpact, rateLabel, signed, toLocalInputValue, tokensLabel, formatTime } from "./model.js";
+import { type Control, type Field, FormErrors, banner, busy, field, fieldGroup, openModal, type Session, whenChooser } from "./forms.js";
+import { type ApiPrices, METERS, OUTCOMES, type PriceEntry, type PriceImpact, rateLabel, signed, tokensLabel, formatTime } from "./model.js";
 import { checkApiCode, checkDays, checkEffectiveFrom, checkName, checkNote, checkTokens, checkUnitQuantity } from "./validate.js";
 
 export function openPublishDialog(session: Session, target: ApiPrices | null, onPublished: (entry: PriceEntry) => void): void {
@@ -19,10 +19,7 @@ export function openPublishDialog(session: Session, target: ApiPrices | null, on
   const outcomeBoxes = OUTCOMES.map((outcome) =>
     h("input", { type: "checkbox", value: outcome, id: uid(`outcome-${outcome}`), checked: (base?.chargeableOutcomes ?? ["SUCCEEDED"]).includes(outcome) }),
   );
-  const whenGroup = uid("when");
-  const whenNow = h("input", { type: "radio", name: whenGroup, value: "now", id: uid("when-now"), checked: true });
-  const whenLater = h("input", { type: "radio", name: whenGroup, value: "later", id: uid("when-later") });
-  const effectiveFrom = h("input", { type: "datetime-local", disabled: true, "aria-label": "Effective from (UTC)" });
+  const when = whenChooser("effectiveFrom", "Takes effect", "Now, when published", "Never in the past. Usage is rated with the version in force when it occurred.");
   const note = h("textarea", { rows: 3 });
   const days = h("input", { type: "text", inputmode: "numeric", value: "30", size: 4, autocomplete: "off" });
 
@@ -39,21 +36,7 @@ export function openPublishDialog(session: Session, target: ApiPrices | null, on
       [h("div", { class: "choices" }, ...outcomeBoxes.map((box) => h("label", { class: "choice", for: box.id }, box, ` ${box.value}`)))],
       "Usage with an outcome left unticked is recorded at zero tokens.",
     ),
-    fieldGroup(
-      "effectiveFrom",
-      "Takes effect",
-      [whenNow, whenLater, effectiveFrom],
-      [
-        h(
-          "div",
-          { class: "choices" },
-          h("label", { class: "choice", for: whenNow.id }, whenNow, " Now, when published"),
-          h("label", { class: "choice", for: whenLater.id }, whenLater, " Later, at (UTC)"),
-          effectiveFrom,
-        ),
-      ],
-      "Never in the past. Usage is rated with the version in force when it occurred.",
-    ),
+    when.field,
     field("note", "Note (why the price changes)", note, "Required, up to 2000 characters, one paragraph. Shown in the price history."),
   ];
   const daysField = field("days", "Re-rate usage of the last (days)", days);
@@ -82,7 +65,7 @@ export function openPublishDialog(session: Session, target: ApiPrices | null, on
     const displayName = check("name", checkName(name.value));
     const quantity = check("unitQuantity", checkUnitQuantity(unitQuantity.value.trim()));
     const rate = check("tokensPerUnit", checkTokens(tokensPerUnit.value.trim()));
-    const from = whenLater.checked ? check("effectiveFrom", checkEffectiveFrom(effectiveFrom.value, Date.now())) : undefined;
+    const from = when.later() ? check("effectiveFrom", checkEffectiveFrom(when.input.value, Date.now())) : undefined;
     const text = check("note", checkNote(note.value));
     const span = check("days", checkDays(days.value.trim()));
     if (!valid || code === undefined || quantity === undefined || rate === undefined || text === undefined || span === undefined) {
@@ -126,7 +109,7 @@ export function openPublishDialog(session: Session, target: ApiPrices | null, on
     [name, "name", () => checkName(name.value)],
     [unitQuantity, "unitQuantity", () => checkUnitQuantity(unitQuantity.value.trim())],
     [tokensPerUnit, "tokensPerUnit", () => checkTokens(tokensPerUnit.value.trim())],
-    [effectiveFrom, "effectiveFrom", () => (whenLater.checked ? checkEffectiveFrom(effectiveFrom.value, Date.now()) : { ok: true })],
+    [when.input, "effectiveFrom", () => (when.later() ? checkEffectiveFrom(when.input.value, Date.now()) : { ok: true })],
     [note, "note", () => checkNote(note.value)],
     [days, "days", () => checkDays(days.value.trim())],
   ];
@@ -144,15 +127,6 @@ export function openPublishDialog(session: Session, target: ApiPrices | null, on
   }
   form.addEventListener("input", withdrawPreview);
   form.addEventListener("change", withdrawPreview);
-  const syncWhen = () => {
-    effectiveFrom.disabled = !whenLater.checked;
-    effectiveFrom.min = toLocalInputValue(Date.now());
-    if (whenLater.checked && effectiveFrom.value === "") effectiveFrom.value = toLocalInputValue(Date.now() + 86_400_000).slice(0, 11) + "00:00";
-    if (!whenLater.checked) errors.clear("effectiveFrom");
-  };
-  whenNow.addEventListener("change", syncWhen);
-  whenLater.addEventListener("change", syncWhen);
-
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const values = read();

@@ -88,7 +88,8 @@ async function signedIn(viewport?: { width: number; height: number }): Promise<W
   return watched;
 }
 
-const shot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+/** Whole pages; a screen with an open dialog is taken as the operator sees it (the viewport). */
+const shot = (page: Page, name: string, fullPage = true) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage });
 const row = (page: Page, apiCode: string) => page.locator(`tr.api-row[data-api-code="${apiCode}"]`);
 
 async function history(apiCode: string): Promise<Array<{ id: string; status: string; tokensPerUnit: string; effectiveFrom: string; note: string; retired: boolean }>> {
@@ -170,6 +171,11 @@ describe("operator console", () => {
     expect(await error.textContent()).toContain("UNAUTHENTICATED");
     await shot(page, "01-sign-in-refused");
 
+    // A good key of another role is not enough.
+    await page.getByLabel("Operator API key").fill(server.key("INTEGRATOR"));
+    await page.keyboard.press("Enter");
+    await expect.poll(() => error.textContent()).toContain("needs an OPERATOR key");
+
     await page.getByLabel("Operator API key").fill(server.operatorKey);
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: "Price table" }).waitFor();
@@ -242,7 +248,7 @@ describe("operator console", () => {
     await dialog.getByRole("button", { name: "Preview impact" }).click();
     expect(await dialog.locator('[data-field="note"] .field-error').textContent()).toContain("Enter a note");
     expect(await dialog.locator('[data-field="unitQuantity"] .field-error').textContent()).toContain("whole number from 1");
-    await shot(page, "04-invalid-rate");
+    await shot(page, "04-invalid-rate", false);
     await page.keyboard.press("Escape");
     await expect.poll(() => dialog.count()).toBe(0);
 
@@ -266,7 +272,7 @@ describe("operator console", () => {
     expect(await figure("proposed")).toBe("3");
     expect(await figure("delta")).toBe("+1");
     expect(await dialog.getByRole("button", { name: "Publish version" }).isEnabled()).toBe(true);
-    await shot(page, "05-impact-preview");
+    await shot(page, "05-impact-preview", false);
 
     // A changed input withdraws the preview, so what is published is always what was previewed.
     await dialog.getByLabel("Tokens per unit").fill("0.8");
@@ -281,7 +287,7 @@ describe("operator console", () => {
     const dialog = page.getByRole("dialog");
     await dialog.getByLabel("Tokens per unit").fill("1.5");
     await dialog.getByLabel("Later, at (UTC)").check();
-    await dialog.getByLabel("Effective from (UTC)").fill("2026-03-01T00:00");
+    await dialog.getByLabel("Takes effect at (UTC)").fill("2026-03-01T00:00");
     await dialog.getByLabel("Note (why the price changes)").fill(XSS_NOTE);
     await dialog.getByRole("button", { name: "Preview impact" }).click();
     await dialog.locator('[data-impact="delta"]').waitFor();
@@ -314,7 +320,7 @@ describe("operator console", () => {
     await dialog.getByLabel("Tokens per unit").fill("1.25");
     await dialog.getByLabel("Later, at (UTC)").check();
     // The same moment as the version scheduled by the previous test: the server refuses a clash.
-    await dialog.getByLabel("Effective from (UTC)").fill("2026-03-01T00:00");
+    await dialog.getByLabel("Takes effect at (UTC)").fill("2026-03-01T00:00");
     await dialog.getByLabel("Note (why the price changes)").fill("Clashing change");
     await dialog.getByRole("button", { name: "Preview impact" }).click();
     await dialog.locator('[data-impact="delta"]').waitFor();
@@ -322,7 +328,7 @@ describe("operator console", () => {
     const error = dialog.locator('[data-field="effectiveFrom"] .field-error');
     await error.waitFor();
     expect(await error.textContent()).toMatch(/^BAD_USER_INPUT .*already takes effect/);
-    await shot(page, "07-server-refusal");
+    await shot(page, "07-server-refusal", false);
     expect((await history("design-automation/revit")).filter((v) => v.status === "SCHEDULED")).toHaveLength(1);
   });
 
@@ -333,7 +339,7 @@ describe("operator console", () => {
     const dialog = page.getByRole("dialog");
     await dialog.getByRole("button", { name: "Cancel this version" }).click();
     expect(await dialog.locator('[data-field="reason"] .field-error').textContent()).toContain("Enter a reason");
-    await shot(page, "08-cancel-dialog");
+    await shot(page, "08-cancel-dialog", false);
     await dialog.getByLabel("Reason").fill("Superseded by the annual review");
     await dialog.getByRole("button", { name: "Cancel this version" }).click();
     await dialog.waitFor({ state: "detached" });
@@ -389,9 +395,9 @@ describe("operator console", () => {
   it("stays readable in a narrow window", async () => {
     const { page } = await signedIn({ width: 390, height: 844 });
     expect(await page.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
-    await shot(page, "10-narrow-price-table");
+    await shot(page, "10-narrow-price-table", false);
     await row(page, "design-automation/revit").getByRole("button", { name: /Publish version/ }).click();
     await page.getByRole("dialog").getByLabel("Tokens per unit").waitFor();
-    await page.screenshot({ path: join(SCREENSHOTS, "11-narrow-publish.png") });
+    await shot(page, "11-narrow-publish", false);
   });
 });
