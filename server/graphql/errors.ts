@@ -36,7 +36,10 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
       const message = field && cause.field ? cause.message.replaceAll(cause.field, field) : cause.message;
       return shape(cause.code, message, field, formatted);
     }
-    const code = String(original.extensions.code ?? "");
+    // Apollo wraps a validation rule's error in its own ValidationError and overwrites the rule's
+    // code with GRAPHQL_VALIDATION_FAILED; the limits rule's QUERY_TOO_COMPLEX is on the original.
+    const ruleCode = (original.originalError as { extensions?: { code?: unknown } } | undefined)?.extensions?.code;
+    const code = String((typeof ruleCode === "string" && CLOSED_SET.has(ruleCode) ? ruleCode : original.extensions.code) ?? "");
     if (CLOSED_SET.has(code) && code !== "INTERNAL_SERVER_ERROR") {
       return shape(code as ErrorCode, original.message, (original.extensions.field as string | undefined) ?? inputPath(original), formatted);
     }
@@ -63,11 +66,20 @@ function flexgateCause(error: GraphQLError): FlexgateError | undefined {
 
 function shape(code: ErrorCode, message: string, field: string | undefined, formatted: GraphQLFormattedError): GraphQLFormattedError {
   return {
-    message,
+    message: withoutSuggestions(message),
     ...(formatted.locations ? { locations: formatted.locations } : {}),
     ...(formatted.path ? { path: formatted.path } : {}),
     extensions: { code, ...(field ? { field } : {}) },
   };
+}
+
+/**
+ * graphql-js suggests names ("Did you mean the enum value \"OPERATOR\"?") in validation and in
+ * variable coercion messages; Apollo strips them from validation errors only. Suggestions map
+ * the schema for a caller who guesses, so none leaves, whatever produced the message.
+ */
+function withoutSuggestions(message: string): string {
+  return message.replace(/\s*Did you mean [^?]*\?/g, "");
 }
 
 /**

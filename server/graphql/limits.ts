@@ -58,8 +58,14 @@ function measure(
   };
   for (const selection of selectionSet.selections) {
     if (selection.kind === Kind.FIELD) {
-      // Introspection is answered from the schema, not the database: it is not measured.
-      if (selection.name.value.startsWith("__")) continue;
+      if (selection.name.value.startsWith("__")) {
+        // Introspection is answered from the schema, not the database, so it adds no depth or
+        // cost (the standard introspection query is deeper than any portal query). Its aliases
+        // still count: each aliased copy of __schema is walked again.
+        const inner = selection.selectionSet ? measure(undefined, selection.selectionSet, fragments, context, visiting) : NOTHING;
+        add({ depth: 0, cost: 0, aliases: inner.aliases + (selection.alias ? 1 : 0) });
+        continue;
+      }
       const field = isObjectType(type) ? type.getFields()[selection.name.value] : undefined;
       const fieldType = field ? getNamedType(field.type) : undefined;
       const child = selection.selectionSet ? measure(fieldType, selection.selectionSet, fragments, context, visiting) : NOTHING;

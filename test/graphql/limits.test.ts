@@ -1,0 +1,183 @@
+/**
+ * Abuse limits: refused before anything runs. "Before anything runs" is shown by the statement
+ * counter: the only SQL a refused request may cause is the API-key lookup, and a mutation in a
+ * refused document writes nothing.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { LIMITS } from "../../server/graphql/limits.js";
+import { startTestServer, type TestServer } from "../fixtures/server.js";
+import { bearer, createWorld, errorCodes, ok, request, type World } from "./support.js";
+
+let server: TestServer;
+let world: World;
+const statements: string[] = [];
+
+/** Statements other than the authentication lookup every request makes. */
+const work = () => statements.filter((sql) => !sql.includes('"api_keys"'));
+
+beforeAll(async () => {
+  server = await startTestServer({ onStatement: (sql) => statements.push(sql) });
+  world = await createWorld(server, 3);
+});
+
+afterAll(() => server.close());
+
+beforeEach(() => {
+  statements.length = 0;
+});
+
+const accountCount = async () => (await ok(server, `{ accounts(first: 1) { totalCount } }`)).accounts.totalCount as number;
+
+/**
+ * A selection `levels` fields deep, following `hops` round and round, ending in a leaf valid on
+ * the last hop's type.
+ */
+function chain(levels: number, hops: readonly string[], leaves: readonly string[]): string {
+  let selection = leaves[(levels - 2) % hops.length]!;
+  for (let level = levels - 2; level >= 0; level--) selection = `${hops[level % hops.length]} { ${selection} }`;
+  return selection;
+}
+
+/** accounts → edges → node → reseller → accounts → …, `levels` fields deep. */
+const nested = (levels: number) => `{ ${chain(levels, ["accounts(first: 1)", "edges", "node", "reseller"], ["totalCount", "cursor", "id", "id"])} }`;
+
+const aliases = (count: number, selection: string) => Array.from({ length: count }, (_, i) => `a${i}: ${selection}`).join("\n");
+
+describe("query limits", () => {
+  it.each([
+    ["a query at the depth limit", "accepted", nested(LIMITS.maxDepth)],
+    ["an over-deep query", "QUERY_TOO_COMPLEX", nested(LIMITS.maxDepth + 1)],
+    ["a very deep query", "QUERY_TOO_COMPLEX", nested(40)],
+    [`${LIMITS.maxAliases} aliases`, "accepted", `{ ${aliases(LIMITS.maxAliases, "viewer { role }")} }`],
+    ["300 aliases", "QUERY_TOO_COMPLEX", `{ ${aliases(300, "viewer { role }")} }`],
+    ["300 aliases inside a fragment", "QUERY_TOO_COMPLEX", `query { ...many } fragment many on Query { ${aliases(300, "priceVersions { id }")} }`],
+    ["300 aliased copies of introspection", "QUERY_TOO_COMPLEX", `{ ${aliases(300, "__schema { types { name fields { name } } }")} }`],
+    ["a page of 50 accounts with 100 charges and receipts each", "accepted", `{ accounts(first: 50) { edges { node { charges(first: 100) { edges { node { allocations { amount } } } } } } } }`],
+    ["a page of 100 accounts with 100 charges and receipts each", "QUERY_TOO_COMPLEX", `{ accounts(first: 100) { edges { node { charges(first: 100) { edges { node { allocations { amount } } } } } } } }`],
+    // Apollo caches validation per document, so a variable page size is counted at the cap.
+    ["variable page sizes, counted at the cap", "QUERY_TOO_COMPLEX", `query($n: Int = 1) { accounts(first: $n) { edges { node { charges(first: $n) { edges { node { allocations { amount } } } } } } } }`],
+  ])("%s: %s", async (_label, outcome, query) => {
+    const { status, body } = await server.graphql(query);
+    if (outcome === "accepted") {
+      expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
+      expect(status).toBe(200);
+      return;
+    }
+    expect(new Set(errorCodes(body))).toEqual(new Set([outcome]));
+    expect(status).toBe(400);
+    expect(body.data).toBeUndefined();
+    expect(work()).toEqual([]);
+  });
+
+  it("refuses a document of more than 10,000 tokens while parsing, and its mutation writes nothing", async () => {
+    const before = await accountCount();
+    statements.length = 0;
+    const query = `mutation { createAccount(input: { name: "token flood" }) { id ${"name ".repeat(LIMITS.maxTokens)} } }`;
+    const { status, body } = await server.graphql(query);
+    expect(status).toBe(400);
+    // The parser's cap reports a malformed request rather than QUERY_TOO_COMPLEX; it is in the closed set.
+    expect(errorCodes(body)).toEqual(["BAD_USER_INPUT"]);
+    expect(body.errors![0].message).toMatch(/10000 tokens/);
+    expect(work()).toEqual([]);
+    expect(await accountCount()).toBe(before);
+  });
+
+  it.each([
+    ["300 aliased createAccount mutations", `mutation { ${aliases(300, 'createAccount(input: { name: "alias flood" }) { id }')} }`],
+    [
+      "an over-deep createAccount",
+      `mutation { createAccount(input: { name: "deep flood" }) { ${chain(LIMITS.maxDepth, ["reseller", "accounts(first: 1)", "edges", "node"], ["id", "totalCount", "cursor", "id"])} } }`,
+    ],
+  ])("refuses %s without running any of them", async (_label, query) => {
+    const before = await accountCount();
+    statements.length = 0;
+    const { status, body } = await server.graphql(query);
+    expect(status).toBe(400);
+    expect(errorCodes(body)).toEqual(["QUERY_TOO_COMPLEX"]);
+    expect(work()).toEqual([]);
+    expect(await accountCount()).toBe(before);
+  });
+
+  it("says which limit was broken, without the query", async () => {
+    const { body } = await server.graphql(`{ ${aliases(300, "viewer { role }")} }`);
+    expect(body.errors).toHaveLength(1);
+    expect(body.errors![0]).toEqual({ message: `the query uses 300 aliases; at most ${LIMITS.maxAliases} are allowed`, extensions: { code: "QUERY_TOO_COMPLEX" } });
+  });
+});
+
+describe("HTTP transport", () => {
+  const post = (body: string, headers: Record<string, string>) =>
+    request(server, "/graphql", { method: "POST", headers: { ...bearer(server.operatorKey), ...headers }, body });
+  const createMutation = (name: string) => JSON.stringify({ query: `mutation { createAccount(input: { name: "${name}" }) { id } }` });
+
+  it("refuses a batched array body, running none of its operations", async () => {
+    const before = await accountCount();
+    statements.length = 0;
+    const { status, text } = await post(JSON.stringify([JSON.parse(createMutation("batched 1")), JSON.parse(createMutation("batched 2"))]), {
+      "content-type": "application/json",
+    });
+    expect(status).toBe(400);
+    expect(errorCodes(JSON.parse(text))).toEqual(["BAD_USER_INPUT"]);
+    expect(work()).toEqual([]);
+    expect(await accountCount()).toBe(before);
+  });
+
+  it.each([["text/plain"], ["application/x-www-form-urlencoded"], ["multipart/form-data; boundary=x"]])(
+    "refuses a POST with content-type %s and no preflight header (CSRF), writing nothing",
+    async (contentType) => {
+      const before = await accountCount();
+      statements.length = 0;
+      const { status, text } = await post(createMutation("csrf"), { "content-type": contentType });
+      expect(status).toBe(400);
+      const body = JSON.parse(text);
+      expect(errorCodes(body)).toEqual(["BAD_USER_INPUT"]);
+      expect(body.errors[0].message).toMatch(/Cross-Site Request Forgery/);
+      expect(work()).toEqual([]);
+      expect(await accountCount()).toBe(before);
+    },
+  );
+
+  it("refuses a GET query without a preflight header (CSRF) and answers it with one", async () => {
+    const path = `/graphql?query=${encodeURIComponent("{ viewer { role } }")}`;
+    const refused = await request(server, path, { headers: bearer(server.operatorKey) });
+    expect(refused.status).toBe(400);
+    expect(errorCodes(JSON.parse(refused.text))).toEqual(["BAD_USER_INPUT"]);
+    const accepted = await request(server, path, { headers: { ...bearer(server.operatorKey), "apollo-require-preflight": "true" } });
+    expect(accepted.status).toBe(200);
+    expect(JSON.parse(accepted.text)).toEqual({ data: { viewer: { role: "OPERATOR" } } });
+  });
+
+  it("never runs a mutation sent by GET, preflight header or not", async () => {
+    const before = await accountCount();
+    const path = `/graphql?query=${encodeURIComponent('mutation { createAccount(input: { name: "by GET" }) { id } }')}`;
+    const { status, text } = await request(server, path, { headers: { ...bearer(server.operatorKey), "apollo-require-preflight": "true" } });
+    expect(status).toBeGreaterThanOrEqual(400);
+    expect(errorCodes(JSON.parse(text))).toEqual(["BAD_USER_INPUT"]);
+    expect(await accountCount()).toBe(before);
+  });
+
+  it("refuses a body over the size limit with 413", async () => {
+    const { status, text } = await post(JSON.stringify({ query: "{ viewer { role } }", variables: { pad: "x".repeat(1_100_000) } }), {
+      "content-type": "application/json",
+    });
+    expect(status).toBe(413);
+    expect(errorCodes(JSON.parse(text))).toEqual(["BAD_USER_INPUT"]);
+  });
+
+  it("refuses a body that is not JSON", async () => {
+    const { status, text } = await post("{ not json", { "content-type": "application/json" });
+    expect(status).toBe(400);
+    expect(errorCodes(JSON.parse(text))).toEqual(["BAD_USER_INPUT"]);
+  });
+
+  it("answers a partner's portal query within the limits", async () => {
+    const data = await ok(
+      server,
+      `{ viewer { reseller { name accounts(first: 100) { totalCount edges { node { id name status balance { available }
+         creditLots { remaining expiresAt } flexPacks { remaining expiresAt reseller { name } } charges(first: 20) { edges { node { tokens allocations { source amount } } } } } } } } } }`,
+      {},
+      world.keys.PARTNER!,
+    );
+    expect(data.viewer.reseller.accounts.totalCount).toBe(3);
+  });
+});
