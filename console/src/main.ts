@@ -185,6 +185,7 @@ document.body.replaceChildren(
   status,
 );
 window.addEventListener("hashchange", () => {
+  status.replaceChildren();
   if (current) renderView();
 });
 void resume();

@@ -70,8 +70,8 @@ async function openConsole(viewport = { width: 1280, height: 800 }): Promise<Wat
   });
   page.on("console", (message) => {
     if (message.type() !== "error" && message.type() !== "warning") return;
-    // Chromium logs every 4xx answer; the console expects them from /graphql (a bad key is a 401).
-    const expected = /^Failed to load resource: the server responded with a status of 4\d\d/.test(message.text()) && message.location().url.endsWith("/graphql");
+    // Chromium logs every 4xx/5xx answer; the console handles those from /graphql (a bad key is a 401).
+    const expected = /^Failed to load resource: the server responded with a status of [45]\d\d/.test(message.text()) && message.location().url.endsWith("/graphql");
     if (!expected) problems.push(`console ${message.type()}: ${message.text()}`);
   });
   const watched = { context, page, problems, requests, graphqlOperations };
@@ -185,6 +185,12 @@ describe("operator console", () => {
     expect(await page.evaluate(`sessionStorage.getItem("flexgate.console.operatorKey")`)).toBe(server.operatorKey);
     expect(await page.evaluate("localStorage.length")).toBe(0);
 
+    // Nothing has changed yet: the audit log says so.
+    await page.getByRole("link", { name: "Audit log" }).click();
+    await page.getByText("No price change has been recorded yet.").waitFor();
+    await page.goBack();
+    await page.getByRole("heading", { name: "Price table" }).waitFor();
+
     // The session survives a reload of the tab...
     await page.reload();
     await page.getByRole("heading", { name: "Price table" }).waitFor();
@@ -220,6 +226,31 @@ describe("operator console", () => {
 
     await page.getByLabel("Filter APIs").fill("reality");
     await expect.poll(() => page.locator("tr.api-row").count()).toBe(1);
+  });
+
+  it("shows a clear error when the server fails, and recovers on retry", async () => {
+    const watched = await openConsole();
+    const { page, context } = watched;
+    await page.goto(`${server.url}/console/`);
+    await page.getByLabel("Operator API key").fill(server.operatorKey);
+    let failing = true;
+    await context.route("**/graphql", async (route) => {
+      const body = route.request().postData() ?? "";
+      if (!failing || !body.includes("ConsolePriceVersions")) return route.fallback();
+      await route.fulfill({
+        status: 500,
+        contentType: "application/json",
+        body: JSON.stringify({ errors: [{ message: "Something went wrong on our side.", extensions: { code: "INTERNAL_SERVER_ERROR" } }] }),
+      });
+    });
+    await page.getByRole("button", { name: "Sign in" }).click();
+    const alert = page.getByRole("alert").filter({ hasText: "could not be loaded" });
+    await alert.waitFor();
+    expect(await alert.textContent()).toContain("INTERNAL_SERVER_ERROR");
+    await shot(page, "12-error-state");
+    failing = false;
+    await alert.getByRole("button", { name: "Try again" }).click();
+    await expect.poll(() => page.locator("tr.api-row").count()).toBeGreaterThanOrEqual(10);
   });
 
   it("refuses an invalid rate with a visible message and publishes nothing", async () => {
