@@ -15,22 +15,36 @@ const STANDING = "not exists (select 1 from reversals r where r.charge_id = a.ch
  * Recomputes, from the ledger alone, what every lot and pack should still hold and what every
  * account should owe, and returns each place where the stored figure differs.
  * Remaining = amount − standing allocations from it − deficit it settled for standing charges.
+ *
+ * Each figure is one grouped pass over the ledger joined to its owners, not a correlated
+ * subquery per owner: settlements have no index by paying lot or pack, and a subquery per lot
+ * would scan every allocation once per lot (hours at a million charges; this takes seconds).
  */
 export function recomputeLedger(tx: Tx): LedgerDrift[] {
   const sourceDrift = (table: string, sizeColumn: string, idColumn: string) => sql.raw(`
+    with used as (
+      select a.${idColumn} as id, sum(a.amount_micros) as micros from allocations a
+      where a.${idColumn} is not null and ${STANDING} group by a.${idColumn}
+    ), settled as (
+      select d.${idColumn} as id, sum(d.amount_micros) as micros
+      from deficit_settlements d join allocations a on a.id = d.allocation_id
+      where d.${idColumn} is not null and ${STANDING} group by d.${idColumn}
+    )
     select s.id as id, s.remaining_micros as stored,
-      s.${sizeColumn}
-      - coalesce((select sum(a.amount_micros) from allocations a where a.${idColumn} = s.id and ${STANDING}), 0)
-      - coalesce((select sum(d.amount_micros) from deficit_settlements d join allocations a on a.id = d.allocation_id
-                  where d.${idColumn} = s.id and ${STANDING}), 0) as recomputed
-    from ${table} s`);
+      s.${sizeColumn} - coalesce(used.micros, 0) - coalesce(settled.micros, 0) as recomputed
+    from ${table} s left join used on used.id = s.id left join settled on settled.id = s.id`);
   const accountDrift = sql.raw(`
+    with owed as (
+      select a.account_id as id, sum(a.amount_micros) as micros from allocations a
+      where a.source = 'DEFICIT' and ${STANDING} group by a.account_id
+    ), paid as (
+      select d.account_id as id, sum(d.amount_micros) as micros
+      from deficit_settlements d join allocations a on a.id = d.allocation_id
+      where ${STANDING} group by d.account_id
+    )
     select c.id as id, c.deficit_micros as stored,
-      coalesce((select sum(a.amount_micros) from allocations a
-                where a.account_id = c.id and a.source = 'DEFICIT' and ${STANDING}), 0)
-      - coalesce((select sum(d.amount_micros) from deficit_settlements d join allocations a on a.id = d.allocation_id
-                  where d.account_id = c.id and ${STANDING}), 0) as recomputed
-    from accounts c`);
+      coalesce(owed.micros, 0) - coalesce(paid.micros, 0) as recomputed
+    from accounts c left join owed on owed.id = c.id left join paid on paid.id = c.id`);
   type Row = { id: number; stored: number; recomputed: number };
   const drifts: LedgerDrift[] = [];
   const collect = (entity: LedgerDrift["entity"], rows: Row[]) => {
