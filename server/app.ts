@@ -6,7 +6,7 @@ import express, { type NextFunction, type Request, type Response } from "express
 import { sql } from "drizzle-orm";
 import type { Config } from "./config.js";
 import { createContext, type GraphQLContext } from "./graphql/context.js";
-import { formatError } from "./graphql/errors.js";
+import { formatError, GENERIC_MESSAGE } from "./graphql/errors.js";
 import { LIMITS, QueryLimitsRule } from "./graphql/limits.js";
 import { graphqlSchema } from "./graphql/schema.js";
 import { type Locals, requireKey, sendError } from "./http/auth.js";
@@ -79,7 +79,7 @@ export async function createApp({ config, db, clock = Date.now }: AppOptions): P
     if (status === 413) return sendError(res, 413, "BAD_USER_INPUT", `the request body is larger than ${BODY_LIMIT}`);
     if (status >= 400 && status < 500) return sendError(res, status, "BAD_USER_INPUT", "the request body is not valid JSON");
     log.error("unexpected HTTP error", { error: error instanceof Error ? error.stack : String(error) });
-    return sendError(res, 500, "INTERNAL_SERVER_ERROR", "Something went wrong on our side.");
+    return sendError(res, 500, "INTERNAL_SERVER_ERROR", GENERIC_MESSAGE);
   });
 
   return {

@@ -83,19 +83,26 @@ function withoutSuggestions(message: string): string {
 }
 
 /**
- * The argument path of a bad input value: from graphql-js's variable coercion message
- * (`… got invalid value … at "input.quantity"`), or, for an inline literal, by finding the
- * offending node in the document and naming the arguments and object fields around it.
+ * The argument path of a bad input value, dotted, with list positions as numbers
+ * ("inputs.3.quantity", as batch items report theirs): from graphql-js's variable coercion
+ * message (`… got invalid value … at "inputs[3].quantity"`), or, for an inline literal, by
+ * finding the offending node in the document and naming the arguments, object fields and list
+ * positions around it. A required field left out is named too, not just the object missing it.
  */
 export function inputPath(error: GraphQLError): string | undefined {
-  const variable = /^Variable "\$([^"]+)" got invalid value .*? at "([^"]+)"/s.exec(error.message);
-  if (variable) return variable[2];
-  const whole = /^Variable "\$([^"]+)" got invalid value/.exec(error.message);
-  if (whole) return whole[1];
+  const missing = /Field "(?:\w+\.)?(\w+)" of required type "[^"]+" was not provided/.exec(error.message)?.[1];
+  const variable = /^Variable "\$([^"]+)" got invalid value .*? at "([^"]+)";/s.exec(error.message) ?? /^Variable "\$([^"]+)" got invalid value/.exec(error.message);
+  if (variable) {
+    const unknown = /; Field "(\w+)" is not defined by type/.exec(error.message)?.[1];
+    return join(dotted(variable[2] ?? variable[1]!), missing ?? unknown);
+  }
   const node = error.nodes?.[0];
   if (!node?.loc || !error.source) return undefined;
-  return literalPath(error.source.body, node.loc.start);
+  return join(literalPath(error.source.body, node.loc.start), missing);
 }
+
+const dotted = (path: string) => path.replace(/\[(\d+)\]/g, ".$1");
+const join = (path: string | undefined, child: string | undefined) => (path && child ? `${path}.${child}` : path);
 
 function literalPath(query: string, start: number): string | undefined {
   let document;
@@ -104,24 +111,23 @@ function literalPath(query: string, start: number): string | undefined {
   } catch {
     return undefined;
   }
+  // Inside an argument only value nodes follow: arguments and object fields are named, and a
+  // node under a numeric key is an item of a list value.
   const names: string[] = [];
+  const pushed: boolean[] = [];
   let found: string | undefined;
-  const enter = (node: ASTNode) => {
-    if (found) return;
-    if (node.kind === "Argument" || node.kind === "ObjectField") names.push(node.name.value);
-    if (names.length > 0 && node.loc?.start === start && node.kind !== "Argument" && node.kind !== "ObjectField") {
-      found = names.join(".");
-    }
-  };
-  const leave = (node: ASTNode) => {
-    if (node.kind === "Argument" || node.kind === "ObjectField") names.pop();
-  };
-  visit(document, { enter, leave });
-  if (found) return found;
-  // The node may be the argument or object field itself (a missing required field).
   visit(document, {
-    enter(node) {
-      if (!found && (node.kind === "Argument" || node.kind === "ObjectField") && node.loc?.start === start) found = node.name.value;
+    enter(node: ASTNode, key) {
+      if (found) return false;
+      const name =
+        node.kind === "Argument" || node.kind === "ObjectField" ? node.name.value : names.length > 0 && typeof key === "number" ? String(key) : undefined;
+      if (name !== undefined) names.push(name);
+      pushed.push(name !== undefined);
+      if (names.length > 0 && node.loc?.start === start) found = names.join(".");
+      return undefined;
+    },
+    leave() {
+      if (pushed.pop()) names.pop();
     },
   });
   return found;

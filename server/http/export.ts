@@ -26,6 +26,7 @@ export function usageExportHandler(services: Services) {
   return async (req: Request, res: Response<unknown, Locals>) => {
     const viewer = res.locals.viewer!;
     let rows;
+    let next;
     try {
       if (!["OPERATOR", "PARTNER"].includes(viewer.key.role)) throw new FlexgateError("FORBIDDEN", `a ${viewer.key.role} key may not export usage`);
       const query = req.query as Record<string, unknown>;
@@ -35,6 +36,9 @@ export function usageExportHandler(services: Services) {
       if (from >= to) throw new FlexgateError("BAD_USER_INPUT", "from must be before to", "to");
       const account = new AccountAccess(viewer).visibleOrThrow(services.accounts.find(accountId), "accountId");
       rows = services.insight.exportUsage(account.id, from, to);
+      // The rows are read lazily; reading the first one before answering lets a failure that
+      // happens before any row become a clean 500, not a 200 whose connection is then cut.
+      next = rows.next();
     } catch (error) {
       if (error instanceof FlexgateError) {
         const status = { FORBIDDEN: 403, NOT_FOUND: 404 }[error.code as string] ?? 400;
@@ -47,7 +51,8 @@ export function usageExportHandler(services: Services) {
     res.setHeader("Cache-Control", "no-store");
     res.write(csvLine(HEADER));
     try {
-      for (const row of rows) {
+      for (; !next.done; next = rows.next()) {
+        const row = next.value;
         const line = csvLine([
           formatInstant(row.occurredAt),
           row.eventId,
