@@ -12,7 +12,7 @@ let built: GraphQLSchema | undefined;
 
 /** The schema, built once per process from the type-graphql classes. */
 export function graphqlSchema(): GraphQLSchema {
-  built ??= buildSchemaSync({
+  built ??= describeRoots(buildSchemaSync({
     resolvers: [
       AccountResolver,
       CreditLotResolver,
@@ -27,8 +27,20 @@ export function graphqlSchema(): GraphQLSchema {
     authChecker,
     authMode: "error",
     validate: false,
-  });
+  }));
   return built;
+}
+
+/**
+ * type-graphql cannot describe the root types, and integrators read every description through
+ * introspection, these included.
+ */
+function describeRoots(schema: GraphQLSchema): GraphQLSchema {
+  schema.getQueryType()!.description =
+    "Reads: accounts with their balances and history, the reseller directory, prices, quotes and the audit log. What a key may read depends on its role.";
+  schema.getMutationType()!.description =
+    "Writes: usage, Flex purchases and lot imports, accounts, resellers, prices and API keys. Each runs as one transaction; what a key may do depends on its role.";
+  return schema;
 }
 
 /** The SDL committed as schema/schema.graphql, sorted so the file diffs cleanly. */
