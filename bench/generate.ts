@@ -45,6 +45,9 @@ export interface GenerateSummary {
   readonly accounts: number;
   readonly resellers: number;
   readonly charges: number;
+  /** Account ids run from firstAccountId to lastAccountId; the first reseller's come first. */
+  readonly firstAccountId: number;
+  readonly lastAccountId: number;
   readonly allocations: number;
   readonly seconds: number;
   readonly verifySeconds: number | null;
@@ -287,6 +290,8 @@ export function generateDatabase(options: GenerateOptions): GenerateSummary {
     accounts: options.accounts,
     resellers: resellerCount,
     charges: options.charges,
+    firstAccountId: accountIds[0] ?? 0,
+    lastAccountId: accountIds[accountIds.length - 1] ?? 0,
     allocations: allocationCount,
     seconds,
     verifySeconds,

@@ -1,0 +1,148 @@
+/**
+ * The baselines each Flexgate figure is compared with, measured in the benchmark process in the
+ * same run: what SQLite alone and graphql-js alone can do on this machine right now.
+ */
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { buildSchema, execute, type ExecutionResult, graphqlSync, parse, validate } from "graphql";
+import { balanceAt } from "../server/core/balance.js";
+import type { FundingSource } from "../server/core/drain.js";
+import { formatMicros } from "../server/core/money.js";
+
+export interface RawInsertResult {
+  readonly rowsPerSecond: number;
+  readonly transactionsPerSecond: number;
+}
+
+/**
+ * Raw better-sqlite3 inserts of a usage-sized row (a unique random event id, as Flexgate's
+ * charges have), `rowsPerTransaction` per durable transaction: WAL, synchronous=FULL, the same
+ * settings Flexgate runs with by default.
+ */
+export function rawInsertRate(dir: string, rowsPerTransaction: number, milliseconds: number): RawInsertResult {
+  const db = new Database(join(dir, `raw-${rowsPerTransaction}.sqlite`));
+  try {
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = FULL");
+    db.exec(`create table usage (
+      id integer primary key, event_id text not null unique, account_id integer not null,
+      tokens_micros integer not null, occurred_at integer not null)`);
+    const insert = db.prepare("insert into usage (event_id, account_id, tokens_micros, occurred_at) values (?, ?, ?, ?)");
+    const write = db.transaction((count: number) => {
+      for (let i = 0; i < count; i++) insert.run(randomUUID(), 1 + (i % 200), 100_000, Date.now());
+    });
+    for (let i = 0; i < 20; i++) write.immediate(rowsPerTransaction); // warm the file and the statement
+    let transactions = 0;
+    const started = performance.now();
+    const until = started + milliseconds;
+    while (performance.now() < until) {
+      write.immediate(rowsPerTransaction);
+      transactions++;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    return { rowsPerSecond: (transactions * rowsPerTransaction) / seconds, transactionsPerSecond: transactions / seconds };
+  } finally {
+    db.close();
+  }
+}
+
+/** The partner-portal query of B3, sent to the server and run by bare graphql-js alike. */
+export const PORTAL_QUERY = "query Portal { accounts(first: 50) { edges { node { balance { available } reseller { name } flexPacks { remaining } } } } }";
+
+const BARE_SDL = `
+  type Query { accounts(first: Int): AccountConnection! }
+  type AccountConnection { edges: [AccountEdge!]! }
+  type AccountEdge { node: Account! }
+  type Account { balance: Balance! reseller: Reseller flexPacks: [FlexPack!]! }
+  type Balance { available: String! }
+  type Reseller { name: String! }
+  type FlexPack { remaining: String! }
+`;
+
+interface PortalAccount {
+  readonly id: number;
+  readonly deficitMicros: bigint;
+  readonly graceStartedAt: number | null;
+  readonly resellerName: string | null;
+  readonly sources: readonly FundingSource[];
+}
+
+/** The first 50 accounts of a reseller with their lots and packs, read once into memory. */
+export function loadPortalData(dbPath: string, resellerId: number): PortalAccount[] {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    const accounts = db
+      .prepare(
+        `select a.id, a.deficit_micros as deficit, a.grace_started_at as grace, r.name as reseller
+         from accounts a left join resellers r on r.id = a.reseller_id where a.reseller_id = ? order by a.id limit 50`,
+      )
+      .all(resellerId) as { id: number; deficit: number; grace: number | null; reseller: string | null }[];
+    const lots = db.prepare("select * from credit_lots where account_id = ? order by expires_at, id");
+    const packs = db.prepare("select * from flex_packs where account_id = ? order by expires_at, id");
+    type Row = { id: number; remaining_micros: number; purchased_at: number; expires_at: number; amount_micros?: number; tokens_micros?: number };
+    return accounts.map((account) => ({
+      id: account.id,
+      deficitMicros: BigInt(account.deficit),
+      graceStartedAt: account.grace,
+      resellerName: account.reseller,
+      sources: [
+        ...(lots.all(account.id) as Row[]).map((row) => source("CREDIT_LOT", row, row.amount_micros!)),
+        ...(packs.all(account.id) as Row[]).map((row) => source("FLEX_PACK", row, row.tokens_micros!)),
+      ],
+    }));
+  } finally {
+    db.close();
+  }
+}
+
+function source(kind: FundingSource["kind"], row: { id: number; remaining_micros: number; purchased_at: number; expires_at: number }, size: number): FundingSource {
+  return { kind, id: row.id, sizeMicros: BigInt(size), remainingMicros: BigInt(row.remaining_micros), purchasedAt: row.purchased_at, expiresAt: row.expires_at };
+}
+
+/**
+ * graphql-js alone: a schema built from SDL, plain resolvers over in-memory objects doing the
+ * same domain work as the server's (balance from the sources, packs still valid, amounts as
+ * decimal strings). No HTTP, no Apollo, no type-graphql, no database.
+ */
+export function bareGraphql(data: readonly PortalAccount[]) {
+  const schema = buildSchema(BARE_SDL);
+  const document = parse(PORTAL_QUERY);
+  const errors = validate(schema, document);
+  if (errors.length > 0) throw new Error(errors.map(String).join("\n"));
+  const nodes = data.map((account) => ({
+    balance: () => ({ available: formatMicros(balanceAt(account.sources, account, Date.now()).availableMicros) }),
+    reseller: account.resellerName === null ? null : { name: account.resellerName },
+    flexPacks: () => {
+      const now = Date.now();
+      return account.sources.filter((s) => s.kind === "FLEX_PACK" && s.expiresAt > now).map((s) => ({ remaining: formatMicros(s.remainingMicros) }));
+    },
+  }));
+  const rootValue = { accounts: ({ first }: { first: number }) => ({ edges: nodes.slice(0, first).map((node) => ({ node })) }) };
+  const run = () => execute({ schema, document, rootValue }) as ExecutionResult;
+  return {
+    /** One execution's result, to compare with the server's answer. */
+    result: () => run(),
+    /** Executions per second of the pre-parsed, pre-validated document (Apollo caches both too). */
+    executeRate(milliseconds: number): number {
+      return rate(milliseconds, () => run());
+    },
+    /** Per second with parsing and validation on every call, for scale. */
+    fullRate(milliseconds: number): number {
+      return rate(milliseconds, () => void graphqlSync({ schema, source: PORTAL_QUERY, rootValue }));
+    },
+  };
+}
+
+function rate(milliseconds: number, work: () => void): number {
+  const warmUntil = performance.now() + Math.min(500, milliseconds / 2);
+  while (performance.now() < warmUntil) work();
+  let count = 0;
+  const started = performance.now();
+  const until = started + milliseconds;
+  while (performance.now() < until) {
+    work();
+    count++;
+  }
+  return count / ((performance.now() - started) / 1000);
+}
