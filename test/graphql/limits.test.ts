@@ -137,11 +137,16 @@ describe("HTTP transport", () => {
     },
   );
 
-  it("refuses a GET query without a preflight header (CSRF) and answers it with one", async () => {
+  it.each([
+    ["no content-type", {}],
+    ["content-type text/plain", { "content-type": "text/plain" }],
+  ])("refuses a GET query with %s and no preflight header (CSRF); one with the header is answered", async (_label, headers: Record<string, string>) => {
     const path = `/graphql?query=${encodeURIComponent("{ viewer { role } }")}`;
-    const refused = await request(server, path, { headers: bearer(server.operatorKey) });
+    statements.length = 0;
+    const refused = await request(server, path, { headers: { ...bearer(server.operatorKey), ...headers } });
     expect(refused.status).toBe(400);
     expect(errorCodes(JSON.parse(refused.text))).toEqual(["BAD_USER_INPUT"]);
+    expect(work()).toEqual([]);
     const accepted = await request(server, path, { headers: { ...bearer(server.operatorKey), "apollo-require-preflight": "true" } });
     expect(accepted.status).toBe(200);
     expect(JSON.parse(accepted.text)).toEqual({ data: { viewer: { role: "OPERATOR" } } });
