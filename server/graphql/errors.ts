@@ -16,6 +16,9 @@ const CLIENT_CODES = new Set([
   "OPERATION_RESOLUTION_FAILURE",
 ]);
 
+/** graphql-js's message when the parser's token cap (LIMITS.maxTokens) stops a document. */
+const TOKEN_CAP = /Document contains more than \d+ tokens/;
+
 export const GENERIC_MESSAGE = "Something went wrong on our side. It has been logged; please try again.";
 
 /**
@@ -42,6 +45,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     const code = String((typeof ruleCode === "string" && CLOSED_SET.has(ruleCode) ? ruleCode : original.extensions.code) ?? "");
     if (CLOSED_SET.has(code) && code !== "INTERNAL_SERVER_ERROR") {
       return shape(code as ErrorCode, original.message, (original.extensions.field as string | undefined) ?? inputPath(original), formatted);
+    }
+    if (code === "GRAPHQL_PARSE_FAILED" && TOKEN_CAP.test(original.message)) {
+      return shape("QUERY_TOO_COMPLEX", original.message, undefined, formatted);
     }
     if (CLIENT_CODES.has(code) || (!code && !path)) {
       return shape("BAD_USER_INPUT", original.message, inputPath(original), formatted);
