@@ -16,8 +16,8 @@ const CLIENT_CODES = new Set([
   "OPERATION_RESOLUTION_FAILURE",
 ]);
 
-/** graphql-js's message when the parser's token cap (LIMITS.maxTokens) stops a document. */
-const TOKEN_CAP = /Document contains more than \d+ tokens/;
+/** graphql-js's message (with its "more that" typo) when the token cap (LIMITS.maxTokens) stops a document. */
+const TOKEN_CAP = /Document contains more th[ae]n \d+ tokens/;
 
 export const GENERIC_MESSAGE = "Something went wrong on our side. It has been logged; please try again.";
 
