@@ -17,7 +17,7 @@ const CLIENT_CODES = new Set([
 ]);
 
 /** graphql-js's message (with its "more that" typo) when the token cap (LIMITS.maxTokens) stops a document. */
-const TOKEN_CAP = /Document contains more th[ae]n \d+ tokens/;
+const TOKEN_CAP = /Document contains more tha[nt] \d+ tokens/;
 
 export const GENERIC_MESSAGE = "Something went wrong on our side. It has been logged; please try again.";
 
