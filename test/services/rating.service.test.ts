@@ -153,6 +153,7 @@ describe("refused usage writes nothing", () => {
     ["an unknown outcome", (id) => ({ ...aUsageEvent(id), outcome: "DONE" as never }), "BAD_USER_INPUT", "input.outcome"],
     ["a usage time more than 5 minutes ahead", (id) => aUsageEvent(id, { occurredAt: at("2024-06-01T00:05:00.001Z") }), "BAD_USER_INPUT", "input.occurredAt"],
     ["a client id with control characters", (id) => aUsageEvent(id, { clientId: "app\n1" }), "BAD_USER_INPUT", "input.clientId"],
+    ["more than 20 labels", (id) => aUsageEvent(id, { labels: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, "v"])) }), "BAD_USER_INPUT", "input.labels"],
   ])("refuses %s", (_why, event, code, field) => {
     const account = anAccount(h);
     aFlexPack(h, account.id);
