@@ -304,7 +304,7 @@ class SameDay implements fc.Command<Model, Real> {
 
 class RecordUsage implements fc.Command<Model, Real> {
   constructor(readonly spec: UsageSpec) {}
-  check = () => true;
+  check = (_model: Readonly<Model>) => true;
   run(model: Model, h: Real) {
     this.record(model, h, eventOf(model, this.spec));
   }
