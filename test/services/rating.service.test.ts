@@ -336,3 +336,38 @@ describe("quotes", () => {
     expect(formatMicros(quote.balanceAfter.availableMicros)).toBe(formatMicros(balanceOf(account.id).availableMicros));
   });
 });
+
+describe("group commit of concurrent recordUsage calls", () => {
+  it("answers each caller alone: refused events reject their own call, the others are charged", async () => {
+    const account = anAccount(h, { balancePolicy: "HARD_STOP" });
+    const pack = aFlexPack(h, account.id, { tokens: "100" });
+    const settled = await Promise.allSettled([
+      h.services.usageBatcher.record(aUsageEvent(account.id, { quantity: "80" })), // 40 tokens
+      h.services.usageBatcher.record(aUsageEvent(account.id, { quantity: "140" })), // 70: only 60 left
+      h.services.usageBatcher.record({ ...aUsageEvent(account.id), quantityMicros: -1n }),
+      h.services.usageBatcher.record(aUsageEvent(account.id, { quantity: "100" })), // 50
+    ]);
+    expect(
+      settled.map((result) =>
+        result.status === "fulfilled" ? formatMicros(result.value.charge.tokensMicros) : { code: result.reason.code, field: result.reason.field },
+      ),
+    ).toEqual(["40", { code: "INSUFFICIENT_BALANCE", field: undefined }, { code: "BAD_USER_INPUT", field: "input.quantity" }, "50"]);
+    expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe("10");
+    expect(scalar(h.db, "select count(*) from usage_charges")).toBe(2);
+    expect(h.services.ledger.verify()).toEqual([]);
+  });
+
+  it("rejects every caller of a group whose commit fails, and writes nothing", async () => {
+    const account = anAccount(h);
+    aFlexPack(h, account.id, { tokens: "100" });
+    h.db.$client.exec(`create trigger inject_fault before update of remaining_micros on flex_packs
+      when new.remaining_micros < ${tokens("50")} begin select raise(abort, 'injected storage fault'); end`);
+    const before = dbSnapshot(h.db);
+    const settled = await Promise.allSettled([
+      h.services.usageBatcher.record(aUsageEvent(account.id, { quantity: "20" })),
+      h.services.usageBatcher.record(aUsageEvent(account.id, { quantity: "100" })),
+    ]);
+    expect(settled.map((result) => result.status)).toEqual(["rejected", "rejected"]);
+    expect(dbSnapshot(h.db)).toEqual(before);
+  });
+});
