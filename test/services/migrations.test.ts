@@ -1,0 +1,105 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { SYSTEM_ACTOR } from "../../server/core/model.js";
+import { seedDemoData } from "../../server/seed/demo.js";
+import { DEFAULT_RULES } from "../../server/services/context.js";
+import { createServices } from "../../server/services/index.js";
+import { type Db, migrateDatabase, openDatabase } from "../../server/store/database.js";
+
+describe("migrations and default data", () => {
+  let dir: string;
+  let db: Db;
+  afterEach(() => {
+    db.$client.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function freshFile() {
+    dir = mkdtempSync(join(tmpdir(), "flexgate-migrate-"));
+    db = openDatabase({ path: join(dir, "flexgate.sqlite"), synchronous: "NORMAL" });
+    return db;
+  }
+
+  it("applies the whole chain to an empty file, leaving every table, no foreign-key violation and an ok integrity check", () => {
+    migrateDatabase(freshFile());
+    const tables = db.$client
+      .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like '__drizzle%' order by name")
+      .pluck()
+      .all();
+    expect(tables).toEqual([
+      "accounts",
+      "allocations",
+      "api_keys",
+      "audit_log",
+      "credit_lots",
+      "deficit_settlements",
+      "flex_packs",
+      "price_cancellations",
+      "price_entries",
+      "resellers",
+      "reversals",
+      "usage_charges",
+    ]);
+    expect(db.$client.pragma("foreign_key_check")).toEqual([]);
+    expect(db.$client.pragma("integrity_check", { simple: true })).toBe("ok");
+    expect(db.$client.pragma("journal_mode", { simple: true })).toBe("wal");
+  });
+
+  it("is idempotent: migrating twice changes nothing", () => {
+    migrateDatabase(freshFile());
+    const before = db.$client.prepare("select count(*) from price_entries").pluck().get();
+    migrateDatabase(db);
+    expect(db.$client.prepare("select count(*) from price_entries").pluck().get()).toBe(before);
+  });
+
+  it("ships the published APS price history in every new database", () => {
+    migrateDatabase(freshFile());
+    const rows = db.$client
+      .prepare("select api_code, meter, unit_quantity, tokens_per_unit_micros, date(effective_from / 1000, 'unixepoch') as since from price_entries order by api_code, effective_from")
+      .raw()
+      .all();
+    expect(rows).toEqual([
+      ["design-automation/3dsmax", "SECOND", 3600, 6_000_000, "2019-10-28"],
+      ["design-automation/3dsmax", "SECOND", 3600, 2_000_000, "2022-03-29"],
+      ["design-automation/autocad", "SECOND", 3600, 4_000_000, "2016-11-01"],
+      ["design-automation/autocad", "SECOND", 3600, 2_000_000, "2022-03-29"],
+      ["design-automation/fusion", "SECOND", 3600, 3_000_000, "2025-06-01"],
+      ["design-automation/inventor", "SECOND", 3600, 6_000_000, "2019-10-28"],
+      ["design-automation/inventor", "SECOND", 3600, 2_000_000, "2022-03-29"],
+      ["design-automation/revit", "SECOND", 3600, 6_000_000, "2019-10-28"],
+      ["design-automation/revit", "SECOND", 3600, 2_000_000, "2022-03-29"],
+      ["flow-graph-engine/processing", "SECOND", 3600, 1_000_000, "2024-11-01"],
+      ["model-derivative/basic-interactions", "CALL", 300000, 1_000_000, "2025-12-08"],
+      ["model-derivative/complex-job", "JOB", 1, 1_500_000, "2016-11-01"],
+      ["model-derivative/complex-job", "JOB", 1, 500_000, "2022-03-29"],
+      ["model-derivative/simple-job", "JOB", 1, 200_000, "2016-11-01"],
+      ["model-derivative/simple-job", "JOB", 1, 100_000, "2022-03-29"],
+      ["reality-capture/photoscene", "GIGAPIXEL", 1, 3_500_000, "2017-11-01"],
+      ["reality-capture/photoscene", "GIGAPIXEL", 1, 1_000_000, "2022-03-29"],
+      ["reality-capture/photoscene", "PHOTO", 50, 1_000_000, "2022-09-07"],
+    ]);
+  });
+
+  it("loads demo data into an empty database once, consistent with the ledger, and never into one with accounts", () => {
+    migrateDatabase(freshFile());
+    const services = createServices({ db, clock: () => Date.UTC(2026, 10, 25), rules: DEFAULT_RULES });
+    expect(seedDemoData(services)).toBe(true);
+    const accounts = services.accounts.list({}, 100, undefined);
+    expect(accounts.totalCount).toBeGreaterThanOrEqual(5);
+    expect(accounts.items.every((account) => account.demo && account.name.startsWith("Demo:"))).toBe(true);
+    expect(db.$client.prepare("select count(*) from usage_charges").pluck().get()).toBeGreaterThan(100);
+    expect(accounts.items.map((account) => services.accounts.status(account))).toContain("GRACE");
+    expect(services.ledger.verify()).toEqual([]);
+    expect(seedDemoData(services)).toBe(false);
+  });
+
+  it("leaves a database with a real account alone", () => {
+    migrateDatabase(freshFile());
+    const services = createServices({ db, clock: () => Date.UTC(2026, 10, 25), rules: DEFAULT_RULES });
+    services.accounts.create({ name: "Real customer" }, SYSTEM_ACTOR);
+    expect(seedDemoData(services)).toBe(false);
+    expect(services.accounts.list({}, 100, undefined).totalCount).toBe(1);
+  });
+});
