@@ -11,7 +11,7 @@ import { assertNotFuture, type Instant } from "../core/time.js";
 import { reduceDeficit } from "../core/account.js";
 import { findAccount, saveDeficit } from "../store/accounts.store.js";
 import { appendAudit } from "../store/audit.store.js";
-import { inTransaction, type Tx } from "../store/database.js";
+import { inSavepoint, inTransaction, type Tx } from "../store/database.js";
 import { adjustRemaining, fundingSourcesAt } from "../store/funding.store.js";
 import {
   allocationsOfCharges,
@@ -59,7 +59,15 @@ export interface UsageQuote {
 }
 
 export const MAX_BATCH_SIZE = 1000;
+
+/** Every price version by API code, as the price book holds it. */
+type PriceTable = ReturnType<PriceBook["all"]>;
 const MAX_LABELS = 20;
+
+/** @throws FlexgateError BAD_USER_INPUT when a batch holds more than MAX_BATCH_SIZE events */
+export function assertBatchSize(count: number, field: string): void {
+  if (count > MAX_BATCH_SIZE) throw badInput(field, `${field} may hold at most ${MAX_BATCH_SIZE} events`);
+}
 
 /**
  * Prices usage events and pays them credit-first into the append-only ledger.
@@ -78,7 +86,7 @@ export class RatingService {
    */
   recordUsage(input: UsageEvent, field = "input"): RecordedUsage {
     const event = this.validate(input, field);
-    return inTransaction(this.context.db, "immediate", (tx) => this.recordInTransaction(tx, event, field));
+    return inTransaction(this.context.db, "immediate", (tx) => this.recordInTransaction(tx, this.prices.all(tx), event, field));
   }
 
   /**
@@ -86,7 +94,7 @@ export class RatingService {
    * so a refused event fails alone and leaves nothing behind.
    */
   recordUsageBatch(inputs: readonly UsageEvent[], field = "inputs"): BatchItemResult[] {
-    if (inputs.length > MAX_BATCH_SIZE) throw badInput(field, `${field} may hold at most ${MAX_BATCH_SIZE} events`);
+    assertBatchSize(inputs.length, field);
     return this.recordGroup(inputs.map((event, index) => ({ event, field: `${field}.${index}` })));
   }
 
@@ -96,17 +104,20 @@ export class RatingService {
    * what lets a durable ledger rate thousands of events a second; see UsageBatcher.
    */
   recordGroup(items: readonly GroupItem[]): BatchItemResult[] {
-    return inTransaction(this.context.db, "immediate", (tx) =>
-      items.map(({ event: input, field }): BatchItemResult => {
+    return inTransaction(this.context.db, "immediate", (tx) => {
+      // The write lock is held from here to the commit, so the price table cannot change under
+      // the group: one look at it serves every event.
+      const prices = this.prices.all(tx);
+      return items.map(({ event: input, field }): BatchItemResult => {
         try {
           const event = this.validate(input, field);
-          return { eventId: input.eventId, ...tx.transaction((savepoint) => this.recordInTransaction(savepoint, event, field)) };
+          return { eventId: input.eventId, ...inSavepoint(tx, (savepoint) => this.recordInTransaction(savepoint, prices, event, field)) };
         } catch (error) {
           if (error instanceof FlexgateError) return { eventId: input.eventId, error };
           throw error;
         }
-      }),
-    );
+      });
+    });
   }
 
   /** What recordUsage would charge and drain now, writing nothing. */
@@ -114,7 +125,7 @@ export class RatingService {
     const event = this.validate(input, field);
     return inTransaction(this.context.db, "deferred", (tx) => {
       const account = this.accountOrThrow(tx, event.accountId, `${field}.accountId`);
-      const { price, tokensMicros, decision } = this.decide(tx, account, event, field);
+      const { price, tokensMicros, decision } = this.decide(tx, this.prices.all(tx), account, event, field);
       const now = this.context.clock();
       const sources = fundingSourcesAt(tx, account.id, now);
       return {
@@ -163,7 +174,7 @@ export class RatingService {
     });
   }
 
-  private recordInTransaction(tx: Tx, event: UsageEvent, field: string): RecordedUsage {
+  private recordInTransaction(tx: Tx, prices: PriceTable, event: UsageEvent, field: string): RecordedUsage {
     const print = fingerprint({ ...event, eventId: undefined });
     const existing = findChargeByEventId(tx, event.eventId);
     if (existing) {
@@ -177,7 +188,7 @@ export class RatingService {
       return { charge: existing.charge, replayed: true };
     }
     const account = this.accountOrThrow(tx, event.accountId, `${field}.accountId`);
-    const { price, tokensMicros, decision } = this.decide(tx, account, event, field);
+    const { price, tokensMicros, decision } = this.decide(tx, prices, account, event, field);
     const now = this.context.clock();
     const charge = insertCharge(
       tx,
@@ -204,8 +215,8 @@ export class RatingService {
     return { charge, replayed: false };
   }
 
-  private decide(tx: Tx, account: Account, event: UsageEvent, field: string) {
-    const price = priceInForce(this.prices.versionsOf(tx, event.apiCode), event.occurredAt);
+  private decide(tx: Tx, prices: PriceTable, account: Account, event: UsageEvent, field: string) {
+    const price = priceInForce(prices.get(event.apiCode) ?? [], event.occurredAt);
     if (!price) {
       throw new FlexgateError(
         "PRICE_NOT_FOUND",

@@ -2,7 +2,7 @@ import { and, asc, eq, gt, inArray, like, sql } from "drizzle-orm";
 import { accounts, resellers } from "../../schema/tables.js";
 import type { DeficitState } from "../core/account.js";
 import type { Account, BalancePolicy, Reseller } from "../core/model.js";
-import type { Tx } from "./database.js";
+import { jsonList, prepared, type Tx } from "./database.js";
 import { toAccount, toDbMicros, toReseller } from "./rows.js";
 
 export interface AccountFields {
@@ -20,21 +20,51 @@ export interface AccountQuery {
   readonly limit: number;
 }
 
+const accountById = (tx: Tx) => tx.select().from(accounts).where(eq(accounts.id, sql.placeholder("id"))).prepare();
+
 export function findAccount(tx: Tx, id: number): Account | null {
-  const row = tx.select().from(accounts).where(eq(accounts.id, id)).get();
+  const row = prepared(tx, accountById).get({ id });
   return row ? toAccount(row) : null;
 }
 
+const accountsByIds = (tx: Tx) => tx.select().from(accounts).where(inArray(accounts.id, jsonList("ids"))).prepare();
+
 export function findAccounts(tx: Tx, ids: readonly number[]): Account[] {
   if (ids.length === 0) return [];
-  return tx.select().from(accounts).where(inArray(accounts.id, [...ids])).all().map(toAccount);
+  return prepared(tx, accountsByIds).all({ ids: JSON.stringify(ids) }).map(toAccount);
 }
 
-function accountConditions(query: Omit<AccountQuery, "afterId" | "limit">) {
-  return [
-    query.resellerId != null ? eq(accounts.resellerId, query.resellerId) : undefined,
-    query.nameContains ? like(accounts.name, `%${escapeLike(query.nameContains)}%`) : undefined,
+/**
+ * The account list and its count, prepared once for each combination of filters: the filters a
+ * request uses are always bound as parameters, so four shapes cover every query.
+ */
+function accountStatements(filterByReseller: boolean, filterByName: boolean) {
+  const conditions = [
+    filterByReseller ? eq(accounts.resellerId, sql.placeholder("resellerId")) : undefined,
+    filterByName ? sql`${accounts.name} like ${sql.placeholder("namePattern")} escape '\\'` : undefined,
   ];
+  return (tx: Tx) => ({
+    list: tx
+      .select()
+      .from(accounts)
+      .where(and(...conditions, gt(accounts.id, sql.placeholder("afterId"))))
+      .orderBy(asc(accounts.id))
+      .limit(sql.placeholder("limit"))
+      .prepare(),
+    count: tx
+      .select({ n: sql<number>`count(*)` })
+      .from(accounts)
+      .where(and(...conditions))
+      .prepare(),
+  });
+}
+
+const ACCOUNT_STATEMENTS = [false, true].map((byReseller) => [false, true].map((byName) => accountStatements(byReseller, byName)));
+
+function accountQuery(tx: Tx, query: Omit<AccountQuery, "afterId" | "limit">) {
+  const statements = prepared(tx, ACCOUNT_STATEMENTS[query.resellerId != null ? 1 : 0]![query.nameContains ? 1 : 0]!);
+  const params = { resellerId: query.resellerId ?? null, namePattern: query.nameContains ? `%${escapeLike(query.nameContains)}%` : null };
+  return { statements, params };
 }
 
 /** Escapes LIKE wildcards so a search for "50%" finds "50%", not everything. */
@@ -43,23 +73,14 @@ function escapeLike(text: string): string {
 }
 
 export function listAccounts(tx: Tx, query: AccountQuery): Account[] {
-  const conditions = accountConditions(query);
-  return tx
-    .select()
-    .from(accounts)
-    .where(and(...conditions, query.afterId ? gt(accounts.id, query.afterId) : undefined))
-    .orderBy(asc(accounts.id))
-    .limit(query.limit)
-    .all()
-    .map(toAccount);
+  const { statements, params } = accountQuery(tx, query);
+  // Ids start at 1, so "after 0" is the first page.
+  return statements.list.all({ ...params, afterId: query.afterId ?? 0, limit: query.limit }).map(toAccount);
 }
 
 export function countAccounts(tx: Tx, query: Omit<AccountQuery, "afterId" | "limit">): number {
-  return tx
-    .select({ n: sql<number>`count(*)` })
-    .from(accounts)
-    .where(and(...accountConditions(query)))
-    .get()!.n;
+  const { statements, params } = accountQuery(tx, query);
+  return statements.count.get(params)!.n;
 }
 
 export function insertAccount(tx: Tx, fields: AccountFields, now: number): Account {
@@ -81,11 +102,15 @@ export function updateAccountFields(tx: Tx, id: number, fields: Partial<AccountF
   return toAccount(row!);
 }
 
+const deficitUpdate = (tx: Tx) =>
+  tx
+    .update(accounts)
+    .set({ deficitMicros: sql`${sql.placeholder("deficitMicros")}`, graceStartedAt: sql`${sql.placeholder("graceStartedAt")}` })
+    .where(eq(accounts.id, sql.placeholder("id")))
+    .prepare();
+
 export function saveDeficit(tx: Tx, id: number, state: DeficitState): void {
-  tx.update(accounts)
-    .set({ deficitMicros: toDbMicros(state.deficitMicros), graceStartedAt: state.graceStartedAt })
-    .where(eq(accounts.id, id))
-    .run();
+  prepared(tx, deficitUpdate).run({ id, deficitMicros: toDbMicros(state.deficitMicros), graceStartedAt: state.graceStartedAt });
 }
 
 export interface ResellerFields {
@@ -139,9 +164,11 @@ export function findReseller(tx: Tx, id: number): Reseller | null {
   return row ? toReseller(row) : null;
 }
 
+const resellersByIds = (tx: Tx) => tx.select().from(resellers).where(inArray(resellers.id, jsonList("ids"))).prepare();
+
 export function findResellers(tx: Tx, ids: readonly number[]): Reseller[] {
   if (ids.length === 0) return [];
-  return tx.select().from(resellers).where(inArray(resellers.id, [...ids])).all().map(toReseller);
+  return prepared(tx, resellersByIds).all({ ids: JSON.stringify(ids) }).map(toReseller);
 }
 
 export function listResellers(tx: Tx, query: ResellerQuery): Reseller[] {

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { type BetterSQLite3Database, drizzle } from "drizzle-orm/better-sqlite3";
 import { migrate } from "drizzle-orm/better-sqlite3/migrator";
+import { sql } from "drizzle-orm";
 import { schemaTables } from "../../schema/tables.js";
 
 export type Schema = typeof schemaTables;
@@ -64,6 +65,33 @@ export function migrateDatabase(db: Db): void {
   }
 }
 
+/**
+ * A statement prepared once per connection and reused, instead of built and prepared again on
+ * every call: building a drizzle query and preparing it cost more than running it.
+ *
+ * `build` makes the statement with `sql.placeholder` for its parameters; it is called once per
+ * connection and must be a module-level function (it is the cache key). better-sqlite3 runs
+ * every statement of a connection in whatever transaction or savepoint is open on it, so a
+ * statement prepared on the database serves inside `inTransaction` too; the cache is keyed by
+ * the connection's session, which the database and all its transactions share.
+ */
+export function prepared<T>(tx: Tx, build: (tx: Tx) => T): T {
+  const session = (tx as unknown as { session: object }).session;
+  let statements = preparedBySession.get(session);
+  if (!statements) preparedBySession.set(session, (statements = new Map()));
+  let statement = statements.get(build) as T | undefined;
+  if (statement === undefined) {
+    statement = build(tx);
+    statements.set(build, statement);
+  }
+  return statement;
+}
+
+const preparedBySession = new WeakMap<object, Map<unknown, unknown>>();
+
+/** A placeholder for a list of values, bound as one JSON array: `inArray(column, jsonList("ids"))`. */
+export const jsonList = (name: string) => sql`(select value from json_each(${sql.placeholder(name)}))`;
+
 export type TransactionBehavior = "deferred" | "immediate";
 
 /**
@@ -73,4 +101,38 @@ export type TransactionBehavior = "deferred" | "immediate";
  */
 export function inTransaction<T>(db: Db, behavior: TransactionBehavior, work: (tx: Tx) => T): T {
   return db.transaction((tx) => work(tx), { behavior });
+}
+
+/** The better-sqlite3 connection behind a database or a transaction (drizzle keeps it on the session). */
+function connectionOf(tx: Tx): Database.Database {
+  return (tx as unknown as { session: { client: Database.Database } }).session.client;
+}
+
+const savepointStatements = (tx: Tx) => {
+  const connection = connectionOf(tx);
+  return {
+    begin: connection.prepare("savepoint item"),
+    release: connection.prepare("release savepoint item"),
+    rollback: connection.prepare("rollback to savepoint item"),
+  };
+};
+
+/**
+ * Runs `work` inside a savepoint of the open transaction: when it throws, everything it wrote is
+ * undone and the transaction carries on without it. Savepoints nest. The statements are
+ * prepared once per connection, which makes a savepoint per event nearly free.
+ */
+export function inSavepoint<T>(tx: Tx, work: (tx: Tx) => T): T {
+  const savepoint = prepared(tx, savepointStatements);
+  savepoint.begin.run();
+  try {
+    const result = work(tx);
+    savepoint.release.run();
+    return result;
+  } catch (error) {
+    // ROLLBACK TO keeps the savepoint open; RELEASE then removes it from the stack.
+    savepoint.rollback.run();
+    savepoint.release.run();
+    throw error;
+  }
 }

@@ -4,7 +4,7 @@ import type { FundingSource, SourceKind } from "../core/drain.js";
 import type { OutstandingDeficit, Settlement } from "../core/ledger.js";
 import type { CreditLot, FlexPack, SalesChannel } from "../core/model.js";
 import type { Instant } from "../core/time.js";
-import type { Tx } from "./database.js";
+import { jsonList, prepared, type Tx } from "./database.js";
 import { fromDbMicros, toCreditLot, toDbMicros, toFlexPack } from "./rows.js";
 
 export interface NewCreditLot {
@@ -69,26 +69,30 @@ export function insertFlexPack(tx: Tx, pack: NewFlexPack, now: Instant): FlexPac
   return toFlexPack(row);
 }
 
-export function creditLotsOf(tx: Tx, accountIds: readonly number[]): CreditLot[] {
-  if (accountIds.length === 0) return [];
-  return tx
+const lotsOfAccounts = (tx: Tx) =>
+  tx
     .select()
     .from(creditLots)
-    .where(inArray(creditLots.accountId, [...accountIds]))
+    .where(inArray(creditLots.accountId, jsonList("accountIds")))
     .orderBy(asc(creditLots.expiresAt), asc(creditLots.id))
-    .all()
-    .map(toCreditLot);
+    .prepare();
+
+export function creditLotsOf(tx: Tx, accountIds: readonly number[]): CreditLot[] {
+  if (accountIds.length === 0) return [];
+  return prepared(tx, lotsOfAccounts).all({ accountIds: JSON.stringify(accountIds) }).map(toCreditLot);
 }
+
+const packsOfAccounts = (tx: Tx) =>
+  tx
+    .select()
+    .from(flexPacks)
+    .where(inArray(flexPacks.accountId, jsonList("accountIds")))
+    .orderBy(asc(flexPacks.expiresAt), asc(flexPacks.id))
+    .prepare();
 
 export function flexPacksOf(tx: Tx, accountIds: readonly number[]): FlexPack[] {
   if (accountIds.length === 0) return [];
-  return tx
-    .select()
-    .from(flexPacks)
-    .where(inArray(flexPacks.accountId, [...accountIds]))
-    .orderBy(asc(flexPacks.expiresAt), asc(flexPacks.id))
-    .all()
-    .map(toFlexPack);
+  return prepared(tx, packsOfAccounts).all({ accountIds: JSON.stringify(accountIds) }).map(toFlexPack);
 }
 
 export const lotAsSource = (lot: CreditLot): FundingSource => ({
@@ -109,44 +113,53 @@ export const packAsSource = (pack: FlexPack): FundingSource => ({
   expiresAt: pack.expiresAt,
 });
 
-/** The lots and packs of an account that still hold tokens and are valid at `at`. */
-export function fundingSourcesAt(tx: Tx, accountId: number, at: Instant): FundingSource[] {
-  const lots = tx
+const usableLots = (tx: Tx) =>
+  tx
     .select()
     .from(creditLots)
     .where(
       and(
-        eq(creditLots.accountId, accountId),
+        eq(creditLots.accountId, sql.placeholder("accountId")),
         gt(creditLots.remainingMicros, 0),
-        sql`${creditLots.purchasedAt} <= ${at}`,
-        gt(creditLots.expiresAt, at),
+        sql`${creditLots.purchasedAt} <= ${sql.placeholder("at")}`,
+        gt(creditLots.expiresAt, sql.placeholder("at")),
       ),
     )
-    .all();
-  const packs = tx
+    .prepare();
+
+const usablePacks = (tx: Tx) =>
+  tx
     .select()
     .from(flexPacks)
     .where(
       and(
-        eq(flexPacks.accountId, accountId),
+        eq(flexPacks.accountId, sql.placeholder("accountId")),
         gt(flexPacks.remainingMicros, 0),
-        sql`${flexPacks.purchasedAt} <= ${at}`,
-        gt(flexPacks.expiresAt, at),
+        sql`${flexPacks.purchasedAt} <= ${sql.placeholder("at")}`,
+        gt(flexPacks.expiresAt, sql.placeholder("at")),
       ),
     )
-    .all();
+    .prepare();
+
+/** The lots and packs of an account that still hold tokens and are valid at `at`. */
+export function fundingSourcesAt(tx: Tx, accountId: number, at: Instant): FundingSource[] {
+  const lots = prepared(tx, usableLots).all({ accountId, at });
+  const packs = prepared(tx, usablePacks).all({ accountId, at });
   return [...lots.map((row) => lotAsSource(toCreditLot(row))), ...packs.map((row) => packAsSource(toFlexPack(row)))];
 }
 
+const remainingUpdate = (table: typeof creditLots | typeof flexPacks) => (tx: Tx) =>
+  tx
+    .update(table)
+    .set({ remainingMicros: sql`${table.remainingMicros} + ${sql.placeholder("delta")}` })
+    .where(and(eq(table.id, sql.placeholder("id")), sql`${table.remainingMicros} + ${sql.placeholder("delta")} >= 0`))
+    .prepare();
+
+const REMAINING_UPDATES = { CREDIT_LOT: remainingUpdate(creditLots), FLEX_PACK: remainingUpdate(flexPacks) } as const;
+
 /** Adds (or with a negative delta, takes) tokens to a lot or pack's cached remaining amount. */
 export function adjustRemaining(tx: Tx, kind: SourceKind, id: number, deltaMicros: bigint): void {
-  const delta = toDbMicros(deltaMicros);
-  const table = kind === "CREDIT_LOT" ? creditLots : flexPacks;
-  const result = tx
-    .update(table)
-    .set({ remainingMicros: sql`${table.remainingMicros} + ${delta}` })
-    .where(and(eq(table.id, id), sql`${table.remainingMicros} + ${delta} >= 0`))
-    .run();
+  const result = prepared(tx, REMAINING_UPDATES[kind]).run({ id, delta: toDbMicros(deltaMicros) });
   // The drain never takes more than is there; this guards the invariant at the last step.
   if (result.changes !== 1) throw new Error(`${kind} ${id} would go below zero`);
 }

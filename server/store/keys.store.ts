@@ -2,7 +2,7 @@ import { and, eq, isNull, sql } from "drizzle-orm";
 import { apiKeys } from "../../schema/tables.js";
 import type { ApiKey, Role } from "../core/model.js";
 import type { Instant } from "../core/time.js";
-import type { Tx } from "./database.js";
+import { prepared, type Tx } from "./database.js";
 import { toApiKey } from "./rows.js";
 
 export interface NewApiKey {
@@ -23,12 +23,16 @@ export function findApiKey(tx: Tx, id: number): ApiKey | null {
   return row ? toApiKey(row) : null;
 }
 
-export function findActiveKeyByHash(tx: Tx, secretHash: string): ApiKey | null {
-  const row = tx
+const activeKeyByHash = (tx: Tx) =>
+  tx
     .select()
     .from(apiKeys)
-    .where(and(eq(apiKeys.secretHash, secretHash), isNull(apiKeys.revokedAt)))
-    .get();
+    .where(and(eq(apiKeys.secretHash, sql.placeholder("secretHash")), isNull(apiKeys.revokedAt)))
+    .prepare();
+
+/** Runs on every API request, so its statement is prepared once. */
+export function findActiveKeyByHash(tx: Tx, secretHash: string): ApiKey | null {
+  const row = prepared(tx, activeKeyByHash).get({ secretHash });
   return row ? toApiKey(row) : null;
 }
 

@@ -4,7 +4,7 @@ import type { Allocation, SourceKind } from "../core/drain.js";
 import type { LedgerSettlement } from "../core/ledger.js";
 import type { ChargeAllocation, Outcome, UsageCharge } from "../core/model.js";
 import type { Instant } from "../core/time.js";
-import type { Tx } from "./database.js";
+import { prepared, type Tx } from "./database.js";
 import { fromDbMicros, toAllocation, toDbMicros, toUsageCharge } from "./rows.js";
 
 export interface NewCharge {
@@ -25,42 +25,76 @@ export interface NewCharge {
 // fragment unqualified, and inside this subquery a bare "id" would be the reversal's own id.
 const reversedAt = sql<number | null>`(select r.reversed_at from reversals r where r.charge_id = "usage_charges"."id")`;
 
+const chargeByEventId = (tx: Tx) =>
+  tx.select({ row: usageCharges, reversedAt }).from(usageCharges).where(eq(usageCharges.eventId, sql.placeholder("eventId"))).prepare();
+
 export function findChargeByEventId(tx: Tx, eventId: string): { charge: UsageCharge; fingerprint: string } | null {
-  const row = tx.select({ row: usageCharges, reversedAt }).from(usageCharges).where(eq(usageCharges.eventId, eventId)).get();
+  const row = prepared(tx, chargeByEventId).get({ eventId });
   return row ? { charge: toUsageCharge(row.row, row.reversedAt), fingerprint: row.row.fingerprint } : null;
 }
 
+const chargeById = (tx: Tx) =>
+  tx.select({ row: usageCharges, reversedAt }).from(usageCharges).where(eq(usageCharges.id, sql.placeholder("id"))).prepare();
+
 export function findCharge(tx: Tx, id: number): UsageCharge | null {
-  const row = tx.select({ row: usageCharges, reversedAt }).from(usageCharges).where(eq(usageCharges.id, id)).get();
+  const row = prepared(tx, chargeById).get({ id });
   return row ? toUsageCharge(row.row, row.reversedAt) : null;
 }
 
-export function insertCharge(tx: Tx, charge: NewCharge, parts: readonly Allocation[], now: Instant): UsageCharge {
-  const row = tx
+const chargeInsert = (tx: Tx) =>
+  tx
     .insert(usageCharges)
     .values({
-      ...charge,
-      labels: JSON.stringify(charge.labels),
-      quantityMicros: toDbMicros(charge.quantityMicros),
-      tokensMicros: toDbMicros(charge.tokensMicros),
-      ratedAt: now,
+      eventId: sql.placeholder("eventId"),
+      fingerprint: sql.placeholder("fingerprint"),
+      accountId: sql.placeholder("accountId"),
+      apiCode: sql.placeholder("apiCode"),
+      priceEntryId: sql.placeholder("priceEntryId"),
+      quantityMicros: sql.placeholder("quantityMicros"),
+      outcome: sql.placeholder("outcome"),
+      occurredAt: sql.placeholder("occurredAt"),
+      ratedAt: sql.placeholder("ratedAt"),
+      clientId: sql.placeholder("clientId"),
+      labels: sql.placeholder("labels"),
+      tokensMicros: sql.placeholder("tokensMicros"),
     })
     .returning()
-    .get();
-  if (parts.length > 0) {
-    tx.insert(allocations)
-      .values(
-        parts.map((part) => ({
-          chargeId: row.id,
-          accountId: charge.accountId,
-          source: part.source,
-          creditLotId: part.source === "CREDIT_LOT" ? part.sourceId : null,
-          flexPackId: part.source === "FLEX_PACK" ? part.sourceId : null,
-          amountMicros: toDbMicros(part.amountMicros),
-          occurredAt: charge.occurredAt,
-        })),
-      )
-      .run();
+    .prepare();
+
+const allocationInsert = (tx: Tx) =>
+  tx
+    .insert(allocations)
+    .values({
+      chargeId: sql.placeholder("chargeId"),
+      accountId: sql.placeholder("accountId"),
+      source: sql.placeholder("source"),
+      creditLotId: sql.placeholder("creditLotId"),
+      flexPackId: sql.placeholder("flexPackId"),
+      amountMicros: sql.placeholder("amountMicros"),
+      occurredAt: sql.placeholder("occurredAt"),
+    })
+    .prepare();
+
+export function insertCharge(tx: Tx, charge: NewCharge, parts: readonly Allocation[], now: Instant): UsageCharge {
+  const row = prepared(tx, chargeInsert).get({
+    ...charge,
+    labels: JSON.stringify(charge.labels),
+    quantityMicros: toDbMicros(charge.quantityMicros),
+    tokensMicros: toDbMicros(charge.tokensMicros),
+    ratedAt: now,
+  })!;
+  // One row per part: a charge splits across one to a few sources.
+  const insertAllocation = parts.length > 0 ? prepared(tx, allocationInsert) : null;
+  for (const part of parts) {
+    insertAllocation!.run({
+      chargeId: row.id,
+      accountId: charge.accountId,
+      source: part.source,
+      creditLotId: part.source === "CREDIT_LOT" ? part.sourceId : null,
+      flexPackId: part.source === "FLEX_PACK" ? part.sourceId : null,
+      amountMicros: toDbMicros(part.amountMicros),
+      occurredAt: charge.occurredAt,
+    });
   }
   return toUsageCharge(row, null);
 }
