@@ -1,6 +1,7 @@
 /**
  * The real server process is killed with SIGKILL at random moments while clients record usage
- * (one by one and in batches) and Flex purchases, and restarted on the same file each time.
+ * (one by one and in batches) and Flex purchases, and restarted on the same file each time,
+ * in synchronous=FULL and NORMAL by turns.
  * A client that got no answer retries with the same id, as an at-least-once sender does.
  */
 import { afterAll, expect, it } from "vitest";
@@ -193,7 +194,11 @@ it(`keeps every acknowledged write exactly once through ${KILLS} SIGKILLs, and r
   let server: ServerProcess | undefined;
   try {
     for (let kill = 1; kill <= KILLS; kill++) {
-      server = await startServer({ dbPath: file.path, launcher: bundle.launcher });
+      // A killed process loses nothing it committed in either durability mode (NORMAL only risks
+      // the last commits on power loss or an OS crash), so the restarts alternate between them.
+      const synchronous = kill % 2 === 0 ? "NORMAL" : "FULL";
+      server = await startServer({ dbPath: file.path, launcher: bundle.launcher, env: { FLEXGATE_SYNCHRONOUS: synchronous } });
+      expect(server.output()).toContain(`"synchronous":"${synchronous}"`);
       const url = server.url;
       const clients = [
         ...Array.from({ length: USAGE_WORKERS }, () => usageClient(url)),
@@ -248,7 +253,7 @@ it(`keeps every acknowledged write exactly once through ${KILLS} SIGKILLs, and r
         expect(services.accounts.balances([account])[0]!.availableMicros, `account ${account.id}`).toBe(bought - charged);
       }
       console.info(
-        `crash safety (seed ${seed}): ${KILLS} SIGKILLs, ${requests} requests, ${usage.length} usage events and ${purchases.length} purchases, ` +
+        `crash safety (seed ${seed}): ${KILLS} SIGKILLs (synchronous FULL and NORMAL alternating), ${requests} requests, ${usage.length} usage events and ${purchases.length} purchases, ` +
           `${lost} requests lost to kills, ${retries} retries during the run, ${unansweredCount} unanswered retried at the end, ` +
           `${committedButLost} committed before the kill cut the answer`,
       );
