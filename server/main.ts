@@ -43,11 +43,14 @@ export async function serve(config: Config): Promise<Running> {
 
 /** Runs until SIGTERM or SIGINT, then shuts down gracefully. */
 export async function serveUntilSignalled(config: Config): Promise<void> {
-  const running = await serve(config);
+  // The handlers go in before the server listens: a signal that arrived after the "listening" line
+  // but before they were installed took Node's default action and killed the process with the
+  // database open. A signal during start-up waits for the start to finish, then shuts down.
+  const running = serve(config);
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {
       log.info(`received ${signal}: finishing in-flight requests`);
-      running.shutdown().then(
+      running.then((started) => started.shutdown()).then(
         () => process.exit(0),
         (error: unknown) => {
           log.error("shutdown failed", { error: String(error) });
@@ -56,4 +59,5 @@ export async function serveUntilSignalled(config: Config): Promise<void> {
       );
     });
   }
+  await running;
 }

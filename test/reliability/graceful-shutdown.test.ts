@@ -122,3 +122,19 @@ it("finishes in-flight requests on SIGTERM, acknowledges only what it committed,
     expect(acknowledged.filter((eventId) => !stored.has(eventId))).toEqual([]);
   });
 }, 60_000);
+
+it("shuts down cleanly on a SIGTERM sent the instant the server says it is listening", async () => {
+  const file = newLedgerFile();
+  cleanups.push(() => file.remove());
+  // An orchestrator may stop a replica as soon as it reports ready; the signal must find the
+  // handlers already installed, not Node's default action.
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const server = await startServer({ dbPath: file.path, launcher: TSX });
+    server.child.kill("SIGTERM");
+    const exit = await Promise.race([server.exited, sleep(15_000).then(() => "still running")]);
+    expect(exit, server.output()).toEqual({ code: 0, signal: null });
+    expect(server.output()).toContain('"message":"Flexgate stopped"');
+  }
+  expect(walSize(file.path)).toBeLessThanOrEqual(0);
+  file.with((services, db) => expectSoundLedger(services, db));
+}, 60_000);
