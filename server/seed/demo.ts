@@ -2,6 +2,7 @@ import type { Actor, BalancePolicy } from "../core/model.js";
 import { parseMicros } from "../core/money.js";
 import { DAY_MS } from "../core/time.js";
 import type { Services } from "../services/index.js";
+import { inTransaction } from "../store/database.js";
 
 const DEMO_ACTOR: Actor = { name: "demo data", role: "SYSTEM", keyId: null, resellerId: null };
 const HOUR_MS = 3_600_000;
@@ -34,7 +35,17 @@ const PHOTOSCENE: DemoUsage = { apiCode: "reality-capture/photoscene", min: 50, 
  * when the database already has accounts; returns whether it loaded anything.
  */
 export function seedDemoData(services: Services): boolean {
-  if (services.accounts.list({}, 1, undefined).totalCount > 0) return false;
+  // One transaction, the emptiness check included: two servers starting together on a new file
+  // both found it empty and loaded the demo twice, and a crash midway left half of it for good.
+  // The services' own transactions nest inside it as savepoints.
+  return inTransaction(services.context.db, "immediate", () => {
+    if (services.accounts.list({}, 1, undefined).totalCount > 0) return false;
+    loadDemo(services);
+    return true;
+  });
+}
+
+function loadDemo(services: Services): void {
   const now = services.context.clock();
   const random = sequence(20221107);
 
@@ -121,5 +132,4 @@ export function seedDemoData(services: Services): boolean {
   usage(sapporo.id, [PHOTOSCENE], 30, 1);
 
   account("Demo: Fukuoka Design (new)", fuji.id);
-  return true;
 }

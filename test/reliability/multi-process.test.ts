@@ -219,3 +219,30 @@ it("waits for a write lock held outside the server (a backup, the sqlite3 shell)
     expect(db.$client.prepare("select count(*) from usage_charges").pluck().get()).toBe(12);
   });
 }, 60_000);
+
+it("loads the demo data once when two servers start together on a new file", async () => {
+  const file = newLedgerFile();
+  cleanups.push(() => file.remove());
+  // Fresh file, nothing migrated: both processes migrate, bootstrap and seed at the same moment.
+  const env = { FLEXGATE_DEMO: "on", FLEXGATE_BOOTSTRAP_OPERATOR_KEY: "two-at-once-bootstrap-key" };
+  const servers = await Promise.all([0, 1].map(() => startServer({ dbPath: file.path, launcher, env })));
+  try {
+    await Promise.all(
+      servers.map(async (server) => {
+        server.child.kill("SIGTERM");
+        expect(await server.exited, server.output()).toEqual({ code: 0, signal: null });
+      }),
+    );
+  } finally {
+    for (const server of servers) server.child.kill("SIGKILL");
+  }
+  expect(servers.filter((server) => server.output().includes("loaded demo data")).length).toBe(1);
+  file.with((services, db) => {
+    expectSoundLedger(services, db);
+    const sql = (query: string) => db.$client.prepare(query).pluck().get() as number;
+    expect(sql("select count(*) from accounts where demo = 1")).toBeGreaterThan(0);
+    expect(sql("select count(*) - count(distinct name) from accounts")).toBe(0);
+    expect(sql("select count(*) - count(distinct name) from resellers")).toBe(0);
+    expect(sql("select count(*) from api_keys")).toBe(1);
+  });
+}, 60_000);
