@@ -742,3 +742,40 @@ it("stores SQL and HTML in free text verbatim and runs none of it", async () => 
   expect(read.data).toEqual({ account: { name: STRINGS.sql } });
   expect(server.db.$client.prepare("select count(*) from accounts").pluck().get()).toBeGreaterThan(1);
 });
+
+describe("GET /export/usage.csv", () => {
+  it("answers hostile query parameters with the contract's code on the named parameter, and writes nothing", async () => {
+    const valid = () => ({ accountId, from: ago(30), to: ago(0) });
+    const slots: [keyof ReturnType<typeof valid>, Kind][] = [
+      ["accountId", { kind: "id", unknown: "NOT_FOUND" }],
+      ["from", { kind: "windowFrom", to: "to" }],
+      ["to", { kind: "windowTo" }],
+    ];
+    const cases = slots.flatMap(([slot, kind]) => casesFor(slot, kind).map((testCase) => ({ ...testCase, params: { ...valid(), [slot]: testCase.value instanceof Raw ? testCase.value.token : testCase.value } })));
+    cases.push({ slot: "accountId", label: "given twice", value: "", expect: both(bad("accountId")), params: valid() });
+    const mismatches: string[] = [];
+    for (const testCase of cases) {
+      const query = new URLSearchParams(testCase.params as Record<string, string>);
+      if (testCase.label === "given twice") query.append("accountId", accountId);
+      const before = logicalSnapshot(server.db);
+      totalRequests++;
+      const response = await fetch(`${server.url}/export/usage.csv?${query}`, { headers: { authorization: `Bearer ${server.operatorKey}` } });
+      const text = await response.text();
+      // A query parameter is text, as an inline literal is: "1e3" is no id there.
+      const expected = testCase.expect.inline;
+      if (expected === "accepted") {
+        if (response.status !== 200 || !text.startsWith("occurredAt,")) mismatches.push(`${testCase.slot} = ${testCase.label}: expected a CSV, got ${response.status} ${text.slice(0, 160)}`);
+        continue;
+      }
+      const body = JSON.parse(text) as unknown;
+      expectSafeErrors(body, { echoes: [String(testCase.value)] });
+      const got = errorsIn(body).map((error) => ({ code: error.extensions?.code, field: error.extensions?.field }));
+      const status = expected.code === "NOT_FOUND" ? 404 : 400;
+      if (response.status !== status || JSON.stringify(got) !== JSON.stringify([expected])) {
+        mismatches.push(`${testCase.slot} = ${testCase.label}: expected ${status} ${expected.code} on ${expected.field}, got ${response.status} ${JSON.stringify(got)}`);
+      }
+      if (JSON.stringify(logicalSnapshot(server.db)) !== JSON.stringify(before)) mismatches.push(`${testCase.slot} = ${testCase.label}: the database changed`);
+    }
+    expect(mismatches).toEqual([]);
+  });
+});
