@@ -246,3 +246,51 @@ it("loads the demo data once when two servers start together on a new file", asy
     expect(sql("select count(*) from api_keys")).toBe(1);
   });
 }, 60_000);
+
+it("rates with a price published on the other process from the very next event", async () => {
+  const file = newLedgerFile();
+  cleanups.push(() => file.remove());
+  const seeded = file.with((services) => ({
+    accountId: String(services.accounts.create({ name: "Price watcher", country: "JP" }, TEST_ACTOR).id),
+    operator: services.keys.create({ name: "price operator", role: "OPERATOR" }, TEST_ACTOR).secret,
+  }));
+  const servers = await Promise.all([0, 1].map(() => startServer({ dbPath: file.path, launcher })));
+  const [a, b] = servers as [ServerProcess, ServerProcess];
+  try {
+    const ok = async (server: ServerProcess, query: string, variables: Record<string, unknown>) => {
+      const outcome = await post(server.url, seeded.operator, query, variables);
+      if (outcome.kind !== "answer") throw new Error(outcome.reason);
+      expectNoInternalError(outcome.body);
+      expect(outcome.body.errors, JSON.stringify(outcome.body.errors)).toBeUndefined();
+      return outcome.body.data;
+    };
+    const PUBLISH = `mutation($input: PublishPriceInput!) { publishPrice(input: $input) { id effectiveFrom } }`;
+    const publish = async (tokensPerUnit: string) =>
+      (await ok(a, PUBLISH, { input: { apiCode: "reliability/cross-process", meter: "JOB", unitQuantity: 1, tokensPerUnit, note: "test" } })).publishPrice;
+    const charge = async (n: number, occurredAt: string) =>
+      (await ok(b, RECORD, {
+        input: { eventId: `price-${n}`, accountId: seeded.accountId, apiCode: "reliability/cross-process", quantity: "1", outcome: "SUCCEEDED", occurredAt },
+      })).recordUsage.charge.tokens;
+
+    // B has read (and cached) the price table before A publishes: the API has no price yet.
+    const before = await post(b.url, seeded.operator, RECORD, {
+      input: { eventId: "price-0", accountId: seeded.accountId, apiCode: "reliability/cross-process", quantity: "1", outcome: "SUCCEEDED", occurredAt: new Date().toISOString() },
+    });
+    if (before.kind !== "answer") throw new Error(before.reason);
+    expectNoInternalError(before.body);
+    expect(errorsIn(before.body).map((error) => error.extensions?.code)).toEqual(["PRICE_NOT_FOUND"]);
+    const first = await publish("3");
+    expect(await charge(1, first.effectiveFrom)).toBe("3");
+    await sleep(5);
+    const second = await publish("5");
+    expect(await charge(2, second.effectiveFrom)).toBe("5");
+    expect(await charge(3, first.effectiveFrom)).toBe("3");
+    for (const server of servers) {
+      server.child.kill("SIGTERM");
+      expect(await server.exited).toEqual({ code: 0, signal: null });
+    }
+  } finally {
+    for (const server of servers) server.child.kill("SIGKILL");
+  }
+  file.with((services, db) => expectSoundLedger(services, db));
+}, 60_000);
