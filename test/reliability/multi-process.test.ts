@@ -58,7 +58,7 @@ it("two server processes on one file never spend a token twice, count exactly, a
 
   const servers: ServerProcess[] = [];
   try {
-    servers.push(await startServer({ dbPath: file.path, launcher: launcher }));
+    servers.push(await startServer({ dbPath: file.path, launcher }));
 
     // 1 token each: complex Model Derivative jobs cost 0.5 token since 2022-03-29.
     const event = (accountId: number, n: number) => ({
@@ -104,7 +104,7 @@ it("two server processes on one file never spend a token twice, count exactly, a
     let warmUps = 0;
     const secondStart = (async () => {
       while (accepted.size < 20) await sleep(5);
-      servers.push(await startServer({ dbPath: file.path, launcher: launcher }));
+      servers.push(await startServer({ dbPath: file.path, launcher }));
     })();
     const client = async (index: number) => {
       while (servers.length < 2) {
