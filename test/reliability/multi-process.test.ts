@@ -102,17 +102,20 @@ it("two server processes on one file never spend a token twice, count exactly, a
     // opening and migrating the shared file must wait for the lock, not fail. Until it listens,
     // the clients keep the first one busy with events of the NEGATIVE_WITH_GRACE account.
     let warmUps = 0;
+    let startFailure: unknown;
     const secondStart = (async () => {
       while (accepted.size < 20) await sleep(5);
       servers.push(await startServer({ dbPath: file.path, launcher }));
-    })();
+    })().catch((error: unknown) => {
+      startFailure = error;
+    });
     const client = async (index: number) => {
-      while (servers.length < 2) {
+      while (servers.length < 2 && startFailure === undefined) {
         const input = event(seeded.grace, -++warmUps);
         const body = await answerOf(servers[0]!, seeded.metering, RECORD, { input });
         take(input, body.data?.recordUsage.charge ?? null, errorsIn(body)[0]);
       }
-      for (let round = 0; queue.length > 0; round++) {
+      for (let round = 0; queue.length > 0 && startFailure === undefined; round++) {
         const server = servers[(index + round) % 2]!;
         if (round % 3 === 2) {
           const batch = queue.splice(0, 10);
@@ -130,6 +133,7 @@ it("two server processes on one file never spend a token twice, count exactly, a
     };
     const sideTraffic = async () => {
       await secondStart;
+      if (startFailure !== undefined) return;
       for (let n = 0; n < 4; n++) {
         await answerOf(servers[n % 2]!, seeded.operator, PURCHASE, {
           input: { accountId: String(seeded.grace), tokens: "100", purchasedAt: new Date(now - DAY).toISOString(), channel: "ESTORE", orderRef: `multi-top-up-${n}` },
@@ -138,6 +142,7 @@ it("two server processes on one file never spend a token twice, count exactly, a
       }
     };
     await Promise.all([...Array.from({ length: CLIENTS }, (_, index) => client(index)), sideTraffic()]);
+    if (startFailure !== undefined) throw startFailure;
     expect(perServer.get(servers[0]!.url)).toBeGreaterThan(20);
     expect(perServer.get(servers[1]!.url)).toBeGreaterThan(20);
 
