@@ -21,7 +21,8 @@ import {
   insertReversal,
   settlementsOfAllocations,
 } from "../store/ledger.store.js";
-import { fingerprint, type ServiceContext } from "./context.js";
+import { createHash } from "node:crypto";
+import type { ServiceContext } from "./context.js";
 import type { PriceBook } from "./price-book.js";
 
 export interface UsageEvent {
@@ -59,6 +60,27 @@ export interface UsageQuote {
 }
 
 export const MAX_BATCH_SIZE = 1000;
+
+/**
+ * The idempotency fingerprint of a validated event: exactly `fingerprint({ ...event, eventId:
+ * undefined })` (stored fingerprints decide replays, so not one byte may differ; a property
+ * test holds the two equal), without the generic canonical form's replacer, which cost a tenth
+ * of rating an event. A validated event has these keys and no others, written here already
+ * sorted; labels are sorted as the generic form sorts every object.
+ */
+export function usageFingerprint(event: UsageEvent): string {
+  const { labels } = event;
+  const canonical = JSON.stringify({
+    accountId: event.accountId,
+    apiCode: event.apiCode,
+    clientId: event.clientId,
+    labels: labels && Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+    occurredAt: event.occurredAt,
+    outcome: event.outcome,
+    quantityMicros: event.quantityMicros.toString(),
+  });
+  return createHash("sha256").update(canonical).digest("hex");
+}
 
 /** Every price version by API code, as the price book holds it. */
 type PriceTable = ReturnType<PriceBook["all"]>;
@@ -175,7 +197,7 @@ export class RatingService {
   }
 
   private recordInTransaction(tx: Tx, prices: PriceTable, event: UsageEvent, field: string): RecordedUsage {
-    const print = fingerprint({ ...event, eventId: undefined });
+    const print = usageFingerprint(event);
     const existing = findChargeByEventId(tx, event.eventId);
     if (existing) {
       if (existing.fingerprint !== print) {

@@ -1,8 +1,8 @@
-import { and, asc, eq, gt, inArray, like, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import { accounts, resellers } from "../../schema/tables.js";
 import type { DeficitState } from "../core/account.js";
 import type { Account, BalancePolicy, Reseller } from "../core/model.js";
-import { jsonList, prepared, type Tx } from "./database.js";
+import { columnsOf, prepared, rawStatement, type Tx } from "./database.js";
 import { toAccount, toDbMicros, toReseller } from "./rows.js";
 
 export interface AccountFields {
@@ -20,18 +20,19 @@ export interface AccountQuery {
   readonly limit: number;
 }
 
-const accountById = (tx: Tx) => tx.select().from(accounts).where(eq(accounts.id, sql.placeholder("id"))).prepare();
+const account = columnsOf(accounts);
+const accountById = rawStatement(`select ${account.list} from "accounts" where "accounts"."id" = @id`);
 
 export function findAccount(tx: Tx, id: number): Account | null {
   const row = prepared(tx, accountById).get({ id });
-  return row ? toAccount(row) : null;
+  return row ? toAccount(account.read(row)) : null;
 }
 
-const accountsByIds = (tx: Tx) => tx.select().from(accounts).where(inArray(accounts.id, jsonList("ids"))).prepare();
+const accountsByIds = rawStatement(`select ${account.list} from "accounts" where "accounts"."id" in (select value from json_each(@ids))`);
 
 export function findAccounts(tx: Tx, ids: readonly number[]): Account[] {
   if (ids.length === 0) return [];
-  return prepared(tx, accountsByIds).all({ ids: JSON.stringify(ids) }).map(toAccount);
+  return prepared(tx, accountsByIds).all({ ids: JSON.stringify(ids) }).map((row) => toAccount(account.read(row)));
 }
 
 /**
@@ -39,31 +40,25 @@ export function findAccounts(tx: Tx, ids: readonly number[]): Account[] {
  * request uses are always bound as parameters, so four shapes cover every query.
  */
 function accountStatements(filterByReseller: boolean, filterByName: boolean) {
-  const conditions = [
-    filterByReseller ? eq(accounts.resellerId, sql.placeholder("resellerId")) : undefined,
-    filterByName ? sql`${accounts.name} like ${sql.placeholder("namePattern")} escape '\\'` : undefined,
-  ];
-  return (tx: Tx) => ({
-    list: tx
-      .select()
-      .from(accounts)
-      .where(and(...conditions, gt(accounts.id, sql.placeholder("afterId"))))
-      .orderBy(asc(accounts.id))
-      .limit(sql.placeholder("limit"))
-      .prepare(),
-    count: tx
-      .select({ n: sql<number>`count(*)` })
-      .from(accounts)
-      .where(and(...conditions))
-      .prepare(),
-  });
+  const where = [
+    filterByReseller ? `"accounts"."reseller_id" = @resellerId` : null,
+    filterByName ? `"accounts"."name" like @namePattern escape '\\'` : null,
+  ].filter((condition) => condition !== null);
+  const list = rawStatement(
+    `select ${account.list} from "accounts" where ${[...where, `"accounts"."id" > @afterId`].join(" and ")} order by "accounts"."id" limit @limit`,
+  );
+  const count = rawStatement(`select count(*) as n from "accounts"${where.length > 0 ? ` where ${where.join(" and ")}` : ""}`);
+  return (tx: Tx) => ({ list: list(tx), count: count(tx) });
 }
 
 const ACCOUNT_STATEMENTS = [false, true].map((byReseller) => [false, true].map((byName) => accountStatements(byReseller, byName)));
 
+/** Only the parameters a statement names may be bound: better-sqlite3 refuses the others. */
 function accountQuery(tx: Tx, query: Omit<AccountQuery, "afterId" | "limit">) {
   const statements = prepared(tx, ACCOUNT_STATEMENTS[query.resellerId != null ? 1 : 0]![query.nameContains ? 1 : 0]!);
-  const params = { resellerId: query.resellerId ?? null, namePattern: query.nameContains ? `%${escapeLike(query.nameContains)}%` : null };
+  const params: Record<string, unknown> = {};
+  if (query.resellerId != null) params.resellerId = query.resellerId;
+  if (query.nameContains) params.namePattern = `%${escapeLike(query.nameContains)}%`;
   return { statements, params };
 }
 
@@ -75,12 +70,12 @@ function escapeLike(text: string): string {
 export function listAccounts(tx: Tx, query: AccountQuery): Account[] {
   const { statements, params } = accountQuery(tx, query);
   // Ids start at 1, so "after 0" is the first page.
-  return statements.list.all({ ...params, afterId: query.afterId ?? 0, limit: query.limit }).map(toAccount);
+  return statements.list.all({ ...params, afterId: query.afterId ?? 0, limit: query.limit }).map((row) => toAccount(account.read(row)));
 }
 
 export function countAccounts(tx: Tx, query: Omit<AccountQuery, "afterId" | "limit">): number {
   const { statements, params } = accountQuery(tx, query);
-  return statements.count.get(params)!.n;
+  return (statements.count.get(params) as { n: number }).n;
 }
 
 export function insertAccount(tx: Tx, fields: AccountFields, now: number): Account {
@@ -102,12 +97,7 @@ export function updateAccountFields(tx: Tx, id: number, fields: Partial<AccountF
   return toAccount(row!);
 }
 
-const deficitUpdate = (tx: Tx) =>
-  tx
-    .update(accounts)
-    .set({ deficitMicros: sql`${sql.placeholder("deficitMicros")}`, graceStartedAt: sql`${sql.placeholder("graceStartedAt")}` })
-    .where(eq(accounts.id, sql.placeholder("id")))
-    .prepare();
+const deficitUpdate = rawStatement(`update "accounts" set "deficit_micros" = @deficitMicros, "grace_started_at" = @graceStartedAt where "accounts"."id" = @id`);
 
 export function saveDeficit(tx: Tx, id: number, state: DeficitState): void {
   prepared(tx, deficitUpdate).run({ id, deficitMicros: toDbMicros(state.deficitMicros), graceStartedAt: state.graceStartedAt });
@@ -164,11 +154,12 @@ export function findReseller(tx: Tx, id: number): Reseller | null {
   return row ? toReseller(row) : null;
 }
 
-const resellersByIds = (tx: Tx) => tx.select().from(resellers).where(inArray(resellers.id, jsonList("ids"))).prepare();
+const reseller = columnsOf(resellers);
+const resellersByIds = rawStatement(`select ${reseller.list} from "resellers" where "resellers"."id" in (select value from json_each(@ids))`);
 
 export function findResellers(tx: Tx, ids: readonly number[]): Reseller[] {
   if (ids.length === 0) return [];
-  return prepared(tx, resellersByIds).all({ ids: JSON.stringify(ids) }).map(toReseller);
+  return prepared(tx, resellersByIds).all({ ids: JSON.stringify(ids) }).map((row) => toReseller(reseller.read(row)));
 }
 
 export function listResellers(tx: Tx, query: ResellerQuery): Reseller[] {

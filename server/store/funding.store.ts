@@ -4,7 +4,7 @@ import type { FundingSource, SourceKind } from "../core/drain.js";
 import type { OutstandingDeficit, Settlement } from "../core/ledger.js";
 import type { CreditLot, FlexPack, SalesChannel } from "../core/model.js";
 import type { Instant } from "../core/time.js";
-import { jsonList, prepared, type Tx } from "./database.js";
+import { columnsOf, prepared, rawStatement, type Tx } from "./database.js";
 import { fromDbMicros, toCreditLot, toDbMicros, toFlexPack } from "./rows.js";
 
 export interface NewCreditLot {
@@ -69,30 +69,25 @@ export function insertFlexPack(tx: Tx, pack: NewFlexPack, now: Instant): FlexPac
   return toFlexPack(row);
 }
 
-const lotsOfAccounts = (tx: Tx) =>
-  tx
-    .select()
-    .from(creditLots)
-    .where(inArray(creditLots.accountId, jsonList("accountIds")))
-    .orderBy(asc(creditLots.expiresAt), asc(creditLots.id))
-    .prepare();
+const lot = columnsOf(creditLots);
+const pack = columnsOf(flexPacks);
+
+const lotsOfAccounts = rawStatement(
+  `select ${lot.list} from "credit_lots" where "credit_lots"."account_id" in (select value from json_each(@accountIds)) order by "credit_lots"."expires_at", "credit_lots"."id"`,
+);
 
 export function creditLotsOf(tx: Tx, accountIds: readonly number[]): CreditLot[] {
   if (accountIds.length === 0) return [];
-  return prepared(tx, lotsOfAccounts).all({ accountIds: JSON.stringify(accountIds) }).map(toCreditLot);
+  return prepared(tx, lotsOfAccounts).all({ accountIds: JSON.stringify(accountIds) }).map((row) => toCreditLot(lot.read(row)));
 }
 
-const packsOfAccounts = (tx: Tx) =>
-  tx
-    .select()
-    .from(flexPacks)
-    .where(inArray(flexPacks.accountId, jsonList("accountIds")))
-    .orderBy(asc(flexPacks.expiresAt), asc(flexPacks.id))
-    .prepare();
+const packsOfAccounts = rawStatement(
+  `select ${pack.list} from "flex_packs" where "flex_packs"."account_id" in (select value from json_each(@accountIds)) order by "flex_packs"."expires_at", "flex_packs"."id"`,
+);
 
 export function flexPacksOf(tx: Tx, accountIds: readonly number[]): FlexPack[] {
   if (accountIds.length === 0) return [];
-  return prepared(tx, packsOfAccounts).all({ accountIds: JSON.stringify(accountIds) }).map(toFlexPack);
+  return prepared(tx, packsOfAccounts).all({ accountIds: JSON.stringify(accountIds) }).map((row) => toFlexPack(pack.read(row)));
 }
 
 export const lotAsSource = (lot: CreditLot): FundingSource => ({
@@ -113,49 +108,25 @@ export const packAsSource = (pack: FlexPack): FundingSource => ({
   expiresAt: pack.expiresAt,
 });
 
-const usableLots = (tx: Tx) =>
-  tx
-    .select()
-    .from(creditLots)
-    .where(
-      and(
-        eq(creditLots.accountId, sql.placeholder("accountId")),
-        gt(creditLots.remainingMicros, 0),
-        sql`${creditLots.purchasedAt} <= ${sql.placeholder("at")}`,
-        gt(creditLots.expiresAt, sql.placeholder("at")),
-      ),
-    )
-    .prepare();
-
-const usablePacks = (tx: Tx) =>
-  tx
-    .select()
-    .from(flexPacks)
-    .where(
-      and(
-        eq(flexPacks.accountId, sql.placeholder("accountId")),
-        gt(flexPacks.remainingMicros, 0),
-        sql`${flexPacks.purchasedAt} <= ${sql.placeholder("at")}`,
-        gt(flexPacks.expiresAt, sql.placeholder("at")),
-      ),
-    )
-    .prepare();
+const usable = (table: string, columns: string) =>
+  rawStatement(
+    `select ${columns} from "${table}" where "${table}"."account_id" = @accountId and "${table}"."remaining_micros" > 0
+       and "${table}"."purchased_at" <= @at and "${table}"."expires_at" > @at`,
+  );
+const usableLots = usable("credit_lots", lot.list);
+const usablePacks = usable("flex_packs", pack.list);
 
 /** The lots and packs of an account that still hold tokens and are valid at `at`. */
 export function fundingSourcesAt(tx: Tx, accountId: number, at: Instant): FundingSource[] {
   const lots = prepared(tx, usableLots).all({ accountId, at });
   const packs = prepared(tx, usablePacks).all({ accountId, at });
-  return [...lots.map((row) => lotAsSource(toCreditLot(row))), ...packs.map((row) => packAsSource(toFlexPack(row)))];
+  return [...lots.map((row) => lotAsSource(toCreditLot(lot.read(row)))), ...packs.map((row) => packAsSource(toFlexPack(pack.read(row))))];
 }
 
-const remainingUpdate = (table: typeof creditLots | typeof flexPacks) => (tx: Tx) =>
-  tx
-    .update(table)
-    .set({ remainingMicros: sql`${table.remainingMicros} + ${sql.placeholder("delta")}` })
-    .where(and(eq(table.id, sql.placeholder("id")), sql`${table.remainingMicros} + ${sql.placeholder("delta")} >= 0`))
-    .prepare();
+const remainingUpdate = (table: string) =>
+  rawStatement(`update "${table}" set "remaining_micros" = "remaining_micros" + @delta where "id" = @id and "remaining_micros" + @delta >= 0`);
 
-const REMAINING_UPDATES = { CREDIT_LOT: remainingUpdate(creditLots), FLEX_PACK: remainingUpdate(flexPacks) } as const;
+const REMAINING_UPDATES = { CREDIT_LOT: remainingUpdate("credit_lots"), FLEX_PACK: remainingUpdate("flex_packs") } as const;
 
 /** Adds (or with a negative delta, takes) tokens to a lot or pack's cached remaining amount. */
 export function adjustRemaining(tx: Tx, kind: SourceKind, id: number, deltaMicros: bigint): void {

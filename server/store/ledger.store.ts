@@ -1,10 +1,10 @@
-import { and, asc, desc, eq, gte, inArray, lt, lte, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gte, type InferSelectModel, inArray, lt, lte, sql } from "drizzle-orm";
 import { allocations, deficitSettlements, reversals, usageCharges } from "../../schema/tables.js";
 import type { Allocation, SourceKind } from "../core/drain.js";
 import type { LedgerSettlement } from "../core/ledger.js";
 import type { ChargeAllocation, Outcome, UsageCharge } from "../core/model.js";
 import type { Instant } from "../core/time.js";
-import { prepared, type Tx } from "./database.js";
+import { columnsOf, prepared, rawStatement, type Tx } from "./database.js";
 import { fromDbMicros, toAllocation, toDbMicros, toUsageCharge } from "./rows.js";
 
 export interface NewCharge {
@@ -25,64 +25,56 @@ export interface NewCharge {
 // fragment unqualified, and inside this subquery a bare "id" would be the reversal's own id.
 const reversedAt = sql<number | null>`(select r.reversed_at from reversals r where r.charge_id = "usage_charges"."id")`;
 
-const chargeByEventId = (tx: Tx) =>
-  tx.select({ row: usageCharges, reversedAt }).from(usageCharges).where(eq(usageCharges.eventId, sql.placeholder("eventId"))).prepare();
+const charge = columnsOf(usageCharges);
+const chargeSelect = `select ${charge.list}, (select r.reversed_at from reversals r where r.charge_id = "usage_charges"."id") as "reversedAt" from "usage_charges"`;
+type ChargeRow = InferSelectModel<typeof usageCharges> & { reversedAt: number | null };
+const readCharge = (row: unknown) => charge.read(row) as ChargeRow;
+
+const chargeByEventId = rawStatement(`${chargeSelect} where "usage_charges"."event_id" = @eventId`);
 
 export function findChargeByEventId(tx: Tx, eventId: string): { charge: UsageCharge; fingerprint: string } | null {
   const row = prepared(tx, chargeByEventId).get({ eventId });
-  return row ? { charge: toUsageCharge(row.row, row.reversedAt), fingerprint: row.row.fingerprint } : null;
+  if (!row) return null;
+  const found = readCharge(row);
+  return { charge: toUsageCharge(found, found.reversedAt), fingerprint: found.fingerprint };
 }
 
-const chargeById = (tx: Tx) =>
-  tx.select({ row: usageCharges, reversedAt }).from(usageCharges).where(eq(usageCharges.id, sql.placeholder("id"))).prepare();
+const chargeById = rawStatement(`${chargeSelect} where "usage_charges"."id" = @id`);
 
 export function findCharge(tx: Tx, id: number): UsageCharge | null {
   const row = prepared(tx, chargeById).get({ id });
-  return row ? toUsageCharge(row.row, row.reversedAt) : null;
+  if (!row) return null;
+  const found = readCharge(row);
+  return toUsageCharge(found, found.reversedAt);
 }
 
-const chargeInsert = (tx: Tx) =>
-  tx
-    .insert(usageCharges)
-    .values({
-      eventId: sql.placeholder("eventId"),
-      fingerprint: sql.placeholder("fingerprint"),
-      accountId: sql.placeholder("accountId"),
-      apiCode: sql.placeholder("apiCode"),
-      priceEntryId: sql.placeholder("priceEntryId"),
-      quantityMicros: sql.placeholder("quantityMicros"),
-      outcome: sql.placeholder("outcome"),
-      occurredAt: sql.placeholder("occurredAt"),
-      ratedAt: sql.placeholder("ratedAt"),
-      clientId: sql.placeholder("clientId"),
-      labels: sql.placeholder("labels"),
-      tokensMicros: sql.placeholder("tokensMicros"),
-    })
-    .returning()
-    .prepare();
+const chargeInsert = rawStatement(`insert into "usage_charges"
+  ("event_id", "fingerprint", "account_id", "api_code", "price_entry_id", "quantity_micros", "outcome", "occurred_at", "rated_at", "client_id", "labels", "tokens_micros")
+  values (@eventId, @fingerprint, @accountId, @apiCode, @priceEntryId, @quantityMicros, @outcome, @occurredAt, @ratedAt, @clientId, @labels, @tokensMicros)`);
 
-const allocationInsert = (tx: Tx) =>
-  tx
-    .insert(allocations)
-    .values({
-      chargeId: sql.placeholder("chargeId"),
-      accountId: sql.placeholder("accountId"),
-      source: sql.placeholder("source"),
-      creditLotId: sql.placeholder("creditLotId"),
-      flexPackId: sql.placeholder("flexPackId"),
-      amountMicros: sql.placeholder("amountMicros"),
-      occurredAt: sql.placeholder("occurredAt"),
-    })
-    .prepare();
+const allocationInsert = rawStatement(`insert into "allocations"
+  ("charge_id", "account_id", "source", "credit_lot_id", "flex_pack_id", "amount_micros", "occurred_at")
+  values (@chargeId, @accountId, @source, @creditLotId, @flexPackId, @amountMicros, @occurredAt)`);
 
 export function insertCharge(tx: Tx, charge: NewCharge, parts: readonly Allocation[], now: Instant): UsageCharge {
-  const row = prepared(tx, chargeInsert).get({
-    ...charge,
-    labels: JSON.stringify(charge.labels),
+  const row: InferSelectModel<typeof usageCharges> = {
+    id: 0,
+    eventId: charge.eventId,
+    fingerprint: charge.fingerprint,
+    accountId: charge.accountId,
+    apiCode: charge.apiCode,
+    priceEntryId: charge.priceEntryId,
     quantityMicros: toDbMicros(charge.quantityMicros),
-    tokensMicros: toDbMicros(charge.tokensMicros),
+    outcome: charge.outcome,
+    occurredAt: charge.occurredAt,
     ratedAt: now,
-  })!;
+    clientId: charge.clientId,
+    labels: JSON.stringify(charge.labels),
+    tokensMicros: toDbMicros(charge.tokensMicros),
+  };
+  const { id: _, ...values } = row;
+  // The row is known but for its id: no RETURNING, which would read it back.
+  row.id = Number(prepared(tx, chargeInsert).run(values).lastInsertRowid);
   // One row per part: a charge splits across one to a few sources.
   const insertAllocation = parts.length > 0 ? prepared(tx, allocationInsert) : null;
   for (const part of parts) {

@@ -2,7 +2,7 @@ import { asc, eq, sql } from "drizzle-orm";
 import { priceCancellations, priceEntries } from "../../schema/tables.js";
 import type { Meter, Outcome, PriceVersion } from "../core/price.js";
 import type { Instant } from "../core/time.js";
-import { prepared, type Tx } from "./database.js";
+import { prepared, rawStatement, type Tx } from "./database.js";
 import { toDbMicros, toPriceVersion } from "./rows.js";
 
 export interface NewPriceVersion {
@@ -75,13 +75,9 @@ export function countPriceVersions(tx: Tx): number {
  * cancellations are counted instead.
  */
 export function priceTableStamp(tx: Tx): string {
-  return prepared(tx, stampQuery).get()!.stamp;
+  return (prepared(tx, stampQuery).get() as { stamp: string }).stamp;
 }
 
-const stampQuery = (tx: Tx) =>
-  tx
-    .select({
-      stamp: sql<string>`(select coalesce(max(${priceEntries.id}), 0) from ${priceEntries}) || ':' || (select count(*) from ${priceCancellations})`,
-    })
-    .from(sql`(select 1)`)
-    .prepare();
+const stampQuery = rawStatement(
+  `select (select coalesce(max("id"), 0) from "price_entries") || ':' || (select count(*) from "price_cancellations") as stamp`,
+);
