@@ -2,7 +2,7 @@ import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import { accounts, resellers } from "../../schema/tables.js";
 import type { DeficitState } from "../core/account.js";
 import type { Account, BalancePolicy, Reseller } from "../core/model.js";
-import { columnsOf, prepared, rawStatement, type Tx } from "./database.js";
+import { columnsOf, prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
 import { toAccount, toDbMicros, toReseller } from "./rows.js";
 
 export interface AccountFields {
@@ -21,14 +21,14 @@ export interface AccountQuery {
 }
 
 const account = columnsOf(accounts);
-const accountById = rawStatement(`select ${account.list} from "accounts" where "accounts"."id" = @id`);
+const accountById = rowsStatement(`select ${account.list} from "accounts" where "accounts"."id" = @id`);
 
 export function findAccount(tx: Tx, id: number): Account | null {
   const row = prepared(tx, accountById).get({ id });
   return row ? toAccount(account.read(row)) : null;
 }
 
-const accountsByIds = rawStatement(`select ${account.list} from "accounts" where "accounts"."id" in (select value from json_each(@ids))`);
+const accountsByIds = rowsStatement(`select ${account.list} from "accounts" where "accounts"."id" in (select value from json_each(@ids))`);
 
 export function findAccounts(tx: Tx, ids: readonly number[]): Account[] {
   if (ids.length === 0) return [];
@@ -44,7 +44,7 @@ function accountStatements(filterByReseller: boolean, filterByName: boolean) {
     filterByReseller ? `"accounts"."reseller_id" = @resellerId` : null,
     filterByName ? `"accounts"."name" like @namePattern escape '\\'` : null,
   ].filter((condition) => condition !== null);
-  const list = rawStatement(
+  const list = rowsStatement(
     `select ${account.list} from "accounts" where ${[...where, `"accounts"."id" > @afterId`].join(" and ")} order by "accounts"."id" limit @limit`,
   );
   const count = rawStatement(`select count(*) as n from "accounts"${where.length > 0 ? ` where ${where.join(" and ")}` : ""}`);
@@ -155,7 +155,7 @@ export function findReseller(tx: Tx, id: number): Reseller | null {
 }
 
 const reseller = columnsOf(resellers);
-const resellersByIds = rawStatement(`select ${reseller.list} from "resellers" where "resellers"."id" in (select value from json_each(@ids))`);
+const resellersByIds = rowsStatement(`select ${reseller.list} from "resellers" where "resellers"."id" in (select value from json_each(@ids))`);
 
 export function findResellers(tx: Tx, ids: readonly number[]): Reseller[] {
   if (ids.length === 0) return [];

@@ -106,27 +106,41 @@ function connectionOf(tx: Tx): Database.Database {
 /**
  * A plain better-sqlite3 statement with named parameters (`@name`), for `prepared()`. The hot
  * statements of rating and of the portal's pages are written this way: drizzle's per-row mapping
- * and parameter filling cost as much as SQLite's own work for these one-row statements. Column
- * lists come from the drizzle tables (see columnsOf), so the rows keep drizzle's shape.
+ * and parameter filling cost as much as SQLite's own work for these small statements.
  */
 export const rawStatement = (source: string) => (tx: Tx) => connectionOf(tx).prepare(source);
 
 /**
- * The select list of every column of a table, aliased to its drizzle key
- * (`"flex_packs"."remaining_micros" as "remainingMicros"`), and a reader that turns the
- * boolean-mode columns' 0 and 1 into booleans as drizzle does: read through them, a raw row is
- * the table's InferSelectModel.
+ * Like rawStatement, for a select whose rows come back as arrays (better-sqlite3's raw mode),
+ * to be read with columnsOf(...).read: building an object per row natively, then copying it
+ * into the domain object, cost more than the query on pages of a hundred and more rows.
  */
-export function columnsOf<T extends SQLiteTable>(table: T) {
+export const rowsStatement = (source: string) => (tx: Tx) => connectionOf(tx).prepare(source).raw(true);
+
+/**
+ * The select list of a table's columns, in its drizzle key order, and a reader turning a raw
+ * row (an array in that order) into the table's InferSelectModel: boolean-mode columns become
+ * booleans as drizzle makes them. Columns in `except` (say, an idempotency fingerprint nobody
+ * reads back) are neither selected nor set.
+ */
+export function columnsOf<T extends SQLiteTable, K extends keyof InferSelectModel<T> & string = never>(table: T, except: readonly K[] = []) {
   const name = getTableName(table);
-  const columns = Object.entries(getTableColumns(table));
-  const booleans = columns.filter(([, column]) => column.columnType === "SQLiteBoolean").map(([key]) => key);
+  const columns = Object.entries(getTableColumns(table)).filter(([key]) => !(except as readonly string[]).includes(key));
+  const keys = columns.map(([key]) => key);
+  const booleans = new Set(columns.filter(([, column]) => column.columnType === "SQLiteBoolean").map(([key]) => key));
   return {
     list: columns.map(([key, column]) => `"${name}"."${column.name}" as "${key}"`).join(", "),
-    read: (row: unknown): InferSelectModel<T> => {
-      const record = row as Record<string, unknown>;
-      for (const key of booleans) if (record[key] !== null) record[key] = record[key] === 1;
-      return record as InferSelectModel<T>;
+    /** How many values of a raw row are the table's; any further ones follow them. */
+    count: keys.length,
+    read(values: unknown): Omit<InferSelectModel<T>, K> {
+      const row = values as unknown[];
+      const record: Record<string, unknown> = {};
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]!;
+        const value = row[i];
+        record[key] = booleans.has(key) && value !== null ? value === 1 : value;
+      }
+      return record as Omit<InferSelectModel<T>, K>;
     },
   };
 }

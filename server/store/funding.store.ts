@@ -4,7 +4,7 @@ import type { FundingSource, SourceKind } from "../core/drain.js";
 import type { OutstandingDeficit, Settlement } from "../core/ledger.js";
 import type { CreditLot, FlexPack, SalesChannel } from "../core/model.js";
 import type { Instant } from "../core/time.js";
-import { columnsOf, prepared, rawStatement, type Tx } from "./database.js";
+import { columnsOf, prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
 import { fromDbMicros, toCreditLot, toDbMicros, toFlexPack } from "./rows.js";
 
 export interface NewCreditLot {
@@ -69,10 +69,11 @@ export function insertFlexPack(tx: Tx, pack: NewFlexPack, now: Instant): FlexPac
   return toFlexPack(row);
 }
 
-const lot = columnsOf(creditLots);
-const pack = columnsOf(flexPacks);
+// Domain lots and packs carry no fingerprint: only the idempotent purchase path reads it back.
+const lot = columnsOf(creditLots, ["fingerprint"]);
+const pack = columnsOf(flexPacks, ["fingerprint"]);
 
-const lotsOfAccounts = rawStatement(
+const lotsOfAccounts = rowsStatement(
   `select ${lot.list} from "credit_lots" where "credit_lots"."account_id" in (select value from json_each(@accountIds)) order by "credit_lots"."expires_at", "credit_lots"."id"`,
 );
 
@@ -81,7 +82,7 @@ export function creditLotsOf(tx: Tx, accountIds: readonly number[]): CreditLot[]
   return prepared(tx, lotsOfAccounts).all({ accountIds: JSON.stringify(accountIds) }).map((row) => toCreditLot(lot.read(row)));
 }
 
-const packsOfAccounts = rawStatement(
+const packsOfAccounts = rowsStatement(
   `select ${pack.list} from "flex_packs" where "flex_packs"."account_id" in (select value from json_each(@accountIds)) order by "flex_packs"."expires_at", "flex_packs"."id"`,
 );
 
@@ -109,7 +110,7 @@ export const packAsSource = (pack: FlexPack): FundingSource => ({
 });
 
 const usable = (table: string, columns: string) =>
-  rawStatement(
+  rowsStatement(
     `select ${columns} from "${table}" where "${table}"."account_id" = @accountId and "${table}"."remaining_micros" > 0
        and "${table}"."purchased_at" <= @at and "${table}"."expires_at" > @at`,
   );

@@ -2,7 +2,7 @@ import { and, eq, isNull, sql } from "drizzle-orm";
 import { apiKeys } from "../../schema/tables.js";
 import type { ApiKey, Role } from "../core/model.js";
 import type { Instant } from "../core/time.js";
-import { columnsOf, prepared, rawStatement, type Tx } from "./database.js";
+import { columnsOf, prepared, rowsStatement, type Tx } from "./database.js";
 import { toApiKey } from "./rows.js";
 
 export interface NewApiKey {
@@ -23,8 +23,8 @@ export function findApiKey(tx: Tx, id: number): ApiKey | null {
   return row ? toApiKey(row) : null;
 }
 
-const key = columnsOf(apiKeys);
-const activeKeyByHash = rawStatement(`select ${key.list} from "api_keys" where "api_keys"."secret_hash" = @secretHash and "api_keys"."revoked_at" is null`);
+const key = columnsOf(apiKeys, ["secretHash"]);
+const activeKeyByHash = rowsStatement(`select ${key.list} from "api_keys" where "api_keys"."secret_hash" = @secretHash and "api_keys"."revoked_at" is null`);
 
 /** Runs on every API request, so its statement is prepared once. */
 export function findActiveKeyByHash(tx: Tx, secretHash: string): ApiKey | null {

@@ -4,7 +4,7 @@ import type { Allocation, SourceKind } from "../core/drain.js";
 import type { LedgerSettlement } from "../core/ledger.js";
 import type { ChargeAllocation, Outcome, UsageCharge } from "../core/model.js";
 import type { Instant } from "../core/time.js";
-import { columnsOf, prepared, rawStatement, type Tx } from "./database.js";
+import { columnsOf, prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
 import { fromDbMicros, toAllocation, toDbMicros, toUsageCharge } from "./rows.js";
 
 export interface NewCharge {
@@ -27,25 +27,25 @@ const reversedAt = sql<number | null>`(select r.reversed_at from reversals r whe
 
 const charge = columnsOf(usageCharges);
 const chargeSelect = `select ${charge.list}, (select r.reversed_at from reversals r where r.charge_id = "usage_charges"."id") as "reversedAt" from "usage_charges"`;
-type ChargeRow = InferSelectModel<typeof usageCharges> & { reversedAt: number | null };
-const readCharge = (row: unknown) => charge.read(row) as ChargeRow;
+/** A charge row and, after its columns, when it was reversed. */
+const readCharge = (values: unknown) => ({ row: charge.read(values), reversedAt: (values as unknown[])[charge.count] as number | null });
 
-const chargeByEventId = rawStatement(`${chargeSelect} where "usage_charges"."event_id" = @eventId`);
+const chargeByEventId = rowsStatement(`${chargeSelect} where "usage_charges"."event_id" = @eventId`);
 
 export function findChargeByEventId(tx: Tx, eventId: string): { charge: UsageCharge; fingerprint: string } | null {
-  const row = prepared(tx, chargeByEventId).get({ eventId });
-  if (!row) return null;
-  const found = readCharge(row);
-  return { charge: toUsageCharge(found, found.reversedAt), fingerprint: found.fingerprint };
+  const values = prepared(tx, chargeByEventId).get({ eventId });
+  if (!values) return null;
+  const { row, reversedAt } = readCharge(values);
+  return { charge: toUsageCharge(row, reversedAt), fingerprint: row.fingerprint };
 }
 
-const chargeById = rawStatement(`${chargeSelect} where "usage_charges"."id" = @id`);
+const chargeById = rowsStatement(`${chargeSelect} where "usage_charges"."id" = @id`);
 
 export function findCharge(tx: Tx, id: number): UsageCharge | null {
-  const row = prepared(tx, chargeById).get({ id });
-  if (!row) return null;
-  const found = readCharge(row);
-  return toUsageCharge(found, found.reversedAt);
+  const values = prepared(tx, chargeById).get({ id });
+  if (!values) return null;
+  const { row, reversedAt } = readCharge(values);
+  return toUsageCharge(row, reversedAt);
 }
 
 const chargeInsert = rawStatement(`insert into "usage_charges"

@@ -29,6 +29,9 @@ export function toDbMicros(value: bigint): number {
 
 const list = (json: string): string[] => JSON.parse(json) as string[];
 
+/** A row whose column `K` the entity never shows: the mapper drops it, and a query may skip it. */
+type WithoutSecret<Row, K extends keyof Row> = Omit<Row, K> & Partial<Pick<Row, K>>;
+
 export const toReseller = (row: InferSelectModel<typeof t.resellers>): Reseller => ({
   ...row,
   locations: list(row.locations),
@@ -41,13 +44,13 @@ export const toAccount = (row: InferSelectModel<typeof t.accounts>): Account => 
   deficitMicros: fromDbMicros(row.deficitMicros),
 });
 
-export const toCreditLot = ({ fingerprint: _, ...row }: InferSelectModel<typeof t.creditLots>): CreditLot => ({
+export const toCreditLot = ({ fingerprint: _, ...row }: WithoutSecret<InferSelectModel<typeof t.creditLots>, "fingerprint">): CreditLot => ({
   ...row,
   amountMicros: fromDbMicros(row.amountMicros),
   remainingMicros: fromDbMicros(row.remainingMicros),
 });
 
-export const toFlexPack = ({ fingerprint: _, ...row }: InferSelectModel<typeof t.flexPacks>): FlexPack => ({
+export const toFlexPack = ({ fingerprint: _, ...row }: WithoutSecret<InferSelectModel<typeof t.flexPacks>, "fingerprint">): FlexPack => ({
   ...row,
   tokensMicros: fromDbMicros(row.tokensMicros),
   remainingMicros: fromDbMicros(row.remainingMicros),
@@ -79,6 +82,6 @@ export const toAllocation = (row: InferSelectModel<typeof t.allocations>): Charg
   amountMicros: fromDbMicros(row.amountMicros),
 });
 
-export const toApiKey = ({ secretHash: _, ...row }: InferSelectModel<typeof t.apiKeys>): ApiKey => row;
+export const toApiKey = ({ secretHash: _, ...row }: WithoutSecret<InferSelectModel<typeof t.apiKeys>, "secretHash">): ApiKey => row;
 
 export const toAuditEntry = (row: InferSelectModel<typeof t.auditLog>): AuditEntry => row;
