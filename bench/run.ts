@@ -7,7 +7,10 @@
  *   npm run bench -- --quick      short run (well under a minute, a 100,000-charge database)
  *   npm run bench -- --profile    also write a CPU profile of each server and summarise it
  *   npm run bench -- --only B1,B3 run some of B1 (with B5), B2, B3, B4
+ *   npm run bench -- --tsx        run the server from its TypeScript sources through tsx
+ *   npm run bench -- --synchronous NORMAL   run the server with FLEXGATE_SYNCHRONOUS=NORMAL
  *
+ * The server is compiled from the working tree first (bench/results/dist), as `npm start` does.
  * Prints a markdown table and writes bench/results/latest.json.
  */
 import { execSync } from "node:child_process";
@@ -23,7 +26,7 @@ import { openDatabase } from "../server/store/database.js";
 import { bareGraphql, loadPortalData, PORTAL_QUERY, rawInsertRate } from "./baselines.js";
 import { generateDatabase, type GenerateSummary } from "./generate.js";
 import { printProfile, summariseProfile } from "./profile-summary.js";
-import { createKey, graphql, load, type LoadResult, mainThreadProfile, REPO_ROOT, type RunningServer, startServer } from "./server.js";
+import { buildServer, createKey, graphql, load, type LoadResult, mainThreadProfile, REPO_ROOT, type RunningServer, startServer } from "./server.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -31,10 +34,13 @@ const { values: args } = parseArgs({
     profile: { type: "boolean", default: false },
     only: { type: "string" },
     keep: { type: "boolean", default: false },
+    tsx: { type: "boolean", default: false },
+    synchronous: { type: "string", default: "FULL" },
   },
 });
 
 const QUICK = args.quick!;
+const SYNCHRONOUS = args.synchronous!.toUpperCase() === "NORMAL" ? "NORMAL" : "FULL";
 const SETTINGS = QUICK
   ? { seconds: 2, warmupSeconds: 1, rawMs: 1000, bareMs: 1000, largeCharges: 100_000, largeAccounts: 10_000 }
   : { seconds: 10, warmupSeconds: 3, rawMs: 5000, bareMs: 3000, largeCharges: 1_000_000, largeAccounts: 10_000 };
@@ -150,7 +156,7 @@ async function withServer<T>(name: string, dbPath: string, operatorKey: string, 
     rmSync(profileDir, { recursive: true, force: true });
     mkdirSync(profileDir, { recursive: true });
   }
-  const server = await startServer({ dbPath, operatorKey, ...(args.profile ? { profileDir } : {}) });
+  const server = await startServer({ dbPath, operatorKey, tsx: args.tsx, synchronous: SYNCHRONOUS, ...(args.profile ? { profileDir } : {}) });
   try {
     return await work(server);
   } finally {
@@ -181,6 +187,11 @@ async function main(): Promise<void> {
   const report: Report = { checks: {} };
   const info = machine();
   say(`Flexgate benchmarks (${QUICK ? "quick" : "full"}): ${info.nproc} × ${info.cpu}, Node ${info.node}; work folder ${work}`);
+  if (!args.tsx) {
+    const compiling = Date.now();
+    buildServer();
+    say(`compiled the server in ${fmt((Date.now() - compiling) / 1000, 1)} s`);
+  }
 
   try {
     if (ONLY.has("B1") || ONLY.has("B2") || ONLY.has("B3")) {
@@ -302,7 +313,7 @@ function renderTable(report: Report, info: ReturnType<typeof machine>): string {
   }
   const header = ["", "Measurement", "Flexgate", "Baseline, same run", "Ratio", "Target", "Met"];
   const lines = [
-    `Machine: ${info.nproc} × ${info.cpu}, ${info.memoryGb} GB, Node ${info.node}, commit ${info.commit}; SQLite WAL, synchronous=FULL.`,
+    `Machine: ${info.nproc} × ${info.cpu}, ${info.memoryGb} GB, Node ${info.node}, commit ${info.commit}; server ${args.tsx ? "run through tsx" : "compiled, as npm start runs it"}; SQLite WAL, server synchronous=${SYNCHRONOUS}.`,
     "",
     `| ${header.join(" | ")} |`,
     `|${header.map(() => "---").join("|")}|`,

@@ -1,20 +1,41 @@
 /**
- * The real Flexgate server as a child process (`node --import tsx server/cli.ts serve`), as an
- * operator would run it, plus the HTTP helpers the benchmarks drive it with.
+ * The real Flexgate server as a child process (`node <build>/server/cli.js serve`, as `npm start`
+ * runs it), plus the HTTP helpers the benchmarks drive it with.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon, { type RequestSpec } from "autocannon";
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
+/** Where buildServer() puts the compiled server (git-ignored with the rest of bench/results). */
+const BUILD_DIR = join(REPO_ROOT, "bench", "results", "dist");
+
+/**
+ * Compiles the server from the working tree as `npm run build` does (without the console and
+ * without type checking, which `npm test` does), so the benchmark runs what `npm start` runs:
+ * plain JavaScript, no TypeScript loader in the process to inflate its memory or its profile.
+ * Inside the repository, so the server finds migrations/ the way dist/ does.
+ */
+export function buildServer(): void {
+  rmSync(BUILD_DIR, { recursive: true, force: true });
+  execFileSync(process.execPath, [join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json", "--noCheck", "--outDir", BUILD_DIR], {
+    cwd: REPO_ROOT,
+    stdio: "inherit",
+  });
+}
+
 export interface ServerOptions {
   readonly dbPath: string;
   readonly operatorKey: string;
   /** Write V8 CPU profiles of the whole server life into this folder (see mainThreadProfile). */
   readonly profileDir?: string;
+  /** Run the TypeScript sources through tsx instead of the build (see buildServer). */
+  readonly tsx?: boolean;
+  /** FLEXGATE_SYNCHRONOUS for the server; FULL (the default) is what the figures are about. */
+  readonly synchronous?: "FULL" | "NORMAL";
 }
 
 export interface RunningServer {
@@ -29,14 +50,15 @@ export interface RunningServer {
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const profile = options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] : [];
-  const child: ChildProcess = spawn(process.execPath, [...profile, "--import", "tsx", "server/cli.ts", "serve"], {
+  const entry = options.tsx ? ["--import", "tsx", "server/cli.ts"] : [join(BUILD_DIR, "server", "cli.js")];
+  const child: ChildProcess = spawn(process.execPath, [...profile, ...entry, "serve"], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
       NODE_ENV: "production",
       FLEXGATE_DB: options.dbPath,
       FLEXGATE_DEMO: "off",
-      FLEXGATE_SYNCHRONOUS: "FULL",
+      FLEXGATE_SYNCHRONOUS: options.synchronous ?? "FULL",
       FLEXGATE_BOOTSTRAP_OPERATOR_KEY: options.operatorKey,
       HOST: "127.0.0.1",
       PORT: "0",
@@ -87,8 +109,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 }
 
 /**
- * The main thread's profile in a folder written by --cpu-prof. The tsx loader runs module hooks
- * on a worker thread that writes a profile of its own; V8 names files CPU.<date>.<time>.<pid>.<thread>.<seq>.
+ * The main thread's profile in a folder written by --cpu-prof (under tsx, the loader's worker
+ * thread writes one of its own); V8 names files CPU.<date>.<time>.<pid>.<thread>.<seq>.
  */
 export function mainThreadProfile(dir: string): string {
   const name = readdirSync(dir).find((file) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(file));
