@@ -114,6 +114,8 @@ async function measure(label: string, options: Parameters<typeof load>[0], ackno
   acknowledged.count += warm.ok + result.ok;
   report(label, result);
   if (result.failed > 0 || warm.failed > 0) throw new Error(`${label}: ${result.failed + warm.failed} requests failed`);
+  // A zero would read as a figure; it means no request finished within the window.
+  if (result.ok === 0) throw new Error(`${label}: no request completed in ${options.seconds} s`);
   return result;
 }
 
@@ -325,6 +327,9 @@ async function main(): Promise<void> {
   );
 }
 
+/** Two decimals, or three when two would round across the target's threshold. */
+const ratioText = (ratio: number, threshold: number) => fmt(ratio, Math.abs(ratio - threshold) < 0.005 ? 3 : 2);
+
 function renderTable(report: Report, info: ReturnType<typeof machine>): string {
   const rows: string[][] = [];
   const mark = (met: boolean) => (met ? "yes" : "**no**");
@@ -332,28 +337,28 @@ function renderTable(report: Report, info: ReturnType<typeof machine>): string {
   const { b1, b2, b3, b4 } = report;
   if (b1) {
     const ratio = b1.record.perSecond / b1.typename.perSecond;
-    rows.push(["B1", `recordUsage, 1 event per request, ${CONNECTIONS} connections`, `${fmt(b1.record.perSecond)} events/s (${latency(b1.record)})`, `\`{ __typename }\`, same server and key: ${fmt(b1.typename.perSecond)} req/s`, fmt(ratio, 2), "≥ 0.70", mark(ratio >= 0.7)]);
+    rows.push(["B1", `recordUsage, 1 event per request, ${CONNECTIONS} connections`, `${fmt(b1.record.perSecond)} events/s (${latency(b1.record)})`, `\`{ __typename }\`, same server and key: ${fmt(b1.typename.perSecond)} req/s`, ratioText(ratio, 0.7), "≥ 0.70", mark(ratio >= 0.7)]);
     const raw = b1.record.perSecond / b1.rawSingle;
-    rows.push(["B1", "the same, against SQLite alone", `${fmt(b1.record.perSecond)} events/s`, `raw better-sqlite3, 1 insert per durable transaction: ${fmt(b1.rawSingle)}/s`, fmt(raw, 2), "> 1", mark(raw > 1)]);
+    rows.push(["B1", "the same, against SQLite alone", `${fmt(b1.record.perSecond)} events/s`, `raw better-sqlite3, 1 insert per durable transaction: ${fmt(b1.rawSingle)}/s`, ratioText(raw, 1), "> 1", mark(raw > 1)]);
   }
   if (b2) {
     rows.push(["B2", `recordUsageBatch, ${BATCH_SIZE} events per request, ${BATCH_CONNECTIONS} connections`, `${fmt(b2.eventsPerSecond)} events/s (${fmt(b2.batch.perSecond, 1)} req/s, ${latency(b2.batch)})`, `raw better-sqlite3, ${BATCH_SIZE} inserts per durable transaction: ${fmt(b2.rawBatch)} rows/s`, fmt(b2.eventsPerSecond / b2.rawBatch, 2), "≥ 20,000 events/s", mark(b2.eventsPerSecond >= 20_000)]);
   }
   if (b3) {
     const ratio = b3.portal.perSecond / b3.bareExecute;
-    rows.push(["B3", `partner portal \`accounts(first: 50)\`, PARTNER key, ${CONNECTIONS} connections`, `${fmt(b3.portal.perSecond)} req/s (${latency(b3.portal)})`, `bare graphql-js \`execute\`, in-memory data: ${fmt(b3.bareExecute)}/s (with parse + validate: ${fmt(b3.bareFull)}/s)`, fmt(ratio, 2), "≥ 0.40", mark(ratio >= 0.4)]);
+    rows.push(["B3", `partner portal \`accounts(first: 50)\`, PARTNER key, ${CONNECTIONS} connections`, `${fmt(b3.portal.perSecond)} req/s (${latency(b3.portal)})`, `bare graphql-js \`execute\`, in-memory data: ${fmt(b3.bareExecute)}/s (with parse + validate: ${fmt(b3.bareFull)}/s)`, ratioText(ratio, 0.4), "≥ 0.40", mark(ratio >= 0.4)]);
   }
   if (b4) {
     const size = `${fmt(b4.generated.charges)} charges, ${fmt(b4.generated.accounts)} accounts`;
     if (b1) {
       const ratio = b4.record.perSecond / b1.record.perSecond;
-      rows.push(["B4", `B1 on ${size}`, `${fmt(b4.record.perSecond)} events/s (${latency(b4.record)}; \`{ __typename }\` ${fmt(b4.typename.perSecond)} req/s, ${fmt(b4.record.perSecond / b4.typename.perSecond, 2)}×)`, `B1 on the small database: ${fmt(b1.record.perSecond)} events/s`, fmt(ratio, 2), "≥ 0.67 (within 1.5×)", mark(ratio >= 1 / 1.5)]);
+      rows.push(["B4", `B1 on ${size}`, `${fmt(b4.record.perSecond)} events/s (${latency(b4.record)}; \`{ __typename }\` ${fmt(b4.typename.perSecond)} req/s, ${fmt(b4.record.perSecond / b4.typename.perSecond, 2)}×)`, `B1 on the small database: ${fmt(b1.record.perSecond)} events/s`, ratioText(ratio, 1 / 1.5), "≥ 0.67 (within 1.5×)", mark(ratio >= 1 / 1.5)]);
     } else {
       rows.push(["B4", `B1 on ${size}`, `${fmt(b4.record.perSecond)} events/s (${latency(b4.record)})`, `\`{ __typename }\`: ${fmt(b4.typename.perSecond)} req/s`, fmt(b4.record.perSecond / b4.typename.perSecond, 2), "", ""]);
     }
     if (b3) {
       const ratio = b4.portal.perSecond / b3.portal.perSecond;
-      rows.push(["B4", `B3 on ${size}`, `${fmt(b4.portal.perSecond)} req/s (${latency(b4.portal)})`, `B3 on the small database: ${fmt(b3.portal.perSecond)} req/s`, fmt(ratio, 2), "≥ 0.67 (within 1.5×)", mark(ratio >= 1 / 1.5)]);
+      rows.push(["B4", `B3 on ${size}`, `${fmt(b4.portal.perSecond)} req/s (${latency(b4.portal)})`, `B3 on the small database: ${fmt(b3.portal.perSecond)} req/s`, ratioText(ratio, 1 / 1.5), "≥ 0.67 (within 1.5×)", mark(ratio >= 1 / 1.5)]);
     } else {
       rows.push(["B4", `B3 on ${size}`, `${fmt(b4.portal.perSecond)} req/s (${latency(b4.portal)})`, "", "", "", ""]);
     }
