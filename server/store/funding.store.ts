@@ -109,19 +109,27 @@ export const packAsSource = (pack: FlexPack): FundingSource => ({
   expiresAt: pack.expiresAt,
 });
 
-const usable = (table: string, columns: string) =>
-  rowsStatement(
-    `select ${columns} from "${table}" where "${table}"."account_id" = @accountId and "${table}"."remaining_micros" > 0
-       and "${table}"."purchased_at" <= @at and "${table}"."expires_at" > @at`,
-  );
-const usableLots = usable("credit_lots", lot.list);
-const usablePacks = usable("flex_packs", pack.list);
+// Only what the drain reads, lots and packs in one statement: rating runs this once per event.
+const usableSources = rowsStatement(
+  `select 'CREDIT_LOT', "id", "amount_micros", "remaining_micros", "purchased_at", "expires_at" from "credit_lots"
+     where "account_id" = @accountId and "remaining_micros" > 0 and "purchased_at" <= @at and "expires_at" > @at
+   union all
+   select 'FLEX_PACK', "id", "tokens_micros", "remaining_micros", "purchased_at", "expires_at" from "flex_packs"
+     where "account_id" = @accountId and "remaining_micros" > 0 and "purchased_at" <= @at and "expires_at" > @at`,
+);
 
 /** The lots and packs of an account that still hold tokens and are valid at `at`. */
 export function fundingSourcesAt(tx: Tx, accountId: number, at: Instant): FundingSource[] {
-  const lots = prepared(tx, usableLots).all({ accountId, at });
-  const packs = prepared(tx, usablePacks).all({ accountId, at });
-  return [...lots.map((row) => lotAsSource(toCreditLot(lot.read(row)))), ...packs.map((row) => packAsSource(toFlexPack(pack.read(row))))];
+  return (prepared(tx, usableSources).all({ accountId, at }) as [SourceKind, number, number, number, number, number][]).map(
+    ([kind, id, size, remaining, purchasedAt, expiresAt]) => ({
+      kind,
+      id,
+      sizeMicros: fromDbMicros(size),
+      remainingMicros: fromDbMicros(remaining),
+      purchasedAt,
+      expiresAt,
+    }),
+  );
 }
 
 const remainingUpdate = (table: string) =>
