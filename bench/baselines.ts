@@ -9,6 +9,9 @@ import { buildSchema, execute, type ExecutionResult, graphqlSync, parse, validat
 import { balanceAt } from "../server/core/balance.js";
 import type { FundingSource } from "../server/core/drain.js";
 import { formatMicros } from "../server/core/money.js";
+import { DEFAULT_RULES } from "../server/services/context.js";
+import { createServices } from "../server/services/index.js";
+import { openDatabase } from "../server/store/database.js";
 
 export interface RawInsertResult {
   readonly rowsPerSecond: number;
@@ -44,6 +47,36 @@ export function rawInsertRate(dir: string, rowsPerTransaction: number, milliseco
     return { rowsPerSecond: (transactions * rowsPerTransaction) / seconds, transactionsPerSecond: transactions / seconds };
   } finally {
     db.close();
+  }
+}
+
+/**
+ * The rating service alone: recordUsageBatch of `batchSize` events on its own connection, in the
+ * benchmark process, no HTTP and no GraphQL. Not a baseline but the ceiling B2 could reach with a
+ * free transport; it runs on a copy of the database the server used.
+ */
+export function ratingInProcess(dbPath: string, accounts: { first: number; last: number }, batchSize: number, milliseconds: number): number {
+  const db = openDatabase({ path: dbPath, synchronous: "FULL" });
+  try {
+    const services = createServices({ db, clock: Date.now, rules: DEFAULT_RULES });
+    const span = accounts.last - accounts.first + 1;
+    const batch = () =>
+      Array.from({ length: batchSize }, (_, i) => ({
+        eventId: randomUUID(),
+        accountId: accounts.first + Math.floor(Math.random() * span),
+        apiCode: i % 2 ? "design-automation/autocad" : "model-derivative/simple-job",
+        quantityMicros: 100_000_000n,
+        outcome: "SUCCEEDED" as const,
+        occurredAt: Date.now() - 1000,
+        clientId: "bench-client",
+        labels: {},
+      }));
+    return batchSize * rate(milliseconds, () => {
+      const refused = services.rating.recordUsageBatch(batch()).find((result) => result.error);
+      if (refused) throw refused.error;
+    });
+  } finally {
+    db.$client.close();
   }
 }
 
