@@ -1,8 +1,8 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
-import { badInput } from "../../core/errors.js";
+import { badInput, FlexgateError } from "../../core/errors.js";
 import type { Account as AccountModel, ChargeAllocation, UsageCharge as UsageChargeModel } from "../../core/model.js";
 import { parseId } from "../../core/text.js";
-import type { UsageEvent } from "../../services/rating.service.js";
+import { assertBatchSize, type BatchItemResult, type GroupItem, type UsageEvent } from "../../services/rating.service.js";
 import type { GraphQLContext } from "../context.js";
 import { DateTimeScalar } from "../scalars.js";
 import { Account, CreditLot, FlexPack } from "../types/account.type.js";
@@ -34,6 +34,12 @@ function toUsageEvent(input: UsageInput, field: string): UsageEvent {
   return { ...input, accountId: parseId(input.accountId, `${field}.accountId`), quantityMicros: input.quantity, labels };
 }
 
+function toResult(result: BatchItemResult): RecordUsageResult {
+  if (!result.error) return { eventId: result.eventId, charge: result.charge, replayed: result.replayed, error: null };
+  const { code, message, field } = result.error;
+  return { eventId: result.eventId, charge: null, replayed: null, error: { code, message, field: field ?? null } };
+}
+
 /** An allocation as the API shows it, whether booked (a charge's receipt) or only quoted. */
 type AllocationView = Pick<ChargeAllocation, "source" | "amountMicros" | "creditLotId" | "flexPackId" | "accountId">;
 
@@ -48,27 +54,22 @@ export class UsageResolver {
   @Authorized("OPERATOR", "METERING")
   @Mutation(() => [RecordUsageResult], { description: "Rates up to 1,000 events in one transaction; each succeeds or fails alone, in order." })
   recordUsageBatch(@Arg("inputs", () => [UsageInput], { description: "The events." }) inputs: UsageInput[], @Ctx() { services }: GraphQLContext) {
-    const events: UsageEvent[] = [];
-    const refused = new Map<number, RecordUsageResult>();
-    inputs.forEach((input, index) => {
+    assertBatchSize(inputs.length, "inputs");
+    // An input that cannot even be read (a malformed id, a repeated label) fails alone too.
+    const items: GroupItem[] = [];
+    const early = inputs.map((input, index): RecordUsageResult | null => {
+      const field = `inputs.${index}`;
       try {
-        events.push(toUsageEvent(input, `inputs.${index}`));
+        items.push({ event: toUsageEvent(input, field), field });
+        return null;
       } catch (error) {
-        if (!(error instanceof Error && "code" in error)) throw error;
-        const { code, message, field } = error as { code: string; message: string; field?: string };
-        refused.set(index, { eventId: input.eventId, charge: null, replayed: null, error: { code, message, field: field ?? null } });
+        if (error instanceof FlexgateError) return toResult({ eventId: input.eventId, error });
+        throw error;
       }
     });
-    const results = services.rating.recordUsageBatch(events);
+    const recorded = services.rating.recordGroup(items);
     let next = 0;
-    return inputs.map((_, index) => {
-      const early = refused.get(index);
-      if (early) return early;
-      const result = results[next++]!;
-      return result.error
-        ? { eventId: result.eventId, charge: null, replayed: null, error: { code: result.error.code, message: result.error.message, field: result.error.field ?? null } }
-        : { eventId: result.eventId, charge: result.charge, replayed: result.replayed, error: null };
-    });
+    return early.map((result) => result ?? toResult(recorded[next++]!));
   }
 
   @Authorized("OPERATOR", "METERING", "PARTNER")
