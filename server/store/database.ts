@@ -58,6 +58,23 @@ export function migrationsFolder(): string {
 }
 
 /**
+ * drizzle reads which migrations are applied before it takes the write lock, so two processes
+ * starting together on a new file may both try to apply the same one. The loser's transaction
+ * rolls back whole; running again sees what the winner applied and has nothing left to do.
+ */
+function migrateOnce(db: Db): void {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      migrate(db, { migrationsFolder: migrationsFolder() });
+      return;
+    } catch (error) {
+      const cause = String((error as { cause?: unknown }).cause ?? error);
+      if (attempt >= 3 || !/already exists|SQLITE_BUSY/.test(cause)) throw error;
+    }
+  }
+}
+
+/**
  * Applies every pending migration. drizzle runs them in one transaction, where
  * `PRAGMA foreign_keys` cannot change, so foreign keys are switched off on the connection around
  * it and checked afterwards: a migration that rebuilds a table must not trip over its own rows.
@@ -66,7 +83,7 @@ export function migrateDatabase(db: Db): void {
   const sqlite = db.$client;
   sqlite.pragma("foreign_keys = OFF");
   try {
-    migrate(db, { migrationsFolder: migrationsFolder() });
+    migrateOnce(db);
     const violations = sqlite.pragma("foreign_key_check") as unknown[];
     if (violations.length > 0) throw new Error(`migration left ${violations.length} foreign key violations`);
   } finally {
