@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import { ApolloServer } from "@apollo/server";
+import { ApolloServerPluginCacheControlDisabled } from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { expressMiddleware } from "@as-integrations/express5";
 import express, { type NextFunction, type Request, type Response } from "express";
@@ -33,6 +34,12 @@ export interface App {
 /** Request bodies above this are refused before parsing: a full 1,000-event batch is about 300 kB. */
 const BODY_LIMIT = "1mb";
 
+/** Balances and ledgers change with every event: no cache, shared or private, may keep an answer. */
+function noStore(_req: Request, res: Response, next: NextFunction): void {
+  res.setHeader("Cache-Control", "no-store");
+  next();
+}
+
 /** Builds the whole application on an HTTP server that is not listening yet. */
 export async function createApp({ config, db, clock = Date.now }: AppOptions): Promise<App> {
   const services = createServices({ db, clock, rules: config.rules });
@@ -53,7 +60,12 @@ export async function createApp({ config, db, clock = Date.now }: AppOptions): P
     // Apollo and then re-raises the signal, which killed the process with 143 before main.ts
     // could close the database and exit 0.
     stopOnTerminationSignals: false,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer: server })],
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      // Cache hints are never used (every answer is private and live: see noStore below), and the
+      // plugin's per-field hook cost about a sixth of a portal page and of a recordUsage request.
+      ApolloServerPluginCacheControlDisabled(),
+    ],
   });
   await apollo.start();
 
@@ -67,6 +79,7 @@ export async function createApp({ config, db, clock = Date.now }: AppOptions): P
   app.use(
     "/graphql",
     requireKey(services),
+    noStore,
     express.json({ limit: BODY_LIMIT }),
     expressMiddleware(apollo, {
       context: async ({ res }) => createContext(services, (res.locals as Locals).viewer ?? null),

@@ -71,7 +71,7 @@ export class AccountService {
     return toPage(
       listAccounts(this.context.db, { ...query, afterId, limit: limit + 1 }),
       limit,
-      countAccounts(this.context.db, query),
+      () => countAccounts(this.context.db, query),
     );
   }
 
@@ -160,7 +160,7 @@ export class AccountService {
     return toPage(
       listResellers(this.context.db, { ...filter, afterId, limit: limit + 1 }),
       limit,
-      countResellers(this.context.db, filter),
+      () => countResellers(this.context.db, filter),
     );
   }
 

@@ -11,7 +11,7 @@ export class AuditService {
     return toPage(
       listAudit(this.context.db, { entityType: entityType ?? undefined, beforeId, limit: limit + 1 }),
       limit,
-      countAudit(this.context.db, entityType ?? undefined),
+      () => countAudit(this.context.db, entityType ?? undefined),
     );
   }
 }

@@ -49,9 +49,19 @@ export interface Page<T> {
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
 
-/** Reads one more row than asked to learn whether another page follows. */
-export function toPage<T>(rows: readonly T[], limit: number, totalCount: number): Page<T> {
-  return { items: rows.slice(0, limit), hasNextPage: rows.length > limit, totalCount };
+/**
+ * Reads one more row than asked to learn whether another page follows. A count given as a
+ * function runs only when `totalCount` is read, so pages that never show it skip the count query.
+ */
+export function toPage<T>(rows: readonly T[], limit: number, count: number | (() => number)): Page<T> {
+  let totalCount = typeof count === "number" ? count : undefined;
+  return {
+    items: rows.slice(0, limit),
+    hasNextPage: rows.length > limit,
+    get totalCount() {
+      return (totalCount ??= (count as () => number)());
+    },
+  };
 }
 
 /** Validates a requested page size: default 20, at most 100. */

@@ -241,3 +241,15 @@ describe("a revoked key", () => {
     expect(errorCodes((await response.json()) as any)).toEqual(["UNAUTHENTICATED"]);
   });
 });
+
+describe("an answer", () => {
+  it("tells every cache not to keep it, since balances change with each event", async () => {
+    const response = await fetch(`${server.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${keyOf(world, "OPERATOR")}` },
+      body: JSON.stringify({ query: "{ viewer { role } }" }),
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("cache-control")).toBe("no-store");
+  });
+});

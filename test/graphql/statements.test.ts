@@ -111,6 +111,12 @@ describe("statements per request do not grow with the page", () => {
     expect(run.map((sql) => /from "(\w+)"/.exec(sql)?.[1])).toEqual(["api_keys", "accounts", "accounts", "resellers", "credit_lots", "flex_packs"]);
   });
 
+  it("a page that does not ask for totalCount does not count", async () => {
+    const { data, statements: run } = await statementsOf(`{ accounts(first: 5) { edges { node { id } } } }`);
+    expect(data.accounts.edges).toHaveLength(5);
+    expect(run.map((sql) => /from "(\w+)"/.exec(sql)?.[1])).toEqual(["api_keys", "accounts"]);
+  });
+
   it("a partner's page costs the same as an operator's", async () => {
     const partner = server.key("PARTNER", Number((await ok(server, `{ resellers(first: 1) { edges { node { id } } } }`)).resellers.edges[0].node.id));
     const { data, statements: run } = await statementsOf(accountsPage, { n: 100 }, partner);

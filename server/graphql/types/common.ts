@@ -65,6 +65,8 @@ export function toConnection<T extends { id: number }, V = T>(page: Page<T>, map
   return {
     edges,
     pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
-    totalCount: page.totalCount,
+    get totalCount() {
+      return page.totalCount;
+    },
   };
 }
