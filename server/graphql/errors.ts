@@ -90,27 +90,33 @@ function withoutSuggestions(message: string): string {
 
 /**
  * The argument path of a bad input value, dotted, with list positions as numbers
- * ("inputs.3.quantity", as batch items report theirs): from graphql-js's variable coercion
- * message (`… got invalid value … at "inputs[3].quantity"`), or, for an inline literal, by
- * finding the offending node in the document and naming the arguments, object fields and list
- * positions around it. A required field left out is named too, not just the object missing it.
+ * ("inputs.3.quantity", as batch items report theirs). For a variable, graphql-js's coercion
+ * message gives the path inside the variable (`… got invalid value … at "inputs[3].quantity"`),
+ * and the variable's place in the document gives the argument it fills (`quantity: $q` inside
+ * `input` is `input.quantity`, whatever the variable is called). For an inline literal, the
+ * offending node is found in the document. A required field left out is named too, not just the
+ * object missing it.
  */
 export function inputPath(error: GraphQLError): string | undefined {
   const missing = /Field "(?:\w+\.)?(\w+)" of required type "[^"]+" was not provided/.exec(error.message)?.[1];
-  const variable = /^Variable "\$([^"]+)" got invalid value .*? at "([^"]+)";/s.exec(error.message) ?? /^Variable "\$([^"]+)" got invalid value/.exec(error.message);
+  const variable = /^Variable "\$([^"]+)" got invalid value .*? at "([^"]+)";/s.exec(error.message) ?? /^Variable "\$([^"]+)" (?:got invalid value|of required type|of non-null type)/.exec(error.message);
   if (variable) {
+    const name = variable[1]!;
     const unknown = /; Field "(\w+)" is not defined by type/.exec(error.message)?.[1];
-    return join(dotted(variable[2] ?? variable[1]!), missing ?? unknown);
+    const filled = error.source && argumentPath(error.source.body, (node) => node.kind === "Variable" && node.name.value === name);
+    const within = (variable[2] ?? name).slice(name.length);
+    return join(dotted((filled || name) + within), missing ?? unknown);
   }
-  const node = error.nodes?.[0];
-  if (!node?.loc || !error.source) return undefined;
-  return join(literalPath(error.source.body, node.loc.start), missing);
+  const start = error.nodes?.[0]?.loc?.start;
+  if (start === undefined || !error.source) return undefined;
+  return join(argumentPath(error.source.body, (node) => node.loc?.start === start), missing);
 }
 
 const dotted = (path: string) => path.replace(/\[(\d+)\]/g, ".$1");
 const join = (path: string | undefined, child: string | undefined) => (path && child ? `${path}.${child}` : path);
 
-function literalPath(query: string, start: number): string | undefined {
+/** The arguments, object fields and list positions around the first argument value that matches. */
+function argumentPath(query: string, matches: (node: ASTNode) => boolean): string | undefined {
   let document;
   try {
     document = parse(query, { noLocation: false });
@@ -129,7 +135,7 @@ function literalPath(query: string, start: number): string | undefined {
         node.kind === "Argument" || node.kind === "ObjectField" ? node.name.value : names.length > 0 && typeof key === "number" ? String(key) : undefined;
       if (name !== undefined) names.push(name);
       pushed.push(name !== undefined);
-      if (names.length > 0 && node.loc?.start === start) found = names.join(".");
+      if (names.length > 0 && matches(node)) found = names.join(".");
       return undefined;
     },
     leave() {

@@ -85,6 +85,7 @@ describe("input errors are BAD_USER_INPUT naming the field", () => {
   };
   const byVariable = `query($input: UsageInput!) { quoteUsage(input: $input) { tokens } }`;
   const batch = `mutation($inputs: [UsageInput!]!) { recordUsageBatch(inputs: $inputs) { eventId } }`;
+  const scalarVariable = `query($id: ID!, $q: Quantity!) { quoteUsage(input: { eventId: "e-1", accountId: $id, apiCode: "model-derivative/complex-job", quantity: $q, outcome: SUCCEEDED, occurredAt: "2024-05-31T12:00:00Z" }) { tokens } }`;
 
   const cases: [string, string, ((id: string) => Record<string, unknown>) | null, string][] = [
     ["quantity in exponent notation, inline", literal({ quantity: '"1e3"' }), null, "input.quantity"],
@@ -111,6 +112,10 @@ describe("input errors are BAD_USER_INPUT naming the field", () => {
       null,
       "inputs.1.quantity",
     ],
+    ["a quantity variable inside an inline input", scalarVariable, (id) => ({ id, q: "1e3" }), "input.quantity"],
+    ["a required quantity variable left out", scalarVariable, (id) => ({ id }), "input.quantity"],
+    ["a required quantity variable sent as null", scalarVariable, (id) => ({ id, q: null }), "input.quantity"],
+    ["a date variable with another name", `query($when: DateTime) { priceTable(asOf: $when) { id } }`, () => ({ when: "yesterday" }), "asOf"],
     ["a malformed id argument", `{ account(id: "abc") { id } }`, null, "id"],
     ["a malformed id in a filter", `{ accounts(filter: { resellerId: "x" }) { totalCount } }`, null, "filter.resellerId"],
     ["a negative amount", `mutation { importCreditLot(input: { accountId: "1", amount: "-5", purchasedAt: "2022-05-01", externalRef: "r" }) { id } }`, null, "input.amount"],
