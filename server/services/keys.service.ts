@@ -40,6 +40,14 @@ export function actorOf(key: ApiKey): Actor {
 }
 
 /** API keys: created with a secret shown once, stored hashed, revoked for good. */
+/**
+ * Keys are stored as a fast SHA-256, which is safe for the 32 random bytes of a generated key
+ * but not for a short secret a person chose: one leaked hash could be guessed offline. A chosen
+ * bootstrap secret must therefore be as long as a generated key's text.
+ */
+export const MIN_BOOTSTRAP_SECRET_LENGTH = 32;
+export const BOOTSTRAP_TOO_SHORT = `FLEXGATE_BOOTSTRAP_OPERATOR_KEY must be at least ${MIN_BOOTSTRAP_SECRET_LENGTH} characters`;
+
 export class KeyService {
   constructor(private readonly context: ServiceContext) {}
 
@@ -60,7 +68,7 @@ export class KeyService {
    * yet, so a fresh install can be reached. Returns null when there was nothing to do.
    */
   bootstrapOperator(secret: string, actor: Actor): ApiKey | null {
-    if (secret.length < 16) throw new Error("FLEXGATE_BOOTSTRAP_OPERATOR_KEY must be at least 16 characters");
+    if (secret.length < MIN_BOOTSTRAP_SECRET_LENGTH) throw new Error(BOOTSTRAP_TOO_SHORT);
     return inTransaction(this.context.db, "immediate", (tx) => {
       if (countActiveOperatorKeys(tx) > 0 || findActiveKeyByHash(tx, hashSecret(secret))) return null;
       return this.insert(tx, { name: "bootstrap operator", role: "OPERATOR", resellerId: null }, secret, actor);

@@ -229,7 +229,7 @@ it("loads the demo data once when two servers start together on a new file", asy
   const file = newLedgerFile();
   cleanups.push(() => file.remove());
   // Fresh file, nothing migrated: both processes migrate, bootstrap and seed at the same moment.
-  const env = { FLEXGATE_DEMO: "on", FLEXGATE_BOOTSTRAP_OPERATOR_KEY: "two-at-once-bootstrap-key" };
+  const env = { FLEXGATE_DEMO: "on", FLEXGATE_BOOTSTRAP_OPERATOR_KEY: "two-at-once-bootstrap-key-of-32-characters" };
   const servers = await Promise.all([0, 1].map(() => startServer({ dbPath: file.path, launcher, env })));
   try {
     await Promise.all(

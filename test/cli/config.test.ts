@@ -1,0 +1,39 @@
+/** The environment is read once at start: sensible defaults, and a wrong setting stops the start with its name. */
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../server/config.js";
+import { DEFAULT_RULES } from "../../server/services/context.js";
+
+describe("loadConfig", () => {
+  it("defaults to a durable local file on port 4000 with demo data and the published APS dates", () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ port: 4000, host: "127.0.0.1", dbPath: "./data/flexgate.sqlite", synchronous: "FULL", bootstrapOperatorKey: null, demoData: true });
+    expect(config.rules).toEqual(DEFAULT_RULES);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it("takes each setting from its variable", () => {
+    const config = loadConfig({
+      PORT: "8080",
+      HOST: "0.0.0.0",
+      FLEXGATE_DB: "/var/lib/flexgate/ledger.sqlite",
+      FLEXGATE_SYNCHRONOUS: "normal",
+      FLEXGATE_DEMO: "off",
+      FLEXGATE_BOOTSTRAP_OPERATOR_KEY: "x".repeat(32),
+      FLEXGATE_CREDIT_SALES_END: "2022-12-01T00:00:00Z",
+    });
+    expect(config).toMatchObject({ port: 8080, host: "0.0.0.0", dbPath: "/var/lib/flexgate/ledger.sqlite", synchronous: "NORMAL", demoData: false, bootstrapOperatorKey: "x".repeat(32) });
+    expect(config.rules.creditSalesEndAt).toBe(Date.UTC(2022, 11, 1));
+  });
+
+  it.each([
+    ["a port that is not a number", { PORT: "http" }, "PORT"],
+    ["a port out of range", { PORT: "70000" }, "PORT"],
+    ["an unknown synchronous mode", { FLEXGATE_SYNCHRONOUS: "OFF" }, "FLEXGATE_SYNCHRONOUS"],
+    ["a demo switch that is neither on nor off", { FLEXGATE_DEMO: "maybe" }, "FLEXGATE_DEMO"],
+    ["a bootstrap secret of 31 characters", { FLEXGATE_BOOTSTRAP_OPERATOR_KEY: "x".repeat(31) }, "FLEXGATE_BOOTSTRAP_OPERATOR_KEY must be at least 32 characters"],
+    ["a rule date that is not a date", { FLEXGATE_ESTORE_START: "July" }, "FLEXGATE_ESTORE_START"],
+  ])("refuses %s, naming the variable", (_label, env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});
