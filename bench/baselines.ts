@@ -9,6 +9,9 @@ import { buildSchema, execute, type ExecutionResult, graphqlSync, parse, validat
 import { balanceAt } from "../server/core/balance.js";
 import type { FundingSource } from "../server/core/drain.js";
 import { formatMicros } from "../server/core/money.js";
+import { createContext } from "../server/graphql/context.js";
+import { graphqlSchema } from "../server/graphql/schema.js";
+import type { Viewer } from "../server/core/model.js";
 import { DEFAULT_RULES } from "../server/services/context.js";
 import { createServices } from "../server/services/index.js";
 import { openDatabase } from "../server/store/database.js";
@@ -75,6 +78,42 @@ export function ratingInProcess(dbPath: string, accounts: { first: number; last:
       const refused = services.rating.recordUsageBatch(batch()).find((result) => result.error);
       if (refused) throw refused.error;
     });
+  } finally {
+    db.$client.close();
+  }
+}
+
+export interface PortalInProcess {
+  /** The server's own schema executing the portal query, with a request's context: no HTTP, no Apollo. */
+  readonly schemaExecute: number;
+  /** The page's store reads alone (accounts, their lots and packs, the reseller), as the loaders make them. */
+  readonly reads: number;
+}
+
+/**
+ * Where a B3 request's time goes, in the benchmark process on a copy of the server's database:
+ * not baselines but the ceilings B3 could reach if HTTP and Apollo, then GraphQL execution too,
+ * cost nothing.
+ */
+export async function portalInProcess(dbPath: string, resellerId: number, milliseconds: number): Promise<PortalInProcess> {
+  const db = openDatabase({ path: dbPath, synchronous: "FULL" });
+  try {
+    const services = createServices({ db, clock: Date.now, rules: DEFAULT_RULES });
+    const schema = graphqlSchema();
+    const document = parse(PORTAL_QUERY);
+    const actor = { name: "bench partner", role: "PARTNER", keyId: 0, resellerId } as const;
+    const viewer: Viewer = { key: { id: 0, name: actor.name, role: "PARTNER", resellerId, secretPrefix: "", createdBy: "bench", createdAt: 0, revokedAt: null }, actor };
+    const schemaExecute = await rateAsync(milliseconds, async () => {
+      const result = await execute({ schema, document, contextValue: createContext(services, viewer) });
+      if (result.errors) throw result.errors[0];
+    });
+    const reads = rate(milliseconds, () => {
+      const ids = services.accounts.list({ resellerId }, 50, undefined).items.map((account) => account.id);
+      services.accounts.creditLots(ids);
+      services.accounts.flexPacks(ids);
+      services.accounts.findResellers([resellerId]);
+    });
+    return { schemaExecute, reads };
   } finally {
     db.$client.close();
   }
@@ -165,6 +204,19 @@ export function bareGraphql(data: readonly PortalAccount[]) {
       return rate(milliseconds, () => void graphqlSync({ schema, source: PORTAL_QUERY, rootValue }));
     },
   };
+}
+
+async function rateAsync(milliseconds: number, work: () => Promise<void>): Promise<number> {
+  const warmUntil = performance.now() + Math.min(500, milliseconds / 2);
+  while (performance.now() < warmUntil) await work();
+  let count = 0;
+  const started = performance.now();
+  const until = started + milliseconds;
+  while (performance.now() < until) {
+    await work();
+    count++;
+  }
+  return count / ((performance.now() - started) / 1000);
 }
 
 function rate(milliseconds: number, work: () => void): number {
