@@ -39,15 +39,15 @@ export function actorOf(key: ApiKey): Actor {
   return { name: key.name, role: key.role, keyId: key.id, resellerId: key.resellerId };
 }
 
-/** API keys: created with a secret shown once, stored hashed, revoked for good. */
 /**
  * Keys are stored as a fast SHA-256, which is safe for the 32 random bytes of a generated key
  * but not for a short secret a person chose: one leaked hash could be guessed offline. A chosen
- * bootstrap secret must therefore be as long as a generated key's text.
+ * bootstrap secret must be long enough to keep such a guess out of reach.
  */
 export const MIN_BOOTSTRAP_SECRET_LENGTH = 32;
 export const BOOTSTRAP_TOO_SHORT = `FLEXGATE_BOOTSTRAP_OPERATOR_KEY must be at least ${MIN_BOOTSTRAP_SECRET_LENGTH} characters`;
 
+/** API keys: created with a secret shown once, stored hashed, revoked for good. */
 export class KeyService {
   constructor(private readonly context: ServiceContext) {}
 
