@@ -2,7 +2,6 @@
  * Builders for the pure core tests: values with sensible defaults and overrides, no database.
  */
 import type { FundingSource } from "../../server/core/drain.js";
-import { FlexgateError } from "../../server/core/errors.js";
 import { parseMicros } from "../../server/core/money.js";
 import type { PriceVersion } from "../../server/core/price.js";
 import { addOneYear } from "../../server/core/time.js";
@@ -54,14 +53,4 @@ export function aPriceVersion(overrides: Partial<Omit<PriceVersion, "effectiveFr
     publishedAt: utc(effectiveFrom),
     ...rest,
   };
-}
-
-export function refusal(work: () => unknown): FlexgateError {
-  try {
-    work();
-  } catch (error) {
-    if (error instanceof FlexgateError) return error;
-    throw error;
-  }
-  throw new Error("expected a FlexgateError refusal, but the call succeeded");
 }

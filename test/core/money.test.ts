@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { refusal } from "./builders.js";
+import { refusalOf } from "../fixtures/ledger-assertions.js";
 import { formatMicros, MAX_TOKENS_MICROS, minMicros, mulDivHalfUp, parseMicros, sumMicros } from "../../server/core/money.js";
 
 const FIELD = "input.amount";
@@ -55,7 +55,7 @@ describe("parsing decimal token amounts", () => {
     ["one micro beyond the maximum", "1000000000.000001"],
     ["beyond the safe integer range", "9007199254740993"],
   ])("refuses %s (%j) as BAD_USER_INPUT naming the field", (_why, text) => {
-    const error = refusal(() => parseMicros(text, FIELD));
+    const error = refusalOf(() => parseMicros(text, FIELD));
     expect(error.code).toBe("BAD_USER_INPUT");
     expect(error.field).toBe(FIELD);
     expect(error.message).toContain(FIELD);
@@ -68,12 +68,12 @@ describe("parsing decimal token amounts", () => {
     ["null", null],
     ["undefined", undefined],
   ])("refuses %s instead of a string", (_why, value) => {
-    const error = refusal(() => parseMicros(value, FIELD));
+    const error = refusalOf(() => parseMicros(value, FIELD));
     expect({ code: error.code, field: error.field }).toEqual({ code: "BAD_USER_INPUT", field: FIELD });
   });
 
   it("says which rule was broken for too many fractional digits", () => {
-    expect(refusal(() => parseMicros("0.1234567", FIELD)).message).toMatch(/more than 6 fractional digits/);
+    expect(refusalOf(() => parseMicros("0.1234567", FIELD)).message).toMatch(/more than 6 fractional digits/);
   });
 
   it.each([
@@ -82,7 +82,7 @@ describe("parsing decimal token amounts", () => {
     ["0", 0n, 0n],
   ])("honours a smaller maximum: %j with max %d", (text, maxMicros, expected) => {
     if (expected === null) {
-      expect(refusal(() => parseMicros(text, FIELD, { maxMicros })).code).toBe("BAD_USER_INPUT");
+      expect(refusalOf(() => parseMicros(text, FIELD, { maxMicros })).code).toBe("BAD_USER_INPUT");
     } else {
       expect(parseMicros(text, FIELD, { maxMicros })).toBe(expected);
     }

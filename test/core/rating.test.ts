@@ -5,7 +5,8 @@ import type { Allocation, FundingSource } from "../../server/core/drain.js";
 import { settleDeficit } from "../../server/core/ledger.js";
 import { formatMicros, sumMicros } from "../../server/core/money.js";
 import { type ChargeContext, decideChargeOrThrow } from "../../server/core/rating.js";
-import { aLot, aPack, refusal, tokens, utc } from "./builders.js";
+import { refusalOf } from "../fixtures/ledger-assertions.js";
+import { aLot, aPack, tokens, utc } from "./builders.js";
 
 const now = utc("2024-06-01T10:00:00Z");
 const occurredAt = utc("2024-05-31T12:00:00Z");
@@ -64,7 +65,7 @@ describe("deciding how a charge is paid", () => {
 
   it("refuses usage with a cost once the grace period is over (ACCOUNT_RESTRICTED), even when it holds tokens", () => {
     const deficit = { deficitMicros: tokens("5"), graceStartedAt: now - GRACE_PERIOD_MS };
-    const error = refusal(() => decideChargeOrThrow(context({ deficit, sources: [lot, pack] })));
+    const error = refusalOf(() => decideChargeOrThrow(context({ deficit, sources: [lot, pack] })));
     expect(error.code).toBe("ACCOUNT_RESTRICTED");
   });
 
@@ -84,7 +85,7 @@ describe("deciding how a charge is paid", () => {
     ["tokens held are not valid at the usage time", "1", [aLot({ id: 3, purchasedAt: "2024-06-01" })], clear],
     ["the account still owes a deficit (booked before the policy changed)", "1", [lot, pack], { deficitMicros: tokens("1"), graceStartedAt: now }],
   ])("refuses a HARD_STOP account with INSUFFICIENT_BALANCE when %s", (_why, cost, sources, deficit) => {
-    const error = refusal(() => decideChargeOrThrow(context({ policy: "HARD_STOP", cost, sources, deficit })));
+    const error = refusalOf(() => decideChargeOrThrow(context({ policy: "HARD_STOP", cost, sources, deficit })));
     expect(error.code).toBe("INSUFFICIENT_BALANCE");
   });
 });

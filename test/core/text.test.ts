@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { cleanApiCode, cleanCountry, cleanReference, cleanText, parseId, requirePositiveInt } from "../../server/core/text.js";
-import { refusal } from "./builders.js";
+import { refusalOf } from "../fixtures/ledger-assertions.js";
 
 describe("caller-chosen references (event ids, order refs, external refs)", () => {
   it.each(["e", "evt-2024-05-31/job#17", "A".repeat(128), "!~"])("accepts %j", (value) => {
@@ -14,7 +14,7 @@ describe("caller-chosen references (event ids, order refs, external refs)", () =
     ["non-ASCII", "événement"],
     ["longer than 128 characters", "A".repeat(129)],
   ])("refuses a reference %s, naming the field", (_why, value) => {
-    const error = refusal(() => cleanReference(value, "input.eventId"));
+    const error = refusalOf(() => cleanReference(value, "input.eventId"));
     expect({ code: error.code, field: error.field }).toEqual({ code: "BAD_USER_INPUT", field: "input.eventId" });
   });
 });
@@ -25,7 +25,7 @@ describe("API codes", () => {
   });
 
   it.each(["", "Model-Derivative/job", "model derivative", "/leading", "trailing/", "double//slash", "a--b", "x".repeat(101)])("refuses %j", (value) => {
-    const error = refusal(() => cleanApiCode(value, "input.apiCode"));
+    const error = refusalOf(() => cleanApiCode(value, "input.apiCode"));
     expect({ code: error.code, field: error.field }).toEqual({ code: "BAD_USER_INPUT", field: "input.apiCode" });
   });
 });
@@ -46,7 +46,7 @@ describe("free text", () => {
     ["a right-to-left override", "ok\u202eevil", { max: 20 }],
     ["a bidi isolate", "ok\u2066x", { max: 20 }],
   ])("refuses text that is %s", (_why, value, rule) => {
-    const error = refusal(() => cleanText(value, "reason", rule));
+    const error = refusalOf(() => cleanText(value, "reason", rule));
     expect({ code: error.code, field: error.field }).toEqual({ code: "BAD_USER_INPUT", field: "reason" });
   });
 });
@@ -58,7 +58,7 @@ describe("small structured inputs", () => {
     ["JPN", false],
   ])("country %j accepted: %s", (value, ok) => {
     if (ok) expect(cleanCountry(value, "input.country")).toBe(value);
-    else expect(refusal(() => cleanCountry(value, "input.country")).field).toBe("input.country");
+    else expect(refusalOf(() => cleanCountry(value, "input.country")).field).toBe("input.country");
   });
 
   it.each([
@@ -71,7 +71,7 @@ describe("small structured inputs", () => {
     [1_000_000_001, false],
   ])("unit quantity %d accepted: %s", (value, ok) => {
     if (ok) expect(requirePositiveInt(value, "input.unitQuantity", 1_000_000_000)).toBe(value);
-    else expect(refusal(() => requirePositiveInt(value, "input.unitQuantity", 1_000_000_000)).field).toBe("input.unitQuantity");
+    else expect(refusalOf(() => requirePositiveInt(value, "input.unitQuantity", 1_000_000_000)).field).toBe("input.unitQuantity");
   });
 
   it.each([
@@ -84,6 +84,6 @@ describe("small structured inputs", () => {
     ["9007199254740993", null],
   ])("id %j parses to %s", (value, expected) => {
     if (expected !== null) expect(parseId(value, "id")).toBe(expected);
-    else expect(refusal(() => parseId(value, "id")).code).toBe("BAD_USER_INPUT");
+    else expect(refusalOf(() => parseId(value, "id")).code).toBe("BAD_USER_INPUT");
   });
 });

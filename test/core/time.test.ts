@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { refusal } from "./builders.js";
+import { refusalOf } from "../fixtures/ledger-assertions.js";
 import { addOneYear, assertNotFuture, formatInstant, isValidAt, MAX_FUTURE_SKEW_MS, parseInstant } from "../../server/core/time.js";
 
 const FIELD = "input.occurredAt";
@@ -38,7 +38,7 @@ describe("parsing ISO-8601 UTC instants", () => {
     ["a number", 0],
     ["null", null],
   ])("refuses %s as BAD_USER_INPUT naming the field", (_why, value) => {
-    const error = refusal(() => parseInstant(value, FIELD));
+    const error = refusalOf(() => parseInstant(value, FIELD));
     expect({ code: error.code, field: error.field }).toEqual({ code: "BAD_USER_INPUT", field: FIELD });
   });
 });
@@ -82,7 +82,7 @@ describe("refusing dates in the future", () => {
   });
 
   it("refuses more than five minutes ahead, naming the field", () => {
-    const error = refusal(() => assertNotFuture(now + MAX_FUTURE_SKEW_MS + 1, now, FIELD));
+    const error = refusalOf(() => assertNotFuture(now + MAX_FUTURE_SKEW_MS + 1, now, FIELD));
     expect({ code: error.code, field: error.field }).toEqual({ code: "BAD_USER_INPUT", field: FIELD });
   });
 });

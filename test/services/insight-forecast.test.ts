@@ -1,21 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { FlexgateError } from "../../server/core/errors.js";
 import { formatMicros } from "../../server/core/money.js";
 import { DAY_MS, formatInstant } from "../../server/core/time.js";
 import { aFlexPack, anAccount, aReseller, at, aUsageEvent, createHarness, type Harness, OPERATOR } from "../fixtures/harness.js";
+import { refusalOf } from "../fixtures/ledger-assertions.js";
 
 let h: Harness;
 afterEach(() => h.close());
-
-function refusal(work: () => unknown): FlexgateError {
-  try {
-    work();
-  } catch (error) {
-    if (error instanceof FlexgateError) return error;
-    throw error;
-  }
-  throw new Error("expected a refusal");
-}
 
 const shownForecast = (accountId: number) => {
   const forecast = h.services.insight.forecast(accountId);
@@ -83,7 +73,7 @@ describe("balance forecast", () => {
 
   it("refuses an unknown account", () => {
     h = createHarness();
-    expect(refusal(() => h.services.insight.forecast(999))).toMatchObject({ code: "NOT_FOUND", field: "accountId" });
+    expect(refusalOf(() => h.services.insight.forecast(999))).toMatchObject({ code: "NOT_FOUND", field: "accountId" });
   });
 });
 
@@ -134,7 +124,7 @@ describe("balance alerts", () => {
 
   it("refuses an unknown account", () => {
     h = createHarness();
-    expect(refusal(() => h.services.insight.alerts(999))).toMatchObject({ code: "NOT_FOUND", field: "accountId" });
+    expect(refusalOf(() => h.services.insight.alerts(999))).toMatchObject({ code: "NOT_FOUND", field: "accountId" });
   });
 });
 
@@ -174,10 +164,10 @@ describe("usage authorization", () => {
 
   it("refuses the same calls rating refuses", () => {
     const { emptyHardStop, restricted } = accounts();
-    expect(refusal(() => h.services.rating.recordUsage(aUsageEvent(emptyHardStop.id, { occurredAt: h.now() })))).toMatchObject({
+    expect(refusalOf(() => h.services.rating.recordUsage(aUsageEvent(emptyHardStop.id, { occurredAt: h.now() })))).toMatchObject({
       code: "INSUFFICIENT_BALANCE",
     });
-    expect(refusal(() => h.services.rating.recordUsage(aUsageEvent(restricted.id, { occurredAt: h.now() })))).toMatchObject({
+    expect(refusalOf(() => h.services.rating.recordUsage(aUsageEvent(restricted.id, { occurredAt: h.now() })))).toMatchObject({
       code: "ACCOUNT_RESTRICTED",
     });
     expect(h.services.insight.usageAuthorization(restricted.id, "model-derivative/complex-job").reason).toContain("owes 0.5 tokens");
@@ -188,7 +178,7 @@ describe("usage authorization", () => {
     ["a malformed API code", 0, "Model Derivative", "BAD_USER_INPUT", "apiCode"],
   ] as const)("refuses %s", (_what, id, apiCode, code, field) => {
     const { funded } = accounts();
-    expect(refusal(() => h.services.insight.usageAuthorization(id || funded.id, apiCode))).toMatchObject({ code, field });
+    expect(refusalOf(() => h.services.insight.usageAuthorization(id || funded.id, apiCode))).toMatchObject({ code, field });
   });
 
   it("says a restricted account may use premium APIs again once the deficit is paid", () => {

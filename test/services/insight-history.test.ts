@@ -1,23 +1,13 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Balance } from "../../server/core/balance.js";
-import { FlexgateError } from "../../server/core/errors.js";
 import { formatMicros } from "../../server/core/money.js";
 import type { UsageCharge } from "../../server/core/model.js";
 import { formatInstant } from "../../server/core/time.js";
 import { aCreditLot, aFlexPack, anAccount, aReseller, at, aUsageEvent, createHarness, type Harness, OPERATOR } from "../fixtures/harness.js";
+import { refusalOf } from "../fixtures/ledger-assertions.js";
 
 let h: Harness;
 afterEach(() => h.close());
-
-function refusal(work: () => unknown): FlexgateError {
-  try {
-    work();
-  } catch (error) {
-    if (error instanceof FlexgateError) return error;
-    throw error;
-  }
-  throw new Error("expected a refusal");
-}
 
 /** A balance in tokens, so expectations read like a statement. */
 const shown = (balance: Balance) => ({
@@ -129,7 +119,7 @@ describe("balance as of a date", () => {
   ] as const)("refuses %s", (_what, id, asOf, code, field) => {
     h = createHarness({ now: "2024-06-01T00:00:00Z" });
     const account = anAccount(h);
-    expect(refusal(() => h.services.insight.balanceAsOf(id ?? account.id, at(asOf)))).toMatchObject({ code, field });
+    expect(refusalOf(() => h.services.insight.balanceAsOf(id ?? account.id, at(asOf)))).toMatchObject({ code, field });
   });
 });
 
@@ -212,13 +202,13 @@ describe("usage summary", () => {
   ] as const)("refuses %s", (_what, from, to, groupBy, id, code, field) => {
     const account = seededUsage();
     expect(
-      refusal(() => h.services.insight.usageSummary(id || account.id, at(from), at(to), groupBy as "DAY")),
+      refusalOf(() => h.services.insight.usageSummary(id || account.id, at(from), at(to), groupBy as "DAY")),
     ).toMatchObject({ code, field });
   });
 
   it("refuses a malformed client id", () => {
     const account = seededUsage();
-    expect(refusal(() => h.services.insight.usageSummary(account.id, at("2024-05-01"), at("2024-05-02"), "DAY", "app a"))).toMatchObject({
+    expect(refusalOf(() => h.services.insight.usageSummary(account.id, at("2024-05-01"), at("2024-05-02"), "DAY", "app a"))).toMatchObject({
       code: "BAD_USER_INPUT",
       field: "clientId",
     });
@@ -309,6 +299,6 @@ describe("usage export", () => {
   ] as const)("refuses %s when called, before any row is read", (_what, id, from, to, code, field) => {
     h = createHarness({ now: "2024-06-01T00:00:00Z" });
     const account = anAccount(h);
-    expect(refusal(() => h.services.insight.exportUsage(id || account.id, at(from), at(to)))).toMatchObject({ code, field });
+    expect(refusalOf(() => h.services.insight.exportUsage(id || account.id, at(from), at(to)))).toMatchObject({ code, field });
   });
 });

@@ -1,22 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { FlexgateError } from "../../server/core/errors.js";
 import { formatMicros } from "../../server/core/money.js";
 import type { UsageEvent } from "../../server/services/rating.service.js";
 import type { PricePublication } from "../../server/services/prices.service.js";
 import { aCreditLot, aFlexPack, anAccount, aReseller, at, aUsageEvent, createHarness, type Harness, OPERATOR, tokens } from "../fixtures/harness.js";
+import { refusalOf } from "../fixtures/ledger-assertions.js";
 
 let h: Harness;
 afterEach(() => h.close());
-
-function refusal(work: () => unknown): FlexgateError {
-  try {
-    work();
-  } catch (error) {
-    if (error instanceof FlexgateError) return error;
-    throw error;
-  }
-  throw new Error("expected a refusal");
-}
 
 /** Every table's rows, so "writes nothing" compares whole contents. */
 function contents(): Record<string, unknown[]> {
@@ -191,6 +181,6 @@ describe("price-change preview", () => {
     ["another meter than the usage was recorded in", complexJob({ meter: "PHOTO" }), 30, "input.meter"],
   ] as const)("refuses %s", (_what, input, days, field) => {
     seededUsage();
-    expect(refusal(() => h.services.insight.previewPriceChange(input, days))).toMatchObject({ code: "BAD_USER_INPUT", field });
+    expect(refusalOf(() => h.services.insight.previewPriceChange(input, days))).toMatchObject({ code: "BAD_USER_INPUT", field });
   });
 });
