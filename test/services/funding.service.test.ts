@@ -9,8 +9,6 @@ import { dbSnapshot, deficitOf, expectRefusedUnchanged, receiptOf, remainingOf, 
 let h: Harness;
 afterEach(() => h.close());
 
-const statusOf = (accountId: number) => h.services.accounts.status(h.services.accounts.find(accountId)!);
-const balanceOf = (accountId: number) => h.services.accounts.balances([h.services.accounts.find(accountId)!])[0]!;
 const iso = (instant: number) => new Date(instant).toISOString();
 
 describe("importing cloud-credit lots", () => {
@@ -210,13 +208,13 @@ describe("new funds settle the deficit first", () => {
     const account = anAccount(h);
     const { charge } = h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "10" }));
     expect(deficitOf(h.db, account.id)).toBe("5");
-    expect(statusOf(account.id)).toBe("GRACE");
+    expect(h.statusOf(account.id)).toBe("GRACE");
 
     const pack = aFlexPack(h, account.id, { tokens: "100" });
     expect(formatMicros(pack.remainingMicros)).toBe("95");
     expect(deficitOf(h.db, account.id)).toBe("0");
-    expect(statusOf(account.id)).toBe("ACTIVE");
-    const balance = balanceOf(account.id);
+    expect(h.statusOf(account.id)).toBe("ACTIVE");
+    const balance = h.balanceOf(account.id);
     expect(formatMicros(balance.availableMicros)).toBe("95");
     expect(balance.graceEndsAt).toBeNull();
     // The settlement names the deficit it paid and the pack that paid it.
@@ -232,19 +230,19 @@ describe("new funds settle the deficit first", () => {
     const account = anAccount(h);
     h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "202" }));
     h.advance(GRACE_PERIOD_MS);
-    expect(statusOf(account.id)).toBe("RESTRICTED");
+    expect(h.statusOf(account.id)).toBe("RESTRICTED");
 
     const first = aFlexPack(h, account.id, { tokens: "100" });
     expect(formatMicros(first.remainingMicros)).toBe("0");
     expect(deficitOf(h.db, account.id)).toBe("1");
-    expect(formatMicros(balanceOf(account.id).availableMicros)).toBe("-1");
-    expect(statusOf(account.id)).toBe("RESTRICTED");
+    expect(formatMicros(h.balanceOf(account.id).availableMicros)).toBe("-1");
+    expect(h.statusOf(account.id)).toBe("RESTRICTED");
     expectRefusedUnchanged(h.db, () => h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: h.now() })), "ACCOUNT_RESTRICTED", undefined);
 
     const second = aFlexPack(h, account.id, { tokens: "100" });
     expect(formatMicros(second.remainingMicros)).toBe("99");
     expect(deficitOf(h.db, account.id)).toBe("0");
-    expect(statusOf(account.id)).toBe("ACTIVE");
+    expect(h.statusOf(account.id)).toBe("ACTIVE");
     const { charge } = h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: h.now() }));
     expect(receiptOf(h.db, charge.id)).toEqual([`FLEX_PACK#${second.id}:0.5`]);
     expect(h.services.ledger.verify()).toEqual([]);

@@ -63,7 +63,7 @@ describe("a quote", () => {
       quote.allocations.map((part) => ({ ...part })),
     );
     expect(receipt.map((part) => part.source)).toEqual(sources);
-    expect(h.services.accounts.balances([h.services.accounts.find(account.id)!])[0]).toEqual(quote.balanceAfter);
+    expect(h.balanceOf(account.id)).toEqual(quote.balanceAfter);
   });
 });
 

@@ -12,13 +12,12 @@ import type { Account, Outcome } from "../../server/core/model.js";
 import { isValidAt } from "../../server/core/time.js";
 import { DEFAULT_RULES } from "../../server/services/context.js";
 import type { CreditLotImport, FlexPurchase } from "../../server/services/funding.service.js";
-import { createServices } from "../../server/services/index.js";
 import type { UsageEvent } from "../../server/services/rating.service.js";
 import { openDatabase } from "../../server/store/database.js";
 import { lotAsSource, packAsSource } from "../../server/store/funding.store.js";
-import { anAccount, at, createHarness, type Harness, OPERATOR } from "../fixtures/harness.js";
+import { anAccount, at, createHarness, type Harness, harnessOn, OPERATOR } from "../fixtures/harness.js";
 
-const START = at("2024-06-01T00:00:00Z");
+const START = "2024-06-01T00:00:00Z";
 const LOTS_FROM = at("2022-12-01T00:00:00Z");
 const PACKS_FROM = at("2023-07-07T00:00:00Z");
 const USAGE_FROM = at("2023-01-01T00:00:00Z");
@@ -72,7 +71,7 @@ let template: Harness;
 let h: Harness;
 let run = 0;
 beforeAll(() => {
-  template = createHarness({ now: "2024-06-01T00:00:00Z", rules: RULES });
+  template = createHarness({ now: START, rules: RULES });
   template.db.$client.pragma("wal_checkpoint(TRUNCATE)");
 });
 afterAll(() => template.close());
@@ -87,24 +86,9 @@ function freshStore(): Harness {
   const db = openDatabase({ path, synchronous: "NORMAL" });
   // These runs test the ledger's logic, not durability; without fsyncs a run costs milliseconds.
   db.$client.pragma("synchronous = OFF");
-  let current = START;
-  return {
-    db,
-    services: createServices({ db, clock: () => current, rules: RULES }),
-    path,
-    dir: template.dir,
-    now: () => current,
-    setNow: (value) => {
-      current = typeof value === "number" ? value : at(value);
-    },
-    advance: (ms) => {
-      current += ms;
-    },
-    close: () => {
-      db.$client.close();
-      for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
-    },
-  };
+  return harnessOn({ db, path, dir: template.dir }, { now: START, rules: RULES }, () => {
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
+  });
 }
 
 const between = (from: number, fraction: number) => from + Math.floor(((h.now() - from) * fraction) / 1000);

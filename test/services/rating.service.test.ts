@@ -12,8 +12,6 @@ beforeEach(() => {
 });
 afterEach(() => h.close());
 
-const statusOf = (accountId: number) => h.services.accounts.status(h.services.accounts.find(accountId)!);
-const balanceOf = (accountId: number) => h.services.accounts.balances([h.services.accounts.find(accountId)!])[0]!;
 
 describe("idempotent usage recording", () => {
   it("replays the same eventId with the same payload: same charge, replayed, nothing written", () => {
@@ -184,8 +182,8 @@ describe("deficit, grace and restriction (NEGATIVE_WITH_GRACE)", () => {
     const { charge } = h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "210" }));
     expect(receiptOf(h.db, charge.id)).toEqual([`FLEX_PACK#${pack.id}:100`, "DEFICIT#-:5"]);
     expect(deficitOf(h.db, account.id)).toBe("5");
-    expect(statusOf(account.id)).toBe("GRACE");
-    const balance = balanceOf(account.id);
+    expect(h.statusOf(account.id)).toBe("GRACE");
+    const balance = h.balanceOf(account.id);
     expect(formatMicros(balance.availableMicros)).toBe("-5");
     // The event occurred 12 hours before it was booked; grace counts from the booking.
     expect(balance.graceEndsAt).toBe(h.now() + GRACE_PERIOD_MS);
@@ -199,10 +197,10 @@ describe("deficit, grace and restriction (NEGATIVE_WITH_GRACE)", () => {
     h.setNow(booked + GRACE_PERIOD_MS - 1);
     const during = h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: h.now() }));
     expect(receiptOf(h.db, during.charge.id)).toEqual(["DEFICIT#-:0.5"]);
-    expect(balanceOf(account.id).graceEndsAt).toBe(booked + GRACE_PERIOD_MS);
+    expect(h.balanceOf(account.id).graceEndsAt).toBe(booked + GRACE_PERIOD_MS);
 
     h.setNow(booked + GRACE_PERIOD_MS);
-    expect(statusOf(account.id)).toBe("RESTRICTED");
+    expect(h.statusOf(account.id)).toBe("RESTRICTED");
     expectRefusedUnchanged(h.db, () => h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: h.now() })), "ACCOUNT_RESTRICTED", undefined);
   });
 
@@ -333,7 +331,7 @@ describe("quotes", () => {
     expect(quote.tokensMicros).toBe(charge.tokensMicros);
     expect(quote.price.id).toBe(charge.priceEntryId);
     expect(quote.allocations.map((a) => `${a.source}#${a.sourceId ?? "-"}:${formatMicros(a.amountMicros)}`)).toEqual(receiptOf(h.db, charge.id));
-    expect(formatMicros(quote.balanceAfter.availableMicros)).toBe(formatMicros(balanceOf(account.id).availableMicros));
+    expect(formatMicros(quote.balanceAfter.availableMicros)).toBe(formatMicros(h.balanceOf(account.id).availableMicros));
   });
 });
 

@@ -11,8 +11,6 @@ beforeEach(() => {
 });
 afterEach(() => h.close());
 
-const statusOf = (accountId: number) => h.services.accounts.status(h.services.accounts.find(accountId)!);
-const balanceOf = (accountId: number) => h.services.accounts.balances([h.services.accounts.find(accountId)!])[0]!;
 const charge = (accountId: number, quantity: string, occurredAt = h.now()) =>
   h.services.rating.recordUsage(aUsageEvent(accountId, { quantity, occurredAt })).charge;
 
@@ -36,7 +34,7 @@ describe("reversing a charge", () => {
     expect(reversed.reversedAt).toBe(h.now());
     expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe("24");
     expect(deficitOf(h.db, account.id)).toBe("0");
-    expect(statusOf(account.id)).toBe("ACTIVE");
+    expect(h.statusOf(account.id)).toBe("ACTIVE");
 
     h.services.rating.reverseCharge(split.id, "wrong account", OPERATOR);
     expect(remainingOf(h.db, "CREDIT_LOT", other.id)).toBe("34");
@@ -66,7 +64,7 @@ describe("reversing a charge", () => {
     expect(remainingOf(h.db, "FLEX_PACK", first.id)).toBe("3");
     expect(remainingOf(h.db, "FLEX_PACK", second.id)).toBe("100");
     expect(deficitOf(h.db, account.id)).toBe("0");
-    expect(formatMicros(balanceOf(account.id).availableMicros)).toBe("103");
+    expect(formatMicros(h.balanceOf(account.id).availableMicros)).toBe("103");
     expect(h.services.ledger.verify()).toEqual([]);
   });
 
@@ -76,12 +74,12 @@ describe("reversing a charge", () => {
     h.advance(GRACE_PERIOD_MS);
     const pack = aFlexPack(h, account.id, { tokens: "100" });
     expect(deficitOf(h.db, account.id)).toBe("1");
-    expect(statusOf(account.id)).toBe("RESTRICTED");
+    expect(h.statusOf(account.id)).toBe("RESTRICTED");
 
     h.services.rating.reverseCharge(owing.id, "billing error", OPERATOR);
     expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe("100");
     expect(deficitOf(h.db, account.id)).toBe("0");
-    expect(statusOf(account.id)).toBe("ACTIVE");
+    expect(h.statusOf(account.id)).toBe("ACTIVE");
     expect(h.services.ledger.verify()).toEqual([]);
   });
 
@@ -93,7 +91,7 @@ describe("reversing a charge", () => {
     charge(account.id, "4");
     h.services.rating.reverseCharge(first.id, "test job", OPERATOR);
     expect(deficitOf(h.db, account.id)).toBe("2");
-    expect(balanceOf(account.id).graceEndsAt).toBe(booked + GRACE_PERIOD_MS);
+    expect(h.balanceOf(account.id).graceEndsAt).toBe(booked + GRACE_PERIOD_MS);
   });
 
   it("returns tokens to a pack that has expired since, where they stay lost", () => {
@@ -103,7 +101,7 @@ describe("reversing a charge", () => {
     h.setNow(pack.expiresAt + 86_400_000);
     h.services.rating.reverseCharge(spent.id, "late correction", OPERATOR);
     expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe("100");
-    expect(balanceOf(account.id).availableMicros).toBe(0n);
+    expect(h.balanceOf(account.id).availableMicros).toBe(0n);
     expect(h.services.ledger.verify()).toEqual([]);
   });
 
