@@ -25,6 +25,7 @@ import { DEFAULT_RULES, fingerprint } from "../server/services/context.js";
 import { createServices } from "../server/services/index.js";
 import { migrateDatabase, openDatabase } from "../server/store/database.js";
 import { allPriceVersions } from "../server/store/prices.store.js";
+import { seededRandom } from "../test/fixtures/random.js";
 
 export interface GenerateOptions {
   readonly path: string;
@@ -69,18 +70,6 @@ const USAGE_MIX: readonly { apiCode: string; quantity: (r: () => number) => bigi
   { apiCode: "flow-graph-engine/processing", quantity: (r) => BigInt(60 + Math.floor(r() * 3000)) * TOKEN },
   { apiCode: "reality-capture/photoscene", quantity: (r) => BigInt(20 + Math.floor(r() * 300)) * TOKEN },
 ];
-
-/** A small seeded generator, so two runs build the same history. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Progress {
   private lastDraw = 0;
@@ -133,7 +122,7 @@ export function generateDatabase(options: GenerateOptions): GenerateSummary {
     list.push(version);
     versions.set(version.apiCode, list);
   }
-  const random = mulberry32(20221107);
+  const random = seededRandom(20221107);
 
   const insertReseller = sqlite.prepare(
     `insert into resellers (name, tier, flex_agreement, active, locations, languages, services, created_at, updated_at)

@@ -8,7 +8,8 @@ import { afterAll, expect, it } from "vitest";
 import { formatMicros } from "../../server/core/money.js";
 import { expectSoundLedger, newLedgerFile, TEST_ACTOR } from "./support/ledger-file.js";
 import { expectNoInternalError } from "./support/safe-errors.js";
-import { bundleServer, post, seededRandom, type ServerProcess, sleep, startServer } from "./support/server-process.js";
+import { seededRandom } from "../fixtures/random.js";
+import { bundleServer, post, type ServerProcess, sleep, startServer } from "./support/server-process.js";
 
 const KILLS = 22;
 const USAGE_WORKERS = 6;

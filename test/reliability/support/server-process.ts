@@ -132,16 +132,4 @@ export async function post(url: string, key: string, query: string, variables?: 
   }
 }
 
-/** A small seeded PRNG (mulberry32): a failing run can be replayed from the seed it prints. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
