@@ -29,10 +29,13 @@ export interface OpenOptions {
 
 export function openDatabase(options: OpenOptions): Db {
   if (options.path !== ":memory:") mkdirSync(dirname(resolve(options.path)), { recursive: true });
-  const sqlite = new Database(options.path, options.onStatement ? { verbose: (sql) => options.onStatement!(String(sql)) } : {});
-  sqlite.pragma("journal_mode = WAL");
+  const busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
+  const sqlite = new Database(options.path, {
+    timeout: busyTimeoutMs,
+    ...(options.onStatement ? { verbose: (sql: unknown) => options.onStatement!(String(sql)) } : {}),
+  });
+  switchToWal(sqlite, busyTimeoutMs);
   sqlite.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
-  sqlite.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
   sqlite.pragma("foreign_keys = ON");
   // Each rated event runs in a savepoint, and SQLite copies every page an event changes into the
   // savepoint's journal: kept in memory that costs a copy, in a temporary file a write.
@@ -43,6 +46,25 @@ export function openDatabase(options: OpenOptions): Db {
   // copy a hot page once. Durability is the WAL's either way.
   sqlite.pragma("wal_autocheckpoint = 10000");
   return drizzle({ client: sqlite, schema: schemaTables });
+}
+
+/**
+ * Turning a new file to WAL needs it to itself for a moment, and SQLite answers SQLITE_BUSY at
+ * once, without its busy handler, while another process is opening the same new file: two
+ * servers starting together on it would otherwise fail about half the time. Wait and retry, as
+ * the busy timeout would. An existing WAL file needs no switch and never waits here.
+ */
+function switchToWal(sqlite: Database.Database, timeoutMs: number): void {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let waited = 0; ; waited += 10) {
+    try {
+      sqlite.pragma("journal_mode = WAL");
+      return;
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== "SQLITE_BUSY" || waited >= timeoutMs) throw error;
+      Atomics.wait(pause, 0, 0, 10);
+    }
+  }
 }
 
 /** The committed drizzle-kit migrations, found from here both in the sources and in dist/. */

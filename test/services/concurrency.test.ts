@@ -19,6 +19,7 @@ interface Outcome {
 }
 
 const WORKER = fileURLToPath(new URL("./concurrency/drain-worker.ts", import.meta.url));
+const OPEN_WORKER = fileURLToPath(new URL("./concurrency/open-worker.ts", import.meta.url));
 
 interface Worker {
   readonly child: ChildProcessWithoutNullStreams;
@@ -47,6 +48,33 @@ function startWorker(args: { accountId: number; name: string; events: number; sh
   });
   return { child, ready, done };
 }
+
+/** Runs the open worker to its end and returns its per-round results. */
+function openRounds(dir: string, rounds: number, startAt: number, gapMs: number): Promise<(string | null)[]> {
+  const child = spawn(process.execPath, ["--import", "tsx", OPEN_WORKER, dir, String(rounds), String(startAt), String(gapMs)]);
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) =>
+    child.on("close", (code) => (code === 0 ? resolve(JSON.parse(stdout) as (string | null)[]) : reject(new Error(`open worker exited ${code}: ${stderr}`)))),
+  );
+}
+
+describe("processes opening one new SQLite file together", () => {
+  it("both open and migrate it, every time, though only one may switch it to WAL", async () => {
+    h = createHarness();
+    const rounds = 12;
+    // Far enough ahead for both workers to have loaded; then a round every 150 ms.
+    const startAt = Date.now() + 3_000;
+    const results = await Promise.all([openRounds(h.dir, rounds, startAt, 150), openRounds(h.dir, rounds, startAt, 150)]);
+    expect(results.flat().filter((error) => error !== null)).toEqual([]);
+    expect(results.flat()).toHaveLength(2 * rounds);
+    const last = openDatabase({ path: `${h.dir}/round-${rounds - 1}.sqlite`, synchronous: "NORMAL" });
+    expect(last.$client.pragma("journal_mode", { simple: true })).toBe("wal");
+    last.$client.close();
+  }, 30_000);
+});
 
 describe("concurrent writers on one SQLite file", () => {
   it("never double-spend: three processes draining one HARD_STOP account take exactly the funds, each event once", async () => {
