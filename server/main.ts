@@ -4,7 +4,7 @@ import type { Config } from "./config.js";
 import { log } from "./log.js";
 import { seedDemoData } from "./seed/demo.js";
 import { SYSTEM_ACTOR } from "./core/model.js";
-import { migrateDatabase, openDatabase } from "./store/database.js";
+import { openStore } from "./store/open.js";
 
 export interface Running {
   readonly url: string;
@@ -14,19 +14,18 @@ export interface Running {
 
 /** config → open db → migrate → bootstrap key → demo data → createApp → listen. */
 export async function serve(config: Config): Promise<Running> {
-  const db = openDatabase({ path: config.dbPath, synchronous: config.synchronous });
-  migrateDatabase(db);
-  const app = await createApp({ config, db });
+  const store = await openStore(config);
+  const app = await createApp({ config, store });
   const { services } = app;
-  if (config.bootstrapOperatorKey && services.keys.bootstrapOperator(config.bootstrapOperatorKey, SYSTEM_ACTOR)) {
+  if (config.bootstrapOperatorKey && (await services.keys.bootstrapOperator(config.bootstrapOperatorKey, SYSTEM_ACTOR))) {
     log.info("registered the bootstrap operator key from FLEXGATE_BOOTSTRAP_OPERATOR_KEY");
   }
-  if (config.demoData && seedDemoData(services)) log.info("loaded demo data into the empty database");
+  if (config.demoData && (await seedDemoData(services))) log.info("loaded demo data into the empty database");
   await new Promise<void>((resolve) => app.server.listen(config.port, config.host, resolve));
   const { port } = app.server.address() as AddressInfo;
   const url = `http://${config.host === "0.0.0.0" ? "localhost" : config.host}:${port}`;
-  log.info("Flexgate is listening", { url, graphql: `${url}/graphql`, console: `${url}/console/`, db: config.dbPath, synchronous: config.synchronous });
-  if (services.keys.list().every((key) => key.role !== "OPERATOR" || key.revokedAt !== null)) {
+  log.info("Flexgate is listening", { url, graphql: `${url}/graphql`, console: `${url}/console/`, db: config.databaseUrl ? store.engine : config.dbPath, synchronous: config.synchronous });
+  if ((await services.keys.list()).every((key) => key.role !== "OPERATOR" || key.revokedAt !== null)) {
     log.info("no operator key yet: run `npx flexgate keys create --role OPERATOR --name <you>` or set FLEXGATE_BOOTSTRAP_OPERATOR_KEY");
   }
   let stopping: Promise<void> | undefined;
@@ -35,7 +34,7 @@ export async function serve(config: Config): Promise<Running> {
     shutdown: () =>
       (stopping ??= (async () => {
         await app.stop();
-        db.$client.close();
+        await store.close();
         log.info("Flexgate stopped");
       })()),
   };

@@ -8,10 +8,10 @@ export interface Locals {
 }
 
 /** The caller's key from `Authorization: Bearer <secret>`, or null. Looked up on every request, so a revoked key stops at once. */
-export function viewerFromHeader(services: Services, header: string | undefined): Viewer | null {
+export async function viewerFromHeader(services: Services, header: string | undefined): Promise<Viewer | null> {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
   if (!match) return null;
-  const key = services.keys.authenticate(match[1]!);
+  const key = await services.keys.authenticate(match[1]!);
   return key ? { key, actor: actorOf(key) } : null;
 }
 
@@ -21,8 +21,8 @@ export function sendError(res: Response, status: number, code: string, message: 
 
 /** Every API route needs a valid key; only /healthz and the console's static files do not. */
 export function requireKey(services: Services) {
-  return (req: Request, res: Response<unknown, Locals>, next: NextFunction) => {
-    const viewer = viewerFromHeader(services, req.headers.authorization);
+  return async (req: Request, res: Response<unknown, Locals>, next: NextFunction) => {
+    const viewer = await viewerFromHeader(services, req.headers.authorization);
     if (!viewer) {
       res.setHeader("WWW-Authenticate", 'Bearer realm="flexgate"');
       sendError(res, 401, "UNAUTHENTICATED", "send a valid API key as `Authorization: Bearer <key>`");

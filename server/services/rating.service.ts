@@ -9,21 +9,9 @@ import { decideChargeOrThrow } from "../core/rating.js";
 import { cleanApiCode, cleanReference, cleanText } from "../core/text.js";
 import { assertNotFuture, type Instant } from "../core/time.js";
 import { reduceDeficit } from "../core/account.js";
-import { findAccount, saveDeficit } from "../store/accounts.store.js";
-import { appendAudit } from "../store/audit.store.js";
-import { inSavepoint, inTransaction, type Tx } from "../store/database.js";
-import { adjustRemaining, fundingSourcesAt } from "../store/funding.store.js";
-import {
-  allocationsOfCharges,
-  findCharge,
-  findChargeByEventId,
-  insertCharge,
-  insertReversal,
-  settlementsOfAllocations,
-} from "../store/ledger.store.js";
+import type { RatingRequest } from "../store/port.js";
 import * as crypto from "node:crypto";
-import type { ServiceContext } from "./context.js";
-import type { PriceBook } from "./price-book.js";
+import { accountOrThrow, type ServiceContext } from "./context.js";
 
 export interface UsageEvent {
   readonly eventId: string;
@@ -88,8 +76,6 @@ const sha256Hex: (text: string) => string =
     ? (text) => (crypto as unknown as { hash(algorithm: string, data: string, encoding: string): string }).hash("sha256", text, "hex")
     : (text) => crypto.createHash("sha256").update(text).digest("hex");
 
-/** Every price version by API code, as the price book holds it. */
-type PriceTable = ReturnType<PriceBook["all"]>;
 const MAX_LABELS = 20;
 
 /** @throws FlexgateError BAD_USER_INPUT when a batch holds more than MAX_BATCH_SIZE events */
@@ -98,64 +84,75 @@ export function assertBatchSize(count: number, field: string): void {
 }
 
 /**
- * Prices usage events and pays them credit-first into the append-only ledger.
- * Every write is one IMMEDIATE transaction: the write lock is held from the first read, so two
- * writers can never drain the same tokens.
+ * Prices usage events and pays them credit-first into the append-only ledger. Events are rated
+ * in groups by the store (Store.rateGroup): each event of a group sees the ones before it, and a
+ * refused event fails alone without writing anything.
  */
 export class RatingService {
-  constructor(
-    private readonly context: ServiceContext,
-    private readonly prices: PriceBook,
-  ) {}
+  constructor(private readonly context: ServiceContext) {}
 
   /**
    * @throws FlexgateError BAD_USER_INPUT, NOT_FOUND (account), PRICE_NOT_FOUND,
    *   IDEMPOTENCY_CONFLICT, ACCOUNT_RESTRICTED, INSUFFICIENT_BALANCE
    */
-  recordUsage(input: UsageEvent, field = "input"): RecordedUsage {
-    const event = this.validate(input, field);
-    return inTransaction(this.context.db, "immediate", (tx) => this.recordInTransaction(tx, this.prices.all(tx), event, field));
+  async recordUsage(input: UsageEvent, field = "input"): Promise<RecordedUsage> {
+    const request = this.ratingRequest(input, field);
+    const [outcome] = await this.context.store.rateGroup([request], this.context.clock());
+    if (outcome!.error) throw outcome!.error;
+    return { charge: outcome!.charge, replayed: outcome!.replayed };
   }
 
-  /**
-   * Records up to MAX_BATCH_SIZE events in one transaction; each event is isolated by a savepoint
-   * so a refused event fails alone and leaves nothing behind.
-   */
-  recordUsageBatch(inputs: readonly UsageEvent[], field = "inputs"): BatchItemResult[] {
+  /** Records up to MAX_BATCH_SIZE events in one transaction; a refused event fails alone. */
+  async recordUsageBatch(inputs: readonly UsageEvent[], field = "inputs"): Promise<BatchItemResult[]> {
     assertBatchSize(inputs.length, field);
     return this.recordGroup(inputs.map((event, index) => ({ event, field: `${field}.${index}` })));
   }
 
   /**
-   * Records several events in ONE transaction, each inside its own savepoint: a refused event
-   * rolls back to its savepoint and fails alone. One commit (one fsync) for the whole group is
-   * what lets a durable ledger rate thousands of events a second; see UsageBatcher.
+   * Records several events in ONE transaction: one commit (one fsync) for the whole group is
+   * what lets a durable ledger rate thousands of events a second; see UsageBatcher. An event
+   * that fails validation is answered without reaching the store.
    */
-  recordGroup(items: readonly GroupItem[]): BatchItemResult[] {
-    return inTransaction(this.context.db, "immediate", (tx) => {
-      // The write lock is held from here to the commit, so the price table cannot change under
-      // the group: one look at it serves every event.
-      const prices = this.prices.all(tx);
-      return items.map(({ event: input, field }): BatchItemResult => {
-        try {
-          const event = this.validate(input, field);
-          return { eventId: input.eventId, ...inSavepoint(tx, (savepoint) => this.recordInTransaction(savepoint, prices, event, field)) };
-        } catch (error) {
-          if (error instanceof FlexgateError) return { eventId: input.eventId, error };
-          throw error;
-        }
-      });
+  async recordGroup(items: readonly GroupItem[]): Promise<BatchItemResult[]> {
+    const checked = items.map(({ event, field }) => {
+      try {
+        return this.ratingRequest(event, field);
+      } catch (error) {
+        if (error instanceof FlexgateError) return error;
+        throw error;
+      }
+    });
+    const requests = checked.filter((item): item is RatingRequest => !(item instanceof FlexgateError));
+    const outcomes = await this.context.store.rateGroup(requests, this.context.clock());
+    let next = 0;
+    return checked.map((item, index): BatchItemResult => {
+      const eventId = items[index]!.event.eventId;
+      const outcome = item instanceof FlexgateError ? { error: item } : outcomes[next++]!;
+      return outcome.error ? { eventId, error: outcome.error } : { eventId, charge: outcome.charge, replayed: outcome.replayed };
     });
   }
 
   /** What recordUsage would charge and drain now, writing nothing. */
-  quoteUsage(input: UsageEvent, field = "input"): UsageQuote {
+  async quoteUsage(input: UsageEvent, field = "input"): Promise<UsageQuote> {
     const event = this.validate(input, field);
-    return inTransaction(this.context.db, "deferred", (tx) => {
-      const account = this.accountOrThrow(tx, event.accountId, `${field}.accountId`);
-      const { price, tokensMicros, decision } = this.decide(tx, this.prices.all(tx), account, event, field);
+    return this.context.store.snapshot(async (reads) => {
+      const account = await accountOrThrow(reads, event.accountId, `${field}.accountId`);
+      const price = priceInForce((await reads.priceTable()).get(event.apiCode) ?? [], event.occurredAt);
+      if (!price) {
+        throw new FlexgateError("PRICE_NOT_FOUND", `no price for ${event.apiCode} was in force at the time of the event`, `${field}.apiCode`);
+      }
+      const tokensMicros = chargeMicros(price, event.quantityMicros, event.outcome);
+      if (tokensMicros > MAX_TOKENS_MICROS) throw badInput(`${field}.quantity`, `${field}.quantity is too large to rate`);
       const now = this.context.clock();
-      const sources = fundingSourcesAt(tx, account.id, now);
+      const decision = decideChargeOrThrow({
+        costMicros: tokensMicros,
+        occurredAt: event.occurredAt,
+        policy: account.balancePolicy,
+        deficit: account,
+        sources: await reads.fundingSourcesAt(account.id, event.occurredAt),
+        now,
+      });
+      const sources = await reads.fundingSourcesAt(account.id, now);
       return {
         tokensMicros,
         price,
@@ -169,18 +166,17 @@ export class RatingService {
    * Reverses a charge once: every token goes back to the lot, pack or deficit it came from.
    * @throws FlexgateError NOT_FOUND, BAD_USER_INPUT (already reversed, blank reason)
    */
-  reverseCharge(chargeId: number, reason: string, actor: Actor): UsageCharge {
+  async reverseCharge(chargeId: number, reason: string, actor: Actor): Promise<UsageCharge> {
     const why = cleanText(reason, "reason", { max: 1000 });
-    return inTransaction(this.context.db, "immediate", (tx) => {
-      const charge = findCharge(tx, chargeId);
-      if (!charge) throw notFound("charge", "chargeId");
+    // The account to lock is the charge's; the unit reads the charge again under the lock.
+    const found = await this.context.store.reads.findCharge(chargeId);
+    if (!found) throw notFound("charge", "chargeId");
+    return this.context.store.write({ accounts: [found.accountId] }, async (tx) => {
+      const charge = (await tx.findCharge(chargeId))!;
       if (charge.reversedAt !== null) throw badInput("chargeId", "this charge has already been reversed");
-      const account = this.accountOrThrow(tx, charge.accountId, "chargeId");
-      const parts = allocationsOfCharges(tx, [charge.id]);
-      const settlements = settlementsOfAllocations(
-        tx,
-        parts.filter((part) => part.source === "DEFICIT").map((part) => part.id),
-      );
+      const account = await accountOrThrow(tx, charge.accountId, "chargeId");
+      const parts = await tx.allocationsOfCharges([charge.id]);
+      const settlements = await tx.settlementsOfAllocations(parts.filter((part) => part.source === "DEFICIT").map((part) => part.id));
       const decision = decideReversal(
         parts.map((part) => ({
           id: part.id,
@@ -190,85 +186,33 @@ export class RatingService {
         })),
         settlements,
       );
-      for (const refund of decision.refunds) adjustRemaining(tx, refund.source, refund.sourceId, refund.amountMicros);
+      for (const refund of decision.refunds) await tx.adjustRemaining(refund.source, refund.sourceId, refund.amountMicros);
       if (decision.deficitReductionMicros > 0n) {
-        saveDeficit(tx, account.id, reduceDeficit(account, decision.deficitReductionMicros));
+        await tx.saveDeficit(account.id, reduceDeficit(account, decision.deficitReductionMicros));
       }
       const now = this.context.clock();
-      insertReversal(tx, charge.id, why, actor.name, now);
+      await tx.insertReversal(charge.id, why, actor.name, now);
       const reversed = { ...charge, reversedAt: now };
-      appendAudit(tx, actor, { action: "charge.reverse", entityType: "UsageCharge", entityId: charge.id, before: charge, after: { ...reversed, reason: why } }, now);
+      await tx.appendAudit(actor, { action: "charge.reverse", entityType: "UsageCharge", entityId: charge.id, before: charge, after: { ...reversed, reason: why } }, now);
       return reversed;
     });
   }
 
-  private recordInTransaction(tx: Tx, prices: PriceTable, event: UsageEvent, field: string): RecordedUsage {
-    const print = usageFingerprint(event);
-    const existing = findChargeByEventId(tx, event.eventId);
-    if (existing) {
-      if (existing.fingerprint !== print) {
-        throw new FlexgateError(
-          "IDEMPOTENCY_CONFLICT",
-          `event ${event.eventId} was already recorded with a different payload`,
-          `${field}.eventId`,
-        );
-      }
-      return { charge: existing.charge, replayed: true };
-    }
-    const account = this.accountOrThrow(tx, event.accountId, `${field}.accountId`);
-    const { price, tokensMicros, decision } = this.decide(tx, prices, account, event, field);
-    const now = this.context.clock();
-    const charge = insertCharge(
-      tx,
-      {
-        eventId: event.eventId,
-        fingerprint: print,
-        accountId: account.id,
-        apiCode: event.apiCode,
-        priceEntryId: price.id,
-        quantityMicros: event.quantityMicros,
-        outcome: event.outcome,
-        occurredAt: event.occurredAt,
-        clientId: event.clientId ?? null,
-        labels: event.labels ?? {},
-        tokensMicros,
-      },
-      decision.allocations,
-      now,
-    );
-    for (const part of decision.allocations) {
-      if (part.source !== "DEFICIT") adjustRemaining(tx, part.source, part.sourceId!, -part.amountMicros);
-    }
-    if (decision.deficit !== account) saveDeficit(tx, account.id, decision.deficit);
-    return { charge, replayed: false };
-  }
-
-  private decide(tx: Tx, prices: PriceTable, account: Account, event: UsageEvent, field: string) {
-    const price = priceInForce(prices.get(event.apiCode) ?? [], event.occurredAt);
-    if (!price) {
-      throw new FlexgateError(
-        "PRICE_NOT_FOUND",
-        `no price for ${event.apiCode} was in force at the time of the event`,
-        `${field}.apiCode`,
-      );
-    }
-    const tokensMicros = chargeMicros(price, event.quantityMicros, event.outcome);
-    if (tokensMicros > MAX_TOKENS_MICROS) throw badInput(`${field}.quantity`, `${field}.quantity is too large to rate`);
-    const decision = decideChargeOrThrow({
-      costMicros: tokensMicros,
+  /** A validated event with its fingerprint, as the store rates it. */
+  private ratingRequest(input: UsageEvent, field: string): RatingRequest {
+    const event = this.validate(input, field);
+    return {
+      eventId: event.eventId,
+      fingerprint: usageFingerprint(event),
+      accountId: event.accountId,
+      apiCode: event.apiCode,
+      quantityMicros: event.quantityMicros,
+      outcome: event.outcome,
       occurredAt: event.occurredAt,
-      policy: account.balancePolicy,
-      deficit: account,
-      sources: fundingSourcesAt(tx, account.id, event.occurredAt),
-      now: this.context.clock(),
-    });
-    return { price, tokensMicros, decision };
-  }
-
-  private accountOrThrow(tx: Tx, id: number, field: string): Account {
-    const account = findAccount(tx, id);
-    if (!account) throw notFound("account", field);
-    return account;
+      clientId: event.clientId ?? null,
+      labels: event.labels ?? {},
+      field,
+    };
   }
 
   /** Normalises and checks an event before any transaction starts. */
@@ -298,3 +242,4 @@ export class RatingService {
     };
   }
 }
+

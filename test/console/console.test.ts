@@ -108,13 +108,13 @@ beforeAll(async () => {
   const now = server.now();
   // Usage for the impact preview: four complex jobs within the last 30 days (4 × 0.5 = 2 tokens)
   // and one 40 days ago, outside the window.
-  const account = server.services.accounts.create({ name: "Preview Co", country: "JP" }, OPERATOR);
-  server.services.funding.recordFlexPurchase(
+  const account = await server.services.accounts.create({ name: "Preview Co", country: "JP" }, OPERATOR);
+  await server.services.funding.recordFlexPurchase(
     { accountId: account.id, tokensMicros: tokens("500"), purchasedAt: now - 60 * DAY, channel: "ESTORE", orderRef: "preview-order" },
     OPERATOR,
   );
   for (const [index, daysAgo] of [1, 3, 10, 29, 40].entries()) {
-    server.services.rating.recordUsage({
+    await server.services.rating.recordUsage({
       eventId: `preview-${index}`,
       accountId: account.id,
       apiCode: "model-derivative/complex-job",
@@ -172,7 +172,7 @@ describe("operator console", () => {
     await shot(page, "01-sign-in-refused");
 
     // A good key of another role is not enough.
-    await page.getByLabel("Operator API key").fill(server.key("INTEGRATOR"));
+    await page.getByLabel("Operator API key").fill(await server.key("INTEGRATOR"));
     await page.keyboard.press("Enter");
     await expect.poll(() => error.textContent()).toContain("needs an OPERATOR key");
 
@@ -393,7 +393,7 @@ describe("operator console", () => {
   it("pages through the audit log of price changes, newest first", async () => {
     // Enough changes for a second page of 20.
     for (let day = 1; day <= 20; day++) {
-      server.services.prices.publish(
+      await server.services.prices.publish(
         { apiCode: "flow-graph-engine/processing", meter: "SECOND", unitQuantity: 3600, tokensPerUnitMicros: tokens("1"), effectiveFrom: server.now() + (30 + day) * DAY, note: `Seeded change ${day}` },
         OPERATOR,
       );

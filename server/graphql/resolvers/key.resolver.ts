@@ -36,13 +36,13 @@ export class KeyResolver {
 
   @Authorized("OPERATOR")
   @Query(() => AuditEntryConnection, { description: "Every change made by operators and partners, newest first." })
-  auditLog(
+  async auditLog(
     @Arg("first", () => Int, { nullable: true, description: "Page size, 1–100 (default 20)." }) first: number | null,
     @Arg("after", () => String, { nullable: true, description: "The endCursor of the previous page." }) after: string | null,
     @Arg("entityType", () => String, { nullable: true, description: 'Only changes to this kind of thing, such as "PriceEntry".' }) entityType: string | null,
     @Ctx() { services }: GraphQLContext,
   ) {
-    return toConnection(services.audit.list(first, decodeCursor(after), entityType));
+    return toConnection(await services.audit.list(first, decodeCursor(after), entityType));
   }
 
   @FieldResolver(() => Reseller, { nullable: true, description: "The reseller a PARTNER key is bound to." })

@@ -53,7 +53,7 @@ export class UsageResolver {
 
   @Authorized("OPERATOR", "METERING")
   @Mutation(() => [RecordUsageResult], { description: "Rates up to 1,000 events in one transaction; each succeeds or fails alone, in order." })
-  recordUsageBatch(@Arg("inputs", () => [UsageInput], { description: "The events." }) inputs: UsageInput[], @Ctx() { services }: GraphQLContext) {
+  async recordUsageBatch(@Arg("inputs", () => [UsageInput], { description: "The events." }) inputs: UsageInput[], @Ctx() { services }: GraphQLContext) {
     assertBatchSize(inputs.length, "inputs");
     // An input that cannot even be read (a malformed id, a repeated label) fails alone too.
     const items: GroupItem[] = [];
@@ -67,7 +67,7 @@ export class UsageResolver {
         throw error;
       }
     });
-    const recorded = services.rating.recordGroup(items);
+    const recorded = await services.rating.recordGroup(items);
     let next = 0;
     return early.map((result) => result ?? toResult(recorded[next++]!));
   }
@@ -77,7 +77,7 @@ export class UsageResolver {
   async quoteUsage(@Arg("input", () => UsageInput, { description: "The hypothetical event." }) input: UsageInput, @Ctx() { services, access, loaders }: GraphQLContext) {
     const event = toUsageEvent(input, "input");
     access.visibleOrThrow(await loaders.account.load(event.accountId), "input.accountId");
-    const quote = services.rating.quoteUsage(event);
+    const quote = await services.rating.quoteUsage(event);
     return {
       ...quote,
       priceEntry: await loaders.priceEntry.load(quote.price.id),
@@ -160,14 +160,14 @@ export class AllocationResolver {
 @Resolver(() => Account)
 export class AccountUsageResolver {
   @FieldResolver(() => UsageChargeConnection, { description: "The account's charges, newest first." })
-  charges(
+  async charges(
     @Root() account: AccountModel,
     @Arg("first", () => Int, { nullable: true, description: "Page size, 1–100 (default 20)." }) first: number | null,
     @Arg("after", () => String, { nullable: true, description: "The endCursor of the previous page." }) after: string | null,
     @Arg("filter", () => ChargeFilter, { nullable: true, description: "Narrows the charges." }) filter: ChargeFilter | null,
     @Ctx() { services }: GraphQLContext,
   ) {
-    const page = services.ledger.charges(
+    const page = await services.ledger.charges(
       account.id,
       { from: filter?.from ?? undefined, to: filter?.to ?? undefined, apiCode: filter?.apiCode ?? undefined, clientId: filter?.clientId ?? undefined },
       first,

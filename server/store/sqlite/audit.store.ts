@@ -1,17 +1,10 @@
 import { and, desc, eq, lt, sql } from "drizzle-orm";
-import { auditLog } from "../../schema/tables.js";
-import type { Actor, AuditEntry } from "../core/model.js";
-import type { Instant } from "../core/time.js";
+import { auditLog } from "../../../schema/tables.js";
+import type { Actor, AuditEntry } from "../../core/model.js";
+import type { Instant } from "../../core/time.js";
 import type { Tx } from "./database.js";
+import type { AuditQuery, AuditRecord } from "../port.js";
 import { toAuditEntry } from "./rows.js";
-
-export interface AuditRecord {
-  readonly action: string;
-  readonly entityType: string;
-  readonly entityId: string | number;
-  readonly before: unknown;
-  readonly after: unknown;
-}
 
 /** Snapshots are JSON; bigint amounts are written as exact decimal micro strings. */
 function snapshot(value: unknown): string | null {
@@ -32,12 +25,6 @@ export function appendAudit(tx: Tx, actor: Actor, record: AuditRecord, now: Inst
       after: snapshot(record.after),
     })
     .run();
-}
-
-export interface AuditQuery {
-  readonly entityType?: string;
-  readonly beforeId?: number;
-  readonly limit: number;
 }
 
 export function listAudit(tx: Tx, query: AuditQuery): AuditEntry[] {

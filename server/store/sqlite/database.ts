@@ -6,7 +6,7 @@ import { type BetterSQLite3Database, drizzle } from "drizzle-orm/better-sqlite3"
 import { migrate } from "drizzle-orm/better-sqlite3/migrator";
 import { getTableColumns, getTableName, type InferSelectModel } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
-import { schemaTables } from "../../schema/tables.js";
+import { schemaTables } from "../../../schema/tables.js";
 
 export type Schema = typeof schemaTables;
 export type Db = BetterSQLite3Database<Schema> & { $client: Database.Database };
