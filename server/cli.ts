@@ -8,7 +8,7 @@ import { serveUntilSignalled } from "./main.js";
 import { seedDemoData } from "./seed/demo.js";
 import { DEFAULT_RULES } from "./services/context.js";
 import { createServices } from "./services/index.js";
-import { openStore } from "./store/open.js";
+import { migrateStore, openStore } from "./store/open.js";
 
 const CLI_ACTOR: Actor = { name: "flexgate CLI", role: "SYSTEM", keyId: null, resellerId: null };
 
@@ -96,8 +96,8 @@ async function run(argv: string[]): Promise<number> {
       return -1; // keeps running
     }
     case "migrate": {
-      const { store, config } = await openServices();
-      await store.close();
+      const config = loadConfig();
+      await migrateStore(config);
       console.log(`migrations applied to ${config.databaseUrl ? "the PostgreSQL database" : config.dbPath}`);
       return 0;
     }
