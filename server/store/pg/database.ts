@@ -1,10 +1,8 @@
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
 import { schemaTables } from "../../../schema/tables.pg.js";
+import { findMigrationsFolder } from "../folders.js";
 
 export type PgDb = NodePgDatabase<typeof schemaTables>;
 
@@ -26,17 +24,8 @@ export function openPool(url: string, max = 10): pg.Pool {
   return new pg.Pool({ connectionString: url, max });
 }
 
-/** The committed PostgreSQL migrations, found from here both in the sources and in dist/. */
-export function pgMigrationsFolder(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, "migrations-postgres");
-    if (existsSync(join(candidate, "meta", "_journal.json"))) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error("migrations-postgres folder not found");
-    dir = parent;
-  }
-}
+/** The committed PostgreSQL migrations. */
+export const pgMigrationsFolder = () => findMigrationsFolder("migrations-postgres");
 
 /** Any fixed number: the key of the advisory lock every Flexgate process takes to migrate. */
 const MIGRATION_LOCK = 7_242_024_001;
