@@ -87,7 +87,8 @@ export function decodeOrderedCursor<O extends string>(
 ): number[] | undefined {
   if (cursor == null) return undefined;
   const [given, ...parts] = Buffer.from(cursor, "base64url").toString().split(":");
-  const key = parts.map((part) => (/^(0|[1-9][0-9]{0,15})$/.test(part) ? Number(part) : NaN));
+  // An instant before 1970-01-01T00:00Z is negative, so a key part may be.
+  const key = parts.map((part) => (/^(0|-?[1-9][0-9]{0,15})$/.test(part) ? Number(part) : NaN));
   const known = given !== undefined && Object.hasOwn(orders, given);
   if (!known || key.length !== orders[given as O].key.length || !key.every(Number.isSafeInteger)) {
     throw badInput(field, `${field} is not a cursor this API gave out`);
