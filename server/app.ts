@@ -9,6 +9,7 @@ import type { Config } from "./config.js";
 import { createContext, type GraphQLContext } from "./graphql/context.js";
 import { formatError, GENERIC_MESSAGE } from "./graphql/errors.js";
 import { LIMITS, QueryLimitsRule } from "./graphql/limits.js";
+import { roleCheckPlugin } from "./graphql/roles.js";
 import { graphqlSchema } from "./graphql/schema.js";
 import { type Locals, requireKey, sendError } from "./http/auth.js";
 import { consoleRouter } from "./http/console.js";
@@ -65,6 +66,7 @@ export async function createApp({ config, db, clock = Date.now }: AppOptions): P
       // Cache hints are never used (every answer is private and live: see noStore below), and the
       // plugin's per-field hook cost about a sixth of a portal page and of a recordUsage request.
       ApolloServerPluginCacheControlDisabled(),
+      roleCheckPlugin,
     ],
   });
   await apollo.start();

@@ -4,9 +4,14 @@ import { formatMicros } from "../core/money.js";
 import { parseId } from "../core/text.js";
 import { formatInstant, parseInstant } from "../core/time.js";
 import { AccountAccess } from "../graphql/access.js";
+import { keyOfRole, rolesOfField } from "../graphql/roles.js";
+import { graphqlSchema } from "../graphql/schema.js";
 import { log } from "../log.js";
 import type { Services } from "../services/index.js";
 import { type Locals, sendError } from "./auth.js";
+
+/** The export shows an account's charges: the roles that may read an account may export it. */
+const EXPORT_ROLES = rolesOfField(graphqlSchema(), "Query", "account");
 
 const HEADER = ["occurredAt", "eventId", "apiCode", "clientId", "quantity", "outcome", "tokens", "paidFromCredits", "paidFromFlex", "deficit"];
 
@@ -28,7 +33,7 @@ export function usageExportHandler(services: Services) {
     let rows;
     let next;
     try {
-      if (!["OPERATOR", "PARTNER"].includes(viewer.key.role)) throw new FlexgateError("FORBIDDEN", `a ${viewer.key.role} key may not export usage`);
+      if (!EXPORT_ROLES.includes(viewer.key.role)) throw new FlexgateError("FORBIDDEN", `${keyOfRole(viewer.key.role)} may not export usage`);
       const query = req.query as Record<string, unknown>;
       const accountId = parseId(String(query.accountId ?? ""), "accountId");
       const from = parseInstant(query.from, "from");
