@@ -9,19 +9,12 @@ import { graphqlSchema } from "../graphql/schema.js";
 import { log } from "../log.js";
 import type { Services } from "../services/index.js";
 import { type Locals, sendError } from "./auth.js";
+import { csvLine, textCell, valueCell } from "./csv.js";
 
 /** The export shows an account's charges: the roles that may read an account may export it. */
 const EXPORT_ROLES = rolesOfField(graphqlSchema(), "Query", "account");
 
 const HEADER = ["occurredAt", "eventId", "apiCode", "clientId", "quantity", "outcome", "tokens", "paidFromCredits", "paidFromFlex", "deficit"];
-
-/** RFC 4180 quoting; a leading =, +, - or @ is defused so spreadsheets never run a cell as a formula. */
-function csvCell(value: string): string {
-  const safe = /^[=+\-@\t\r]/.test(value) && !/^-?\d/.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
-}
-
-const csvLine = (cells: readonly string[]) => `${cells.map(csvCell).join(",")}\r\n`;
 
 /**
  * GET /export/usage.csv?accountId=…&from=…&to=…: one row per charge, oldest first, streamed row
@@ -54,21 +47,21 @@ export function usageExportHandler(services: Services) {
     res.setHeader("Content-Type", "text/csv; charset=utf-8");
     res.setHeader("Content-Disposition", 'attachment; filename="usage.csv"');
     res.setHeader("Cache-Control", "no-store");
-    res.write(csvLine(HEADER));
+    res.write(csvLine(HEADER.map(textCell)));
     try {
       for (; !next.done; next = rows.next()) {
         const row = next.value;
         const line = csvLine([
-          formatInstant(row.occurredAt),
-          row.eventId,
-          row.apiCode,
-          row.clientId ?? "",
-          formatMicros(row.quantityMicros),
-          row.outcome,
-          formatMicros(row.tokensMicros),
-          formatMicros(row.creditsMicros),
-          formatMicros(row.flexMicros),
-          formatMicros(row.deficitMicros),
+          valueCell(formatInstant(row.occurredAt)),
+          textCell(row.eventId),
+          textCell(row.apiCode),
+          textCell(row.clientId ?? ""),
+          valueCell(formatMicros(row.quantityMicros)),
+          valueCell(row.outcome),
+          valueCell(formatMicros(row.tokensMicros)),
+          valueCell(formatMicros(row.creditsMicros)),
+          valueCell(formatMicros(row.flexMicros)),
+          valueCell(formatMicros(row.deficitMicros)),
         ]);
         // Respect back-pressure so a slow client never makes a year of rows pile up in memory.
         if (!res.write(line)) await new Promise((resolve) => res.once("drain", resolve));
