@@ -2,10 +2,9 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type App, createApp } from "./app.js";
 import { type Config, ConfigError } from "./config.js";
-import { keyOfRole } from "./graphql/roles.js";
 import { log } from "./log.js";
 import { seedDemoData } from "./seed/demo.js";
-import { SYSTEM_ACTOR } from "./core/model.js";
+import { keyOfRole, SYSTEM_ACTOR } from "./core/model.js";
 import type { Services } from "./services/index.js";
 import { migrateDatabase, openDatabase } from "./store/database.js";
 
@@ -32,11 +31,11 @@ export async function serve(config: Config): Promise<Running> {
     db.$client.close();
     throw error;
   }
-  const { server, services } = app;
-  const { port } = server.address() as AddressInfo;
+  const started = app;
+  const { port } = started.server.address() as AddressInfo;
   const url = `http://${config.host === "0.0.0.0" ? "localhost" : config.host}:${port}`;
   log.info("Flexgate is listening", { url, graphql: `${url}/graphql`, console: `${url}/console/`, db: config.dbPath, synchronous: config.synchronous });
-  if (services.keys.list().every((key) => key.role !== "OPERATOR" || key.revokedAt !== null)) {
+  if (started.services.keys.list().every((key) => key.role !== "OPERATOR" || key.revokedAt !== null)) {
     log.info("no operator key yet: run `npx flexgate keys create --role OPERATOR --name <you>` or set FLEXGATE_BOOTSTRAP_OPERATOR_KEY");
   }
   let stopping: Promise<void> | undefined;
@@ -44,7 +43,7 @@ export async function serve(config: Config): Promise<Running> {
     url,
     shutdown: () =>
       (stopping ??= (async () => {
-        await app!.stop();
+        await started.stop();
         db.$client.close();
         log.info("Flexgate stopped");
       })()),

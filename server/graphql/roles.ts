@@ -12,7 +12,7 @@ import {
   type SelectionSetNode,
 } from "graphql";
 import { Extensions } from "type-graphql";
-import type { Role } from "../core/model.js";
+import { keyOfRole, type Role } from "../core/model.js";
 import type { GraphQLContext } from "./context.js";
 
 /**
@@ -34,11 +34,6 @@ export function rolesOfField(schema: GraphQLSchema, typeName: string, fieldName:
   const type = schema.getType(typeName);
   const field = isObjectType(type) ? type.getFields()[fieldName] : undefined;
   return (field && rolesOf(field)) ?? [];
-}
-
-/** "an OPERATOR key", "a PARTNER key". */
-export function keyOfRole(role: string): string {
-  return `${/^[AEIOU]/.test(role) ? "an" : "a"} ${role} key`;
 }
 
 export interface ForbiddenField {
@@ -104,7 +99,8 @@ export const roleCheckPlugin: ApolloServerPlugin<GraphQLContext> = {
     return {
       async didResolveOperation({ contextValue, operation, document, schema }) {
         const role = contextValue.viewer?.key.role;
-        if (!role) throw new GraphQLError("send an API key as `Authorization: Bearer <key>`", { extensions: { code: "UNAUTHENTICATED", http: { status: 401 } } });
+        // Context creation has refused every caller without a valid key; this only fails closed.
+        if (!role) throw new GraphQLError("no API key", { extensions: { code: "UNAUTHENTICATED", http: { status: 401 } } });
         const root = operation && schema.getRootType(operation.operation);
         if (!operation || !root) return;
         const fragments: Record<string, FragmentDefinitionNode> = {};

@@ -1,10 +1,11 @@
 import type { Request, Response } from "express";
 import { FlexgateError } from "../core/errors.js";
 import { formatMicros } from "../core/money.js";
+import { keyOfRole } from "../core/model.js";
 import { parseId } from "../core/text.js";
 import { formatInstant, parseInstant } from "../core/time.js";
 import { AccountAccess } from "../graphql/access.js";
-import { keyOfRole, rolesOfField } from "../graphql/roles.js";
+import { rolesOfField } from "../graphql/roles.js";
 import { graphqlSchema } from "../graphql/schema.js";
 import { log } from "../log.js";
 import type { Services } from "../services/index.js";

@@ -45,7 +45,7 @@ export function actorOf(key: ApiKey): Actor {
  * bootstrap secret must be long enough to keep such a guess out of reach, and must not be the
  * example printed in the README, which anyone can read.
  */
-export const MIN_BOOTSTRAP_SECRET_LENGTH = 32;
+const MIN_BOOTSTRAP_SECRET_LENGTH = 32;
 const README_EXAMPLE_SECRET = "choose-a-secret-of-32-characters-or-more";
 const HOW_TO_CHOOSE = "generate one with `openssl rand -base64 32`";
 
@@ -62,8 +62,7 @@ export function bootstrapSecretProblem(secret: string): string | null {
  * or ignored, because another operator key is active and the secret is not a key at all.
  */
 export type BootstrapOutcome =
-  | { readonly outcome: "registered" | "registered already"; readonly key: ApiKey }
-  | { readonly outcome: "revoked" | "another role"; readonly key: ApiKey }
+  | { readonly outcome: "registered" | "registered already" | "revoked" | "another role"; readonly key: ApiKey }
   | { readonly outcome: "ignored"; readonly key: null };
 
 /** API keys: created with a secret shown once, stored hashed, revoked for good. */

@@ -3,7 +3,7 @@
  * accounts) for each role, for a missing key and for a revoked one, over real HTTP.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { keyOfRole } from "../../server/graphql/roles.js";
+import { keyOfRole } from "../../server/core/model.js";
 import { graphqlSchema } from "../../server/graphql/schema.js";
 import { OPERATOR } from "../fixtures/harness.js";
 import { startTestServer, type TestServer } from "../fixtures/server.js";
@@ -232,7 +232,7 @@ describe.each([...operations, ...hops].map((operation) => [operation.name, opera
     // A refusal comes before the resolver: nothing was written on the caller's behalf.
     expect(written()).toEqual(before);
     expect(body.data ?? null).toBeNull();
-    if (outcome === "FORBIDDEN") expect(body.errors![0].message).toMatch(new RegExp(`^${keyOfRole(caller)} may not (use|read) `));
+    if (outcome === "FORBIDDEN") expect(body.errors![0].message).toMatch(new RegExp(`^${keyOfRole(caller as Role)} may not (use|read) `));
   });
 });
 

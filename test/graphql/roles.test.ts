@@ -4,8 +4,8 @@
  */
 import { type FragmentDefinitionNode, Kind, type OperationDefinitionNode, parse } from "graphql";
 import { describe, expect, it } from "vitest";
-import type { Role } from "../../server/core/model.js";
-import { forbiddenSelection, keyOfRole, rolesOf } from "../../server/graphql/roles.js";
+import { keyOfRole, type Role } from "../../server/core/model.js";
+import { forbiddenSelection, rolesOf } from "../../server/graphql/roles.js";
 import { graphqlSchema } from "../../server/graphql/schema.js";
 
 const schema = graphqlSchema();
@@ -32,7 +32,7 @@ describe("the role table", () => {
   });
 
   it("names keys with the right article", () => {
-    expect(["OPERATOR", "PARTNER", "METERING", "INTEGRATOR"].map(keyOfRole)).toEqual(["an OPERATOR key", "a PARTNER key", "a METERING key", "an INTEGRATOR key"]);
+    expect((["OPERATOR", "PARTNER", "METERING", "INTEGRATOR"] as const).map(keyOfRole)).toEqual(["an OPERATOR key", "a PARTNER key", "a METERING key", "an INTEGRATOR key"]);
   });
 });
 

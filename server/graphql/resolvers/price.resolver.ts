@@ -1,10 +1,10 @@
 import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
+import { ROLES } from "../../core/model.js";
 import { parseId } from "../../core/text.js";
 import type { PricePublication } from "../../services/prices.service.js";
 import type { GraphQLContext } from "../context.js";
 import { DateTimeScalar } from "../scalars.js";
 import { PriceEntry, PriceImpact, PublishPriceInput } from "../types/price.type.js";
-import { ROLES } from "../../core/model.js";
 import { Roles } from "../roles.js";
 
 export function toPublication(input: PublishPriceInput): PricePublication {
