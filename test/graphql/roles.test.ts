@@ -49,12 +49,14 @@ describe("forbiddenSelection", () => {
     });
   });
 
-  it("walks a 30-level fragment fan-out in under 50 ms, finding a forbidden field at the bottom", () => {
+  // A walk per path would take 2^30 (fan-out 2) or 4^30 steps: minutes at the least. Walked once
+  // per fragment it takes well under a millisecond; the bound leaves room for a loaded machine.
+  it("walks a 30-level fragment fan-out once per fragment, in well under a second, finding a forbidden field at the bottom", () => {
     for (const fanOut of [2, 4]) {
       const started = performance.now();
       expect(check(fanOutDocument(30, fanOut, "resellers { edges { node { accounts { totalCount } } } }"), "INTEGRATOR")?.coordinate).toBe("Reseller.accounts");
       expect(check(fanOutDocument(30, fanOut, "priceTable { apiCode }"), "INTEGRATOR")).toBeNull();
-      expect(performance.now() - started).toBeLessThan(50);
+      expect(performance.now() - started).toBeLessThan(1_000);
     }
   });
 });
