@@ -9,8 +9,9 @@ import type { Config } from "./config.js";
 import { createContext, type GraphQLContext } from "./graphql/context.js";
 import { formatError, GENERIC_MESSAGE } from "./graphql/errors.js";
 import { LIMITS, QueryLimitsRule } from "./graphql/limits.js";
+import { roleCheckPlugin } from "./graphql/roles.js";
 import { graphqlSchema } from "./graphql/schema.js";
-import { type Locals, requireKey, sendError } from "./http/auth.js";
+import { requireKey, sendError, viewerAtOperationStart } from "./http/auth.js";
 import { consoleRouter } from "./http/console.js";
 import { usageExportHandler } from "./http/export.js";
 import { log } from "./log.js";
@@ -22,6 +23,8 @@ export interface AppOptions {
   readonly config: Pick<Config, "rules">;
   readonly db: Db;
   readonly clock?: Clock;
+  /** How long a client may take to send a whole request, headers and body (default 30 s). */
+  readonly requestTimeoutMs?: number;
 }
 
 export interface App {
@@ -34,6 +37,25 @@ export interface App {
 /** Request bodies above this are refused before parsing: a full 1,000-event batch is about 300 kB. */
 const BODY_LIMIT = "1mb";
 
+/**
+ * A request must arrive whole within this time: the body limit takes seconds even on a slow
+ * link, and a request that trickles in holds a connection and everything it asked for. Node
+ * checks its connections at an interval, so the cut comes up to a quarter of it later.
+ */
+const REQUEST_TIMEOUT_MS = 30_000;
+const HEADERS_TIMEOUT_MS = 10_000;
+
+function httpServer(app: express.Express, requestTimeout: number): Server {
+  return createServer(
+    {
+      requestTimeout,
+      headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeout),
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, requestTimeout / 4)),
+    },
+    app,
+  );
+}
+
 /** Balances and ledgers change with every event: no cache, shared or private, may keep an answer. */
 function noStore(_req: Request, res: Response, next: NextFunction): void {
   res.setHeader("Cache-Control", "no-store");
@@ -41,10 +63,10 @@ function noStore(_req: Request, res: Response, next: NextFunction): void {
 }
 
 /** Builds the whole application on an HTTP server that is not listening yet. */
-export async function createApp({ config, db, clock = Date.now }: AppOptions): Promise<App> {
+export async function createApp({ config, db, clock = Date.now, requestTimeoutMs = REQUEST_TIMEOUT_MS }: AppOptions): Promise<App> {
   const services = createServices({ db, clock, rules: config.rules });
   const app = express();
-  const server = createServer(app);
+  const server = httpServer(app, requestTimeoutMs);
   const apollo = new ApolloServer<GraphQLContext>({
     schema: graphqlSchema(),
     // Integrators discover the API by introspection, production included; every caller has a key.
@@ -65,6 +87,7 @@ export async function createApp({ config, db, clock = Date.now }: AppOptions): P
       // Cache hints are never used (every answer is private and live: see noStore below), and the
       // plugin's per-field hook cost about a sixth of a portal page and of a recordUsage request.
       ApolloServerPluginCacheControlDisabled(),
+      roleCheckPlugin,
     ],
   });
   await apollo.start();
@@ -82,7 +105,7 @@ export async function createApp({ config, db, clock = Date.now }: AppOptions): P
     noStore,
     express.json({ limit: BODY_LIMIT }),
     expressMiddleware(apollo, {
-      context: async ({ res }) => createContext(services, (res.locals as Locals).viewer ?? null),
+      context: async ({ req }) => createContext(services, viewerAtOperationStart(services, req)),
     }),
   );
   app.get("/export/usage.csv", requireKey(services), usageExportHandler(services));

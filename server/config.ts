@@ -1,7 +1,7 @@
 import { parseInstant } from "./core/time.js";
 import type { SynchronousMode } from "./store/database.js";
 import { type BillingRules, DEFAULT_RULES } from "./services/context.js";
-import { BOOTSTRAP_TOO_SHORT, MIN_BOOTSTRAP_SECRET_LENGTH } from "./services/keys.service.js";
+import { bootstrapSecretProblem } from "./services/keys.service.js";
 
 export interface Config {
   readonly port: number;
@@ -26,7 +26,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`FLEXGATE_SYNCHRONOUS must be FULL or NORMAL, got "${env.FLEXGATE_SYNCHRONOUS}"`);
   }
   const bootstrap = env.FLEXGATE_BOOTSTRAP_OPERATOR_KEY || null;
-  if (bootstrap !== null && bootstrap.length < MIN_BOOTSTRAP_SECRET_LENGTH) throw new ConfigError(BOOTSTRAP_TOO_SHORT);
+  const problem = bootstrap === null ? null : bootstrapSecretProblem(bootstrap);
+  if (problem) throw new ConfigError(problem);
   const demo = (env.FLEXGATE_DEMO ?? "on").toLowerCase();
   if (!["on", "off", "true", "false", "1", "0"].includes(demo)) {
     throw new ConfigError(`FLEXGATE_DEMO must be on or off, got "${env.FLEXGATE_DEMO}"`);

@@ -1,7 +1,6 @@
 import "reflect-metadata";
 import { GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
 import { buildSchemaSync } from "type-graphql";
-import { authChecker } from "./access.js";
 import { AccountResolver, CreditLotResolver, FlexPackResolver } from "./resolvers/account.resolver.js";
 import { KeyResolver } from "./resolvers/key.resolver.js";
 import { PriceResolver } from "./resolvers/price.resolver.js";
@@ -25,8 +24,6 @@ export function graphqlSchema(): GraphQLSchema {
       AllocationResolver,
       KeyResolver,
     ],
-    authChecker,
-    authMode: "error",
     validate: false,
   })));
   return built;

@@ -85,7 +85,8 @@ export class FundingService {
   }
 
   /**
-   * Idempotent on orderRef.
+   * Idempotent on orderRef within the seller (the reseller, or the eStore): another seller's
+   * reference is none of this one's business (domain §3).
    * @throws FlexgateError BAD_USER_INPUT, NOT_FOUND, RESELLER_NOT_FLEX_AUTHORIZED,
    *   ESTORE_NOT_AVAILABLE, IDEMPOTENCY_CONFLICT
    */
@@ -114,7 +115,7 @@ export class FundingService {
     const payload = { ...input, resellerId, unitPrice, currency, orderRef: undefined };
     const print = fingerprint(payload);
     return inTransaction(this.context.db, "immediate", (tx) => {
-      const existing = findFlexPackByRef(tx, orderRef);
+      const existing = findFlexPackByRef(tx, resellerId, orderRef);
       if (existing) return this.replayOrThrow(existing.pack, existing.fingerprint, print, `${field}.orderRef`);
       const account = this.accountOrThrow(tx, input.accountId, `${field}.accountId`);
       if (resellerId !== null) {

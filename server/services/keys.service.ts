@@ -5,7 +5,7 @@ import { cleanText } from "../core/text.js";
 import { findReseller } from "../store/accounts.store.js";
 import { appendAudit } from "../store/audit.store.js";
 import { inTransaction, type Tx } from "../store/database.js";
-import { countActiveOperatorKeys, findActiveKeyByHash, findApiKey, insertApiKey, listApiKeys, markKeyRevoked } from "../store/keys.store.js";
+import { countActiveOperatorKeys, findActiveKeyByHash, findApiKey, findKeyByHash, insertApiKey, listApiKeys, markKeyRevoked } from "../store/keys.store.js";
 import type { ServiceContext } from "./context.js";
 
 export interface ApiKeyInput {
@@ -42,10 +42,28 @@ export function actorOf(key: ApiKey): Actor {
 /**
  * Keys are stored as a fast SHA-256, which is safe for the 32 random bytes of a generated key
  * but not for a short secret a person chose: one leaked hash could be guessed offline. A chosen
- * bootstrap secret must be long enough to keep such a guess out of reach.
+ * bootstrap secret must be long enough to keep such a guess out of reach, and must not be the
+ * example printed in the README, which anyone can read.
  */
-export const MIN_BOOTSTRAP_SECRET_LENGTH = 32;
-export const BOOTSTRAP_TOO_SHORT = `FLEXGATE_BOOTSTRAP_OPERATOR_KEY must be at least ${MIN_BOOTSTRAP_SECRET_LENGTH} characters`;
+const MIN_BOOTSTRAP_SECRET_LENGTH = 32;
+const README_EXAMPLE_SECRET = "choose-a-secret-of-32-characters-or-more";
+const HOW_TO_CHOOSE = "generate one with `openssl rand -base64 32`";
+
+/** Why a bootstrap secret may not be used, or null when it may. */
+export function bootstrapSecretProblem(secret: string): string | null {
+  if (secret === README_EXAMPLE_SECRET) return `FLEXGATE_BOOTSTRAP_OPERATOR_KEY holds the example value from the README: ${HOW_TO_CHOOSE}`;
+  if (secret.length < MIN_BOOTSTRAP_SECRET_LENGTH) return `FLEXGATE_BOOTSTRAP_OPERATOR_KEY must be at least ${MIN_BOOTSTRAP_SECRET_LENGTH} characters: ${HOW_TO_CHOOSE}`;
+  return null;
+}
+
+/**
+ * What became of a bootstrap secret: registered now; an operator key already (a restart); the
+ * secret of a revoked key or of another role's key (refused: a revoked key never comes back);
+ * or ignored, because another operator key is active and the secret is not a key at all.
+ */
+export type BootstrapOutcome =
+  | { readonly outcome: "registered" | "registered already" | "revoked" | "another role"; readonly key: ApiKey }
+  | { readonly outcome: "ignored"; readonly key: null };
 
 /** API keys: created with a secret shown once, stored hashed, revoked for good. */
 export class KeyService {
@@ -64,14 +82,18 @@ export class KeyService {
   }
 
   /**
-   * Registers an operator key chosen by whoever installs Flexgate, when no operator key exists
-   * yet, so a fresh install can be reached. Returns null when there was nothing to do.
+   * Registers an operator key chosen by whoever installs Flexgate, when no operator key is
+   * active, so a fresh install can be reached.
    */
-  bootstrapOperator(secret: string, actor: Actor): ApiKey | null {
-    if (secret.length < MIN_BOOTSTRAP_SECRET_LENGTH) throw new Error(BOOTSTRAP_TOO_SHORT);
-    return inTransaction(this.context.db, "immediate", (tx) => {
-      if (countActiveOperatorKeys(tx) > 0 || findActiveKeyByHash(tx, hashSecret(secret))) return null;
-      return this.insert(tx, { name: "bootstrap operator", role: "OPERATOR", resellerId: null }, secret, actor);
+  bootstrapOperator(secret: string, actor: Actor): BootstrapOutcome {
+    const problem = bootstrapSecretProblem(secret);
+    if (problem) throw new Error(problem);
+    return inTransaction(this.context.db, "immediate", (tx): BootstrapOutcome => {
+      const existing = findKeyByHash(tx, hashSecret(secret));
+      if (existing?.revokedAt != null) return { outcome: "revoked", key: existing };
+      if (existing) return { outcome: existing.role === "OPERATOR" ? "registered already" : "another role", key: existing };
+      if (countActiveOperatorKeys(tx) > 0) return { outcome: "ignored", key: null };
+      return { outcome: "registered", key: this.insert(tx, { name: "bootstrap operator", role: "OPERATOR", resellerId: null }, secret, actor) };
     });
   }
 

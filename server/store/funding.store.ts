@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNull, sql } from "drizzle-orm";
 import { allocations, creditLots, deficitSettlements, flexPacks, reversals } from "../../schema/tables.js";
 import type { FundingSource, SourceKind } from "../core/drain.js";
 import type { OutstandingDeficit, Settlement } from "../core/ledger.js";
@@ -34,8 +34,10 @@ export function findCreditLotByRef(tx: Tx, externalRef: string): { lot: CreditLo
   return row ? { lot: toCreditLot(row), fingerprint: row.fingerprint } : null;
 }
 
-export function findFlexPackByRef(tx: Tx, orderRef: string): { pack: FlexPack; fingerprint: string } | null {
-  const row = tx.select().from(flexPacks).where(eq(flexPacks.orderRef, orderRef)).get();
+/** The pack a seller (a reseller, or the eStore for null) recorded under its order reference. */
+export function findFlexPackByRef(tx: Tx, resellerId: number | null, orderRef: string): { pack: FlexPack; fingerprint: string } | null {
+  const seller = resellerId === null ? isNull(flexPacks.resellerId) : eq(flexPacks.resellerId, resellerId);
+  const row = tx.select().from(flexPacks).where(and(seller, eq(flexPacks.orderRef, orderRef))).get();
   return row ? { pack: toFlexPack(row), fingerprint: row.fingerprint } : null;
 }
 

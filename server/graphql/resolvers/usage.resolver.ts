@@ -1,4 +1,4 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import { badInput, FlexgateError } from "../../core/errors.js";
 import type { Account as AccountModel, ChargeAllocation, UsageCharge as UsageChargeModel } from "../../core/model.js";
 import { parseId } from "../../core/text.js";
@@ -25,6 +25,7 @@ import {
   UsageQuote,
   UsageSummaryRow,
 } from "../types/usage.type.js";
+import { Roles } from "../roles.js";
 
 function toUsageEvent(input: UsageInput, field: string): UsageEvent {
   const labels: Record<string, string> = {};
@@ -46,13 +47,13 @@ type AllocationView = Pick<ChargeAllocation, "source" | "amountMicros" | "credit
 
 @Resolver(() => UsageCharge)
 export class UsageResolver {
-  @Authorized("OPERATOR", "METERING")
+  @Roles("OPERATOR", "METERING")
   @Mutation(() => RecordUsagePayload, { description: "Rates one usage event and pays it credit-first. Idempotent on eventId." })
   recordUsage(@Arg("input", () => UsageInput, { description: "The event." }) input: UsageInput, @Ctx() { services }: GraphQLContext) {
     return services.usageBatcher.record(toUsageEvent(input, "input"));
   }
 
-  @Authorized("OPERATOR", "METERING")
+  @Roles("OPERATOR", "METERING")
   @Mutation(() => [RecordUsageResult], { description: "Rates up to 1,000 events in one transaction; each succeeds or fails alone, in order." })
   recordUsageBatch(@Arg("inputs", () => [UsageInput], { description: "The events." }) inputs: UsageInput[], @Ctx() { services }: GraphQLContext) {
     assertBatchSize(inputs.length, "inputs");
@@ -73,7 +74,7 @@ export class UsageResolver {
     return early.map((result) => result ?? toResult(recorded[next++]!));
   }
 
-  @Authorized("OPERATOR", "METERING", "PARTNER")
+  @Roles("OPERATOR", "METERING", "PARTNER")
   @Query(() => UsageQuote, { description: "What recordUsage would charge and drain now, and the balance after; writes nothing." })
   async quoteUsage(@Arg("input", () => UsageInput, { description: "The hypothetical event." }) input: UsageInput, @Ctx() { services, access, loaders }: GraphQLContext) {
     const event = toUsageEvent(input, "input");
@@ -92,7 +93,7 @@ export class UsageResolver {
     };
   }
 
-  @Authorized("OPERATOR", "METERING", "PARTNER")
+  @Roles("OPERATOR", "METERING", "PARTNER")
   @Query(() => UsageAuthorization, { description: "Whether a premium call may start now for the account, and why not." })
   async usageAuthorization(
     @Arg("accountId", () => ID, { description: "The account." }) accountId: string,
@@ -103,7 +104,7 @@ export class UsageResolver {
     return services.insight.usageAuthorization(account.id, apiCode);
   }
 
-  @Authorized("OPERATOR")
+  @Roles("OPERATOR")
   @Mutation(() => UsageCharge, { description: "Reverses a charge once: its tokens go back to the exact lots, packs and deficit that paid it." })
   reverseCharge(
     @Arg("chargeId", () => ID, { description: "The charge." }) chargeId: string,
@@ -113,9 +114,10 @@ export class UsageResolver {
     return services.rating.reverseCharge(parseId(chargeId, "chargeId"), reason, viewer!.actor);
   }
 
-  // Only the roles that may read accounts follow this hop: a metering key gets a charge back from
-  // recordUsage, and must not reach the account's name, balance and history through it.
-  @Authorized("OPERATOR", "PARTNER")
+  // Only the roles that may read accounts follow this hop, and the hops to lots and packs below: a
+  // metering key gets charges and quotes back, and must not reach the account's name, balance,
+  // order references and prices through them.
+  @Roles("OPERATOR", "PARTNER")
   @FieldResolver(() => Account, { description: "The account charged." })
   async account(@Root() charge: UsageChargeModel, @Ctx() { loaders }: GraphQLContext) {
     return loaders.account.load(charge.accountId);
@@ -144,12 +146,14 @@ export class UsageResolver {
 
 @Resolver(() => Allocation)
 export class AllocationResolver {
+  @Roles("OPERATOR", "PARTNER")
   @FieldResolver(() => CreditLot, { nullable: true, description: "The lot that paid, for CREDIT_LOT." })
   async creditLot(@Root() allocation: AllocationView, @Ctx() { loaders }: GraphQLContext) {
     if (allocation.creditLotId === null) return null;
     return (await loaders.creditLots.load(allocation.accountId)).find((lot) => lot.id === allocation.creditLotId) ?? null;
   }
 
+  @Roles("OPERATOR", "PARTNER")
   @FieldResolver(() => FlexPack, { nullable: true, description: "The pack that paid, for FLEX_PACK." })
   async flexPack(@Root() allocation: AllocationView, @Ctx() { loaders }: GraphQLContext) {
     if (allocation.flexPackId === null) return null;

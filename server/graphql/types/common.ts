@@ -32,7 +32,7 @@ export interface ConnectionValue<T> {
 }
 
 /** Relay-style connection types for one node type: `<Name>Connection` and `<Name>Edge`. */
-export function connectionOf<T extends object>(node: ClassType<T>, name: string, what: string) {
+export function connectionOf<T extends object>(node: ClassType<T>, name: string, what: string, whats = `${what}s`) {
   @ObjectType(`${name}Edge`, { description: `One ${what} and its cursor.` })
   class EdgeType {
     @Field(() => String, { description: "Opaque position of this edge, for `after`." })
@@ -42,15 +42,15 @@ export function connectionOf<T extends object>(node: ClassType<T>, name: string,
     node!: T;
   }
 
-  @ObjectType(`${name}Connection`, { description: `A page of ${what}s.` })
+  @ObjectType(`${name}Connection`, { description: `A page of ${whats}.` })
   class ConnectionType {
-    @Field(() => [EdgeType], { description: `The ${what}s of this page, in order.` })
+    @Field(() => [EdgeType], { description: `The ${whats} of this page, in order.` })
     edges!: EdgeType[];
 
     @Field(() => PageInfo, { description: "Paging information." })
     pageInfo!: PageInfo;
 
-    @Field(() => Int, { description: `How many ${what}s match, across all pages.` })
+    @Field(() => Int, { description: `How many ${whats} match, across all pages.` })
     totalCount!: number;
   }
 

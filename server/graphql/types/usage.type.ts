@@ -4,6 +4,7 @@ import { Balance } from "./account.type.js";
 import { connectionOf } from "./common.js";
 import { AccountStatus, AlertKind, AllocationSource, UsageOutcome } from "./enums.js";
 import { PriceEntry } from "./price.type.js";
+import { Roles } from "../roles.js";
 
 @ObjectType({ description: "A free-form label on a usage event." })
 export class UsageLabel {
@@ -163,6 +164,9 @@ export class UsageQuote {
   @Field(() => [Allocation], { description: "The lots, packs and deficit that would pay it, in drain order." })
   allocations!: Allocation[];
 
+  // A balance is the account's business: a metering pipeline learns whether it may go on from
+  // usageAuthorization, not from the amounts.
+  @Roles("OPERATOR", "PARTNER")
   @Field(() => Balance, { description: "The account's balance after the charge." })
   balanceAfter!: Balance;
 }
