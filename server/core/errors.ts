@@ -21,6 +21,9 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/** What a caller is told of an unexpected error; the details go to the log only. */
+export const GENERIC_MESSAGE = "Something went wrong on our side. It has been logged; please try again.";
+
 export class FlexgateError extends Error {
   override readonly name = "FlexgateError";
 

@@ -1,6 +1,6 @@
 import { type Balance, applyAllocations, balanceAt } from "../core/balance.js";
 import type { Allocation } from "../core/drain.js";
-import { badInput, FlexgateError, notFound } from "../core/errors.js";
+import { badInput, FlexgateError, GENERIC_MESSAGE, notFound } from "../core/errors.js";
 import { decideReversal } from "../core/ledger.js";
 import { MAX_TOKENS_MICROS } from "../core/money.js";
 import type { Account, Actor, Outcome, PriceVersion, UsageCharge } from "../core/model.js";
@@ -11,7 +11,7 @@ import { assertNotFuture, type Instant } from "../core/time.js";
 import { reduceDeficit } from "../core/account.js";
 import { findAccount, saveDeficit } from "../store/accounts.store.js";
 import { appendAudit } from "../store/audit.store.js";
-import { inSavepoint, inTransaction, type Tx } from "../store/database.js";
+import { inSavepoint, inTransaction, transactionIsOpen, type Tx } from "../store/database.js";
 import { adjustRemaining, fundingSourcesAt } from "../store/funding.store.js";
 import {
   allocationsOfCharges,
@@ -22,6 +22,7 @@ import {
   settlementsOfAllocations,
 } from "../store/ledger.store.js";
 import * as crypto from "node:crypto";
+import { log } from "../log.js";
 import type { ServiceContext } from "./context.js";
 import type { PriceBook } from "./price-book.js";
 
@@ -88,6 +89,15 @@ const sha256Hex: (text: string) => string =
     ? (text) => (crypto as unknown as { hash(algorithm: string, data: string, encoding: string): string }).hash("sha256", text, "hex")
     : (text) => crypto.createHash("sha256").update(text).digest("hex");
 
+/** Logs an item's unexpected error and answers it as the error edge answers any: masked. */
+function unexpectedItemError(error: unknown, field: string): FlexgateError {
+  log.error("unexpected error in one usage event", {
+    field,
+    error: error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error),
+  });
+  return new FlexgateError("INTERNAL_SERVER_ERROR", GENERIC_MESSAGE);
+}
+
 /** Every price version by API code, as the price book holds it. */
 type PriceTable = ReturnType<PriceBook["all"]>;
 const MAX_LABELS = 20;
@@ -142,7 +152,10 @@ export class RatingService {
           return { eventId: input.eventId, ...inSavepoint(tx, (savepoint) => this.recordInTransaction(savepoint, prices, event, field)) };
         } catch (error) {
           if (error instanceof FlexgateError) return { eventId: input.eventId, error };
-          throw error;
+          // The savepoint has undone the item's writes; its neighbours must not pay for a defect
+          // met by one event. Only when SQLite itself ended the transaction does the group fail.
+          if (!transactionIsOpen(tx)) throw error;
+          return { eventId: input.eventId, error: unexpectedItemError(error, field) };
         }
       });
     });
@@ -261,6 +274,7 @@ export class RatingService {
       deficit: account,
       sources: fundingSourcesAt(tx, account.id, event.occurredAt),
       now: this.context.clock(),
+      field: `${field}.quantity`,
     });
     return { price, tokensMicros, decision };
   }
