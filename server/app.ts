@@ -13,6 +13,7 @@ import { graphqlSchema } from "./graphql/schema.js";
 import { type Locals, requireKey, sendError } from "./http/auth.js";
 import { consoleRouter } from "./http/console.js";
 import { usageExportHandler } from "./http/export.js";
+import { BODY_LIMIT_BYTES } from "./http/body-limit.js";
 import { log } from "./log.js";
 import type { Clock } from "./services/context.js";
 import { createServices, type Services } from "./services/index.js";
@@ -31,8 +32,6 @@ export interface App {
   stop(): Promise<void>;
 }
 
-/** Request bodies above this are refused before parsing: a full 1,000-event batch is about 300 kB. */
-const BODY_LIMIT = "1mb";
 
 /** Balances and ledgers change with every event: no cache, shared or private, may keep an answer. */
 function noStore(_req: Request, res: Response, next: NextFunction): void {
@@ -80,7 +79,8 @@ export async function createApp({ config, db, clock = Date.now }: AppOptions): P
     "/graphql",
     requireKey(services),
     noStore,
-    express.json({ limit: BODY_LIMIT }),
+    // Bodies above the largest valid batch are refused before parsing.
+    express.json({ limit: BODY_LIMIT_BYTES }),
     expressMiddleware(apollo, {
       context: async ({ res }) => createContext(services, (res.locals as Locals).viewer ?? null),
     }),
@@ -89,7 +89,7 @@ export async function createApp({ config, db, clock = Date.now }: AppOptions): P
   app.use((_req: Request, res: Response) => sendError(res, 404, "NOT_FOUND", "no such route"));
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const status = (error as { status?: number }).status ?? 500;
-    if (status === 413) return sendError(res, 413, "BAD_USER_INPUT", `the request body is larger than ${BODY_LIMIT}`);
+    if (status === 413) return sendError(res, 413, "BAD_USER_INPUT", `the request body is larger than ${BODY_LIMIT_BYTES} bytes, the size of the largest valid batch`);
     if (status >= 400 && status < 500) return sendError(res, status, "BAD_USER_INPUT", "the request body is not valid JSON");
     log.error("unexpected HTTP error", { error: error instanceof Error ? error.stack : String(error) });
     return sendError(res, 500, "INTERNAL_SERVER_ERROR", GENERIC_MESSAGE);

@@ -2,6 +2,8 @@ import "reflect-metadata";
 import { type GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
 import { buildSchemaSync } from "type-graphql";
 import { authChecker } from "./access.js";
+import { DEFERRING_SCALARS } from "./scalars.js";
+import { strictInputs } from "./unparsed.js";
 import { AccountResolver, CreditLotResolver, FlexPackResolver } from "./resolvers/account.resolver.js";
 import { KeyResolver } from "./resolvers/key.resolver.js";
 import { PriceResolver } from "./resolvers/price.resolver.js";
@@ -12,7 +14,7 @@ let built: GraphQLSchema | undefined;
 
 /** The schema, built once per process from the type-graphql classes. */
 export function graphqlSchema(): GraphQLSchema {
-  built ??= describeRoots(buildSchemaSync({
+  built ??= strictInputs(describeRoots(buildSchemaSync({
     resolvers: [
       AccountResolver,
       CreditLotResolver,
@@ -27,7 +29,7 @@ export function graphqlSchema(): GraphQLSchema {
     authChecker,
     authMode: "error",
     validate: false,
-  }));
+  })), DEFERRING_SCALARS);
   return built;
 }
 
