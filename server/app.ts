@@ -32,7 +32,6 @@ export interface App {
   stop(): Promise<void>;
 }
 
-
 /** Balances and ledgers change with every event: no cache, shared or private, may keep an answer. */
 function noStore(_req: Request, res: Response, next: NextFunction): void {
   res.setHeader("Cache-Control", "no-store");

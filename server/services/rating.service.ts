@@ -326,7 +326,10 @@ export class RatingService {
       clientId: input.clientId == null ? null : cleanReference(input.clientId, `${field}.clientId`),
       // fromEntries defines every key as its own property, "__proto__" included.
       labels: Object.fromEntries(
-        labelEntries.map(([key, value]) => [cleanLabelKey(key, `${field}.labels`), cleanText(value, `${field}.labels`, { max: MAX_LABEL_VALUE_LENGTH, optional: true })]),
+        labelEntries.map(([key, value]) => [
+          cleanLabelKey(key, `${field}.labels`),
+          cleanText(value, `${field}.labels`, { max: MAX_LABEL_VALUE_LENGTH, optional: true }),
+        ]),
       ),
     };
   }
