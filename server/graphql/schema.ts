@@ -1,5 +1,5 @@
 import "reflect-metadata";
-import { type GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
+import { GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
 import { buildSchemaSync } from "type-graphql";
 import { authChecker } from "./access.js";
 import { DEFERRING_SCALARS } from "./scalars.js";
@@ -9,12 +9,13 @@ import { KeyResolver } from "./resolvers/key.resolver.js";
 import { PriceResolver } from "./resolvers/price.resolver.js";
 import { ResellerResolver } from "./resolvers/reseller.resolver.js";
 import { AccountUsageResolver, AllocationResolver, UsageResolver } from "./resolvers/usage.resolver.js";
+import { ErrorCodeEnum } from "./types/error-code.js";
 
 let built: GraphQLSchema | undefined;
 
 /** The schema, built once per process from the type-graphql classes. */
 export function graphqlSchema(): GraphQLSchema {
-  built ??= strictInputs(describeRoots(buildSchemaSync({
+  built ??= strictInputs(withErrorCodes(describeRoots(buildSchemaSync({
     resolvers: [
       AccountResolver,
       CreditLotResolver,
@@ -29,8 +30,14 @@ export function graphqlSchema(): GraphQLSchema {
     authChecker,
     authMode: "error",
     validate: false,
-  })), DEFERRING_SCALARS);
+  }))), DEFERRING_SCALARS);
   return built;
+}
+
+/** Adds the ErrorCode enum, which no field returns, so that it appears in the SDL all the same. */
+function withErrorCodes(schema: GraphQLSchema): GraphQLSchema {
+  const config = schema.toConfig();
+  return new GraphQLSchema({ ...config, types: [...config.types, ErrorCodeEnum] });
 }
 
 /**

@@ -121,18 +121,39 @@ export function insertReversal(tx: Tx, chargeId: number, reason: string, actor: 
   tx.insert(reversals).values({ chargeId, reason, reversedBy: actor, reversedAt: now }).run();
 }
 
+/**
+ * The orders an account's charges can be listed in. Each sort key ends in the unique id, so the
+ * order is total and a page continues after the key of the last charge seen (keyset paging);
+ * the (account_id, occurred_at) and (account_id, id) indexes serve each order as one range read,
+ * since SQLite keeps the row id at the end of every index entry.
+ */
+export const CHARGE_ORDERS = {
+  OCCURRED_AT_DESC: { key: ["occurredAt", "id"], descending: true },
+  OCCURRED_AT_ASC: { key: ["occurredAt", "id"], descending: false },
+  BOOKED_DESC: { key: ["id"], descending: true },
+  BOOKED_ASC: { key: ["id"], descending: false },
+} as const satisfies Record<string, { key: readonly ("occurredAt" | "id")[]; descending: boolean }>;
+
+export type ChargeOrder = keyof typeof CHARGE_ORDERS;
+
+/** The values of a charge's sort key in `order`, which a page after it starts from. */
+export function chargeSortKey(order: ChargeOrder, charge: UsageCharge): number[] {
+  return CHARGE_ORDERS[order].key.map((field) => charge[field]);
+}
+
 export interface ChargeQuery {
   readonly accountId: number;
   readonly from?: Instant;
   readonly to?: Instant;
   readonly apiCode?: string;
   readonly clientId?: string;
-  /** Newest first; the cursor is the last id seen. */
-  readonly beforeId?: number;
+  readonly order: ChargeOrder;
+  /** The sort key (chargeSortKey) of the last charge seen: the page starts after it. */
+  readonly after?: readonly number[];
   readonly limit: number;
 }
 
-function chargeConditions(query: Omit<ChargeQuery, "beforeId" | "limit">) {
+function chargeConditions(query: Omit<ChargeQuery, "order" | "after" | "limit">) {
   return and(
     eq(usageCharges.accountId, query.accountId),
     query.from != null ? gte(usageCharges.occurredAt, query.from) : undefined,
@@ -143,17 +164,23 @@ function chargeConditions(query: Omit<ChargeQuery, "beforeId" | "limit">) {
 }
 
 export function listCharges(tx: Tx, query: ChargeQuery): UsageCharge[] {
+  const { key, descending } = CHARGE_ORDERS[query.order];
+  const columns = key.map((field) => usageCharges[field]);
+  // A row-value comparison, which SQLite turns into one index range.
+  const afterKey = query.after
+    ? sql`(${sql.join(columns, sql`, `)}) ${descending ? sql`<` : sql`>`} (${sql.join(query.after.map((value) => sql`${value}`), sql`, `)})`
+    : undefined;
   return tx
     .select({ row: usageCharges, reversedAt })
     .from(usageCharges)
-    .where(and(chargeConditions(query), query.beforeId ? lt(usageCharges.id, query.beforeId) : undefined))
-    .orderBy(desc(usageCharges.id))
+    .where(and(chargeConditions(query), afterKey))
+    .orderBy(...columns.map((column) => (descending ? desc(column) : asc(column))))
     .limit(query.limit)
     .all()
     .map((row) => toUsageCharge(row.row, row.reversedAt));
 }
 
-export function countCharges(tx: Tx, query: Omit<ChargeQuery, "beforeId" | "limit">): number {
+export function countCharges(tx: Tx, query: Omit<ChargeQuery, "order" | "after" | "limit">): number {
   return tx.select({ n: sql<number>`count(*)` }).from(usageCharges).where(chargeConditions(query)).get()!.n;
 }
 

@@ -543,10 +543,11 @@ const OPERATIONS: readonly Operation[] = [
     on: "Account",
     name: "charges",
     selection: "{ totalCount }",
-    valid: () => ({ first: 5, after: null, filter: { from: ago(30), to: ago(0), apiCode: "model-derivative/complex-job", clientId: "hostile-client" } }),
+    valid: () => ({ first: 5, after: null, orderBy: "OCCURRED_AT_ASC", filter: { from: ago(30), to: ago(0), apiCode: "model-derivative/complex-job", clientId: "hostile-client" } }),
     slots: [
       ["first", { kind: "int" }],
       ["after", { kind: "cursor" }],
+      ["orderBy", { kind: "enum" }],
       ["filter.from", { kind: "filterDate" }],
       ["filter.to", { kind: "filterDate" }],
       ["filter.apiCode", { kind: "filterText" }],

@@ -7,8 +7,9 @@ import type { GraphQLContext } from "../context.js";
 import { DateTimeScalar } from "../scalars.js";
 import { parsedOrThrow } from "../unparsed.js";
 import { Account, CreditLot, FlexPack } from "../types/account.type.js";
-import { decodeCursor, toConnection } from "../types/common.js";
-import { UsageGrouping } from "../types/enums.js";
+import { CHARGE_ORDERS, chargeSortKey } from "../../store/ledger.store.js";
+import { decodeOrderedCursor, encodeOrderedCursor, toConnection } from "../types/common.js";
+import { ChargeOrder, UsageGrouping } from "../types/enums.js";
 import { PriceEntry } from "../types/price.type.js";
 import {
   Allocation,
@@ -171,21 +172,25 @@ export class AllocationResolver {
 /** The account's usage and insight fields. */
 @Resolver(() => Account)
 export class AccountUsageResolver {
-  @FieldResolver(() => UsageChargeConnection, { description: "The account's charges, newest first." })
+  @FieldResolver(() => UsageChargeConnection, { description: "The account's charges, the most recent usage first unless `orderBy` says otherwise." })
   charges(
     @Root() account: AccountModel,
     @Arg("first", () => Int, { nullable: true, description: "Page size, 1–100 (default 20)." }) first: number | null,
-    @Arg("after", () => String, { nullable: true, description: "The endCursor of the previous page." }) after: string | null,
+    @Arg("after", () => String, { nullable: true, description: "The endCursor of the previous page, read with the same orderBy." }) after: string | null,
     @Arg("filter", () => ChargeFilter, { nullable: true, description: "Narrows the charges." }) filter: ChargeFilter | null,
+    @Arg("orderBy", () => ChargeOrder, { nullable: true, defaultValue: ChargeOrder.OCCURRED_AT_DESC, description: "The order of the charges (default OCCURRED_AT_DESC, the most recent usage first)." })
+    orderBy: keyof typeof ChargeOrder | null,
     @Ctx() { services }: GraphQLContext,
   ) {
+    const order = orderBy ?? ChargeOrder.OCCURRED_AT_DESC;
     const page = services.ledger.charges(
       account.id,
       { from: filter?.from ?? undefined, to: filter?.to ?? undefined, apiCode: filter?.apiCode ?? undefined, clientId: filter?.clientId ?? undefined },
       first,
-      decodeCursor(after),
+      decodeOrderedCursor(after, order, CHARGE_ORDERS),
+      order,
     );
-    return toConnection(page);
+    return toConnection(page, (charge) => encodeOrderedCursor(order, chargeSortKey(order, charge)));
   }
 
   @FieldResolver(() => [UsageSummaryRow], { description: "Usage per UTC day or month and API in [from, to), reversed charges left out." })

@@ -128,7 +128,7 @@ export class RecordUsagePayload {
 
 @ObjectType({ description: "Why one event of a batch was refused." })
 export class UsageError {
-  @Field(() => String, { description: "An error code of the closed set, such as INSUFFICIENT_BALANCE." })
+  @Field(() => String, { description: "An error code of the closed set, one of the ErrorCode enum's values, such as INSUFFICIENT_BALANCE." })
   code!: string;
 
   @Field(() => String, { description: "What was wrong, for people." })
