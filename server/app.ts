@@ -14,6 +14,7 @@ import { graphqlSchema } from "./graphql/schema.js";
 import { requireKey, sendError, viewerAtOperationStart } from "./http/auth.js";
 import { consoleRouter } from "./http/console.js";
 import { usageExportHandler } from "./http/export.js";
+import { BODY_LIMIT_BYTES } from "./http/body-limit.js";
 import { log } from "./log.js";
 import type { Clock } from "./services/context.js";
 import { createServices, type Services } from "./services/index.js";
@@ -33,9 +34,6 @@ export interface App {
   /** Stops taking requests, finishes the ones in flight, then stops GraphQL. The database stays open. */
   stop(): Promise<void>;
 }
-
-/** Request bodies above this are refused before parsing: a full 1,000-event batch is about 300 kB. */
-const BODY_LIMIT = "1mb";
 
 /**
  * A request must arrive whole within this time: the body limit takes seconds even on a slow
@@ -103,7 +101,8 @@ export async function createApp({ config, db, clock = Date.now, requestTimeoutMs
     "/graphql",
     requireKey(services),
     noStore,
-    express.json({ limit: BODY_LIMIT }),
+    // Bodies above the largest valid batch are refused before parsing.
+    express.json({ limit: BODY_LIMIT_BYTES }),
     expressMiddleware(apollo, {
       context: async ({ req }) => createContext(services, viewerAtOperationStart(services, req)),
     }),
@@ -112,7 +111,7 @@ export async function createApp({ config, db, clock = Date.now, requestTimeoutMs
   app.use((_req: Request, res: Response) => sendError(res, 404, "NOT_FOUND", "no such route"));
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const status = (error as { status?: number }).status ?? 500;
-    if (status === 413) return sendError(res, 413, "BAD_USER_INPUT", `the request body is larger than ${BODY_LIMIT}`);
+    if (status === 413) return sendError(res, 413, "BAD_USER_INPUT", `the request body is larger than ${BODY_LIMIT_BYTES} bytes, the size of the largest valid batch`);
     if (status >= 400 && status < 500) return sendError(res, status, "BAD_USER_INPUT", "the request body is not valid JSON");
     log.error("unexpected HTTP error", { error: error instanceof Error ? error.stack : String(error) });
     return sendError(res, 500, "INTERNAL_SERVER_ERROR", GENERIC_MESSAGE);

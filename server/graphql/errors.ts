@@ -1,6 +1,6 @@
 import { unwrapResolverError } from "@apollo/server/errors";
 import { type ASTNode, type GraphQLFormattedError, GraphQLError, parse, visit } from "graphql";
-import { type ErrorCode, ERROR_CODES, FlexgateError } from "../core/errors.js";
+import { type ErrorCode, ERROR_CODES, FlexgateError, GENERIC_MESSAGE } from "../core/errors.js";
 import { log } from "../log.js";
 
 const CLOSED_SET = new Set<string>(ERROR_CODES);
@@ -19,7 +19,7 @@ const CLIENT_CODES = new Set([
 /** graphql-js's message (with its "more that" typo) when the token cap (LIMITS.maxTokens) stops a document. */
 const TOKEN_CAP = /Document contains more tha[nt] \d+ tokens/;
 
-export const GENERIC_MESSAGE = "Something went wrong on our side. It has been logged; please try again.";
+export { GENERIC_MESSAGE };
 
 /**
  * The one edge where errors become responses: every error leaves with a code of the closed set

@@ -1,6 +1,8 @@
 import "reflect-metadata";
 import { GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
 import { buildSchemaSync } from "type-graphql";
+import { DEFERRING_SCALARS } from "./scalars.js";
+import { strictInputs } from "./unparsed.js";
 import { AccountResolver, CreditLotResolver, FlexPackResolver } from "./resolvers/account.resolver.js";
 import { KeyResolver } from "./resolvers/key.resolver.js";
 import { PriceResolver } from "./resolvers/price.resolver.js";
@@ -12,7 +14,7 @@ let built: GraphQLSchema | undefined;
 
 /** The schema, built once per process from the type-graphql classes. */
 export function graphqlSchema(): GraphQLSchema {
-  built ??= withErrorCodes(describeRoots(buildSchemaSync({
+  built ??= strictInputs(withErrorCodes(describeRoots(buildSchemaSync({
     resolvers: [
       AccountResolver,
       CreditLotResolver,
@@ -25,7 +27,7 @@ export function graphqlSchema(): GraphQLSchema {
       KeyResolver,
     ],
     validate: false,
-  })));
+  }))), DEFERRING_SCALARS);
   return built;
 }
 

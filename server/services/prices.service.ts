@@ -3,7 +3,7 @@ import { MAX_TOKENS_MICROS } from "../core/money.js";
 import type { Actor } from "../core/model.js";
 import { type Meter, METERS, type Outcome, OUTCOMES, type PriceStatus, type PriceVersion, effectiveTo, priceInForce, priceStatus } from "../core/price.js";
 import { cleanApiCode, cleanText, requirePositiveInt } from "../core/text.js";
-import { formatInstant, type Instant } from "../core/time.js";
+import { formatInstant, type Instant, MAX_FUTURE_SKEW_MS } from "../core/time.js";
 import { appendAudit } from "../store/audit.store.js";
 import { inTransaction } from "../store/database.js";
 import { findPriceVersion, insertPriceCancellation, insertPriceVersion, priceVersionsOf } from "../store/prices.store.js";
@@ -106,8 +106,8 @@ export class PriceService {
   }
 
   /**
-   * Cancels a version that has not taken effect yet.
-   * @throws FlexgateError NOT_FOUND, PRICE_CHANGE_IN_PAST (already in effect), BAD_USER_INPUT
+   * Cancels a version that takes effect more than 5 minutes from now.
+   * @throws FlexgateError NOT_FOUND, PRICE_CHANGE_IN_PAST (in effect or starting within 5 minutes), BAD_USER_INPUT
    */
   cancelScheduled(id: number, reason: string, actor: Actor): PriceEntryView {
     const why = cleanText(reason, "reason", { max: 2000 });
@@ -116,8 +116,17 @@ export class PriceService {
       if (!version) throw notFound("price entry", "id");
       if (version.cancelledAt !== null) throw badInput("id", "this price version is already cancelled");
       const now = this.context.clock();
-      if (version.effectiveFrom <= now) {
-        throw new FlexgateError("PRICE_CHANGE_IN_PAST", "this price version is already in effect and cannot be cancelled", "id");
+      // Events may be dated up to MAX_FUTURE_SKEW_MS ahead and are rated by the version in force
+      // then: a version starting sooner may already have rated one, and no charge may point at a
+      // cancelled version. Retirement markers are versions too and follow the same rule.
+      if (version.effectiveFrom <= now + MAX_FUTURE_SKEW_MS) {
+        throw new FlexgateError(
+          "PRICE_CHANGE_IN_PAST",
+          version.effectiveFrom <= now
+            ? "this price version is already in effect and cannot be cancelled"
+            : "this price version takes effect in less than 5 minutes, and usage dated up to 5 minutes ahead may already be rated with it: it can no longer be cancelled",
+          "id",
+        );
       }
       insertPriceCancellation(tx, id, why, actor.name, now);
       const versions = priceVersionsOf(tx, version.apiCode);

@@ -1,6 +1,6 @@
 import { type Balance, applyAllocations, balanceAt } from "../core/balance.js";
 import type { Allocation } from "../core/drain.js";
-import { badInput, FlexgateError, notFound } from "../core/errors.js";
+import { badInput, FlexgateError, GENERIC_MESSAGE, notFound } from "../core/errors.js";
 import { decideReversal } from "../core/ledger.js";
 import { MAX_TOKENS_MICROS } from "../core/money.js";
 import type { Account, Actor, Outcome, PriceVersion, UsageCharge } from "../core/model.js";
@@ -11,7 +11,7 @@ import { assertNotFuture, type Instant } from "../core/time.js";
 import { reduceDeficit } from "../core/account.js";
 import { findAccount, saveDeficit } from "../store/accounts.store.js";
 import { appendAudit } from "../store/audit.store.js";
-import { inSavepoint, inTransaction, type Tx } from "../store/database.js";
+import { inSavepoint, inTransaction, transactionIsOpen, type Tx } from "../store/database.js";
 import { adjustRemaining, fundingSourcesAt } from "../store/funding.store.js";
 import {
   allocationsOfCharges,
@@ -22,6 +22,7 @@ import {
   settlementsOfAllocations,
 } from "../store/ledger.store.js";
 import * as crypto from "node:crypto";
+import { log } from "../log.js";
 import type { ServiceContext } from "./context.js";
 import type { PriceBook } from "./price-book.js";
 
@@ -53,6 +54,8 @@ export interface GroupItem {
 }
 
 export interface UsageQuote {
+  /** The charge recorded before under the same event id and payload: recording would replay it. */
+  readonly alreadyRecorded: UsageCharge | null;
   readonly tokensMicros: bigint;
   readonly price: PriceVersion;
   readonly allocations: readonly Allocation[];
@@ -88,9 +91,29 @@ const sha256Hex: (text: string) => string =
     ? (text) => (crypto as unknown as { hash(algorithm: string, data: string, encoding: string): string }).hash("sha256", text, "hex")
     : (text) => crypto.createHash("sha256").update(text).digest("hex");
 
+/** Logs an item's unexpected error and answers it as the error edge answers any: masked. */
+function unexpectedItemError(error: unknown, field: string): FlexgateError {
+  log.error("unexpected error in one usage event", {
+    field,
+    error: error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error),
+  });
+  return new FlexgateError("INTERNAL_SERVER_ERROR", GENERIC_MESSAGE);
+}
+
 /** Every price version by API code, as the price book holds it. */
 type PriceTable = ReturnType<PriceBook["all"]>;
-const MAX_LABELS = 20;
+export const MAX_LABELS = 20;
+export const MAX_LABEL_KEY_LENGTH = 64;
+export const MAX_LABEL_VALUE_LENGTH = 256;
+
+/**
+ * A label key is kept exactly as given: trimming it would merge " job" into "job" and change the
+ * payload the idempotency fingerprint sees, so surrounding spaces are refused instead.
+ */
+function cleanLabelKey(key: string, field: string): string {
+  if (key !== key.trim()) throw badInput(field, `label key ${JSON.stringify(key)} must not begin or end with spaces`);
+  return cleanText(key, field, { max: MAX_LABEL_KEY_LENGTH });
+}
 
 /** @throws FlexgateError BAD_USER_INPUT when a batch holds more than MAX_BATCH_SIZE events */
 export function assertBatchSize(count: number, field: string): void {
@@ -142,21 +165,29 @@ export class RatingService {
           return { eventId: input.eventId, ...inSavepoint(tx, (savepoint) => this.recordInTransaction(savepoint, prices, event, field)) };
         } catch (error) {
           if (error instanceof FlexgateError) return { eventId: input.eventId, error };
-          throw error;
+          // The savepoint has undone the item's writes; its neighbours must not pay for a defect
+          // met by one event. Only when SQLite itself ended the transaction does the group fail.
+          if (!transactionIsOpen(tx)) throw error;
+          return { eventId: input.eventId, error: unexpectedItemError(error, field) };
         }
       });
     });
   }
 
-  /** What recordUsage would charge and drain now, writing nothing. */
+  /**
+   * What recordUsage would charge and drain now, writing nothing; for an event id recorded before,
+   * the charge it would replay, or the IDEMPOTENCY_CONFLICT it would meet.
+   */
   quoteUsage(input: UsageEvent, field = "input"): UsageQuote {
     const event = this.validate(input, field);
     return inTransaction(this.context.db, "deferred", (tx) => {
+      const alreadyRecorded = this.recordedBefore(tx, event, usageFingerprint(event), field);
       const account = this.accountOrThrow(tx, event.accountId, `${field}.accountId`);
       const { price, tokensMicros, decision } = this.decide(tx, this.prices.all(tx), account, event, field);
       const now = this.context.clock();
       const sources = fundingSourcesAt(tx, account.id, now);
       return {
+        alreadyRecorded,
         tokensMicros,
         price,
         allocations: decision.allocations,
@@ -202,19 +233,23 @@ export class RatingService {
     });
   }
 
+  /**
+   * The charge already recorded under the event's id with the same payload, or null.
+   * @throws FlexgateError IDEMPOTENCY_CONFLICT when it was recorded with a different payload
+   */
+  private recordedBefore(tx: Tx, event: UsageEvent, print: string, field: string): UsageCharge | null {
+    const existing = findChargeByEventId(tx, event.eventId);
+    if (!existing) return null;
+    if (existing.fingerprint !== print) {
+      throw new FlexgateError("IDEMPOTENCY_CONFLICT", `event ${event.eventId} was already recorded with a different payload`, `${field}.eventId`);
+    }
+    return existing.charge;
+  }
+
   private recordInTransaction(tx: Tx, prices: PriceTable, event: UsageEvent, field: string): RecordedUsage {
     const print = usageFingerprint(event);
-    const existing = findChargeByEventId(tx, event.eventId);
-    if (existing) {
-      if (existing.fingerprint !== print) {
-        throw new FlexgateError(
-          "IDEMPOTENCY_CONFLICT",
-          `event ${event.eventId} was already recorded with a different payload`,
-          `${field}.eventId`,
-        );
-      }
-      return { charge: existing.charge, replayed: true };
-    }
+    const recorded = this.recordedBefore(tx, event, print, field);
+    if (recorded) return { charge: recorded, replayed: true };
     const account = this.accountOrThrow(tx, event.accountId, `${field}.accountId`);
     const { price, tokensMicros, decision } = this.decide(tx, prices, account, event, field);
     const now = this.context.clock();
@@ -261,6 +296,7 @@ export class RatingService {
       deficit: account,
       sources: fundingSourcesAt(tx, account.id, event.occurredAt),
       now: this.context.clock(),
+      field: `${field}.quantity`,
     });
     return { price, tokensMicros, decision };
   }
@@ -278,8 +314,7 @@ export class RatingService {
       throw badInput(`${field}.quantity`, `${field}.quantity is out of range`);
     }
     assertNotFuture(input.occurredAt, this.context.clock(), `${field}.occurredAt`);
-    const labels = input.labels ?? {};
-    const labelEntries = Object.entries(labels);
+    const labelEntries = Object.entries(input.labels ?? {});
     if (labelEntries.length > MAX_LABELS) throw badInput(`${field}.labels`, `${field}.labels may hold at most ${MAX_LABELS} labels`);
     return {
       eventId: cleanReference(input.eventId, `${field}.eventId`),
@@ -289,10 +324,11 @@ export class RatingService {
       outcome: input.outcome,
       occurredAt: input.occurredAt,
       clientId: input.clientId == null ? null : cleanReference(input.clientId, `${field}.clientId`),
+      // fromEntries defines every key as its own property, "__proto__" included.
       labels: Object.fromEntries(
         labelEntries.map(([key, value]) => [
-          cleanText(key, `${field}.labels`, { max: 64 }),
-          cleanText(value, `${field}.labels`, { max: 256, optional: true }),
+          cleanLabelKey(key, `${field}.labels`),
+          cleanText(value, `${field}.labels`, { max: MAX_LABEL_VALUE_LENGTH, optional: true }),
         ]),
       ),
     };

@@ -196,6 +196,11 @@ export function inTransaction<T>(db: Db, behavior: TransactionBehavior, work: (t
 }
 
 
+/** False once SQLite has rolled the whole transaction back on its own (disk full, I/O error). */
+export function transactionIsOpen(tx: Tx): boolean {
+  return connectionOf(tx).inTransaction;
+}
+
 const savepointStatements = (tx: Tx) => {
   const connection = connectionOf(tx);
   return {
@@ -218,9 +223,12 @@ export function inSavepoint<T>(tx: Tx, work: (tx: Tx) => T): T {
     savepoint.release.run();
     return result;
   } catch (error) {
-    // ROLLBACK TO keeps the savepoint open; RELEASE then removes it from the stack.
-    savepoint.rollback.run();
-    savepoint.release.run();
+    // ROLLBACK TO keeps the savepoint open; RELEASE then removes it from the stack. When SQLite
+    // has already rolled the whole transaction back, there is no savepoint left to undo.
+    if (transactionIsOpen(tx)) {
+      savepoint.rollback.run();
+      savepoint.release.run();
+    }
     throw error;
   }
 }

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { LIMITS } from "../../server/graphql/limits.js";
+import { BODY_LIMIT_BYTES } from "../../server/http/body-limit.js";
 import { startTestServer, type TestServer } from "../fixtures/server.js";
 import { bearer, createWorld, errorCodes, ok, request, type World } from "./support.js";
 
@@ -161,7 +162,7 @@ describe("HTTP transport", () => {
   });
 
   it("refuses a body over the size limit with 413", async () => {
-    const { status, text } = await post(JSON.stringify({ query: "{ viewer { role } }", variables: { pad: "x".repeat(1_100_000) } }), {
+    const { status, text } = await post(JSON.stringify({ query: "{ viewer { role } }", variables: { pad: "x".repeat(BODY_LIMIT_BYTES) } }), {
       "content-type": "application/json",
     });
     expect(status).toBe(413);

@@ -66,7 +66,8 @@ const DATES = {
   impossible: "2024-02-30",
   year0000: "0000-01-01T00:00:00Z",
   year9999: "9999-12-31T23:59:59Z",
-  offset: "2024-05-01T10:00:00+09:00",
+  offsetWithoutColon: "2024-05-01T10:00:00+0900",
+  noZone: "2024-05-01T10:00:00",
 };
 type DateKind = keyof typeof DATES;
 const UNKNOWN_ID = "999999";

@@ -5,6 +5,7 @@ import { parseId } from "../../core/text.js";
 import { assertBatchSize, type BatchItemResult, type GroupItem, type UsageEvent } from "../../services/rating.service.js";
 import type { GraphQLContext } from "../context.js";
 import { DateTimeScalar } from "../scalars.js";
+import { parsedOrThrow } from "../unparsed.js";
 import { Account, CreditLot, FlexPack } from "../types/account.type.js";
 import { CHARGE_ORDERS, chargeSortKey } from "../../store/ledger.store.js";
 import { decodeOrderedCursor, encodeOrderedCursor, toConnection } from "../types/common.js";
@@ -27,13 +28,24 @@ import {
 } from "../types/usage.type.js";
 import { Roles } from "../roles.js";
 
+/**
+ * An input as the rating service takes it. A batch item's amount and date may still be unparsed
+ * (see unparsed.ts): refused here, they fail that item alone.
+ */
 function toUsageEvent(input: UsageInput, field: string): UsageEvent {
-  const labels: Record<string, string> = {};
+  // No prototype: "__proto__" is a key like any other, not a way to drop a label.
+  const labels: Record<string, string> = Object.create(null);
   for (const label of input.labels ?? []) {
     if (Object.hasOwn(labels, label.key)) throw badInput(`${field}.labels`, `label "${label.key}" is given twice`);
     labels[label.key] = label.value;
   }
-  return { ...input, accountId: parseId(input.accountId, `${field}.accountId`), quantityMicros: input.quantity, labels };
+  return {
+    ...input,
+    accountId: parseId(input.accountId, `${field}.accountId`),
+    quantityMicros: parsedOrThrow(input.quantity, `${field}.quantity`),
+    occurredAt: parsedOrThrow(input.occurredAt, `${field}.occurredAt`),
+    labels,
+  };
 }
 
 function toResult(result: BatchItemResult): RecordUsageResult {
