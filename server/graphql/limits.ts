@@ -16,13 +16,13 @@ import { estimateCost } from "./cost.js";
  * - GraphQL Armor's depth and alias rules (memoised per fragment too);
  * - the cost (graphql/cost.ts, computed by graphql-query-complexity) when the operation is
  *   resolved, with the request's variables, since Apollo caches validation per document.
- * Sized for real portal pages: 20 accounts with balance, reseller, lots and packs cost about
- * 4,200; a page of 50 accounts with 100 charges and their receipts is refused.
+ * Sized for real portal pages: 100 accounts with balance, reseller, lots and packs cost 30,600;
+ * five accounts with 100 charges and their receipts (up to 201 lines each) are refused.
  */
 export const LIMITS = Object.freeze({
   maxDepth: 12,
   maxAliases: 50,
-  maxCost: 25_000,
+  maxCost: 100_000,
   /** Parser token cap, applied by Apollo before validation. */
   maxTokens: 10_000,
   /** Selections of one operation with its fragments expanded (Apollo's maxRecursiveSelections). */

@@ -1,6 +1,7 @@
 import { type Balance, applyAllocations, balanceAt } from "../core/balance.js";
 import type { Allocation } from "../core/drain.js";
 import { badInput, FlexgateError, notFound } from "../core/errors.js";
+import { MAXIMA } from "../core/maxima.js";
 import { decideReversal } from "../core/ledger.js";
 import { MAX_TOKENS_MICROS } from "../core/money.js";
 import type { Account, Actor, Outcome, PriceVersion, UsageCharge } from "../core/model.js";
@@ -59,7 +60,7 @@ export interface UsageQuote {
   readonly balanceAfter: Balance;
 }
 
-export const MAX_BATCH_SIZE = 1000;
+export const MAX_BATCH_SIZE = MAXIMA.eventsPerBatch;
 
 /**
  * The idempotency fingerprint of a validated event: exactly `fingerprint({ ...event, eventId:
@@ -90,7 +91,7 @@ const sha256Hex: (text: string) => string =
 
 /** Every price version by API code, as the price book holds it. */
 type PriceTable = ReturnType<PriceBook["all"]>;
-const MAX_LABELS = 20;
+const MAX_LABELS = MAXIMA.labelsPerEvent;
 
 /** @throws FlexgateError BAD_USER_INPUT when a batch holds more than MAX_BATCH_SIZE events */
 export function assertBatchSize(count: number, field: string): void {

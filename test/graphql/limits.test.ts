@@ -54,7 +54,7 @@ describe("query limits", () => {
     ["300 aliased copies of introspection", "QUERY_TOO_COMPLEX", `{ ${aliases(300, "__schema { types { name fields { name } } }")} }`],
     // A receipt may have a line per lot and pack valid at once (core/maxima.ts), and is counted so.
     ["one account with 100 charges and their receipts", "accepted", `{ accounts(first: 1) { edges { node { charges(first: 100) { edges { node { allocations { amount } } } } } } } }`],
-    ["two accounts with 100 charges and their receipts", "QUERY_TOO_COMPLEX", `{ accounts(first: 2) { edges { node { charges(first: 100) { edges { node { allocations { amount } } } } } } } }`],
+    ["five accounts with 100 charges and their receipts", "QUERY_TOO_COMPLEX", `{ accounts(first: 5) { edges { node { charges(first: 100) { edges { node { allocations { amount } } } } } } } }`],
     // The cost is computed for each request with its variables.
     ["variable page sizes, counted at their value", "accepted", `query($n: Int = 1) { accounts(first: $n) { edges { node { charges(first: $n) { edges { node { allocations { amount } } } } } } } }`],
     ["variable page sizes, counted at their value", "QUERY_TOO_COMPLEX", `query($n: Int = 100) { accounts(first: $n) { edges { node { charges(first: $n) { edges { node { allocations { amount } } } } } } } }`],
@@ -117,17 +117,22 @@ function fanOut(levels: number, width: number, operation: string): string {
   return `query ${operation} { ...F0 }\n${fragments.join("\n")}`;
 }
 
+/**
+ * A request with the CPU time this process spent on it (server and client share the process).
+ * CPU time rather than wall time: other processes on a loaded machine do not count in it.
+ */
 async function timed(query: string) {
-  const started = performance.now();
+  const started = process.cpuUsage();
   const response = await server.graphql(query);
-  return { ...response, ms: performance.now() - started };
+  const spent = process.cpuUsage(started);
+  return { ...response, ms: (spent.user + spent.system) / 1000 };
 }
 
 describe("fragment fan-out", () => {
   it.each([
     [30, 2],
     [30, 4],
-  ])("refuses a %i-level fragment document of fan-out %i in under 50 ms more than a trivial request", async (levels, width) => {
+  ])("refuses a %i-level fragment document of fan-out %i in under 50 ms of CPU more than a trivial request", async (levels, width) => {
     const baselines: number[] = [];
     for (let i = 0; i < 5; i++) baselines.push((await timed(`query Baseline${width}x${i} { __typename }`)).ms);
     const baseline = Math.min(...baselines);
@@ -223,7 +228,7 @@ describe("HTTP transport", () => {
   it("answers a partner's portal query within the limits", async () => {
     const data = await ok(
       server,
-      `{ viewer { reseller { name accounts(first: 5) { totalCount edges { node { id name status balance { available }
+      `{ viewer { reseller { name accounts(first: 20) { totalCount edges { node { id name status balance { available }
          creditLots { remaining expiresAt } flexPacks { remaining expiresAt reseller { name } } charges(first: 20) { edges { node { tokens allocations { source amount } } } } } } } } } }`,
       {},
       world.keys.PARTNER!,
