@@ -6,7 +6,7 @@ import { parseId } from "../../core/text.js";
 import { lotAsSource, packAsSource } from "../../store/funding.store.js";
 import type { GraphQLContext } from "../context.js";
 import { DateTimeScalar } from "../scalars.js";
-import { yieldTurn } from "../turns.js";
+import { yieldTurns } from "../turns.js";
 import {
   Account,
   AccountConnection,
@@ -118,7 +118,7 @@ export class AccountResolver {
     @Ctx() { services, loaders }: GraphQLContext,
   ): Promise<Balance> {
     if (asOf != null) {
-      await yieldTurn();
+      await yieldTurns();
       return services.insight.balanceAsOf(account.id, asOf);
     }
     const [lots, packs] = await Promise.all([loaders.creditLots.load(account.id), loaders.flexPacks.load(account.id)]);

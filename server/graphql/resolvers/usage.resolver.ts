@@ -5,7 +5,7 @@ import { parseId } from "../../core/text.js";
 import { assertBatchSize, type BatchItemResult, type GroupItem, type UsageEvent } from "../../services/rating.service.js";
 import type { GraphQLContext } from "../context.js";
 import { DateTimeScalar } from "../scalars.js";
-import { yieldTurn } from "../turns.js";
+import { yieldTurns } from "../turns.js";
 import { Account, CreditLot, FlexPack } from "../types/account.type.js";
 import { decodeCursor, toConnection } from "../types/common.js";
 import { UsageGrouping } from "../types/enums.js";
@@ -186,19 +186,19 @@ export class AccountUsageResolver {
     @Arg("clientId", () => String, { nullable: true, description: "Only this APS app." }) clientId: string | null,
     @Ctx() { services }: GraphQLContext,
   ) {
-    await yieldTurn();
+    await yieldTurns();
     return services.insight.usageSummary(account.id, from, to, groupBy, clientId);
   }
 
   @FieldResolver(() => BalanceForecast, { description: "Burn rate, depletion date and the tokens that will expire unused." })
   async forecast(@Root() account: AccountModel, @Ctx() { services }: GraphQLContext) {
-    await yieldTurn();
+    await yieldTurns();
     return services.insight.forecast(account.id);
   }
 
   @FieldResolver(() => [BalanceAlert], { description: "Signals to show now: low balance, expiring tokens, deficit, restriction." })
   async alerts(@Root() account: AccountModel, @Ctx() { services }: GraphQLContext) {
-    await yieldTurn();
+    await yieldTurns();
     return services.insight.alerts(account.id);
   }
 }
