@@ -102,6 +102,3 @@ export function estimateCost({ type, field, args, childComplexity }: ComplexityE
   const own = isLeafType(getNamedType(field.type)) ? 0 : 1;
   return (READ_WEIGHTS[key]?.(args) ?? 0) + itemsOf(type.name, field, args) * (own + childComplexity);
 }
-
-/** Every list field of the schema must have a maximum: the names of those that lack one. */
-export const LISTS_WITH_MAXIMUM = new Set(Object.keys(LIST_SIZES));

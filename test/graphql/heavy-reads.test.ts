@@ -5,8 +5,8 @@
  */
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DAY_MS } from "../../server/core/time.js";
 import { MAXIMA } from "../../server/core/maxima.js";
+import { DAY_MS } from "../../server/core/time.js";
 import { allPriceVersions } from "../../server/store/prices.store.js";
 import { at, OPERATOR, tokens } from "../fixtures/harness.js";
 import { startTestServer, type TestServer } from "../fixtures/server.js";
@@ -103,10 +103,7 @@ function pingOnce(url: string, key: string): Promise<string> {
 
 describe("heavy reads", () => {
   it.each(WORST_ALLOWED)("answers %s %i times in one request, and refuses one more", async (_label, allowed, selection) => {
-    const started = process.cpuUsage();
     const answered = await server.graphql(onAccount(aliases(allowed, selection)), { id: accountId });
-    const spent = process.cpuUsage(started);
-    console.log(`${_label} x${allowed}: ${((spent.user + spent.system) / 1000).toFixed(0)} ms of CPU`);
     expect(answered.body.errors, JSON.stringify(answered.body.errors)).toBeUndefined();
     const refused = await server.graphql(onAccount(aliases(allowed + 1, selection)), { id: accountId });
     expect(refused.status).toBe(400);

@@ -6,8 +6,9 @@
  */
 import { getNamedType, isListType, isNonNullType, isObjectType } from "graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DAY_MS } from "../../server/core/time.js";
+import { FlexgateError } from "../../server/core/errors.js";
 import { MAXIMA } from "../../server/core/maxima.js";
+import { DAY_MS } from "../../server/core/time.js";
 import { itemsOf } from "../../server/graphql/cost.js";
 import { graphqlSchema } from "../../server/graphql/schema.js";
 import { at, OPERATOR, tokens } from "../fixtures/harness.js";
@@ -57,10 +58,9 @@ describe("list maxima", () => {
       try {
         purchase(accountId, at("2024-05-01"));
       } catch (error) {
-        const { code, field } = refusalOf(() => {
-          throw error;
-        });
-        refusals.set(`${code} ${field}`, (refusals.get(`${code} ${field}`) ?? 0) + 1);
+        if (!(error instanceof FlexgateError)) throw error;
+        const kind = `${error.code} ${error.field}`;
+        refusals.set(kind, (refusals.get(kind) ?? 0) + 1);
       }
     }
     expect(refusals).toEqual(new Map([["BAD_USER_INPUT input.accountId", 1_999 - MAXIMA.flexPacksAtOnce]]));
