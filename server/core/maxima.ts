@@ -23,8 +23,8 @@ export const MAXIMA = Object.freeze({
   labelsPerEvent: 20,
   /** Events in one recordUsageBatch. */
   eventsPerBatch: 1_000,
-  /** Metered API codes in the price book: publishing a version of a 51st code is refused. */
-  pricedApis: 50,
+  /** Metered API codes in the price book: publishing a version of a 101st code is refused. */
+  pricedApis: 100,
   /** Versions of one API code, retirements and cancelled ones included. */
   versionsPerApi: 100,
   /** API keys, revoked ones included (revoked keys stay for the audit trail). */

@@ -20,10 +20,11 @@ import { DEFAULT_PAGE_SIZE } from "../services/context.js";
 export const HEAVY_READ = 30_000;
 
 /**
- * A usage report also scans the account's charges over its range: a year of daily usage
- * measured about twelve times a forecast, so a day of range weighs a hundred.
+ * A usage report also scans the account's charges over its range, so a day of range weighs 60:
+ * a year of daily usage costs as much as three forecasts, and three years by month (the longest
+ * window) fit in one request.
  */
-const SCAN_PER_DAY = 100;
+const SCAN_PER_DAY = 60;
 
 type Args = Record<string, unknown>;
 
