@@ -8,7 +8,7 @@ import { sql } from "drizzle-orm";
 import type { Config } from "./config.js";
 import { createContext, type GraphQLContext } from "./graphql/context.js";
 import { formatError, GENERIC_MESSAGE } from "./graphql/errors.js";
-import { LIMITS, QueryLimitsRule } from "./graphql/limits.js";
+import { LIMITS, queryCostPlugin, queryShapeRules } from "./graphql/limits.js";
 import { roleCheckPlugin } from "./graphql/roles.js";
 import { graphqlSchema } from "./graphql/schema.js";
 import { requireKey, sendError, viewerAtOperationStart } from "./http/auth.js";
@@ -74,7 +74,9 @@ export async function createApp({ config, db, clock = Date.now, requestTimeoutMs
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: true,
     parseOptions: { maxTokens: LIMITS.maxTokens },
-    validationRules: [QueryLimitsRule],
+    // Apollo runs the validation rules only once a document passes its recursive-selection limit.
+    maxRecursiveSelections: LIMITS.maxSelections,
+    validationRules: queryShapeRules,
     formatError,
     // main.ts owns SIGTERM and SIGINT. Apollo's own handler (on outside NODE_ENV=test) stops
     // Apollo and then re-raises the signal, which killed the process with 143 before main.ts
@@ -86,6 +88,7 @@ export async function createApp({ config, db, clock = Date.now, requestTimeoutMs
       // plugin's per-field hook cost about a sixth of a portal page and of a recordUsage request.
       ApolloServerPluginCacheControlDisabled(),
       roleCheckPlugin,
+      queryCostPlugin,
     ],
   });
   await apollo.start();

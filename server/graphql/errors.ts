@@ -46,7 +46,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     if (CLOSED_SET.has(code) && code !== "INTERNAL_SERVER_ERROR") {
       return shape(code as ErrorCode, original.message, (original.extensions.field as string | undefined) ?? inputPath(original), formatted);
     }
-    if (code === "GRAPHQL_PARSE_FAILED" && TOKEN_CAP.test(original.message)) {
+    if ((code === "GRAPHQL_PARSE_FAILED" && TOKEN_CAP.test(original.message)) || isSelectionCap(original)) {
       return shape("QUERY_TOO_COMPLEX", original.message, undefined, formatted);
     }
     if (CLIENT_CODES.has(code) || (!code && !path)) {
@@ -58,6 +58,12 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     error: original instanceof Error ? { name: original.name, message: original.message, stack: original.stack } : String(original),
   });
   return { message: GENERIC_MESSAGE, ...(path ? { path } : {}), extensions: { code: "INTERNAL_SERVER_ERROR" } };
+}
+
+/** Apollo's refusal of a document whose fragments expand past LIMITS.maxSelections. */
+function isSelectionCap(error: GraphQLError): boolean {
+  const cause = error.originalError as { extensions?: { validationErrorCode?: unknown } } | undefined;
+  return (cause?.extensions?.validationErrorCode ?? error.extensions.validationErrorCode) === "MAX_RECURSIVE_SELECTIONS_EXCEEDED";
 }
 
 /** graphql-js and Apollo wrap a scalar's error once or twice; the FlexgateError is at the bottom. */

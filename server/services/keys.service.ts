@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { badInput, notFound } from "../core/errors.js";
+import { MAXIMA } from "../core/maxima.js";
 import { type Actor, type ApiKey, type Role, ROLES } from "../core/model.js";
 import { cleanText } from "../core/text.js";
 import { findReseller } from "../store/accounts.store.js";
@@ -130,6 +131,8 @@ export class KeyService {
     }
     return inTransaction(this.context.db, "immediate", (tx) => {
       if (resellerId !== null && !findReseller(tx, resellerId)) throw notFound("reseller", `${field}.resellerId`);
+      // Revoked keys stay for the audit trail, so the cap counts them too: apiKeys lists them all.
+      if (listApiKeys(tx).length >= MAXIMA.apiKeys) throw badInput(field, `there are already ${MAXIMA.apiKeys} API keys, the most there may be`);
       return { key: this.insert(tx, { name, role: input.role, resellerId }, secret, actor), secret };
     });
   }

@@ -1,12 +1,13 @@
 import { badInput, FlexgateError, notFound } from "../core/errors.js";
+import { MAXIMA } from "../core/maxima.js";
 import { MAX_TOKENS_MICROS } from "../core/money.js";
 import type { Actor } from "../core/model.js";
 import { type Meter, METERS, type Outcome, OUTCOMES, type PriceStatus, type PriceVersion, effectiveTo, priceInForce, priceStatus } from "../core/price.js";
 import { cleanApiCode, cleanText, requirePositiveInt } from "../core/text.js";
 import { formatInstant, type Instant, MAX_FUTURE_SKEW_MS } from "../core/time.js";
 import { appendAudit } from "../store/audit.store.js";
-import { inTransaction } from "../store/database.js";
-import { findPriceVersion, insertPriceCancellation, insertPriceVersion, priceVersionsOf } from "../store/prices.store.js";
+import { inTransaction, type Tx } from "../store/database.js";
+import { allPriceVersions, findPriceVersion, insertPriceCancellation, insertPriceVersion, priceVersionsOf } from "../store/prices.store.js";
 import type { ServiceContext } from "./context.js";
 import type { PriceBook } from "./price-book.js";
 
@@ -31,6 +32,21 @@ export interface PriceEntryView extends PriceVersion {
 const MAX_UNIT_QUANTITY = 1_000_000_000;
 
 /** The effective-dated, append-only price table. */
+/**
+ * The price book holds at most MAXIMA.pricedApis codes of MAXIMA.versionsPerApi versions each,
+ * so priceVersions, priceHistory and priceTable stay bounded (core/maxima.ts).
+ * @throws FlexgateError BAD_USER_INPUT naming `field`.apiCode
+ */
+function assertRoomForVersion(tx: Tx, apiCode: string, versionsOfCode: number, field: string): void {
+  const codeField = `${field ? `${field}.` : ""}apiCode`;
+  if (versionsOfCode >= MAXIMA.versionsPerApi) {
+    throw badInput(codeField, `${apiCode} already has ${MAXIMA.versionsPerApi} versions, the most one API may have`);
+  }
+  if (versionsOfCode === 0 && new Set(allPriceVersions(tx).map((entry) => entry.apiCode)).size >= MAXIMA.pricedApis) {
+    throw badInput(codeField, `the price book already holds ${MAXIMA.pricedApis} APIs, the most it may hold`);
+  }
+}
+
 export class PriceService {
   constructor(
     private readonly context: ServiceContext,
@@ -174,6 +190,7 @@ export class PriceService {
   ): PriceEntryView {
     return inTransaction(this.context.db, "immediate", (tx) => {
       const versions = priceVersionsOf(tx, version.apiCode);
+      assertRoomForVersion(tx, version.apiCode, versions.length, field);
       const clash = versions.find((other) => other.cancelledAt === null && other.effectiveFrom === version.effectiveFrom);
       if (clash) {
         throw badInput(

@@ -1,6 +1,7 @@
 import { type Balance, applyAllocations, balanceAt } from "../core/balance.js";
 import type { Allocation } from "../core/drain.js";
 import { badInput, FlexgateError, GENERIC_MESSAGE, notFound } from "../core/errors.js";
+import { MAXIMA } from "../core/maxima.js";
 import { decideReversal } from "../core/ledger.js";
 import { MAX_TOKENS_MICROS } from "../core/money.js";
 import type { Account, Actor, Outcome, PriceVersion, UsageCharge } from "../core/model.js";
@@ -62,7 +63,7 @@ export interface UsageQuote {
   readonly balanceAfter: Balance;
 }
 
-export const MAX_BATCH_SIZE = 1000;
+export const MAX_BATCH_SIZE = MAXIMA.eventsPerBatch;
 
 /**
  * The idempotency fingerprint of a validated event: exactly `fingerprint({ ...event, eventId:
@@ -102,7 +103,7 @@ function unexpectedItemError(error: unknown, field: string): FlexgateError {
 
 /** Every price version by API code, as the price book holds it. */
 type PriceTable = ReturnType<PriceBook["all"]>;
-export const MAX_LABELS = 20;
+export const MAX_LABELS = MAXIMA.labelsPerEvent;
 export const MAX_LABEL_KEY_LENGTH = 64;
 export const MAX_LABEL_VALUE_LENGTH = 256;
 

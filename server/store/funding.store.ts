@@ -194,3 +194,20 @@ export function insertSettlements(
     )
     .run();
 }
+
+/**
+ * How many lots or packs an account holds: all of them, and those whose validity overlaps
+ * [from, to). One indexed pass over the account's own rows (at most MAXIMA's lifetime cap).
+ */
+export function sourceCounts(tx: Tx, kind: SourceKind, accountId: number, from: Instant, to: Instant): { total: number; overlapping: number } {
+  const table = kind === "CREDIT_LOT" ? creditLots : flexPacks;
+  const row = tx
+    .select({
+      total: sql<number>`count(*)`,
+      overlapping: sql<number>`coalesce(sum(${table.purchasedAt} < ${to} and ${table.expiresAt} > ${from}), 0)`,
+    })
+    .from(table)
+    .where(eq(table.accountId, accountId))
+    .get();
+  return { total: Number(row?.total ?? 0), overlapping: Number(row?.overlapping ?? 0) };
+}

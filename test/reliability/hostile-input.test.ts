@@ -106,7 +106,7 @@ type Kind =
   | { kind: "pastDate" }
   | { kind: "laterDate" }
   | { kind: "windowFrom"; to: string }
-  | { kind: "windowTo" }
+  | { kind: "windowTo"; bounded?: boolean }
   | { kind: "filterDate" }
   | { kind: "id"; unknown: "NOT_FOUND" | "accepted" }
   | { kind: "enum" };
@@ -158,6 +158,8 @@ function casesFor(slot: string, spec: Kind): Case[] {
       // A window starting in 9999 ends before it starts: the end is what is wrong.
       return dates([], { year9999: bad(spec.to) });
     case "windowTo":
+      // A report's window spans at most three years (core/maxima.ts): one ending in 9999 is refused.
+      return dates(spec.bounded ? [] : ["year9999"]);
     case "filterDate":
       return dates(["year9999"]);
     case "id":
@@ -561,7 +563,7 @@ const OPERATIONS: readonly Operation[] = [
     valid: () => ({ from: ago(30), to: ago(0), groupBy: "DAY", clientId: "hostile-client" }),
     slots: [
       ["from", { kind: "windowFrom", to: "to" }],
-      ["to", { kind: "windowTo" }],
+      ["to", { kind: "windowTo", bounded: true }],
       ["groupBy", { kind: "enum" }],
       ["clientId", { kind: "ref" }],
     ],

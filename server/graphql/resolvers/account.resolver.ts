@@ -6,6 +6,7 @@ import { parseId } from "../../core/text.js";
 import { lotAsSource, packAsSource } from "../../store/funding.store.js";
 import type { GraphQLContext } from "../context.js";
 import { DateTimeScalar } from "../scalars.js";
+import { yieldTurns } from "../turns.js";
 import {
   Account,
   AccountConnection,
@@ -117,7 +118,10 @@ export class AccountResolver {
     @Arg("asOf", () => DateTimeScalar, { nullable: true, description: "The moment; default now." }) asOf: number | null,
     @Ctx() { services, loaders }: GraphQLContext,
   ): Promise<Balance> {
-    if (asOf != null) return services.insight.balanceAsOf(account.id, asOf);
+    if (asOf != null) {
+      await yieldTurns();
+      return services.insight.balanceAsOf(account.id, asOf);
+    }
     const [lots, packs] = await Promise.all([loaders.creditLots.load(account.id), loaders.flexPacks.load(account.id)]);
     return balanceAt([...lots.map(lotAsSource), ...packs.map(packAsSource)], account, services.context.clock());
   }

@@ -5,6 +5,7 @@ import { parseId } from "../../core/text.js";
 import { assertBatchSize, type BatchItemResult, type GroupItem, type UsageEvent } from "../../services/rating.service.js";
 import type { GraphQLContext } from "../context.js";
 import { DateTimeScalar } from "../scalars.js";
+import { yieldTurns } from "../turns.js";
 import { parsedOrThrow } from "../unparsed.js";
 import { Account, CreditLot, FlexPack } from "../types/account.type.js";
 import { CHARGE_ORDERS, chargeSortKey } from "../../store/ledger.store.js";
@@ -198,7 +199,7 @@ export class AccountUsageResolver {
   }
 
   @FieldResolver(() => [UsageSummaryRow], { description: "Usage per UTC day or month and API in [from, to), reversed charges left out." })
-  usageSummary(
+  async usageSummary(
     @Root() account: AccountModel,
     @Arg("from", () => DateTimeScalar, { description: "Start (inclusive)." }) from: number,
     @Arg("to", () => DateTimeScalar, { description: "End (exclusive)." }) to: number,
@@ -206,16 +207,19 @@ export class AccountUsageResolver {
     @Arg("clientId", () => String, { nullable: true, description: "Only this APS app." }) clientId: string | null,
     @Ctx() { services }: GraphQLContext,
   ) {
+    await yieldTurns();
     return services.insight.usageSummary(account.id, from, to, groupBy, clientId);
   }
 
   @FieldResolver(() => BalanceForecast, { description: "Burn rate, depletion date and the tokens that will expire unused." })
-  forecast(@Root() account: AccountModel, @Ctx() { services }: GraphQLContext) {
+  async forecast(@Root() account: AccountModel, @Ctx() { services }: GraphQLContext) {
+    await yieldTurns();
     return services.insight.forecast(account.id);
   }
 
   @FieldResolver(() => [BalanceAlert], { description: "Signals to show now: low balance, expiring tokens, deficit, restriction." })
-  alerts(@Root() account: AccountModel, @Ctx() { services }: GraphQLContext) {
+  async alerts(@Root() account: AccountModel, @Ctx() { services }: GraphQLContext) {
+    await yieldTurns();
     return services.insight.alerts(account.id);
   }
 }
