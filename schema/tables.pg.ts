@@ -4,6 +4,7 @@
  * milliseconds outgrow 32 bits. They are read as JS numbers with the same safe-integer checks as
  * on SQLite. Ids are bigint identities, as SQLite's rowids are 64-bit.
  */
+import { sql } from "drizzle-orm";
 import { bigint, boolean, index, pgTable, text, uniqueIndex } from "drizzle-orm/pg-core";
 
 const int = (name: string) => bigint(name, { mode: "number" });
@@ -75,7 +76,12 @@ export const flexPacks = pgTable(
     fingerprint: text("fingerprint").notNull(),
     createdAt: int("created_at").notNull(),
   },
-  (t) => [uniqueIndex("flex_packs_order_ref_idx").on(t.orderRef), index("flex_packs_account_idx").on(t.accountId)],
+  // Order references are unique per seller: per reseller, and among eStore sales (no reseller).
+  (t) => [
+    uniqueIndex("flex_packs_reseller_order_ref_idx").on(t.resellerId, t.orderRef).where(sql`${t.resellerId} is not null`),
+    uniqueIndex("flex_packs_estore_order_ref_idx").on(t.orderRef).where(sql`${t.resellerId} is null`),
+    index("flex_packs_account_idx").on(t.accountId),
+  ],
 );
 
 export const priceEntries = pgTable(

@@ -4,6 +4,7 @@
  * allocations, settlements, reversals, lots, packs) are append-only except for the cached
  * `remaining_micros` and the account's deficit, which always equal what the ledger recomputes.
  */
+import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 const id = () => integer("id").primaryKey({ autoIncrement: true });
@@ -75,7 +76,13 @@ export const flexPacks = sqliteTable(
     fingerprint: text("fingerprint").notNull(),
     createdAt: integer("created_at").notNull(),
   },
-  (t) => [uniqueIndex("flex_packs_order_ref_idx").on(t.orderRef), index("flex_packs_account_idx").on(t.accountId)],
+  // Order references are the seller's own numbers, unique per seller (domain §3): per reseller,
+  // and among eStore sales, which have no reseller (NULLs are never equal in a unique index).
+  (t) => [
+    uniqueIndex("flex_packs_reseller_order_ref_idx").on(t.resellerId, t.orderRef).where(sql`${t.resellerId} is not null`),
+    uniqueIndex("flex_packs_estore_order_ref_idx").on(t.orderRef).where(sql`${t.resellerId} is null`),
+    index("flex_packs_account_idx").on(t.accountId),
+  ],
 );
 
 export const priceEntries = sqliteTable(

@@ -7,11 +7,13 @@ import express, { type NextFunction, type Request, type Response } from "express
 import type { Config } from "./config.js";
 import { createContext, type GraphQLContext } from "./graphql/context.js";
 import { formatError, GENERIC_MESSAGE } from "./graphql/errors.js";
-import { LIMITS, QueryLimitsRule } from "./graphql/limits.js";
+import { LIMITS, queryCostPlugin, queryShapeRules } from "./graphql/limits.js";
+import { roleCheckPlugin } from "./graphql/roles.js";
 import { graphqlSchema } from "./graphql/schema.js";
-import { type Locals, requireKey, sendError } from "./http/auth.js";
+import { requireKey, sendError, viewerAtOperationStart } from "./http/auth.js";
 import { consoleRouter } from "./http/console.js";
 import { usageExportHandler } from "./http/export.js";
+import { BODY_LIMIT_BYTES } from "./http/body-limit.js";
 import { log } from "./log.js";
 import type { Clock } from "./services/context.js";
 import { createServices, type Services } from "./services/index.js";
@@ -21,6 +23,8 @@ export interface AppOptions {
   readonly config: Pick<Config, "rules">;
   readonly store: Store;
   readonly clock?: Clock;
+  /** How long a client may take to send a whole request, headers and body (default 30 s). */
+  readonly requestTimeoutMs?: number;
 }
 
 export interface App {
@@ -30,8 +34,24 @@ export interface App {
   stop(): Promise<void>;
 }
 
-/** Request bodies above this are refused before parsing: a full 1,000-event batch is about 300 kB. */
-const BODY_LIMIT = "1mb";
+/**
+ * A request must arrive whole within this time: the body limit takes seconds even on a slow
+ * link, and a request that trickles in holds a connection and everything it asked for. Node
+ * checks its connections at an interval, so the cut comes up to a quarter of it later.
+ */
+const REQUEST_TIMEOUT_MS = 30_000;
+const HEADERS_TIMEOUT_MS = 10_000;
+
+function httpServer(app: express.Express, requestTimeout: number): Server {
+  return createServer(
+    {
+      requestTimeout,
+      headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeout),
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, requestTimeout / 4)),
+    },
+    app,
+  );
+}
 
 /** Balances and ledgers change with every event: no cache, shared or private, may keep an answer. */
 function noStore(_req: Request, res: Response, next: NextFunction): void {
@@ -40,10 +60,10 @@ function noStore(_req: Request, res: Response, next: NextFunction): void {
 }
 
 /** Builds the whole application on an HTTP server that is not listening yet. */
-export async function createApp({ config, store, clock = Date.now }: AppOptions): Promise<App> {
+export async function createApp({ config, store, clock = Date.now, requestTimeoutMs = REQUEST_TIMEOUT_MS }: AppOptions): Promise<App> {
   const services = createServices({ store, clock, rules: config.rules });
   const app = express();
-  const server = createServer(app);
+  const server = httpServer(app, requestTimeoutMs);
   const apollo = new ApolloServer<GraphQLContext>({
     schema: graphqlSchema(),
     // Integrators discover the API by introspection, production included; every caller has a key.
@@ -53,7 +73,9 @@ export async function createApp({ config, store, clock = Date.now }: AppOptions)
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: true,
     parseOptions: { maxTokens: LIMITS.maxTokens },
-    validationRules: [QueryLimitsRule],
+    // Apollo runs the validation rules only once a document passes its recursive-selection limit.
+    maxRecursiveSelections: LIMITS.maxSelections,
+    validationRules: queryShapeRules,
     formatError,
     // main.ts owns SIGTERM and SIGINT. Apollo's own handler (on outside NODE_ENV=test) stops
     // Apollo and then re-raises the signal, which killed the process with 143 before main.ts
@@ -64,6 +86,8 @@ export async function createApp({ config, store, clock = Date.now }: AppOptions)
       // Cache hints are never used (every answer is private and live: see noStore below), and the
       // plugin's per-field hook cost about a sixth of a portal page and of a recordUsage request.
       ApolloServerPluginCacheControlDisabled(),
+      roleCheckPlugin,
+      queryCostPlugin,
     ],
   });
   await apollo.start();
@@ -79,16 +103,17 @@ export async function createApp({ config, store, clock = Date.now }: AppOptions)
     "/graphql",
     requireKey(services),
     noStore,
-    express.json({ limit: BODY_LIMIT }),
+    // Bodies above the largest valid batch are refused before parsing.
+    express.json({ limit: BODY_LIMIT_BYTES }),
     expressMiddleware(apollo, {
-      context: async ({ res }) => createContext(services, (res.locals as Locals).viewer ?? null),
+      context: async ({ req }) => createContext(services, await viewerAtOperationStart(services, req)),
     }),
   );
   app.get("/export/usage.csv", requireKey(services), usageExportHandler(services));
   app.use((_req: Request, res: Response) => sendError(res, 404, "NOT_FOUND", "no such route"));
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const status = (error as { status?: number }).status ?? 500;
-    if (status === 413) return sendError(res, 413, "BAD_USER_INPUT", `the request body is larger than ${BODY_LIMIT}`);
+    if (status === 413) return sendError(res, 413, "BAD_USER_INPUT", `the request body is larger than ${BODY_LIMIT_BYTES} bytes, the size of the largest valid batch`);
     if (status >= 400 && status < 500) return sendError(res, status, "BAD_USER_INPUT", "the request body is not valid JSON");
     log.error("unexpected HTTP error", { error: error instanceof Error ? error.stack : String(error) });
     return sendError(res, 500, "INTERNAL_SERVER_ERROR", GENERIC_MESSAGE);

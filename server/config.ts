@@ -1,7 +1,7 @@
 import { parseInstant } from "./core/time.js";
 import type { SynchronousMode } from "./store/sqlite/database.js";
 import { type BillingRules, DEFAULT_RULES } from "./services/context.js";
-import { BOOTSTRAP_TOO_SHORT, MIN_BOOTSTRAP_SECRET_LENGTH } from "./services/keys.service.js";
+import { bootstrapSecretProblem } from "./services/keys.service.js";
 
 export interface Config {
   readonly port: number;
@@ -28,7 +28,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`FLEXGATE_SYNCHRONOUS must be FULL or NORMAL, got "${env.FLEXGATE_SYNCHRONOUS}"`);
   }
   const bootstrap = env.FLEXGATE_BOOTSTRAP_OPERATOR_KEY || null;
-  if (bootstrap !== null && bootstrap.length < MIN_BOOTSTRAP_SECRET_LENGTH) throw new ConfigError(BOOTSTRAP_TOO_SHORT);
+  const problem = bootstrap === null ? null : bootstrapSecretProblem(bootstrap);
+  if (problem) throw new ConfigError(problem);
   const databaseUrl = env.FLEXGATE_DATABASE_URL || null;
   if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError("FLEXGATE_DATABASE_URL must be a postgres:// URL");

@@ -125,7 +125,7 @@ function renderSignIn(message?: string): void {
     submit.textContent = "Signing in…";
     void signIn(key)
       .then((viewer) => {
-        if (viewer.role !== "OPERATOR") return showError(`This is a ${viewer.role} key; the console needs an OPERATOR key.`, "FORBIDDEN");
+        if (viewer.role !== "OPERATOR") return showError(`This is ${/^[AEIOU]/.test(viewer.role) ? "an" : "a"} ${viewer.role} key; the console needs an OPERATOR key.`, "FORBIDDEN");
         current = { key, viewer };
         try {
           sessionStorage.setItem(KEY_STORAGE, key);

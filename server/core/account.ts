@@ -1,3 +1,4 @@
+import { MAX_TOKENS_MICROS } from "./money.js";
 import { type Instant, DAY_MS } from "./time.js";
 
 export type BalancePolicy = "NEGATIVE_WITH_GRACE" | "HARD_STOP";
@@ -5,6 +6,13 @@ export type AccountStatus = "ACTIVE" | "GRACE" | "RESTRICTED";
 
 /** APS rule 2022-11 → 2025-12: a deficit may run for 14 days before the account is restricted. */
 export const GRACE_PERIOD_MS = 14 * DAY_MS;
+
+/**
+ * The most an account may owe: the same one billion tokens as the largest single amount. A
+ * deficit that grew without bound would leave the safe-integer range that stored amounts keep
+ * (about 9e9 tokens), so an event that would push it further is refused instead.
+ */
+export const MAX_DEFICIT_MICROS = MAX_TOKENS_MICROS;
 
 /** The part of an account that rating reads and writes. */
 export interface DeficitState {

@@ -10,6 +10,11 @@ export type { AccountStatus, BalancePolicy, AllocationSource, Outcome, PriceVers
 
 export const ROLES = ["OPERATOR", "PARTNER", "METERING", "INTEGRATOR"] as const;
 export type Role = (typeof ROLES)[number];
+
+/** "an OPERATOR key", "a PARTNER key": how messages name a key by its role. */
+export function keyOfRole(role: Role): string {
+  return `${/^[AEIOU]/.test(role) ? "an" : "a"} ${role} key`;
+}
 export type PartnerTier = "PLATINUM" | "GOLD";
 export type SalesChannel = "RESELLER" | "ESTORE";
 

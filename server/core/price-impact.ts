@@ -2,10 +2,11 @@
  * What a proposed price would have charged for recent usage (price-change impact preview).
  */
 import { badInput } from "./errors.js";
+import { MAXIMA } from "./maxima.js";
 import { chargeMicros, type Meter, type Outcome, type PriceVersion } from "./price.js";
 
 export const DEFAULT_IMPACT_DAYS = 30;
-export const MAX_IMPACT_DAYS = 366;
+export const MAX_IMPACT_DAYS = MAXIMA.impactDays;
 
 /** Standing charges of one API with the same meter, quantity and outcome, as the store groups them. */
 export interface RatedUsageGroup {

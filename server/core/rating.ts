@@ -1,4 +1,4 @@
-import { type BalancePolicy, type DeficitState, accountStatus, addDeficit, graceEndsAt } from "./account.js";
+import { type BalancePolicy, type DeficitState, accountStatus, addDeficit, graceEndsAt, MAX_DEFICIT_MICROS } from "./account.js";
 import { type Allocation, type FundingSource, drain } from "./drain.js";
 import { FlexgateError } from "./errors.js";
 import { formatMicros } from "./money.js";
@@ -13,6 +13,8 @@ export interface ChargeContext {
   readonly sources: readonly FundingSource[];
   /** Booking time: the grace clock and the restriction are judged at it. */
   readonly now: Instant;
+  /** The input field a refusal for the event's size names ("input.quantity"). */
+  readonly field?: string;
 }
 
 export interface ChargeDecision {
@@ -24,7 +26,8 @@ export interface ChargeDecision {
 /**
  * Decides how a rated usage event is paid, credit-first.
  * @throws FlexgateError ACCOUNT_RESTRICTED when the cost is not zero and the grace period of an
- *   unpaid deficit is over; INSUFFICIENT_BALANCE when a HARD_STOP account cannot pay in full.
+ *   unpaid deficit is over; INSUFFICIENT_BALANCE when a HARD_STOP account cannot pay in full,
+ *   or when the deficit would grow beyond MAX_DEFICIT_MICROS.
  */
 export function decideChargeOrThrow(context: ChargeContext): ChargeDecision {
   const { costMicros, deficit, now } = context;
@@ -50,6 +53,14 @@ export function decideChargeOrThrow(context: ChargeContext): ChargeDecision {
     );
   }
   const shortfall = result.kind === "shortfall" ? result.shortfallMicros : 0n;
+  if (deficit.deficitMicros + shortfall > MAX_DEFICIT_MICROS) {
+    throw new FlexgateError(
+      "INSUFFICIENT_BALANCE",
+      `the account owes ${formatMicros(deficit.deficitMicros)} tokens and cannot cover ${formatMicros(costMicros)} more: ` +
+        `a deficit may not exceed ${formatMicros(MAX_DEFICIT_MICROS)} tokens`,
+      context.field,
+    );
+  }
   return {
     allocations: [...result.allocations, { source: "DEFICIT", sourceId: null, amountMicros: shortfall }],
     deficit: addDeficit(deficit, shortfall, now),

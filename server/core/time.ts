@@ -9,36 +9,45 @@ export const DAY_MS = 86_400_000;
 /** Dates in the future beyond this are refused: clocks drift, but not by more. */
 export const MAX_FUTURE_SKEW_MS = 5 * MINUTE_MS;
 
-const ISO_UTC = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?Z)?$/;
+/**
+ * An RFC 3339 date-time (T or a space between date and time, Z or an offset, any number of
+ * fractional second digits; T and Z in either case), or a plain date meaning midnight UTC.
+ * Minutes without seconds ("T10:00Z") are accepted as before RFC 3339 was.
+ */
+const RFC_3339 =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(?:([Zz])|([+-])(\d{2}):(\d{2})))?$/;
+
+const EXPECTED = 'an RFC 3339 date-time such as "2024-05-01T10:00:00Z" or "2024-05-01T19:00:00.123456+09:00", or a date such as "2024-05-01" (midnight UTC)';
+
+/** The last instant a four-digit year can write: 9999-12-31T23:59:59.999Z. */
+const MAX_INSTANT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 /**
- * Parses an ISO-8601 UTC date ("2024-05-01", "2024-05-01T10:00:00Z", "…T10:00:00.123Z").
- * Offsets other than Z, impossible dates (Feb 30) and years before 1970 are refused, so every
- * stored instant means exactly one moment.
+ * Parses an RFC 3339 instant and normalises it to UTC epoch milliseconds, so two spellings of one
+ * moment ("…T19:00:00+09:00", "…T10:00:00.000000Z") are the same value, and the same payload for
+ * idempotency. Instants are kept to the millisecond: digits below it (Java and Go write
+ * microseconds and nanoseconds) are dropped, truncating towards the past as ISO-8601 readers do,
+ * rather than refusing nearly every event such clients send. Impossible dates (Feb 30), leap
+ * seconds and instants outside 1970–9999 are refused, so every stored instant is one real moment.
  */
 export function parseInstant(text: unknown, field: string): Instant {
-  if (typeof text !== "string") throw badInput(field, `${field} must be an ISO-8601 UTC date string`);
-  const match = ISO_UTC.exec(text);
-  if (!match) {
-    throw badInput(field, `${field} must be an ISO-8601 date in UTC such as "2024-05-01T10:00:00Z"`);
-  }
-  const [, y, mo, d, h = "0", mi = "0", s = "0", ms = "0"] = match;
+  if (typeof text !== "string") throw badInput(field, `${field} must be a string: ${EXPECTED}`);
+  const match = RFC_3339.exec(text);
+  if (!match) throw badInput(field, `${field} must be ${EXPECTED}`);
+  const [, y, mo, d, h = "0", mi = "0", s = "0", fraction = "", zulu, sign, offsetH, offsetM] = match;
   const year = Number(y);
   const month = Number(mo);
   const day = Number(d);
-  const instant = Date.UTC(year, month - 1, day, Number(h), Number(mi), Number(s), Number(ms.padEnd(3, "0")));
-  const check = new Date(instant);
-  if (
-    year < 1970 ||
-    check.getUTCFullYear() !== year ||
-    check.getUTCMonth() !== month - 1 ||
-    check.getUTCDate() !== day ||
-    Number(h) > 23 ||
-    Number(mi) > 59 ||
-    Number(s) > 59
-  ) {
-    throw badInput(field, `${field} is not a valid date between 1970 and 9999`);
-  }
+  if (year < 1970) throw badInput(field, `${field} must be between 1970 and 9999 (UTC)`);
+  const local = Date.UTC(year, month - 1, day, Number(h), Number(mi), Number(s), Number(fraction.slice(0, 3).padEnd(3, "0")));
+  const check = new Date(local);
+  const realDate = check.getUTCFullYear() === year && check.getUTCMonth() === month - 1 && check.getUTCDate() === day;
+  const realTime = Number(h) <= 23 && Number(mi) <= 59 && Number(s) <= 59;
+  const offsetValid = sign === undefined || (Number(offsetH) <= 23 && Number(offsetM) <= 59);
+  if (!realDate || !realTime || !offsetValid) throw badInput(field, `${field} is not a real date and time: ${EXPECTED}`);
+  const offsetMs = zulu || sign === undefined ? 0 : (sign === "-" ? -1 : 1) * (Number(offsetH) * 60 + Number(offsetM)) * MINUTE_MS;
+  const instant = local - offsetMs;
+  if (instant < 0 || instant > MAX_INSTANT) throw badInput(field, `${field} must be between 1970 and 9999 (UTC)`);
   return instant;
 }
 

@@ -1,27 +1,12 @@
-import type { AuthChecker } from "type-graphql";
-import { FlexgateError, notFound } from "../core/errors.js";
-import type { Account, Role, Viewer } from "../core/model.js";
-import type { GraphQLContext } from "./context.js";
+import { notFound } from "../core/errors.js";
+import type { Account, Viewer } from "../core/model.js";
 
 /**
- * Authorization lives here and nowhere else. Roles are checked for every operation by the
- * `@Authorized(...)` declarations through `authChecker`; partner scoping is decided by
- * `AccountAccess`, through which every resolver reaches an account.
+ * Partner scoping: which accounts a viewer may reach, decided while the operation runs, since
+ * it depends on the accounts read. Every resolver reaches an account through `AccountAccess`.
+ * Which fields a role may select at all is decided before execution, in roles.ts. A partner
+ * reaches its reseller's accounts, everyone else all of them.
  */
-export const authChecker: AuthChecker<GraphQLContext, Role> = ({ context }, roles) => {
-  const viewer = viewerOrThrow(context.viewer);
-  if (roles.length > 0 && !roles.includes(viewer.key.role)) {
-    throw new FlexgateError("FORBIDDEN", `a ${viewer.key.role} key may not do this`);
-  }
-  return true;
-};
-
-export function viewerOrThrow(viewer: Viewer | null): Viewer {
-  if (!viewer) throw new FlexgateError("UNAUTHENTICATED", "send an API key as `Authorization: Bearer <key>`");
-  return viewer;
-}
-
-/** Which accounts a viewer may reach: a partner its reseller's, everyone else all of them. */
 export class AccountAccess {
   constructor(private readonly viewer: Viewer | null) {}
 

@@ -1,6 +1,6 @@
 import { unwrapResolverError } from "@apollo/server/errors";
 import { type ASTNode, type GraphQLFormattedError, GraphQLError, parse, visit } from "graphql";
-import { type ErrorCode, ERROR_CODES, FlexgateError } from "../core/errors.js";
+import { type ErrorCode, ERROR_CODES, FlexgateError, GENERIC_MESSAGE } from "../core/errors.js";
 import { log } from "../log.js";
 
 const CLOSED_SET = new Set<string>(ERROR_CODES);
@@ -19,7 +19,7 @@ const CLIENT_CODES = new Set([
 /** graphql-js's message (with its "more that" typo) when the token cap (LIMITS.maxTokens) stops a document. */
 const TOKEN_CAP = /Document contains more tha[nt] \d+ tokens/;
 
-export const GENERIC_MESSAGE = "Something went wrong on our side. It has been logged; please try again.";
+export { GENERIC_MESSAGE };
 
 /**
  * The one edge where errors become responses: every error leaves with a code of the closed set
@@ -46,7 +46,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     if (CLOSED_SET.has(code) && code !== "INTERNAL_SERVER_ERROR") {
       return shape(code as ErrorCode, original.message, (original.extensions.field as string | undefined) ?? inputPath(original), formatted);
     }
-    if (code === "GRAPHQL_PARSE_FAILED" && TOKEN_CAP.test(original.message)) {
+    if ((code === "GRAPHQL_PARSE_FAILED" && TOKEN_CAP.test(original.message)) || isSelectionCap(original)) {
       return shape("QUERY_TOO_COMPLEX", original.message, undefined, formatted);
     }
     if (CLIENT_CODES.has(code) || (!code && !path)) {
@@ -58,6 +58,12 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     error: original instanceof Error ? { name: original.name, message: original.message, stack: original.stack } : String(original),
   });
   return { message: GENERIC_MESSAGE, ...(path ? { path } : {}), extensions: { code: "INTERNAL_SERVER_ERROR" } };
+}
+
+/** Apollo's refusal of a document whose fragments expand past LIMITS.maxSelections. */
+function isSelectionCap(error: GraphQLError): boolean {
+  const cause = error.originalError as { extensions?: { validationErrorCode?: unknown } } | undefined;
+  return (cause?.extensions?.validationErrorCode ?? error.extensions.validationErrorCode) === "MAX_RECURSIVE_SELECTIONS_EXCEEDED";
 }
 
 /** graphql-js and Apollo wrap a scalar's error once or twice; the FlexgateError is at the bottom. */

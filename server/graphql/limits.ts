@@ -1,115 +1,76 @@
-import {
-  type ArgumentNode,
-  type ASTVisitor,
-  type FragmentDefinitionNode,
-  getNamedType,
-  GraphQLError,
-  type GraphQLNamedType,
-  isObjectType,
-  Kind,
-  type SelectionSetNode,
-  type ValidationContext,
-} from "graphql";
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "../services/context.js";
+import type { ApolloServerPlugin } from "@apollo/server";
+import { maxAliasesRule } from "@escape.tech/graphql-armor-max-aliases";
+import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
+import { GraphQLError, type ValidationContext, type ValidationRule } from "graphql";
+import { getComplexity } from "graphql-query-complexity";
+import { estimateCost } from "./cost.js";
 
 /**
- * Abuse limits, checked during validation, so nothing runs for a query that breaks them.
- * Sized for real portal queries: a page of 100 accounts with balance, reseller, lots and packs
- * costs about 2,000; 100 accounts with 100 charges each and their receipts is refused.
+ * Abuse limits, all checked before anything runs. Each check takes time linear in the document:
+ * - the parser stops at `maxTokens`;
+ * - Apollo's recursive-selection rule counts the selections of the document with every fragment
+ *   spread expanded, memoised per fragment, and refuses more than `maxSelections` before any
+ *   other rule walks the document; so the rules after it, which follow spreads, never walk more
+ *   than that many selections (a document of fragments spreading fragments twice, 30 deep,
+ *   expands to 2^30 and is refused in a millisecond);
+ * - GraphQL Armor's depth and alias rules (memoised per fragment too);
+ * - the cost (graphql/cost.ts, computed by graphql-query-complexity) when the operation is
+ *   resolved, with the request's variables, since Apollo caches validation per document.
+ * Sized for real portal pages: 100 accounts with balance, reseller, lots and packs cost 30,600;
+ * five accounts with 100 charges and their receipts (up to 201 lines each) are refused.
  */
 export const LIMITS = Object.freeze({
   maxDepth: 12,
   maxAliases: 50,
-  maxCost: 25_000,
+  maxCost: 100_000,
   /** Parser token cap, applied by Apollo before validation. */
   maxTokens: 10_000,
+  /** Selections of one operation with its fragments expanded (Apollo's maxRecursiveSelections). */
+  maxSelections: 10_000,
 });
 
-interface Measure {
-  depth: number;
-  cost: number;
-  aliases: number;
+function tooComplex(message: string): GraphQLError {
+  // The status makes a refusal found after validation a 400 like the validation refusals.
+  return new GraphQLError(message, { extensions: { code: "QUERY_TOO_COMPLEX", http: { status: 400 } } });
 }
 
-const NOTHING: Measure = { depth: 0, cost: 0, aliases: 0 };
+/** Armor's rules report through this: its message without the "Syntax Error: " it prefixes. */
+const reportTooComplex = (context: ValidationContext | null, error: GraphQLError) =>
+  context?.reportError(tooComplex(error.message.replace(/^Syntax Error: /, "")));
+
+/** Depth and alias limits, as validation rules (Apollo runs them after the selection limit). */
+export const queryShapeRules: ValidationRule[] = [
+  maxDepthRule({ n: LIMITS.maxDepth, flattenFragments: true, propagateOnRejection: false, onReject: [reportTooComplex] }),
+  maxAliasesRule({ n: LIMITS.maxAliases, allowList: [], propagateOnRejection: false, onReject: [reportTooComplex] }),
+];
 
 /**
- * How many items a connection field returns at most: its literal `first`, or the page cap when
- * `first` is a variable (Apollo caches validation per document, so the variable's value cannot
- * be relied on), or the default page size.
+ * The cost limit, checked once the operation is known and before it runs. A request whose
+ * variables do not fit the document is left to execution, which refuses it before any resolver.
  */
-function connectionSize(argument: ArgumentNode | undefined): number {
-  if (!argument) return DEFAULT_PAGE_SIZE;
-  return argument.value.kind === Kind.INT ? Math.min(Number(argument.value.value), MAX_PAGE_SIZE) : MAX_PAGE_SIZE;
-}
-
-function measure(
-  type: GraphQLNamedType | undefined,
-  selectionSet: SelectionSetNode,
-  fragments: Map<string, FragmentDefinitionNode>,
-  context: ValidationContext,
-  visiting: Set<string>,
-): Measure {
-  const total = { ...NOTHING };
-  const add = (part: Measure) => {
-    total.depth = Math.max(total.depth, part.depth);
-    total.cost += part.cost;
-    total.aliases += part.aliases;
-  };
-  for (const selection of selectionSet.selections) {
-    if (selection.kind === Kind.FIELD) {
-      if (selection.name.value.startsWith("__")) {
-        // Introspection is answered from the schema, not the database, so it adds no depth or
-        // cost (the standard introspection query is deeper than any portal query). Its aliases
-        // still count: each aliased copy of __schema is walked again.
-        const inner = selection.selectionSet ? measure(undefined, selection.selectionSet, fragments, context, visiting) : NOTHING;
-        add({ depth: 0, cost: 0, aliases: inner.aliases + (selection.alias ? 1 : 0) });
-        continue;
-      }
-      const field = isObjectType(type) ? type.getFields()[selection.name.value] : undefined;
-      const fieldType = field ? getNamedType(field.type) : undefined;
-      const child = selection.selectionSet ? measure(fieldType, selection.selectionSet, fragments, context, visiting) : NOTHING;
-      const size = fieldType?.name.endsWith("Connection")
-        ? connectionSize(selection.arguments?.find((arg) => arg.name.value === "first"))
-        : 1;
-      add({ depth: child.depth + 1, cost: 1 + child.cost * size, aliases: child.aliases + (selection.alias ? 1 : 0) });
-    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-      const condition = selection.typeCondition ? context.getSchema().getType(selection.typeCondition.name.value) : type;
-      add(measure(condition ?? undefined, selection.selectionSet, fragments, context, visiting));
-    } else {
-      const name = selection.name.value;
-      const fragment = fragments.get(name);
-      if (!fragment || visiting.has(name)) continue; // unknown or cyclic: graphql's own rules report it
-      visiting.add(name);
-      add(measure(context.getSchema().getType(fragment.typeCondition.name.value) ?? undefined, fragment.selectionSet, fragments, context, visiting));
-      visiting.delete(name);
-    }
-  }
-  return total;
-}
-
-function tooComplex(message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: "QUERY_TOO_COMPLEX" } });
-}
-
-/** A validation rule measuring each operation's depth, aliases and cost. */
-export function QueryLimitsRule(context: ValidationContext): ASTVisitor {
-  return {
-    Document(document) {
-      const fragments = new Map<string, FragmentDefinitionNode>();
-      for (const definition of document.definitions) {
-        if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
-      }
-      const schema = context.getSchema();
-      for (const definition of document.definitions) {
-        if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
-        const root = schema.getRootType(definition.operation) ?? undefined;
-        const { depth, cost, aliases } = measure(root, definition.selectionSet, fragments, context, new Set());
-        if (depth > LIMITS.maxDepth) context.reportError(tooComplex(`the query is ${depth} levels deep; at most ${LIMITS.maxDepth} are allowed`));
-        if (aliases > LIMITS.maxAliases) context.reportError(tooComplex(`the query uses ${aliases} aliases; at most ${LIMITS.maxAliases} are allowed`));
-        if (cost > LIMITS.maxCost) context.reportError(tooComplex(`the query would cost ${cost}; at most ${LIMITS.maxCost} is allowed (ask for smaller pages)`));
-      }
-      return false;
-    },
-  };
-}
+export const queryCostPlugin: ApolloServerPlugin = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ request, document, schema }) {
+        let cost: number;
+        try {
+          cost = getComplexity({
+            schema,
+            query: document,
+            variables: request.variables ?? {},
+            operationName: request.operationName ?? undefined,
+            estimators: [estimateCost],
+            maxQueryNodes: LIMITS.maxSelections,
+          });
+        } catch (error) {
+          if (!(error instanceof GraphQLError)) throw error;
+          if (/maximum allowed number of nodes/.test(error.message)) throw tooComplex(`the query selects more than ${LIMITS.maxSelections} fields`);
+          return;
+        }
+        if (cost > LIMITS.maxCost) {
+          throw tooComplex(`the query would cost ${cost}; at most ${LIMITS.maxCost} is allowed (ask for smaller pages or fewer reports)`);
+        }
+      },
+    };
+  },
+};

@@ -1,29 +1,48 @@
 import { GraphQLScalarType, Kind, type ValueNode } from "graphql";
-import { FlexgateError } from "../core/errors.js";
+import { badInput, FlexgateError } from "../core/errors.js";
 import { formatMicros, parseMicros } from "../core/money.js";
 import { formatInstant, type Instant, parseInstant } from "../core/time.js";
+import { type MaybeUnparsed, Unparsed } from "./unparsed.js";
 
 /**
- * Amounts travel as exact decimal strings and live as bigint micros inside; instants as ISO
- * strings outside and epoch milliseconds inside. Parsing is strict and throws FlexgateError:
- * graphql-js keeps it as the originalError, and the error edge turns it into BAD_USER_INPUT
- * with the field's path.
+ * Amounts travel as exact decimal strings and live as bigint micros inside; instants as RFC 3339
+ * strings outside and epoch milliseconds inside. Parsing is strict, but a value that does not
+ * parse is kept as Unparsed rather than thrown during coercion: every field refuses it before its
+ * resolver runs, with the field's path, except recordUsageBatch's items, each of which fails
+ * alone (see unparsed.ts).
  */
-function literal(node: ValueNode, scalar: string): unknown {
-  if (node.kind !== Kind.STRING) throw new FlexgateError("BAD_USER_INPUT", `${scalar} must be given as a string`);
-  return node.value;
+function deferring<T>(parse: (value: unknown, field: string) => T) {
+  return (value: unknown): MaybeUnparsed<T> => {
+    try {
+      return parse(value, "value");
+    } catch (error) {
+      if (!(error instanceof FlexgateError)) throw error;
+      return new Unparsed((field) => parse(value, field));
+    }
+  };
+}
+
+/** A literal's text; any other kind of literal is kept to be refused as "must be given as a string". */
+function literal<T>(parse: (value: unknown) => MaybeUnparsed<T>, scalar: string) {
+  return (node: ValueNode): MaybeUnparsed<T> => {
+    if (node.kind === Kind.STRING) return parse(node.value);
+    return new Unparsed((field) => {
+      throw badInput(field, `${field} (${scalar}) must be given as a string`);
+    });
+  };
 }
 
 function amountScalar(name: string, description: string) {
-  return new GraphQLScalarType<bigint, string>({
+  const parse = deferring(parseMicros);
+  return new GraphQLScalarType<MaybeUnparsed<bigint>, string>({
     name,
     description,
     serialize: (value) => {
       if (typeof value !== "bigint") throw new TypeError(`${name} must be serialized from micros`);
       return formatMicros(value);
     },
-    parseValue: (value) => parseMicros(value, name),
-    parseLiteral: (node) => parseMicros(literal(node, name), name),
+    parseValue: parse,
+    parseLiteral: literal(parse, name),
   });
 }
 
@@ -37,13 +56,19 @@ export const QuantityScalar = amountScalar(
   'An exact non-negative quantity of meter units (seconds, jobs, photos, calls…) as a decimal string with at most 6 fractional digits, such as "217" or "1.5".',
 );
 
-export const DateTimeScalar = new GraphQLScalarType<Instant, string>({
+const parseDateTime = deferring(parseInstant);
+
+export const DateTimeScalar = new GraphQLScalarType<MaybeUnparsed<Instant>, string>({
   name: "DateTime",
-  description: 'An instant in ISO-8601 UTC, such as "2024-05-01T10:00:00Z" or "2024-05-01" (midnight UTC). Offsets other than Z are refused.',
+  description:
+    'An instant as an RFC 3339 date-time, such as "2024-05-01T10:00:00Z" or "2024-05-01T19:00:00.123456+09:00", or a date such as "2024-05-01" (midnight UTC). Offsets are normalised to UTC; digits below the millisecond are truncated. Outputs are always UTC with milliseconds ("2024-05-01T10:00:00.000Z").',
   serialize: (value) => {
     if (typeof value !== "number") throw new TypeError("DateTime must be serialized from epoch milliseconds");
     return formatInstant(value);
   },
-  parseValue: (value) => parseInstant(value, "DateTime"),
-  parseLiteral: (node) => parseInstant(literal(node, "DateTime"), "DateTime"),
+  parseValue: parseDateTime,
+  parseLiteral: literal(parseDateTime, "DateTime"),
 });
+
+/** The scalars that keep a value they cannot parse, for strictInputs to refuse. */
+export const DEFERRING_SCALARS: ReadonlySet<string> = new Set(["Tokens", "Quantity", "DateTime"]);

@@ -1,18 +1,20 @@
 import "reflect-metadata";
-import { type GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
+import { GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
 import { buildSchemaSync } from "type-graphql";
-import { authChecker } from "./access.js";
+import { DEFERRING_SCALARS } from "./scalars.js";
+import { strictInputs } from "./unparsed.js";
 import { AccountResolver, CreditLotResolver, FlexPackResolver } from "./resolvers/account.resolver.js";
 import { KeyResolver } from "./resolvers/key.resolver.js";
 import { PriceResolver } from "./resolvers/price.resolver.js";
 import { ResellerResolver } from "./resolvers/reseller.resolver.js";
 import { AccountUsageResolver, AllocationResolver, UsageResolver } from "./resolvers/usage.resolver.js";
+import { ErrorCodeEnum } from "./types/error-code.js";
 
 let built: GraphQLSchema | undefined;
 
 /** The schema, built once per process from the type-graphql classes. */
 export function graphqlSchema(): GraphQLSchema {
-  built ??= describeRoots(buildSchemaSync({
+  built ??= strictInputs(withErrorCodes(describeRoots(buildSchemaSync({
     resolvers: [
       AccountResolver,
       CreditLotResolver,
@@ -24,11 +26,15 @@ export function graphqlSchema(): GraphQLSchema {
       AllocationResolver,
       KeyResolver,
     ],
-    authChecker,
-    authMode: "error",
     validate: false,
-  }));
+  }))), DEFERRING_SCALARS);
   return built;
+}
+
+/** Adds the ErrorCode enum, which no field returns, so that it appears in the SDL all the same. */
+function withErrorCodes(schema: GraphQLSchema): GraphQLSchema {
+  const config = schema.toConfig();
+  return new GraphQLSchema({ ...config, types: [...config.types, ErrorCodeEnum] });
 }
 
 /**

@@ -1,22 +1,21 @@
 import type { Request, Response } from "express";
 import { FlexgateError } from "../core/errors.js";
 import { formatMicros } from "../core/money.js";
+import { keyOfRole } from "../core/model.js";
 import { parseId } from "../core/text.js";
 import { formatInstant, parseInstant } from "../core/time.js";
 import { AccountAccess } from "../graphql/access.js";
+import { rolesOfField } from "../graphql/roles.js";
+import { graphqlSchema } from "../graphql/schema.js";
 import { log } from "../log.js";
 import type { Services } from "../services/index.js";
 import { type Locals, sendError } from "./auth.js";
+import { csvLine, textCell, valueCell } from "./csv.js";
+
+/** The export shows an account's charges: the roles that may read an account may export it. */
+const EXPORT_ROLES = rolesOfField(graphqlSchema(), "Query", "account");
 
 const HEADER = ["occurredAt", "eventId", "apiCode", "clientId", "quantity", "outcome", "tokens", "paidFromCredits", "paidFromFlex", "deficit"];
-
-/** RFC 4180 quoting; a leading =, +, - or @ is defused so spreadsheets never run a cell as a formula. */
-function csvCell(value: string): string {
-  const safe = /^[=+\-@\t\r]/.test(value) && !/^-?\d/.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
-}
-
-const csvLine = (cells: readonly string[]) => `${cells.map(csvCell).join(",")}\r\n`;
 
 /**
  * GET /export/usage.csv?accountId=…&from=…&to=…: one row per charge, oldest first, streamed row
@@ -28,7 +27,7 @@ export function usageExportHandler(services: Services) {
     let rows;
     let next;
     try {
-      if (!["OPERATOR", "PARTNER"].includes(viewer.key.role)) throw new FlexgateError("FORBIDDEN", `a ${viewer.key.role} key may not export usage`);
+      if (!EXPORT_ROLES.includes(viewer.key.role)) throw new FlexgateError("FORBIDDEN", `${keyOfRole(viewer.key.role)} may not export usage`);
       const query = req.query as Record<string, unknown>;
       const accountId = parseId(String(query.accountId ?? ""), "accountId");
       const from = parseInstant(query.from, "from");
@@ -49,21 +48,21 @@ export function usageExportHandler(services: Services) {
     res.setHeader("Content-Type", "text/csv; charset=utf-8");
     res.setHeader("Content-Disposition", 'attachment; filename="usage.csv"');
     res.setHeader("Cache-Control", "no-store");
-    res.write(csvLine(HEADER));
+    res.write(csvLine(HEADER.map(textCell)));
     try {
       for (; !next.done; next = await rows.next()) {
         const row = next.value;
         const line = csvLine([
-          formatInstant(row.occurredAt),
-          row.eventId,
-          row.apiCode,
-          row.clientId ?? "",
-          formatMicros(row.quantityMicros),
-          row.outcome,
-          formatMicros(row.tokensMicros),
-          formatMicros(row.creditsMicros),
-          formatMicros(row.flexMicros),
-          formatMicros(row.deficitMicros),
+          valueCell(formatInstant(row.occurredAt)),
+          textCell(row.eventId),
+          textCell(row.apiCode),
+          textCell(row.clientId ?? ""),
+          valueCell(formatMicros(row.quantityMicros)),
+          valueCell(row.outcome),
+          valueCell(formatMicros(row.tokensMicros)),
+          valueCell(formatMicros(row.creditsMicros)),
+          valueCell(formatMicros(row.flexMicros)),
+          valueCell(formatMicros(row.deficitMicros)),
         ]);
         // Respect back-pressure so a slow client never makes a year of rows pile up in memory.
         if (!res.write(line)) await new Promise((resolve) => res.once("drain", resolve));

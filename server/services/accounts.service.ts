@@ -1,6 +1,7 @@
 import { balanceAt, type Balance } from "../core/balance.js";
 import { badInput, notFound } from "../core/errors.js";
 import { accountStatus } from "../core/account.js";
+import { MAXIMA } from "../core/maxima.js";
 import type { Account, AccountStatus, Actor, BalancePolicy, CreditLot, FlexPack, PartnerTier, Reseller } from "../core/model.js";
 import { cleanCountry, cleanText } from "../core/text.js";
 import { lotAsSource, packAsSource } from "../store/sources.js";
@@ -220,7 +221,7 @@ export class AccountService {
     for (const facet of ["locations", "languages", "services"] as const) {
       const values = input[facet];
       if (values == null) continue;
-      if (values.length > 50) throw badInput(`input.${facet}`, `input.${facet} may hold at most 50 entries`);
+      if (values.length > MAXIMA.facetEntries) throw badInput(`input.${facet}`, `input.${facet} may hold at most ${MAXIMA.facetEntries} entries`);
       fields[facet] = [...new Set(values.map((value) => cleanText(value, `input.${facet}`, { max: 100 })))];
     }
     return fields;

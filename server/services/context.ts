@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { badInput, notFound } from "../core/errors.js";
+import { MAXIMA } from "../core/maxima.js";
 import type { Account } from "../core/model.js";
 import type { Instant } from "../core/time.js";
 import type { Store, StoreReads } from "../store/port.js";
@@ -49,7 +50,7 @@ export interface Page<T> {
 }
 
 export const DEFAULT_PAGE_SIZE = 20;
-export const MAX_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = MAXIMA.pageSize;
 
 /**
  * Reads one more row than asked to learn whether another page follows. A count given as a

@@ -2,6 +2,7 @@ import { reduceDeficit } from "../core/account.js";
 import type { SourceKind } from "../core/drain.js";
 import { badInput, FlexgateError, notFound } from "../core/errors.js";
 import { settleDeficit } from "../core/ledger.js";
+import { MAXIMA } from "../core/maxima.js";
 import { MAX_TOKENS_MICROS, MICROS_PER_TOKEN, parseMicros, sumMicros } from "../core/money.js";
 import type { Account, Actor, CreditLot, FlexPack, SalesChannel } from "../core/model.js";
 import { cleanReference } from "../core/text.js";
@@ -29,6 +30,26 @@ export interface FlexPurchase {
 
 /** A Flex purchase is at least 100 tokens, in whole tokens (Autodesk Flex terms). */
 export const MIN_FLEX_PURCHASE_MICROS = 100n * MICROS_PER_TOKEN;
+
+const CAPS = {
+  CREDIT_LOT: { noun: "cloud-credit lots", atOnce: MAXIMA.creditLotsAtOnce, ever: MAXIMA.creditLotsPerAccount },
+  FLEX_PACK: { noun: "Flex packs", atOnce: MAXIMA.flexPacksAtOnce, ever: MAXIMA.flexPacksPerAccount },
+} as const;
+
+/**
+ * An account holds at most MAXIMA's lots and packs valid at once and ever, so its lists and a
+ * charge's receipt stay bounded (core/maxima.ts). "At once" counts those whose year overlaps
+ * the new one's: then no instant ever has more valid than the cap.
+ * @throws FlexgateError BAD_USER_INPUT naming `field`
+ */
+async function assertRoomFor(tx: StoreWrites, kind: SourceKind, accountId: number, purchasedAt: Instant, field: string): Promise<void> {
+  const cap = CAPS[kind];
+  const { total, overlapping } = await tx.sourceCounts(kind, accountId, purchasedAt, addOneYear(purchasedAt));
+  if (overlapping >= cap.atOnce) {
+    throw badInput(field, `the account already holds ${cap.atOnce} ${cap.noun} valid during the year of this one, the most it may hold at once`);
+  }
+  if (total >= cap.ever) throw badInput(field, `the account already holds ${cap.ever} ${cap.noun}, the most it may ever hold`);
+}
 
 /**
  * Brings tokens into accounts: cloud-credit lots imported from before Flexgate and Flex
@@ -60,6 +81,7 @@ export class FundingService {
       const existing = await tx.findCreditLotByRef(externalRef);
       if (existing) return this.replayOrThrow(existing.lot, existing.fingerprint, print, `${field}.externalRef`);
       const account = await accountOrThrow(tx, input.accountId, `${field}.accountId`);
+      await assertRoomFor(tx, "CREDIT_LOT", account.id, input.purchasedAt, `${field}.accountId`);
       const lot = await tx.insertCreditLot(
         { accountId: account.id, amountMicros: input.amountMicros, purchasedAt: input.purchasedAt, expiresAt: addOneYear(input.purchasedAt), externalRef, fingerprint: print },
         now,
@@ -71,7 +93,8 @@ export class FundingService {
   }
 
   /**
-   * Idempotent on orderRef.
+   * Idempotent on orderRef within the seller (the reseller, or the eStore): another seller's
+   * reference is none of this one's business (domain §3).
    * @throws FlexgateError BAD_USER_INPUT, NOT_FOUND, RESELLER_NOT_FLEX_AUTHORIZED,
    *   ESTORE_NOT_AVAILABLE, IDEMPOTENCY_CONFLICT
    */
@@ -100,9 +123,10 @@ export class FundingService {
     const payload = { ...input, resellerId, unitPrice, currency, orderRef: undefined };
     const print = fingerprint(payload);
     return this.context.store.write({ accounts: [input.accountId] }, async (tx) => {
-      const existing = await tx.findFlexPackByRef(orderRef);
+      const existing = await tx.findFlexPackByRef(resellerId, orderRef);
       if (existing) return this.replayOrThrow(existing.pack, existing.fingerprint, print, `${field}.orderRef`);
       const account = await accountOrThrow(tx, input.accountId, `${field}.accountId`);
+      await assertRoomFor(tx, "FLEX_PACK", account.id, input.purchasedAt, `${field}.accountId`);
       if (resellerId !== null) {
         const reseller = await tx.findReseller(resellerId);
         if (!reseller) throw notFound("reseller", `${field}.resellerId`);

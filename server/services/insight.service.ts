@@ -14,6 +14,7 @@ import {
   type UsageGrouping,
   type UsageSummaryRow,
 } from "../core/history.js";
+import { MAXIMA } from "../core/maxima.js";
 import type { Instant } from "../core/model.js";
 import { priceInForce, type PriceVersion } from "../core/price.js";
 import { impactDays, priceImpact, type PriceImpact } from "../core/price-impact.js";
@@ -55,12 +56,15 @@ export class InsightService {
   /**
    * Standing usage in [from, to) per UTC day or month and API code, optionally of one client.
    * Reversed charges are left out: a reversal means the usage is not billed, and a report that
-   * still showed it would not add up to the balance.
+   * still showed it would not add up to the balance. The window is bounded (core/maxima.ts), so
+   * one report reads at most a year of daily rows or three years of monthly ones.
    * @throws FlexgateError NOT_FOUND (accountId), BAD_USER_INPUT (from, to, groupBy, clientId)
    */
   async usageSummary(accountId: number, from: Instant, to: Instant, groupBy: UsageGrouping, clientId?: string | null): Promise<UsageSummaryRow[]> {
     assertWindow(from, to);
     if (!USAGE_GROUPINGS.includes(groupBy)) throw badInput("groupBy", "groupBy must be DAY or MONTH");
+    const maxDays = groupBy === "DAY" ? MAXIMA.summaryDaysByDay : MAXIMA.summaryDaysByMonth;
+    if (to - from > maxDays * DAY_MS) throw badInput("to", `a ${groupBy} summary spans at most ${maxDays} days; ask for several shorter ones`);
     const client = clientId == null ? null : cleanReference(clientId, "clientId");
     return this.context.store.snapshot(async (reads) => {
       await accountOrThrow(reads, accountId, "accountId");

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { badInput, notFound } from "../core/errors.js";
+import { MAXIMA } from "../core/maxima.js";
 import { type Actor, type ApiKey, type Role, ROLES } from "../core/model.js";
 import { cleanText } from "../core/text.js";
 import type { StoreWrites } from "../store/port.js";
@@ -39,10 +40,28 @@ export function actorOf(key: ApiKey): Actor {
 /**
  * Keys are stored as a fast SHA-256, which is safe for the 32 random bytes of a generated key
  * but not for a short secret a person chose: one leaked hash could be guessed offline. A chosen
- * bootstrap secret must be long enough to keep such a guess out of reach.
+ * bootstrap secret must be long enough to keep such a guess out of reach, and must not be the
+ * example printed in the README, which anyone can read.
  */
-export const MIN_BOOTSTRAP_SECRET_LENGTH = 32;
-export const BOOTSTRAP_TOO_SHORT = `FLEXGATE_BOOTSTRAP_OPERATOR_KEY must be at least ${MIN_BOOTSTRAP_SECRET_LENGTH} characters`;
+const MIN_BOOTSTRAP_SECRET_LENGTH = 32;
+const README_EXAMPLE_SECRET = "choose-a-secret-of-32-characters-or-more";
+const HOW_TO_CHOOSE = "generate one with `openssl rand -base64 32`";
+
+/** Why a bootstrap secret may not be used, or null when it may. */
+export function bootstrapSecretProblem(secret: string): string | null {
+  if (secret === README_EXAMPLE_SECRET) return `FLEXGATE_BOOTSTRAP_OPERATOR_KEY holds the example value from the README: ${HOW_TO_CHOOSE}`;
+  if (secret.length < MIN_BOOTSTRAP_SECRET_LENGTH) return `FLEXGATE_BOOTSTRAP_OPERATOR_KEY must be at least ${MIN_BOOTSTRAP_SECRET_LENGTH} characters: ${HOW_TO_CHOOSE}`;
+  return null;
+}
+
+/**
+ * What became of a bootstrap secret: registered now; an operator key already (a restart); the
+ * secret of a revoked key or of another role's key (refused: a revoked key never comes back);
+ * or ignored, because another operator key is active and the secret is not a key at all.
+ */
+export type BootstrapOutcome =
+  | { readonly outcome: "registered" | "registered already" | "revoked" | "another role"; readonly key: ApiKey }
+  | { readonly outcome: "ignored"; readonly key: null };
 
 /** API keys: created with a secret shown once, stored hashed, revoked for good. */
 export class KeyService {
@@ -61,14 +80,18 @@ export class KeyService {
   }
 
   /**
-   * Registers an operator key chosen by whoever installs Flexgate, when no operator key exists
-   * yet, so a fresh install can be reached. Returns null when there was nothing to do.
+   * Registers an operator key chosen by whoever installs Flexgate, when no operator key is
+   * active, so a fresh install can be reached.
    */
-  async bootstrapOperator(secret: string, actor: Actor): Promise<ApiKey | null> {
-    if (secret.length < MIN_BOOTSTRAP_SECRET_LENGTH) throw new Error(BOOTSTRAP_TOO_SHORT);
-    return this.context.store.write({}, async (tx) => {
-      if ((await tx.countActiveOperatorKeys()) > 0 || (await tx.findActiveKeyByHash(hashSecret(secret)))) return null;
-      return this.insert(tx, { name: "bootstrap operator", role: "OPERATOR", resellerId: null }, secret, actor);
+  async bootstrapOperator(secret: string, actor: Actor): Promise<BootstrapOutcome> {
+    const problem = bootstrapSecretProblem(secret);
+    if (problem) throw new Error(problem);
+    return this.context.store.write({}, async (tx): Promise<BootstrapOutcome> => {
+      const existing = await tx.findKeyByHash(hashSecret(secret));
+      if (existing?.revokedAt != null) return { outcome: "revoked", key: existing };
+      if (existing) return { outcome: existing.role === "OPERATOR" ? "registered already" : "another role", key: existing };
+      if ((await tx.countActiveOperatorKeys()) > 0) return { outcome: "ignored", key: null };
+      return { outcome: "registered", key: await this.insert(tx, { name: "bootstrap operator", role: "OPERATOR", resellerId: null }, secret, actor) };
     });
   }
 
@@ -105,6 +128,8 @@ export class KeyService {
     }
     return this.context.store.write({}, async (tx) => {
       if (resellerId !== null && !(await tx.findReseller(resellerId))) throw notFound("reseller", `${field}.resellerId`);
+      // Revoked keys stay for the audit trail, so the cap counts them too: apiKeys lists them all.
+      if ((await tx.listApiKeys()).length >= MAXIMA.apiKeys) throw badInput(field, `there are already ${MAXIMA.apiKeys} API keys, the most there may be`);
       return { key: await this.insert(tx, { name, role: input.role, resellerId }, secret, actor), secret };
     });
   }

@@ -1,10 +1,10 @@
 import type { Allocation } from "../core/drain.js";
 import type { ChargeAllocation, UsageCharge } from "../core/model.js";
-import type { ChargeQuery, LedgerDrift } from "../store/port.js";
+import type { ChargeOrder, ChargeQuery, LedgerDrift } from "../store/port.js";
 import { type Page, pageSize, type ServiceContext, toPage } from "./context.js";
 import { groupBy } from "./accounts.service.js";
 
-export type ChargeFilter = Omit<ChargeQuery, "accountId" | "beforeId" | "limit">;
+export type ChargeFilter = Omit<ChargeQuery, "accountId" | "order" | "after" | "limit">;
 
 /** Reads of the ledger: charges, their receipts, and the consistency check. */
 export class LedgerService {
@@ -14,12 +14,21 @@ export class LedgerService {
     return this.context.store.reads.findCharge(id);
   }
 
-  /** Charges of an account, newest first. */
-  async charges(accountId: number, filter: ChargeFilter, first: number | null | undefined, beforeId: number | undefined): Promise<Page<UsageCharge>> {
+  /**
+   * Charges of an account in `order` (default: the newest usage first), the page starting after
+   * the charge whose sort key (chargeSortKey) is `after`.
+   */
+  async charges(
+    accountId: number,
+    filter: ChargeFilter,
+    first: number | null | undefined,
+    after: readonly number[] | undefined,
+    order: ChargeOrder = "OCCURRED_AT_DESC",
+  ): Promise<Page<UsageCharge>> {
     const limit = pageSize(first);
     return this.context.store.snapshot(async (reads) =>
       toPage(
-        await reads.listCharges({ ...filter, accountId, beforeId, limit: limit + 1 }),
+        await reads.listCharges({ ...filter, accountId, order, after, limit: limit + 1 }),
         limit,
         await reads.countCharges({ ...filter, accountId }),
       ),

@@ -1,10 +1,11 @@
 import { badInput, FlexgateError, notFound } from "../core/errors.js";
+import { MAXIMA } from "../core/maxima.js";
 import { MAX_TOKENS_MICROS } from "../core/money.js";
 import type { Actor } from "../core/model.js";
 import { type Meter, METERS, type Outcome, OUTCOMES, type PriceStatus, type PriceVersion, effectiveTo, priceInForce, priceStatus } from "../core/price.js";
 import { cleanApiCode, cleanText, requirePositiveInt } from "../core/text.js";
-import { formatInstant, type Instant } from "../core/time.js";
-import type { NewPriceVersion } from "../store/port.js";
+import { formatInstant, type Instant, MAX_FUTURE_SKEW_MS } from "../core/time.js";
+import type { NewPriceVersion, StoreReads } from "../store/port.js";
 import type { ServiceContext } from "./context.js";
 
 export interface PricePublication {
@@ -26,6 +27,21 @@ export interface PriceEntryView extends PriceVersion {
 }
 
 const MAX_UNIT_QUANTITY = 1_000_000_000;
+
+/**
+ * The price book holds at most MAXIMA.pricedApis codes of MAXIMA.versionsPerApi versions each,
+ * so priceVersions, priceHistory and priceTable stay bounded (core/maxima.ts).
+ * @throws FlexgateError BAD_USER_INPUT naming `field`.apiCode
+ */
+async function assertRoomForVersion(reads: StoreReads, apiCode: string, versionsOfCode: number, field: string): Promise<void> {
+  const codeField = `${field ? `${field}.` : ""}apiCode`;
+  if (versionsOfCode >= MAXIMA.versionsPerApi) {
+    throw badInput(codeField, `${apiCode} already has ${MAXIMA.versionsPerApi} versions, the most one API may have`);
+  }
+  if (versionsOfCode === 0 && (await reads.priceTable()).size >= MAXIMA.pricedApis) {
+    throw badInput(codeField, `the price book already holds ${MAXIMA.pricedApis} APIs, the most it may hold`);
+  }
+}
 
 /** The effective-dated, append-only price table. */
 export class PriceService {
@@ -102,8 +118,8 @@ export class PriceService {
   }
 
   /**
-   * Cancels a version that has not taken effect yet.
-   * @throws FlexgateError NOT_FOUND, PRICE_CHANGE_IN_PAST (already in effect), BAD_USER_INPUT
+   * Cancels a version that takes effect more than 5 minutes from now.
+   * @throws FlexgateError NOT_FOUND, PRICE_CHANGE_IN_PAST (in effect or starting within 5 minutes), BAD_USER_INPUT
    */
   async cancelScheduled(id: number, reason: string, actor: Actor): Promise<PriceEntryView> {
     const why = cleanText(reason, "reason", { max: 2000 });
@@ -114,8 +130,17 @@ export class PriceService {
       const version = (await tx.findPriceVersion(id))!;
       if (version.cancelledAt !== null) throw badInput("id", "this price version is already cancelled");
       const now = this.context.clock();
-      if (version.effectiveFrom <= now) {
-        throw new FlexgateError("PRICE_CHANGE_IN_PAST", "this price version is already in effect and cannot be cancelled", "id");
+      // Events may be dated up to MAX_FUTURE_SKEW_MS ahead and are rated by the version in force
+      // then: a version starting sooner may already have rated one, and no charge may point at a
+      // cancelled version. Retirement markers are versions too and follow the same rule.
+      if (version.effectiveFrom <= now + MAX_FUTURE_SKEW_MS) {
+        throw new FlexgateError(
+          "PRICE_CHANGE_IN_PAST",
+          version.effectiveFrom <= now
+            ? "this price version is already in effect and cannot be cancelled"
+            : "this price version takes effect in less than 5 minutes, and usage dated up to 5 minutes ahead may already be rated with it: it can no longer be cancelled",
+          "id",
+        );
       }
       await tx.insertPriceCancellation(id, why, actor.name, now);
       const versions = await tx.priceVersionsOf(version.apiCode);
@@ -158,6 +183,7 @@ export class PriceService {
   private async append(version: Omit<NewPriceVersion, "publishedBy" | "publishedAt">, actor: Actor, field: string, action: string): Promise<PriceEntryView> {
     return this.context.store.write({ apiCodes: [version.apiCode] }, async (tx) => {
       const versions = await tx.priceVersionsOf(version.apiCode);
+      await assertRoomForVersion(tx, version.apiCode, versions.length, field);
       const clash = versions.find((other) => other.cancelledAt === null && other.effectiveFrom === version.effectiveFrom);
       if (clash) {
         throw badInput(

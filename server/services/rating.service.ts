@@ -2,6 +2,7 @@ import { type Balance, applyAllocations, balanceAt } from "../core/balance.js";
 import type { Allocation } from "../core/drain.js";
 import { badInput, FlexgateError, notFound } from "../core/errors.js";
 import { decideReversal } from "../core/ledger.js";
+import { MAXIMA } from "../core/maxima.js";
 import { MAX_TOKENS_MICROS } from "../core/money.js";
 import type { Account, Actor, Outcome, PriceVersion, UsageCharge } from "../core/model.js";
 import { chargeMicros, OUTCOMES, priceInForce } from "../core/price.js";
@@ -9,7 +10,7 @@ import { decideChargeOrThrow } from "../core/rating.js";
 import { cleanApiCode, cleanReference, cleanText } from "../core/text.js";
 import { assertNotFuture, type Instant } from "../core/time.js";
 import { reduceDeficit } from "../core/account.js";
-import type { RatingRequest } from "../store/port.js";
+import type { RatingRequest, StoreReads } from "../store/port.js";
 import * as crypto from "node:crypto";
 import { accountOrThrow, type ServiceContext } from "./context.js";
 
@@ -41,13 +42,15 @@ export interface GroupItem {
 }
 
 export interface UsageQuote {
+  /** The charge recorded before under the same event id and payload: recording would replay it. */
+  readonly alreadyRecorded: UsageCharge | null;
   readonly tokensMicros: bigint;
   readonly price: PriceVersion;
   readonly allocations: readonly Allocation[];
   readonly balanceAfter: Balance;
 }
 
-export const MAX_BATCH_SIZE = 1000;
+export const MAX_BATCH_SIZE = MAXIMA.eventsPerBatch;
 
 /**
  * The idempotency fingerprint of a validated event: exactly `fingerprint({ ...event, eventId:
@@ -76,7 +79,18 @@ const sha256Hex: (text: string) => string =
     ? (text) => (crypto as unknown as { hash(algorithm: string, data: string, encoding: string): string }).hash("sha256", text, "hex")
     : (text) => crypto.createHash("sha256").update(text).digest("hex");
 
-const MAX_LABELS = 20;
+export const MAX_LABELS = MAXIMA.labelsPerEvent;
+export const MAX_LABEL_KEY_LENGTH = 64;
+export const MAX_LABEL_VALUE_LENGTH = 256;
+
+/**
+ * A label key is kept exactly as given: trimming it would merge " job" into "job" and change the
+ * payload the idempotency fingerprint sees, so surrounding spaces are refused instead.
+ */
+function cleanLabelKey(key: string, field: string): string {
+  if (key !== key.trim()) throw badInput(field, `label key ${JSON.stringify(key)} must not begin or end with spaces`);
+  return cleanText(key, field, { max: MAX_LABEL_KEY_LENGTH });
+}
 
 /** @throws FlexgateError BAD_USER_INPUT when a batch holds more than MAX_BATCH_SIZE events */
 export function assertBatchSize(count: number, field: string): void {
@@ -98,7 +112,7 @@ export class RatingService {
   async recordUsage(input: UsageEvent, field = "input"): Promise<RecordedUsage> {
     const request = this.ratingRequest(input, field);
     const [outcome] = await this.context.store.rateGroup([request], this.context.clock());
-    if (outcome!.error) throw outcome!.error;
+    if (outcome!.error) throw outcome!.error.code === "INTERNAL_SERVER_ERROR" && outcome!.error.cause ? outcome!.error.cause : outcome!.error;
     return { charge: outcome!.charge, replayed: outcome!.replayed };
   }
 
@@ -132,10 +146,14 @@ export class RatingService {
     });
   }
 
-  /** What recordUsage would charge and drain now, writing nothing. */
+  /**
+   * What recordUsage would charge and drain now, writing nothing; for an event id recorded before,
+   * the charge it would replay, or the IDEMPOTENCY_CONFLICT it would meet.
+   */
   async quoteUsage(input: UsageEvent, field = "input"): Promise<UsageQuote> {
     const event = this.validate(input, field);
     return this.context.store.snapshot(async (reads) => {
+      const alreadyRecorded = await recordedBefore(reads, event, field);
       const account = await accountOrThrow(reads, event.accountId, `${field}.accountId`);
       const price = priceInForce((await reads.priceTable()).get(event.apiCode) ?? [], event.occurredAt);
       if (!price) {
@@ -151,9 +169,11 @@ export class RatingService {
         deficit: account,
         sources: await reads.fundingSourcesAt(account.id, event.occurredAt),
         now,
+        field: `${field}.quantity`,
       });
       const sources = await reads.fundingSourcesAt(account.id, now);
       return {
+        alreadyRecorded,
         tokensMicros,
         price,
         allocations: decision.allocations,
@@ -222,8 +242,7 @@ export class RatingService {
       throw badInput(`${field}.quantity`, `${field}.quantity is out of range`);
     }
     assertNotFuture(input.occurredAt, this.context.clock(), `${field}.occurredAt`);
-    const labels = input.labels ?? {};
-    const labelEntries = Object.entries(labels);
+    const labelEntries = Object.entries(input.labels ?? {});
     if (labelEntries.length > MAX_LABELS) throw badInput(`${field}.labels`, `${field}.labels may hold at most ${MAX_LABELS} labels`);
     return {
       eventId: cleanReference(input.eventId, `${field}.eventId`),
@@ -233,13 +252,27 @@ export class RatingService {
       outcome: input.outcome,
       occurredAt: input.occurredAt,
       clientId: input.clientId == null ? null : cleanReference(input.clientId, `${field}.clientId`),
+      // fromEntries defines every key as its own property, "__proto__" included.
       labels: Object.fromEntries(
         labelEntries.map(([key, value]) => [
-          cleanText(key, `${field}.labels`, { max: 64 }),
-          cleanText(value, `${field}.labels`, { max: 256, optional: true }),
+          cleanLabelKey(key, `${field}.labels`),
+          cleanText(value, `${field}.labels`, { max: MAX_LABEL_VALUE_LENGTH, optional: true }),
         ]),
       ),
     };
   }
 }
 
+
+/**
+ * The charge already recorded under the event's id with the same payload, or null.
+ * @throws FlexgateError IDEMPOTENCY_CONFLICT when it was recorded with a different payload
+ */
+async function recordedBefore(reads: StoreReads, event: UsageEvent, field: string): Promise<UsageCharge | null> {
+  const existing = await reads.findChargeByEventId(event.eventId);
+  if (!existing) return null;
+  if (existing.fingerprint !== usageFingerprint(event)) {
+    throw new FlexgateError("IDEMPOTENCY_CONFLICT", `event ${event.eventId} was already recorded with a different payload`, `${field}.eventId`);
+  }
+  return existing.charge;
+}

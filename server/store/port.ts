@@ -109,14 +109,34 @@ export interface NewCharge {
   readonly tokensMicros: bigint;
 }
 
+/**
+ * The orders an account's charges can be listed in. Each sort key ends in the unique id, so the
+ * order is total and a page continues after the key of the last charge seen (keyset paging);
+ * the (account_id, occurred_at) and (account_id, id) indexes serve each order as one range read.
+ */
+export const CHARGE_ORDERS = {
+  OCCURRED_AT_DESC: { key: ["occurredAt", "id"], descending: true },
+  OCCURRED_AT_ASC: { key: ["occurredAt", "id"], descending: false },
+  BOOKED_DESC: { key: ["id"], descending: true },
+  BOOKED_ASC: { key: ["id"], descending: false },
+} as const satisfies Record<string, { key: readonly ("occurredAt" | "id")[]; descending: boolean }>;
+
+export type ChargeOrder = keyof typeof CHARGE_ORDERS;
+
+/** The values of a charge's sort key in `order`, which a page after it starts from. */
+export function chargeSortKey(order: ChargeOrder, charge: UsageCharge): number[] {
+  return CHARGE_ORDERS[order].key.map((field) => charge[field]);
+}
+
 export interface ChargeQuery {
   readonly accountId: number;
   readonly from?: Instant;
   readonly to?: Instant;
   readonly apiCode?: string;
   readonly clientId?: string;
-  /** Newest first; the cursor is the last id seen. */
-  readonly beforeId?: number;
+  readonly order: ChargeOrder;
+  /** The sort key (chargeSortKey) of the last charge seen: the page starts after it. */
+  readonly after?: readonly number[];
   readonly limit: number;
 }
 
@@ -195,7 +215,10 @@ export interface StoreReads {
   findCreditLot(id: number): Promise<CreditLot | null>;
   findFlexPack(id: number): Promise<FlexPack | null>;
   findCreditLotByRef(externalRef: string): Promise<{ lot: CreditLot; fingerprint: string } | null>;
-  findFlexPackByRef(orderRef: string): Promise<{ pack: FlexPack; fingerprint: string } | null>;
+  /** The pack a seller (a reseller, or the eStore for null) recorded under its order reference. */
+  findFlexPackByRef(resellerId: number | null, orderRef: string): Promise<{ pack: FlexPack; fingerprint: string } | null>;
+  /** How many lots or packs an account holds: all of them, and those whose validity overlaps [from, to). */
+  sourceCounts(kind: SourceKind, accountId: number, from: Instant, to: Instant): Promise<{ total: number; overlapping: number }>;
   /** Lots of the accounts, soonest expiry first. */
   creditLotsOf(accountIds: readonly number[]): Promise<CreditLot[]>;
   /** Packs of the accounts, soonest expiry first. */
@@ -206,8 +229,10 @@ export interface StoreReads {
   outstandingDeficits(accountId: number): Promise<OutstandingDeficit[]>;
 
   findCharge(id: number): Promise<UsageCharge | null>;
+  /** The charge stored under an event id, with its idempotency fingerprint. */
+  findChargeByEventId(eventId: string): Promise<{ charge: UsageCharge; fingerprint: string } | null>;
   listCharges(query: ChargeQuery): Promise<UsageCharge[]>;
-  countCharges(query: Omit<ChargeQuery, "beforeId" | "limit">): Promise<number>;
+  countCharges(query: Omit<ChargeQuery, "order" | "after" | "limit">): Promise<number>;
   allocationsOfCharges(chargeIds: readonly number[]): Promise<ChargeAllocation[]>;
   settlementsOfAllocations(allocationIds: readonly number[]): Promise<LedgerSettlement[]>;
 
@@ -219,6 +244,8 @@ export interface StoreReads {
   findApiKey(id: number): Promise<ApiKey | null>;
   /** Runs on every API request. */
   findActiveKeyByHash(secretHash: string): Promise<ApiKey | null>;
+  /** The key a secret belongs to, revoked or not. */
+  findKeyByHash(secretHash: string): Promise<ApiKey | null>;
   countActiveOperatorKeys(): Promise<number>;
   listApiKeys(): Promise<ApiKey[]>;
 

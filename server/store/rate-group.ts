@@ -9,12 +9,13 @@
  */
 import type { DeficitState } from "../core/account.js";
 import type { Allocation, FundingSource, SourceKind } from "../core/drain.js";
-import { badInput, FlexgateError, notFound } from "../core/errors.js";
+import { badInput, FlexgateError, GENERIC_MESSAGE, notFound } from "../core/errors.js";
 import { MAX_TOKENS_MICROS } from "../core/money.js";
 import type { Account, UsageCharge } from "../core/model.js";
 import { chargeMicros, priceInForce } from "../core/price.js";
 import { decideChargeOrThrow } from "../core/rating.js";
 import type { Instant } from "../core/time.js";
+import { log } from "../log.js";
 import type { NewCharge, PriceTable, RatingOutcome, RatingRequest } from "./port.js";
 
 /** What a group's decisions depend on, read in the group's transaction. */
@@ -116,6 +117,7 @@ export function planGroup(requests: readonly RatingRequest[], state: GroupState,
         deficit: account,
         sources: [...(sources.get(account.id)?.values() ?? [])].filter((source) => source.remainingMicros > 0n),
         now,
+        field: `${request.field}.quantity`,
       });
       for (const part of decision.allocations) {
         if (part.source === "DEFICIT") continue;
@@ -135,8 +137,8 @@ export function planGroup(requests: readonly RatingRequest[], state: GroupState,
       decidedInGroup.set(request.eventId, { index: charges.length - 1, fingerprint: request.fingerprint });
       return { kind: "new", index: charges.length - 1 };
     } catch (error) {
-      if (error instanceof FlexgateError) return { kind: "refused", error };
-      throw error;
+      // A defect met by one event must not cost its neighbours their charges.
+      return { kind: "refused", error: error instanceof FlexgateError ? error : unexpectedItemError(error, request.field) };
     }
   });
   return { outcomes, charges, sourceChanges: [...changes.values()], deficits };
@@ -165,3 +167,14 @@ export function storedCharge(planned: PlannedCharge, id: number, ratedAt: Instan
 }
 
 const sourceKey = (kind: SourceKind, id: number) => `${kind}:${id}`;
+
+/** Logs an event's unexpected error and answers it as the error edge answers any: masked. */
+export function unexpectedItemError(error: unknown, field: string): FlexgateError {
+  log.error("unexpected error in one usage event", {
+    field,
+    error: error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error),
+  });
+  // The error itself stays reachable as the cause, for a caller that rated this event alone and
+  // lets it reach the error edge as it is; the edge masks it the same way.
+  return Object.assign(new FlexgateError("INTERNAL_SERVER_ERROR", GENERIC_MESSAGE), { cause: error });
+}

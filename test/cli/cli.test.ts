@@ -80,7 +80,8 @@ describe("flexgate command line", () => {
     const after = services();
     expect(await after.services.keys.authenticate(secret)).toBeNull();
     after.db.$client.close();
-  });
+    // Four command-line runs, each starting Node and tsx: several seconds apiece on a loaded machine.
+  }, 90_000);
 
   it("refuses a partner key without a reseller with the input's name and writes no key", async () => {
     const { code, stderr } = await flexgate(["keys", "create", "--role", "PARTNER", "--name", "portal"]);

@@ -31,6 +31,7 @@ describe("loadConfig", () => {
     ["an unknown synchronous mode", { FLEXGATE_SYNCHRONOUS: "OFF" }, "FLEXGATE_SYNCHRONOUS"],
     ["a demo switch that is neither on nor off", { FLEXGATE_DEMO: "maybe" }, "FLEXGATE_DEMO"],
     ["a bootstrap secret of 31 characters", { FLEXGATE_BOOTSTRAP_OPERATOR_KEY: "x".repeat(31) }, "FLEXGATE_BOOTSTRAP_OPERATOR_KEY must be at least 32 characters"],
+    ["the README's example bootstrap secret", { FLEXGATE_BOOTSTRAP_OPERATOR_KEY: "choose-a-secret-of-32-characters-or-more" }, "FLEXGATE_BOOTSTRAP_OPERATOR_KEY holds the example value from the README"],
     ["a rule date that is not a date", { FLEXGATE_ESTORE_START: "July" }, "FLEXGATE_ESTORE_START"],
   ])("refuses %s, naming the variable", (_label, env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type BalancePolicy, type DeficitState, GRACE_PERIOD_MS, accountStatus, reduceDeficit } from "../../server/core/account.js";
+import { type BalancePolicy, type DeficitState, GRACE_PERIOD_MS, MAX_DEFICIT_MICROS, accountStatus, reduceDeficit } from "../../server/core/account.js";
 import { applyAllocations, balanceAt } from "../../server/core/balance.js";
 import type { Allocation, FundingSource } from "../../server/core/drain.js";
 import { settleDeficit } from "../../server/core/ledger.js";
@@ -121,5 +121,25 @@ describe("new funds settle the deficit first", () => {
     expect(formatMicros(balance.deficitMicros)).toBe("1");
     expect(balance.flexTokensMicros).toBe(0n);
     expect(accountStatus(deficit, booking)).toBe("RESTRICTED");
+  });
+});
+
+describe("the deficit bound", () => {
+  const owing = (micros: bigint): DeficitState => ({ deficitMicros: micros, graceStartedAt: now });
+
+  it("books a shortfall that brings the deficit exactly to the bound, paying what the lot holds first", () => {
+    const decision = decideChargeOrThrow(context({ cost: "4", sources: [lot], deficit: owing(MAX_DEFICIT_MICROS - tokens("1")) }));
+    expect(receipt(decision.allocations)).toEqual(["CREDIT_LOT#1:3", "DEFICIT#-:1"]);
+    expect(decision.deficit.deficitMicros).toBe(MAX_DEFICIT_MICROS);
+  });
+
+  it("refuses with INSUFFICIENT_BALANCE on the given field a shortfall one micro-token past the bound", () => {
+    const error = refusalOf(() => decideChargeOrThrow(context({ cost: "3.000001", sources: [lot], deficit: owing(MAX_DEFICIT_MICROS), field: "input.quantity" })));
+    expect({ code: error.code, field: error.field }).toEqual({ code: "INSUFFICIENT_BALANCE", field: "input.quantity" });
+  });
+
+  it("still lets an account at the bound spend what it holds and use free APIs", () => {
+    expect(receipt(decideChargeOrThrow(context({ cost: "3", sources: [lot], deficit: owing(MAX_DEFICIT_MICROS) })).allocations)).toEqual(["CREDIT_LOT#1:3"]);
+    expect(decideChargeOrThrow(context({ cost: "0", deficit: owing(MAX_DEFICIT_MICROS) })).allocations).toEqual([]);
   });
 });

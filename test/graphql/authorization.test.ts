@@ -3,6 +3,7 @@
  * accounts) for each role, for a missing key and for a revoked one, over real HTTP.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { keyOfRole } from "../../server/core/model.js";
 import { graphqlSchema } from "../../server/graphql/schema.js";
 import { OPERATOR } from "../fixtures/harness.js";
 import { startTestServer, type TestServer } from "../fixtures/server.js";
@@ -43,7 +44,7 @@ const operations: Operation[] = [
   {
     name: "quoteUsage",
     allowed: ["OPERATOR", "METERING", "PARTNER"],
-    query: `query($input: UsageInput!) { quoteUsage(input: $input) { tokens balanceAfter { available } } }`,
+    query: `query($input: UsageInput!) { quoteUsage(input: $input) { tokens allocations { source amount } priceEntry { apiCode } } }`,
     variables: () => ({ input: usageInput(ownAccount()) }),
   },
   {
@@ -57,7 +58,7 @@ const operations: Operation[] = [
   {
     name: "recordUsage",
     allowed: ["OPERATOR", "METERING"],
-    query: `mutation($input: UsageInput!) { recordUsage(input: $input) { replayed charge { id tokens } } }`,
+    query: `mutation($input: UsageInput!) { recordUsage(input: $input) { replayed charge { id tokens allocations { source amount } priceEntry { apiCode } } } }`,
     variables: () => ({ input: usageInput(ownAccount()) }),
   },
   {
@@ -152,7 +153,7 @@ const operations: Operation[] = [
   },
 ];
 
-/** Field hops that lead to accounts from types other roles may hold. */
+/** Field hops that lead to accounts, balances, lots or packs from types other roles may hold. */
 const hops: Operation[] = [
   {
     name: "Reseller.accounts",
@@ -164,6 +165,24 @@ const hops: Operation[] = [
     name: "UsageCharge.account",
     allowed: ["OPERATOR"],
     query: `mutation($input: UsageInput!) { recordUsage(input: $input) { charge { account { id name } } } }`,
+    variables: () => ({ input: usageInput(ownAccount()) }),
+  },
+  {
+    name: "Allocation.flexPack",
+    allowed: ["OPERATOR"],
+    query: `mutation($input: UsageInput!) { recordUsage(input: $input) { charge { allocations { flexPack { orderRef unitPrice } } } } }`,
+    variables: () => ({ input: usageInput(ownAccount()) }),
+  },
+  {
+    name: "Allocation.creditLot",
+    allowed: ["OPERATOR", "PARTNER"],
+    query: `query($input: UsageInput!) { quoteUsage(input: $input) { allocations { creditLot { externalRef remaining } } } }`,
+    variables: () => ({ input: usageInput(ownAccount()) }),
+  },
+  {
+    name: "UsageQuote.balanceAfter",
+    allowed: ["OPERATOR", "PARTNER"],
+    query: `query($input: UsageInput!) { quoteUsage(input: $input) { tokens balanceAfter { available } } }`,
     variables: () => ({ input: usageInput(ownAccount()) }),
   },
 ];
@@ -189,6 +208,8 @@ describe("the matrix", () => {
 });
 
 const auditCount = async () => (await server.services.audit.list(1, undefined, undefined)).totalCount;
+/** Everything a refused operation could have written: audit entries, and charges (usage is not audited). */
+const written = async () => ({ audit: await auditCount(), charges: await (await server.services.ledger.charges(Number(ownAccount()), {}, 1, undefined)).totalCount });
 
 describe.each([...operations, ...hops].map((operation) => [operation.name, operation] as const))("%s", (_name, operation) => {
   const cases = CALLERS.map((caller) => [
@@ -199,7 +220,7 @@ describe.each([...operations, ...hops].map((operation) => [operation.name, opera
   it.each(cases)("%s: %s", async (caller, outcome) => {
     const role = caller === "no key" || caller === "revoked key" ? null : (caller as Role);
     const variables = await operation.variables?.(role);
-    const before = await auditCount();
+    const before = await written();
     const { status, body } = await server.graphql(operation.query, variables, keyOf(world, caller as Caller));
     if (outcome === "allowed") {
       expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
@@ -209,8 +230,76 @@ describe.each([...operations, ...hops].map((operation) => [operation.name, opera
     expect(errorCodes(body)).toEqual([outcome]);
     expect(status).toBe(outcome === "UNAUTHENTICATED" ? 401 : 200);
     // A refusal comes before the resolver: nothing was written on the caller's behalf.
-    expect(await auditCount()).toBe(before);
-    if (outcome === "FORBIDDEN") expect(body.errors![0].message).toMatch(/may not/);
+    expect(await written()).toEqual(before);
+    expect(body.data ?? null).toBeNull();
+    if (outcome === "FORBIDDEN") expect(body.errors![0].message).toMatch(new RegExp(`^${keyOfRole(caller as Role)} may not (use|read) `));
+  });
+});
+
+describe("a refused selection", () => {
+  const RECORD_INTO_ACCOUNT = `mutation($input: UsageInput!) { recordUsage(input: $input) { replayed charge { id account { id } } } }`;
+  const chargesOf = async (eventId: string) =>
+    (await server.services.ledger.charges(Number(ownAccount()), {}, 100, undefined)).items.filter((charge) => charge.eventId === eventId);
+
+  it("refuses recordUsage whole, charges nothing, and names the field path", async () => {
+    const input = usageInput(ownAccount());
+    const { status, body } = await server.graphql(RECORD_INTO_ACCOUNT, { input }, world.keys.METERING);
+    expect(status).toBe(200);
+    expect(body.data ?? null).toBeNull();
+    expect(errorCodes(body)).toEqual(["FORBIDDEN"]);
+    expect(body.errors![0].extensions.field).toBe("recordUsage.charge.account");
+    expect(body.errors![0].message).toBe("a METERING key may not read UsageCharge.account");
+    expect(await chargesOf(input.eventId)).toEqual([]);
+    // The same event sent with a selection the role may read is then charged once, as new.
+    const allowed = await ok(server, `mutation($input: UsageInput!) { recordUsage(input: $input) { replayed charge { id } } }`, { input }, world.keys.METERING!);
+    expect(allowed.recordUsage.replayed).toBe(false);
+    expect(await chargesOf(input.eventId)).toHaveLength(1);
+  });
+
+  it("refuses a batch whole when one item's selection reaches an account, and charges none of its events", async () => {
+    const inputs = [usageInput(ownAccount()), usageInput(ownAccount())];
+    const { body } = await server.graphql(
+      `mutation($inputs: [UsageInput!]!) { recordUsageBatch(inputs: $inputs) { eventId charge { account { name } } error { code } } }`,
+      { inputs },
+      world.keys.METERING,
+    );
+    expect(body.data ?? null).toBeNull();
+    expect(errorCodes(body)).toEqual(["FORBIDDEN"]);
+    for (const input of inputs) expect(await chargesOf(input.eventId)).toEqual([]);
+  });
+
+  it("finds a forbidden field behind fragments and inline fragments", async () => {
+    const input = usageInput(ownAccount());
+    const { body } = await server.graphql(
+      `mutation($input: UsageInput!) { recordUsage(input: $input) { ...Payload } }
+       fragment Payload on RecordUsagePayload { charge { ... on UsageCharge { ...Receipt } } }
+       fragment Receipt on UsageCharge { id allocations { source flexPack { orderRef } } }`,
+      { input },
+      world.keys.METERING,
+    );
+    expect(body.data ?? null).toBeNull();
+    expect(errorCodes(body)).toEqual(["FORBIDDEN"]);
+    expect(body.errors![0].extensions.field).toBe("recordUsage.charge.allocations.flexPack");
+    expect(await chargesOf(input.eventId)).toEqual([]);
+  });
+
+  it("lets a metering key record, quote and authorize with what a pipeline needs", async () => {
+    const input = usageInput(ownAccount());
+    const data = await ok(
+      server,
+      `mutation($input: UsageInput!) { recordUsage(input: $input) { replayed charge { id eventId tokens reversed labels { key } allocations { source amount } priceEntry { apiCode tokensPerUnit } } } }`,
+      { input },
+      world.keys.METERING!,
+    );
+    expect(data.recordUsage.charge.eventId).toBe(input.eventId);
+    const quote = await ok(
+      server,
+      `query($input: UsageInput!, $id: ID!) { quoteUsage(input: $input) { tokens allocations { source amount } priceEntry { id } } usageAuthorization(accountId: $id, apiCode: "model-derivative/complex-job") { allowed status reason } }`,
+      { input: usageInput(ownAccount()), id: ownAccount() },
+      world.keys.METERING!,
+    );
+    expect(quote.quoteUsage.tokens).toBe("0.5");
+    expect(quote.usageAuthorization.allowed).toBe(true);
   });
 });
 

@@ -84,7 +84,6 @@ describe("input errors are BAD_USER_INPUT naming the field", () => {
     return quote(Object.entries(fields).map(([key, value]) => `${key}: ${value}`).join(", "));
   };
   const byVariable = `query($input: UsageInput!) { quoteUsage(input: $input) { tokens } }`;
-  const batch = `mutation($inputs: [UsageInput!]!) { recordUsageBatch(inputs: $inputs) { eventId } }`;
   const scalarVariable = `query($id: ID!, $q: Quantity!) { quoteUsage(input: { eventId: "e-1", accountId: $id, apiCode: "model-derivative/complex-job", quantity: $q, outcome: SUCCEEDED, occurredAt: "2024-05-31T12:00:00Z" }) { tokens } }`;
 
   const cases: [string, string, ((id: string) => Record<string, unknown>) | null, string][] = [
@@ -97,7 +96,7 @@ describe("input errors are BAD_USER_INPUT naming the field", () => {
     ["quantity NaN, by variable", byVariable, (id) => ({ input: usageInput(id, { quantity: "NaN" }) }), "input.quantity"],
     ["month 13, inline", literal({ occurredAt: '"2024-13-01"' }), null, "input.occurredAt"],
     ["30 February, by variable", byVariable, (id) => ({ input: usageInput(id, { occurredAt: "2024-02-30T00:00:00Z" }) }), "input.occurredAt"],
-    ["an offset other than Z, by variable", byVariable, (id) => ({ input: usageInput(id, { occurredAt: "2024-05-01T09:00:00+09:00" }) }), "input.occurredAt"],
+    ["a local time without a zone, by variable", byVariable, (id) => ({ input: usageInput(id, { occurredAt: "2024-05-01T09:00:00" }) }), "input.occurredAt"],
     ["a wrong enum value, inline", literal({ outcome: "DONE" }), null, "input.outcome"],
     ["a wrong enum value, by variable", byVariable, (id) => ({ input: usageInput(id, { outcome: "DONE" }) }), "input.outcome"],
     ["a malformed account id, inline", literal({ accountId: '"12x"' }), null, "input.accountId"],
@@ -105,13 +104,6 @@ describe("input errors are BAD_USER_INPUT naming the field", () => {
     ["a required field left out, inline", quote(`eventId: "e", accountId: "1", apiCode: "model-derivative/complex-job", outcome: SUCCEEDED, occurredAt: "2024-05-01"`), null, "input.quantity"],
     ["a required field left out, by variable", byVariable, (id) => ({ input: { ...usageInput(id), quantity: undefined } }), "input.quantity"],
     ["an unknown field, by variable", byVariable, (id) => ({ input: { ...usageInput(id), quantiy: "1" } }), "input.quantiy"],
-    ["the second event of a batch, by variable", batch, (id) => ({ inputs: [usageInput(id), usageInput(id, { quantity: "1e3" })] }), "inputs.1.quantity"],
-    [
-      "the second event of a batch, inline",
-      `mutation { recordUsageBatch(inputs: [{ eventId: "a", accountId: "1", apiCode: "x", quantity: "1", outcome: SUCCEEDED, occurredAt: "2024-05-01" }, { eventId: "b", accountId: "1", apiCode: "x", quantity: "1e3", outcome: SUCCEEDED, occurredAt: "2024-05-01" }]) { eventId } }`,
-      null,
-      "inputs.1.quantity",
-    ],
     ["a quantity variable inside an inline input", scalarVariable, (id) => ({ id, q: "1e3" }), "input.quantity"],
     ["a required quantity variable left out", scalarVariable, (id) => ({ id }), "input.quantity"],
     ["a required quantity variable sent as null", scalarVariable, (id) => ({ id, q: null }), "input.quantity"],

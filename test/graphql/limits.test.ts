@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { LIMITS } from "../../server/graphql/limits.js";
+import { BODY_LIMIT_BYTES } from "../../server/http/body-limit.js";
 import { startTestServer, type TestServer } from "../fixtures/server.js";
 import { bearer, createWorld, errorCodes, ok, request, type World } from "./support.js";
 
@@ -52,10 +53,12 @@ describe("query limits", () => {
     ["300 aliases", "QUERY_TOO_COMPLEX", `{ ${aliases(300, "viewer { role }")} }`],
     ["300 aliases inside a fragment", "QUERY_TOO_COMPLEX", `query { ...many } fragment many on Query { ${aliases(300, "priceVersions { id }")} }`],
     ["300 aliased copies of introspection", "QUERY_TOO_COMPLEX", `{ ${aliases(300, "__schema { types { name fields { name } } }")} }`],
-    ["a page of 50 accounts with 100 charges and receipts each", "accepted", `{ accounts(first: 50) { edges { node { charges(first: 100) { edges { node { allocations { amount } } } } } } } }`],
-    ["a page of 100 accounts with 100 charges and receipts each", "QUERY_TOO_COMPLEX", `{ accounts(first: 100) { edges { node { charges(first: 100) { edges { node { allocations { amount } } } } } } } }`],
-    // Apollo caches validation per document, so a variable page size is counted at the cap.
-    ["variable page sizes, counted at the cap", "QUERY_TOO_COMPLEX", `query($n: Int = 1) { accounts(first: $n) { edges { node { charges(first: $n) { edges { node { allocations { amount } } } } } } } }`],
+    // A receipt may have a line per lot and pack valid at once (core/maxima.ts), and is counted so.
+    ["one account with 100 charges and their receipts", "accepted", `{ accounts(first: 1) { edges { node { charges(first: 100) { edges { node { allocations { amount } } } } } } } }`],
+    ["five accounts with 100 charges and their receipts", "QUERY_TOO_COMPLEX", `{ accounts(first: 5) { edges { node { charges(first: 100) { edges { node { allocations { amount } } } } } } } }`],
+    // The cost is computed for each request with its variables.
+    ["variable page sizes, counted at their value", "accepted", `query($n: Int = 1) { accounts(first: $n) { edges { node { charges(first: $n) { edges { node { allocations { amount } } } } } } } }`],
+    ["variable page sizes, counted at their value", "QUERY_TOO_COMPLEX", `query($n: Int = 100) { accounts(first: $n) { edges { node { charges(first: $n) { edges { node { allocations { amount } } } } } } } }`],
   ])("%s: %s", async (_label, outcome, query) => {
     const { status, body } = await server.graphql(query);
     if (outcome === "accepted") {
@@ -100,7 +103,56 @@ describe("query limits", () => {
   it("says which limit was broken, without the query", async () => {
     const { body } = await server.graphql(`{ ${aliases(300, "viewer { role }")} }`);
     expect(body.errors).toHaveLength(1);
-    expect(body.errors![0]).toEqual({ message: `the query uses 300 aliases; at most ${LIMITS.maxAliases} are allowed`, extensions: { code: "QUERY_TOO_COMPLEX" } });
+    expect(body.errors![0]).toEqual({ message: `Aliases limit of ${LIMITS.maxAliases} exceeded, found 300.`, extensions: { code: "QUERY_TOO_COMPLEX" } });
+  });
+});
+
+/**
+ * `fragment F0 on Query { ...F1 ...F1 }`, `F1 { ...F2 ...F2 }` … `levels` deep: about 1 KB
+ * written, `width`^`levels` selections once expanded. Each operation name is new, so Apollo's
+ * per-document validation cache never answers for it.
+ */
+function fanOut(levels: number, width: number, operation: string): string {
+  const body = (level: number) => (level + 1 < levels ? `...F${level + 1} `.repeat(width) : "__typename");
+  const fragments = Array.from({ length: levels }, (_, level) => `fragment F${level} on Query { ${body(level)} }`);
+  return `query ${operation} { ...F0 }\n${fragments.join("\n")}`;
+}
+
+/**
+ * A request with the CPU time this process spent on it (server and client share the process).
+ * CPU time rather than wall time: other processes on a loaded machine do not count in it.
+ */
+async function timed(query: string) {
+  const started = process.cpuUsage();
+  const response = await server.graphql(query);
+  const spent = process.cpuUsage(started);
+  return { ...response, ms: (spent.user + spent.system) / 1000 };
+}
+
+describe("fragment fan-out", () => {
+  it.each([
+    [30, 2],
+    [30, 4],
+  ])("refuses a %i-level fragment document of fan-out %i in under 50 ms of CPU more than a trivial request", async (levels, width) => {
+    const baselines: number[] = [];
+    for (let i = 0; i < 5; i++) baselines.push((await timed(`query Baseline${width}x${i} { __typename }`)).ms);
+    const baseline = Math.min(...baselines);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      statements.length = 0;
+      const { status, body, ms } = await timed(fanOut(levels, width, `Fan${width}x${attempt}`));
+      expect(status).toBe(400);
+      expect(errorCodes(body)).toEqual(["QUERY_TOO_COMPLEX"]);
+      expect(work()).toEqual([]);
+      expect(ms - baseline).toBeLessThan(50);
+    }
+  });
+
+  it("answers a fan-out document that expands within the selection limit", async () => {
+    // 2^11 selections of __typename and 2^12 - 2 spreads: within LIMITS.maxSelections, and free.
+    const { status, body } = await server.graphql(fanOut(11, 2, "Within"));
+    expect(body.errors).toBeUndefined();
+    expect(status).toBe(200);
+    expect(body.data).toEqual({ __typename: "Query" });
   });
 });
 
@@ -161,7 +213,7 @@ describe("HTTP transport", () => {
   });
 
   it("refuses a body over the size limit with 413", async () => {
-    const { status, text } = await post(JSON.stringify({ query: "{ viewer { role } }", variables: { pad: "x".repeat(1_100_000) } }), {
+    const { status, text } = await post(JSON.stringify({ query: "{ viewer { role } }", variables: { pad: "x".repeat(BODY_LIMIT_BYTES) } }), {
       "content-type": "application/json",
     });
     expect(status).toBe(413);
@@ -177,7 +229,7 @@ describe("HTTP transport", () => {
   it("answers a partner's portal query within the limits", async () => {
     const data = await ok(
       server,
-      `{ viewer { reseller { name accounts(first: 100) { totalCount edges { node { id name status balance { available }
+      `{ viewer { reseller { name accounts(first: 20) { totalCount edges { node { id name status balance { available }
          creditLots { remaining expiresAt } flexPacks { remaining expiresAt reseller { name } } charges(first: 20) { edges { node { tokens allocations { source amount } } } } } } } } } }`,
       {},
       world.keys.PARTNER!,

@@ -34,7 +34,7 @@ afterAll(() => server.close());
 
 interface Connection {
   totalCount: number;
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
   edges: { cursor: string; node: { id: string } }[];
 }
 
@@ -47,7 +47,7 @@ interface Paged {
   readonly order: "ascending" | "descending";
 }
 
-const PAGE = `totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id } }`;
+const PAGE = `totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor node { id } }`;
 
 const connections: Paged[] = [
   {
@@ -96,7 +96,10 @@ async function pageThrough(paged: Paged, size: number, between?: (page: number) 
     const connection = paged.connection(await ok(server, paged.query, { ...paged.variables(), first: size, after }));
     if (totalCount === -1) totalCount = connection.totalCount;
     ids.push(...connection.edges.map((edge) => Number(edge.node.id)));
+    expect(connection.pageInfo.startCursor).toBe(connection.edges[0]?.cursor ?? null);
     expect(connection.pageInfo.endCursor).toBe(connection.edges.at(-1)?.cursor ?? null);
+    // Forward paging only, so the Relay spec's answer for a page reached with `after` is false.
+    expect(connection.pageInfo.hasPreviousPage).toBe(false);
     if (!connection.pageInfo.hasNextPage) return { ids, totalCount };
     expect(connection.edges).toHaveLength(size);
     after = connection.pageInfo.endCursor;
@@ -117,6 +120,11 @@ describe("paging forward visits every item once, in order", () => {
     expect(ids).toHaveLength(totalCount);
     const whole = paged.connection(await ok(server, paged.query, { ...paged.variables(), first: 100 }));
     if (!whole.pageInfo.hasNextPage) expect(ids).toEqual(whole.edges.map((edge) => Number(edge.node.id)));
+  });
+
+  it("an empty page has neither a start nor an end cursor, nor a next or previous page", async () => {
+    const { accounts } = await ok(server, `{ accounts(filter: { nameContains: "nobody by this name" }) { ${PAGE} } }`);
+    expect(accounts).toEqual({ totalCount: 0, edges: [], pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null } });
   });
 
   it("the seeded counts are what the connections report", async () => {

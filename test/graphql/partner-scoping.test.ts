@@ -165,6 +165,26 @@ describe("recordFlexPurchase by a partner", () => {
   });
 });
 
+describe("order references of two partners", () => {
+  const mutation = `mutation($input: RecordFlexPurchaseInput!) { recordFlexPurchase(input: $input) { id orderRef } }`;
+  const sale = (accountId: string, orderRef: string, tokens = "100") => ({
+    input: { accountId, tokens, purchasedAt: "2024-05-01T00:00:00Z", channel: "RESELLER", orderRef },
+  });
+
+  it("are separate: another partner's reference neither shows nor blocks, and a partner's own reuse is a replay or a conflict", async () => {
+    const otherPartner = await server.key("PARTNER", Number(world.other.resellerId));
+    const orderRef = unique("shared-order");
+    const theirs = await ok(server, mutation, sale(other()[0]!, orderRef), otherPartner);
+    const mine = await ok(server, mutation, sale(own()[0]!, orderRef), partner);
+    expect(mine.recordFlexPurchase.id).not.toBe(theirs.recordFlexPurchase.id);
+    expect(mine.recordFlexPurchase.orderRef).toBe(orderRef);
+    expect((await ok(server, mutation, sale(own()[0]!, orderRef), partner)).recordFlexPurchase.id).toBe(mine.recordFlexPurchase.id);
+    const { body } = await server.graphql(mutation, sale(own()[0]!, orderRef, "200"), partner);
+    expect(errorCodes(body)).toEqual(["IDEMPOTENCY_CONFLICT"]);
+    expect(body.errors![0].extensions.field).toBe("input.orderRef");
+  });
+});
+
 describe("GET /export/usage.csv", () => {
   const exportOf = (accountId: string, secret: string | null, window = "from=2024-05-01&to=2024-06-01") =>
     request(server, `/export/usage.csv?accountId=${accountId}&${window}`, { headers: secret ? bearer(secret) : {} });

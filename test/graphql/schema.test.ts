@@ -124,6 +124,11 @@ DateTime:
 `;
 
 describe("descriptions", () => {
+  it("use English plurals and articles", () => {
+    expect(committed).toContain('"""A page of audit entries."""');
+    expect(committed).not.toMatch(/\b(entrys|a [AEIOU][A-Z]+ key)\b/);
+  });
+
   it("every type, field, argument, input field and enum value served has a non-empty description", async () => {
     const schema = buildClientSchema(await ok<IntrospectionQuery>(server, getIntrospectionQuery({ inputValueDeprecation: true })));
     const undescribed: string[] = [];

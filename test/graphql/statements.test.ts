@@ -15,17 +15,21 @@ let chargedAccountId: string;
 const ACCOUNTS = 120;
 const RESELLERS = 105;
 /**
- * A handful: one read per table reached, plus the key lookup and a read transaction's BEGIN and
- * COMMIT. A per-item query would cost at least one statement per edge, ten on the smallest page.
+ * A handful: one read per table reached, plus a read transaction's BEGIN and COMMIT. A per-item
+ * query would cost at least one statement per edge, ten on the smallest page.
  */
 const SMALL = 10;
 
-/** Runs one request as the operator and returns the statements it caused, the key lookup included. */
+/**
+ * Runs one request as the operator and returns the statements its operation caused. The key
+ * lookups are left out: every request makes two (before its body is read, and when its operation
+ * starts), whatever it asks for.
+ */
 async function statementsOf(query: string, variables?: Record<string, unknown>, key?: string) {
   statements.length = 0;
   recording = true;
   try {
-    return { data: await ok(server, query, variables, key), statements: [...statements] };
+    return { data: await ok(server, query, variables, key), statements: statements.filter((sql) => !sql.includes('from "api_keys"')) };
   } finally {
     recording = false;
   }
@@ -75,12 +79,16 @@ describe("statements per request do not grow with the page", () => {
     id name accounts(first: 5) { totalCount edges { node { id balance { available } reseller { id } } } }
   } } } }`;
 
-  const chargesPage = `query($id: ID!, $n: Int!) { account(id: $id) { charges(first: $n) { totalCount edges { node {
+  const chargesPage = `query($id: ID!, $n: Int!) { account(id: $id) { charges(first: $n, orderBy: BOOKED_DESC) { totalCount edges { node {
     id tokens account { id } priceEntry { id apiCode tokensPerUnit }
     allocations { source amount creditLot { id remaining } flexPack { id remaining } }
   } } } } }`;
 
-  /** Every receipt kind appears on the first page, so each loader runs on both page sizes. */
+  /**
+   * Every receipt kind appears on the first page, so each loader runs on both page sizes. In
+   * booking order the seeded charges alternate January (lot) and February (pack); newest usage
+   * first, a page holds February's pack receipts only.
+   */
   const bothReceiptKinds = (edges: any[]) =>
     expect(new Set(edges.flatMap((edge) => edge.node.allocations.map((allocation: any) => allocation.source)))).toEqual(new Set(["CREDIT_LOT", "FLEX_PACK"]));
 
@@ -108,14 +116,14 @@ describe("statements per request do not grow with the page", () => {
       expect(node.balance).toMatchObject({ cloudCredits: "10", flexTokens: "100", deficit: "0", available: "110" });
       expect(node.flexPacks[0].reseller.id).toBe(node.reseller.id);
     }
-    // One statement per table read: key, page, count, resellers, lots, packs.
-    expect(run.map((sql) => /from "(\w+)"/.exec(sql)?.[1])).toEqual(["api_keys", "accounts", "accounts", "resellers", "credit_lots", "flex_packs"]);
+    // One statement per table read: page, count, resellers, lots, packs.
+    expect(run.map((sql) => /from "(\w+)"/.exec(sql)?.[1])).toEqual(["accounts", "accounts", "resellers", "credit_lots", "flex_packs"]);
   });
 
   it("a page that does not ask for totalCount does not count", async () => {
     const { data, statements: run } = await statementsOf(`{ accounts(first: 5) { edges { node { id } } } }`);
     expect(data.accounts.edges).toHaveLength(5);
-    expect(run.map((sql) => /from "(\w+)"/.exec(sql)?.[1])).toEqual(["api_keys", "accounts"]);
+    expect(run.map((sql) => /from "(\w+)"/.exec(sql)?.[1])).toEqual(["accounts"]);
   });
 
   it("a partner's page costs the same as an operator's", async () => {

@@ -66,7 +66,8 @@ const DATES = {
   impossible: "2024-02-30",
   year0000: "0000-01-01T00:00:00Z",
   year9999: "9999-12-31T23:59:59Z",
-  offset: "2024-05-01T10:00:00+09:00",
+  offsetWithoutColon: "2024-05-01T10:00:00+0900",
+  noZone: "2024-05-01T10:00:00",
 };
 type DateKind = keyof typeof DATES;
 const UNKNOWN_ID = "999999";
@@ -105,7 +106,7 @@ type Kind =
   | { kind: "pastDate" }
   | { kind: "laterDate" }
   | { kind: "windowFrom"; to: string }
-  | { kind: "windowTo" }
+  | { kind: "windowTo"; bounded?: boolean }
   | { kind: "filterDate" }
   | { kind: "id"; unknown: "NOT_FOUND" | "accepted" }
   | { kind: "enum" };
@@ -157,6 +158,8 @@ function casesFor(slot: string, spec: Kind): Case[] {
       // A window starting in 9999 ends before it starts: the end is what is wrong.
       return dates([], { year9999: bad(spec.to) });
     case "windowTo":
+      // A report's window spans at most three years (core/maxima.ts): one ending in 9999 is refused.
+      return dates(spec.bounded ? [] : ["year9999"]);
     case "filterDate":
       return dates(["year9999"]);
     case "id":
@@ -542,10 +545,11 @@ const OPERATIONS: readonly Operation[] = [
     on: "Account",
     name: "charges",
     selection: "{ totalCount }",
-    valid: () => ({ first: 5, after: null, filter: { from: ago(30), to: ago(0), apiCode: "model-derivative/complex-job", clientId: "hostile-client" } }),
+    valid: () => ({ first: 5, after: null, orderBy: "OCCURRED_AT_ASC", filter: { from: ago(30), to: ago(0), apiCode: "model-derivative/complex-job", clientId: "hostile-client" } }),
     slots: [
       ["first", { kind: "int" }],
       ["after", { kind: "cursor" }],
+      ["orderBy", { kind: "enum" }],
       ["filter.from", { kind: "filterDate" }],
       ["filter.to", { kind: "filterDate" }],
       ["filter.apiCode", { kind: "filterText" }],
@@ -559,7 +563,7 @@ const OPERATIONS: readonly Operation[] = [
     valid: () => ({ from: ago(30), to: ago(0), groupBy: "DAY", clientId: "hostile-client" }),
     slots: [
       ["from", { kind: "windowFrom", to: "to" }],
-      ["to", { kind: "windowTo" }],
+      ["to", { kind: "windowTo", bounded: true }],
       ["groupBy", { kind: "enum" }],
       ["clientId", { kind: "ref" }],
     ],

@@ -124,7 +124,6 @@ describe("recording Flex purchases", () => {
   it.each<[string, (accountId: number) => Partial<FlexPurchase> | Promise<Partial<FlexPurchase>>]>([
     ["another size", () => ({ tokensMicros: tokens("200") })],
     ["another purchase date", () => ({ purchasedAt: at("2024-05-02T00:00:00Z") })],
-    ["another channel", async () => ({ channel: "RESELLER", resellerId: (await aReseller(h)).id })],
     ["a price where none was given", () => ({ unitPrice: "550", currency: "JPY" })],
     ["another account", async () => ({ accountId: (await anAccount(h)).id })],
   ])("refuses the same order reference with %s: IDEMPOTENCY_CONFLICT, nothing written", async (_why, change) => {
@@ -132,6 +131,21 @@ describe("recording Flex purchases", () => {
     const account = await anAccount(h);
     await h.services.funding.recordFlexPurchase(purchase(account.id), OPERATOR);
     const changed = purchase(account.id, await change(account.id));
+    await expectRefusedUnchanged(h.db, () => h.services.funding.recordFlexPurchase(changed, OPERATOR), "IDEMPOTENCY_CONFLICT", "input.orderRef");
+  });
+
+  it("scopes order references per seller: two resellers and the eStore may each use the same one", async () => {
+    h = createHarness();
+    const account = await anAccount(h);
+    const [sakura, fuji] = [await aReseller(h), await aReseller(h)];
+    const fromSakura = await h.services.funding.recordFlexPurchase(purchase(account.id, { channel: "RESELLER", resellerId: sakura.id }), OPERATOR);
+    const fromFuji = await h.services.funding.recordFlexPurchase(purchase(account.id, { channel: "RESELLER", resellerId: fuji.id }), OPERATOR);
+    const fromEStore = await h.services.funding.recordFlexPurchase(purchase(account.id), OPERATOR);
+    expect(new Set([fromSakura.id, fromFuji.id, fromEStore.id]).size).toBe(3);
+    expect([fromSakura, fromFuji, fromEStore].map((pack) => pack.orderRef)).toEqual(["order-1", "order-1", "order-1"]);
+    // Within one seller the reference stays the idempotency key: a replay, or a conflict.
+    expect(await h.services.funding.recordFlexPurchase(purchase(account.id, { channel: "RESELLER", resellerId: fuji.id }), OPERATOR)).toEqual(fromFuji);
+    const changed = purchase(account.id, { channel: "RESELLER", resellerId: fuji.id, tokensMicros: tokens("200") });
     await expectRefusedUnchanged(h.db, () => h.services.funding.recordFlexPurchase(changed, OPERATOR), "IDEMPOTENCY_CONFLICT", "input.orderRef");
   });
 

@@ -128,6 +128,25 @@ describe("publishing a price change", () => {
     expect((await h.services.prices.publish(aPublication({ effectiveFrom: start, tokensPerUnitMicros: tokens("0.6") }), OPERATOR)).status).toBe("SCHEDULED");
   });
 
+  it("keeps a version that has rated an event dated ahead: it can no longer be cancelled, and the charge never points at a cancelled version", async () => {
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id, { tokens: "10000" });
+    const start = h.now() + 2 * 60_000;
+    const scheduled = await h.services.prices.publish(aPublication({ effectiveFrom: start, tokensPerUnitMicros: tokens("1000") }), OPERATOR);
+    const { charge } = await h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: start + 60_000 }));
+    expect(charge.priceEntryId).toBe(scheduled.id);
+
+    await expectRefusedUnchanged(h.db, () => h.services.prices.cancelScheduled(scheduled.id, "too late", OPERATOR), "PRICE_CHANGE_IN_PAST", "id");
+    expect((await h.services.prices.find(charge.priceEntryId))!.cancelledAt).toBeNull();
+  });
+
+  it("cancels a scheduled version just over 5 minutes away, and a retirement marker likewise", async () => {
+    const version = await h.services.prices.publish(aPublication({ effectiveFrom: h.now() + 5 * 60_000 + 1 }), OPERATOR);
+    expect((await h.services.prices.cancelScheduled(version.id, "changed our mind", OPERATOR)).status).toBe("CANCELLED");
+    const marker = await h.services.prices.retire(complexJob, h.now() + 60_000, "end of life", OPERATOR);
+    await expectRefusedUnchanged(h.db, () => h.services.prices.cancelScheduled(marker.id, "too late", OPERATOR), "PRICE_CHANGE_IN_PAST", "id");
+  });
+
   it("refuses a version that would take effect in the past: PRICE_CHANGE_IN_PAST, nothing written", async () => {
     await expectRefusedUnchanged(h.db, () => h.services.prices.publish(aPublication({ effectiveFrom: h.now() - 1 }), OPERATOR), "PRICE_CHANGE_IN_PAST", "input.effectiveFrom");
   });
@@ -135,6 +154,8 @@ describe("publishing a price change", () => {
   it.each<[string, (scheduledId: number) => [number, string] | Promise<[number, string]>, ErrorCode, string]>([
     ["a version already in effect", () => [2, "too late"], "PRICE_CHANGE_IN_PAST", "id"],
     ["a scheduled version at the instant it takes effect", (id) => (h.setNow("2024-07-01T00:00:00Z"), [id, "too late"]), "PRICE_CHANGE_IN_PAST", "id"],
+    ["a scheduled version less than 5 minutes away", (id) => (h.setNow("2024-06-30T23:55:00.001Z"), [id, "too late"]), "PRICE_CHANGE_IN_PAST", "id"],
+    ["a scheduled version exactly 5 minutes away", (id) => (h.setNow("2024-06-30T23:55:00Z"), [id, "too late"]), "PRICE_CHANGE_IN_PAST", "id"],
     ["a version cancelled already", async (id) => ((await h.services.prices.cancelScheduled(id, "once", OPERATOR)), [id, "twice"]), "BAD_USER_INPUT", "id"],
     ["an unknown version", () => [999, "why"], "NOT_FOUND", "id"],
     ["without a reason", (id) => [id, "   "], "BAD_USER_INPUT", "reason"],

@@ -295,11 +295,11 @@ describe("batches: each item succeeds or fails alone", () => {
     expect(scalar(h.db, "select count(*) from usage_charges")).toBe(1);
   });
 
-  it("rolls the whole batch back on an unexpected storage failure inside an item, so a retry is clean", async () => {
+  it("rolls the whole batch back when SQLite ends the transaction inside an item, so a retry is clean", async () => {
     const account = await anAccount(h);
     await aFlexPack(h, account.id, { tokens: "100" });
     h.db.$client.exec(`create trigger inject_fault before update of remaining_micros on flex_packs
-      when new.remaining_micros < ${tokens("50")} begin select raise(abort, 'injected storage fault'); end`);
+      when new.remaining_micros < ${tokens("50")} begin select raise(rollback, 'injected storage fault'); end`);
     const items = [aUsageEvent(account.id, { quantity: "20" }), aUsageEvent(account.id, { quantity: "100" }), aUsageEvent(account.id, { quantity: "2" })];
     const before = dbSnapshot(h.db);
     await expect(h.services.rating.recordUsageBatch(items)).rejects.toThrow(/injected storage fault/);
@@ -355,11 +355,12 @@ describe("group commit of concurrent recordUsage calls", () => {
     expect(await h.services.ledger.verify()).toEqual([]);
   });
 
-  it("rejects every caller of a group whose commit fails, and writes nothing", async () => {
+  it("rejects every caller of a group whose transaction SQLite rolls back, and writes nothing", async () => {
     const account = await anAccount(h);
     await aFlexPack(h, account.id, { tokens: "100" });
+    // RAISE(ROLLBACK) ends the whole transaction, as a full disk or an I/O error would.
     h.db.$client.exec(`create trigger inject_fault before update of remaining_micros on flex_packs
-      when new.remaining_micros < ${tokens("50")} begin select raise(abort, 'injected storage fault'); end`);
+      when new.remaining_micros < ${tokens("50")} begin select raise(rollback, 'injected storage fault'); end`);
     const before = dbSnapshot(h.db);
     const settled = await Promise.allSettled([
       h.services.usageBatcher.record(aUsageEvent(account.id, { quantity: "20" })),

@@ -1,4 +1,4 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import { balanceAt, type Balance } from "../../core/balance.js";
 import { FlexgateError } from "../../core/errors.js";
 import type { Account as AccountModel, CreditLot as CreditLotModel, FlexPack as FlexPackModel } from "../../core/model.js";
@@ -6,6 +6,7 @@ import { parseId } from "../../core/text.js";
 import { lotAsSource, packAsSource } from "../../store/sources.js";
 import type { GraphQLContext } from "../context.js";
 import { DateTimeScalar } from "../scalars.js";
+import { yieldTurns } from "../turns.js";
 import {
   Account,
   AccountConnection,
@@ -21,6 +22,7 @@ import {
 import { decodeCursor, toConnection } from "../types/common.js";
 import { AccountStatus } from "../types/enums.js";
 import { Reseller } from "../types/reseller.type.js";
+import { Roles } from "../roles.js";
 
 const optionalId = (value: string | null | undefined, field: string) => (value == null ? value : parseId(value, field));
 
@@ -31,13 +33,13 @@ function visible<T extends { expiresAt: number }>(items: readonly T[], includeEx
 
 @Resolver(() => Account)
 export class AccountResolver {
-  @Authorized("OPERATOR", "PARTNER")
+  @Roles("OPERATOR", "PARTNER")
   @Query(() => Account, { nullable: true, description: "One account. A partner gets NOT_FOUND for accounts that are not its own." })
   async account(@Arg("id", () => ID, { description: "The account id." }) id: string, @Ctx() { loaders, access }: GraphQLContext) {
     return access.visibleOrThrow(await loaders.account.load(parseId(id, "id")), "id");
   }
 
-  @Authorized("OPERATOR", "PARTNER")
+  @Roles("OPERATOR", "PARTNER")
   @Query(() => AccountConnection, { description: "Accounts by id, a page at a time. A partner sees only its own customers." })
   async accounts(
     @Arg("first", () => Int, { nullable: true, description: "Page size, 1–100 (default 20)." }) first: number | null,
@@ -54,13 +56,13 @@ export class AccountResolver {
     return toConnection(page);
   }
 
-  @Authorized("OPERATOR")
+  @Roles("OPERATOR")
   @Mutation(() => Account, { description: "Creates an account." })
   createAccount(@Arg("input", () => CreateAccountInput, { description: "The new account." }) input: CreateAccountInput, @Ctx() { services, viewer }: GraphQLContext) {
     return services.accounts.create({ ...input, resellerId: optionalId(input.resellerId, "input.resellerId") }, viewer!.actor);
   }
 
-  @Authorized("OPERATOR")
+  @Roles("OPERATOR")
   @Mutation(() => Account, { description: "Changes an account's name, country, reseller or balance policy." })
   updateAccount(
     @Arg("id", () => ID, { description: "The account id." }) id: string,
@@ -70,7 +72,7 @@ export class AccountResolver {
     return services.accounts.update(parseId(id, "id"), { ...input, resellerId: optionalId(input.resellerId, "input.resellerId") }, viewer!.actor);
   }
 
-  @Authorized("OPERATOR")
+  @Roles("OPERATOR")
   @Mutation(() => CreditLot, { description: "Imports cloud credits bought before Flex. Idempotent on externalRef; pays any deficit first." })
   importCreditLot(@Arg("input", () => ImportCreditLotInput, { description: "The lot." }) input: ImportCreditLotInput, @Ctx() { services, viewer }: GraphQLContext) {
     return services.funding.importCreditLot(
@@ -79,7 +81,7 @@ export class AccountResolver {
     );
   }
 
-  @Authorized("OPERATOR", "PARTNER")
+  @Roles("OPERATOR", "PARTNER")
   @Mutation(() => FlexPack, { description: "Records a Flex purchase. Idempotent on orderRef; pays any deficit first. A partner records purchases of its own customers, sold by itself." })
   async recordFlexPurchase(
     @Arg("input", () => RecordFlexPurchaseInput, { description: "The purchase." }) input: RecordFlexPurchaseInput,
@@ -116,7 +118,10 @@ export class AccountResolver {
     @Arg("asOf", () => DateTimeScalar, { nullable: true, description: "The moment; default now." }) asOf: number | null,
     @Ctx() { services, loaders }: GraphQLContext,
   ): Promise<Balance> {
-    if (asOf != null) return services.insight.balanceAsOf(account.id, asOf);
+    if (asOf != null) {
+      await yieldTurns();
+      return services.insight.balanceAsOf(account.id, asOf);
+    }
     const [lots, packs] = await Promise.all([loaders.creditLots.load(account.id), loaders.flexPacks.load(account.id)]);
     return balanceAt([...lots.map(lotAsSource), ...packs.map(packAsSource)], account, services.context.clock());
   }

@@ -1,40 +1,41 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import { notFound } from "../../core/errors.js";
-import type { ApiKey as ApiKeyModel } from "../../core/model.js";
+import { type ApiKey as ApiKeyModel, ROLES } from "../../core/model.js";
 import { parseId } from "../../core/text.js";
 import type { GraphQLContext } from "../context.js";
 import { AuditEntryConnection, ApiKey, CreateApiKeyInput, CreatedApiKey, Viewer } from "../types/key.type.js";
 import { decodeCursor, toConnection } from "../types/common.js";
 import { Reseller } from "../types/reseller.type.js";
+import { Roles } from "../roles.js";
 
 @Resolver(() => ApiKey)
 export class KeyResolver {
-  @Authorized()
+  @Roles(...ROLES)
   @Query(() => Viewer, { description: "The caller: role, key name and, for a partner, its reseller." })
   async viewer(@Ctx() { viewer, loaders }: GraphQLContext) {
     const { key } = viewer!;
     return { role: key.role, name: key.name, keyId: key.id, reseller: key.resellerId === null ? null : await loaders.reseller.load(key.resellerId) };
   }
 
-  @Authorized("OPERATOR")
+  @Roles("OPERATOR")
   @Query(() => [ApiKey], { description: "Every API key, revoked ones included (secrets are never shown)." })
   apiKeys(@Ctx() { services }: GraphQLContext) {
     return services.keys.list();
   }
 
-  @Authorized("OPERATOR")
+  @Roles("OPERATOR")
   @Mutation(() => CreatedApiKey, { description: "Creates an API key; its secret is in the answer and nowhere else, ever." })
   createApiKey(@Arg("input", () => CreateApiKeyInput, { description: "The new key." }) input: CreateApiKeyInput, @Ctx() { services, viewer }: GraphQLContext) {
     return services.keys.create({ ...input, resellerId: input.resellerId == null ? null : parseId(input.resellerId, "input.resellerId") }, viewer!.actor);
   }
 
-  @Authorized("OPERATOR")
+  @Roles("OPERATOR")
   @Mutation(() => ApiKey, { description: "Revokes an API key at once and for good." })
   revokeApiKey(@Arg("id", () => ID, { description: "The key id." }) id: string, @Ctx() { services, viewer }: GraphQLContext) {
     return services.keys.revoke(parseId(id, "id"), viewer!.actor);
   }
 
-  @Authorized("OPERATOR")
+  @Roles("OPERATOR")
   @Query(() => AuditEntryConnection, { description: "Every change made by operators and partners, newest first." })
   async auditLog(
     @Arg("first", () => Int, { nullable: true, description: "Page size, 1–100 (default 20)." }) first: number | null,

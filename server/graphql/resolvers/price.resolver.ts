@@ -1,9 +1,11 @@
-import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
+import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
+import { ROLES } from "../../core/model.js";
 import { parseId } from "../../core/text.js";
 import type { PricePublication } from "../../services/prices.service.js";
 import type { GraphQLContext } from "../context.js";
 import { DateTimeScalar } from "../scalars.js";
 import { PriceEntry, PriceImpact, PublishPriceInput } from "../types/price.type.js";
+import { Roles } from "../roles.js";
 
 export function toPublication(input: PublishPriceInput): PricePublication {
   return { ...input, tokensPerUnitMicros: input.tokensPerUnit };
@@ -11,31 +13,31 @@ export function toPublication(input: PublishPriceInput): PricePublication {
 
 @Resolver(() => PriceEntry)
 export class PriceResolver {
-  @Authorized()
+  @Roles(...ROLES)
   @Query(() => [PriceEntry], { description: "The price versions in force at `asOf` (default now), one per priced API." })
   priceTable(@Arg("asOf", () => DateTimeScalar, { nullable: true, description: "The moment; default now." }) asOf: number | null, @Ctx() { services }: GraphQLContext) {
     return services.prices.priceTable(asOf);
   }
 
-  @Authorized()
+  @Roles(...ROLES)
   @Query(() => [PriceEntry], { description: "Every version of one API, oldest first, scheduled and cancelled ones included." })
   priceHistory(@Arg("apiCode", () => String, { description: "The API code." }) apiCode: string, @Ctx() { services }: GraphQLContext) {
     return services.prices.history(apiCode);
   }
 
-  @Authorized()
+  @Roles(...ROLES)
   @Query(() => [PriceEntry], { description: "Every version of every API, grouped by API code, oldest first." })
   priceVersions(@Ctx() { services }: GraphQLContext) {
     return services.prices.allVersions();
   }
 
-  @Authorized("OPERATOR")
+  @Roles("OPERATOR")
   @Mutation(() => PriceEntry, { description: "Publishes a new price version, effective now or later (never in the past). Past charges keep their version." })
   publishPrice(@Arg("input", () => PublishPriceInput, { description: "The new version." }) input: PublishPriceInput, @Ctx() { services, viewer }: GraphQLContext) {
     return services.prices.publish(toPublication(input), viewer!.actor);
   }
 
-  @Authorized("OPERATOR")
+  @Roles("OPERATOR")
   @Mutation(() => PriceEntry, { description: "Cancels a version that has not taken effect yet." })
   cancelScheduledPrice(
     @Arg("id", () => ID, { description: "The scheduled version." }) id: string,
@@ -45,7 +47,7 @@ export class PriceResolver {
     return services.prices.cancelScheduled(parseId(id, "id"), reason, viewer!.actor);
   }
 
-  @Authorized("OPERATOR")
+  @Roles("OPERATOR")
   @Mutation(() => PriceEntry, { description: "Retires an API from `effectiveFrom` (default now): later usage for it is refused with PRICE_NOT_FOUND." })
   retirePrice(
     @Arg("apiCode", () => String, { description: "The API code." }) apiCode: string,
@@ -56,7 +58,7 @@ export class PriceResolver {
     return services.prices.retire(apiCode, effectiveFrom, note, viewer!.actor);
   }
 
-  @Authorized("OPERATOR")
+  @Roles("OPERATOR")
   @Mutation(() => PriceImpact, { description: "Re-rates the last `days` days of usage of the API at the proposed price; publishes nothing." })
   previewPriceChange(
     @Arg("input", () => PublishPriceInput, { description: "The proposed version." }) input: PublishPriceInput,

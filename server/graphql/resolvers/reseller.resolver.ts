@@ -1,4 +1,4 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import { notFound } from "../../core/errors.js";
 import type { Reseller as ResellerModel } from "../../core/model.js";
 import { parseId } from "../../core/text.js";
@@ -6,10 +6,11 @@ import type { GraphQLContext } from "../context.js";
 import { AccountConnection } from "../types/account.type.js";
 import { decodeCursor, toConnection } from "../types/common.js";
 import { CreateResellerInput, Reseller, ResellerConnection, ResellerFilter, UpdateResellerInput } from "../types/reseller.type.js";
+import { Roles } from "../roles.js";
 
 @Resolver(() => Reseller)
 export class ResellerResolver {
-  @Authorized("OPERATOR", "PARTNER", "INTEGRATOR")
+  @Roles("OPERATOR", "PARTNER", "INTEGRATOR")
   @Query(() => Reseller, { nullable: true, description: "One reseller of the directory." })
   async reseller(@Arg("id", () => ID, { description: "The reseller id." }) id: string, @Ctx() { loaders }: GraphQLContext) {
     const reseller = await loaders.reseller.load(parseId(id, "id"));
@@ -17,7 +18,7 @@ export class ResellerResolver {
     return reseller;
   }
 
-  @Authorized("OPERATOR", "PARTNER", "INTEGRATOR")
+  @Roles("OPERATOR", "PARTNER", "INTEGRATOR")
   @Query(() => ResellerConnection, { description: "The reseller directory, filtered like the Customer Success Hub partner search." })
   async resellers(
     @Arg("first", () => Int, { nullable: true, description: "Page size, 1–100 (default 20)." }) first: number | null,
@@ -41,13 +42,13 @@ export class ResellerResolver {
     return toConnection(page);
   }
 
-  @Authorized("OPERATOR")
+  @Roles("OPERATOR")
   @Mutation(() => Reseller, { description: "Adds a reseller to the directory." })
   createReseller(@Arg("input", () => CreateResellerInput, { description: "The new reseller." }) input: CreateResellerInput, @Ctx() { services, viewer }: GraphQLContext) {
     return services.accounts.createReseller(input, viewer!.actor);
   }
 
-  @Authorized("OPERATOR")
+  @Roles("OPERATOR")
   @Mutation(() => Reseller, { description: "Changes a reseller: name, tier, Flex agreement, activity, facets." })
   updateReseller(
     @Arg("id", () => ID, { description: "The reseller id." }) id: string,
@@ -57,7 +58,7 @@ export class ResellerResolver {
     return services.accounts.updateReseller(parseId(id, "id"), input, viewer!.actor);
   }
 
-  @Authorized("OPERATOR", "PARTNER")
+  @Roles("OPERATOR", "PARTNER")
   @FieldResolver(() => AccountConnection, { description: "The reseller's customers. A partner sees only its own reseller's." })
   async accounts(
     @Root() reseller: ResellerModel,

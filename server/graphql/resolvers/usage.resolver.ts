@@ -1,13 +1,16 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import { badInput, FlexgateError } from "../../core/errors.js";
 import type { Account as AccountModel, ChargeAllocation, UsageCharge as UsageChargeModel } from "../../core/model.js";
 import { parseId } from "../../core/text.js";
 import { assertBatchSize, type BatchItemResult, type GroupItem, type UsageEvent } from "../../services/rating.service.js";
 import type { GraphQLContext } from "../context.js";
 import { DateTimeScalar } from "../scalars.js";
+import { yieldTurns } from "../turns.js";
+import { parsedOrThrow } from "../unparsed.js";
 import { Account, CreditLot, FlexPack } from "../types/account.type.js";
-import { decodeCursor, toConnection } from "../types/common.js";
-import { UsageGrouping } from "../types/enums.js";
+import { CHARGE_ORDERS, chargeSortKey } from "../../store/port.js";
+import { decodeOrderedCursor, encodeOrderedCursor, toConnection } from "../types/common.js";
+import { ChargeOrder, UsageGrouping } from "../types/enums.js";
 import { PriceEntry } from "../types/price.type.js";
 import {
   Allocation,
@@ -24,14 +27,26 @@ import {
   UsageQuote,
   UsageSummaryRow,
 } from "../types/usage.type.js";
+import { Roles } from "../roles.js";
 
+/**
+ * An input as the rating service takes it. A batch item's amount and date may still be unparsed
+ * (see unparsed.ts): refused here, they fail that item alone.
+ */
 function toUsageEvent(input: UsageInput, field: string): UsageEvent {
-  const labels: Record<string, string> = {};
+  // No prototype: "__proto__" is a key like any other, not a way to drop a label.
+  const labels: Record<string, string> = Object.create(null);
   for (const label of input.labels ?? []) {
     if (Object.hasOwn(labels, label.key)) throw badInput(`${field}.labels`, `label "${label.key}" is given twice`);
     labels[label.key] = label.value;
   }
-  return { ...input, accountId: parseId(input.accountId, `${field}.accountId`), quantityMicros: input.quantity, labels };
+  return {
+    ...input,
+    accountId: parseId(input.accountId, `${field}.accountId`),
+    quantityMicros: parsedOrThrow(input.quantity, `${field}.quantity`),
+    occurredAt: parsedOrThrow(input.occurredAt, `${field}.occurredAt`),
+    labels,
+  };
 }
 
 function toResult(result: BatchItemResult): RecordUsageResult {
@@ -45,13 +60,13 @@ type AllocationView = Pick<ChargeAllocation, "source" | "amountMicros" | "credit
 
 @Resolver(() => UsageCharge)
 export class UsageResolver {
-  @Authorized("OPERATOR", "METERING")
+  @Roles("OPERATOR", "METERING")
   @Mutation(() => RecordUsagePayload, { description: "Rates one usage event and pays it credit-first. Idempotent on eventId." })
   recordUsage(@Arg("input", () => UsageInput, { description: "The event." }) input: UsageInput, @Ctx() { services }: GraphQLContext) {
     return services.usageBatcher.record(toUsageEvent(input, "input"));
   }
 
-  @Authorized("OPERATOR", "METERING")
+  @Roles("OPERATOR", "METERING")
   @Mutation(() => [RecordUsageResult], { description: "Rates up to 1,000 events in one transaction; each succeeds or fails alone, in order." })
   async recordUsageBatch(@Arg("inputs", () => [UsageInput], { description: "The events." }) inputs: UsageInput[], @Ctx() { services }: GraphQLContext) {
     assertBatchSize(inputs.length, "inputs");
@@ -72,7 +87,7 @@ export class UsageResolver {
     return early.map((result) => result ?? toResult(recorded[next++]!));
   }
 
-  @Authorized("OPERATOR", "METERING", "PARTNER")
+  @Roles("OPERATOR", "METERING", "PARTNER")
   @Query(() => UsageQuote, { description: "What recordUsage would charge and drain now, and the balance after; writes nothing." })
   async quoteUsage(@Arg("input", () => UsageInput, { description: "The hypothetical event." }) input: UsageInput, @Ctx() { services, access, loaders }: GraphQLContext) {
     const event = toUsageEvent(input, "input");
@@ -91,7 +106,7 @@ export class UsageResolver {
     };
   }
 
-  @Authorized("OPERATOR", "METERING", "PARTNER")
+  @Roles("OPERATOR", "METERING", "PARTNER")
   @Query(() => UsageAuthorization, { description: "Whether a premium call may start now for the account, and why not." })
   async usageAuthorization(
     @Arg("accountId", () => ID, { description: "The account." }) accountId: string,
@@ -102,7 +117,7 @@ export class UsageResolver {
     return services.insight.usageAuthorization(account.id, apiCode);
   }
 
-  @Authorized("OPERATOR")
+  @Roles("OPERATOR")
   @Mutation(() => UsageCharge, { description: "Reverses a charge once: its tokens go back to the exact lots, packs and deficit that paid it." })
   reverseCharge(
     @Arg("chargeId", () => ID, { description: "The charge." }) chargeId: string,
@@ -112,9 +127,10 @@ export class UsageResolver {
     return services.rating.reverseCharge(parseId(chargeId, "chargeId"), reason, viewer!.actor);
   }
 
-  // Only the roles that may read accounts follow this hop: a metering key gets a charge back from
-  // recordUsage, and must not reach the account's name, balance and history through it.
-  @Authorized("OPERATOR", "PARTNER")
+  // Only the roles that may read accounts follow this hop, and the hops to lots and packs below: a
+  // metering key gets charges and quotes back, and must not reach the account's name, balance,
+  // order references and prices through them.
+  @Roles("OPERATOR", "PARTNER")
   @FieldResolver(() => Account, { description: "The account charged." })
   async account(@Root() charge: UsageChargeModel, @Ctx() { loaders }: GraphQLContext) {
     return loaders.account.load(charge.accountId);
@@ -143,12 +159,14 @@ export class UsageResolver {
 
 @Resolver(() => Allocation)
 export class AllocationResolver {
+  @Roles("OPERATOR", "PARTNER")
   @FieldResolver(() => CreditLot, { nullable: true, description: "The lot that paid, for CREDIT_LOT." })
   async creditLot(@Root() allocation: AllocationView, @Ctx() { loaders }: GraphQLContext) {
     if (allocation.creditLotId === null) return null;
     return (await loaders.creditLots.load(allocation.accountId)).find((lot) => lot.id === allocation.creditLotId) ?? null;
   }
 
+  @Roles("OPERATOR", "PARTNER")
   @FieldResolver(() => FlexPack, { nullable: true, description: "The pack that paid, for FLEX_PACK." })
   async flexPack(@Root() allocation: AllocationView, @Ctx() { loaders }: GraphQLContext) {
     if (allocation.flexPackId === null) return null;
@@ -159,25 +177,29 @@ export class AllocationResolver {
 /** The account's usage and insight fields. */
 @Resolver(() => Account)
 export class AccountUsageResolver {
-  @FieldResolver(() => UsageChargeConnection, { description: "The account's charges, newest first." })
+  @FieldResolver(() => UsageChargeConnection, { description: "The account's charges, the most recent usage first unless `orderBy` says otherwise." })
   async charges(
     @Root() account: AccountModel,
     @Arg("first", () => Int, { nullable: true, description: "Page size, 1–100 (default 20)." }) first: number | null,
-    @Arg("after", () => String, { nullable: true, description: "The endCursor of the previous page." }) after: string | null,
+    @Arg("after", () => String, { nullable: true, description: "The endCursor of the previous page, read with the same orderBy." }) after: string | null,
     @Arg("filter", () => ChargeFilter, { nullable: true, description: "Narrows the charges." }) filter: ChargeFilter | null,
+    @Arg("orderBy", () => ChargeOrder, { nullable: true, defaultValue: ChargeOrder.OCCURRED_AT_DESC, description: "The order of the charges (default OCCURRED_AT_DESC, the most recent usage first)." })
+    orderBy: keyof typeof ChargeOrder | null,
     @Ctx() { services }: GraphQLContext,
   ) {
+    const order = orderBy ?? ChargeOrder.OCCURRED_AT_DESC;
     const page = await services.ledger.charges(
       account.id,
       { from: filter?.from ?? undefined, to: filter?.to ?? undefined, apiCode: filter?.apiCode ?? undefined, clientId: filter?.clientId ?? undefined },
       first,
-      decodeCursor(after),
+      decodeOrderedCursor(after, order, CHARGE_ORDERS),
+      order,
     );
-    return toConnection(page);
+    return toConnection(page, (charge) => encodeOrderedCursor(order, chargeSortKey(order, charge)));
   }
 
   @FieldResolver(() => [UsageSummaryRow], { description: "Usage per UTC day or month and API in [from, to), reversed charges left out." })
-  usageSummary(
+  async usageSummary(
     @Root() account: AccountModel,
     @Arg("from", () => DateTimeScalar, { description: "Start (inclusive)." }) from: number,
     @Arg("to", () => DateTimeScalar, { description: "End (exclusive)." }) to: number,
@@ -185,16 +207,19 @@ export class AccountUsageResolver {
     @Arg("clientId", () => String, { nullable: true, description: "Only this APS app." }) clientId: string | null,
     @Ctx() { services }: GraphQLContext,
   ) {
+    await yieldTurns();
     return services.insight.usageSummary(account.id, from, to, groupBy, clientId);
   }
 
   @FieldResolver(() => BalanceForecast, { description: "Burn rate, depletion date and the tokens that will expire unused." })
-  forecast(@Root() account: AccountModel, @Ctx() { services }: GraphQLContext) {
+  async forecast(@Root() account: AccountModel, @Ctx() { services }: GraphQLContext) {
+    await yieldTurns();
     return services.insight.forecast(account.id);
   }
 
   @FieldResolver(() => [BalanceAlert], { description: "Signals to show now: low balance, expiring tokens, deficit, restriction." })
-  alerts(@Root() account: AccountModel, @Ctx() { services }: GraphQLContext) {
+  async alerts(@Root() account: AccountModel, @Ctx() { services }: GraphQLContext) {
+    await yieldTurns();
     return services.insight.alerts(account.id);
   }
 }

@@ -14,6 +14,7 @@ export const UsageOutcome = { SUCCEEDED: "SUCCEEDED", FAILED: "FAILED", CANCELLE
 export const PriceStatus = { SCHEDULED: "SCHEDULED", ACTIVE: "ACTIVE", SUPERSEDED: "SUPERSEDED", CANCELLED: "CANCELLED" } as const;
 export const AllocationSource = { CREDIT_LOT: "CREDIT_LOT", FLEX_PACK: "FLEX_PACK", DEFICIT: "DEFICIT" } as const;
 export const UsageGrouping = { DAY: "DAY", MONTH: "MONTH" } as const;
+export const ChargeOrder = { OCCURRED_AT_DESC: "OCCURRED_AT_DESC", OCCURRED_AT_ASC: "OCCURRED_AT_ASC", BOOKED_DESC: "BOOKED_DESC", BOOKED_ASC: "BOOKED_ASC" } as const;
 export const AlertKind = { LOW_BALANCE: "LOW_BALANCE", EXPIRING_SOON: "EXPIRING_SOON", DEFICIT: "DEFICIT", RESTRICTED: "RESTRICTED" } as const;
 
 registerEnumType(Role, {
@@ -119,5 +120,16 @@ registerEnumType(AlertKind, {
     EXPIRING_SOON: { description: "Tokens expire within 90 days." },
     DEFICIT: { description: "The account owes a deficit; `at` is when its grace period ends." },
     RESTRICTED: { description: "The grace period is over: priced usage is refused until the deficit is paid." },
+  },
+});
+
+registerEnumType(ChargeOrder, {
+  name: "ChargeOrder",
+  description: "The order of an account's charges. Ties are broken by booking order, so every order is total and paging never skips or repeats a charge.",
+  valuesConfig: {
+    OCCURRED_AT_DESC: { description: "The most recent usage first, by occurredAt. The default: what a portal shows." },
+    OCCURRED_AT_ASC: { description: "The oldest usage first, by occurredAt." },
+    BOOKED_DESC: { description: "The most recently booked first (the order charges were rated in, by id): usage reported late appears where it was recorded." },
+    BOOKED_ASC: { description: "The first booked first, by id: a feed to follow, as new charges always come last." },
   },
 });

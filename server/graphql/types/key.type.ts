@@ -96,4 +96,4 @@ export class AuditEntry {
   after!: string | null;
 }
 
-export const AuditEntryConnection = connectionOf(AuditEntry, "AuditEntry", "audit entry");
+export const AuditEntryConnection = connectionOf(AuditEntry, "AuditEntry", "audit entry", "audit entries");

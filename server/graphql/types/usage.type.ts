@@ -1,9 +1,11 @@
 import { Field, ID, InputType, Int, ObjectType } from "type-graphql";
 import { DateTimeScalar, QuantityScalar, TokensScalar } from "../scalars.js";
+import type { MaybeUnparsed } from "../unparsed.js";
 import { Balance } from "./account.type.js";
 import { connectionOf } from "./common.js";
 import { AccountStatus, AlertKind, AllocationSource, UsageOutcome } from "./enums.js";
 import { PriceEntry } from "./price.type.js";
+import { Roles } from "../roles.js";
 
 @ObjectType({ description: "A free-form label on a usage event." })
 export class UsageLabel {
@@ -86,13 +88,13 @@ export class UsageInput {
   apiCode!: string;
 
   @Field(() => QuantityScalar, { description: "Meter units used (seconds, jobs, photos…)." })
-  quantity!: bigint;
+  quantity!: MaybeUnparsed<bigint>;
 
   @Field(() => UsageOutcome, { description: "How the job ended." })
   outcome!: "SUCCEEDED" | "FAILED" | "CANCELLED";
 
   @Field(() => DateTimeScalar, { description: "When it happened; at most 5 minutes in the future, however old." })
-  occurredAt!: number;
+  occurredAt!: MaybeUnparsed<number>;
 
   @Field(() => String, { nullable: true, description: "The APS app (client id) that made the call." })
   clientId?: string | null;
@@ -127,7 +129,7 @@ export class RecordUsagePayload {
 
 @ObjectType({ description: "Why one event of a batch was refused." })
 export class UsageError {
-  @Field(() => String, { description: "An error code of the closed set, such as INSUFFICIENT_BALANCE." })
+  @Field(() => String, { description: "An error code of the closed set, one of the ErrorCode enum's values, such as INSUFFICIENT_BALANCE." })
   code!: string;
 
   @Field(() => String, { description: "What was wrong, for people." })
@@ -154,6 +156,13 @@ export class RecordUsageResult {
 
 @ObjectType({ description: "What recordUsage would do now, written nowhere." })
 export class UsageQuote {
+  @Field(() => UsageCharge, {
+    nullable: true,
+    description:
+      "The charge already recorded under this eventId with the same payload: recordUsage would replay it and charge nothing new (tokens, allocations and balanceAfter then show what a new event like it would cost). Null for an event not recorded yet. An eventId recorded with a different payload is refused with IDEMPOTENCY_CONFLICT, as recordUsage would refuse it.",
+  })
+  alreadyRecorded!: UsageCharge | null;
+
   @Field(() => TokensScalar, { name: "tokens", description: "Tokens the event would be charged." })
   tokensMicros!: bigint;
 
@@ -163,6 +172,9 @@ export class UsageQuote {
   @Field(() => [Allocation], { description: "The lots, packs and deficit that would pay it, in drain order." })
   allocations!: Allocation[];
 
+  // A balance is the account's business: a metering pipeline learns whether it may go on from
+  // usageAuthorization, not from the amounts.
+  @Roles("OPERATOR", "PARTNER")
   @Field(() => Balance, { description: "The account's balance after the charge." })
   balanceAfter!: Balance;
 }

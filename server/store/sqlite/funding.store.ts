@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNull, sql } from "drizzle-orm";
 import { allocations, creditLots, deficitSettlements, flexPacks, reversals } from "../../../schema/tables.js";
 import type { FundingSource, SourceKind } from "../../core/drain.js";
 import type { OutstandingDeficit, Settlement } from "../../core/ledger.js";
@@ -15,8 +15,10 @@ export function findCreditLotByRef(tx: Tx, externalRef: string): { lot: CreditLo
   return row ? { lot: toCreditLot(row), fingerprint: row.fingerprint } : null;
 }
 
-export function findFlexPackByRef(tx: Tx, orderRef: string): { pack: FlexPack; fingerprint: string } | null {
-  const row = tx.select().from(flexPacks).where(eq(flexPacks.orderRef, orderRef)).get();
+/** The pack a seller (a reseller, or the eStore for null) recorded under its order reference. */
+export function findFlexPackByRef(tx: Tx, resellerId: number | null, orderRef: string): { pack: FlexPack; fingerprint: string } | null {
+  const seller = resellerId === null ? isNull(flexPacks.resellerId) : eq(flexPacks.resellerId, resellerId);
+  const row = tx.select().from(flexPacks).where(and(seller, eq(flexPacks.orderRef, orderRef))).get();
   return row ? { pack: toFlexPack(row), fingerprint: row.fingerprint } : null;
 }
 
@@ -154,6 +156,23 @@ export function insertSettlements(
       })),
     )
     .run();
+}
+
+/**
+ * How many lots or packs an account holds: all of them, and those whose validity overlaps
+ * [from, to). One indexed pass over the account's own rows (at most MAXIMA's lifetime cap).
+ */
+export function sourceCounts(tx: Tx, kind: SourceKind, accountId: number, from: Instant, to: Instant): { total: number; overlapping: number } {
+  const table = kind === "CREDIT_LOT" ? creditLots : flexPacks;
+  const row = tx
+    .select({
+      total: sql<number>`count(*)`,
+      overlapping: sql<number>`coalesce(sum(${table.purchasedAt} < ${to} and ${table.expiresAt} > ${from}), 0)`,
+    })
+    .from(table)
+    .where(eq(table.accountId, accountId))
+    .get();
+  return { total: Number(row?.total ?? 0), overlapping: Number(row?.overlapping ?? 0) };
 }
 
 const groupSources = rowsStatement(

@@ -24,6 +24,12 @@ export function findActiveKeyByHash(tx: Tx, secretHash: string): ApiKey | null {
   return row ? toApiKey(key.read(row)) : null;
 }
 
+/** The key a secret belongs to, revoked or not: a revoked key's secret must never be registered again. */
+export function findKeyByHash(tx: Tx, secretHash: string): ApiKey | null {
+  const row = tx.select().from(apiKeys).where(eq(apiKeys.secretHash, secretHash)).get();
+  return row ? toApiKey(row) : null;
+}
+
 export function markKeyRevoked(tx: Tx, id: number, now: Instant): ApiKey {
   return toApiKey(tx.update(apiKeys).set({ revokedAt: now }).where(eq(apiKeys.id, id)).returning().get()!);
 }

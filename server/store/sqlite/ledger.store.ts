@@ -5,7 +5,7 @@ import type { LedgerSettlement } from "../../core/ledger.js";
 import type { ChargeAllocation, UsageCharge } from "../../core/model.js";
 import type { Instant } from "../../core/time.js";
 import { columnsOf, prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
-import type { ChargeQuery, NewCharge } from "../port.js";
+import { CHARGE_ORDERS, type ChargeQuery, type NewCharge } from "../port.js";
 import { fromDbMicros, toAllocation, toDbMicros, toUsageCharge } from "./rows.js";
 
 // Columns are written out with their tables: drizzle renders the columns of a selected sql
@@ -121,7 +121,7 @@ export function insertReversal(tx: Tx, chargeId: number, reason: string, actor: 
   tx.insert(reversals).values({ chargeId, reason, reversedBy: actor, reversedAt: now }).run();
 }
 
-function chargeConditions(query: Omit<ChargeQuery, "beforeId" | "limit">) {
+function chargeConditions(query: Omit<ChargeQuery, "order" | "after" | "limit">) {
   return and(
     eq(usageCharges.accountId, query.accountId),
     query.from != null ? gte(usageCharges.occurredAt, query.from) : undefined,
@@ -132,17 +132,23 @@ function chargeConditions(query: Omit<ChargeQuery, "beforeId" | "limit">) {
 }
 
 export function listCharges(tx: Tx, query: ChargeQuery): UsageCharge[] {
+  const { key, descending } = CHARGE_ORDERS[query.order];
+  const columns = key.map((field) => usageCharges[field]);
+  // A row-value comparison, which SQLite turns into one index range.
+  const afterKey = query.after
+    ? sql`(${sql.join(columns, sql`, `)}) ${descending ? sql`<` : sql`>`} (${sql.join(query.after.map((value) => sql`${value}`), sql`, `)})`
+    : undefined;
   return tx
     .select({ row: usageCharges, reversedAt })
     .from(usageCharges)
-    .where(and(chargeConditions(query), query.beforeId ? lt(usageCharges.id, query.beforeId) : undefined))
-    .orderBy(desc(usageCharges.id))
+    .where(and(chargeConditions(query), afterKey))
+    .orderBy(...columns.map((column) => (descending ? desc(column) : asc(column))))
     .limit(query.limit)
     .all()
     .map((row) => toUsageCharge(row.row, row.reversedAt));
 }
 
-export function countCharges(tx: Tx, query: Omit<ChargeQuery, "beforeId" | "limit">): number {
+export function countCharges(tx: Tx, query: Omit<ChargeQuery, "order" | "after" | "limit">): number {
   return tx.select({ n: sql<number>`count(*)` }).from(usageCharges).where(chargeConditions(query)).get()!.n;
 }
 

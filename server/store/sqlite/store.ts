@@ -7,7 +7,7 @@ import { sql } from "drizzle-orm";
 import type { Instant } from "../../core/time.js";
 import { PriceBook } from "../price-book.js";
 import type { PriceTable, RatingOutcome, RatingRequest, Store, StoreReads, StoreWrites, WriteLocks } from "../port.js";
-import { groupKeys, outcomesOf, planGroup } from "../rate-group.js";
+import { groupKeys, outcomesOf, planGroup, unexpectedItemError } from "../rate-group.js";
 import * as accounts from "./accounts.store.js";
 import * as audit from "./audit.store.js";
 import { type Db, inTransaction, migrateDatabase, openDatabase, type OpenOptions, prepared, rawStatement, type Tx } from "./database.js";
@@ -51,6 +51,13 @@ const unitStatements = (tx: Tx) => ({
   release: rawStatement("release savepoint unit")(tx),
   rollbackToSavepoint: rawStatement("rollback to savepoint unit")(tx),
 });
+
+/** An error met inside a rating group's open transaction; `cause` is the error itself. */
+class GroupFault extends Error {
+  constructor(override readonly cause: unknown) {
+    super("a rating group met an unexpected error", { cause });
+  }
+}
 
 export class SqliteStore implements Store {
   readonly engine = "sqlite";
@@ -96,10 +103,36 @@ export class SqliteStore implements Store {
 
   rateGroup(requests: readonly RatingRequest[], now: Instant): Promise<RatingOutcome[]> {
     if (requests.length === 0) return Promise.resolve([]);
-    // Synchronous from the first read to the commit: a drizzle transaction callback on
-    // better-sqlite3 must never await.
-    return this.exclusive(() =>
-      inTransaction(this.db, "immediate", (tx) => {
+    return this.exclusive(() => {
+      try {
+        return this.rateInTransaction(requests, now);
+      } catch (error) {
+        if (!(error instanceof GroupFault)) throw error;
+        // Reading or writing the group met an error no rule foresees (a stored amount that cannot
+        // be read, a storage fault) and the group rolled back. Rated one at a time, the events it
+        // does not concern go through, and only the faulty one fails.
+        if (requests.length === 1) return [{ error: unexpectedItemError(error.cause, requests[0]!.field) }];
+        return requests.map((request): RatingOutcome => {
+          try {
+            return this.rateInTransaction([request], now)[0]!;
+          } catch (alone) {
+            if (!(alone instanceof GroupFault)) throw alone;
+            return { error: unexpectedItemError(alone.cause, request.field) };
+          }
+        });
+      }
+    });
+  }
+
+  /**
+   * Synchronous from the first read to the commit: a drizzle transaction callback on
+   * better-sqlite3 must never await. An error met while the transaction is open comes out as a
+   * GroupFault; one that kept the transaction from starting, ended it (SQLite rolls back on a full
+   * disk or RAISE(ROLLBACK)) or failed the commit comes out as itself, and fails the whole group.
+   */
+  private rateInTransaction(requests: readonly RatingRequest[], now: Instant): RatingOutcome[] {
+    return inTransaction(this.db, "immediate", (tx) => {
+      try {
         const { accountIds, eventIds } = groupKeys(requests);
         const plan = planGroup(
           requests,
@@ -117,8 +150,10 @@ export class SqliteStore implements Store {
         for (const change of plan.sourceChanges) funding.adjustRemaining(tx, change.kind, change.id, change.deltaMicros);
         for (const [accountId, deficit] of plan.deficits) accounts.saveDeficit(tx, accountId, deficit);
         return outcomesOf(plan, written);
-      }),
-    );
+      } catch (error) {
+        throw this.db.$client.inTransaction ? new GroupFault(error) : error;
+      }
+    });
   }
 
   ping(): Promise<void> {
@@ -188,12 +223,14 @@ function readsOn(db: Db, priceTable: () => PriceTable): StoreReads {
     findCreditLot: async (id) => funding.findCreditLot(db, id),
     findFlexPack: async (id) => funding.findFlexPack(db, id),
     findCreditLotByRef: async (ref) => funding.findCreditLotByRef(db, ref),
-    findFlexPackByRef: async (ref) => funding.findFlexPackByRef(db, ref),
+    findFlexPackByRef: async (resellerId, ref) => funding.findFlexPackByRef(db, resellerId, ref),
+    sourceCounts: async (kind, accountId, from, to) => funding.sourceCounts(db, kind, accountId, from, to),
     creditLotsOf: async (ids) => funding.creditLotsOf(db, ids),
     flexPacksOf: async (ids) => funding.flexPacksOf(db, ids),
     fundingSourcesAt: async (accountId, at) => funding.fundingSourcesAt(db, accountId, at),
     outstandingDeficits: async (accountId) => funding.outstandingDeficits(db, accountId),
     findCharge: async (id) => ledger.findCharge(db, id),
+    findChargeByEventId: async (eventId) => ledger.findChargeByEventId(db, eventId),
     listCharges: async (query) => ledger.listCharges(db, query),
     countCharges: async (query) => ledger.countCharges(db, query),
     allocationsOfCharges: async (ids) => ledger.allocationsOfCharges(db, ids),
@@ -203,6 +240,7 @@ function readsOn(db: Db, priceTable: () => PriceTable): StoreReads {
     findPriceVersion: async (id) => prices.findPriceVersion(db, id),
     findApiKey: async (id) => keys.findApiKey(db, id),
     findActiveKeyByHash: async (hash) => keys.findActiveKeyByHash(db, hash),
+    findKeyByHash: async (hash) => keys.findKeyByHash(db, hash),
     countActiveOperatorKeys: async () => keys.countActiveOperatorKeys(db),
     listApiKeys: async () => keys.listApiKeys(db),
     listAudit: async (query) => audit.listAudit(db, query),

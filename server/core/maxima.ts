@@ -1,0 +1,48 @@
+/**
+ * The hard maxima of everything that can grow: how many lots, packs, prices, keys and report
+ * rows there may be. Each is enforced where the data is written or asked for, and the query cost
+ * model (graphql/cost.ts) multiplies by it, so the cost of a query is an upper bound of the rows
+ * it can make the server read, whatever the data. README "Guarantees" lists them.
+ */
+export const MAXIMA = Object.freeze({
+  /**
+   * Flex packs of one account whose year of validity overlaps a new pack's year: the purchase
+   * that would make it 101 is refused. At most this many packs are valid at any one instant, so
+   * `flexPacks` (unexpired ones) and one charge's receipt stay short whatever a seller records.
+   */
+  flexPacksAtOnce: 100,
+  /** Cloud-credit lots of one account whose year overlaps a new lot's year (as for packs). */
+  creditLotsAtOnce: 100,
+  /** Flex packs one account may ever hold, expired ones included: `flexPacks(includeExpired: true)`. */
+  flexPacksPerAccount: 1_000,
+  /** Cloud-credit lots one account may ever hold, expired ones included. */
+  creditLotsPerAccount: 1_000,
+  /** Kinds of balance alert; an account shows each at most once. */
+  alertsPerAccount: 4,
+  /** Labels on one usage event. */
+  labelsPerEvent: 20,
+  /** Events in one recordUsageBatch. */
+  eventsPerBatch: 1_000,
+  /** Metered API codes in the price book: publishing a version of a 101st code is refused. */
+  pricedApis: 100,
+  /** Versions of one API code, retirements and cancelled ones included. */
+  versionsPerApi: 100,
+  /** API keys, revoked ones included (revoked keys stay for the audit trail). */
+  apiKeys: 1_000,
+  /** Entries of each reseller facet (locations, languages, services). */
+  facetEntries: 50,
+  /** Items of one connection page (`first`). */
+  pageSize: 100,
+  /** Days a DAY usageSummary may span: one row per day and API. */
+  summaryDaysByDay: 366,
+  /** Days a MONTH usageSummary may span (three years). */
+  summaryDaysByMonth: 1_096,
+  /** Days previewPriceChange may look back. */
+  impactDays: 366,
+});
+
+/**
+ * One charge is paid by lots and packs valid when its usage occurred, then a deficit: its
+ * receipt (`allocations`) has at most one line per source valid at once, plus the deficit.
+ */
+export const ALLOCATIONS_PER_CHARGE = MAXIMA.creditLotsAtOnce + MAXIMA.flexPacksAtOnce + 1;
