@@ -19,7 +19,7 @@ import { createServices, type Services } from "./services/index.js";
 import type { Db } from "./store/database.js";
 
 export interface AppOptions {
-  readonly config: Pick<Config, "rules">;
+  readonly config: Pick<Config, "rules"> & Partial<Pick<Config, "consoleIdleMinutes">>;
   readonly db: Db;
   readonly clock?: Clock;
 }
@@ -75,7 +75,7 @@ export async function createApp({ config, db, clock = Date.now }: AppOptions): P
     db.get(sql`select 1`);
     res.json({ status: "ok" });
   });
-  app.use("/console", consoleRouter());
+  app.use("/console", consoleRouter({ idleMinutes: config.consoleIdleMinutes }));
   app.use(
     "/graphql",
     requireKey(services),

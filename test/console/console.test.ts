@@ -3,31 +3,22 @@
  * Every page is watched: a request to anything but the test server, a script error or a console
  * error fails the test that caused it. Screenshots of the main screens go to ./screenshots/.
  */
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CONSOLE_CSP } from "../../server/http/console.js";
 import { OPERATOR, tokens } from "../fixtures/harness.js";
 import { startTestServer, type TestServer } from "../fixtures/server.js";
+import { launchChromium } from "./browser.js";
+import { ensureConsoleBuilt } from "./build.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(HERE, "..", "..");
 const SCREENSHOTS = join(HERE, "screenshots");
 const NOW = "2026-01-15T09:00:00Z";
 const DAY = 86_400_000;
 const XSS_NOTE = "Spring review <img src=x onerror=alert(1)> approved";
-
-/** Rebuilds the console only when a source is newer than its output, so a bare `vitest` works too. */
-function ensureConsoleBuilt(): void {
-  const src = join(ROOT, "console", "src");
-  const out = join(ROOT, "console", "dist", "main.js");
-  const newest = Math.max(...readdirSync(src).map((name) => statSync(join(src, name)).mtimeMs));
-  if (existsSync(out) && statSync(out).mtimeMs >= newest) return;
-  execFileSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", join(ROOT, "console", "tsconfig.json")], { stdio: "inherit" });
-}
 
 interface Watched {
   readonly context: BrowserContext;
@@ -103,7 +94,7 @@ async function history(apiCode: string): Promise<Array<{ id: string; status: str
 
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  ensureConsoleBuilt();
+  await ensureConsoleBuilt();
   server = await startTestServer({ now: NOW });
   const now = server.now();
   // Usage for the impact preview: four complex jobs within the last 30 days (4 × 0.5 = 2 tokens)
@@ -123,13 +114,7 @@ beforeAll(async () => {
       occurredAt: now - daysAgo * DAY,
     });
   }
-  // Launched without a persistent profile, Playwright gives Chromium a fresh temporary
-  // --user-data-dir of its own; the flags keep Chromium from calling home on this closed network.
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 
 afterEach(async () => {
@@ -151,7 +136,8 @@ describe("operator console", () => {
     expect(page.headers.get("x-content-type-options")).toBe("nosniff");
     expect(page.headers.get("cache-control")).toBe("no-cache");
     expect(await page.text()).not.toMatch(/<script>|\sstyle=|\son\w+=/i);
-    const script = await fetch(`${server.url}/console/main.js`);
+    const scriptName = /src="([^"]+)"/.exec(await (await fetch(`${server.url}/console/`)).text())![1];
+    const script = await fetch(`${server.url}/console/${scriptName}`);
     expect(script.headers.get("content-type")).toMatch(/javascript/);
     expect(script.headers.get("content-security-policy")).toBe(CONSOLE_CSP);
     const bare = await fetch(`${server.url}/console`, { redirect: "manual" });
