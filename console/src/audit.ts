@@ -90,7 +90,13 @@ function auditTable(entries: readonly AuditEntry[]): HTMLElement {
               "details",
               null,
               h("summary", null, "Before and after"),
-              h("div", { class: "snapshots" }, h("div", null, h("h4", null, "Before"), h("pre", null, prettyJson(entry.before))), h("div", null, h("h4", null, "After"), h("pre", null, prettyJson(entry.after)))),
+              h(
+                "div",
+                { class: "snapshots" },
+                // Focusable, so the keyboard can scroll a long snapshot.
+                h("div", null, h("h4", null, "Before"), h("pre", { tabindex: 0, "aria-label": `Before, entry ${entry.id}` }, prettyJson(entry.before))),
+                h("div", null, h("h4", null, "After"), h("pre", { tabindex: 0, "aria-label": `After, entry ${entry.id}` }, prettyJson(entry.after))),
+              ),
             ),
           ),
         );

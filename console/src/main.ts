@@ -15,6 +15,7 @@ import { errorState, loadingState } from "./states.js";
  * with other tabs or left behind on a shared machine.
  */
 const KEY_STORAGE = "flexgate.console.operatorKey";
+const DEFAULT_IDLE_MINUTES = 30;
 
 const ROUTES = { "#/prices": "Price table", "#/audit": "Audit log" } as const;
 type Route = keyof typeof ROUTES;
@@ -37,8 +38,47 @@ function route(): Route {
   return location.hash in ROUTES ? (location.hash as Route) : "#/prices";
 }
 
+/** How long a message stays: long enough to read twice, short enough not to describe a stale table. */
+const MESSAGE_MS = 15_000;
+let messageTimer: ReturnType<typeof setTimeout> | undefined;
+
+function clearMessage(): void {
+  clearTimeout(messageTimer);
+  status.replaceChildren();
+}
+
 function notify(message: string): void {
-  replaceChildren(status, h("p", null, message, " ", h("button", { type: "button", class: "link", onclick: () => status.replaceChildren() }, "Dismiss")));
+  clearTimeout(messageTimer);
+  replaceChildren(status, h("p", null, message, " ", h("button", { type: "button", class: "link", onclick: clearMessage }, "Dismiss")));
+  messageTimer = setTimeout(clearMessage, MESSAGE_MS);
+}
+
+/**
+ * Signs out after the server's configured minutes without a key press, click or scroll, so a tab
+ * left open on a shared desk does not keep an operator key usable.
+ */
+function watchIdle(idleMinutes: number): void {
+  let last = Date.now();
+  for (const type of ["keydown", "pointerdown", "wheel", "touchstart"]) {
+    window.addEventListener(type, () => (last = Date.now()), { capture: true, passive: true });
+  }
+  setInterval(() => {
+    if (current && Date.now() - last >= idleMinutes * 60_000) {
+      signOut(`Signed out after ${idleMinutes} minutes without activity.`);
+    }
+    if (!current) last = Date.now();
+  }, 10_000);
+}
+
+async function idleMinutes(): Promise<number> {
+  try {
+    const response = await fetch(new URL("config.json", document.baseURI), { cache: "no-store", credentials: "omit" });
+    const minutes = ((await response.json()) as { idleMinutes?: unknown }).idleMinutes;
+    if (typeof minutes === "number" && minutes > 0) return minutes;
+  } catch {
+    // Fall through to the default: the server answered nothing usable.
+  }
+  return DEFAULT_IDLE_MINUTES;
 }
 
 function signOut(message?: string): void {
@@ -50,7 +90,7 @@ function signOut(message?: string): void {
   current = null;
   resetPricesView();
   for (const dialog of document.querySelectorAll("dialog")) dialog.close();
-  status.replaceChildren();
+  clearMessage();
   renderSignIn(message);
 }
 
@@ -125,7 +165,7 @@ function renderSignIn(message?: string): void {
     submit.textContent = "Signing in…";
     void signIn(key)
       .then((viewer) => {
-        if (viewer.role !== "OPERATOR") return showError(`This is a ${viewer.role} key; the console needs an OPERATOR key.`, "FORBIDDEN");
+        if (viewer.role !== "OPERATOR") return showError(`This is ${/^[AEIOU]/.test(viewer.role) ? "an" : "a"} ${viewer.role} key; the console needs an OPERATOR key.`, "FORBIDDEN");
         current = { key, viewer };
         try {
           sessionStorage.setItem(KEY_STORAGE, key);
@@ -181,11 +221,12 @@ async function resume(): Promise<void> {
 
 document.body.replaceChildren(
   h("header", { class: "topbar" }, h("a", { class: "brand", href: "#/prices" }, "Flexgate", h("span", null, " operator console")), nav, who),
-  main,
   status,
+  main,
 );
 window.addEventListener("hashchange", () => {
-  status.replaceChildren();
+  clearMessage();
   if (current) renderView();
 });
+void idleMinutes().then(watchIdle);
 void resume();

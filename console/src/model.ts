@@ -92,6 +92,12 @@ export function groupByApi(versions: readonly PriceEntry[]): ApiPrices[] {
     });
 }
 
+/** The version of the API that already takes effect at `iso` (the server refuses two at one instant). */
+export function clashingVersion(api: ApiPrices, iso: string): PriceEntry | null {
+  const at = Date.parse(iso);
+  return api.history.find((v) => v.status !== "CANCELLED" && Date.parse(v.effectiveFrom) === at) ?? null;
+}
+
 export function matchesFilter(api: ApiPrices, filter: string): boolean {
   const needle = filter.trim().toLowerCase();
   return needle === "" || api.apiCode.includes(needle) || api.name.toLowerCase().includes(needle);

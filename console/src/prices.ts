@@ -47,11 +47,14 @@ export function renderPrices(root: HTMLElement, session: Session): void {
     void load(entry.apiCode);
   };
 
+  const published = (entry: PriceEntry) =>
+    afterChange(entry, `Published version #${entry.id} of ${entry.apiCode}: ${rateLabel(entry)}, effective ${formatTime(entry.effectiveFrom)} (${entry.status}).`);
+  const publish = (group: ApiPrices | null, template?: PriceEntry) =>
+    openPublishDialog(session, group, published, { known: groups, openVersionFlow: (target) => publish(target), template });
+
   const callbacks: RowCallbacks = {
-    publish: (group) =>
-      openPublishDialog(session, group, (entry) =>
-        afterChange(entry, `Published version #${entry.id} of ${entry.apiCode}: ${rateLabel(entry)}, effective ${formatTime(entry.effectiveFrom)} (${entry.status}).`),
-      ),
+    publish: (group) => publish(group),
+    revert: (group, version) => publish(group, version),
     retire: (group) =>
       openRetireDialog(session, group, (entry) =>
         afterChange(entry, `${entry.apiCode} is retired from ${formatTime(entry.effectiveFrom)} (${entry.status}).`),
@@ -78,11 +81,7 @@ export function renderPrices(root: HTMLElement, session: Session): void {
     view.filter = filter.value;
     if (groups.length > 0) draw();
   });
-  newApi.addEventListener("click", () =>
-    openPublishDialog(session, null, (entry) =>
-      afterChange(entry, `Published version #${entry.id} of ${entry.apiCode}: ${rateLabel(entry)}, effective ${formatTime(entry.effectiveFrom)} (${entry.status}).`),
-    ),
-  );
+  newApi.addEventListener("click", () => publish(null));
   refresh.addEventListener("click", () => void load());
   heading.focus();
   void load();
@@ -90,6 +89,8 @@ export function renderPrices(root: HTMLElement, session: Session): void {
 
 interface RowCallbacks {
   publish(group: ApiPrices): void;
+  /** Publishes an earlier version's terms again, as a new version. */
+  revert(group: ApiPrices, version: PriceEntry): void;
   retire(group: ApiPrices): void;
   cancel(version: PriceEntry): void;
   toggle(group: ApiPrices, expanded: boolean): void;
@@ -116,6 +117,7 @@ function apiRows(group: ApiPrices, callbacks: RowCallbacks): HTMLTableSectionEle
     "button",
     { type: "button", class: "ghost small", "aria-expanded": String(expanded), "aria-controls": historyId },
     `History (${group.history.length})`,
+    srOnly(` of ${group.apiCode}`),
   );
   const historyRow = h(
     "tr",
@@ -133,7 +135,7 @@ function apiRows(group: ApiPrices, callbacks: RowCallbacks): HTMLTableSectionEle
   const row = h(
     "tr",
     { class: "api-row", "data-api-code": group.apiCode },
-    h("th", { scope: "row", "data-label": "API" }, h("code", { class: "api-code", tabindex: -1 }, group.apiCode), h("span", { class: "api-name" }, group.name)),
+    h("th", { scope: "row", "data-label": "API" }, h("code", { class: "api-code", tabindex: -1 }, ...breakable(group.apiCode)), h("span", { class: "api-name" }, group.name)),
     h(
       "td",
       { "data-label": "Rate now", class: "rate" },
@@ -196,9 +198,12 @@ function historyTable(group: ApiPrices, callbacks: RowCallbacks): HTMLElement {
             h(
               "td",
               { "data-label": "Status" },
-              h("span", { class: `badge ${version.status.toLowerCase()}` }, version.status),
+              statusBadge(version),
               version.status === "SCHEDULED"
                 ? h("button", { type: "button", class: "link", onclick: () => callbacks.cancel(version) }, "Cancel…", srOnly(` version #${version.id}`))
+                : null,
+              version.status === "SUPERSEDED" && !version.retired
+                ? h("button", { type: "button", class: "link", onclick: () => callbacks.revert(group, version) }, "Revert to these terms…", srOnly(` of version #${version.id}`))
                 : null,
             ),
             h("td", { "data-label": "Rate" }, rateLabel(version)),
@@ -213,6 +218,18 @@ function historyTable(group: ApiPrices, callbacks: RowCallbacks): HTMLElement {
       ),
     ),
   );
+}
+
+/** A retirement is never shown as an ACTIVE (green) version: it is the end of the API's prices. */
+function statusBadge(version: PriceEntry): HTMLElement {
+  if (!version.retired) return h("span", { class: `badge ${version.status.toLowerCase()}` }, version.status);
+  const label = version.status === "ACTIVE" ? "RETIRED" : version.status === "SUPERSEDED" ? "RETIREMENT ENDED" : `RETIREMENT ${version.status}`;
+  return h("span", { class: `badge retired ${version.status === "CANCELLED" ? "cancelled" : ""}`.trim() }, label);
+}
+
+/** "design-automation/revit" with a line-break opportunity after each slash, for narrow columns. */
+function breakable(apiCode: string): Array<string | HTMLElement> {
+  return apiCode.split("/").flatMap((part, index) => (index === 0 ? [part] : [h("wbr"), `/${part}`]));
 }
 
 function outcomesText(entry: PriceEntry): string {

@@ -2,25 +2,42 @@
  * Publishing a price version. The operator must see the impact preview of exactly the inputs
  * being published: any edit after a preview withdraws it and disables Publish again.
  */
-import { api, type PublishPriceInput } from "./api.js";
+import { ApiError, api, type PublishPriceInput } from "./api.js";
 import { h, replaceChildren, uid } from "./dom.js";
-import { type Control, type Field, FormErrors, banner, busy, field, fieldGroup, openModal, type Session, whenChooser } from "./forms.js";
-import { type ApiPrices, METERS, OUTCOMES, type PriceEntry, type PriceImpact, rateLabel, signed, tokensLabel, formatTime } from "./model.js";
+import { type Control, type Field, FormErrors, KEEPS_PREVIEW, banner, busy, field, fieldGroup, oneParagraph, openModal, type Session, whenChooser } from "./forms.js";
+import { type ApiPrices, METERS, OUTCOMES, type PriceEntry, type PriceImpact, clashingVersion, rateLabel, signed, tokensLabel, formatTime } from "./model.js";
 import { checkApiCode, checkDays, checkEffectiveFrom, checkName, checkNote, checkTokens, checkUnitQuantity } from "./validate.js";
 
-export function openPublishDialog(session: Session, target: ApiPrices | null, onPublished: (entry: PriceEntry) => void): void {
-  const base = target?.current ?? target?.scheduled[target.scheduled.length - 1] ?? target?.history.find((v) => !v.retired) ?? null;
+export interface PublishOptions {
+  /** Every API with a price, so a "new" API code that exists is caught. */
+  readonly known: readonly ApiPrices[];
+  /** Opens the version flow of an existing API instead (from the new-API dialog). */
+  openVersionFlow(target: ApiPrices): void;
+  /** An earlier version whose terms the form starts from (revert). */
+  readonly template?: PriceEntry;
+}
+
+export function openPublishDialog(session: Session, target: ApiPrices | null, onPublished: (entry: PriceEntry) => void, options: PublishOptions): void {
+  const template = options.template;
+  const base = template ?? target?.current ?? target?.scheduled[target.scheduled.length - 1] ?? target?.history.find((v) => !v.retired) ?? null;
 
   const apiCode = h("input", { type: "text", autocomplete: "off", spellcheck: "false", value: target?.apiCode ?? "", readonly: target !== null });
   const name = h("input", { type: "text", autocomplete: "off", value: target?.name ?? "" });
   const meter = h("select", null, ...METERS.map((m) => h("option", { value: m, selected: (base?.meter ?? "JOB") === m }, m)));
   const unitQuantity = h("input", { type: "text", inputmode: "numeric", autocomplete: "off", value: base ? String(base.unitQuantity) : "1" });
-  const tokensPerUnit = h("input", { type: "text", inputmode: "decimal", autocomplete: "off", spellcheck: "false", value: "" });
+  const tokensPerUnit = h("input", { type: "text", inputmode: "decimal", autocomplete: "off", spellcheck: "false", value: template?.tokensPerUnit ?? "" });
   const outcomeBoxes = OUTCOMES.map((outcome) =>
     h("input", { type: "checkbox", value: outcome, id: uid(`outcome-${outcome}`), checked: (base?.chargeableOutcomes ?? ["SUCCEEDED"]).includes(outcome) }),
   );
-  const when = whenChooser("effectiveFrom", "Takes effect", "Now, when published", "Never in the past. Usage is rated with the version in force when it occurred.");
-  const note = h("textarea", { rows: 3 });
+  const when = whenChooser(
+    "effectiveFrom",
+    "Takes effect",
+    "Now, when published",
+    "billing changes immediately when I publish",
+    "Never in the past. Usage is rated with the version in force when it occurred.",
+  );
+  const note = oneParagraph(h("textarea", { rows: 3 }));
+  if (template) note.value = `Revert to version #${template.id} (${rateLabel(template)}).`;
   const days = h("input", { type: "text", inputmode: "numeric", value: "30", size: 4, autocomplete: "off" });
 
   const fields: Field[] = [
@@ -40,13 +57,46 @@ export function openPublishDialog(session: Session, target: ApiPrices | null, on
     field("note", "Note (why the price changes)", note, "Required, up to 2000 characters, one paragraph. Shown in the price history."),
   ];
   const daysField = field("days", "Re-rate usage of the last (days)", days);
+  const existing = () => (target ? null : (options.known.find((group) => group.apiCode === apiCode.value.trim()) ?? null));
+  const versionOffer = h("div", { class: "version-offer" });
+  fields[0]!.element.append(versionOffer);
+  let offered: ApiPrices | null = null;
+  const offerVersionFlow = () => {
+    const group = existing();
+    // The same offer stays the same button: rebuilt on blur, it would lose the click that caused the blur.
+    if (group === offered) return;
+    offered = group;
+    if (!group) return versionOffer.replaceChildren();
+    replaceChildren(
+      versionOffer,
+      h(
+        "button",
+        {
+          type: "button",
+          class: "secondary small",
+          onclick: () => {
+            modal.close();
+            options.openVersionFlow(group);
+          },
+        },
+        `Publish a new version of ${group.apiCode}…`,
+      ),
+    );
+  };
+
   const formBanner = banner();
   const errors = new FormErrors([...fields, daysField], formBanner);
 
   const impactPanel = h("section", { class: "impact", "aria-live": "polite", "aria-label": "Impact preview" });
   const previewButton = h("button", { type: "submit", class: "secondary" }, "Preview impact");
   const publishButton = h("button", { type: "button", class: "primary", disabled: true }, "Publish version");
-  let previewed: { input: PublishPriceInput; impact: PriceImpact } | null = null;
+  /** What was previewed; impact is null when the usage was metered in other units and cannot be compared. */
+  let previewed: { input: PublishPriceInput; impact: PriceImpact | null } | null = null;
+  const unlikeConfirm = h("input", { type: "checkbox", id: uid("unlike-confirm"), [KEEPS_PREVIEW]: true });
+  const publishable = () => previewed !== null && (previewed.impact !== null || unlikeConfirm.checked);
+  unlikeConfirm.addEventListener("change", () => {
+    publishButton.disabled = !publishable();
+  });
 
   const showImpactHint = () => replaceChildren(impactPanel, h("p", { class: "muted" }, "Preview the impact to enable Publish."));
   showImpactHint();
@@ -62,10 +112,14 @@ export function openPublishDialog(session: Session, target: ApiPrices | null, on
       return undefined;
     };
     const code = check("apiCode", checkApiCode(apiCode.value));
+    const known = existing();
+    if (known) check("apiCode", { ok: false, message: alreadyPriced(known) });
     const displayName = check("name", checkName(name.value));
     const quantity = check("unitQuantity", checkUnitQuantity(unitQuantity.value.trim()));
     const rate = check("tokensPerUnit", checkTokens(tokensPerUnit.value.trim()));
     const from = when.later() ? check("effectiveFrom", checkEffectiveFrom(when.input.value, Date.now())) : undefined;
+    const clash = from && target ? clashingVersion(target, from) : null;
+    if (clash) check("effectiveFrom", { ok: false, message: `Version #${clash.id} (${rateLabel(clash)}) already takes effect at ${formatTime(clash.effectiveFrom)}: cancel it first, or choose another time.` });
     const text = check("note", checkNote(note.value));
     const span = check("days", checkDays(days.value.trim()));
     if (!valid || code === undefined || quantity === undefined || rate === undefined || text === undefined || span === undefined) {
@@ -100,12 +154,12 @@ export function openPublishDialog(session: Session, target: ApiPrices | null, on
     h("div", { class: "form-grid" }, ...fields.map((f) => f.element)),
     h("div", { class: "preview-bar" }, daysField.element, previewButton),
     impactPanel,
-    h("div", { class: "dialog-actions" }, publishButton, h("button", { type: "button", class: "ghost", onclick: () => modal.close() }, "Close")),
+    h("div", { class: "dialog-actions" }, publishButton, h("button", { type: "button", class: "ghost", onclick: () => modal.requestClose() }, "Close")),
   );
 
   // Live checks: a field's message goes as soon as it is fixed, and shows when the field is left.
   const live: Array<[Control, string, () => { ok: boolean; message?: string }]> = [
-    [apiCode, "apiCode", () => checkApiCode(apiCode.value)],
+    [apiCode, "apiCode", () => (existing() ? { ok: false, message: alreadyPriced(existing()!) } : checkApiCode(apiCode.value))],
     [name, "name", () => checkName(name.value)],
     [unitQuantity, "unitQuantity", () => checkUnitQuantity(unitQuantity.value.trim())],
     [tokensPerUnit, "tokensPerUnit", () => checkTokens(tokensPerUnit.value.trim())],
@@ -125,12 +179,17 @@ export function openPublishDialog(session: Session, target: ApiPrices | null, on
       if (!result.ok && control.value !== "") errors.set(fieldName, result.message ?? "");
     });
   }
-  form.addEventListener("input", withdrawPreview);
-  form.addEventListener("change", withdrawPreview);
+  apiCode.addEventListener("input", offerVersionFlow);
+  apiCode.addEventListener("blur", offerVersionFlow);
+  const onEdit = (event: Event) => {
+    if (!(event.target instanceof Element && event.target.hasAttribute(KEEPS_PREVIEW))) withdrawPreview();
+  };
+  form.addEventListener("input", onEdit);
+  form.addEventListener("change", onEdit);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const values = read();
-    if (!values) return;
+    if (!values) return offerVersionFlow();
     void busy(previewButton, "Previewing…", async () => {
       replaceChildren(impactPanel, h("p", { class: "muted", role: "status" }, "Re-rating recent usage…"));
       try {
@@ -140,8 +199,22 @@ export function openPublishDialog(session: Session, target: ApiPrices | null, on
         publishButton.disabled = false;
       } catch (error) {
         if (session.expireIfUnauthenticated(error)) return;
-        showImpactHint();
-        errors.showServer(error);
+        const unlike = unlikeUnits(error);
+        if (unlike === null) {
+          showImpactHint();
+          return errors.showServer(error);
+        }
+        // The server refuses to compare usage metered in other units (APS re-rated Reality
+        // Capture from gigapixels to photos in 2022): such a change is published knowingly.
+        previewed = { input: values.input, impact: null };
+        unlikeConfirm.checked = false;
+        replaceChildren(
+          impactPanel,
+          h("h3", null, "The impact cannot be compared"),
+          h("p", null, `${unlike} Usage in one unit cannot be compared with a rate in another, so no figures are shown.`),
+          h("label", { class: "choice confirm-unlike", for: unlikeConfirm.id }, unlikeConfirm, " Publish without a comparison: I have checked the new meter and unit quantity."),
+        );
+        publishButton.disabled = true;
       }
     });
   });
@@ -150,6 +223,12 @@ export function openPublishDialog(session: Session, target: ApiPrices | null, on
     const values = read();
     if (!values || !previewed || JSON.stringify(values.input) !== JSON.stringify(previewed.input)) {
       withdrawPreview();
+      return;
+    }
+    if (!publishable()) return;
+    if (!when.later() && !when.nowConfirmed()) {
+      errors.set("effectiveFrom", "Publishing now means billing changes immediately: tick the box to confirm, or choose a later time.");
+      when.confirmNow.focus();
       return;
     }
     const input = previewed.input;
@@ -163,7 +242,7 @@ export function openPublishDialog(session: Session, target: ApiPrices | null, on
         errors.showServer(error);
       }
     }).finally(() => {
-      publishButton.disabled = previewed === null;
+      publishButton.disabled = !publishable();
     });
   });
 
@@ -171,11 +250,27 @@ export function openPublishDialog(session: Session, target: ApiPrices | null, on
     target ? `Publish a new version of ${target.apiCode}` : "Publish a price for a new API",
     () => [
       target?.current ? h("p", { class: "muted" }, `In force now: ${rateLabel(target.current)} since ${formatTime(target.current.effectiveFrom)}.`) : null,
+      target && target.scheduled.length > 0
+        ? h(
+            "div",
+            { class: "scheduled-now" },
+            h("p", null, "Already scheduled:"),
+            h("ul", { class: "plain" }, ...target.scheduled.map((v) => h("li", null, `#${v.id}: ${rateLabel(v)} from ${formatTime(v.effectiveFrom)}`))),
+          )
+        : null,
       form,
     ],
     { wide: true },
   );
   (target ? tokensPerUnit : apiCode).focus();
+}
+
+const alreadyPriced = (group: ApiPrices) => `${group.apiCode} already has a price. Publish a new version of it instead.`;
+
+/** The server's message when recent usage was metered in other units than the proposal, else null. */
+function unlikeUnits(error: unknown): string | null {
+  const problem = error instanceof ApiError ? error.problems[0] : undefined;
+  return problem?.code === "BAD_USER_INPUT" && problem.field === "input.meter" ? `${problem.message[0]?.toUpperCase()}${problem.message.slice(1)}.` : null;
 }
 
 function renderImpact(panel: HTMLElement, impact: PriceImpact, input: PublishPriceInput): void {
