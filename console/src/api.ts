@@ -87,7 +87,10 @@ export const api = {
     graphql<{ previewPriceChange: PriceImpact }>(
       key,
       `mutation ConsolePreviewPrice($input: PublishPriceInput!, $days: Int) {
-        previewPriceChange(input: $input, days: $days) { days events currentTokens proposedTokens deltaTokens }
+        previewPriceChange(input: $input, days: $days) {
+          days events zeroChargeEvents currentTokens proposedTokens deltaTokens accountCount
+          accounts { account { id name status } events zeroChargeEvents currentTokens proposedTokens deltaTokens changePercent depletesAt proposedDepletesAt }
+        }
       }`,
       { input, days },
     ).then((d) => d.previewPriceChange),

@@ -29,9 +29,30 @@ export interface PriceEntry {
 export interface PriceImpact {
   readonly days: number;
   readonly events: number;
+  readonly zeroChargeEvents: number;
   readonly currentTokens: string;
   readonly proposedTokens: string;
   readonly deltaTokens: string;
+  readonly accountCount: number;
+  readonly accounts: readonly AccountImpact[];
+}
+
+export interface AccountImpact {
+  readonly account: { readonly id: string; readonly name: string; readonly status: string };
+  readonly events: number;
+  readonly zeroChargeEvents: number;
+  readonly currentTokens: string;
+  readonly proposedTokens: string;
+  readonly deltaTokens: string;
+  readonly changePercent: string | null;
+  readonly depletesAt: string | null;
+  readonly proposedDepletesAt: string | null;
+}
+
+/** True when the account's balance would run out earlier under the proposal (or at all, where it did not). */
+export function runsOutSooner(impact: AccountImpact): boolean {
+  if (impact.proposedDepletesAt === null) return false;
+  return impact.depletesAt === null || Date.parse(impact.proposedDepletesAt) < Date.parse(impact.depletesAt);
 }
 
 export interface AuditEntry {

@@ -5,7 +5,7 @@
 import { ApiError, api, type PublishPriceInput } from "./api.js";
 import { h, replaceChildren, uid } from "./dom.js";
 import { type Control, type Field, FormErrors, KEEPS_PREVIEW, banner, busy, field, fieldGroup, oneParagraph, openModal, type Session, whenChooser } from "./forms.js";
-import { type ApiPrices, METERS, OUTCOMES, type PriceEntry, type PriceImpact, clashingVersion, rateLabel, signed, tokensLabel, formatTime } from "./model.js";
+import { type ApiPrices, METERS, OUTCOMES, type PriceEntry, type PriceImpact, clashingVersion, rateLabel, runsOutSooner, signed, tokensLabel, formatTime } from "./model.js";
 import { checkApiCode, checkDays, checkEffectiveFrom, checkName, checkNote, checkTokens, checkUnitQuantity } from "./validate.js";
 
 export interface PublishOptions {
@@ -283,6 +283,7 @@ function renderImpact(panel: HTMLElement, impact: PriceImpact, input: PublishPri
       "dl",
       { class: "impact-figures" },
       h("div", null, h("dt", null, "Usage events re-rated"), h("dd", { "data-impact": "events" }, String(impact.events))),
+      h("div", null, h("dt", null, "Of which free at the new price"), h("dd", { "data-impact": "zero" }, String(impact.zeroChargeEvents))),
       h("div", null, h("dt", null, "Tokens at current prices"), h("dd", { "data-impact": "current" }, impact.currentTokens)),
       h("div", null, h("dt", null, `Tokens at ${input.tokensPerUnit} per ${input.unitQuantity} ${input.meter}`), h("dd", { "data-impact": "proposed" }, impact.proposedTokens)),
       h("div", { class: `delta ${direction === "more" ? "up" : direction === "less" ? "down" : ""}` }, h("dt", null, "Difference"), h("dd", { "data-impact": "delta" }, `${delta} ${direction === "no change" ? "(no change)" : ""}`.trim())),
@@ -293,6 +294,58 @@ function renderImpact(panel: HTMLElement, impact: PriceImpact, input: PublishPri
       impact.events === 0
         ? "No usage of this API in that period: the preview has nothing to re-rate."
         : `What the same recent usage would cost under the proposal: ${tokensLabel(impact.proposedTokens)} instead of ${tokensLabel(impact.currentTokens)}. Past charges never change.`,
+    ),
+    impact.accounts.length > 0 ? whoPays(impact) : null,
+  );
+}
+
+/** The accounts behind the figures, and whose balance would run out sooner at the new price. */
+function whoPays(impact: PriceImpact): HTMLElement {
+  const sooner = impact.accounts.filter(runsOutSooner).length;
+  return h(
+    "div",
+    { class: "who-pays" },
+    h("h4", null, "Who pays"),
+    h(
+      "p",
+      { class: "muted", "data-impact": "sooner" },
+      `${sooner} of ${impact.accountCount} ${impact.accountCount === 1 ? "account" : "accounts"} would run out of tokens sooner at the new price (burn rate of the last 30 days, with this change from its effective date).`,
+      impact.accountCount > impact.accounts.length ? ` The ${impact.accounts.length} most affected are listed.` : "",
+    ),
+    h(
+      "div",
+      { class: "table-scroll", tabindex: 0, role: "region", "aria-label": "Affected accounts" },
+      h(
+        "table",
+        { class: "data compact" },
+        h("caption", { class: "sr-only" }, "Affected accounts, largest increase first"),
+        h("thead", null, h("tr", null, ...["Account", "Events", "Now", "Proposed", "Change", "Runs out"].map((c) => h("th", { scope: "col" }, c)))),
+        h(
+          "tbody",
+          null,
+          ...impact.accounts.map((a) =>
+            h(
+              "tr",
+              { "data-account-id": a.account.id, class: runsOutSooner(a) ? "sooner" : null },
+              h("th", { scope: "row", "data-label": "Account" }, a.account.name, h("span", { class: "muted" }, ` #${a.account.id} · ${a.account.status}`)),
+              h("td", { "data-label": "Events" }, String(a.events), a.zeroChargeEvents > 0 ? h("span", { class: "muted" }, ` (${a.zeroChargeEvents} free)`) : null),
+              h("td", { "data-label": "Now" }, a.currentTokens),
+              h("td", { "data-label": "Proposed" }, a.proposedTokens),
+              h("td", { "data-label": "Change" }, `${signed(a.deltaTokens)}${a.changePercent === null ? "" : ` (${signed(a.changePercent)} %)`}`),
+              h(
+                "td",
+                { "data-label": "Runs out", class: "time" },
+                runsOutSooner(a) ? h("span", { class: "badge retired" }, "Sooner") : null,
+                runsOutSooner(a)
+                  ? ` ${formatTime(a.proposedDepletesAt)} instead of ${a.depletesAt ? formatTime(a.depletesAt) : "never"}`
+                  : a.depletesAt
+                    ? formatTime(a.depletesAt)
+                    : "Not at this rate",
+              ),
+            ),
+          ),
+        ),
+      ),
     ),
   );
 }

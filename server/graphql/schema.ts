@@ -4,7 +4,7 @@ import { buildSchemaSync } from "type-graphql";
 import { authChecker } from "./access.js";
 import { AccountResolver, CreditLotResolver, FlexPackResolver } from "./resolvers/account.resolver.js";
 import { KeyResolver } from "./resolvers/key.resolver.js";
-import { PriceResolver } from "./resolvers/price.resolver.js";
+import { PriceImpactAccountResolver, PriceResolver } from "./resolvers/price.resolver.js";
 import { ResellerResolver } from "./resolvers/reseller.resolver.js";
 import { AccountUsageResolver, AllocationResolver, UsageResolver } from "./resolvers/usage.resolver.js";
 
@@ -20,6 +20,7 @@ export function graphqlSchema(): GraphQLSchema {
       AccountUsageResolver,
       ResellerResolver,
       PriceResolver,
+      PriceImpactAccountResolver,
       UsageResolver,
       AllocationResolver,
       KeyResolver,

@@ -194,6 +194,13 @@ describe("operator console", () => {
     expect(await figure("current")).toBe("2");
     expect(await figure("proposed")).toBe("3");
     expect(await figure("delta")).toBe("+1");
+    expect(await figure("zero")).toBe("0");
+    // Who pays: the one account with usage, 2 → 3 tokens; its pack expires before it runs out either way.
+    const payer = dialog.locator(".who-pays tbody tr");
+    expect(await payer.count()).toBe(1);
+    expect(await payer.locator("th").textContent()).toContain("Preview Co");
+    expect(await payer.locator("td").allTextContents()).toEqual(["4", "2", "3", "+1 (+50.0 %)", "2026-11-16 09:00 UTC"]);
+    expect(await figure("sooner")).toContain("0 of 1 account would run out of tokens sooner");
     expect(await dialog.getByRole("button", { name: "Publish version" }).isEnabled()).toBe(true);
     await shot(page, "05-impact-preview", false);
 

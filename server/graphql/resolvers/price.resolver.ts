@@ -1,9 +1,10 @@
-import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import { parseId } from "../../core/text.js";
 import type { PricePublication } from "../../services/prices.service.js";
 import type { GraphQLContext } from "../context.js";
 import { DateTimeScalar } from "../scalars.js";
-import { PriceEntry, PriceImpact, PublishPriceInput } from "../types/price.type.js";
+import { Account } from "../types/account.type.js";
+import { PriceEntry, PriceImpact, PriceImpactAccount, PublishPriceInput } from "../types/price.type.js";
 
 export function toPublication(input: PublishPriceInput): PricePublication {
   return { ...input, tokensPerUnitMicros: input.tokensPerUnit };
@@ -64,5 +65,13 @@ export class PriceResolver {
     @Ctx() { services }: GraphQLContext,
   ) {
     return services.insight.previewPriceChange(toPublication(input), days ?? 30);
+  }
+}
+
+@Resolver(() => PriceImpactAccount)
+export class PriceImpactAccountResolver {
+  @FieldResolver(() => Account, { description: "The account." })
+  account(@Root() impact: PriceImpactAccount, @Ctx() { loaders }: GraphQLContext) {
+    return loaders.account.load(impact.accountId);
   }
 }
