@@ -2,7 +2,7 @@
  * The console's only way to the server: POST /graphql with the operator key as a Bearer token.
  * Every refusal comes back as an ApiError holding the contract's error codes and fields.
  */
-import type { AuditEntry, PriceEntry, PriceImpact, Viewer } from "./model.js";
+import type { AccountDetail, AccountSummary, ApiKey, AuditEntry, PriceEntry, PriceImpact, Viewer } from "./model.js";
 
 export interface ApiProblem {
   readonly message: string;
@@ -77,6 +77,14 @@ export interface PublishPriceInput {
   note: string;
 }
 
+const KEY_FIELDS = `id name role secretPrefix createdAt createdBy revokedAt reseller { id name }`;
+
+interface Connection<T> {
+  edges: Array<{ cursor: string; node: T }>;
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  totalCount: number;
+}
+
 export const api = {
   viewer: (key: string) => graphql<{ viewer: Viewer }>(key, `query ConsoleViewer { viewer { role name } }`).then((d) => d.viewer),
 
@@ -136,4 +144,62 @@ export const api = {
       }`,
       { first, after },
     ).then((d) => d.auditLog),
+
+  accounts: (key: string, nameContains: string, after: string | null) =>
+    graphql<{ accounts: Connection<AccountSummary> }>(
+      key,
+      `query ConsoleAccounts($filter: AccountFilter, $after: String) {
+        accounts(first: 20, after: $after, filter: $filter) {
+          edges { cursor node { id name country status balance { available deficit } alerts { kind } } }
+          pageInfo { hasNextPage endCursor }
+          totalCount
+        }
+      }`,
+      { filter: nameContains ? { nameContains } : null, after },
+    ).then((d) => d.accounts),
+
+  account: (key: string, id: string) =>
+    graphql<{ account: AccountDetail | null }>(
+      key,
+      `query ConsoleAccount($id: ID!) {
+        account(id: $id) {
+          id name country status balancePolicy reseller { name }
+          balance { cloudCredits flexTokens deficit available graceEndsAt }
+          forecast { burnRatePerDay depletesAt }
+          alerts { kind message tokens at }
+          creditLots(includeExpired: true) { id amount remaining purchasedAt expiresAt expired externalRef }
+          flexPacks(includeExpired: true) { id tokens remaining purchasedAt expiresAt expired channel orderRef }
+          charges(first: 20) {
+            edges { node { id eventId apiCode quantity outcome occurredAt tokens reversed reversedAt
+              allocations { source amount creditLot { id } flexPack { id } } } }
+            totalCount
+          }
+        }
+      }`,
+      { id },
+    ).then((d) => d.account),
+
+  reverseCharge: (key: string, chargeId: string, reason: string) =>
+    graphql<{ reverseCharge: { id: string; tokens: string } }>(
+      key,
+      `mutation ConsoleReverseCharge($chargeId: ID!, $reason: String!) { reverseCharge(chargeId: $chargeId, reason: $reason) { id tokens } }`,
+      { chargeId, reason },
+    ).then((d) => d.reverseCharge),
+
+  apiKeys: (key: string) => graphql<{ apiKeys: ApiKey[] }>(key, `query ConsoleApiKeys { apiKeys { ${KEY_FIELDS} } }`).then((d) => d.apiKeys),
+
+  resellers: (key: string) =>
+    graphql<{ resellers: Connection<{ id: string; name: string }> }>(key, `query ConsoleResellers { resellers(first: 100) { edges { cursor node { id name } } pageInfo { hasNextPage endCursor } totalCount } }`).then(
+      (d) => d.resellers.edges.map((e) => e.node),
+    ),
+
+  createApiKey: (key: string, input: { name: string; role: string; resellerId?: string }) =>
+    graphql<{ createApiKey: { key: ApiKey; secret: string } }>(
+      key,
+      `mutation ConsoleCreateApiKey($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret key { ${KEY_FIELDS} } } }`,
+      { input },
+    ).then((d) => d.createApiKey),
+
+  revokeApiKey: (key: string, id: string) =>
+    graphql<{ revokeApiKey: ApiKey }>(key, `mutation ConsoleRevokeApiKey($id: ID!) { revokeApiKey(id: $id) { ${KEY_FIELDS} } }`, { id }).then((d) => d.revokeApiKey),
 };

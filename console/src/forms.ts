@@ -143,6 +143,8 @@ export interface Modal {
   close(): void;
   /** Closes unless the operator has entered something, in which case asks first (Escape, Close). */
   requestClose(): void;
+  /** Takes what the dialog holds now as nothing to lose (after the work is done). */
+  markClean(): void;
 }
 
 /** Every control's value in the dialog, to tell whether the operator has entered anything. */
@@ -174,7 +176,7 @@ export function openModal(title: string, build: (modal: Modal, titleId: string) 
     (dialog.querySelector<HTMLElement>("[aria-invalid='true'], input:not([type='hidden']):not([readonly]):not(:disabled), textarea") ?? dialog).focus();
   });
   discard.addEventListener("click", () => dialog.close());
-  const modal: Modal = { dialog, close: () => dialog.close(), requestClose };
+  const modal: Modal = { dialog, close: () => dialog.close(), requestClose, markClean: () => (pristine = formState(dialog)) };
   dialog.addEventListener("cancel", (event) => {
     event.preventDefault();
     requestClose();

@@ -3,10 +3,12 @@
  * by the URL hash so the browser's back button works. The key never appears in the URL.
  */
 import { ApiError, api } from "./api.js";
+import { renderAccounts } from "./accounts.js";
 import { renderAudit } from "./audit.js";
 import { h, replaceChildren } from "./dom.js";
 import { errorContent, type Session } from "./forms.js";
-import type { Viewer } from "./model.js";
+import { article, type Viewer } from "./model.js";
+import { renderKeys } from "./keys.js";
 import { renderPrices, resetPricesView } from "./prices.js";
 import { errorState, loadingState } from "./states.js";
 
@@ -17,7 +19,7 @@ import { errorState, loadingState } from "./states.js";
 const KEY_STORAGE = "flexgate.console.operatorKey";
 const DEFAULT_IDLE_MINUTES = 30;
 
-const ROUTES = { "#/prices": "Price table", "#/audit": "Audit log" } as const;
+const ROUTES = { "#/prices": "Price table", "#/accounts": "Accounts", "#/keys": "API keys", "#/audit": "Audit log" } as const;
 type Route = keyof typeof ROUTES;
 
 const nav = h("nav", { class: "nav", "aria-label": "Sections", hidden: true });
@@ -126,8 +128,8 @@ function renderView(): void {
   renderHeader();
   if (!current) return renderSignIn();
   document.title = `${ROUTES[route()]} · Flexgate operator console`;
-  if (route() === "#/audit") renderAudit(main, session());
-  else renderPrices(main, session());
+  const views = { "#/prices": renderPrices, "#/accounts": renderAccounts, "#/keys": renderKeys, "#/audit": renderAudit };
+  views[route()](main, session());
 }
 
 function renderSignIn(message?: string): void {
@@ -165,7 +167,7 @@ function renderSignIn(message?: string): void {
     submit.textContent = "Signing in…";
     void signIn(key)
       .then((viewer) => {
-        if (viewer.role !== "OPERATOR") return showError(`This is ${/^[AEIOU]/.test(viewer.role) ? "an" : "a"} ${viewer.role} key; the console needs an OPERATOR key.`, "FORBIDDEN");
+        if (viewer.role !== "OPERATOR") return showError(`This is ${article(viewer.role)} ${viewer.role} key; the console needs an OPERATOR key.`, "FORBIDDEN");
         current = { key, viewer };
         try {
           sessionStorage.setItem(KEY_STORAGE, key);
@@ -191,7 +193,7 @@ function renderSignIn(message?: string): void {
       "section",
       { class: "signin" },
       h("h1", { tabindex: -1 }, "Sign in"),
-      h("p", { class: "muted" }, "Manage the API price table: publish, schedule, cancel and retire prices, and review the audit log."),
+      h("p", { class: "muted" }, "Manage the API price table, look up accounts and reverse charges, manage API keys, and review the audit log."),
       message ? h("p", { class: "notice", role: "status" }, message) : null,
       form,
     ),

@@ -67,6 +67,70 @@ export interface AuditEntry {
   readonly after: string | null;
 }
 
+export interface AccountSummary {
+  readonly id: string;
+  readonly name: string;
+  readonly country: string | null;
+  readonly status: string;
+  readonly balance: { readonly available: string; readonly deficit: string };
+  readonly alerts: ReadonlyArray<{ readonly kind: string }>;
+}
+
+export interface Allocation {
+  readonly source: string;
+  readonly amount: string;
+  readonly creditLot: { readonly id: string } | null;
+  readonly flexPack: { readonly id: string } | null;
+}
+
+export interface Charge {
+  readonly id: string;
+  readonly eventId: string;
+  readonly apiCode: string;
+  readonly quantity: string;
+  readonly outcome: string;
+  readonly occurredAt: string;
+  readonly tokens: string;
+  readonly reversed: boolean;
+  readonly reversedAt: string | null;
+  readonly allocations: readonly Allocation[];
+}
+
+export interface AccountDetail {
+  readonly id: string;
+  readonly name: string;
+  readonly country: string | null;
+  readonly status: string;
+  readonly balancePolicy: string;
+  readonly reseller: { readonly name: string } | null;
+  readonly balance: { readonly cloudCredits: string; readonly flexTokens: string; readonly deficit: string; readonly available: string; readonly graceEndsAt: string | null };
+  readonly forecast: { readonly burnRatePerDay: string; readonly depletesAt: string | null };
+  readonly alerts: ReadonlyArray<{ readonly kind: string; readonly message: string; readonly tokens: string | null; readonly at: string | null }>;
+  readonly creditLots: ReadonlyArray<{ readonly id: string; readonly amount: string; readonly remaining: string; readonly purchasedAt: string; readonly expiresAt: string; readonly expired: boolean; readonly externalRef: string }>;
+  readonly flexPacks: ReadonlyArray<{ readonly id: string; readonly tokens: string; readonly remaining: string; readonly purchasedAt: string; readonly expiresAt: string; readonly expired: boolean; readonly channel: string; readonly orderRef: string }>;
+  readonly charges: { readonly edges: ReadonlyArray<{ readonly node: Charge }>; readonly totalCount: number };
+}
+
+export interface ApiKey {
+  readonly id: string;
+  readonly name: string;
+  readonly role: string;
+  readonly secretPrefix: string;
+  readonly createdAt: string;
+  readonly createdBy: string;
+  readonly revokedAt: string | null;
+  readonly reseller: { readonly id: string; readonly name: string } | null;
+}
+
+/** "FLEX_PACK #3 0.5" lines: what paid a charge, as a receipt shows it. */
+export function receiptLine(allocation: Allocation): string {
+  const source = allocation.creditLot ? `Credit lot #${allocation.creditLot.id}` : allocation.flexPack ? `Flex pack #${allocation.flexPack.id}` : allocation.source === "DEFICIT" ? "Deficit" : allocation.source;
+  return `${source}: ${tokensLabel(allocation.amount)}`;
+}
+
+/** "a" or "an" before a role or any upper-case word, as it is read aloud. */
+export const article = (word: string) => (/^[AEIOU]/.test(word) ? "an" : "a");
+
 export interface Viewer {
   readonly role: string;
   readonly name: string;
