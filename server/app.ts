@@ -12,6 +12,7 @@ import { LIMITS, QueryLimitsRule } from "./graphql/limits.js";
 import { graphqlSchema } from "./graphql/schema.js";
 import { type Locals, requireKey, sendError } from "./http/auth.js";
 import { consoleRouter } from "./http/console.js";
+import { auditExportHandler, priceTableExportHandler } from "./http/console-exports.js";
 import { usageExportHandler } from "./http/export.js";
 import { log } from "./log.js";
 import type { Clock } from "./services/context.js";
@@ -86,6 +87,8 @@ export async function createApp({ config, db, clock = Date.now }: AppOptions): P
     }),
   );
   app.get("/export/usage.csv", requireKey(services), usageExportHandler(services));
+  app.get("/export/audit.csv", requireKey(services), auditExportHandler(services));
+  app.get("/export/prices.csv", requireKey(services), priceTableExportHandler(services));
   app.use((_req: Request, res: Response) => sendError(res, 404, "NOT_FOUND", "no such route"));
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const status = (error as { status?: number }).status ?? 500;

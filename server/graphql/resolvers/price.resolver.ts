@@ -12,6 +12,16 @@ export function toPublication(input: PublishPriceInput): PricePublication {
 
 @Resolver(() => PriceEntry)
 export class PriceResolver {
+  @FieldResolver(() => String, { nullable: true, description: "The key that cancelled this version; null unless CANCELLED." })
+  cancelledBy(@Root() entry: PriceEntry, @Ctx() { services }: GraphQLContext) {
+    return services.prices.cancellation(Number(entry.id))?.cancelledBy ?? null;
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: "Why this version was cancelled; null unless CANCELLED." })
+  cancelReason(@Root() entry: PriceEntry, @Ctx() { services }: GraphQLContext) {
+    return services.prices.cancellation(Number(entry.id))?.reason ?? null;
+  }
+
   @Authorized()
   @Query(() => [PriceEntry], { description: "The price versions in force at `asOf` (default now), one per priced API." })
   priceTable(@Arg("asOf", () => DateTimeScalar, { nullable: true, description: "The moment; default now." }) asOf: number | null, @Ctx() { services }: GraphQLContext) {
