@@ -64,7 +64,15 @@ function toProblem(error: unknown): ApiProblem {
   };
 }
 
-const PRICE_FIELDS = `id apiCode name meter unitQuantity tokensPerUnit chargeableOutcomes effectiveFrom effectiveTo status note publishedBy publishedAt retired`;
+const PRICE_FIELDS = `id apiCode name meter unitQuantity tokensPerUnit chargeableOutcomes effectiveFrom effectiveTo status note publishedBy publishedAt retired cancelledBy cancelReason`;
+
+/** What the audit log can be narrowed to (the auditLog query's filters). */
+export interface AuditFilter {
+  entityType: string | null;
+  actor: string | null;
+  from: string | null;
+  to: string | null;
+}
 
 export interface PublishPriceInput {
   apiCode: string;
@@ -83,6 +91,33 @@ interface Connection<T> {
   edges: Array<{ cursor: string; node: T }>;
   pageInfo: { hasNextPage: boolean; endCursor: string | null };
   totalCount: number;
+}
+
+/**
+ * Downloads one of the server's CSV exports (they need the key, so a plain link cannot fetch them)
+ * and hands it to the browser as a file.
+ */
+export async function downloadCsv(key: string, path: string, params: Record<string, string | null>, filename: string): Promise<void> {
+  const url = new URL(`../export/${path}`, document.baseURI);
+  for (const [name, value] of Object.entries(params)) if (value) url.searchParams.set(name, value);
+  let response: Response;
+  try {
+    response = await fetch(url, { headers: { authorization: `Bearer ${key}` }, credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer" });
+  } catch {
+    throw new ApiError([{ code: "NETWORK_ERROR", field: null, message: "The server could not be reached. Check the connection and try again." }]);
+  }
+  if (!response.ok) {
+    const body = (await response.json().catch(() => null)) as { errors?: unknown[] } | null;
+    throw new ApiError(Array.isArray(body?.errors) ? body.errors.map(toProblem) : [{ code: `HTTP_${response.status}`, field: null, message: `The server answered ${response.status}` }]);
+  }
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = filename;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
 }
 
 export const api = {
@@ -126,7 +161,7 @@ export const api = {
       { apiCode, effectiveFrom, note },
     ).then((d) => d.retirePrice),
 
-  auditLog: (key: string, first: number, after: string | null) =>
+  auditLog: (key: string, first: number, after: string | null, filter: AuditFilter) =>
     graphql<{
       auditLog: {
         edges: Array<{ cursor: string; node: AuditEntry }>;
@@ -135,14 +170,14 @@ export const api = {
       };
     }>(
       key,
-      `query ConsoleAuditLog($first: Int, $after: String) {
-        auditLog(first: $first, after: $after, entityType: "PriceEntry") {
+      `query ConsoleAuditLog($first: Int, $after: String, $entityType: String, $actor: String, $from: DateTime, $to: DateTime) {
+        auditLog(first: $first, after: $after, entityType: $entityType, actor: $actor, from: $from, to: $to) {
           edges { cursor node { id at actor actorRole action entityType entityId before after } }
           pageInfo { hasNextPage endCursor }
           totalCount
         }
       }`,
-      { first, after },
+      { first, after, ...filter },
     ).then((d) => d.auditLog),
 
   accounts: (key: string, nameContains: string, after: string | null) =>

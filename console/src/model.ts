@@ -24,6 +24,8 @@ export interface PriceEntry {
   readonly publishedBy: string;
   readonly publishedAt: string;
   readonly retired: boolean;
+  readonly cancelledBy: string | null;
+  readonly cancelReason: string | null;
 }
 
 export interface PriceImpact {
@@ -188,6 +190,12 @@ export function matchesFilter(api: ApiPrices, filter: string): boolean {
   return needle === "" || api.apiCode.includes(needle) || api.name.toLowerCase().includes(needle);
 }
 
+/** The same moment in the browser's time zone, for reading beside UTC: "Jan 15, 2026, 6:00 PM". */
+export function localTime(iso: string | null | undefined): string {
+  const ms = iso ? Date.parse(iso) : Number.NaN;
+  return Number.isNaN(ms) ? "" : new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
 /** "2022-03-29T00:00:00.000Z" → "2022-03-29 00:00 UTC" (seconds only when they matter). */
 export function formatTime(iso: string | null | undefined): string {
   if (!iso) return "—";
@@ -231,6 +239,14 @@ const ACTION_LABELS: Record<string, string> = {
   "price.publish": "Published a version",
   "price.retire": "Retired an API",
   "price.cancel": "Cancelled a scheduled version",
+  "charge.reverse": "Reversed a charge",
+  "apiKey.create": "Created an API key",
+  "apiKey.revoke": "Revoked an API key",
+  "account.create": "Created an account",
+  "account.update": "Changed an account",
+  "reseller.create": "Created a reseller",
+  "reseller.update": "Changed a reseller",
+  "creditLot.import": "Imported a cloud-credit lot",
 };
 
 export function actionLabel(action: string): string {
@@ -290,4 +306,55 @@ export function prettyJson(json: string | null): string {
   if (!json) return "—";
   const parsed = parseSnapshot(json);
   return parsed ? JSON.stringify(parsed, null, 2) : json;
+}
+
+/** A price snapshot's rate as the price table says it, or null when the snapshot has none. */
+function snapshotRate(snapshot: Record<string, unknown> | null): string | null {
+  if (!snapshot) return null;
+  if (snapshot.retired === true) return "Retired";
+  const raw = snapshot.tokensPerUnit ?? snapshot.tokensPerUnitMicros;
+  const rate = typeof snapshot.tokensPerUnit === "string" ? snapshot.tokensPerUnit : typeof raw === "string" || typeof raw === "number" ? microsToDecimal(String(raw)) : null;
+  if (rate === null) return null;
+  const unit = typeof snapshot.unitQuantity === "number" && typeof snapshot.meter === "string" ? ` per ${snapshot.unitQuantity} ${snapshot.meter}` : "";
+  return `${tokensLabel(rate)}${unit}`;
+}
+
+/**
+ * An audit entry as a sentence of what changed: "design-automation/revit: 2 → 2.5 tokens per
+ * 3600 SECOND from 2026-03-01 00:00 UTC". `previous` is the version that was in force before a
+ * publication (its snapshot has no "before": a version is new).
+ */
+export function auditSummary(entry: AuditEntry, previous: PriceEntry | null): string | null {
+  const after = parseSnapshot(entry.after);
+  const before = parseSnapshot(entry.before);
+  const apiCode = typeof (after ?? before)?.apiCode === "string" ? `${String((after ?? before)!.apiCode)}: ` : "";
+  const from = instantText((after ?? before)?.effectiveFrom);
+  const when = from ? ` from ${from}` : "";
+  switch (entry.action) {
+    case "price.publish": {
+      const rate = snapshotRate(after);
+      if (!rate) return null;
+      if (!previous) return `${apiCode}first price, ${rate}${when}`;
+      if (previous.retired) return `${apiCode}back after retirement, ${rate}${when}`;
+      const sameUnit = rate.endsWith(` per ${unitLabel(previous)}`);
+      return `${apiCode}${sameUnit ? previous.tokensPerUnit : rateLabel(previous)} → ${rate}${when}`;
+    }
+    case "price.cancel":
+      return `${apiCode}${snapshotRate(after ?? before) ?? "a version"}${when} will not take effect`;
+    case "price.retire":
+      return `${apiCode}retired${when}`;
+    default:
+      return null;
+  }
+}
+
+/** The version of the same API in force just before `version` would take effect (cancelled ones aside). */
+export function versionBefore(versions: readonly PriceEntry[], version: { apiCode: string; id: string; effectiveFrom: string }): PriceEntry | null {
+  const at = Date.parse(version.effectiveFrom);
+  let found: PriceEntry | null = null;
+  for (const v of versions) {
+    if (v.apiCode !== version.apiCode || v.id === version.id || v.status === "CANCELLED" || Date.parse(v.effectiveFrom) >= at) continue;
+    if (!found || Date.parse(v.effectiveFrom) > Date.parse(found.effectiveFrom)) found = v;
+  }
+  return found;
 }

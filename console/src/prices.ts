@@ -1,6 +1,6 @@
 /** The price table: current rate per API, what is scheduled, and the full history on demand. */
 import { openCancelDialog, openRetireDialog } from "./actions.js";
-import { api } from "./api.js";
+import { api, downloadCsv } from "./api.js";
 import { h, replaceChildren, srOnly, uid } from "./dom.js";
 import type { Session } from "./forms.js";
 import { type ApiPrices, type PriceEntry, formatTime, groupByApi, matchesFilter, rateLabel, tokensLabel, unitLabel } from "./model.js";
@@ -8,11 +8,12 @@ import { openPublishDialog } from "./publish.js";
 import { errorState, loadingState } from "./states.js";
 
 /** What survives a reload of the table while the operator works: open histories and the filter. */
-const view = { expanded: new Set<string>(), filter: "" };
+const view = { expanded: new Set<string>(), filter: "", hideCancelled: false };
 
 export function resetPricesView(): void {
   view.expanded.clear();
   view.filter = "";
+  view.hideCancelled = false;
 }
 
 export function renderPrices(root: HTMLElement, session: Session): void {
@@ -21,12 +22,34 @@ export function renderPrices(root: HTMLElement, session: Session): void {
   const body = h("div", { class: "view-body" });
   const newApi = h("button", { type: "button", class: "secondary" }, "Price a new API…");
   const refresh = h("button", { type: "button", class: "ghost" }, "Refresh");
+  const hideCancelled = h("input", { type: "checkbox", id: "hide-cancelled", checked: view.hideCancelled });
+  const asOf = h("input", { type: "date", id: "export-as-of" });
+  const exportForm = h(
+    "form",
+    { class: "filters export" },
+    h("div", { class: "field" }, h("label", { for: asOf.id }, "Price table as of (UTC day, optional)"), asOf),
+    h("button", { type: "submit", class: "secondary" }, "Export CSV"),
+    h("label", { class: "choice", for: hideCancelled.id }, hideCancelled, " Hide cancelled versions in histories"),
+  );
   replaceChildren(
     root,
     h("div", { class: "view-head" }, heading, h("div", { class: "toolbar" }, filter, newApi, refresh)),
     h("p", { class: "muted intro" }, "Rates are tokens per unit; every time is UTC. Versions are append-only: a change publishes a new version."),
+    exportForm,
     body,
   );
+  hideCancelled.addEventListener("change", () => {
+    view.hideCancelled = hideCancelled.checked;
+    root.classList.toggle("hide-cancelled", view.hideCancelled);
+  });
+  root.classList.toggle("hide-cancelled", view.hideCancelled);
+  exportForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const day = asOf.value;
+    downloadCsv(session.key, "prices.csv", { asOf: day ? `${day}T00:00:00Z` : null }, day ? `prices-${day}.csv` : "prices.csv").catch((error: unknown) => {
+      if (!session.expireIfUnauthenticated(error)) session.notify(`The export failed: ${error instanceof Error ? error.message : String(error)}`);
+    });
+  });
 
   let groups: ApiPrices[] = [];
 
@@ -212,7 +235,14 @@ function historyTable(group: ApiPrices, callbacks: RowCallbacks): HTMLElement {
             h("td", { "data-label": "Effective to", class: "time" }, version.effectiveTo ? formatTime(version.effectiveTo) : version.status === "CANCELLED" ? "—" : "open"),
             h("td", { "data-label": "Published by" }, version.publishedBy),
             h("td", { "data-label": "Published at", class: "time" }, formatTime(version.publishedAt)),
-            h("td", { "data-label": "Note", class: "note" }, version.note),
+            h(
+              "td",
+              { "data-label": "Note", class: "note" },
+              version.note,
+              version.status === "CANCELLED" && version.cancelledBy
+                ? h("span", { class: "cancellation" }, `Cancelled by ${version.cancelledBy}: ${version.cancelReason ?? ""}`)
+                : null,
+            ),
           ),
         ),
       ),

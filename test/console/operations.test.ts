@@ -1,7 +1,8 @@
 /** The console beyond prices: looking up an account and reversing a charge, and managing API keys. */
 import { describe, expect, it } from "vitest";
 import { OPERATOR, tokens } from "../fixtures/harness.js";
-import { DAY, consoleSuite, shot } from "./harness.js";
+import { readFileSync } from "node:fs";
+import { DAY, consoleSuite, row, shot } from "./harness.js";
 
 let accountId = 0;
 const suite = consoleSuite((server) => {
@@ -55,6 +56,52 @@ describe("accounts and keys", () => {
     await expect.poll(() => detail.locator(".impact-figures dd").first().textContent()).toBe("99.5");
     const { body } = await suite.server.graphql(`query ($id: ID!) { account(id: $id) { balance { available } } }`, { id: String(accountId) });
     expect(body.data.account.balance.available).toBe("99.5");
+  });
+
+  it("reads the history and the audit log as a record, filters it, and exports it and the price table as CSV", async () => {
+    const second = { ...OPERATOR, name: "second operator" };
+    const version = suite.server.services.prices.publish(
+      { apiCode: "design-automation/revit", meter: "SECOND", unitQuantity: 3600, tokensPerUnitMicros: tokens("2.5"), effectiveFrom: Date.parse("2026-03-01T00:00:00Z"), note: "Annual review" },
+      OPERATOR,
+    );
+    suite.server.services.prices.cancelScheduled(version.id, "Postponed to April", second);
+    const { page } = await suite.signedIn();
+    await row(page, "design-automation/revit").getByRole("button", { name: /History/ }).click();
+    const cancelled = page.locator(`tbody[data-api="design-automation/revit"] tr[data-version-id="${version.id}"]`);
+    expect(await cancelled.locator(".cancellation").textContent()).toBe("Cancelled by second operator: Postponed to April");
+    await page.getByLabel("Hide cancelled versions in histories").check();
+    expect(await cancelled.isVisible()).toBe(false);
+
+    let download = page.waitForEvent("download");
+    await page.getByLabel("Price table as of (UTC day, optional)").fill("2021-01-01");
+    await page.getByRole("button", { name: "Export CSV" }).click();
+    const prices = readFileSync(await (await download).path(), "utf8");
+    expect((await download).suggestedFilename()).toBe("prices-2021-01-01.csv");
+    expect(prices).toContain("model-derivative/complex-job,");
+    expect(prices.split("\r\n").find((l) => l.startsWith("model-derivative/complex-job,"))).toContain(",JOB,1,1.5,");
+
+    await page.getByRole("link", { name: "Audit log" }).click();
+    const rows = page.locator("table.audit > tbody > tr");
+    await rows.first().waitFor();
+    expect(await rows.nth(1).locator(".summary").textContent()).toBe("design-automation/revit: 2 → 2.5 tokens per 3600 SECOND from 2026-03-01 00:00 UTC");
+    expect(await rows.nth(1).locator(".local-time").textContent()).toBe("Jan 15, 2026, 6:00 PM");
+    expect(await rows.first().locator(".summary").textContent()).toBe("design-automation/revit: 2.5 tokens per 3600 SECOND from 2026-03-01 00:00 UTC will not take effect");
+    await shot(page, "15-audit-record");
+
+    await page.getByLabel("Made by").fill("second operator");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await expect.poll(() => page.locator(".pager-status").textContent()).toBe("Entries 1–1 of 1");
+    expect(await rows.first().getAttribute("data-action")).toBe("price.cancel");
+    await page.getByLabel("Made by").fill("");
+    await page.getByLabel("Changes to").selectOption({ label: "Charge reversals" });
+    await page.getByRole("button", { name: "Apply" }).click();
+    await expect.poll(() => rows.first().getAttribute("data-action")).toBe("charge.reverse");
+
+    download = page.waitForEvent("download");
+    await page.getByRole("button", { name: "Export CSV" }).click();
+    const audit = readFileSync(await (await download).path(), "utf8").trimEnd().split("\r\n");
+    expect(audit[0]).toBe("at,actor,actorRole,action,entityType,entityId,before,after");
+    expect(audit.slice(1).map((l) => l.split(",")[3])).toEqual(["charge.reverse"]);
   });
 
   it("creates a key whose secret is shown once with a copy button, and revokes it", async () => {

@@ -72,12 +72,12 @@ describe("operator records", () => {
     for (const path of ["/export/audit.csv", "/export/prices.csv"]) {
       const forbidden = await csv(path, server.key("INTEGRATOR"));
       expect(forbidden.status).toBe(403);
-      expect((await forbidden.json()).errors[0].extensions.code).toBe("FORBIDDEN");
+      expect(((await forbidden.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code).toBe("FORBIDDEN");
       expect((await fetch(`${server.url}${path}`)).status).toBe(401);
     }
     const bad = await csv("/export/prices.csv?asOf=yesterday");
     expect(bad.status).toBe(400);
-    expect((await bad.json()).errors[0].extensions).toEqual({ code: "BAD_USER_INPUT", field: "asOf" });
+    expect(((await bad.json()) as { errors: Array<{ extensions: unknown }> }).errors[0]!.extensions).toEqual({ code: "BAD_USER_INPUT", field: "asOf" });
   });
 
   it.each([
