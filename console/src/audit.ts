@@ -156,8 +156,8 @@ function auditTable(entries: readonly AuditEntry[], versions: readonly PriceEntr
                 "div",
                 { class: "snapshots" },
                 // Focusable, so the keyboard can scroll a long snapshot.
-                h("div", null, h("h4", null, "Before"), h("pre", { tabindex: 0, "aria-label": `Before, entry ${entry.id}` }, prettyJson(entry.before))),
-                h("div", null, h("h4", null, "After"), h("pre", { tabindex: 0, "aria-label": `After, entry ${entry.id}` }, prettyJson(entry.after))),
+                h("div", null, h("p", { class: "snapshot-title" }, "Before"), h("pre", { tabindex: 0, "aria-label": `Before, entry ${entry.id}` }, prettyJson(entry.before))),
+                h("div", null, h("p", { class: "snapshot-title" }, "After"), h("pre", { tabindex: 0, "aria-label": `After, entry ${entry.id}` }, prettyJson(entry.after))),
               ),
             ),
           ),
