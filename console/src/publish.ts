@@ -179,6 +179,7 @@ export function openPublishDialog(session: Session, target: ApiPrices | null, on
       if (!result.ok && control.value !== "") errors.set(fieldName, result.message ?? "");
     });
   }
+  when.confirmNow.addEventListener("change", () => errors.clear("effectiveFrom"));
   apiCode.addEventListener("input", offerVersionFlow);
   apiCode.addEventListener("blur", offerVersionFlow);
   const onEdit = (event: Event) => {

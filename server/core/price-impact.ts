@@ -69,6 +69,9 @@ export function impactDays(days: number | null | undefined, field = "days"): num
   return days;
 }
 
+/** The totals of a re-rating, with each account's share before its balance projection. */
+export type ReRated = Omit<PriceImpact, "accounts"> & { readonly byAccount: AccountTotals[] };
+
 /**
  * Re-rates grouped usage at `proposed`. Rating rounds once per event, so a group of n equal
  * events costs n × the rounded price of one, exactly as n separate ratings would.
@@ -77,7 +80,7 @@ export function impactDays(days: number | null | undefined, field = "days"): num
  * than compared in unlike units.
  * @throws FlexgateError BAD_USER_INPUT on `meterField` when recorded usage has another meter
  */
-export function priceImpact(groups: Iterable<AccountUsageGroup>, proposed: PriceVersion, days: number, meterField = "input.meter"): Omit<PriceImpact, "accounts"> & { byAccount: AccountTotals[] } {
+export function priceImpact(groups: Iterable<AccountUsageGroup>, proposed: PriceVersion, days: number, meterField = "input.meter"): ReRated {
   let events = 0;
   let zeroChargeEvents = 0;
   let currentTokensMicros = 0n;
@@ -127,7 +130,7 @@ export interface AccountTotals {
   readonly proposedTokensMicros: bigint;
 }
 
-/** The accounts the preview lists: largest increase first (then largest cut), ties by id. */
+/** The accounts the preview lists: largest increase first, largest cut last, ties by id. */
 export function mostAffected(accounts: readonly AccountTotals[], limit = MAX_IMPACT_ACCOUNTS): AccountTotals[] {
   const delta = (a: AccountTotals) => a.proposedTokensMicros - a.currentTokensMicros;
   return [...accounts].sort((a, b) => (delta(a) === delta(b) ? a.accountId - b.accountId : delta(b) > delta(a) ? 1 : -1)).slice(0, limit);

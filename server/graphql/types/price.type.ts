@@ -141,7 +141,7 @@ export class PriceImpact {
   accountCount!: number;
 
   @Field(() => [PriceImpactAccount], {
-    description: "Who pays: the accounts with re-rated usage, largest increase first (then largest cut), at most 50.",
+    description: "Who pays: the accounts with re-rated usage, largest increase first and largest cut last, at most 50.",
   })
   accounts!: PriceImpactAccount[];
 }
