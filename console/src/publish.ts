@@ -240,7 +240,7 @@ export function openPublishDialog(session: Session, target: ApiPrices | null, on
         onPublished(entry);
       } catch (error) {
         if (session.expireIfUnauthenticated(error)) return;
-        errors.showServer(error);
+        errors.showServer(readableClash(error));
       }
     }).finally(() => {
       publishButton.disabled = !publishable();
@@ -264,6 +264,20 @@ export function openPublishDialog(session: Session, target: ApiPrices | null, on
     { wide: true },
   );
   (target ? tokensPerUnit : apiCode).focus();
+}
+
+/**
+ * The server's clash refusal ("version 19 of … already takes effect at 2026-03-01T00:00:00.000Z;
+ * cancel it first") in the console's words and time format; any other error as it is.
+ */
+function readableClash(error: unknown): unknown {
+  if (!(error instanceof ApiError)) return error;
+  return new ApiError(
+    error.problems.map((problem) => {
+      const clash = /^version (\d+) of \S+ already takes effect at (\S+); cancel it first$/.exec(problem.message);
+      return clash ? { ...problem, message: `Version #${clash[1]} already takes effect at ${formatTime(clash[2])}: cancel it first, or choose another time.` } : problem;
+    }),
+  );
 }
 
 const alreadyPriced = (group: ApiPrices) => `${group.apiCode} already has a price. Publish a new version of it instead.`;

@@ -261,7 +261,7 @@ describe("operator console", () => {
     await dialog.getByRole("button", { name: "Publish version" }).click();
     const error = dialog.locator('[data-field="effectiveFrom"] .field-error');
     await error.waitFor();
-    expect(await error.textContent()).toMatch(/^BAD_USER_INPUT .*already takes effect/);
+    expect(await error.textContent()).toMatch(/^BAD_USER_INPUT Version #\d+ already takes effect at 2026-04-01 00:00 UTC: cancel it first/);
     await shot(page, "07-server-refusal", false);
     expect((await history("design-automation/inventor")).filter((v) => v.status === "SCHEDULED")).toHaveLength(1);
   });
