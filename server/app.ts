@@ -13,6 +13,7 @@ import { roleCheckPlugin } from "./graphql/roles.js";
 import { graphqlSchema } from "./graphql/schema.js";
 import { requireKey, sendError, viewerAtOperationStart } from "./http/auth.js";
 import { consoleRouter } from "./http/console.js";
+import { auditExportHandler, priceTableExportHandler } from "./http/console-exports.js";
 import { usageExportHandler } from "./http/export.js";
 import { BODY_LIMIT_BYTES } from "./http/body-limit.js";
 import { log } from "./log.js";
@@ -21,7 +22,7 @@ import { createServices, type Services } from "./services/index.js";
 import type { Db } from "./store/database.js";
 
 export interface AppOptions {
-  readonly config: Pick<Config, "rules">;
+  readonly config: Pick<Config, "rules"> & Partial<Pick<Config, "consoleIdleMinutes">>;
   readonly db: Db;
   readonly clock?: Clock;
   /** How long a client may take to send a whole request, headers and body (default 30 s). */
@@ -99,7 +100,7 @@ export async function createApp({ config, db, clock = Date.now, requestTimeoutMs
     db.get(sql`select 1`);
     res.json({ status: "ok" });
   });
-  app.use("/console", consoleRouter());
+  app.use("/console", consoleRouter({ idleMinutes: config.consoleIdleMinutes }));
   app.use(
     "/graphql",
     requireKey(services),
@@ -111,6 +112,8 @@ export async function createApp({ config, db, clock = Date.now, requestTimeoutMs
     }),
   );
   app.get("/export/usage.csv", requireKey(services), usageExportHandler(services));
+  app.get("/export/audit.csv", requireKey(services), auditExportHandler(services));
+  app.get("/export/prices.csv", requireKey(services), priceTableExportHandler(services));
   app.use((_req: Request, res: Response) => sendError(res, 404, "NOT_FOUND", "no such route"));
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const status = (error as { status?: number }).status ?? 500;

@@ -1,6 +1,7 @@
 import { getNamedType, isLeafType, isListType, isNonNullType, type GraphQLField, type GraphQLOutputType } from "graphql";
 import type { ComplexityEstimatorArgs } from "graphql-query-complexity";
 import { ALLOCATIONS_PER_CHARGE, MAXIMA } from "../core/maxima.js";
+import { MAX_IMPACT_ACCOUNTS } from "../core/price-impact.js";
 import { DAY_MS } from "../core/time.js";
 import { DEFAULT_PAGE_SIZE } from "../services/context.js";
 
@@ -57,6 +58,7 @@ const LIST_SIZES: Record<string, (args: Args) => number> = {
   "Query.priceHistory": () => MAXIMA.versionsPerApi,
   "Query.priceTable": () => MAXIMA.pricedApis,
   "Query.apiKeys": () => MAXIMA.apiKeys,
+  "PriceImpact.accounts": () => MAX_IMPACT_ACCOUNTS,
   "Reseller.locations": () => MAXIMA.facetEntries,
   "Reseller.languages": () => MAXIMA.facetEntries,
   "Reseller.services": () => MAXIMA.facetEntries,

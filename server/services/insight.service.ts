@@ -17,7 +17,7 @@ import {
 import { MAXIMA } from "../core/maxima.js";
 import type { Account, Instant } from "../core/model.js";
 import { priceInForce, type PriceVersion } from "../core/price.js";
-import { impactDays, priceImpact, type PriceImpact } from "../core/price-impact.js";
+import { type AccountImpact, changePercent, impactDays, mostAffected, priceImpact, type PriceImpact, proposedBurnPerDay } from "../core/price-impact.js";
 import { cleanApiCode, cleanReference } from "../core/text.js";
 import { assertNotFuture, DAY_MS } from "../core/time.js";
 import { findAccount } from "../store/accounts.store.js";
@@ -28,7 +28,7 @@ import { priceVersionsOf } from "../store/prices.store.js";
 import type { ServiceContext } from "./context.js";
 import { type PricePublication, PriceService } from "./prices.service.js";
 
-export type { BalanceAlert, BalanceForecast, PriceImpact, UsageAuthorization, UsageExportRow, UsageGrouping, UsageSummaryRow };
+export type { AccountImpact, BalanceAlert, BalanceForecast, PriceImpact, UsageAuthorization, UsageExportRow, UsageGrouping, UsageSummaryRow };
 
 /**
  * Balance history, usage reports, forecasts, alerts and price-change impact (shared domain
@@ -136,7 +136,10 @@ export class InsightService {
    * What the standing charges of `input.apiCode` (all accounts) whose usage occurred in the last
    * `days` days (default 30) would have cost at the proposed price, against what they were
    * charged. The proposal is checked as publishPrice would check it, except that its
-   * effectiveFrom is ignored: a preview of a change already decided for yesterday is still useful.
+   * effectiveFrom is not checked: a preview of a change already decided for yesterday is still
+   * useful. Per account (the most affected first, at most MAX_IMPACT_ACCOUNTS): the same figures,
+   * and when its balance runs out at the observed burn rate (forecast) against the burn rate
+   * with this API's change, from the effective date (now when none or past) on.
    * @throws FlexgateError BAD_USER_INPUT (days, input.*)
    */
   previewPriceChange(input: PricePublication, days?: number | null): PriceImpact {
@@ -151,7 +154,29 @@ export class InsightService {
       publishedBy: "",
       publishedAt: now,
     };
-    return this.read((db) => priceImpact(usageGroupsSince(db, checked.apiCode, now - window * DAY_MS), proposed, window));
+    const changeAt = Math.max(now, input.effectiveFrom ?? now);
+    return this.read((db) => {
+      const { byAccount, ...totals } = priceImpact(usageGroupsSince(db, checked.apiCode, now - window * DAY_MS), proposed, window);
+      const accounts = mostAffected(byAccount).map((usage): AccountImpact => {
+        const account = this.accountOrThrow(db, usage.accountId);
+        const projection = {
+          sources: this.sourcesOf(db, account.id),
+          deficitMicros: account.deficitMicros,
+          chargedInWindowMicros: chargedSince(db, account.id, now - BURN_WINDOW_DAYS * DAY_MS),
+          now,
+        };
+        const observed = forecastBalance(projection);
+        const ratePerDayMicros = proposedBurnPerDay(observed.burnRatePerDayMicros, usage, window);
+        return {
+          ...usage,
+          deltaTokensMicros: usage.proposedTokensMicros - usage.currentTokensMicros,
+          changePercent: changePercent(usage.currentTokensMicros, usage.proposedTokensMicros),
+          depletesAt: observed.depletesAt,
+          proposedDepletesAt: forecastBalance({ ...projection, rateFrom: { at: changeAt, ratePerDayMicros } }).depletesAt,
+        };
+      });
+      return { ...totals, accounts };
+    });
   }
 
   /**

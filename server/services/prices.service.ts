@@ -7,7 +7,7 @@ import { cleanApiCode, cleanText, requirePositiveInt } from "../core/text.js";
 import { formatInstant, type Instant, MAX_FUTURE_SKEW_MS } from "../core/time.js";
 import { appendAudit } from "../store/audit.store.js";
 import { inTransaction, type Tx } from "../store/database.js";
-import { allPriceVersions, findPriceVersion, insertPriceCancellation, insertPriceVersion, priceVersionsOf } from "../store/prices.store.js";
+import { allPriceVersions, findPriceCancellation, findPriceVersion, insertPriceCancellation, insertPriceVersion, priceVersionsOf } from "../store/prices.store.js";
 import type { ServiceContext } from "./context.js";
 import type { PriceBook } from "./price-book.js";
 
@@ -73,6 +73,11 @@ export class PriceService {
   history(apiCode: string): PriceEntryView[] {
     const versions = priceVersionsOf(this.context.db, cleanApiCode(apiCode, "apiCode"));
     return versions.map((version) => this.view(version, versions));
+  }
+
+  /** Who cancelled version `id` and why; null when it is not cancelled. */
+  cancellation(id: number): { cancelledBy: string; reason: string; cancelledAt: Instant } | null {
+    return findPriceCancellation(this.context.db, id);
   }
 
   find(id: number): PriceEntryView | null {
