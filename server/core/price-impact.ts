@@ -43,15 +43,13 @@ export interface AccountImpact {
   readonly proposedDepletesAt: Instant | null;
 }
 
-/** How many accounts the preview lists, largest increase first: enough to see who pays. */
-export const MAX_IMPACT_ACCOUNTS = 50;
 
 export interface PriceImpact {
   readonly days: number;
   readonly events: number;
   /** Events that would cost nothing at the proposed price. */
   readonly zeroChargeEvents: number;
-  /** Accounts with re-rated usage (the list holds at most MAX_IMPACT_ACCOUNTS of them). */
+  /** Accounts with re-rated usage (the list holds at most MAXIMA.impactAccounts of them). */
   readonly accountCount: number;
   readonly accounts: readonly AccountImpact[];
   /** What the usage was actually charged (whatever versions were in force then). */
@@ -132,7 +130,7 @@ export interface AccountTotals {
 }
 
 /** The accounts the preview lists: largest increase first, largest cut last, ties by id. */
-export function mostAffected(accounts: readonly AccountTotals[], limit = MAX_IMPACT_ACCOUNTS): AccountTotals[] {
+export function mostAffected(accounts: readonly AccountTotals[], limit: number = MAXIMA.impactAccounts): AccountTotals[] {
   const delta = (a: AccountTotals) => a.proposedTokensMicros - a.currentTokensMicros;
   return [...accounts].sort((a, b) => (delta(a) === delta(b) ? a.accountId - b.accountId : delta(b) > delta(a) ? 1 : -1)).slice(0, limit);
 }

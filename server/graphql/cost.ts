@@ -1,7 +1,6 @@
 import { getNamedType, isLeafType, isListType, isNonNullType, type GraphQLField, type GraphQLOutputType } from "graphql";
 import type { ComplexityEstimatorArgs } from "graphql-query-complexity";
 import { ALLOCATIONS_PER_CHARGE, MAXIMA } from "../core/maxima.js";
-import { MAX_IMPACT_ACCOUNTS } from "../core/price-impact.js";
 import { DAY_MS } from "../core/time.js";
 import { DEFAULT_PAGE_SIZE } from "../services/context.js";
 
@@ -58,7 +57,7 @@ const LIST_SIZES: Record<string, (args: Args) => number> = {
   "Query.priceHistory": () => MAXIMA.versionsPerApi,
   "Query.priceTable": () => MAXIMA.pricedApis,
   "Query.apiKeys": () => MAXIMA.apiKeys,
-  "PriceImpact.accounts": () => MAX_IMPACT_ACCOUNTS,
+  "PriceImpact.accounts": () => MAXIMA.impactAccounts,
   "Reseller.locations": () => MAXIMA.facetEntries,
   "Reseller.languages": () => MAXIMA.facetEntries,
   "Reseller.services": () => MAXIMA.facetEntries,
@@ -71,7 +70,8 @@ const READ_WEIGHTS: Record<string, (args: Args) => number> = {
   // A balance in the past replays every allocation before asOf, however old: two per request.
   "Account.balance": (args) => (args.asOf == null ? 0 : 1.5 * HEAVY_READ),
   "Account.forecast": () => HEAVY_READ,
-  "Account.alerts": () => HEAVY_READ / 5,
+  // Alerts read the account's lots and packs, expired ones included: at most their maxima.
+  "Account.alerts": () => MAXIMA.creditLotsPerAccount + MAXIMA.flexPacksPerAccount,
   "Account.usageSummary": (args) => HEAVY_READ + SCAN_PER_DAY * windowDays(args, args.groupBy === "DAY" ? MAXIMA.summaryDaysByDay : MAXIMA.summaryDaysByMonth),
   "Query.quoteUsage": () => HEAVY_READ / 5,
   "Query.usageAuthorization": () => HEAVY_READ / 5,

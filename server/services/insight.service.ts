@@ -137,7 +137,7 @@ export class InsightService {
    * `days` days (default 30) would have cost at the proposed price, against what they were
    * charged. The proposal is checked as publishPrice would check it, except that its
    * effectiveFrom is not checked: a preview of a change already decided for yesterday is still
-   * useful. Per account (the most affected first, at most MAX_IMPACT_ACCOUNTS): the same figures,
+   * useful. Per account (the most affected first, at most MAXIMA.impactAccounts): the same figures,
    * and when its balance runs out at the observed burn rate (forecast) against the burn rate
    * with this API's change, from the effective date (now when none or past) on.
    * @throws FlexgateError BAD_USER_INPUT (days, input.*)
