@@ -237,7 +237,7 @@ export class RatingService {
       now,
     );
     for (const part of decision.allocations) {
-      if (part.source !== "DEFICIT") adjustRemaining(tx, part.source, part.sourceId!, -part.amountMicros);
+      if (part.source === "CREDIT_LOT" || part.source === "FLEX_PACK") adjustRemaining(tx, part.source, part.sourceId!, -part.amountMicros);
     }
     if (decision.deficit !== account) saveDeficit(tx, account.id, decision.deficit);
     return { charge, replayed: false };
