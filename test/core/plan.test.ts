@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { DeficitState } from "../../server/core/account.js";
 import type { ErrorCode } from "../../server/core/errors.js";
 import {
   decideEnrollmentOrThrow,
@@ -7,6 +8,7 @@ import {
   type EnrollmentFacts,
   type EnrollmentRequest,
   LEGACY_PLAN,
+  type Plan,
   planAt,
   planHistory,
   statusUnderPlan,
@@ -77,8 +79,8 @@ describe("enrolling an account", () => {
 
 describe("the account status under a plan", () => {
   const now = utc("2026-03-01");
-  const owing = { deficitMicros: tokens("5"), graceStartedAt: now - DAY_MS };
-  it.each<[string, Parameters<typeof statusUnderPlan>[0], typeof owing, string]>([
+  const owing: DeficitState = { deficitMicros: tokens("5"), graceStartedAt: now - DAY_MS };
+  it.each<[string, Plan, DeficitState, string]>([
     ["LEGACY keeps the 14-day grace", LEGACY_PLAN, owing, "GRACE"],
     ["PAID prepay only is restricted at once", { tier: "PAID", payg: false, effectiveFrom: now }, owing, "RESTRICTED"],
     ["FREE with an old deficit is restricted at once", { tier: "FREE", payg: false, effectiveFrom: now }, owing, "RESTRICTED"],
