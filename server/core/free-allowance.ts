@@ -145,7 +145,8 @@ export function freeUsageRows(
       capUnits,
       usedUnits,
       overrunUnits: state.overrunUnits + state.usedUnits - usedUnits,
-      suspendedUntil: monthOf(at) === month && isSuspendedAt(state, capUnits, at) ? nextMonthStart(at) : null,
+      // Only the month in course can be suspended now; a past month's suspension has ended.
+      suspendedUntil: monthOf(asOf) === month && isSuspendedAt(state, capUnits, asOf) ? nextMonthStart(asOf) : null,
     };
   });
 }
