@@ -13,6 +13,8 @@ export interface ChargeContext {
   readonly sources: readonly FundingSource[];
   /** Booking time: the grace clock and the restriction are judged at it. */
   readonly now: Instant;
+  /** Lots pay no usage at or after it (domain §8); DEFAULT_CREDIT_ACCEPTANCE_END_AT when omitted. */
+  readonly creditAcceptanceEndAt?: Instant;
 }
 
 export interface ChargeDecision {
@@ -38,7 +40,7 @@ export function decideChargeOrThrow(context: ChargeContext): ChargeDecision {
     );
   }
 
-  const result = drain(context.sources, costMicros, context.occurredAt);
+  const result = drain(context.sources, costMicros, context.occurredAt, context.creditAcceptanceEndAt);
   if (result.kind === "covered" && !(context.policy === "HARD_STOP" && deficit.deficitMicros > 0n)) {
     return { allocations: result.allocations, deficit };
   }
