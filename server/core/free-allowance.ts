@@ -126,18 +126,16 @@ export interface FreeUsageRow {
  */
 export function freeUsageRows(
   month: Month,
+  /** The account's FreeMonth states of that month, by API code. */
   states: ReadonlyMap<string, FreeMonth>,
   caps: readonly FreeCap[],
   asOf: Instant,
 ): FreeUsageRow[] {
   const at = Math.min(asOf, nextMonthStart(monthStart(month)) - 1);
   const apiCodes = new Set(capsInForce(caps, at).filter((cap) => cap.unitsPerMonth > 0).map((cap) => cap.apiCode));
-  for (const key of states.keys()) {
-    const [apiCode, stateMonth] = key.split("|") as [string, string];
-    if (stateMonth === month) apiCodes.add(apiCode);
-  }
+  for (const apiCode of states.keys()) apiCodes.add(apiCode);
   return [...apiCodes].sort().map((apiCode) => {
-    const state = states.get(freeMonthKey(apiCode, month)) ?? EMPTY_FREE_MONTH;
+    const state = states.get(apiCode) ?? EMPTY_FREE_MONTH;
     const capUnits = capAt(caps, apiCode, at);
     const usedUnits = state.usedUnits < capUnits ? state.usedUnits : capUnits;
     return {

@@ -85,6 +85,9 @@ export function decideTieredEventOrThrow(book: TieredBook, event: TieredEvent, t
   if (plan.tier === "LEGACY") throw new RangeError("LEGACY events are rated by decideChargeOrThrow");
   const free = plan.tier === "FREE";
   const month = monthOf(event.occurredAt);
+  // Decision: FREE and PAID keep separate remainders (a FREE one per month, domain §8). A FREE
+  // month's partial unit is not carried into PAID, as nothing carries out of a free month; a
+  // paid remainder waits through a FREE spell and resumes when the account is PAID again.
   const key = remainderKey({ apiCode: event.apiCode, meterSince: meterSince(terms.versions, price), month: free ? month : null });
   const remainderMicros = book.remainders.get(key) ?? 0n;
   const billed = price.chargeableOutcomes.includes(event.outcome);

@@ -9,7 +9,7 @@ import { formatMicros } from "../../server/core/money.js";
 import { paygStatement, type PaygPart } from "../../server/core/payg.js";
 import { decideEnrollmentOrThrow, DEFAULT_PAYG_COUNTRIES, type Enrollment } from "../../server/core/plan.js";
 import { applyTieredDecision, type TieredBook, type TieredDecision } from "../../server/core/tiered-rating.js";
-import { freeUsageRows } from "../../server/core/free-allowance.js";
+import { freeMonthKey, freeUsageRows } from "../../server/core/free-allowance.js";
 import { poolAsSource } from "../../server/core/token-flex.js";
 import { refusalOf } from "../fixtures/ledger-assertions.js";
 import { aPack, tokens, utc } from "./builders.js";
@@ -48,7 +48,7 @@ describe("the worked example of domain §8", () => {
   it("FREE: 3000 s is 3 units, 1 free and 2 overrun, and suspends revit until the 1st", () => {
     const decision = rate(freeWorld, { apiCode: REVIT, quantity: "3000", occurredAt: "2026-01-07T10:00:00Z" });
     expect([decision.units, remainderOf(decision), parts(decision.allocations), decision.tokensMicros]).toEqual([3n, "0", ["FREE_ALLOWANCE 1u", "OVERRUN 2u"], 0n]);
-    const [row] = freeUsageRows("2026-01", book.freeMonths, caps, utc("2026-01-08"));
+    const [row] = freeUsageRows("2026-01", new Map([[REVIT, book.freeMonths.get(freeMonthKey(REVIT, "2026-01"))!]]), caps, utc("2026-01-08"));
     expect(row).toEqual({ apiCode: REVIT, capUnits: 3n, usedUnits: 3n, overrunUnits: 2n, suspendedUntil: utc("2026-02-01") });
   });
 
