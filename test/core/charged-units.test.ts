@@ -86,6 +86,20 @@ describe("rollover across months and plans", () => {
     expect(units(events, [{ tier: "FREE", payg: false, effectiveFrom: utc("2025-12-08") }])).toEqual([0n, 0n, 1n]);
   });
 
+  it("keeps FREE and PAID remainders apart: a paid remainder waits through a FREE spell", () => {
+    const spells: Enrollment[] = [
+      paygFrom2025,
+      { tier: "FREE", payg: false, effectiveFrom: utc("2026-01-10") },
+      { tier: "PAID", payg: true, effectiveFrom: utc("2026-01-20") },
+    ];
+    const events = [
+      { apiCode: REVIT, quantity: "600", occurredAt: "2026-01-05" },
+      { apiCode: REVIT, quantity: "900", occurredAt: "2026-01-12" },
+      { apiCode: REVIT, quantity: "600", occurredAt: "2026-01-25" },
+    ];
+    expect(units(events, spells)).toEqual([0n, 0n, 1n]);
+  });
+
   it("adds nothing for an outcome the version does not bill", () => {
     const { book, decisions } = rateAll(world([paygFrom2025]), emptyBook(), [
       { apiCode: REVIT, quantity: "600", occurredAt: "2026-01-10" },
