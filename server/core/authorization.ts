@@ -2,11 +2,10 @@
  * Whether a premium call may start now: the same rules rating applies when the usage is
  * recorded (core/rating.ts), answered before the work is done.
  */
-import type { AccountStatus, BalancePolicy } from "./account.js";
+import type { AccountStatus, BalancePolicy, DeficitState } from "./account.js";
 import type { Balance } from "./balance.js";
 import { formatMicros } from "./money.js";
 import type { PriceVersion } from "./price.js";
-import type { DeficitState } from "./account.js";
 import { type FreeMonth, isSuspendedAt, suspensionMessage } from "./free-allowance.js";
 import { type Plan, prepayRestrictedMessage, statusUnderPlan } from "./plan.js";
 import { formatInstant, type Instant } from "./time.js";

@@ -9,9 +9,9 @@ export type SourceKind = "CREDIT_LOT" | "TOKEN_FLEX" | "FLEX_PACK";
 export type AllocationSource = SourceKind | "FREE_ALLOWANCE" | "OVERRUN" | "PAYG" | "DEFICIT";
 
 /**
- * The last instant before which cloud-credit lots may pay usage: APS stopped accepting cloud
- * credits at the end of 2025 (domain §8). Usage that occurred at or after it is never paid from a
- * lot, in any regime; usage before it drains exactly as it always did.
+ * From this instant on, cloud-credit lots pay no usage: APS stopped accepting cloud credits at
+ * the end of 2025 (domain §8). Usage that occurred at or after it is never paid from a lot, in
+ * any regime; usage before it drains exactly as it always did. Operators can configure another.
  */
 export const DEFAULT_CREDIT_ACCEPTANCE_END_AT = Date.UTC(2026, 0, 1);
 
@@ -34,8 +34,8 @@ export interface Allocation {
   readonly sourceId: number | null;
   readonly amountMicros: bigint;
   /**
-   * Whole charged units, only on FREE_ALLOWANCE and OVERRUN parts: the token parts of a unit
-   * can split across a pool, a pack and PAYG, so units there would not be whole.
+   * Whole charged units, on FREE_ALLOWANCE, OVERRUN and PAYG parts only: a unit's tokens can
+   * split across a pool and a pack, so units of a source's part would not be whole.
    */
   readonly units?: bigint;
 }
