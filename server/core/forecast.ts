@@ -4,6 +4,7 @@
  */
 import { availableAt, drain, type FundingSource } from "./drain.js";
 import { mulDivHalfUp } from "./money.js";
+import type { Plan } from "./plan.js";
 import { DAY_MS, type Instant, isValidAt } from "./time.js";
 
 /** The burn rate looks back this many days (domain §7). */
@@ -114,4 +115,15 @@ export function forecastBalance(input: ForecastInput): BalanceForecast {
   }
 
   return { burnRatePerDayMicros: observed, depletesAt, expiringWithin90DaysMicros, expiringUnusedMicros };
+}
+
+/**
+ * The forecast under the plan in force now. With PAYG the balance never runs out (domain §8:
+ * PAYG counts as unlimited, usage beyond the tokens held is billed in arrears), so there is no
+ * depletion date; what expires unused is still computed with the real drain order. FREE and
+ * prepay-only plans run out like LEGACY.
+ */
+export function forecastUnderPlan(plan: Plan, input: ForecastInput): BalanceForecast {
+  const forecast = forecastBalance(input);
+  return plan.payg ? { ...forecast, depletesAt: null } : forecast;
 }

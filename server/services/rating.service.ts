@@ -1,5 +1,5 @@
 import { type Balance, applyAllocations, balanceAt } from "../core/balance.js";
-import type { Allocation } from "../core/drain.js";
+import { type Allocation, isSourceKind } from "../core/drain.js";
 import { badInput, FlexgateError, GENERIC_MESSAGE, notFound } from "../core/errors.js";
 import { MAXIMA } from "../core/maxima.js";
 import { decideReversal } from "../core/ledger.js";
@@ -273,7 +273,7 @@ export class RatingService {
       now,
     );
     for (const part of decision.allocations) {
-      if (part.source !== "DEFICIT") adjustRemaining(tx, part.source, part.sourceId!, -part.amountMicros);
+      if (isSourceKind(part.source)) adjustRemaining(tx, part.source, part.sourceId!, -part.amountMicros);
     }
     if (decision.deficit !== account) saveDeficit(tx, account.id, decision.deficit);
     return { charge, replayed: false };
