@@ -1,12 +1,12 @@
 /** Cancelling a scheduled version and retiring an API: both need a stated reason. */
 import { api } from "./api.js";
 import { h } from "./dom.js";
-import { FormErrors, banner, busy, field, openModal, type Session, whenChooser } from "./forms.js";
+import { FormErrors, banner, busy, field, oneParagraph, openModal, type Session, whenChooser } from "./forms.js";
 import { type ApiPrices, type PriceEntry, formatTime, rateLabel } from "./model.js";
 import { checkEffectiveFrom, checkNote, checkReason } from "./validate.js";
 
 export function openCancelDialog(session: Session, version: PriceEntry, onCancelled: (entry: PriceEntry) => void): void {
-  const reason = h("textarea", { rows: 3 });
+  const reason = oneParagraph(h("textarea", { rows: 3 }));
   const reasonField = field("reason", "Reason", reason, "Required, up to 2000 characters, one paragraph. Kept in the audit log.");
   const formBanner = banner();
   const errors = new FormErrors([reasonField], formBanner);
@@ -16,7 +16,7 @@ export function openCancelDialog(session: Session, version: PriceEntry, onCancel
     { novalidate: true },
     formBanner,
     reasonField.element,
-    h("div", { class: "dialog-actions" }, confirm, h("button", { type: "button", class: "ghost", onclick: () => modal.close() }, "Keep it")),
+    h("div", { class: "dialog-actions" }, confirm, h("button", { type: "button", class: "ghost", onclick: () => modal.requestClose() }, "Keep it")),
   );
   reason.addEventListener("input", () => {
     if (checkReason(reason.value).ok) errors.clear("reason");
@@ -54,9 +54,9 @@ export function openCancelDialog(session: Session, version: PriceEntry, onCancel
 }
 
 export function openRetireDialog(session: Session, target: ApiPrices, onRetired: (entry: PriceEntry) => void): void {
-  const when = whenChooser("effectiveFrom", "Retire", "Now");
+  const when = whenChooser("effectiveFrom", "Retire", "Now", "usage is refused from the moment I retire it");
   const whenField = when.field;
-  const note = h("textarea", { rows: 3 });
+  const note = oneParagraph(h("textarea", { rows: 3 }));
   const noteField = field("note", "Note (why the API is retired)", note, "Required, up to 2000 characters, one paragraph.");
   const formBanner = banner();
   const errors = new FormErrors([whenField, noteField], formBanner);
@@ -67,16 +67,24 @@ export function openRetireDialog(session: Session, target: ApiPrices, onRetired:
     formBanner,
     whenField.element,
     noteField.element,
-    h("div", { class: "dialog-actions" }, confirm, h("button", { type: "button", class: "ghost", onclick: () => modal.close() }, "Keep it")),
+    h("div", { class: "dialog-actions" }, confirm, h("button", { type: "button", class: "ghost", onclick: () => modal.requestClose() }, "Keep it")),
   );
+  note.addEventListener("input", () => {
+    if (checkNote(note.value).ok) errors.clear("note");
+  });
+  when.input.addEventListener("input", () => {
+    if (checkEffectiveFrom(when.input.value, Date.now()).ok) errors.clear("effectiveFrom");
+  });
+  when.confirmNow.addEventListener("change", () => errors.clear("effectiveFrom"));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     errors.clearAll();
     const from = when.later() ? checkEffectiveFrom(when.input.value, Date.now()) : null;
     const text = checkNote(note.value);
     if (from && !from.ok) errors.set("effectiveFrom", from.message);
+    if (!when.later() && !when.nowConfirmed()) errors.set("effectiveFrom", "Retiring now refuses usage at once: tick the box to confirm, or choose a later time.");
     if (!text.ok) errors.set("note", text.message);
-    if ((from && !from.ok) || !text.ok) return errors.focusFirstInvalid();
+    if ((from && !from.ok) || (!when.later() && !when.nowConfirmed()) || !text.ok) return errors.focusFirstInvalid();
     void busy(confirm, "Retiring…", async () => {
       try {
         const entry = await api.retirePrice(session.key, target.apiCode, from?.ok ? from.value : null, text.value);

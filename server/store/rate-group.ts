@@ -8,7 +8,7 @@
  * drained, the deficit it booked. The engine only loads the GroupState and writes the GroupPlan.
  */
 import type { DeficitState } from "../core/account.js";
-import type { Allocation, FundingSource, SourceKind } from "../core/drain.js";
+import { type Allocation, type FundingSource, isSourceKind, type SourceKind } from "../core/drain.js";
 import { badInput, FlexgateError, GENERIC_MESSAGE, notFound } from "../core/errors.js";
 import { MAX_TOKENS_MICROS } from "../core/money.js";
 import type { Account, UsageCharge } from "../core/model.js";
@@ -120,7 +120,7 @@ export function planGroup(requests: readonly RatingRequest[], state: GroupState,
         field: `${request.field}.quantity`,
       });
       for (const part of decision.allocations) {
-        if (part.source === "DEFICIT") continue;
+        if (!isSourceKind(part.source)) continue;
         const key = sourceKey(part.source, part.sourceId!);
         const ofAccount = sources.get(account.id)!;
         const source = ofAccount.get(key)!;
