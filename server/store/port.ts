@@ -12,7 +12,7 @@
  * Rating a group of usage events is one method, `rateGroup`: see store/rate-group.ts.
  */
 import type { DeficitState } from "../core/account.js";
-import type { Allocation, FundingSource, SourceKind } from "../core/drain.js";
+import type { FundingSource, SourceKind } from "../core/drain.js";
 import type { FlexgateError } from "../core/errors.js";
 import type { DailyUsage, LedgerAsOf, UsageExportRow } from "../core/history.js";
 import type { LedgerSettlement, OutstandingDeficit, Settlement } from "../core/ledger.js";
@@ -352,4 +352,3 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export type { Allocation };

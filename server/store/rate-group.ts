@@ -160,12 +160,6 @@ export function outcomesOf(plan: GroupPlan, written: readonly UsageCharge[]): Ra
   });
 }
 
-/** The stored form of a planned charge once the engine knows its id. */
-export function storedCharge(planned: PlannedCharge, id: number, ratedAt: Instant): UsageCharge {
-  const { fingerprint: _, ...charge } = planned.charge;
-  return { ...charge, id, ratedAt, reversedAt: null };
-}
-
 const sourceKey = (kind: SourceKind, id: number) => `${kind}:${id}`;
 
 /** Logs an event's unexpected error and answers it as the error edge answers any: masked. */
