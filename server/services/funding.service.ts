@@ -56,7 +56,7 @@ const CAPS = {
  * the new one's: then no instant ever has more valid than the cap.
  * @throws FlexgateError BAD_USER_INPUT naming `field`
  */
-function assertRoomFor(tx: Tx, kind: SourceKind, accountId: number, purchasedAt: Instant, field: string): void {
+function assertRoomFor(tx: Tx, kind: keyof typeof CAPS, accountId: number, purchasedAt: Instant, field: string): void {
   const cap = CAPS[kind];
   const { total, overlapping } = sourceCounts(tx, kind, accountId, purchasedAt, addOneYear(purchasedAt));
   if (overlapping >= cap.atOnce) {
