@@ -5,10 +5,10 @@
  */
 import { api } from "./api.js";
 import { h, replaceChildren, srOnly } from "./dom.js";
-import { FormErrors, banner, busy, field, oneParagraph, openModal, type Session } from "./forms.js";
+import { openReasonDialog } from "./actions.js";
+import { type Session } from "./forms.js";
 import { type AccountDetail, type AccountSummary, type Charge, formatTime, receiptLine, tokensLabel } from "./model.js";
 import { errorState, loadingState } from "./states.js";
-import { checkReason } from "./validate.js";
 
 export function renderAccounts(root: HTMLElement, session: Session): void {
   const heading = h("h1", { tabindex: -1 }, "Accounts");
@@ -179,49 +179,18 @@ function chargesTable(charges: readonly Charge[], reverse: (charge: Charge) => v
 }
 
 function openReverseDialog(session: Session, account: AccountDetail, charge: Charge, onReversed: () => void): void {
-  const reason = oneParagraph(h("textarea", { rows: 3 }));
-  const reasonField = field("reason", "Reason", reason, "Required, up to 2000 characters, one paragraph. Kept in the audit log.");
-  const formBanner = banner();
-  const errors = new FormErrors([reasonField], formBanner);
-  const confirm = h("button", { type: "submit", class: "danger" }, "Reverse this charge");
-  const form = h(
-    "form",
-    { novalidate: true },
-    formBanner,
-    reasonField.element,
-    h("div", { class: "dialog-actions" }, confirm, h("button", { type: "button", class: "ghost", onclick: () => modal.requestClose() }, "Keep it")),
-  );
-  reason.addEventListener("input", () => {
-    if (checkReason(reason.value).ok) errors.clear("reason");
-  });
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    errors.clearAll();
-    const checked = checkReason(reason.value);
-    if (!checked.ok) {
-      errors.set("reason", checked.message);
-      return reason.focus();
-    }
-    void busy(confirm, "Reversing…", async () => {
-      try {
-        await api.reverseCharge(session.key, charge.id, checked.value);
-        modal.close();
-        session.notify(`Reversed charge #${charge.id} of ${account.name}: ${tokensLabel(charge.tokens)} returned to what paid it.`);
-        onReversed();
-      } catch (error) {
-        if (session.expireIfUnauthenticated(error)) return;
-        errors.showServer(error);
-      }
-    });
-  });
-  const modal = openModal(`Reverse charge #${charge.id}`, () => [
-    h(
-      "p",
-      null,
+  openReasonDialog(session, {
+    title: `Reverse charge #${charge.id}`,
+    intro: [
       `${account.name}: ${charge.apiCode}, ${charge.quantity} (${charge.outcome}) on ${formatTime(charge.occurredAt)}, ${tokensLabel(charge.tokens)}. `,
       "The tokens go back to the lots and packs that paid them; the charge stays in the history as reversed.",
-    ),
-    form,
-  ]);
-  reason.focus();
+    ],
+    confirmLabel: "Reverse this charge",
+    busyLabel: "Reversing…",
+    submit: (reason) => api.reverseCharge(session.key, charge.id, reason),
+    done: () => {
+      session.notify(`Reversed charge #${charge.id} of ${account.name}: ${tokensLabel(charge.tokens)} returned to what paid it.`);
+      onReversed();
+    },
+  });
 }

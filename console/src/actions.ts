@@ -5,12 +5,28 @@ import { FormErrors, banner, busy, field, oneParagraph, openModal, type Session,
 import { type ApiPrices, type PriceEntry, formatTime, rateLabel } from "./model.js";
 import { checkEffectiveFrom, checkNote, checkReason } from "./validate.js";
 
-export function openCancelDialog(session: Session, version: PriceEntry, onCancelled: (entry: PriceEntry) => void): void {
+export interface ReasonDialog<T> {
+  readonly title: string;
+  /** What the dialog is about, shown above the reason. */
+  readonly intro: readonly (string | Node)[];
+  readonly confirmLabel: string;
+  readonly busyLabel: string;
+  /** Sends the change with the checked reason; a refusal is shown next to its field. */
+  readonly submit: (reason: string) => Promise<T>;
+  /** Runs once the change is made and the dialog closed. */
+  readonly done: (result: T) => void;
+}
+
+/**
+ * A dialog that asks why before a change that cannot be undone (cancelling a version, reversing
+ * a charge): the reason is checked in the page, then sent; the server's refusal stays in the form.
+ */
+export function openReasonDialog<T>(session: Session, dialog: ReasonDialog<T>): void {
   const reason = oneParagraph(h("textarea", { rows: 3 }));
   const reasonField = field("reason", "Reason", reason, "Required, up to 2000 characters, one paragraph. Kept in the audit log.");
   const formBanner = banner();
   const errors = new FormErrors([reasonField], formBanner);
-  const confirm = h("button", { type: "submit", class: "danger" }, "Cancel this version");
+  const confirm = h("button", { type: "submit", class: "danger" }, dialog.confirmLabel);
   const form = h(
     "form",
     { novalidate: true },
@@ -30,27 +46,33 @@ export function openCancelDialog(session: Session, version: PriceEntry, onCancel
       reason.focus();
       return;
     }
-    void busy(confirm, "Cancelling…", async () => {
+    void busy(confirm, dialog.busyLabel, async () => {
       try {
-        const entry = await api.cancelScheduledPrice(session.key, version.id, checked.value);
+        const result = await dialog.submit(checked.value);
         modal.close();
-        onCancelled(entry);
+        dialog.done(result);
       } catch (error) {
         if (session.expireIfUnauthenticated(error)) return;
         errors.showServer(error);
       }
     });
   });
-  const modal = openModal(`Cancel scheduled version #${version.id}`, () => [
-    h(
-      "p",
-      null,
+  const modal = openModal(dialog.title, () => [h("p", null, ...dialog.intro), form]);
+  reason.focus();
+}
+
+export function openCancelDialog(session: Session, version: PriceEntry, onCancelled: (entry: PriceEntry) => void): void {
+  openReasonDialog(session, {
+    title: `Cancel scheduled version #${version.id}`,
+    intro: [
       `${version.apiCode}: ${rateLabel(version)}, due to take effect ${formatTime(version.effectiveFrom)}. `,
       "Once cancelled it never takes effect; the version stays in the history as CANCELLED.",
-    ),
-    form,
-  ]);
-  reason.focus();
+    ],
+    confirmLabel: "Cancel this version",
+    busyLabel: "Cancelling…",
+    submit: (reason) => api.cancelScheduledPrice(session.key, version.id, reason),
+    done: onCancelled,
+  });
 }
 
 export function openRetireDialog(session: Session, target: ApiPrices, onRetired: (entry: PriceEntry) => void): void {
