@@ -59,7 +59,7 @@ export function rawInsertRate(dir: string, rowsPerTransaction: number, milliseco
  * benchmark process, no HTTP and no GraphQL. Not a baseline but the ceiling B2 could reach with a
  * free transport; it runs on a copy of the database the server used.
  */
-export function ratingInProcess(dbPath: string, accounts: { first: number; last: number }, batchSize: number, milliseconds: number): number {
+export async function ratingInProcess(dbPath: string, accounts: { first: number; last: number }, batchSize: number, milliseconds: number): Promise<number> {
   const db = openDatabase({ path: dbPath, synchronous: "FULL" });
   try {
     const services = createServices({ store: new SqliteStore(db), clock: Date.now, rules: DEFAULT_RULES });
@@ -75,10 +75,10 @@ export function ratingInProcess(dbPath: string, accounts: { first: number; last:
         clientId: "bench-client",
         labels: {},
       }));
-    return batchSize * rate(milliseconds, async () => {
+    return batchSize * (await rateAsync(milliseconds, async () => {
       const refused = (await services.rating.recordUsageBatch(batch())).find((result) => result.error);
       if (refused) throw refused.error;
-    });
+    }));
   } finally {
     db.$client.close();
   }
@@ -108,7 +108,7 @@ export async function portalInProcess(dbPath: string, resellerId: number, millis
       const result = await execute({ schema, document, contextValue: createContext(services, viewer) });
       if (result.errors) throw result.errors[0];
     });
-    const reads = rate(milliseconds, async () => {
+    const reads = await rateAsync(milliseconds, async () => {
       const ids = (await services.accounts.list({ resellerId }, 50, undefined)).items.map((account) => account.id);
       await services.accounts.creditLots(ids);
       await services.accounts.flexPacks(ids);

@@ -272,7 +272,7 @@ async function main(): Promise<void> {
           const rawBatch = rawInsertRate(work, BATCH_SIZE, SETTINGS.rawMs).rowsPerSecond;
           // The same rating on a copy of the server's database, in this process: what B2 would
           // be with a free transport.
-          const inProcess = ratingInProcess(await copyOf(smallPath, "small-copy.sqlite"), { first: small.firstAccountId, last: small.lastAccountId }, BATCH_SIZE, SETTINGS.rawMs);
+          const inProcess = await ratingInProcess(await copyOf(smallPath, "small-copy.sqlite"), { first: small.firstAccountId, last: small.lastAccountId }, BATCH_SIZE, SETTINGS.rawMs);
           say(`  ${fmt(batch.perSecond * BATCH_SIZE)} events/s; raw better-sqlite3, ${BATCH_SIZE} rows per durable transaction: ${fmt(rawBatch)} rows/s; rating in process: ${fmt(inProcess)} events/s`);
           report.b2 = { batch, eventsPerSecond: batch.perSecond * BATCH_SIZE, rawBatch, inProcess };
         }
