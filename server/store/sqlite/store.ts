@@ -71,7 +71,7 @@ export class SqliteStore implements Store {
    */
   private readonly openUnit = new AsyncLocalStorage<{ open: boolean }>();
   private readonly book = new PriceBook();
-  /** The statements of the connection, for units run outside the connection's turn. */
+  /** The connection's reads and writes without waiting for the turn: for work that holds it. */
   private readonly direct: StoreWrites;
 
   /** Opens (creating it) and migrates the file. */
