@@ -2,6 +2,7 @@
  * The baselines each Flexgate figure is compared with, measured in the benchmark process in the
  * same run: what SQLite alone and graphql-js alone can do on this machine right now.
  */
+import { SqliteStore } from "../server/store/sqlite/store.js";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -14,7 +15,7 @@ import { graphqlSchema } from "../server/graphql/schema.js";
 import type { Viewer } from "../server/core/model.js";
 import { DEFAULT_RULES } from "../server/services/context.js";
 import { createServices } from "../server/services/index.js";
-import { openDatabase } from "../server/store/database.js";
+import { openDatabase } from "../server/store/sqlite/database.js";
 
 export interface RawInsertResult {
   readonly rowsPerSecond: number;
@@ -58,10 +59,10 @@ export function rawInsertRate(dir: string, rowsPerTransaction: number, milliseco
  * benchmark process, no HTTP and no GraphQL. Not a baseline but the ceiling B2 could reach with a
  * free transport; it runs on a copy of the database the server used.
  */
-export function ratingInProcess(dbPath: string, accounts: { first: number; last: number }, batchSize: number, milliseconds: number): number {
+export async function ratingInProcess(dbPath: string, accounts: { first: number; last: number }, batchSize: number, milliseconds: number): Promise<number> {
   const db = openDatabase({ path: dbPath, synchronous: "FULL" });
   try {
-    const services = createServices({ db, clock: Date.now, rules: DEFAULT_RULES });
+    const services = createServices({ store: new SqliteStore(db), clock: Date.now, rules: DEFAULT_RULES });
     const span = accounts.last - accounts.first + 1;
     const batch = () =>
       Array.from({ length: batchSize }, (_, i) => ({
@@ -74,10 +75,10 @@ export function ratingInProcess(dbPath: string, accounts: { first: number; last:
         clientId: "bench-client",
         labels: {},
       }));
-    return batchSize * rate(milliseconds, () => {
-      const refused = services.rating.recordUsageBatch(batch()).find((result) => result.error);
+    return batchSize * (await rateAsync(milliseconds, async () => {
+      const refused = (await services.rating.recordUsageBatch(batch())).find((result) => result.error);
       if (refused) throw refused.error;
-    });
+    }));
   } finally {
     db.$client.close();
   }
@@ -98,7 +99,7 @@ export interface PortalInProcess {
 export async function portalInProcess(dbPath: string, resellerId: number, milliseconds: number): Promise<PortalInProcess> {
   const db = openDatabase({ path: dbPath, synchronous: "FULL" });
   try {
-    const services = createServices({ db, clock: Date.now, rules: DEFAULT_RULES });
+    const services = createServices({ store: new SqliteStore(db), clock: Date.now, rules: DEFAULT_RULES });
     const schema = graphqlSchema();
     const document = parse(PORTAL_QUERY);
     const actor = { name: "bench partner", role: "PARTNER", keyId: 0, resellerId } as const;
@@ -107,11 +108,11 @@ export async function portalInProcess(dbPath: string, resellerId: number, millis
       const result = await execute({ schema, document, contextValue: createContext(services, viewer) });
       if (result.errors) throw result.errors[0];
     });
-    const reads = rate(milliseconds, () => {
-      const ids = services.accounts.list({ resellerId }, 50, undefined).items.map((account) => account.id);
-      services.accounts.creditLots(ids);
-      services.accounts.flexPacks(ids);
-      services.accounts.findResellers([resellerId]);
+    const reads = await rateAsync(milliseconds, async () => {
+      const ids = (await services.accounts.list({ resellerId }, 50, undefined)).items.map((account) => account.id);
+      await services.accounts.creditLots(ids);
+      await services.accounts.flexPacks(ids);
+      await services.accounts.findResellers([resellerId]);
     });
     return { schemaExecute, reads };
   } finally {

@@ -11,6 +11,7 @@
  *
  *   npx tsx bench/generate.ts --db /tmp/big.sqlite --accounts 10000 --charges 1000000
  */
+import { SqliteStore } from "../server/store/sqlite/store.js";
 import { randomUUID } from "node:crypto";
 import { existsSync, rmSync, statSync } from "node:fs";
 import { pathToFileURL } from "node:url";
@@ -23,8 +24,8 @@ import { decideChargeOrThrow } from "../server/core/rating.js";
 import { addOneYear } from "../server/core/time.js";
 import { DEFAULT_RULES, fingerprint } from "../server/services/context.js";
 import { createServices } from "../server/services/index.js";
-import { migrateDatabase, openDatabase } from "../server/store/database.js";
-import { allPriceVersions } from "../server/store/prices.store.js";
+import { migrateDatabase, openDatabase } from "../server/store/sqlite/database.js";
+import { allPriceVersions } from "../server/store/sqlite/prices.store.js";
 import { seededRandom } from "../test/fixtures/random.js";
 
 export interface GenerateOptions {
@@ -103,7 +104,7 @@ class Progress {
   }
 }
 
-export function generateDatabase(options: GenerateOptions): GenerateSummary {
+export async function generateDatabase(options: GenerateOptions): Promise<GenerateSummary> {
   const started = Date.now();
   const now = options.now ?? Date.now();
   const resellerCount = options.resellers ?? Math.max(1, Math.round(options.accounts / 1000));
@@ -269,7 +270,7 @@ export function generateDatabase(options: GenerateOptions): GenerateSummary {
   if ((options.verify ?? "full") === "full") {
     const verifyStarted = Date.now();
     if (showProgress) process.stderr.write("verifying the ledger (recomputing every remaining amount)…\n");
-    drift = createServices({ db, clock: () => now, rules: DEFAULT_RULES }).ledger.verify().length;
+    drift = (await createServices({ store: new SqliteStore(db), clock: () => now, rules: DEFAULT_RULES }).ledger.verify()).length;
     verifySeconds = (Date.now() - verifyStarted) / 1000;
   }
   sqlite.close();
@@ -290,7 +291,7 @@ export function generateDatabase(options: GenerateOptions): GenerateSummary {
   };
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       db: { type: "string", default: "bench/results/generated.sqlite" },
@@ -300,7 +301,7 @@ function main(): void {
       "no-verify": { type: "boolean", default: false },
     },
   });
-  const summary = generateDatabase({
+  const summary = await generateDatabase({
     path: values.db!,
     accounts: Number(values.accounts),
     charges: Number(values.charges),

@@ -13,6 +13,7 @@
  * The server is compiled from the working tree first (bench/results/dist), as `npm start` does.
  * Prints a markdown table and writes bench/results/latest.json.
  */
+import { SqliteStore } from "../server/store/sqlite/store.js";
 import { execSync } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { cpus } from "node:os";
@@ -22,7 +23,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_RULES } from "../server/services/context.js";
 import { createServices } from "../server/services/index.js";
-import { openDatabase } from "../server/store/database.js";
+import { openDatabase } from "../server/store/sqlite/database.js";
 import { bareGraphql, loadPortalData, PORTAL_QUERY, portalInProcess, type PortalInProcess, ratingInProcess, rawInsertRate } from "./baselines.js";
 import { generateDatabase, type GenerateSummary } from "./generate.js";
 import { printProfile, summariseProfile } from "./profile-summary.js";
@@ -179,12 +180,12 @@ function machine() {
 }
 
 /** Counts the charges and recomputes the whole ledger of a database the server has closed. */
-function checkLedger(path: string) {
+async function checkLedger(path: string) {
   const db = openDatabase({ path, synchronous: "NORMAL" });
   try {
     const charges = (db.$client.prepare("select count(*) as n from usage_charges").get() as { n: number }).n;
     const started = Date.now();
-    const drift = createServices({ db, clock: Date.now, rules: DEFAULT_RULES }).ledger.verify().length;
+    const drift = (await createServices({ store: new SqliteStore(db), clock: Date.now, rules: DEFAULT_RULES }).ledger.verify()).length;
     return { charges, drift, verifySeconds: (Date.now() - started) / 1000 };
   } finally {
     db.$client.close();
@@ -244,7 +245,7 @@ async function main(): Promise<void> {
   try {
     if (ONLY.has("B1") || ONLY.has("B2") || ONLY.has("B3")) {
       const smallPath = join(work, "small.sqlite");
-      const small = generateDatabase({ path: smallPath, accounts: SMALL.accounts, resellers: SMALL.resellers, charges: 0, verify: "none", progress: false });
+      const small = await generateDatabase({ path: smallPath, accounts: SMALL.accounts, resellers: SMALL.resellers, charges: 0, verify: "none", progress: false });
       const acknowledged = { count: 0 };
       await withServer("small", smallPath, operatorKey, async (server) => {
         const keys = await keysFor(server, operatorKey);
@@ -271,7 +272,7 @@ async function main(): Promise<void> {
           const rawBatch = rawInsertRate(work, BATCH_SIZE, SETTINGS.rawMs).rowsPerSecond;
           // The same rating on a copy of the server's database, in this process: what B2 would
           // be with a free transport.
-          const inProcess = ratingInProcess(await copyOf(smallPath, "small-copy.sqlite"), { first: small.firstAccountId, last: small.lastAccountId }, BATCH_SIZE, SETTINGS.rawMs);
+          const inProcess = await ratingInProcess(await copyOf(smallPath, "small-copy.sqlite"), { first: small.firstAccountId, last: small.lastAccountId }, BATCH_SIZE, SETTINGS.rawMs);
           say(`  ${fmt(batch.perSecond * BATCH_SIZE)} events/s; raw better-sqlite3, ${BATCH_SIZE} rows per durable transaction: ${fmt(rawBatch)} rows/s; rating in process: ${fmt(inProcess)} events/s`);
           report.b2 = { batch, eventsPerSecond: batch.perSecond * BATCH_SIZE, rawBatch, inProcess };
         }
@@ -290,7 +291,7 @@ async function main(): Promise<void> {
           report.b3 = { portal, bareExecute, bareFull, inProcess };
         }
       });
-      const ledger = checkLedger(smallPath);
+      const ledger = await checkLedger(smallPath);
       report.checks.small = { ...ledger, acknowledged: acknowledged.count };
       say(`small database: ${fmt(ledger.charges)} charges for ${fmt(acknowledged.count)} acknowledged events, ledger drift ${ledger.drift}`);
       if (ledger.drift !== 0) throw new Error("the ledger does not balance after the benchmark");
@@ -300,7 +301,7 @@ async function main(): Promise<void> {
     if (ONLY.has("B4")) {
       const largePath = join(work, "large.sqlite");
       say(`B4: generating ${fmt(SETTINGS.largeCharges)} charges across ${fmt(SETTINGS.largeAccounts)} accounts`);
-      const generated = generateDatabase({ path: largePath, accounts: SETTINGS.largeAccounts, charges: SETTINGS.largeCharges, verify: "full" });
+      const generated = await generateDatabase({ path: largePath, accounts: SETTINGS.largeAccounts, charges: SETTINGS.largeCharges, verify: "full" });
       say(`  generated in ${fmt(generated.seconds, 1)} s, verified in ${fmt(generated.verifySeconds ?? 0, 1)} s (drift ${generated.drift}); ${fmt(generated.bytes / 1e6, 1)} MB, ${fmt(generated.mbPerMillionCharges ?? 0, 1)} MB per million charges`);
       if (generated.drift !== 0) throw new Error("the generated ledger does not balance");
       const acknowledged = { count: 0 };
@@ -319,7 +320,7 @@ async function main(): Promise<void> {
         const portal = await measure("portal query", { url: server.url, key: keys.partner, connections: CONNECTIONS, seconds: SETTINGS.seconds, body: () => PORTAL }, { count: 0 });
         report.b4 = { generated, record, typename, portal, peakRssMb };
       });
-      const ledger = checkLedger(largePath);
+      const ledger = await checkLedger(largePath);
       report.checks.large = { ...ledger, acknowledged: acknowledged.count, generated: generated.charges };
       say(`large database: ${fmt(ledger.charges)} charges (${fmt(generated.charges)} generated + ${fmt(acknowledged.count)} acknowledged), ledger drift ${ledger.drift}, verified in ${fmt(ledger.verifySeconds, 1)} s`);
       if (ledger.drift !== 0) throw new Error("the ledger does not balance after the benchmark");

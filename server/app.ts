@@ -4,7 +4,6 @@ import { ApolloServerPluginCacheControlDisabled } from "@apollo/server/plugin/di
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { expressMiddleware } from "@as-integrations/express5";
 import express, { type NextFunction, type Request, type Response } from "express";
-import { sql } from "drizzle-orm";
 import type { Config } from "./config.js";
 import { createContext, type GraphQLContext } from "./graphql/context.js";
 import { formatError, GENERIC_MESSAGE } from "./graphql/errors.js";
@@ -19,11 +18,11 @@ import { BODY_LIMIT_BYTES } from "./http/body-limit.js";
 import { log } from "./log.js";
 import type { Clock } from "./services/context.js";
 import { createServices, type Services } from "./services/index.js";
-import type { Db } from "./store/database.js";
+import type { Store } from "./store/port.js";
 
 export interface AppOptions {
   readonly config: Pick<Config, "rules"> & Partial<Pick<Config, "consoleIdleMinutes">>;
-  readonly db: Db;
+  readonly store: Store;
   readonly clock?: Clock;
   /** How long a client may take to send a whole request, headers and body (default 30 s). */
   readonly requestTimeoutMs?: number;
@@ -32,7 +31,7 @@ export interface AppOptions {
 export interface App {
   readonly server: Server;
   readonly services: Services;
-  /** Stops taking requests, finishes the ones in flight, then stops GraphQL. The database stays open. */
+  /** Stops taking requests, finishes the ones in flight, then stops GraphQL. The store stays open. */
   stop(): Promise<void>;
 }
 
@@ -62,8 +61,8 @@ function noStore(_req: Request, res: Response, next: NextFunction): void {
 }
 
 /** Builds the whole application on an HTTP server that is not listening yet. */
-export async function createApp({ config, db, clock = Date.now, requestTimeoutMs = REQUEST_TIMEOUT_MS }: AppOptions): Promise<App> {
-  const services = createServices({ db, clock, rules: config.rules });
+export async function createApp({ config, store, clock = Date.now, requestTimeoutMs = REQUEST_TIMEOUT_MS }: AppOptions): Promise<App> {
+  const services = createServices({ store, clock, rules: config.rules });
   const app = express();
   const server = httpServer(app, requestTimeoutMs);
   const apollo = new ApolloServer<GraphQLContext>({
@@ -96,8 +95,8 @@ export async function createApp({ config, db, clock = Date.now, requestTimeoutMs
 
   app.disable("x-powered-by");
   app.set("etag", false);
-  app.get("/healthz", (_req, res) => {
-    db.get(sql`select 1`);
+  app.get("/healthz", async (_req, res) => {
+    await store.ping();
     res.json({ status: "ok" });
   });
   app.use("/console", consoleRouter({ idleMinutes: config.consoleIdleMinutes }));
@@ -108,7 +107,7 @@ export async function createApp({ config, db, clock = Date.now, requestTimeoutMs
     // Bodies above the largest valid batch are refused before parsing.
     express.json({ limit: BODY_LIMIT_BYTES }),
     expressMiddleware(apollo, {
-      context: async ({ req }) => createContext(services, viewerAtOperationStart(services, req)),
+      context: async ({ req }) => createContext(services, await viewerAtOperationStart(services, req)),
     }),
   );
   app.get("/export/usage.csv", requireKey(services), usageExportHandler(services));

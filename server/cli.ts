@@ -8,7 +8,7 @@ import { serveUntilSignalled } from "./main.js";
 import { seedDemoData } from "./seed/demo.js";
 import { DEFAULT_RULES } from "./services/context.js";
 import { createServices } from "./services/index.js";
-import { migrateDatabase, openDatabase } from "./store/database.js";
+import { migrateStore, openStore } from "./store/open.js";
 
 const CLI_ACTOR: Actor = { name: "flexgate CLI", role: "SYSTEM", keyId: null, resellerId: null };
 
@@ -25,7 +25,8 @@ Commands:
   keys revoke           revoke an API key
   keys list             list API keys (never their secrets)
 
-Every command takes --help. Environment: FLEXGATE_DB (default ./data/flexgate.sqlite), PORT
+Every command takes --help. Environment: FLEXGATE_DB (default ./data/flexgate.sqlite),
+FLEXGATE_DATABASE_URL (a postgres:// URL: PostgreSQL instead of the SQLite file), PORT
 (default 4000), HOST (default 127.0.0.1), FLEXGATE_SYNCHRONOUS (FULL or NORMAL),
 FLEXGATE_DEMO (on or off), FLEXGATE_BOOTSTRAP_OPERATOR_KEY.`,
   serve: `Usage: flexgate serve [--no-demo]
@@ -35,7 +36,8 @@ when no operator key exists, loads demo data into an empty database (unless --no
 FLEXGATE_DEMO=off), and listens on HOST:PORT until SIGTERM or SIGINT.`,
   migrate: `Usage: flexgate migrate
 
-Applies every pending migration to FLEXGATE_DB. The APS price history comes with them.`,
+Applies every pending migration to FLEXGATE_DB, or to FLEXGATE_DATABASE_URL when set. The APS
+price history comes with them.`,
   seed: `Usage: flexgate seed
 
 Loads the demo resellers, accounts, lots, packs and usage into FLEXGATE_DB when it has no
@@ -52,11 +54,10 @@ Revokes an API key at once and for good.`,
 Lists API keys with their role, reseller and state. Secrets are never shown.`,
 };
 
-function openServices() {
+async function openServices() {
   const config = loadConfig();
-  const db = openDatabase({ path: config.dbPath, synchronous: config.synchronous });
-  migrateDatabase(db);
-  return { db, config, services: createServices({ db, clock: Date.now, rules: config.rules ?? DEFAULT_RULES }) };
+  const store = await openStore(config);
+  return { store, config, services: createServices({ store, clock: Date.now, rules: config.rules ?? DEFAULT_RULES }) };
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -95,15 +96,15 @@ async function run(argv: string[]): Promise<number> {
       return -1; // keeps running
     }
     case "migrate": {
-      const { db, config } = openServices();
-      db.$client.close();
-      console.log(`migrations applied to ${config.dbPath}`);
+      const config = loadConfig();
+      await migrateStore(config);
+      console.log(`migrations applied to ${config.databaseUrl ? "the PostgreSQL database" : config.dbPath}`);
       return 0;
     }
     case "seed": {
-      const { db, services } = openServices();
-      const loaded = seedDemoData(services);
-      db.$client.close();
+      const { store, services } = await openServices();
+      const loaded = await seedDemoData(services);
+      await store.close();
       console.log(loaded ? "demo data loaded" : "the database already has accounts: nothing loaded");
       return 0;
     }
@@ -113,12 +114,12 @@ async function run(argv: string[]): Promise<number> {
         console.error(HELP[name]);
         return 2;
       }
-      const { db, services } = openServices();
-      const created = services.keys.create(
+      const { store, services } = await openServices();
+      const created = await services.keys.create(
         { name: values.name, role, resellerId: values.reseller ? parseId(values.reseller, "--reseller") : null },
         CLI_ACTOR,
       );
-      db.$client.close();
+      await store.close();
       console.error(`created ${role} key ${created.key.id} "${created.key.name}"; the secret below is shown only now:`);
       console.log(created.secret);
       return 0;
@@ -128,19 +129,19 @@ async function run(argv: string[]): Promise<number> {
         console.error(HELP[name]);
         return 2;
       }
-      const { db, services } = openServices();
-      const key = services.keys.revoke(parseId(values.id, "--id"), CLI_ACTOR);
-      db.$client.close();
+      const { store, services } = await openServices();
+      const key = await services.keys.revoke(parseId(values.id, "--id"), CLI_ACTOR);
+      await store.close();
       console.log(`revoked key ${key.id} "${key.name}"`);
       return 0;
     }
     case "keys list": {
-      const { db, services } = openServices();
-      for (const key of services.keys.list()) {
+      const { store, services } = await openServices();
+      for (const key of await services.keys.list()) {
         const state = key.revokedAt === null ? "active" : `revoked ${new Date(key.revokedAt).toISOString()}`;
         console.log(`${key.id}\t${key.role}\t${key.resellerId ?? "-"}\t${key.secretPrefix}…\t${state}\t${key.name}`);
       }
-      db.$client.close();
+      await store.close();
       return 0;
     }
   }

@@ -1,5 +1,5 @@
 import { parseInstant } from "./core/time.js";
-import type { SynchronousMode } from "./store/database.js";
+import type { SynchronousMode } from "./store/sqlite/database.js";
 import { type BillingRules, DEFAULT_RULES } from "./services/context.js";
 import { bootstrapSecretProblem } from "./services/keys.service.js";
 
@@ -7,6 +7,8 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly dbPath: string;
+  /** A postgres:// URL selects PostgreSQL, shared by any number of replicas; null keeps the SQLite file. */
+  readonly databaseUrl: string | null;
   readonly synchronous: SynchronousMode;
   /** Registered as an operator key at start when no operator key exists yet. */
   readonly bootstrapOperatorKey: string | null;
@@ -33,6 +35,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const bootstrap = env.FLEXGATE_BOOTSTRAP_OPERATOR_KEY || null;
   const problem = bootstrap === null ? null : bootstrapSecretProblem(bootstrap);
   if (problem) throw new ConfigError(problem);
+  const databaseUrl = env.FLEXGATE_DATABASE_URL || null;
+  if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError("FLEXGATE_DATABASE_URL must be a postgres:// URL");
+  }
   const demo = (env.FLEXGATE_DEMO ?? "on").toLowerCase();
   if (!["on", "off", "true", "false", "1", "0"].includes(demo)) {
     throw new ConfigError(`FLEXGATE_DEMO must be on or off, got "${env.FLEXGATE_DEMO}"`);
@@ -45,6 +51,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port,
     host: env.HOST || "127.0.0.1",
     dbPath: env.FLEXGATE_DB || "./data/flexgate.sqlite",
+    databaseUrl,
     synchronous,
     bootstrapOperatorKey: bootstrap,
     demoData: ["on", "true", "1"].includes(demo),

@@ -6,7 +6,7 @@ import { log } from "./log.js";
 import { seedDemoData } from "./seed/demo.js";
 import { keyOfRole, SYSTEM_ACTOR } from "./core/model.js";
 import type { Services } from "./services/index.js";
-import { migrateDatabase, openDatabase } from "./store/database.js";
+import { openStore } from "./store/open.js";
 
 export interface Running {
   readonly url: string;
@@ -16,26 +16,25 @@ export interface Running {
 
 /** config → open db → migrate → bootstrap key → demo data → createApp → listen. */
 export async function serve(config: Config): Promise<Running> {
-  const db = openDatabase({ path: config.dbPath, synchronous: config.synchronous });
+  const store = await openStore(config);
   let app: App | undefined;
   try {
-    migrateDatabase(db);
-    app = await createApp({ config, db });
+    app = await createApp({ config, store });
     const { services } = app;
-    if (config.bootstrapOperatorKey) registerBootstrapKey(services, config.bootstrapOperatorKey);
-    if (config.demoData && seedDemoData(services)) log.info("loaded demo data into the empty database");
+    if (config.bootstrapOperatorKey) await registerBootstrapKey(services, config.bootstrapOperatorKey);
+    if (config.demoData && (await seedDemoData(services))) log.info("loaded demo data into the empty database");
     await listen(app.server, config.port, config.host);
   } catch (error) {
     // A start that cannot finish leaves nothing open behind it: the caller says why and exits.
     await app?.stop();
-    db.$client.close();
+    await store.close();
     throw error;
   }
   const started = app;
   const { port } = started.server.address() as AddressInfo;
   const url = `http://${config.host === "0.0.0.0" ? "localhost" : config.host}:${port}`;
-  log.info("Flexgate is listening", { url, graphql: `${url}/graphql`, console: `${url}/console/`, db: config.dbPath, synchronous: config.synchronous });
-  if (started.services.keys.list().every((key) => key.role !== "OPERATOR" || key.revokedAt !== null)) {
+  log.info("Flexgate is listening", { url, graphql: `${url}/graphql`, console: `${url}/console/`, db: config.databaseUrl ? store.engine : config.dbPath, synchronous: config.synchronous });
+  if ((await started.services.keys.list()).every((key) => key.role !== "OPERATOR" || key.revokedAt !== null)) {
     log.info("no operator key yet: run `npx flexgate keys create --role OPERATOR --name <you>` or set FLEXGATE_BOOTSTRAP_OPERATOR_KEY");
   }
   let stopping: Promise<void> | undefined;
@@ -44,7 +43,7 @@ export async function serve(config: Config): Promise<Running> {
     shutdown: () =>
       (stopping ??= (async () => {
         await started.stop();
-        db.$client.close();
+        await store.close();
         log.info("Flexgate stopped");
       })()),
   };
@@ -54,8 +53,8 @@ export async function serve(config: Config): Promise<Running> {
  * Says what became of FLEXGATE_BOOTSTRAP_OPERATOR_KEY, every time. A revoked key's secret, or
  * another role's, stops the start: registering it again would bring back a key someone revoked.
  */
-function registerBootstrapKey(services: Services, secret: string): void {
-  const { outcome, key } = services.keys.bootstrapOperator(secret, SYSTEM_ACTOR);
+async function registerBootstrapKey(services: Services, secret: string): Promise<void> {
+  const { outcome, key } = await services.keys.bootstrapOperator(secret, SYSTEM_ACTOR);
   const fix = "set a new secret (`openssl rand -base64 32`) or unset the variable";
   switch (outcome) {
     case "registered":

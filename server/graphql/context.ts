@@ -31,7 +31,7 @@ export function createLoaders(services: Services) {
       let loader = resellerAccountLoaders.get(first);
       if (!loader) {
         loader = new DataLoader<number, Page<Account>>(async (resellerIds) => {
-          const pages = services.accounts.firstAccountsOfResellers(resellerIds, first);
+          const pages = await services.accounts.firstAccountsOfResellers(resellerIds, first);
           return resellerIds.map((id) => pages.get(id)!);
         });
         resellerAccountLoaders.set(first, loader);
@@ -39,16 +39,16 @@ export function createLoaders(services: Services) {
       return loader;
     },
     account: new DataLoader<number, Account | null>(async (ids) =>
-      byKey(ids, new Map(services.accounts.findMany(ids).map((account) => [account.id, account])), null),
+      byKey(ids, new Map((await services.accounts.findMany(ids)).map((account) => [account.id, account])), null),
     ),
     reseller: new DataLoader<number, Reseller | null>(async (ids) =>
-      byKey(ids, new Map(services.accounts.findResellers(ids).map((reseller) => [reseller.id, reseller])), null),
+      byKey(ids, new Map((await services.accounts.findResellers(ids)).map((reseller) => [reseller.id, reseller])), null),
     ),
-    creditLots: new DataLoader<number, CreditLot[]>(async (accountIds) => byKey(accountIds, services.accounts.creditLots(accountIds), [])),
-    flexPacks: new DataLoader<number, FlexPack[]>(async (accountIds) => byKey(accountIds, services.accounts.flexPacks(accountIds), [])),
-    allocations: new DataLoader<number, ChargeAllocation[]>(async (chargeIds) => byKey(chargeIds, services.ledger.allocations(chargeIds), [])),
+    creditLots: new DataLoader<number, CreditLot[]>(async (accountIds) => byKey(accountIds, await services.accounts.creditLots(accountIds), [])),
+    flexPacks: new DataLoader<number, FlexPack[]>(async (accountIds) => byKey(accountIds, await services.accounts.flexPacks(accountIds), [])),
+    allocations: new DataLoader<number, ChargeAllocation[]>(async (chargeIds) => byKey(chargeIds, await services.ledger.allocations(chargeIds), [])),
     priceEntry: new DataLoader<number, PriceEntryView | null>(async (ids) =>
-      byKey(ids, new Map(services.prices.allVersions().map((version) => [version.id, version])), null),
+      byKey(ids, new Map((await services.prices.allVersions()).map((version) => [version.id, version])), null),
     ),
   };
 }

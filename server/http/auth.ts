@@ -9,10 +9,10 @@ export interface Locals {
 }
 
 /** The caller's key from `Authorization: Bearer <secret>`, or null. Looked up on every request, so a revoked key stops at once. */
-export function viewerFromHeader(services: Services, header: string | undefined): Viewer | null {
+export async function viewerFromHeader(services: Services, header: string | undefined): Promise<Viewer | null> {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
   if (!match) return null;
-  const key = services.keys.authenticate(match[1]!);
+  const key = await services.keys.authenticate(match[1]!);
   return key ? { key, actor: actorOf(key) } : null;
 }
 
@@ -28,8 +28,8 @@ const SEND_A_KEY = "send a valid API key as `Authorization: Bearer <key>`";
  * check runs before the body is read, so a caller without a key never makes the server read one.
  */
 export function requireKey(services: Services) {
-  return (req: Request, res: Response<unknown, Locals>, next: NextFunction) => {
-    const viewer = viewerFromHeader(services, req.headers.authorization);
+  return async (req: Request, res: Response<unknown, Locals>, next: NextFunction) => {
+    const viewer = await viewerFromHeader(services, req.headers.authorization);
     if (!viewer) {
       res.setHeader("WWW-Authenticate", CHALLENGE);
       sendError(res, 401, "UNAUTHENTICATED", SEND_A_KEY);
@@ -44,8 +44,8 @@ export function requireKey(services: Services) {
  * The caller's key once more, when the operation is about to run: the body may have taken a
  * long time to arrive, and a key revoked meanwhile must not do anything.
  */
-export function viewerAtOperationStart(services: Services, req: Request): Viewer {
-  const viewer = viewerFromHeader(services, req.headers.authorization);
+export async function viewerAtOperationStart(services: Services, req: Request): Promise<Viewer> {
+  const viewer = await viewerFromHeader(services, req.headers.authorization);
   if (!viewer) {
     throw new GraphQLError(SEND_A_KEY, {
       extensions: { code: "UNAUTHENTICATED", http: { status: 401, headers: new Map([["www-authenticate", CHALLENGE]]) } },

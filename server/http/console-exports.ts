@@ -23,15 +23,15 @@ function param(req: Request, name: string): string | undefined {
 }
 
 /** Runs `write` for an OPERATOR key; a refusal is the same JSON error as everywhere else. */
-function operatorCsv(filename: string, write: (req: Request, res: Response) => void) {
-  return (req: Request, res: Response<unknown, Locals>) => {
+function operatorCsv(filename: string, write: (req: Request, res: Response) => Promise<void>) {
+  return async (req: Request, res: Response<unknown, Locals>) => {
     try {
       const role = res.locals.viewer!.key.role;
       if (role !== "OPERATOR") throw new FlexgateError("FORBIDDEN", `a ${role} key may not export ${filename}`);
       res.setHeader("Content-Type", "text/csv; charset=utf-8");
       res.setHeader("Content-Disposition", `attachment; filename="${filename}"`);
       res.setHeader("Cache-Control", "no-store");
-      write(req, res);
+      await write(req, res);
     } catch (error) {
       if (!(error instanceof FlexgateError)) throw error;
       res.removeHeader("Content-Disposition");
@@ -42,7 +42,7 @@ function operatorCsv(filename: string, write: (req: Request, res: Response) => v
 
 /** GET /export/audit.csv?entityType=&actor=&from=&to=: newest first, every matching entry. */
 export function auditExportHandler(services: Services) {
-  return operatorCsv("audit.csv", (req, res) => {
+  return operatorCsv("audit.csv", async (req, res) => {
     const from = param(req, "from");
     const to = param(req, "to");
     const filter = {
@@ -52,9 +52,9 @@ export function auditExportHandler(services: Services) {
       to: to === undefined ? undefined : parseInstant(to, "to"),
     };
     // Checks the filter (an empty window is refused) before any row is written.
-    services.audit.list(1, undefined, filter);
+    await services.audit.list(1, undefined, filter);
     const lines = [textLine(AUDIT_HEADER)];
-    for (const entry of services.audit.all(filter)) {
+    for await (const entry of services.audit.all(filter)) {
       lines.push(textLine([formatInstant(entry.at), entry.actor, entry.actorRole, entry.action, entry.entityType, entry.entityId, entry.before ?? "", entry.after ?? ""]));
     }
     res.send(lines.join(""));
@@ -63,9 +63,9 @@ export function auditExportHandler(services: Services) {
 
 /** GET /export/prices.csv?asOf=: the versions in force at asOf (default now), one per API. */
 export function priceTableExportHandler(services: Services) {
-  return operatorCsv("prices.csv", (req, res) => {
+  return operatorCsv("prices.csv", async (req, res) => {
     const asOf = param(req, "asOf");
-    const table = services.prices.priceTable(asOf === undefined ? null : parseInstant(asOf, "asOf"));
+    const table = await services.prices.priceTable(asOf === undefined ? null : parseInstant(asOf, "asOf"));
     const lines = [textLine(PRICE_HEADER)];
     for (const v of table) {
       lines.push(

@@ -33,11 +33,11 @@ export function usageExportHandler(services: Services) {
       const from = parseInstant(query.from, "from");
       const to = parseInstant(query.to, "to");
       if (from >= to) throw new FlexgateError("BAD_USER_INPUT", "from must be before to", "to");
-      const account = new AccountAccess(viewer).visibleOrThrow(services.accounts.find(accountId), "accountId");
-      rows = services.insight.exportUsage(account.id, from, to);
+      const account = new AccountAccess(viewer).visibleOrThrow(await services.accounts.find(accountId), "accountId");
+      rows = await services.insight.exportUsage(account.id, from, to);
       // The rows are read lazily; reading the first one before answering lets a failure that
       // happens before any row become a clean 500, not a 200 whose connection is then cut.
-      next = rows.next();
+      next = await rows.next();
     } catch (error) {
       if (error instanceof FlexgateError) {
         const status = { FORBIDDEN: 403, NOT_FOUND: 404 }[error.code as string] ?? 400;
@@ -50,7 +50,7 @@ export function usageExportHandler(services: Services) {
     res.setHeader("Cache-Control", "no-store");
     res.write(csvLine(HEADER.map(textCell)));
     try {
-      for (; !next.done; next = rows.next()) {
+      for (; !next.done; next = await rows.next()) {
         const row = next.value;
         const line = csvLine([
           valueCell(formatInstant(row.occurredAt)),

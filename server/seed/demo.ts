@@ -2,7 +2,6 @@ import type { Actor, BalancePolicy } from "../core/model.js";
 import { parseMicros } from "../core/money.js";
 import { DAY_MS } from "../core/time.js";
 import type { Services } from "../services/index.js";
-import { inTransaction } from "../store/database.js";
 
 const DEMO_ACTOR: Actor = { name: "demo data", role: "SYSTEM", keyId: null, resellerId: null };
 const HOUR_MS = 3_600_000;
@@ -34,18 +33,18 @@ const PHOTOSCENE: DemoUsage = { apiCode: "reality-capture/photoscene", min: 50, 
  * lots, packs and two months of usage, so a new user sees something real at once. Does nothing
  * when the database already has accounts; returns whether it loaded anything.
  */
-export function seedDemoData(services: Services): boolean {
-  // One transaction, the emptiness check included: two servers starting together on a new file
-  // both found it empty and loaded the demo twice, and a crash midway left half of it for good.
-  // The services' own transactions nest inside it as savepoints.
-  return inTransaction(services.context.db, "immediate", () => {
-    if (services.accounts.list({}, 1, undefined).totalCount > 0) return false;
-    loadDemo(services);
+export function seedDemoData(services: Services): Promise<boolean> {
+  // One unit, the emptiness check included: two servers starting together on a new file both
+  // found it empty and loaded the demo twice, and a crash midway left half of it for good. The
+  // services' own units, started inside it, join it.
+  return services.context.store.write({}, async () => {
+    if ((await (await services.accounts.list({}, 1, undefined)).totalCount) > 0) return false;
+    await loadDemo(services);
     return true;
   });
 }
 
-function loadDemo(services: Services): void {
+async function loadDemo(services: Services): Promise<void> {
   const now = services.context.clock();
   const random = sequence(20221107);
 
@@ -55,9 +54,9 @@ function loadDemo(services: Services): void {
       DEMO_ACTOR,
       { demo: true },
     );
-  const sakura = reseller("Demo: Sakura Systems", "PLATINUM", true);
-  const fuji = reseller("Demo: Fuji CAD Solutions", "GOLD", true);
-  reseller("Demo: Minato Digital (no Flex agreement)", "GOLD", false);
+  const sakura = await reseller("Demo: Sakura Systems", "PLATINUM", true);
+  const fuji = await reseller("Demo: Fuji CAD Solutions", "GOLD", true);
+  await reseller("Demo: Minato Digital (no Flex agreement)", "GOLD", false);
 
   const account = (name: string, resellerId: number | null, balancePolicy: BalancePolicy = "NEGATIVE_WITH_GRACE") =>
     services.accounts.create({ name, country: "JP", resellerId, balancePolicy }, DEMO_ACTOR, { demo: true });
@@ -78,12 +77,12 @@ function loadDemo(services: Services): void {
     );
 
   let eventNumber = 0;
-  const usage = (accountId: number, kinds: readonly DemoUsage[], days: number, perDay: number, endDaysAgo = 0) => {
+  const usage = async (accountId: number, kinds: readonly DemoUsage[], days: number, perDay: number, endDaysAgo = 0) => {
     for (let day = days; day > endDaysAgo; day--) {
       for (let i = 0; i < perDay; i++) {
         const kind = kinds[Math.floor(random() * kinds.length)]!;
         const quantity = Math.round(kind.min + random() * (kind.max - kind.min));
-        services.rating.recordUsage({
+        await services.rating.recordUsage({
           eventId: `demo-${accountId}-${++eventNumber}`,
           accountId,
           apiCode: kind.apiCode,
@@ -97,13 +96,13 @@ function loadDemo(services: Services): void {
   };
 
   // A long-standing customer: cloud credits from 2022 (used, then expired), two Flex packs.
-  const kyoto = account("Demo: Kyoto Architects", sakura.id);
-  services.funding.importCreditLot(
+  const kyoto = await account("Demo: Kyoto Architects", sakura.id);
+  await services.funding.importCreditLot(
     { accountId: kyoto.id, amountMicros: tokens("200"), purchasedAt: Date.UTC(2022, 5, 1), externalRef: `demo-cc-${kyoto.id}` },
     DEMO_ACTOR,
   );
   for (let month = 0; month < 4; month++) {
-    services.rating.recordUsage({
+    await services.rating.recordUsage({
       eventId: `demo-${kyoto.id}-cc-${month}`,
       accountId: kyoto.id,
       apiCode: "model-derivative/complex-job",
@@ -112,24 +111,24 @@ function loadDemo(services: Services): void {
       occurredAt: Date.UTC(2022, 6 + month, 15),
     });
   }
-  pack(kyoto.id, "500", 200, sakura.id);
-  pack(kyoto.id, "100", 20, sakura.id);
-  usage(kyoto.id, [DESIGN_AUTOMATION, TRANSLATION, SIMPLE_TRANSLATION], 60, 3);
+  await pack(kyoto.id, "500", 200, sakura.id);
+  await pack(kyoto.id, "100", 20, sakura.id);
+  await usage(kyoto.id, [DESIGN_AUTOMATION, TRANSLATION, SIMPLE_TRANSLATION], 60, 3);
 
   // Prepaid only, with a pack that expires within 90 days.
-  const osaka = account("Demo: Osaka Structural", fuji.id, "HARD_STOP");
-  pack(osaka.id, "1000", 300, fuji.id);
-  usage(osaka.id, [DESIGN_AUTOMATION], 45, 2);
+  const osaka = await account("Demo: Osaka Structural", fuji.id, "HARD_STOP");
+  await pack(osaka.id, "1000", 300, fuji.id);
+  await usage(osaka.id, [DESIGN_AUTOMATION], 45, 2);
 
   // Ran out: the deficit is inside its grace period.
-  const nagoya = account("Demo: Nagoya Fabrication", sakura.id);
-  pack(nagoya.id, "100", 90, sakura.id);
-  usage(nagoya.id, [TRANSLATION], 80, 3);
+  const nagoya = await account("Demo: Nagoya Fabrication", sakura.id);
+  await pack(nagoya.id, "100", 90, sakura.id);
+  await usage(nagoya.id, [TRANSLATION], 80, 3);
 
   // Bought on the Autodesk eStore, without a reseller.
-  const sapporo = account("Demo: Sapporo Survey", null);
-  pack(sapporo.id, "300", 40, null);
-  usage(sapporo.id, [PHOTOSCENE], 30, 1);
+  const sapporo = await account("Demo: Sapporo Survey", null);
+  await pack(sapporo.id, "300", 40, null);
+  await usage(sapporo.id, [PHOTOSCENE], 30, 1);
 
-  account("Demo: Fukuoka Design (new)", fuji.id);
+  await account("Demo: Fukuoka Design (new)", fuji.id);
 }

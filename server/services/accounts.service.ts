@@ -4,26 +4,8 @@ import { accountStatus } from "../core/account.js";
 import { MAXIMA } from "../core/maxima.js";
 import type { Account, AccountStatus, Actor, BalancePolicy, CreditLot, FlexPack, PartnerTier, Reseller } from "../core/model.js";
 import { cleanCountry, cleanText } from "../core/text.js";
-import {
-  countAccounts,
-  countAccountsOfResellers,
-  firstAccountsOfResellers,
-  countResellers,
-  findAccount,
-  findAccounts,
-  findReseller,
-  findResellers,
-  insertAccount,
-  insertReseller,
-  listAccounts,
-  listResellers,
-  type ResellerQuery,
-  updateAccountFields,
-  updateResellerFields,
-} from "../store/accounts.store.js";
-import { appendAudit } from "../store/audit.store.js";
-import { inTransaction, type Tx } from "../store/database.js";
-import { creditLotsOf, flexPacksOf, lotAsSource, packAsSource } from "../store/funding.store.js";
+import { lotAsSource, packAsSource } from "../store/sources.js";
+import type { ResellerQuery, StoreReads } from "../store/port.js";
 import { type Page, pageSize, type ServiceContext, toPage } from "./context.js";
 
 export interface AccountInput {
@@ -58,22 +40,22 @@ const TIERS: readonly PartnerTier[] = ["PLATINUM", "GOLD"];
 export class AccountService {
   constructor(private readonly context: ServiceContext) {}
 
-  find(id: number): Account | null {
-    return findAccount(this.context.db, id);
+  private get reads() {
+    return this.context.store.reads;
   }
 
-  findMany(ids: readonly number[]): Account[] {
-    return findAccounts(this.context.db, ids);
+  find(id: number): Promise<Account | null> {
+    return this.reads.findAccount(id);
   }
 
-  list(filter: AccountFilter, first: number | null | undefined, afterId: number | undefined): Page<Account> {
+  findMany(ids: readonly number[]): Promise<Account[]> {
+    return this.reads.findAccounts(ids);
+  }
+
+  async list(filter: AccountFilter, first: number | null | undefined, afterId: number | undefined): Promise<Page<Account>> {
     const limit = pageSize(first);
     const query = { resellerId: filter.resellerId, nameContains: filter.nameContains ?? undefined };
-    return toPage(
-      listAccounts(this.context.db, { ...query, afterId, limit: limit + 1 }),
-      limit,
-      () => countAccounts(this.context.db, query),
-    );
+    return toPage(await this.reads.listAccounts({ ...query, afterId, limit: limit + 1 }), limit, () => this.reads.countAccounts(query));
   }
 
   status(account: Account): AccountStatus {
@@ -81,11 +63,13 @@ export class AccountService {
   }
 
   /** Balances of several accounts now, in one pass over their lots and packs. */
-  balances(accounts: readonly Account[]): Balance[] {
+  async balances(accounts: readonly Account[]): Promise<Balance[]> {
     const now = this.context.clock();
     const ids = accounts.map((account) => account.id);
-    const lots = groupBy(creditLotsOf(this.context.db, ids), (lot) => lot.accountId);
-    const packs = groupBy(flexPacksOf(this.context.db, ids), (pack) => pack.accountId);
+    const [lots, packs] = await this.context.store.snapshot(async (reads) => [
+      groupBy(await reads.creditLotsOf(ids), (lot) => lot.accountId),
+      groupBy(await reads.flexPacksOf(ids), (pack) => pack.accountId),
+    ] as const);
     return accounts.map((account) =>
       balanceAt(
         [...(lots.get(account.id) ?? []).map(lotAsSource), ...(packs.get(account.id) ?? []).map(packAsSource)],
@@ -95,23 +79,22 @@ export class AccountService {
     );
   }
 
-  creditLots(accountIds: readonly number[]): Map<number, CreditLot[]> {
-    return groupBy(creditLotsOf(this.context.db, accountIds), (lot) => lot.accountId);
+  async creditLots(accountIds: readonly number[]): Promise<Map<number, CreditLot[]>> {
+    return groupBy(await this.reads.creditLotsOf(accountIds), (lot) => lot.accountId);
   }
 
-  flexPacks(accountIds: readonly number[]): Map<number, FlexPack[]> {
-    return groupBy(flexPacksOf(this.context.db, accountIds), (pack) => pack.accountId);
+  async flexPacks(accountIds: readonly number[]): Promise<Map<number, FlexPack[]>> {
+    return groupBy(await this.reads.flexPacksOf(accountIds), (pack) => pack.accountId);
   }
 
   /** @throws FlexgateError BAD_USER_INPUT, NOT_FOUND (reseller) */
-  create(input: AccountInput, actor: Actor, options: { demo?: boolean } = {}): Account {
+  async create(input: AccountInput, actor: Actor, options: { demo?: boolean } = {}): Promise<Account> {
     const fields = this.validateAccount(input, "input");
     if (fields.name === undefined) throw badInput("input.name", "input.name is required");
-    return inTransaction(this.context.db, "immediate", (tx) => {
-      this.checkReseller(tx, fields.resellerId, "input.resellerId");
+    return this.context.store.write({}, async (tx) => {
+      await this.checkReseller(tx, fields.resellerId, "input.resellerId");
       const now = this.context.clock();
-      const account = insertAccount(
-        tx,
+      const account = await tx.insertAccount(
         {
           name: fields.name!,
           country: fields.country ?? null,
@@ -121,59 +104,56 @@ export class AccountService {
         },
         now,
       );
-      appendAudit(tx, actor, { action: "account.create", entityType: "Account", entityId: account.id, before: null, after: account }, now);
+      await tx.appendAudit(actor, { action: "account.create", entityType: "Account", entityId: account.id, before: null, after: account }, now);
       return account;
     });
   }
 
   /** @throws FlexgateError BAD_USER_INPUT, NOT_FOUND */
-  update(id: number, input: AccountInput, actor: Actor): Account {
+  async update(id: number, input: AccountInput, actor: Actor): Promise<Account> {
     const fields = this.validateAccount(input, "input");
-    return inTransaction(this.context.db, "immediate", (tx) => {
-      const before = findAccount(tx, id);
+    return this.context.store.write({ accounts: [id] }, async (tx) => {
+      const before = await tx.findAccount(id);
       if (!before) throw notFound("account", "id");
-      this.checkReseller(tx, fields.resellerId, "input.resellerId");
+      await this.checkReseller(tx, fields.resellerId, "input.resellerId");
       const now = this.context.clock();
-      const after = updateAccountFields(tx, id, fields, now);
-      appendAudit(tx, actor, { action: "account.update", entityType: "Account", entityId: id, before, after }, now);
+      const after = await tx.updateAccountFields(id, fields, now);
+      await tx.appendAudit(actor, { action: "account.update", entityType: "Account", entityId: id, before, after }, now);
       return after;
     });
   }
 
   /** The first page of accounts of each reseller, batched for a page of resellers. */
-  firstAccountsOfResellers(resellerIds: readonly number[], first: number | null | undefined): Map<number, Page<Account>> {
+  async firstAccountsOfResellers(resellerIds: readonly number[], first: number | null | undefined): Promise<Map<number, Page<Account>>> {
     const limit = pageSize(first);
-    const rows = groupBy(firstAccountsOfResellers(this.context.db, resellerIds, limit + 1), (account) => account.resellerId!);
-    const counts = countAccountsOfResellers(this.context.db, resellerIds);
+    const [rows, counts] = await this.context.store.snapshot(async (reads) => [
+      groupBy(await reads.firstAccountsOfResellers(resellerIds, limit + 1), (account) => account.resellerId!),
+      await reads.countAccountsOfResellers(resellerIds),
+    ] as const);
     return new Map(resellerIds.map((id) => [id, toPage(rows.get(id) ?? [], limit, counts.get(id) ?? 0)]));
   }
 
-  findReseller(id: number): Reseller | null {
-    return findReseller(this.context.db, id);
+  findReseller(id: number): Promise<Reseller | null> {
+    return this.reads.findReseller(id);
   }
 
-  findResellers(ids: readonly number[]): Reseller[] {
-    return findResellers(this.context.db, ids);
+  findResellers(ids: readonly number[]): Promise<Reseller[]> {
+    return this.reads.findResellers(ids);
   }
 
-  listResellers(filter: ResellerFilter, first: number | null | undefined, afterId: number | undefined): Page<Reseller> {
+  async listResellers(filter: ResellerFilter, first: number | null | undefined, afterId: number | undefined): Promise<Page<Reseller>> {
     const limit = pageSize(first);
-    return toPage(
-      listResellers(this.context.db, { ...filter, afterId, limit: limit + 1 }),
-      limit,
-      () => countResellers(this.context.db, filter),
-    );
+    return toPage(await this.reads.listResellers({ ...filter, afterId, limit: limit + 1 }), limit, () => this.reads.countResellers(filter));
   }
 
   /** @throws FlexgateError BAD_USER_INPUT */
-  createReseller(input: ResellerInput, actor: Actor, options: { demo?: boolean } = {}): Reseller {
+  async createReseller(input: ResellerInput, actor: Actor, options: { demo?: boolean } = {}): Promise<Reseller> {
     const fields = this.validateReseller(input);
     if (fields.name === undefined) throw badInput("input.name", "input.name is required");
     if (fields.tier === undefined) throw badInput("input.tier", "input.tier is required");
-    return inTransaction(this.context.db, "immediate", (tx) => {
+    return this.context.store.write({}, async (tx) => {
       const now = this.context.clock();
-      const reseller = insertReseller(
-        tx,
+      const reseller = await tx.insertReseller(
         {
           name: fields.name!,
           tier: fields.tier!,
@@ -186,26 +166,26 @@ export class AccountService {
         },
         now,
       );
-      appendAudit(tx, actor, { action: "reseller.create", entityType: "Reseller", entityId: reseller.id, before: null, after: reseller }, now);
+      await tx.appendAudit(actor, { action: "reseller.create", entityType: "Reseller", entityId: reseller.id, before: null, after: reseller }, now);
       return reseller;
     });
   }
 
   /** @throws FlexgateError BAD_USER_INPUT, NOT_FOUND */
-  updateReseller(id: number, input: ResellerInput, actor: Actor): Reseller {
+  async updateReseller(id: number, input: ResellerInput, actor: Actor): Promise<Reseller> {
     const fields = this.validateReseller(input);
-    return inTransaction(this.context.db, "immediate", (tx) => {
-      const before = findReseller(tx, id);
+    return this.context.store.write({}, async (tx) => {
+      const before = await tx.findReseller(id);
       if (!before) throw notFound("reseller", "id");
       const now = this.context.clock();
-      const after = updateResellerFields(tx, id, fields, now);
-      appendAudit(tx, actor, { action: "reseller.update", entityType: "Reseller", entityId: id, before, after }, now);
+      const after = await tx.updateResellerFields(id, fields, now);
+      await tx.appendAudit(actor, { action: "reseller.update", entityType: "Reseller", entityId: id, before, after }, now);
       return after;
     });
   }
 
-  private checkReseller(tx: Tx, resellerId: number | null | undefined, field: string) {
-    if (resellerId != null && !findReseller(tx, resellerId)) throw notFound("reseller", field);
+  private async checkReseller(reads: StoreReads, resellerId: number | null | undefined, field: string) {
+    if (resellerId != null && !(await reads.findReseller(resellerId))) throw notFound("reseller", field);
   }
 
   /** Keeps only the fields given; null clears an optional one. */

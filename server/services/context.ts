@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
-import { badInput } from "../core/errors.js";
+import { badInput, notFound } from "../core/errors.js";
 import { MAXIMA } from "../core/maxima.js";
+import type { Account } from "../core/model.js";
 import type { Instant } from "../core/time.js";
-import type { Db } from "../store/database.js";
+import type { Store, StoreReads } from "../store/port.js";
 
 /** Dates of the business rules that an operator may need to set differently (tests do). */
 export interface BillingRules {
@@ -20,7 +21,7 @@ export const DEFAULT_RULES: BillingRules = Object.freeze({
 export type Clock = () => Instant;
 
 export interface ServiceContext {
-  readonly db: Db;
+  readonly store: Store;
   readonly clock: Clock;
   readonly rules: BillingRules;
 }
@@ -44,7 +45,8 @@ export function fingerprint(payload: Record<string, unknown>): string {
 export interface Page<T> {
   readonly items: readonly T[];
   readonly hasNextPage: boolean;
-  readonly totalCount: number;
+  /** A promise, so that a page that never shows its count never counts. */
+  readonly totalCount: Promise<number>;
 }
 
 export const DEFAULT_PAGE_SIZE = 20;
@@ -54,13 +56,13 @@ export const MAX_PAGE_SIZE = MAXIMA.pageSize;
  * Reads one more row than asked to learn whether another page follows. A count given as a
  * function runs only when `totalCount` is read, so pages that never show it skip the count query.
  */
-export function toPage<T>(rows: readonly T[], limit: number, count: number | (() => number)): Page<T> {
-  let totalCount = typeof count === "number" ? count : undefined;
+export function toPage<T>(rows: readonly T[], limit: number, count: number | (() => Promise<number>)): Page<T> {
+  let totalCount = typeof count === "number" ? Promise.resolve(count) : undefined;
   return {
     items: rows.slice(0, limit),
     hasNextPage: rows.length > limit,
     get totalCount() {
-      return (totalCount ??= (count as () => number)());
+      return (totalCount ??= (count as () => Promise<number>)());
     },
   };
 }
@@ -72,4 +74,11 @@ export function pageSize(first: number | null | undefined, field = "first"): num
     throw badInput(field, `${field} must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
   }
   return first;
+}
+
+/** @throws FlexgateError NOT_FOUND naming `field` */
+export async function accountOrThrow(reads: StoreReads, id: number, field: string): Promise<Account> {
+  const account = await reads.findAccount(id);
+  if (!account) throw notFound("account", field);
+  return account;
 }

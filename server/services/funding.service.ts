@@ -7,22 +7,8 @@ import { MAX_TOKENS_MICROS, MICROS_PER_TOKEN, parseMicros, sumMicros } from "../
 import type { Account, Actor, CreditLot, FlexPack, SalesChannel } from "../core/model.js";
 import { cleanReference } from "../core/text.js";
 import { addOneYear, assertNotFuture, formatInstant, type Instant } from "../core/time.js";
-import { findAccount, findReseller, saveDeficit } from "../store/accounts.store.js";
-import { appendAudit } from "../store/audit.store.js";
-import { inTransaction, type Tx } from "../store/database.js";
-import {
-  adjustRemaining,
-  findCreditLot,
-  findCreditLotByRef,
-  findFlexPack,
-  findFlexPackByRef,
-  insertCreditLot,
-  insertFlexPack,
-  insertSettlements,
-  outstandingDeficits,
-  sourceCounts,
-} from "../store/funding.store.js";
-import { fingerprint, type ServiceContext } from "./context.js";
+import type { StoreWrites } from "../store/port.js";
+import { accountOrThrow, fingerprint, type ServiceContext } from "./context.js";
 
 export interface CreditLotImport {
   readonly accountId: number;
@@ -56,9 +42,9 @@ const CAPS = {
  * the new one's: then no instant ever has more valid than the cap.
  * @throws FlexgateError BAD_USER_INPUT naming `field`
  */
-function assertRoomFor(tx: Tx, kind: keyof typeof CAPS, accountId: number, purchasedAt: Instant, field: string): void {
+async function assertRoomFor(tx: StoreWrites, kind: keyof typeof CAPS, accountId: number, purchasedAt: Instant, field: string): Promise<void> {
   const cap = CAPS[kind];
-  const { total, overlapping } = sourceCounts(tx, kind, accountId, purchasedAt, addOneYear(purchasedAt));
+  const { total, overlapping } = await tx.sourceCounts(kind, accountId, purchasedAt, addOneYear(purchasedAt));
   if (overlapping >= cap.atOnce) {
     throw badInput(field, `the account already holds ${cap.atOnce} ${cap.noun} valid during the year of this one, the most it may hold at once`);
   }
@@ -76,7 +62,7 @@ export class FundingService {
    * Idempotent on externalRef.
    * @throws FlexgateError BAD_USER_INPUT, NOT_FOUND, CREDIT_SALES_ENDED, IDEMPOTENCY_CONFLICT
    */
-  importCreditLot(input: CreditLotImport, actor: Actor, field = "input"): CreditLot {
+  async importCreditLot(input: CreditLotImport, actor: Actor, field = "input"): Promise<CreditLot> {
     const now = this.context.clock();
     if (input.amountMicros <= 0n) throw badInput(`${field}.amount`, `${field}.amount must be more than 0`);
     // Past the input maximum an amount no longer fits the store's safe integers; say so here.
@@ -91,19 +77,18 @@ export class FundingService {
     }
     const externalRef = cleanReference(input.externalRef, `${field}.externalRef`);
     const print = fingerprint({ ...input, externalRef: undefined });
-    return inTransaction(this.context.db, "immediate", (tx) => {
-      const existing = findCreditLotByRef(tx, externalRef);
+    return this.context.store.write({ accounts: [input.accountId] }, async (tx) => {
+      const existing = await tx.findCreditLotByRef(externalRef);
       if (existing) return this.replayOrThrow(existing.lot, existing.fingerprint, print, `${field}.externalRef`);
-      const account = this.accountOrThrow(tx, input.accountId, `${field}.accountId`);
-      assertRoomFor(tx, "CREDIT_LOT", account.id, input.purchasedAt, `${field}.accountId`);
-      const lot = insertCreditLot(
-        tx,
+      const account = await accountOrThrow(tx, input.accountId, `${field}.accountId`);
+      await assertRoomFor(tx, "CREDIT_LOT", account.id, input.purchasedAt, `${field}.accountId`);
+      const lot = await tx.insertCreditLot(
         { accountId: account.id, amountMicros: input.amountMicros, purchasedAt: input.purchasedAt, expiresAt: addOneYear(input.purchasedAt), externalRef, fingerprint: print },
         now,
       );
-      this.settleFrom(tx, account, "CREDIT_LOT", lot, now);
-      appendAudit(tx, actor, { action: "creditLot.import", entityType: "CreditLot", entityId: lot.id, before: null, after: lot }, now);
-      return findCreditLot(tx, lot.id)!;
+      await this.settleFrom(tx, account, "CREDIT_LOT", lot, now);
+      await tx.appendAudit(actor, { action: "creditLot.import", entityType: "CreditLot", entityId: lot.id, before: null, after: lot }, now);
+      return (await tx.findCreditLot(lot.id))!;
     });
   }
 
@@ -113,7 +98,7 @@ export class FundingService {
    * @throws FlexgateError BAD_USER_INPUT, NOT_FOUND, RESELLER_NOT_FLEX_AUTHORIZED,
    *   ESTORE_NOT_AVAILABLE, IDEMPOTENCY_CONFLICT
    */
-  recordFlexPurchase(input: FlexPurchase, actor: Actor, field = "input"): FlexPack {
+  async recordFlexPurchase(input: FlexPurchase, actor: Actor, field = "input"): Promise<FlexPack> {
     const now = this.context.clock();
     if (input.tokensMicros < MIN_FLEX_PURCHASE_MICROS || input.tokensMicros % MICROS_PER_TOKEN !== 0n) {
       throw badInput(`${field}.tokens`, `${field}.tokens must be a whole number of tokens, at least 100`);
@@ -137,13 +122,13 @@ export class FundingService {
     }
     const payload = { ...input, resellerId, unitPrice, currency, orderRef: undefined };
     const print = fingerprint(payload);
-    return inTransaction(this.context.db, "immediate", (tx) => {
-      const existing = findFlexPackByRef(tx, resellerId, orderRef);
+    return this.context.store.write({ accounts: [input.accountId] }, async (tx) => {
+      const existing = await tx.findFlexPackByRef(resellerId, orderRef);
       if (existing) return this.replayOrThrow(existing.pack, existing.fingerprint, print, `${field}.orderRef`);
-      const account = this.accountOrThrow(tx, input.accountId, `${field}.accountId`);
-      assertRoomFor(tx, "FLEX_PACK", account.id, input.purchasedAt, `${field}.accountId`);
+      const account = await accountOrThrow(tx, input.accountId, `${field}.accountId`);
+      await assertRoomFor(tx, "FLEX_PACK", account.id, input.purchasedAt, `${field}.accountId`);
       if (resellerId !== null) {
-        const reseller = findReseller(tx, resellerId);
+        const reseller = await tx.findReseller(resellerId);
         if (!reseller) throw notFound("reseller", `${field}.resellerId`);
         if (!reseller.active || !reseller.flexAgreement) {
           throw new FlexgateError(
@@ -153,8 +138,7 @@ export class FundingService {
           );
         }
       }
-      const pack = insertFlexPack(
-        tx,
+      const pack = await tx.insertFlexPack(
         {
           accountId: account.id,
           tokensMicros: input.tokensMicros,
@@ -169,9 +153,9 @@ export class FundingService {
         },
         now,
       );
-      this.settleFrom(tx, account, "FLEX_PACK", pack, now);
-      appendAudit(tx, actor, { action: "flexPack.record", entityType: "FlexPack", entityId: pack.id, before: null, after: pack }, now);
-      return findFlexPack(tx, pack.id)!;
+      await this.settleFrom(tx, account, "FLEX_PACK", pack, now);
+      await tx.appendAudit(actor, { action: "flexPack.record", entityType: "FlexPack", entityId: pack.id, before: null, after: pack }, now);
+      return (await tx.findFlexPack(pack.id))!;
     });
   }
 
@@ -179,14 +163,14 @@ export class FundingService {
    * New funds pay the account's deficit first. Funds already expired when booked cannot pay
    * today's debt, so they settle nothing.
    */
-  private settleFrom(tx: Tx, account: Account, kind: SourceKind, funding: { id: number; remainingMicros: bigint; expiresAt: Instant }, now: Instant) {
+  private async settleFrom(tx: StoreWrites, account: Account, kind: SourceKind, funding: { id: number; remainingMicros: bigint; expiresAt: Instant }, now: Instant) {
     if (account.deficitMicros === 0n || funding.expiresAt <= now) return;
-    const settlements = settleDeficit(outstandingDeficits(tx, account.id), funding.remainingMicros);
+    const settlements = settleDeficit(await tx.outstandingDeficits(account.id), funding.remainingMicros);
     const paid = sumMicros(settlements.map((settlement) => settlement.amountMicros));
     if (paid === 0n) return;
-    insertSettlements(tx, account.id, { kind, id: funding.id }, settlements, now);
-    adjustRemaining(tx, kind, funding.id, -paid);
-    saveDeficit(tx, account.id, reduceDeficit(account, paid));
+    await tx.insertSettlements(account.id, { kind, id: funding.id }, settlements, now);
+    await tx.adjustRemaining(kind, funding.id, -paid);
+    await tx.saveDeficit(account.id, reduceDeficit(account, paid));
   }
 
   private replayOrThrow<T>(existing: T, storedPrint: string, print: string, field: string): T {
@@ -194,12 +178,6 @@ export class FundingService {
       throw new FlexgateError("IDEMPOTENCY_CONFLICT", `${field} was already used with a different payload`, field);
     }
     return existing;
-  }
-
-  private accountOrThrow(tx: Tx, id: number, field: string): Account {
-    const account = findAccount(tx, id);
-    if (!account) throw notFound("account", field);
-    return account;
   }
 
   private validatePrice(input: FlexPurchase, field: string) {

@@ -6,16 +6,14 @@ import { InsightService } from "./insight.service.js";
 import { KeyService } from "./keys.service.js";
 import { LedgerService } from "./ledger.service.js";
 import { PriceService } from "./prices.service.js";
-import { PriceBook } from "./price-book.js";
 import { RatingService } from "./rating.service.js";
 import { UsageBatcher } from "./usage-batcher.js";
 
 export type Services = ReturnType<typeof createServices>;
 
 export function createServices(context: ServiceContext) {
-  const priceBook = new PriceBook();
-  const rating = new RatingService(context, priceBook);
-  const prices = new PriceService(context, priceBook);
+  const rating = new RatingService(context);
+  const prices = new PriceService(context);
   return Object.freeze({
     context,
     accounts: new AccountService(context),

@@ -3,7 +3,7 @@ import { type BalanceAlert, balanceAlerts, boughtInLastYear } from "../core/aler
 import { authorizeUsage, type UsageAuthorization } from "../core/authorization.js";
 import { type Balance, balanceAt } from "../core/balance.js";
 import type { FundingSource } from "../core/drain.js";
-import { badInput, notFound } from "../core/errors.js";
+import { badInput } from "../core/errors.js";
 import { type BalanceForecast, BURN_WINDOW_DAYS, expiringWithin, forecastBalance } from "../core/forecast.js";
 import {
   assertWindow,
@@ -15,17 +15,14 @@ import {
   type UsageSummaryRow,
 } from "../core/history.js";
 import { MAXIMA } from "../core/maxima.js";
-import type { Account, Instant } from "../core/model.js";
+import type { Instant } from "../core/model.js";
 import { priceInForce, type PriceVersion } from "../core/price.js";
 import { type AccountImpact, changePercent, impactDays, mostAffected, priceImpact, type PriceImpact, proposedBurnPerDay } from "../core/price-impact.js";
 import { cleanApiCode, cleanReference } from "../core/text.js";
 import { assertNotFuture, DAY_MS } from "../core/time.js";
-import { findAccount } from "../store/accounts.store.js";
-import { type Db, inTransaction } from "../store/database.js";
-import { creditLotsOf, flexPacksOf, lotAsSource, packAsSource } from "../store/funding.store.js";
-import { chargedSince, dailyUsage, exportRows, ledgerAsOf, usageGroupsSince } from "../store/insight.store.js";
-import { priceVersionsOf } from "../store/prices.store.js";
-import type { ServiceContext } from "./context.js";
+import type { ExportCursor, ExportPage, StoreReads } from "../store/port.js";
+import { lotAsSource, packAsSource } from "../store/sources.js";
+import { accountOrThrow, type ServiceContext } from "./context.js";
 import { type PricePublication, PriceService } from "./prices.service.js";
 
 export type { AccountImpact, BalanceAlert, BalanceForecast, PriceImpact, UsageAuthorization, UsageExportRow, UsageGrouping, UsageSummaryRow };
@@ -33,7 +30,7 @@ export type { AccountImpact, BalanceAlert, BalanceForecast, PriceImpact, UsageAu
 /**
  * Balance history, usage reports, forecasts, alerts and price-change impact (shared domain
  * rules §7). Reads only: nothing here writes to the ledger. Reads that take several queries
- * run in one deferred transaction, so they see one snapshot of the ledger.
+ * run in one snapshot of the ledger.
  */
 export class InsightService {
   constructor(
@@ -47,12 +44,12 @@ export class InsightService {
    * A date in the future is refused like every other date: a balance there is a forecast.
    * @throws FlexgateError NOT_FOUND (accountId), BAD_USER_INPUT (asOf more than 5 minutes ahead)
    */
-  balanceAsOf(accountId: number, asOf: Instant): Balance {
+  async balanceAsOf(accountId: number, asOf: Instant): Promise<Balance> {
     if (!Number.isSafeInteger(asOf) || asOf < 0) throw badInput("asOf", "asOf is not a valid instant");
     assertNotFuture(asOf, this.context.clock(), "asOf");
-    return this.read((db) => {
-      this.accountOrThrow(db, accountId);
-      return balanceAsOf(ledgerAsOf(db, accountId, asOf), asOf);
+    return this.context.store.snapshot(async (reads) => {
+      await accountOrThrow(reads, accountId, "accountId");
+      return balanceAsOf(await reads.ledgerAsOf(accountId, asOf), asOf);
     });
   }
 
@@ -63,15 +60,15 @@ export class InsightService {
    * one report reads at most a year of daily rows or three years of monthly ones.
    * @throws FlexgateError NOT_FOUND (accountId), BAD_USER_INPUT (from, to, groupBy, clientId)
    */
-  usageSummary(accountId: number, from: Instant, to: Instant, groupBy: UsageGrouping, clientId?: string | null): UsageSummaryRow[] {
+  async usageSummary(accountId: number, from: Instant, to: Instant, groupBy: UsageGrouping, clientId?: string | null): Promise<UsageSummaryRow[]> {
     assertWindow(from, to);
     if (!USAGE_GROUPINGS.includes(groupBy)) throw badInput("groupBy", "groupBy must be DAY or MONTH");
     const maxDays = groupBy === "DAY" ? MAXIMA.summaryDaysByDay : MAXIMA.summaryDaysByMonth;
     if (to - from > maxDays * DAY_MS) throw badInput("to", `a ${groupBy} summary spans at most ${maxDays} days; ask for several shorter ones`);
     const client = clientId == null ? null : cleanReference(clientId, "clientId");
-    return this.read((db) => {
-      this.accountOrThrow(db, accountId);
-      return summarizeUsage(dailyUsage(db, accountId, from, to, client), groupBy);
+    return this.context.store.snapshot(async (reads) => {
+      await accountOrThrow(reads, accountId, "accountId");
+      return summarizeUsage(await reads.dailyUsage(accountId, from, to, client), groupBy);
     });
   }
 
@@ -81,14 +78,14 @@ export class InsightService {
    * now − 30 days, including usage reported with a time a few minutes ahead.
    * @throws FlexgateError NOT_FOUND (accountId)
    */
-  forecast(accountId: number): BalanceForecast {
+  async forecast(accountId: number): Promise<BalanceForecast> {
     const now = this.context.clock();
-    return this.read((db) => {
-      const account = this.accountOrThrow(db, accountId);
+    return this.context.store.snapshot(async (reads) => {
+      const account = await accountOrThrow(reads, accountId, "accountId");
       return forecastBalance({
-        sources: this.sourcesOf(db, accountId),
+        sources: await sourcesOf(reads, accountId),
         deficitMicros: account.deficitMicros,
-        chargedInWindowMicros: chargedSince(db, accountId, now - BURN_WINDOW_DAYS * DAY_MS),
+        chargedInWindowMicros: await reads.chargedSince(accountId, now - BURN_WINDOW_DAYS * DAY_MS),
         now,
       });
     });
@@ -98,11 +95,11 @@ export class InsightService {
    * The alerts that hold now (core/alerts.ts); they clear by themselves.
    * @throws FlexgateError NOT_FOUND (accountId)
    */
-  alerts(accountId: number): BalanceAlert[] {
+  async alerts(accountId: number): Promise<BalanceAlert[]> {
     const now = this.context.clock();
-    return this.read((db) => {
-      const account = this.accountOrThrow(db, accountId);
-      const sources = this.sourcesOf(db, accountId);
+    return this.context.store.snapshot(async (reads) => {
+      const account = await accountOrThrow(reads, accountId, "accountId");
+      const sources = await sourcesOf(reads, accountId);
       return balanceAlerts({
         balance: balanceAt(sources, account, now),
         status: accountStatus(account, now),
@@ -117,17 +114,17 @@ export class InsightService {
    * not an error; only a malformed API code or an unknown account is an error.
    * @throws FlexgateError NOT_FOUND (accountId), BAD_USER_INPUT (apiCode)
    */
-  usageAuthorization(accountId: number, apiCode: string): UsageAuthorization {
+  async usageAuthorization(accountId: number, apiCode: string): Promise<UsageAuthorization> {
     const code = cleanApiCode(apiCode, "apiCode");
     const now = this.context.clock();
-    return this.read((db) => {
-      const account = this.accountOrThrow(db, accountId);
+    return this.context.store.snapshot(async (reads) => {
+      const account = await accountOrThrow(reads, accountId, "accountId");
       return authorizeUsage({
         apiCode: code,
-        price: priceInForce(priceVersionsOf(db, code), now),
+        price: priceInForce(await reads.priceVersionsOf(code), now),
         status: accountStatus(account, now),
         policy: account.balancePolicy,
-        balance: balanceAt(this.sourcesOf(db, accountId), account, now),
+        balance: balanceAt(await sourcesOf(reads, accountId), account, now),
       });
     });
   }
@@ -142,9 +139,9 @@ export class InsightService {
    * with this API's change, from the effective date (now when none or past) on.
    * @throws FlexgateError BAD_USER_INPUT (days, input.*)
    */
-  previewPriceChange(input: PricePublication, days?: number | null): PriceImpact {
+  async previewPriceChange(input: PricePublication, days?: number | null): Promise<PriceImpact> {
     const window = impactDays(days);
-    const checked = this.prices.validate({ ...input, effectiveFrom: null }, "input");
+    const checked = await this.prices.validate({ ...input, effectiveFrom: null }, "input");
     const now = this.context.clock();
     const proposed: PriceVersion = {
       ...checked,
@@ -155,26 +152,27 @@ export class InsightService {
       publishedAt: now,
     };
     const changeAt = Math.max(now, input.effectiveFrom ?? now);
-    return this.read((db) => {
-      const { byAccount, ...totals } = priceImpact(usageGroupsSince(db, checked.apiCode, now - window * DAY_MS), proposed, window);
-      const accounts = mostAffected(byAccount).map((usage): AccountImpact => {
-        const account = this.accountOrThrow(db, usage.accountId);
+    return this.context.store.snapshot(async (reads) => {
+      const { byAccount, ...totals } = priceImpact(await reads.usageGroupsSince(checked.apiCode, now - window * DAY_MS), proposed, window);
+      const accounts: AccountImpact[] = [];
+      for (const usage of mostAffected(byAccount)) {
+        const account = await accountOrThrow(reads, usage.accountId, "accountId");
         const projection = {
-          sources: this.sourcesOf(db, account.id),
+          sources: await sourcesOf(reads, account.id),
           deficitMicros: account.deficitMicros,
-          chargedInWindowMicros: chargedSince(db, account.id, now - BURN_WINDOW_DAYS * DAY_MS),
+          chargedInWindowMicros: await reads.chargedSince(account.id, now - BURN_WINDOW_DAYS * DAY_MS),
           now,
         };
         const observed = forecastBalance(projection);
         const ratePerDayMicros = proposedBurnPerDay(observed.burnRatePerDayMicros, usage, window);
-        return {
+        accounts.push({
           ...usage,
           deltaTokensMicros: usage.proposedTokensMicros - usage.currentTokensMicros,
           changePercent: changePercent(usage.currentTokensMicros, usage.proposedTokensMicros),
           depletesAt: observed.depletesAt,
           proposedDepletesAt: forecastBalance({ ...projection, rateFrom: { at: changeAt, ratePerDayMicros } }).depletesAt,
-        };
-      });
+        });
+      }
       return { ...totals, accounts };
     });
   }
@@ -183,29 +181,29 @@ export class InsightService {
    * One row per standing charge of the account in [from, to), oldest first, with what paid it.
    * Reversed charges are left out, as in usageSummary, so the export adds up to the summary.
    * Checked at the call, not at the first row, so a refusal reaches the caller before any
-   * output starts. Rows are read in pages (store/insight.store.ts), so a year of usage never
-   * sits in memory and the connection is never held between rows.
+   * output starts. Rows are read in pages of EXPORT_PAGE_SIZE, so a year of usage never sits in
+   * memory and the connection is never held between pages.
    * @throws FlexgateError NOT_FOUND (accountId), BAD_USER_INPUT (from, to)
    */
-  exportUsage(accountId: number, from: Instant, to: Instant): IterableIterator<UsageExportRow> {
+  async exportUsage(accountId: number, from: Instant, to: Instant): Promise<AsyncIterableIterator<UsageExportRow>> {
     assertWindow(from, to);
-    this.accountOrThrow(this.context.db, accountId);
-    return exportRows(this.context.db, accountId, from, to);
+    await accountOrThrow(this.context.store.reads, accountId, "accountId");
+    return exportRows(this.context.store.reads, accountId, from, to);
   }
+}
 
-  private read<T>(work: (db: Db) => T): T {
-    // The insight store reads through the connection itself; inside this transaction it sees the
-    // same snapshot as every other statement of the read.
-    return inTransaction(this.context.db, "deferred", () => work(this.context.db));
-  }
+export const EXPORT_PAGE_SIZE = 1000;
 
-  private sourcesOf(db: Db, accountId: number): FundingSource[] {
-    return [...creditLotsOf(db, [accountId]).map(lotAsSource), ...flexPacksOf(db, [accountId]).map(packAsSource)];
+async function* exportRows(reads: StoreReads, accountId: number, from: Instant, to: Instant): AsyncGenerator<UsageExportRow, void, undefined> {
+  let after: ExportCursor | null = null;
+  for (;;) {
+    const page: ExportPage = await reads.exportPage(accountId, from, to, after, EXPORT_PAGE_SIZE);
+    yield* page.rows;
+    if (!page.next) return;
+    after = page.next;
   }
+}
 
-  private accountOrThrow(db: Db, id: number): Account {
-    const account = findAccount(db, id);
-    if (!account) throw notFound("account", "accountId");
-    return account;
-  }
+async function sourcesOf(reads: StoreReads, accountId: number): Promise<FundingSource[]> {
+  return [...(await reads.creditLotsOf([accountId])).map(lotAsSource), ...(await reads.flexPacksOf([accountId])).map(packAsSource)];
 }

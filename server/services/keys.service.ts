@@ -3,10 +3,7 @@ import { badInput, notFound } from "../core/errors.js";
 import { MAXIMA } from "../core/maxima.js";
 import { type Actor, type ApiKey, type Role, ROLES } from "../core/model.js";
 import { cleanText } from "../core/text.js";
-import { findReseller } from "../store/accounts.store.js";
-import { appendAudit } from "../store/audit.store.js";
-import { inTransaction, type Tx } from "../store/database.js";
-import { countActiveOperatorKeys, findActiveKeyByHash, findApiKey, findKeyByHash, insertApiKey, listApiKeys, markKeyRevoked } from "../store/keys.store.js";
+import type { StoreWrites } from "../store/port.js";
 import type { ServiceContext } from "./context.js";
 
 export interface ApiKeyInput {
@@ -71,55 +68,55 @@ export class KeyService {
   constructor(private readonly context: ServiceContext) {}
 
   /** @throws FlexgateError BAD_USER_INPUT, NOT_FOUND (reseller) */
-  create(input: ApiKeyInput, actor: Actor, field = "input"): CreatedApiKey {
+  async create(input: ApiKeyInput, actor: Actor, field = "input"): Promise<CreatedApiKey> {
     return this.register(input, `${SECRET_PREFIX}${randomBytes(32).toString("base64url")}`, actor, field);
   }
 
   /** The key a secret belongs to, unless it is unknown or revoked. */
-  authenticate(secret: string): ApiKey | null {
+  async authenticate(secret: string): Promise<ApiKey | null> {
     // The lookup is by hash, so its timing tells nothing about the secret.
     if (secret.length < 16 || secret.length > 256) return null;
-    return findActiveKeyByHash(this.context.db, hashSecret(secret));
+    return this.context.store.reads.findActiveKeyByHash(hashSecret(secret));
   }
 
   /**
    * Registers an operator key chosen by whoever installs Flexgate, when no operator key is
    * active, so a fresh install can be reached.
    */
-  bootstrapOperator(secret: string, actor: Actor): BootstrapOutcome {
+  async bootstrapOperator(secret: string, actor: Actor): Promise<BootstrapOutcome> {
     const problem = bootstrapSecretProblem(secret);
     if (problem) throw new Error(problem);
-    return inTransaction(this.context.db, "immediate", (tx): BootstrapOutcome => {
-      const existing = findKeyByHash(tx, hashSecret(secret));
+    return this.context.store.write({}, async (tx): Promise<BootstrapOutcome> => {
+      const existing = await tx.findKeyByHash(hashSecret(secret));
       if (existing?.revokedAt != null) return { outcome: "revoked", key: existing };
       if (existing) return { outcome: existing.role === "OPERATOR" ? "registered already" : "another role", key: existing };
-      if (countActiveOperatorKeys(tx) > 0) return { outcome: "ignored", key: null };
-      return { outcome: "registered", key: this.insert(tx, { name: "bootstrap operator", role: "OPERATOR", resellerId: null }, secret, actor) };
+      if ((await tx.countActiveOperatorKeys()) > 0) return { outcome: "ignored", key: null };
+      return { outcome: "registered", key: await this.insert(tx, { name: "bootstrap operator", role: "OPERATOR", resellerId: null }, secret, actor) };
     });
   }
 
   /** @throws FlexgateError NOT_FOUND */
-  revoke(id: number, actor: Actor): ApiKey {
-    return inTransaction(this.context.db, "immediate", (tx) => {
-      const before = findApiKey(tx, id);
+  async revoke(id: number, actor: Actor): Promise<ApiKey> {
+    return this.context.store.write({}, async (tx) => {
+      const before = await tx.findApiKey(id);
       if (!before) throw notFound("API key", "id");
       if (before.revokedAt !== null) return before;
       const now = this.context.clock();
-      const after = markKeyRevoked(tx, id, now);
-      appendAudit(tx, actor, { action: "apiKey.revoke", entityType: "ApiKey", entityId: id, before, after }, now);
+      const after = await tx.markKeyRevoked(id, now);
+      await tx.appendAudit(actor, { action: "apiKey.revoke", entityType: "ApiKey", entityId: id, before, after }, now);
       return after;
     });
   }
 
-  find(id: number): ApiKey | null {
-    return findApiKey(this.context.db, id);
+  find(id: number): Promise<ApiKey | null> {
+    return this.context.store.reads.findApiKey(id);
   }
 
-  list(): ApiKey[] {
-    return listApiKeys(this.context.db);
+  list(): Promise<ApiKey[]> {
+    return this.context.store.reads.listApiKeys();
   }
 
-  private register(input: ApiKeyInput, secret: string, actor: Actor, field: string): CreatedApiKey {
+  private async register(input: ApiKeyInput, secret: string, actor: Actor, field: string): Promise<CreatedApiKey> {
     const name = cleanText(input.name, `${field}.name`, { max: 200 });
     if (!ROLES.includes(input.role)) throw badInput(`${field}.role`, "unknown role");
     const resellerId = input.resellerId ?? null;
@@ -129,22 +126,21 @@ export class KeyService {
     if (input.role !== "PARTNER" && resellerId !== null) {
       throw badInput(`${field}.resellerId`, "only PARTNER keys are bound to a reseller");
     }
-    return inTransaction(this.context.db, "immediate", (tx) => {
-      if (resellerId !== null && !findReseller(tx, resellerId)) throw notFound("reseller", `${field}.resellerId`);
+    return this.context.store.write({}, async (tx) => {
+      if (resellerId !== null && !(await tx.findReseller(resellerId))) throw notFound("reseller", `${field}.resellerId`);
       // Revoked keys stay for the audit trail, so the cap counts them too: apiKeys lists them all.
-      if (listApiKeys(tx).length >= MAXIMA.apiKeys) throw badInput(field, `there are already ${MAXIMA.apiKeys} API keys, the most there may be`);
-      return { key: this.insert(tx, { name, role: input.role, resellerId }, secret, actor), secret };
+      if ((await tx.listApiKeys()).length >= MAXIMA.apiKeys) throw badInput(field, `there are already ${MAXIMA.apiKeys} API keys, the most there may be`);
+      return { key: await this.insert(tx, { name, role: input.role, resellerId }, secret, actor), secret };
     });
   }
 
-  private insert(tx: Tx, input: ApiKeyInput & { resellerId: number | null }, secret: string, actor: Actor): ApiKey {
+  private async insert(tx: StoreWrites, input: ApiKeyInput & { resellerId: number | null }, secret: string, actor: Actor): Promise<ApiKey> {
     const now = this.context.clock();
-    const key = insertApiKey(
-      tx,
+    const key = await tx.insertApiKey(
       { name: input.name, role: input.role, resellerId: input.resellerId, secretHash: hashSecret(secret), secretPrefix: displayPrefix(secret), createdBy: actor.name },
       now,
     );
-    appendAudit(tx, actor, { action: "apiKey.create", entityType: "ApiKey", entityId: key.id, before: null, after: key }, now);
+    await tx.appendAudit(actor, { action: "apiKey.create", entityType: "ApiKey", entityId: key.id, before: null, after: key }, now);
     return key;
   }
 }

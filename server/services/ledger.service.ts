@@ -1,10 +1,8 @@
 import type { Allocation } from "../core/drain.js";
 import type { ChargeAllocation, UsageCharge } from "../core/model.js";
-import { countCharges, listCharges, allocationsOfCharges, findCharge, type ChargeOrder, type ChargeQuery } from "../store/ledger.store.js";
-import { inTransaction } from "../store/database.js";
+import type { ChargeOrder, ChargeQuery, LedgerDrift } from "../store/port.js";
 import { type Page, pageSize, type ServiceContext, toPage } from "./context.js";
 import { groupBy } from "./accounts.service.js";
-import { recomputeLedger, type LedgerDrift } from "../store/recompute.store.js";
 
 export type ChargeFilter = Omit<ChargeQuery, "accountId" | "order" | "after" | "limit">;
 
@@ -12,41 +10,41 @@ export type ChargeFilter = Omit<ChargeQuery, "accountId" | "order" | "after" | "
 export class LedgerService {
   constructor(private readonly context: ServiceContext) {}
 
-  findCharge(id: number): UsageCharge | null {
-    return findCharge(this.context.db, id);
+  findCharge(id: number): Promise<UsageCharge | null> {
+    return this.context.store.reads.findCharge(id);
   }
 
   /**
    * Charges of an account in `order` (default: the newest usage first), the page starting after
    * the charge whose sort key (chargeSortKey) is `after`.
    */
-  charges(
+  async charges(
     accountId: number,
     filter: ChargeFilter,
     first: number | null | undefined,
     after: readonly number[] | undefined,
     order: ChargeOrder = "OCCURRED_AT_DESC",
-  ): Page<UsageCharge> {
+  ): Promise<Page<UsageCharge>> {
     const limit = pageSize(first);
-    return inTransaction(this.context.db, "deferred", (tx) =>
+    return this.context.store.snapshot(async (reads) =>
       toPage(
-        listCharges(tx, { ...filter, accountId, order, after, limit: limit + 1 }),
+        await reads.listCharges({ ...filter, accountId, order, after, limit: limit + 1 }),
         limit,
-        countCharges(tx, { ...filter, accountId }),
+        await reads.countCharges({ ...filter, accountId }),
       ),
     );
   }
 
-  allocations(chargeIds: readonly number[]): Map<number, ChargeAllocation[]> {
-    return groupBy(allocationsOfCharges(this.context.db, chargeIds), (allocation) => allocation.chargeId);
+  async allocations(chargeIds: readonly number[]): Promise<Map<number, ChargeAllocation[]>> {
+    return groupBy(await this.context.store.reads.allocationsOfCharges(chargeIds), (allocation) => allocation.chargeId);
   }
 
   /**
    * Recomputes every remaining amount and deficit from the append-only ledger and lists where
    * the stored figures differ. Empty means the books balance.
    */
-  verify(): LedgerDrift[] {
-    return inTransaction(this.context.db, "deferred", (tx) => recomputeLedger(tx));
+  verify(): Promise<LedgerDrift[]> {
+    return this.context.store.snapshot((reads) => reads.recomputeLedger());
   }
 }
 

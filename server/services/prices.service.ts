@@ -5,11 +5,8 @@ import type { Actor } from "../core/model.js";
 import { type Meter, METERS, type Outcome, OUTCOMES, type PriceStatus, type PriceVersion, effectiveTo, priceInForce, priceStatus } from "../core/price.js";
 import { cleanApiCode, cleanText, requirePositiveInt } from "../core/text.js";
 import { formatInstant, type Instant, MAX_FUTURE_SKEW_MS } from "../core/time.js";
-import { appendAudit } from "../store/audit.store.js";
-import { inTransaction, type Tx } from "../store/database.js";
-import { allPriceVersions, findPriceCancellation, findPriceVersion, insertPriceCancellation, insertPriceVersion, priceVersionsOf } from "../store/prices.store.js";
+import type { NewPriceVersion, StoreReads } from "../store/port.js";
 import type { ServiceContext } from "./context.js";
-import type { PriceBook } from "./price-book.js";
 
 export interface PricePublication {
   readonly apiCode: string;
@@ -31,33 +28,30 @@ export interface PriceEntryView extends PriceVersion {
 
 const MAX_UNIT_QUANTITY = 1_000_000_000;
 
-/** The effective-dated, append-only price table. */
 /**
  * The price book holds at most MAXIMA.pricedApis codes of MAXIMA.versionsPerApi versions each,
  * so priceVersions, priceHistory and priceTable stay bounded (core/maxima.ts).
  * @throws FlexgateError BAD_USER_INPUT naming `field`.apiCode
  */
-function assertRoomForVersion(tx: Tx, apiCode: string, versionsOfCode: number, field: string): void {
+async function assertRoomForVersion(reads: StoreReads, apiCode: string, versionsOfCode: number, field: string): Promise<void> {
   const codeField = `${field ? `${field}.` : ""}apiCode`;
   if (versionsOfCode >= MAXIMA.versionsPerApi) {
     throw badInput(codeField, `${apiCode} already has ${MAXIMA.versionsPerApi} versions, the most one API may have`);
   }
-  if (versionsOfCode === 0 && new Set(allPriceVersions(tx).map((entry) => entry.apiCode)).size >= MAXIMA.pricedApis) {
+  if (versionsOfCode === 0 && (await reads.priceTable()).size >= MAXIMA.pricedApis) {
     throw badInput(codeField, `the price book already holds ${MAXIMA.pricedApis} APIs, the most it may hold`);
   }
 }
 
+/** The effective-dated, append-only price table. */
 export class PriceService {
-  constructor(
-    private readonly context: ServiceContext,
-    private readonly book: PriceBook,
-  ) {}
+  constructor(private readonly context: ServiceContext) {}
 
   /** The versions in force at `asOf` (default now), one per API code that has a price then. */
-  priceTable(asOf?: Instant | null): PriceEntryView[] {
+  async priceTable(asOf?: Instant | null): Promise<PriceEntryView[]> {
     const at = asOf ?? this.context.clock();
     const table: PriceEntryView[] = [];
-    for (const versions of this.book.all(this.context.db).values()) {
+    for (const versions of (await this.context.store.reads.priceTable()).values()) {
       const current = priceInForce(versions, at);
       if (current) table.push(this.view(current, versions));
     }
@@ -65,32 +59,34 @@ export class PriceService {
   }
 
   /** Every version of every API code, scheduled and cancelled ones included, oldest first. */
-  allVersions(): PriceEntryView[] {
-    return [...this.book.all(this.context.db).values()].flatMap((versions) => versions.map((version) => this.view(version, versions)));
+  async allVersions(): Promise<PriceEntryView[]> {
+    return [...(await this.context.store.reads.priceTable()).values()].flatMap((versions) => versions.map((version) => this.view(version, versions)));
   }
 
   /** Every version of one API code, oldest first. */
-  history(apiCode: string): PriceEntryView[] {
-    const versions = priceVersionsOf(this.context.db, cleanApiCode(apiCode, "apiCode"));
+  async history(apiCode: string): Promise<PriceEntryView[]> {
+    const versions = await this.context.store.reads.priceVersionsOf(cleanApiCode(apiCode, "apiCode"));
     return versions.map((version) => this.view(version, versions));
   }
 
   /** Who cancelled version `id` and why; null when it is not cancelled. */
-  cancellation(id: number): { cancelledBy: string; reason: string; cancelledAt: Instant } | null {
-    return findPriceCancellation(this.context.db, id);
+  cancellation(id: number): Promise<{ cancelledBy: string; reason: string; cancelledAt: Instant } | null> {
+    return this.context.store.reads.findPriceCancellation(id);
   }
 
-  find(id: number): PriceEntryView | null {
-    const version = findPriceVersion(this.context.db, id);
-    return version ? this.view(version, priceVersionsOf(this.context.db, version.apiCode)) : null;
+  async find(id: number): Promise<PriceEntryView | null> {
+    return this.context.store.snapshot(async (reads) => {
+      const version = await reads.findPriceVersion(id);
+      return version ? this.view(version, await reads.priceVersionsOf(version.apiCode)) : null;
+    });
   }
 
   /**
    * Publishes a new version; past charges keep the version they were rated with.
    * @throws FlexgateError BAD_USER_INPUT, PRICE_CHANGE_IN_PAST
    */
-  publish(input: PricePublication, actor: Actor, field = "input"): PriceEntryView {
-    const version = this.validate(input, field);
+  async publish(input: PricePublication, actor: Actor, field = "input"): Promise<PriceEntryView> {
+    const version = await this.validate(input, field);
     return this.append({ ...version, retired: false }, actor, field, "price.publish");
   }
 
@@ -98,7 +94,7 @@ export class PriceService {
    * Retires an API from `effectiveFrom` (default now): later usage for it is PRICE_NOT_FOUND.
    * @throws FlexgateError BAD_USER_INPUT, NOT_FOUND, PRICE_CHANGE_IN_PAST
    */
-  retire(apiCodeInput: string, effectiveFrom: Instant | null | undefined, note: string, actor: Actor): PriceEntryView {
+  async retire(apiCodeInput: string, effectiveFrom: Instant | null | undefined, note: string, actor: Actor): Promise<PriceEntryView> {
     const apiCode = cleanApiCode(apiCodeInput, "apiCode");
     const now = this.context.clock();
     const at = effectiveFrom ?? now;
@@ -106,7 +102,7 @@ export class PriceService {
     if (at < now) {
       throw new FlexgateError("PRICE_CHANGE_IN_PAST", "a retirement takes effect now or later, never in the past", "effectiveFrom");
     }
-    const current = priceInForce(priceVersionsOf(this.context.db, apiCode), at);
+    const current = priceInForce(await this.context.store.reads.priceVersionsOf(apiCode), at);
     if (!current) throw notFound(`a price for ${apiCode}`, "apiCode");
     return this.append(
       {
@@ -130,11 +126,13 @@ export class PriceService {
    * Cancels a version that takes effect more than 5 minutes from now.
    * @throws FlexgateError NOT_FOUND, PRICE_CHANGE_IN_PAST (in effect or starting within 5 minutes), BAD_USER_INPUT
    */
-  cancelScheduled(id: number, reason: string, actor: Actor): PriceEntryView {
+  async cancelScheduled(id: number, reason: string, actor: Actor): Promise<PriceEntryView> {
     const why = cleanText(reason, "reason", { max: 2000 });
-    return inTransaction(this.context.db, "immediate", (tx) => {
-      const version = findPriceVersion(tx, id);
-      if (!version) throw notFound("price entry", "id");
+    // The API code to lock is the version's; the unit reads the version again under the lock.
+    const found = await this.context.store.reads.findPriceVersion(id);
+    if (!found) throw notFound("price entry", "id");
+    return this.context.store.write({ apiCodes: [found.apiCode] }, async (tx) => {
+      const version = (await tx.findPriceVersion(id))!;
       if (version.cancelledAt !== null) throw badInput("id", "this price version is already cancelled");
       const now = this.context.clock();
       // Events may be dated up to MAX_FUTURE_SKEW_MS ahead and are rated by the version in force
@@ -149,16 +147,16 @@ export class PriceService {
           "id",
         );
       }
-      insertPriceCancellation(tx, id, why, actor.name, now);
-      const versions = priceVersionsOf(tx, version.apiCode);
+      await tx.insertPriceCancellation(id, why, actor.name, now);
+      const versions = await tx.priceVersionsOf(version.apiCode);
       const after = this.view({ ...version, cancelledAt: now }, versions);
-      appendAudit(tx, actor, { action: "price.cancel", entityType: "PriceEntry", entityId: id, before: this.view(version, versions.map((v) => (v.id === id ? version : v))), after: { ...after, reason: why } }, now);
+      await tx.appendAudit(actor, { action: "price.cancel", entityType: "PriceEntry", entityId: id, before: this.view(version, versions.map((v) => (v.id === id ? version : v))), after: { ...after, reason: why } }, now);
       return after;
     });
   }
 
   /** Checks a publication; returns the version to write (without the retirement flag). */
-  validate(input: PricePublication, field: string): Omit<Parameters<typeof insertPriceVersion>[1], "retired" | "publishedBy" | "publishedAt"> {
+  async validate(input: PricePublication, field: string): Promise<Omit<NewPriceVersion, "retired" | "publishedBy" | "publishedAt">> {
     const prefix = field ? `${field}.` : "";
     const apiCode = cleanApiCode(input.apiCode, `${prefix}apiCode`);
     if (!METERS.includes(input.meter)) throw badInput(`${prefix}meter`, "unknown meter");
@@ -177,7 +175,7 @@ export class PriceService {
     const name = input.name == null ? null : cleanText(input.name, `${prefix}name`, { max: 200 });
     return {
       apiCode,
-      name: name ?? this.currentName(apiCode) ?? apiCode,
+      name: name ?? (await this.currentName(apiCode)) ?? apiCode,
       meter: input.meter,
       unitQuantity: requirePositiveInt(input.unitQuantity, `${prefix}unitQuantity`, MAX_UNIT_QUANTITY),
       tokensPerUnitMicros: input.tokensPerUnitMicros,
@@ -187,15 +185,10 @@ export class PriceService {
     };
   }
 
-  private append(
-    version: Omit<Parameters<typeof insertPriceVersion>[1], "publishedBy" | "publishedAt">,
-    actor: Actor,
-    field: string,
-    action: string,
-  ): PriceEntryView {
-    return inTransaction(this.context.db, "immediate", (tx) => {
-      const versions = priceVersionsOf(tx, version.apiCode);
-      assertRoomForVersion(tx, version.apiCode, versions.length, field);
+  private async append(version: Omit<NewPriceVersion, "publishedBy" | "publishedAt">, actor: Actor, field: string, action: string): Promise<PriceEntryView> {
+    return this.context.store.write({ apiCodes: [version.apiCode] }, async (tx) => {
+      const versions = await tx.priceVersionsOf(version.apiCode);
+      await assertRoomForVersion(tx, version.apiCode, versions.length, field);
       const clash = versions.find((other) => other.cancelledAt === null && other.effectiveFrom === version.effectiveFrom);
       if (clash) {
         throw badInput(
@@ -204,15 +197,15 @@ export class PriceService {
         );
       }
       const now = this.context.clock();
-      const created = insertPriceVersion(tx, { ...version, publishedBy: actor.name, publishedAt: now });
+      const created = await tx.insertPriceVersion({ ...version, publishedBy: actor.name, publishedAt: now });
       const view = this.view(created, [...versions, created]);
-      appendAudit(tx, actor, { action, entityType: "PriceEntry", entityId: created.id, before: null, after: view }, now);
+      await tx.appendAudit(actor, { action, entityType: "PriceEntry", entityId: created.id, before: null, after: view }, now);
       return view;
     });
   }
 
-  private currentName(apiCode: string): string | null {
-    const versions = priceVersionsOf(this.context.db, apiCode);
+  private async currentName(apiCode: string): Promise<string | null> {
+    const versions = await this.context.store.reads.priceVersionsOf(apiCode);
     return versions.at(-1)?.name ?? null;
   }
 

@@ -1,8 +1,8 @@
 import { type Balance, applyAllocations, balanceAt } from "../core/balance.js";
-import { type Allocation, isSourceKind } from "../core/drain.js";
-import { badInput, FlexgateError, GENERIC_MESSAGE, notFound } from "../core/errors.js";
-import { MAXIMA } from "../core/maxima.js";
+import type { Allocation } from "../core/drain.js";
+import { badInput, FlexgateError, notFound } from "../core/errors.js";
 import { decideReversal } from "../core/ledger.js";
+import { MAXIMA } from "../core/maxima.js";
 import { MAX_TOKENS_MICROS } from "../core/money.js";
 import type { Account, Actor, Outcome, PriceVersion, UsageCharge } from "../core/model.js";
 import { chargeMicros, OUTCOMES, priceInForce } from "../core/price.js";
@@ -10,22 +10,9 @@ import { decideChargeOrThrow } from "../core/rating.js";
 import { cleanApiCode, cleanReference, cleanText } from "../core/text.js";
 import { assertNotFuture, type Instant } from "../core/time.js";
 import { reduceDeficit } from "../core/account.js";
-import { findAccount, saveDeficit } from "../store/accounts.store.js";
-import { appendAudit } from "../store/audit.store.js";
-import { inSavepoint, inTransaction, transactionIsOpen, type Tx } from "../store/database.js";
-import { adjustRemaining, fundingSourcesAt } from "../store/funding.store.js";
-import {
-  allocationsOfCharges,
-  findCharge,
-  findChargeByEventId,
-  insertCharge,
-  insertReversal,
-  settlementsOfAllocations,
-} from "../store/ledger.store.js";
+import type { RatingRequest, StoreReads } from "../store/port.js";
 import * as crypto from "node:crypto";
-import { log } from "../log.js";
-import type { ServiceContext } from "./context.js";
-import type { PriceBook } from "./price-book.js";
+import { accountOrThrow, type ServiceContext } from "./context.js";
 
 export interface UsageEvent {
   readonly eventId: string;
@@ -92,17 +79,6 @@ const sha256Hex: (text: string) => string =
     ? (text) => (crypto as unknown as { hash(algorithm: string, data: string, encoding: string): string }).hash("sha256", text, "hex")
     : (text) => crypto.createHash("sha256").update(text).digest("hex");
 
-/** Logs an item's unexpected error and answers it as the error edge answers any: masked. */
-function unexpectedItemError(error: unknown, field: string): FlexgateError {
-  log.error("unexpected error in one usage event", {
-    field,
-    error: error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error),
-  });
-  return new FlexgateError("INTERNAL_SERVER_ERROR", GENERIC_MESSAGE);
-}
-
-/** Every price version by API code, as the price book holds it. */
-type PriceTable = ReturnType<PriceBook["all"]>;
 export const MAX_LABELS = MAXIMA.labelsPerEvent;
 export const MAX_LABEL_KEY_LENGTH = 64;
 export const MAX_LABEL_VALUE_LENGTH = 256;
@@ -122,56 +98,51 @@ export function assertBatchSize(count: number, field: string): void {
 }
 
 /**
- * Prices usage events and pays them credit-first into the append-only ledger.
- * Every write is one IMMEDIATE transaction: the write lock is held from the first read, so two
- * writers can never drain the same tokens.
+ * Prices usage events and pays them credit-first into the append-only ledger. Events are rated
+ * in groups by the store (Store.rateGroup): each event of a group sees the ones before it, and a
+ * refused event fails alone without writing anything.
  */
 export class RatingService {
-  constructor(
-    private readonly context: ServiceContext,
-    private readonly prices: PriceBook,
-  ) {}
+  constructor(private readonly context: ServiceContext) {}
 
   /**
    * @throws FlexgateError BAD_USER_INPUT, NOT_FOUND (account), PRICE_NOT_FOUND,
    *   IDEMPOTENCY_CONFLICT, ACCOUNT_RESTRICTED, INSUFFICIENT_BALANCE
    */
-  recordUsage(input: UsageEvent, field = "input"): RecordedUsage {
-    const event = this.validate(input, field);
-    return inTransaction(this.context.db, "immediate", (tx) => this.recordInTransaction(tx, this.prices.all(tx), event, field));
+  async recordUsage(input: UsageEvent, field = "input"): Promise<RecordedUsage> {
+    const request = this.ratingRequest(input, field);
+    const [outcome] = await this.context.store.rateGroup([request], this.context.clock());
+    if (outcome!.error) throw outcome!.error.code === "INTERNAL_SERVER_ERROR" && outcome!.error.cause ? outcome!.error.cause : outcome!.error;
+    return { charge: outcome!.charge, replayed: outcome!.replayed };
   }
 
-  /**
-   * Records up to MAX_BATCH_SIZE events in one transaction; each event is isolated by a savepoint
-   * so a refused event fails alone and leaves nothing behind.
-   */
-  recordUsageBatch(inputs: readonly UsageEvent[], field = "inputs"): BatchItemResult[] {
+  /** Records up to MAX_BATCH_SIZE events in one transaction; a refused event fails alone. */
+  async recordUsageBatch(inputs: readonly UsageEvent[], field = "inputs"): Promise<BatchItemResult[]> {
     assertBatchSize(inputs.length, field);
     return this.recordGroup(inputs.map((event, index) => ({ event, field: `${field}.${index}` })));
   }
 
   /**
-   * Records several events in ONE transaction, each inside its own savepoint: a refused event
-   * rolls back to its savepoint and fails alone. One commit (one fsync) for the whole group is
-   * what lets a durable ledger rate thousands of events a second; see UsageBatcher.
+   * Records several events in ONE transaction: one commit (one fsync) for the whole group is
+   * what lets a durable ledger rate thousands of events a second; see UsageBatcher. An event
+   * that fails validation is answered without reaching the store.
    */
-  recordGroup(items: readonly GroupItem[]): BatchItemResult[] {
-    return inTransaction(this.context.db, "immediate", (tx) => {
-      // The write lock is held from here to the commit, so the price table cannot change under
-      // the group: one look at it serves every event.
-      const prices = this.prices.all(tx);
-      return items.map(({ event: input, field }): BatchItemResult => {
-        try {
-          const event = this.validate(input, field);
-          return { eventId: input.eventId, ...inSavepoint(tx, (savepoint) => this.recordInTransaction(savepoint, prices, event, field)) };
-        } catch (error) {
-          if (error instanceof FlexgateError) return { eventId: input.eventId, error };
-          // The savepoint has undone the item's writes; its neighbours must not pay for a defect
-          // met by one event. Only when SQLite itself ended the transaction does the group fail.
-          if (!transactionIsOpen(tx)) throw error;
-          return { eventId: input.eventId, error: unexpectedItemError(error, field) };
-        }
-      });
+  async recordGroup(items: readonly GroupItem[]): Promise<BatchItemResult[]> {
+    const checked = items.map(({ event, field }) => {
+      try {
+        return this.ratingRequest(event, field);
+      } catch (error) {
+        if (error instanceof FlexgateError) return error;
+        throw error;
+      }
+    });
+    const requests = checked.filter((item): item is RatingRequest => !(item instanceof FlexgateError));
+    const outcomes = await this.context.store.rateGroup(requests, this.context.clock());
+    let next = 0;
+    return checked.map((item, index): BatchItemResult => {
+      const eventId = items[index]!.event.eventId;
+      const outcome = item instanceof FlexgateError ? { error: item } : outcomes[next++]!;
+      return outcome.error ? { eventId, error: outcome.error } : { eventId, charge: outcome.charge, replayed: outcome.replayed };
     });
   }
 
@@ -179,14 +150,28 @@ export class RatingService {
    * What recordUsage would charge and drain now, writing nothing; for an event id recorded before,
    * the charge it would replay, or the IDEMPOTENCY_CONFLICT it would meet.
    */
-  quoteUsage(input: UsageEvent, field = "input"): UsageQuote {
+  async quoteUsage(input: UsageEvent, field = "input"): Promise<UsageQuote> {
     const event = this.validate(input, field);
-    return inTransaction(this.context.db, "deferred", (tx) => {
-      const alreadyRecorded = this.recordedBefore(tx, event, usageFingerprint(event), field);
-      const account = this.accountOrThrow(tx, event.accountId, `${field}.accountId`);
-      const { price, tokensMicros, decision } = this.decide(tx, this.prices.all(tx), account, event, field);
+    return this.context.store.snapshot(async (reads) => {
+      const alreadyRecorded = await recordedBefore(reads, event, field);
+      const account = await accountOrThrow(reads, event.accountId, `${field}.accountId`);
+      const price = priceInForce((await reads.priceTable()).get(event.apiCode) ?? [], event.occurredAt);
+      if (!price) {
+        throw new FlexgateError("PRICE_NOT_FOUND", `no price for ${event.apiCode} was in force at the time of the event`, `${field}.apiCode`);
+      }
+      const tokensMicros = chargeMicros(price, event.quantityMicros, event.outcome);
+      if (tokensMicros > MAX_TOKENS_MICROS) throw badInput(`${field}.quantity`, `${field}.quantity is too large to rate`);
       const now = this.context.clock();
-      const sources = fundingSourcesAt(tx, account.id, now);
+      const decision = decideChargeOrThrow({
+        costMicros: tokensMicros,
+        occurredAt: event.occurredAt,
+        policy: account.balancePolicy,
+        deficit: account,
+        sources: await reads.fundingSourcesAt(account.id, event.occurredAt),
+        now,
+        field: `${field}.quantity`,
+      });
+      const sources = await reads.fundingSourcesAt(account.id, now);
       return {
         alreadyRecorded,
         tokensMicros,
@@ -201,18 +186,17 @@ export class RatingService {
    * Reverses a charge once: every token goes back to the lot, pack or deficit it came from.
    * @throws FlexgateError NOT_FOUND, BAD_USER_INPUT (already reversed, blank reason)
    */
-  reverseCharge(chargeId: number, reason: string, actor: Actor): UsageCharge {
+  async reverseCharge(chargeId: number, reason: string, actor: Actor): Promise<UsageCharge> {
     const why = cleanText(reason, "reason", { max: 1000 });
-    return inTransaction(this.context.db, "immediate", (tx) => {
-      const charge = findCharge(tx, chargeId);
-      if (!charge) throw notFound("charge", "chargeId");
+    // The account to lock is the charge's; the unit reads the charge again under the lock.
+    const found = await this.context.store.reads.findCharge(chargeId);
+    if (!found) throw notFound("charge", "chargeId");
+    return this.context.store.write({ accounts: [found.accountId] }, async (tx) => {
+      const charge = (await tx.findCharge(chargeId))!;
       if (charge.reversedAt !== null) throw badInput("chargeId", "this charge has already been reversed");
-      const account = this.accountOrThrow(tx, charge.accountId, "chargeId");
-      const parts = allocationsOfCharges(tx, [charge.id]);
-      const settlements = settlementsOfAllocations(
-        tx,
-        parts.filter((part) => part.source === "DEFICIT").map((part) => part.id),
-      );
+      const account = await accountOrThrow(tx, charge.accountId, "chargeId");
+      const parts = await tx.allocationsOfCharges([charge.id]);
+      const settlements = await tx.settlementsOfAllocations(parts.filter((part) => part.source === "DEFICIT").map((part) => part.id));
       const decision = decideReversal(
         parts.map((part) => ({
           id: part.id,
@@ -222,90 +206,33 @@ export class RatingService {
         })),
         settlements,
       );
-      for (const refund of decision.refunds) adjustRemaining(tx, refund.source, refund.sourceId, refund.amountMicros);
+      for (const refund of decision.refunds) await tx.adjustRemaining(refund.source, refund.sourceId, refund.amountMicros);
       if (decision.deficitReductionMicros > 0n) {
-        saveDeficit(tx, account.id, reduceDeficit(account, decision.deficitReductionMicros));
+        await tx.saveDeficit(account.id, reduceDeficit(account, decision.deficitReductionMicros));
       }
       const now = this.context.clock();
-      insertReversal(tx, charge.id, why, actor.name, now);
+      await tx.insertReversal(charge.id, why, actor.name, now);
       const reversed = { ...charge, reversedAt: now };
-      appendAudit(tx, actor, { action: "charge.reverse", entityType: "UsageCharge", entityId: charge.id, before: charge, after: { ...reversed, reason: why } }, now);
+      await tx.appendAudit(actor, { action: "charge.reverse", entityType: "UsageCharge", entityId: charge.id, before: charge, after: { ...reversed, reason: why } }, now);
       return reversed;
     });
   }
 
-  /**
-   * The charge already recorded under the event's id with the same payload, or null.
-   * @throws FlexgateError IDEMPOTENCY_CONFLICT when it was recorded with a different payload
-   */
-  private recordedBefore(tx: Tx, event: UsageEvent, print: string, field: string): UsageCharge | null {
-    const existing = findChargeByEventId(tx, event.eventId);
-    if (!existing) return null;
-    if (existing.fingerprint !== print) {
-      throw new FlexgateError("IDEMPOTENCY_CONFLICT", `event ${event.eventId} was already recorded with a different payload`, `${field}.eventId`);
-    }
-    return existing.charge;
-  }
-
-  private recordInTransaction(tx: Tx, prices: PriceTable, event: UsageEvent, field: string): RecordedUsage {
-    const print = usageFingerprint(event);
-    const recorded = this.recordedBefore(tx, event, print, field);
-    if (recorded) return { charge: recorded, replayed: true };
-    const account = this.accountOrThrow(tx, event.accountId, `${field}.accountId`);
-    const { price, tokensMicros, decision } = this.decide(tx, prices, account, event, field);
-    const now = this.context.clock();
-    const charge = insertCharge(
-      tx,
-      {
-        eventId: event.eventId,
-        fingerprint: print,
-        accountId: account.id,
-        apiCode: event.apiCode,
-        priceEntryId: price.id,
-        quantityMicros: event.quantityMicros,
-        outcome: event.outcome,
-        occurredAt: event.occurredAt,
-        clientId: event.clientId ?? null,
-        labels: event.labels ?? {},
-        tokensMicros,
-      },
-      decision.allocations,
-      now,
-    );
-    for (const part of decision.allocations) {
-      if (isSourceKind(part.source)) adjustRemaining(tx, part.source, part.sourceId!, -part.amountMicros);
-    }
-    if (decision.deficit !== account) saveDeficit(tx, account.id, decision.deficit);
-    return { charge, replayed: false };
-  }
-
-  private decide(tx: Tx, prices: PriceTable, account: Account, event: UsageEvent, field: string) {
-    const price = priceInForce(prices.get(event.apiCode) ?? [], event.occurredAt);
-    if (!price) {
-      throw new FlexgateError(
-        "PRICE_NOT_FOUND",
-        `no price for ${event.apiCode} was in force at the time of the event`,
-        `${field}.apiCode`,
-      );
-    }
-    const tokensMicros = chargeMicros(price, event.quantityMicros, event.outcome);
-    if (tokensMicros > MAX_TOKENS_MICROS) throw badInput(`${field}.quantity`, `${field}.quantity is too large to rate`);
-    const decision = decideChargeOrThrow({
-      costMicros: tokensMicros,
+  /** A validated event with its fingerprint, as the store rates it. */
+  private ratingRequest(input: UsageEvent, field: string): RatingRequest {
+    const event = this.validate(input, field);
+    return {
+      eventId: event.eventId,
+      fingerprint: usageFingerprint(event),
+      accountId: event.accountId,
+      apiCode: event.apiCode,
+      quantityMicros: event.quantityMicros,
+      outcome: event.outcome,
       occurredAt: event.occurredAt,
-      policy: account.balancePolicy,
-      deficit: account,
-      sources: fundingSourcesAt(tx, account.id, event.occurredAt),
-      now: this.context.clock(),
-      field: `${field}.quantity`,
-    });
-    return { price, tokensMicros, decision };
-  }
-
-  private accountOrThrow(tx: Tx, id: number, field: string): Account {
-    const account = findAccount(tx, id);
-    if (!account) throw notFound("account", field);
-    return account;
+      clientId: event.clientId ?? null,
+      labels: event.labels ?? {},
+      field,
+    };
   }
 
   /** Normalises and checks an event before any transaction starts. */
@@ -334,4 +261,18 @@ export class RatingService {
       ),
     };
   }
+}
+
+
+/**
+ * The charge already recorded under the event's id with the same payload, or null.
+ * @throws FlexgateError IDEMPOTENCY_CONFLICT when it was recorded with a different payload
+ */
+async function recordedBefore(reads: StoreReads, event: UsageEvent, field: string): Promise<UsageCharge | null> {
+  const existing = await reads.findChargeByEventId(event.eventId);
+  if (!existing) return null;
+  if (existing.fingerprint !== usageFingerprint(event)) {
+    throw new FlexgateError("IDEMPOTENCY_CONFLICT", `event ${event.eventId} was already recorded with a different payload`, `${field}.eventId`);
+  }
+  return existing.charge;
 }

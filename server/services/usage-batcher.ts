@@ -19,8 +19,8 @@ interface Pending extends GroupItem {
 
 /**
  * Group commit for recordUsage. Requests that arrive together are rated in one transaction with
- * one durable commit instead of one fsync each; every event keeps its own savepoint, so a
- * refused one fails alone. A caller is answered only after the commit that holds its event.
+ * one durable commit instead of one fsync each; a refused event fails alone. While a group
+ * commits, the next one gathers. A caller is answered only after the commit that holds its event.
  */
 export class UsageBatcher {
   private queue: Pending[] = [];
@@ -34,13 +34,13 @@ export class UsageBatcher {
   record(event: UsageEvent, field = "input"): Promise<RecordedUsage> {
     return new Promise((resolve, reject) => {
       this.queue.push({ event, field, resolve, reject });
-      if (this.queue.length >= this.options.maxGroupSize) this.flush();
+      if (this.queue.length >= this.options.maxGroupSize) void this.flush();
       else this.schedule();
     });
   }
 
-  /** Commits whatever is waiting now. */
-  flush(): void {
+  /** Commits whatever is waiting now; resolves when its callers have been answered. */
+  async flush(): Promise<void> {
     this.scheduled?.();
     this.scheduled = null;
     const group = this.queue;
@@ -48,7 +48,7 @@ export class UsageBatcher {
     if (group.length === 0) return;
     let results;
     try {
-      results = this.rating.recordGroup(group);
+      results = await this.rating.recordGroup(group);
     } catch (error) {
       // The transaction itself failed (not one event): nothing of the group was committed.
       for (const pending of group) pending.reject(error);
@@ -64,10 +64,10 @@ export class UsageBatcher {
   private schedule(): void {
     if (this.scheduled) return;
     if (this.options.maxWaitMs > 0) {
-      const timer = setTimeout(() => this.flush(), this.options.maxWaitMs);
+      const timer = setTimeout(() => void this.flush(), this.options.maxWaitMs);
       this.scheduled = () => clearTimeout(timer);
     } else {
-      const immediate = setImmediate(() => this.flush());
+      const immediate = setImmediate(() => void this.flush());
       this.scheduled = () => clearImmediate(immediate);
     }
   }

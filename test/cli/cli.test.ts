@@ -1,3 +1,4 @@
+import { SqliteStore } from "../../server/store/sqlite/store.js";
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -6,7 +7,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_RULES } from "../../server/services/context.js";
 import { createServices } from "../../server/services/index.js";
-import { openDatabase } from "../../server/store/database.js";
+import { openDatabase } from "../../server/store/sqlite/database.js";
 
 const run = promisify(execFile);
 const REPO = new URL("../..", import.meta.url).pathname;
@@ -37,7 +38,7 @@ describe("flexgate command line", () => {
 
   function services() {
     const db = openDatabase({ path: dbPath });
-    return { db, services: createServices({ db, clock: Date.now, rules: DEFAULT_RULES }) };
+    return { db, services: createServices({ store: new SqliteStore(db), clock: Date.now, rules: DEFAULT_RULES }) };
   }
 
   it.each(["--help", "keys create --help"])("prints the usage for `flexgate %s` and exits 0", async (args) => {
@@ -66,7 +67,7 @@ describe("flexgate command line", () => {
     expect(secret).toMatch(/^fg_[A-Za-z0-9_-]{43}$/);
 
     const { db, services: live } = services();
-    const key = live.keys.authenticate(secret);
+    const key = await live.keys.authenticate(secret);
     expect(key?.role).toBe("OPERATOR");
     db.$client.close();
     expect(readFileSync(dbPath).includes(secret)).toBe(false);
@@ -77,7 +78,7 @@ describe("flexgate command line", () => {
 
     expect((await flexgate(["keys", "revoke", "--id", String(key!.id)])).stdout).toMatch(/revoked key/);
     const after = services();
-    expect(after.services.keys.authenticate(secret)).toBeNull();
+    expect(await after.services.keys.authenticate(secret)).toBeNull();
     after.db.$client.close();
     // Four command-line runs, each starting Node and tsx: several seconds apiece on a loaded machine.
   }, 90_000);
@@ -87,7 +88,7 @@ describe("flexgate command line", () => {
     expect(code).toBe(2);
     expect(stderr).toMatch(/PARTNER key is bound to one reseller/);
     const { db, services: live } = services();
-    expect(live.keys.list().filter((key) => key.role === "PARTNER")).toEqual([]);
+    expect((await live.keys.list()).filter((key) => key.role === "PARTNER")).toEqual([]);
     db.$client.close();
   });
 

@@ -3,6 +3,7 @@
  * FLEXGATE_BOOTSTRAP_OPERATOR_KEY, said in the log every time, and a start that cannot happen
  * (a revoked or example secret, a port in use) ending with one clear line.
  */
+import { SqliteStore } from "../../server/store/sqlite/store.js";
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -14,7 +15,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../../server/core/model.js";
 import { DEFAULT_RULES } from "../../server/services/context.js";
 import { createServices } from "../../server/services/index.js";
-import { migrateDatabase, openDatabase } from "../../server/store/database.js";
+import { migrateDatabase, openDatabase } from "../../server/store/sqlite/database.js";
 
 const REPO = new URL("../..", import.meta.url).pathname;
 const README_EXAMPLE = "choose-a-secret-of-32-characters-or-more";
@@ -32,11 +33,11 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 afterAll(() => children.forEach((child) => child.kill("SIGKILL")));
 
 /** Runs the keys service on the test's file, as another process would. */
-function withKeys<T>(work: (keys: ReturnType<typeof createServices>["keys"]) => T): T {
+async function withKeys<T>(work: (keys: ReturnType<typeof createServices>["keys"]) => T | Promise<T>): Promise<T> {
   const db = openDatabase({ path: dbPath, synchronous: "NORMAL" });
   migrateDatabase(db);
   try {
-    return work(createServices({ db, clock: Date.now, rules: DEFAULT_RULES }).keys);
+    return await work(createServices({ store: new SqliteStore(db), clock: Date.now, rules: DEFAULT_RULES }).keys);
   } finally {
     db.$client.close();
   }
@@ -78,17 +79,17 @@ describe("FLEXGATE_BOOTSTRAP_OPERATOR_KEY", () => {
 
   it("refuses a revoked secret with one clear line at every start, and never brings the key back", async () => {
     const secret = freshSecret();
-    withKeys((keys) => {
-      const key = keys.bootstrapOperator(secret, SYSTEM_ACTOR);
+    await withKeys(async (keys) => {
+      const key = await keys.bootstrapOperator(secret, SYSTEM_ACTOR);
       expect(key.outcome).toBe("registered");
-      keys.revoke(key.key!.id, SYSTEM_ACTOR);
+      await keys.revoke(key.key!.id, SYSTEM_ACTOR);
     });
     for (let start = 0; start < 2; start++) {
       const { code, listened, stderr } = await serve({ FLEXGATE_BOOTSTRAP_OPERATOR_KEY: secret });
       expect({ code, listened }).toEqual({ code: 2, listened: false });
       expect(stderr.trim().split("\n")).toEqual([expect.stringMatching(/^flexgate: FLEXGATE_BOOTSTRAP_OPERATOR_KEY holds the secret of a revoked key/)]);
     }
-    expect(withKeys((keys) => keys.authenticate(secret))).toBeNull();
+    expect(await withKeys((keys) => keys.authenticate(secret))).toBeNull();
   }, 30_000);
 
   it("registers a new secret when no operator key is active, and says so", async () => {
@@ -96,17 +97,17 @@ describe("FLEXGATE_BOOTSTRAP_OPERATOR_KEY", () => {
     const { listened, stderr } = await serve({ FLEXGATE_BOOTSTRAP_OPERATOR_KEY: secret });
     expect(listened).toBe(true);
     expect(logLines(stderr).map((line) => line.message)).toContain("registered the bootstrap operator key from FLEXGATE_BOOTSTRAP_OPERATOR_KEY");
-    expect(withKeys((keys) => keys.authenticate(secret))?.role).toBe("OPERATOR");
+    expect((await withKeys((keys) => keys.authenticate(secret)))?.role).toBe("OPERATOR");
     expect(stderr).not.toContain(secret);
   }, 30_000);
 
   it("says the value is ignored when another operator key is active, and registers nothing", async () => {
-    withKeys((keys) => keys.create({ name: "existing operator", role: "OPERATOR" }, SYSTEM_ACTOR));
+    await withKeys((keys) => keys.create({ name: "existing operator", role: "OPERATOR" }, SYSTEM_ACTOR));
     const secret = freshSecret();
     const { listened, stderr } = await serve({ FLEXGATE_BOOTSTRAP_OPERATOR_KEY: secret });
     expect(listened).toBe(true);
     expect(logLines(stderr)).toContainEqual(expect.objectContaining({ level: "warn", message: expect.stringMatching(/FLEXGATE_BOOTSTRAP_OPERATOR_KEY is ignored: an operator key exists/) }));
-    expect(withKeys((keys) => keys.authenticate(secret))).toBeNull();
+    expect(await withKeys((keys) => keys.authenticate(secret))).toBeNull();
   }, 30_000);
 });
 

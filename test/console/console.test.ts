@@ -10,17 +10,17 @@ import { describe, expect, it } from "vitest";
 
 const XSS_NOTE = "Spring review <img src=x onerror=alert(1)> approved";
 
-const suite = consoleSuite((server) => {
+const suite = consoleSuite(async (server) => {
   const now = suite.server.now();
   // Usage for the impact preview: four complex jobs within the last 30 days (4 × 0.5 = 2 tokens)
   // and one 40 days ago, outside the window.
-  const account = server.services.accounts.create({ name: "Preview Co", country: "JP" }, OPERATOR);
-  server.services.funding.recordFlexPurchase(
+  const account = await server.services.accounts.create({ name: "Preview Co", country: "JP" }, OPERATOR);
+  await server.services.funding.recordFlexPurchase(
     { accountId: account.id, tokensMicros: tokens("500"), purchasedAt: now - 60 * DAY, channel: "ESTORE", orderRef: "preview-order" },
     OPERATOR,
   );
   for (const [index, daysAgo] of [1, 3, 10, 29, 40].entries()) {
-    server.services.rating.recordUsage({
+    await server.services.rating.recordUsage({
       eventId: `preview-${index}`,
       accountId: account.id,
       apiCode: "model-derivative/complex-job",
@@ -63,7 +63,7 @@ describe("operator console", () => {
     await shot(page, "01-sign-in-refused");
 
     // A good key of another role is not enough.
-    await page.getByLabel("Operator API key").fill(suite.server.key("INTEGRATOR"));
+    await page.getByLabel("Operator API key").fill(await suite.server.key("INTEGRATOR"));
     await page.keyboard.press("Enter");
     await expect.poll(() => error.textContent()).toContain("needs an OPERATOR key");
 
@@ -254,7 +254,7 @@ describe("operator console", () => {
     await dialog.locator('[data-impact="delta"]').waitFor();
     // Another operator schedules a version at the same moment after this table was loaded: the
     // console could not know, the server refuses the clash.
-    suite.server.services.prices.publish(
+    await suite.server.services.prices.publish(
       { apiCode: "design-automation/inventor", meter: "SECOND", unitQuantity: 3600, tokensPerUnitMicros: tokens("1"), effectiveFrom: Date.parse("2026-04-01T00:00:00Z"), note: "Meanwhile" },
       OPERATOR,
     );
@@ -300,7 +300,7 @@ describe("operator console", () => {
   it("pages through the audit log of price changes, newest first", async () => {
     // Enough changes for a second page of 20.
     for (let day = 1; day <= 20; day++) {
-      suite.server.services.prices.publish(
+      await suite.server.services.prices.publish(
         { apiCode: "flow-graph-engine/processing", meter: "SECOND", unitQuantity: 3600, tokensPerUnitMicros: tokens("1"), effectiveFrom: suite.server.now() + (30 + day) * DAY, note: `Seeded change ${day}` },
         OPERATOR,
       );

@@ -7,16 +7,16 @@ import { describe, expect, it } from "vitest";
 import { OPERATOR, tokens } from "../fixtures/harness.js";
 import { DAY, axeViolations, consoleSuite, overflowX, priceHistory, row } from "./harness.js";
 
-const suite = consoleSuite((server) => {
+const suite = consoleSuite(async (server) => {
   const now = server.now();
-  const account = server.services.accounts.create({ name: "Photo Co", country: "FR" }, OPERATOR);
-  server.services.funding.recordFlexPurchase(
+  const account = await server.services.accounts.create({ name: "Photo Co", country: "FR" }, OPERATOR);
+  await server.services.funding.recordFlexPurchase(
     { accountId: account.id, tokensMicros: tokens("500"), purchasedAt: now - 60 * DAY, channel: "ESTORE", orderRef: "photo-order" },
     OPERATOR,
   );
   // Recent photoscene usage, metered in PHOTO: what a meter change cannot be compared with.
   for (const daysAgo of [2, 5]) {
-    server.services.rating.recordUsage({
+    await server.services.rating.recordUsage({
       eventId: `photos-${daysAgo}`,
       accountId: account.id,
       apiCode: "reality-capture/photoscene",
@@ -131,7 +131,7 @@ describe("operator console defects", () => {
   });
 
   it("5. shows what is scheduled in the dialog, and a clash with it in the preview", async () => {
-    const scheduled = suite.server.services.prices.publish(
+    const scheduled = await suite.server.services.prices.publish(
       { apiCode: "design-automation/fusion", meter: "SECOND", unitQuantity: 3600, tokensPerUnitMicros: tokens("3"), effectiveFrom: Date.parse("2026-03-01T00:00:00Z"), note: "Annual review" },
       OPERATOR,
     );
@@ -178,7 +178,7 @@ describe("operator console defects", () => {
 
   describe("8. smaller slips", () => {
     it("marks a retirement as a retirement in the history, never as a green ACTIVE version", async () => {
-      suite.server.services.prices.retire("flow-graph-engine/processing", null, "Engine discontinued", OPERATOR);
+      await suite.server.services.prices.retire("flow-graph-engine/processing", null, "Engine discontinued", OPERATOR);
       const { page } = await signedIn();
       await row(page, "flow-graph-engine/processing").getByRole("button", { name: /History/ }).click();
       const badge = page.locator('tbody[data-api="flow-graph-engine/processing"] .history-row tbody tr').first().locator(".badge");
@@ -206,7 +206,7 @@ describe("operator console defects", () => {
     it("says “an INTEGRATOR key”", async () => {
       const { page } = await openConsole();
       await page.goto(`${suite.server.url}/console/`);
-      await page.getByLabel("Operator API key").fill(suite.server.key("INTEGRATOR"));
+      await page.getByLabel("Operator API key").fill(await suite.server.key("INTEGRATOR"));
       await page.keyboard.press("Enter");
       await expect.poll(() => page.locator("#key-error").textContent()).toContain("This is an INTEGRATOR key");
     });
@@ -220,11 +220,11 @@ describe("operator console defects", () => {
     });
 
     it("gives the CANCELLED badge enough contrast", async () => {
-      const version = suite.server.services.prices.publish(
+      const version = await suite.server.services.prices.publish(
         { apiCode: "model-derivative/basic-interactions", meter: "CALL", unitQuantity: 300000, tokensPerUnitMicros: tokens("2"), effectiveFrom: Date.parse("2026-06-01T00:00:00Z"), note: "Trial" },
         OPERATOR,
       );
-      suite.server.services.prices.cancelScheduled(version.id, "Trial withdrawn", OPERATOR);
+      await suite.server.services.prices.cancelScheduled(version.id, "Trial withdrawn", OPERATOR);
       const { page } = await signedIn();
       await row(page, "model-derivative/basic-interactions").getByRole("button", { name: /History/ }).click();
       await page.locator(".badge.cancelled").first().waitFor();

@@ -5,17 +5,17 @@ import { readFileSync } from "node:fs";
 import { DAY, consoleSuite, row, shot } from "./harness.js";
 
 let accountId = 0;
-const suite = consoleSuite((server) => {
+const suite = consoleSuite(async (server) => {
   const now = server.now();
-  const account = server.services.accounts.create({ name: "Kyoto Design Works", country: "JP" }, OPERATOR);
-  server.services.accounts.create({ name: "Lyon Studio", country: "FR" }, OPERATOR);
+  const account = await server.services.accounts.create({ name: "Kyoto Design Works", country: "JP" }, OPERATOR);
+  await server.services.accounts.create({ name: "Lyon Studio", country: "FR" }, OPERATOR);
   accountId = account.id;
-  server.services.funding.recordFlexPurchase(
+  await server.services.funding.recordFlexPurchase(
     { accountId: account.id, tokensMicros: tokens("100"), purchasedAt: now - 20 * DAY, channel: "ESTORE", orderRef: "kyoto-1" },
     OPERATOR,
   );
   for (const [index, daysAgo] of [1, 2].entries()) {
-    server.services.rating.recordUsage({
+    await server.services.rating.recordUsage({
       eventId: `kyoto-job-${index}`,
       accountId: account.id,
       apiCode: "model-derivative/complex-job",
@@ -60,11 +60,11 @@ describe("accounts and keys", () => {
 
   it("reads the history and the audit log as a record, filters it, and exports it and the price table as CSV", async () => {
     const second = { ...OPERATOR, name: "second operator" };
-    const version = suite.server.services.prices.publish(
+    const version = await suite.server.services.prices.publish(
       { apiCode: "design-automation/revit", meter: "SECOND", unitQuantity: 3600, tokensPerUnitMicros: tokens("2.5"), effectiveFrom: Date.parse("2026-03-01T00:00:00Z"), note: "Annual review" },
       OPERATOR,
     );
-    suite.server.services.prices.cancelScheduled(version.id, "Postponed to April", second);
+    await suite.server.services.prices.cancelScheduled(version.id, "Postponed to April", second);
     const { page } = await suite.signedIn();
     await row(page, "design-automation/revit").getByRole("button", { name: /History/ }).click();
     const cancelled = page.locator(`tbody[data-api="design-automation/revit"] tr[data-version-id="${version.id}"]`);

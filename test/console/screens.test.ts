@@ -7,23 +7,23 @@ import { describe, expect, it } from "vitest";
 import { OPERATOR, tokens } from "../fixtures/harness.js";
 import { DAY, axeViolations, consoleSuite, overflowX, row, shot } from "./harness.js";
 
-const suite = consoleSuite((server) => {
+const suite = consoleSuite(async (server) => {
   const now = server.now();
-  const account = server.services.accounts.create({ name: "Osaka Visualisation", country: "JP" }, OPERATOR);
-  server.services.funding.recordFlexPurchase(
+  const account = await server.services.accounts.create({ name: "Osaka Visualisation", country: "JP" }, OPERATOR);
+  await server.services.funding.recordFlexPurchase(
     { accountId: account.id, tokensMicros: tokens("100"), purchasedAt: now - 20 * DAY, channel: "ESTORE", orderRef: "osaka-1" },
     OPERATOR,
   );
-  server.services.rating.recordUsage({ eventId: "osaka-1", accountId: account.id, apiCode: "model-derivative/complex-job", quantityMicros: tokens("1"), outcome: "SUCCEEDED", occurredAt: now - DAY });
-  server.services.prices.publish(
+  await server.services.rating.recordUsage({ eventId: "osaka-1", accountId: account.id, apiCode: "model-derivative/complex-job", quantityMicros: tokens("1"), outcome: "SUCCEEDED", occurredAt: now - DAY });
+  await server.services.prices.publish(
     { apiCode: "design-automation/revit", meter: "SECOND", unitQuantity: 3600, tokensPerUnitMicros: tokens("2.5"), effectiveFrom: now + 45 * DAY, note: "Annual review" },
     OPERATOR,
   );
-  const withdrawn = server.services.prices.publish(
+  const withdrawn = await server.services.prices.publish(
     { apiCode: "design-automation/revit", meter: "SECOND", unitQuantity: 3600, tokensPerUnitMicros: tokens("3"), effectiveFrom: now + 90 * DAY, note: "Draft" },
     OPERATOR,
   );
-  server.services.prices.cancelScheduled(withdrawn.id, "Drafted by mistake", OPERATOR);
+  await server.services.prices.cancelScheduled(withdrawn.id, "Drafted by mistake", OPERATOR);
 });
 
 /** Checks the page as it is now and takes its picture. */

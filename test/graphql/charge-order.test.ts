@@ -23,7 +23,7 @@ const CHARGES = 23;
 
 beforeAll(async () => {
   server = await startTestServer({ onStatement: (sql) => recording && statements.push(sql) });
-  accountId = String(server.services.accounts.create({ name: "Portal customer" }, { name: "test", role: "OPERATOR", keyId: null, resellerId: null }).id);
+  accountId = String((await server.services.accounts.create({ name: "Portal customer" }, { name: "test", role: "OPERATOR", keyId: null, resellerId: null })).id);
   const inputs = Array.from({ length: CHARGES }, (_, i) => usageInput(accountId, { occurredAt: day(i) }));
   const results = await ok(server, `mutation($inputs: [UsageInput!]!) { recordUsageBatch(inputs: $inputs) { charge { id occurredAt } } }`, { inputs });
   seeded = results.recordUsageBatch.map((result: any) => ({ id: Number(result.charge.id), occurredAt: result.charge.occurredAt }));

@@ -7,7 +7,7 @@ import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAXIMA } from "../../server/core/maxima.js";
 import { DAY_MS } from "../../server/core/time.js";
-import { allPriceVersions } from "../../server/store/prices.store.js";
+import { allPriceVersions } from "../../server/store/sqlite/prices.store.js";
 import { at, OPERATOR, tokens } from "../fixtures/harness.js";
 import { startTestServer, type TestServer } from "../fixtures/server.js";
 import { createWorld, errorCodes, type World } from "./support.js";
@@ -29,9 +29,9 @@ let accountId: string;
  * written straight into the tables (as bench/generate.ts does): what the reads scan is what
  * matters here, not how it was rated.
  */
-function fillBusyAccount(id: number): void {
+async function fillBusyAccount(id: number): Promise<void> {
   for (let i = 0; i < MAXIMA.flexPacksAtOnce; i++) {
-    server.services.funding.recordFlexPurchase(
+    await server.services.funding.recordFlexPurchase(
       { accountId: id, tokensMicros: tokens("100000"), purchasedAt: at("2024-01-01") + i * 60_000, channel: "ESTORE", orderRef: `busy-${i}` },
       OPERATOR,
     );
@@ -61,7 +61,7 @@ beforeAll(async () => {
   server = await startTestServer({ now: NOW });
   world = await createWorld(server, 1);
   accountId = world.own.accountIds[0]!;
-  fillBusyAccount(Number(accountId));
+  await fillBusyAccount(Number(accountId));
   // The fill held the loop: let the server close the connections it found idle meanwhile
   // before the next request could reuse one.
   await new Promise((resolve) => setTimeout(resolve, 200));
@@ -120,7 +120,7 @@ describe("heavy reads", () => {
   });
 
   it("answers another key's pings every 50 ms with p99 under 250 ms while the worst allowed requests run", async () => {
-    const pinger = server.key("INTEGRATOR");
+    const pinger = await server.key("INTEGRATOR");
     const latencies: number[] = [];
     const inFlight: Promise<void>[] = [];
     const ping = async () => {

@@ -62,7 +62,7 @@ describe("list maxima", () => {
     const refusals = new Map<string, number>();
     for (let i = 0; i < 1_999; i++) {
       try {
-        purchase(accountId, at("2024-05-01"));
+        await purchase(accountId, at("2024-05-01"));
       } catch (error) {
         if (!(error instanceof FlexgateError)) throw error;
         const kind = `${error.code} ${error.field}`;
@@ -81,7 +81,7 @@ describe("list maxima", () => {
     expect(body.errors![0].message).toBe("the account already holds 100 Flex packs valid during the year of this one, the most it may hold at once");
     expect(packsOf(accountId)).toBe(MAXIMA.flexPacksAtOnce);
     // A pack whose year ends before theirs begins is accepted.
-    expect(purchase(accountId, at("2023-04-01")).id).toBeGreaterThan(0);
+    expect((await purchase(accountId, at("2023-04-01"))).id).toBeGreaterThan(0);
     await settle();
   });
 
@@ -102,8 +102,8 @@ describe("list maxima", () => {
     const accountId = world.own.accountIds[1]!;
     // One pack every 8 days: a year on either side of any of them holds 91, under the cap at once.
     const start = at("2001-01-01");
-    for (let i = 0; i < MAXIMA.flexPacksPerAccount; i++) purchase(accountId, start + i * 8 * DAY_MS);
-    const error = refusalOf(() => purchase(accountId, at("2024-05-01")));
+    for (let i = 0; i < MAXIMA.flexPacksPerAccount; i++) await purchase(accountId, start + i * 8 * DAY_MS);
+    const error = await refusalOf(() => purchase(accountId, at("2024-05-01")));
     expect({ code: error.code, field: error.field, message: error.message }).toEqual({
       code: "BAD_USER_INPUT",
       field: "input.accountId",
@@ -131,29 +131,29 @@ describe("list maxima", () => {
     expect(body.errors![0].extensions.field).toBe("to");
   });
 
-  it("refuses a 101st version of one API and a 101st API code in the price book", () => {
+  it("refuses a 101st version of one API and a 101st API code in the price book", async () => {
     const publish = (apiCode: string) =>
       server.services.prices.publish({ apiCode, meter: "JOB", unitQuantity: 1, tokensPerUnitMicros: tokens("1"), note: "cap test", effectiveFrom: server.now() + 60_000 }, OPERATOR);
-    const codes = new Set(server.services.prices.allVersions().map((version) => version.apiCode));
+    const codes = new Set((await server.services.prices.allVersions()).map((version) => version.apiCode));
     for (let i = 0; codes.size < MAXIMA.pricedApis; i++) {
-      codes.add(publish(`cap-test/api-${i}`).apiCode);
+      codes.add((await publish(`cap-test/api-${i}`)).apiCode);
     }
-    expect(refusalOf(() => publish("cap-test/one-too-many"))).toMatchObject({ code: "BAD_USER_INPUT", field: "input.apiCode" });
+    expect(await refusalOf(() => publish("cap-test/one-too-many"))).toMatchObject({ code: "BAD_USER_INPUT", field: "input.apiCode" });
     const versioned = "cap-test/api-0";
-    for (let n = server.services.prices.allVersions().filter((v) => v.apiCode === versioned).length; n < MAXIMA.versionsPerApi; n++) {
+    for (let n = (await server.services.prices.allVersions()).filter((v) => v.apiCode === versioned).length; n < MAXIMA.versionsPerApi; n++) {
       server.setNow(server.now() + 1_000);
-      publish(versioned);
+      await publish(versioned);
     }
     server.setNow(server.now() + 1_000);
-    expect(refusalOf(() => publish(versioned))).toMatchObject({ code: "BAD_USER_INPUT", field: "input.apiCode" });
+    expect(await refusalOf(() => publish(versioned))).toMatchObject({ code: "BAD_USER_INPUT", field: "input.apiCode" });
   });
 
-  it("refuses a 1,001st API key, revoked ones counted", () => {
+  it("refuses a 1,001st API key, revoked ones counted", async () => {
     const insert = server.db.$client.prepare(
       `insert into api_keys (name, role, secret_hash, secret_prefix, created_by, created_at, revoked_at) values (?, 'INTEGRATOR', ?, 'fg_', 'test', 0, 0)`,
     );
-    for (let i = server.services.keys.list().length; i < MAXIMA.apiKeys; i++) insert.run(`revoked ${i}`, `hash ${i}`);
-    expect(refusalOf(() => server.services.keys.create({ name: "one too many", role: "INTEGRATOR", resellerId: null }, OPERATOR))).toMatchObject({
+    for (let i = (await server.services.keys.list()).length; i < MAXIMA.apiKeys; i++) insert.run(`revoked ${i}`, `hash ${i}`);
+    expect(await refusalOf(() => server.services.keys.create({ name: "one too many", role: "INTEGRATOR", resellerId: null }, OPERATOR))).toMatchObject({
       code: "BAD_USER_INPUT",
       field: "input",
     });

@@ -12,13 +12,13 @@ let versionId = 0;
 beforeAll(async () => {
   server = await startTestServer({ now: "2026-01-15T09:00:00Z" });
   const later = { ...OPERATOR, name: "second operator" };
-  const version = server.services.prices.publish(
+  const version = await server.services.prices.publish(
     { apiCode: "design-automation/revit", meter: "SECOND", unitQuantity: 3600, tokensPerUnitMicros: tokens("2.5"), effectiveFrom: Date.parse("2026-03-01T00:00:00Z"), note: "=HYPERLINK(\"http://x\")" },
     OPERATOR,
   );
   versionId = version.id;
   server.setNow("2026-01-16T09:00:00Z");
-  server.services.prices.cancelScheduled(version.id, "Superseded, by the annual review", later);
+  await server.services.prices.cancelScheduled(version.id, "Superseded, by the annual review", later);
 });
 afterAll(() => server.close());
 
@@ -70,7 +70,7 @@ describe("operator records", () => {
 
   it("refuses exports to other roles, without a key, and with a bad date", async () => {
     for (const path of ["/export/audit.csv", "/export/prices.csv"]) {
-      const forbidden = await csv(path, server.key("INTEGRATOR"));
+      const forbidden = await csv(path, await server.key("INTEGRATOR"));
       expect(forbidden.status).toBe(403);
       expect(((await forbidden.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code).toBe("FORBIDDEN");
       expect((await fetch(`${server.url}${path}`)).status).toBe(401);

@@ -18,10 +18,12 @@ const CHARGES = 30;
 beforeAll(async () => {
   server = await startTestServer();
   const { accounts } = server.services;
-  const resellers = Array.from({ length: RESELLERS }, (_, i) => accounts.createReseller({ name: `Reseller ${i}`, tier: "GOLD", flexAgreement: true }, OPERATOR));
+  const resellers = [];
+  for (let i = 0; i < RESELLERS; i++) resellers.push(await accounts.createReseller({ name: `Reseller ${i}`, tier: "GOLD", flexAgreement: true }, OPERATOR));
   bigResellerId = String(resellers[0]!.id);
-  const created = Array.from({ length: ACCOUNTS }, (_, i) =>
-    accounts.create({ name: `Customer ${i}`, resellerId: i % 2 === 0 ? resellers[0]!.id : resellers[1 + (i % (RESELLERS - 1))]!.id }, OPERATOR),
+  const created = [];
+  for (let i = 0; i < ACCOUNTS; i++) created.push(
+    await accounts.create({ name: `Customer ${i}`, resellerId: i % 2 === 0 ? resellers[0]!.id : resellers[1 + (i % (RESELLERS - 1))]!.id }, OPERATOR),
   );
   chargedAccountId = String(created[0]!.id);
   const inputs = Array.from({ length: CHARGES }, (_, i) => usageInput(chargedAccountId, { occurredAt: `2024-05-${String(1 + i).padStart(2, "0")}T00:00:00Z` }));
@@ -137,7 +139,7 @@ describe("paging forward visits every item once, in order", () => {
   it("an account created while paging neither repeats nor hides one already listed", async () => {
     const before = (await ok(server, `{ accounts(first: 100) { edges { node { id } } } }`)).accounts.edges.map((edge: any) => Number(edge.node.id));
     const { ids } = await pageThrough(connections[0]!, 10, async (page) => {
-      if (page === 1) server.services.accounts.create({ name: "Arrived mid-paging" }, OPERATOR);
+      if (page === 1) await server.services.accounts.create({ name: "Arrived mid-paging" }, OPERATOR);
     });
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids.slice(0, before.length)).toEqual(before);

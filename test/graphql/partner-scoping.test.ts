@@ -172,7 +172,7 @@ describe("order references of two partners", () => {
   });
 
   it("are separate: another partner's reference neither shows nor blocks, and a partner's own reuse is a replay or a conflict", async () => {
-    const otherPartner = server.key("PARTNER", Number(world.other.resellerId));
+    const otherPartner = await server.key("PARTNER", Number(world.other.resellerId));
     const orderRef = unique("shared-order");
     const theirs = await ok(server, mutation, sale(other()[0]!, orderRef), otherPartner);
     const mine = await ok(server, mutation, sale(own()[0]!, orderRef), partner);

@@ -30,7 +30,7 @@ function slowPost(server: TestServer, secret: string, body: string) {
 }
 
 const CREATE_KEY = JSON.stringify({ query: `mutation { createApiKey(input: { name: "made in flight", role: OPERATOR }) { secret } }` });
-const keysNamed = (server: TestServer, name: string) => server.services.keys.list().filter((key) => key.name === name);
+const keysNamed = async (server: TestServer, name: string) => (await server.services.keys.list()).filter((key) => key.name === name);
 
 describe("a key revoked while the request body is in flight", () => {
   let server: TestServer;
@@ -40,26 +40,26 @@ describe("a key revoked while the request body is in flight", () => {
   afterAll(() => server.close());
 
   it("is refused with 401 when the operation starts, and nothing is written", async () => {
-    const secret = server.key("OPERATOR");
+    const secret = await server.key("OPERATOR");
     const request = slowPost(server, secret, CREATE_KEY);
     // Let the server read the headers (and accept the key) before the revocation.
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const id = server.services.keys.authenticate(secret)!.id;
+    const id = (await server.services.keys.authenticate(secret))!.id;
     await server.graphql(`mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: String(id) });
     request.finish();
     const answer = await request.answer;
     expect(answer).toMatch(/^HTTP\/1\.1 401/);
     expect(answer).toMatch(/www-authenticate: Bearer/i);
     expect(answer).toContain('"code":"UNAUTHENTICATED"');
-    expect(keysNamed(server, "made in flight")).toEqual([]);
+    expect(await keysNamed(server, "made in flight")).toEqual([]);
   });
 
   it("is still answered when the key stays valid", async () => {
-    const request = slowPost(server, server.key("OPERATOR"), CREATE_KEY);
+    const request = slowPost(server, await server.key("OPERATOR"), CREATE_KEY);
     await new Promise((resolve) => setTimeout(resolve, 100));
     request.finish();
     expect(await request.answer).toMatch(/^HTTP\/1\.1 200/);
-    expect(keysNamed(server, "made in flight")).toHaveLength(1);
+    expect(await keysNamed(server, "made in flight")).toHaveLength(1);
   });
 });
 
@@ -72,14 +72,14 @@ describe("a request body that never finishes", () => {
 
   it("is cut off with 408 once the request timeout has passed, and nothing is written", async () => {
     const started = Date.now();
-    const request = slowPost(server, server.key("OPERATOR"), CREATE_KEY.replace("made in flight", "never finished"));
+    const request = slowPost(server, await server.key("OPERATOR"), CREATE_KEY.replace("made in flight", "never finished"));
     try {
       const answer = await request.answer;
       expect(answer).toMatch(/^HTTP\/1\.1 408/);
       // The server checks its connections every quarter of the timeout: cut off within about 1.25 s.
       expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
       expect(Date.now() - started).toBeLessThan(5_000);
-      expect(keysNamed(server, "never finished")).toEqual([]);
+      expect(await keysNamed(server, "never finished")).toEqual([]);
     } finally {
       request.close();
     }

@@ -39,18 +39,19 @@ beforeAll(async () => {
   // Early 2023, while the imported cloud credits are still valid beside the Flex packs.
   server = await startTestServer({ now: "2023-03-01T00:00:00Z", onStatement: (sql) => recording && statements.push(sql) });
   const { accounts, funding } = server.services;
-  const resellers = Array.from({ length: RESELLERS }, (_, i) =>
-    accounts.createReseller({ name: `Reseller ${i}`, tier: i % 2 ? "GOLD" : "PLATINUM", flexAgreement: true, services: ["Flex"] }, OPERATOR),
+  const resellers = [];
+  for (let i = 0; i < RESELLERS; i++) resellers.push(
+    await accounts.createReseller({ name: `Reseller ${i}`, tier: i % 2 ? "GOLD" : "PLATINUM", flexAgreement: true, services: ["Flex"] }, OPERATOR),
   );
   for (let i = 0; i < ACCOUNTS; i++) {
     // Spread over a few resellers, so the reseller loader has several keys to batch.
     const reseller = resellers[i % 4]!;
-    const account = accounts.create({ name: `Customer ${i}`, country: "JP", resellerId: reseller.id }, OPERATOR);
+    const account = await accounts.create({ name: `Customer ${i}`, country: "JP", resellerId: reseller.id }, OPERATOR);
     if (i === 0) chargedAccountId = String(account.id);
     // The charged account's lot expires on 2023-02-01, so its later usage falls to its pack.
     const lot = i === 0 ? { amountMicros: tokens("100"), purchasedAt: at("2022-02-01T00:00:00Z") } : { amountMicros: tokens("10"), purchasedAt: at("2022-06-01T00:00:00Z") };
-    funding.importCreditLot({ accountId: account.id, ...lot, externalRef: `lot-${i}` }, OPERATOR);
-    funding.recordFlexPurchase(
+    await funding.importCreditLot({ accountId: account.id, ...lot, externalRef: `lot-${i}` }, OPERATOR);
+    await funding.recordFlexPurchase(
       { accountId: account.id, tokensMicros: tokens("100"), purchasedAt: at("2023-01-15T00:00:00Z"), channel: "RESELLER", resellerId: reseller.id, orderRef: `order-${i}` },
       OPERATOR,
     );
@@ -126,7 +127,7 @@ describe("statements per request do not grow with the page", () => {
   });
 
   it("a partner's page costs the same as an operator's", async () => {
-    const partner = server.key("PARTNER", Number((await ok(server, `{ resellers(first: 1) { edges { node { id } } } }`)).resellers.edges[0].node.id));
+    const partner = await server.key("PARTNER", Number((await ok(server, `{ resellers(first: 1) { edges { node { id } } } }`)).resellers.edges[0].node.id));
     const { data, statements: run } = await statementsOf(accountsPage, { n: 100 }, partner);
     expect(data.accounts.totalCount).toBe(ACCOUNTS / 4);
     expect(run.length).toBeLessThanOrEqual(SMALL);

@@ -59,16 +59,16 @@ export async function createWorld(server: TestServer, accountsPerReseller = 2): 
     ownAccounts.push(await account(`Own customer ${i}`, ownId));
     otherAccounts.push(await account(`Other customer ${i}`, otherId));
   }
-  const revoked = server.services.keys.create({ name: "revoked", role: "OPERATOR", resellerId: null }, OPERATOR);
+  const revoked = await server.services.keys.create({ name: "revoked", role: "OPERATOR", resellerId: null }, OPERATOR);
   await ok(server, `mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: String(revoked.key.id) });
   return {
     own: { resellerId: ownId, accountIds: ownAccounts },
     other: { resellerId: otherId, accountIds: otherAccounts },
     keys: {
       OPERATOR: server.operatorKey,
-      PARTNER: server.key("PARTNER", Number(ownId)),
-      METERING: server.key("METERING"),
-      INTEGRATOR: server.key("INTEGRATOR"),
+      PARTNER: await server.key("PARTNER", Number(ownId)),
+      METERING: await server.key("METERING"),
+      INTEGRATOR: await server.key("INTEGRATOR"),
       "revoked key": revoked.secret,
     },
   };

@@ -133,7 +133,7 @@ it("refuses a revoked key at once on every process, keeps partners to their own 
     for (const { outcome, showsSecret } of responses) {
       if (outcome.kind === "answer") expectSafeErrors(outcome.body, { secrets: showsSecret ? [] : secrets });
     }
-    file.with((services, db) => expectSoundLedger(services, db));
+    await file.with((services, db) => expectSoundLedger(services, db));
     servers.length = 0;
   } finally {
     for (const server of servers) server.child.kill("SIGKILL");

@@ -54,18 +54,19 @@ it(`keeps every acknowledged write exactly once through ${KILLS} SIGKILLs, and r
   const now = Date.now();
   const occurredAt = new Date(now - HOUR).toISOString();
   const purchasedAt = new Date(now - DAY).toISOString();
-  const seeded = file.with((services) => {
-    const accountIds = [1, 2, 3, 4].map((n) => services.accounts.create({ name: `Crash ${n}`, country: "JP" }, TEST_ACTOR).id);
+  const seeded = await file.with(async (services) => {
+    const accountIds: number[] = [];
+    for (const n of [1, 2, 3, 4]) accountIds.push((await services.accounts.create({ name: `Crash ${n}`, country: "JP" }, TEST_ACTOR)).id);
     for (const accountId of accountIds) {
-      services.funding.recordFlexPurchase(
+      await services.funding.recordFlexPurchase(
         { accountId, tokensMicros: 100n * MICROS, purchasedAt: now - DAY, channel: "ESTORE", orderRef: `seed-${accountId}` },
         TEST_ACTOR,
       );
     }
     return {
       accountIds,
-      metering: services.keys.create({ name: "crash metering", role: "METERING" }, TEST_ACTOR).secret,
-      operator: services.keys.create({ name: "crash operator", role: "OPERATOR" }, TEST_ACTOR).secret,
+      metering: (await services.keys.create({ name: "crash metering", role: "METERING" }, TEST_ACTOR)).secret,
+      operator: (await services.keys.create({ name: "crash operator", role: "OPERATOR" }, TEST_ACTOR)).secret,
     };
   });
 
@@ -178,8 +179,8 @@ it(`keeps every acknowledged write exactly once through ${KILLS} SIGKILLs, and r
 
   /** Everything acknowledged so far is in the file, once, with the amount that was answered. */
   const expectAcknowledgedPresent = () =>
-    file.with((services, db) => {
-      expectSoundLedger(services, db);
+    file.with(async (services, db) => {
+      await expectSoundLedger(services, db);
       const charges = new Map(
         (db.$client.prepare("select event_id as ref, id, tokens_micros as micros from usage_charges").all() as { ref: string; id: number; micros: number }[]).map((row) => [row.ref, row]),
       );
@@ -211,7 +212,7 @@ it(`keeps every acknowledged write exactly once through ${KILLS} SIGKILLs, and r
       expect((await server.exited).signal).toBe("SIGKILL");
       await Promise.all(clients);
       expect(problems, `seed ${seed}`).toEqual([]);
-      if (kill % 4 === 0) expectAcknowledgedPresent();
+      if (kill % 4 === 0) await expectAcknowledgedPresent();
     }
 
     // The last start: every client retries what it never heard back about, then the server stops.
@@ -241,17 +242,17 @@ it(`keeps every acknowledged write exactly once through ${KILLS} SIGKILLs, and r
     expect(await server.exited).toEqual({ code: 0, signal: null });
     server = undefined;
 
-    expectAcknowledgedPresent();
-    file.with((services, db) => {
+    await expectAcknowledgedPresent();
+    await file.with(async (services, db) => {
       const usage = items.filter((item) => item.kind === "usage");
       const purchases = items.filter((item) => item.kind === "purchase");
       // Exactly once: one charge per event id sent, one pack per order reference (plus the seed packs).
       expect(db.$client.prepare("select count(*) from usage_charges").pluck().get()).toBe(usage.length);
       expect(db.$client.prepare("select count(*) from flex_packs").pluck().get()).toBe(purchases.length + seeded.accountIds.length);
-      for (const account of services.accounts.findMany(seeded.accountIds)) {
+      for (const account of (await services.accounts.findMany(seeded.accountIds))) {
         const bought = 100n * MICROS + purchases.filter((item) => item.accountId === account.id).reduce((sum, item) => sum + item.micros, 0n);
         const charged = usage.filter((item) => item.accountId === account.id).reduce((sum, item) => sum + item.micros, 0n);
-        expect(services.accounts.balances([account])[0]!.availableMicros, `account ${account.id}`).toBe(bought - charged);
+        expect((await services.accounts.balances([account]))[0]!.availableMicros, `account ${account.id}`).toBe(bought - charged);
       }
       console.info(
         `crash safety (seed ${seed}): ${KILLS} SIGKILLs (synchronous FULL and NORMAL alternating), ${requests} requests, ${usage.length} usage events and ${purchases.length} purchases, ` +

@@ -46,10 +46,10 @@ it("finishes in-flight requests on SIGTERM, acknowledges only what it committed,
   const file = newLedgerFile();
   cleanups.push(() => file.remove());
   const now = Date.now();
-  const seeded = file.with((services) => {
-    const { id } = services.accounts.create({ name: "Shutdown", country: "JP" }, TEST_ACTOR);
-    services.funding.recordFlexPurchase({ accountId: id, tokensMicros: 10_000_000_000n, purchasedAt: now - DAY, channel: "ESTORE", orderRef: "shutdown-seed" }, TEST_ACTOR);
-    return { accountId: String(id), metering: services.keys.create({ name: "shutdown metering", role: "METERING" }, TEST_ACTOR).secret };
+  const seeded = await file.with(async (services) => {
+    const { id } = await services.accounts.create({ name: "Shutdown", country: "JP" }, TEST_ACTOR);
+    await services.funding.recordFlexPurchase({ accountId: id, tokensMicros: 10_000_000_000n, purchasedAt: now - DAY, channel: "ESTORE", orderRef: "shutdown-seed" }, TEST_ACTOR);
+    return { accountId: String(id), metering: (await services.keys.create({ name: "shutdown metering", role: "METERING" }, TEST_ACTOR)).secret };
   });
   const server = await startServer({ dbPath: file.path, launcher: TSX });
   const input = (eventId: string) => ({
@@ -116,8 +116,8 @@ it("finishes in-flight requests on SIGTERM, acknowledges only what it committed,
 
   // A clean close checkpoints the WAL into the database and removes it.
   expect(walSize(file.path)).toBeLessThanOrEqual(0);
-  file.with((services, db) => {
-    expectSoundLedger(services, db);
+  await file.with(async (services, db) => {
+    await expectSoundLedger(services, db);
     const stored = new Set(db.$client.prepare("select event_id from usage_charges").pluck().all() as string[]);
     expect(acknowledged.filter((eventId) => !stored.has(eventId))).toEqual([]);
   });
@@ -136,5 +136,5 @@ it("shuts down cleanly on a SIGTERM sent the instant the server says it is liste
     expect(server.output()).toContain('"message":"Flexgate stopped"');
   }
   expect(walSize(file.path)).toBeLessThanOrEqual(0);
-  file.with((services, db) => expectSoundLedger(services, db));
+  await file.with((services, db) => expectSoundLedger(services, db));
 }, 60_000);

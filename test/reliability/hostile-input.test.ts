@@ -185,21 +185,21 @@ let sequence = 0;
 const unique = (prefix: string) => `${prefix}-${++sequence}`;
 const ago = (days: number) => new Date(server.now() - days * DAY).toISOString();
 
-function freshCharge(): string {
+async function freshCharge(): Promise<string> {
   return String(
-    server.services.rating.recordUsage({
+    (await server.services.rating.recordUsage({
       eventId: unique("fixture-event"),
       accountId: Number(accountId),
       apiCode: "model-derivative/complex-job",
       quantityMicros: MICROS_PER_TOKEN,
       outcome: "SUCCEEDED",
       occurredAt: server.now() - DAY,
-    }).charge.id,
+    })).charge.id,
   );
 }
-function freshPrice(effectiveFrom: number | null): { id: string; apiCode: string } {
+async function freshPrice(effectiveFrom: number | null): Promise<{ id: string; apiCode: string }> {
   const apiCode = unique("hostile/api");
-  const version = server.services.prices.publish(
+  const version = await server.services.prices.publish(
     { apiCode, meter: "JOB", unitQuantity: 1, tokensPerUnitMicros: MICROS_PER_TOKEN, effectiveFrom, note: "fixture" },
     OPERATOR,
   );
@@ -244,10 +244,10 @@ interface Operation {
   readonly on: "Query" | "Mutation" | "Account" | "Reseller";
   readonly name: string;
   readonly selection: string;
-  readonly valid: () => Record<string, unknown>;
+  readonly valid: () => Record<string, unknown> | Promise<Record<string, unknown>>;
   readonly slots: readonly [string, Kind][];
   /** Extra cases: domain refusals with their own codes. */
-  readonly extra?: () => { label: string; args: Record<string, unknown>; expect: Expectation }[];
+  readonly extra?: () => { label: string; args: Record<string, unknown>; expect: Expectation }[] | Promise<{ label: string; args: Record<string, unknown>; expect: Expectation }[]>;
   /** Label errors name the list (`input.labels`), not the item. */
   readonly fieldOf?: (slot: string) => string;
 }
@@ -274,10 +274,10 @@ const OPERATIONS: readonly Operation[] = [
     valid: () => ({ inputs: [usageInput()] }),
     slots: [...usageSlots("inputs.0"), ...labelSlots("inputs.0")],
     fieldOf: labelsField,
-    extra: () => {
+    extra: async () => {
       // The first item replays an event recorded already, so the batch as a whole writes nothing.
       const recorded = usageInput();
-      server.services.rating.recordUsage({
+      await server.services.rating.recordUsage({
         ...recorded,
         accountId: Number(accountId),
         quantityMicros: 2n * MICROS_PER_TOKEN,
@@ -397,14 +397,14 @@ const OPERATIONS: readonly Operation[] = [
     on: "Mutation",
     name: "reverseCharge",
     selection: "{ id reversed }",
-    valid: () => ({ chargeId: freshCharge(), reason: "customer complaint" }),
+    valid: async () => ({ chargeId: await freshCharge(), reason: "customer complaint" }),
     slots: [
       ["chargeId", { kind: "id", unknown: "NOT_FOUND" }],
       ["reason", { kind: "text" }],
     ],
-    extra: () => {
-      const chargeId = freshCharge();
-      server.services.rating.reverseCharge(Number(chargeId), "first time", OPERATOR);
+    extra: async () => {
+      const chargeId = await freshCharge();
+      await server.services.rating.reverseCharge(Number(chargeId), "first time", OPERATOR);
       return [{ label: "a charge reversed already", args: { chargeId, reason: "again" }, expect: bad("chargeId") }];
     },
   },
@@ -449,26 +449,26 @@ const OPERATIONS: readonly Operation[] = [
     on: "Mutation",
     name: "cancelScheduledPrice",
     selection: "{ id status }",
-    valid: () => ({ id: freshPrice(server.now() + 10 * DAY).id, reason: "changed our mind" }),
+    valid: async () => ({ id: (await freshPrice(server.now() + 10 * DAY)).id, reason: "changed our mind" }),
     slots: [
       ["id", { kind: "id", unknown: "NOT_FOUND" }],
       ["reason", { kind: "text" }],
     ],
-    extra: () => [{ label: "a version already in effect", args: { id: freshPrice(null).id, reason: "too late" }, expect: { code: "PRICE_CHANGE_IN_PAST", field: "id" } }],
+    extra: async () => [{ label: "a version already in effect", args: { id: (await freshPrice(null)).id, reason: "too late" }, expect: { code: "PRICE_CHANGE_IN_PAST", field: "id" } }],
   },
   {
     on: "Mutation",
     name: "retirePrice",
     selection: "{ id retired }",
-    valid: () => ({ apiCode: freshPrice(null).apiCode, effectiveFrom: new Date(server.now() + DAY).toISOString(), note: "end of life" }),
+    valid: async () => ({ apiCode: (await freshPrice(null)).apiCode, effectiveFrom: new Date(server.now() + DAY).toISOString(), note: "end of life" }),
     slots: [
       ["apiCode", { kind: "apiCode" }],
       ["effectiveFrom", { kind: "laterDate" }],
       ["note", { kind: "text" }],
     ],
-    extra: () => [
+    extra: async () => [
       { label: "an API with no price", args: { apiCode: "no-such/api", note: "n" }, expect: { code: "NOT_FOUND", field: "apiCode" } },
-      { label: "a retirement effective yesterday", args: { apiCode: freshPrice(null).apiCode, effectiveFrom: ago(1), note: "n" }, expect: { code: "PRICE_CHANGE_IN_PAST", field: "effectiveFrom" } },
+      { label: "a retirement effective yesterday", args: { apiCode: (await freshPrice(null)).apiCode, effectiveFrom: ago(1), note: "n" }, expect: { code: "PRICE_CHANGE_IN_PAST", field: "effectiveFrom" } },
     ],
   },
   {
@@ -486,7 +486,7 @@ const OPERATIONS: readonly Operation[] = [
     on: "Mutation",
     name: "revokeApiKey",
     selection: "{ id revokedAt }",
-    valid: () => ({ id: String(server.services.keys.create({ name: unique("to revoke"), role: "METERING" }, OPERATOR).key.id) }),
+    valid: async () => ({ id: String((await server.services.keys.create({ name: unique("to revoke"), role: "METERING" }, OPERATOR)).key.id) }),
     slots: [["id", { kind: "id", unknown: "NOT_FOUND" }]],
   },
   { on: "Query", name: "account", selection: "{ id }", valid: () => ({ id: accountId }), slots: [["id", { kind: "id", unknown: "NOT_FOUND" }]] },
@@ -672,20 +672,20 @@ async function check(operation: Operation, args: Record<string, unknown>, mode: 
 beforeAll(async () => {
   server = await startTestServer({ now: NOW });
   const { services } = server;
-  const reseller = services.accounts.createReseller({ name: "Hostile Reseller", tier: "PLATINUM", flexAgreement: true, locations: ["JP"] }, OPERATOR);
+  const reseller = await services.accounts.createReseller({ name: "Hostile Reseller", tier: "PLATINUM", flexAgreement: true, locations: ["JP"] }, OPERATOR);
   resellerId = String(reseller.id);
-  unauthorizedResellerId = String(services.accounts.createReseller({ name: "No Flex", tier: "GOLD", flexAgreement: false }, OPERATOR).id);
-  const account = services.accounts.create({ name: "Hostile target", country: "JP", resellerId: reseller.id }, OPERATOR);
+  unauthorizedResellerId = String((await services.accounts.createReseller({ name: "No Flex", tier: "GOLD", flexAgreement: false }, OPERATOR)).id);
+  const account = await services.accounts.create({ name: "Hostile target", country: "JP", resellerId: reseller.id }, OPERATOR);
   accountId = String(account.id);
-  services.funding.recordFlexPurchase(
+  await services.funding.recordFlexPurchase(
     { accountId: account.id, tokensMicros: 100_000n * MICROS_PER_TOKEN, purchasedAt: server.now() - 10 * DAY, channel: "ESTORE", orderRef: "hostile-seed" },
     OPERATOR,
   );
-  freshCharge();
+  await freshCharge();
 });
 afterAll(async () => {
   console.info(`hostile input: ${totalRequests} requests over ${OPERATIONS.length} operations, as variables and inline`);
-  expect(server.services.ledger.verify()).toEqual([]);
+  expect(await server.services.ledger.verify()).toEqual([]);
   expect(server.db.$client.pragma("integrity_check")).toEqual([{ integrity_check: "ok" }]);
   await server.close();
 });
@@ -716,14 +716,14 @@ describe.each(OPERATIONS.map((operation) => [`${operation.on === "Query" || oper
           for (const mode of ["variables", "inline"] as const) {
             const raw = testCase.expect[mode];
             const expected = raw === "accepted" ? raw : { ...raw, field: (operation.fieldOf ?? ((s: string) => s))(raw.field) };
-            const args = withValue(operation.valid(), slot, testCase.value);
+            const args = withValue(await operation.valid(), slot, testCase.value);
             requests++;
             const problem = await check(operation, args, mode, expected, testCase.value);
             if (problem) mismatches.push(`${slot} = ${testCase.label} [${mode}]: ${problem}`);
           }
         }
       }
-      for (const extra of operation.extra?.() ?? []) {
+      for (const extra of (await operation.extra?.()) ?? []) {
         for (const mode of ["variables", "inline"] as const) {
           requests++;
           const problem = await check(operation, extra.args, mode, extra.expect, undefined);
@@ -731,7 +731,7 @@ describe.each(OPERATIONS.map((operation) => [`${operation.on === "Query" || oper
         }
       }
       // The baseline itself is accepted, so every refusal above is the hostile value's doing.
-      expect(await check(operation, operation.valid(), "variables", "accepted", undefined)).toBeNull();
+      expect(await check(operation, await operation.valid(), "variables", "accepted", undefined)).toBeNull();
       expect(mismatches, `${mismatches.length} of ${requests} requests`).toEqual([]);
     }, 60_000);
   },

@@ -188,9 +188,9 @@ class Model {
 
 type Real = Harness;
 
-const codeOf = (work: () => unknown): string | null => {
+const codeOf = async (work: () => unknown): Promise<string | null> => {
   try {
-    work();
+    await work();
     return null;
   } catch (error) {
     if (error instanceof FlexgateError) return error.code;
@@ -199,10 +199,10 @@ const codeOf = (work: () => unknown): string | null => {
 };
 
 /** Both sides as plain data, so a mismatch prints as a readable diff. */
-function expectSameState(model: Model, h: Real): void {
+async function expectSameState(model: Model, h: Real): Promise<void> {
   const { services, db } = h;
-  const real = services.accounts.findMany(model.accounts.map((account) => account.id));
-  const balances = services.accounts.balances(real);
+  const real = await services.accounts.findMany(model.accounts.map((account) => account.id));
+  const balances = await services.accounts.balances(real);
   expect(
     real.map((account, index) => ({ id: account.id, policy: account.balancePolicy, status: services.accounts.status(account), ...balances[index] })),
   ).toEqual(model.accounts.map((account) => ({ id: account.id, policy: account.policy, status: model.status(account), ...model.balance(account) })));
@@ -234,7 +234,7 @@ function expectSameState(model: Model, h: Real): void {
       receipt: charge.parts.map((part) => `${part.source}#${part.sourceId ?? "-"}:${part.amount}`),
     })),
   );
-  expect(services.ledger.verify()).toEqual([]);
+  expect(await services.ledger.verify()).toEqual([]);
 }
 
 interface UsageSpec { account: number; apiCode: string; quantityMicros: bigint; outcome: Outcome; minutesBack: number }
@@ -259,64 +259,64 @@ const describeSpec = (spec: UsageSpec) =>
  */
 const purchaseDate = (model: Model, daysBack: number) => Math.floor(model.now / DAY) * DAY - daysBack * DAY;
 
-class ImportLot implements fc.Command<Model, Real> {
+class ImportLot implements fc.AsyncCommand<Model, Real> {
   constructor(readonly accountIndex: number, readonly amountMicros: bigint, readonly daysBack: number) {}
   check = () => true;
-  run(model: Model, h: Real) {
+  async run(model: Model, h: Real) {
     const account = model.account(this.accountIndex);
     const purchasedAt = purchaseDate(model, this.daysBack);
     let lot: { id: number } | undefined;
-    const code = codeOf(() => {
-      lot = h.services.funding.importCreditLot({ accountId: account.id, amountMicros: this.amountMicros, purchasedAt, externalRef: `lot-${++model.reference}` }, OPERATOR);
+    const code = await codeOf(async () => {
+      lot = await h.services.funding.importCreditLot({ accountId: account.id, amountMicros: this.amountMicros, purchasedAt, externalRef: `lot-${++model.reference}` }, OPERATOR);
     });
     expect(code).toBe(purchasedAt >= CREDIT_SALES_END ? "CREDIT_SALES_ENDED" : null);
     if (lot) model.fund({ kind: "CREDIT_LOT", id: lot.id, accountId: account.id, size: this.amountMicros, remaining: this.amountMicros, purchasedAt, expiresAt: oneYearLater(purchasedAt) });
-    expectSameState(model, h);
+    await expectSameState(model, h);
   }
   toString = () => `importLot(#${this.accountIndex}, ${Number(this.amountMicros) / 1e6}, ${this.daysBack} days ago)`;
 }
 
-class BuyPack implements fc.Command<Model, Real> {
+class BuyPack implements fc.AsyncCommand<Model, Real> {
   constructor(readonly accountIndex: number, readonly tokens: number, readonly daysBack: number) {}
   check = () => true;
-  run(model: Model, h: Real): void {
+  async run(model: Model, h: Real): Promise<void> {
     const account = model.account(this.accountIndex);
     const purchasedAt = purchaseDate(model, this.daysBack);
     const size = BigInt(this.tokens) * M;
-    const pack = h.services.funding.recordFlexPurchase(
+    const pack = await h.services.funding.recordFlexPurchase(
       { accountId: account.id, tokensMicros: size, purchasedAt, channel: "RESELLER", resellerId: model.resellerId, orderRef: `order-${++model.reference}` },
       OPERATOR,
     );
     model.fund({ kind: "FLEX_PACK", id: pack.id, accountId: account.id, size, remaining: size, purchasedAt, expiresAt: oneYearLater(purchasedAt) });
-    expectSameState(model, h);
+    await expectSameState(model, h);
   }
   toString = () => `buyPack(#${this.accountIndex}, ${this.tokens}, ${this.daysBack} days ago)`;
 }
 
-class SameDay implements fc.Command<Model, Real> {
+class SameDay implements fc.AsyncCommand<Model, Real> {
   constructor(readonly purchases: readonly (BuyPack | ImportLot)[]) {}
   check = () => true;
-  run(model: Model, h: Real) {
-    for (const purchase of this.purchases) purchase.run(model, h);
+  async run(model: Model, h: Real) {
+    for (const purchase of this.purchases) await purchase.run(model, h);
   }
   toString = () => this.purchases.map(String).join(", ");
 }
 
-class RecordUsage implements fc.Command<Model, Real> {
+class RecordUsage implements fc.AsyncCommand<Model, Real> {
   constructor(readonly spec: UsageSpec) {}
   check = (_model: Readonly<Model>) => true;
-  run(model: Model, h: Real) {
-    this.record(model, h, eventOf(model, this.spec));
+  async run(model: Model, h: Real) {
+    await this.record(model, h, eventOf(model, this.spec));
   }
-  protected record(model: Model, h: Real, event: UsageEvent) {
+  protected async record(model: Model, h: Real, event: UsageEvent) {
     const expected = model.usage(event);
-    let recorded: ReturnType<Real["services"]["rating"]["recordUsage"]> | undefined;
-    const code = codeOf(() => (recorded = h.services.rating.recordUsage(event)));
+    let recorded: Awaited<ReturnType<Real["services"]["rating"]["recordUsage"]>> | undefined;
+    const code = await codeOf(async () => (recorded = await h.services.rating.recordUsage(event)));
     expect(recorded ? { ok: true, tokens: recorded.charge.tokensMicros, replayed: recorded.replayed } : { ok: false, code }).toEqual(
       expected.result.ok ? { ...expected.result, replayed: false } : expected.result,
     );
     if (recorded) expected.commit(recorded.charge.id);
-    expectSameState(model, h);
+    await expectSameState(model, h);
   }
   toString = () => `recordUsage(${describeSpec(this.spec)})`;
 }
@@ -327,94 +327,94 @@ class RecordUsageAtEdge extends RecordUsage {
     super(spec);
   }
   override check = (model: Readonly<Model>) => model.sources.length > 0;
-  override run(model: Model, h: Real) {
+  override async run(model: Model, h: Real) {
     const source = model.sources[this.sourceIndex % model.sources.length]!;
     const at = Math.min(source[this.edge] + this.offsetMs, model.now);
     const account = model.accounts.findIndex((candidate) => candidate.id === source.accountId);
-    this.record(model, h, eventOf(model, { ...this.spec, account }, at));
+    await this.record(model, h, eventOf(model, { ...this.spec, account }, at));
   }
   override toString = () => `recordUsage(${describeSpec(this.spec)} at source ${this.sourceIndex} ${this.edge}${this.offsetMs ? " - 1 ms" : ""})`;
 }
 
 /** The batch path (one transaction, a savepoint per event) must decide exactly as one by one. */
-class RecordBatch implements fc.Command<Model, Real> {
+class RecordBatch implements fc.AsyncCommand<Model, Real> {
   constructor(readonly specs: readonly UsageSpec[]) {}
   check = () => true;
-  run(model: Model, h: Real) {
+  async run(model: Model, h: Real) {
     const events = this.specs.map((spec) => eventOf(model, spec));
-    const results = h.services.rating.recordUsageBatch(events);
+    const results = await h.services.rating.recordUsageBatch(events);
     events.forEach((event, index) => {
       const expected = model.usage(event);
       const result = results[index]!;
       expect(result.error ? { ok: false, code: result.error.code } : { ok: true, tokens: result.charge.tokensMicros }).toEqual(expected.result);
       if (!result.error) expected.commit(result.charge.id);
     });
-    expectSameState(model, h);
+    await expectSameState(model, h);
   }
   toString = () => `recordUsageBatch([${this.specs.map(describeSpec).join("; ")}])`;
 }
 
-class Replay implements fc.Command<Model, Real> {
+class Replay implements fc.AsyncCommand<Model, Real> {
   constructor(readonly chargeIndex: number, readonly changed: boolean) {}
   check = (model: Readonly<Model>) => model.charges.length > 0;
-  run(model: Model, h: Real) {
+  async run(model: Model, h: Real) {
     const charge = model.charges[this.chargeIndex % model.charges.length]!;
     const event = this.changed ? { ...charge.event, quantityMicros: charge.event.quantityMicros + 1n } : charge.event;
-    let recorded: ReturnType<Real["services"]["rating"]["recordUsage"]> | undefined;
-    const code = codeOf(() => (recorded = h.services.rating.recordUsage(event)));
+    let recorded: Awaited<ReturnType<Real["services"]["rating"]["recordUsage"]>> | undefined;
+    const code = await codeOf(async () => (recorded = await h.services.rating.recordUsage(event)));
     if (this.changed) expect(code).toBe("IDEMPOTENCY_CONFLICT");
     else expect({ id: recorded?.charge.id, replayed: recorded?.replayed }).toEqual({ id: charge.id, replayed: true });
-    expectSameState(model, h);
+    await expectSameState(model, h);
   }
   toString = () => `replay(charge ${this.chargeIndex}${this.changed ? ", changed" : ""})`;
 }
 
-class Reverse implements fc.Command<Model, Real> {
+class Reverse implements fc.AsyncCommand<Model, Real> {
   constructor(readonly chargeIndex: number) {}
   check = (model: Readonly<Model>) => model.charges.length > 0;
-  run(model: Model, h: Real) {
+  async run(model: Model, h: Real) {
     const charge = model.charges[this.chargeIndex % model.charges.length]!;
     const expected = model.reverse(charge);
-    const code = codeOf(() => h.services.rating.reverseCharge(charge.id, "model-based reversal", OPERATOR));
+    const code = await codeOf(() => h.services.rating.reverseCharge(charge.id, "model-based reversal", OPERATOR));
     expect(code).toBe(expected.ok ? null : expected.code);
-    expectSameState(model, h);
+    await expectSameState(model, h);
   }
   toString = () => `reverse(charge ${this.chargeIndex})`;
 }
 
-class SetPolicy implements fc.Command<Model, Real> {
+class SetPolicy implements fc.AsyncCommand<Model, Real> {
   constructor(readonly accountIndex: number, readonly policy: Policy) {}
   check = () => true;
-  run(model: Model, h: Real) {
+  async run(model: Model, h: Real) {
     const account = model.account(this.accountIndex);
-    h.services.accounts.update(account.id, { balancePolicy: this.policy }, OPERATOR);
+    await h.services.accounts.update(account.id, { balancePolicy: this.policy }, OPERATOR);
     account.policy = this.policy;
-    expectSameState(model, h);
+    await expectSameState(model, h);
   }
   toString = () => `setPolicy(#${this.accountIndex}, ${this.policy})`;
 }
 
-class Advance implements fc.Command<Model, Real> {
+class Advance implements fc.AsyncCommand<Model, Real> {
   constructor(readonly ms: number) {}
   check = () => true;
-  run(model: Model, h: Real) {
+  async run(model: Model, h: Real) {
     model.now += this.ms;
     h.advance(this.ms);
-    expectSameState(model, h);
+    await expectSameState(model, h);
   }
   toString = () => `advance(${(this.ms / DAY).toFixed(2)} days)`;
 }
 
 /** Moves the clock to the exact end of an account's grace period, or 1 ms before it. */
-class AdvanceToGraceEnd implements fc.Command<Model, Real> {
+class AdvanceToGraceEnd implements fc.AsyncCommand<Model, Real> {
   constructor(readonly accountIndex: number, readonly offsetMs: -1 | 0) {}
   check = (model: Readonly<Model>) => {
     const account = model.accounts[this.accountIndex % model.accounts.length]!;
     return account.graceStartedAt !== null && account.graceStartedAt + GRACE_MS + this.offsetMs > model.now;
   };
-  run(model: Model, h: Real) {
+  async run(model: Model, h: Real) {
     const account = model.account(this.accountIndex);
-    new Advance(account.graceStartedAt! + GRACE_MS + this.offsetMs - model.now).run(model, h);
+    await new Advance(account.graceStartedAt! + GRACE_MS + this.offsetMs - model.now).run(model, h);
   }
   toString = () => `advanceToGraceEnd(#${this.accountIndex}${this.offsetMs ? " - 1 ms" : ""})`;
 }
@@ -436,7 +436,7 @@ const usageSpec: fc.Arbitrary<UsageSpec> = fc.record({
   ),
 });
 
-const commands = fc.commands<Model, Real>(
+const commands = fc.commands<Model, Real, false>(
   [
     fc.tuple(accountIndex, fc.bigInt({ min: 1n, max: 300n * M }), daysBack).map(([a, amount, days]) => new ImportLot(a, amount, days)),
     fc.tuple(accountIndex, fc.oneof(fc.constantFrom(100, 150, 200), fc.integer({ min: 100, max: 400 })), daysBack).map(([a, tokens, days]) => new BuyPack(a, tokens, days)),
@@ -464,19 +464,20 @@ const commands = fc.commands<Model, Real>(
   { maxCommands: 50, size: "+1" },
 );
 
-it("agrees with a plain model of the rule book after every step of random command sequences", () => {
+it("agrees with a plain model of the rule book after every step of random command sequences", async () => {
   const reached = { restricted: 0, settled: 0, reversedDeficit: 0, sameDayPacks: 0, runs: 0, steps: 0 };
-  fc.assert(
-    fc.property(commands, (sequence) => {
+  await fc.assert(
+    fc.asyncProperty(commands, async (sequence) => {
       const h = createHarness({ now: START });
       try {
-        const reseller = h.services.accounts.createReseller({ name: "Model reseller", tier: "PLATINUM", flexAgreement: true }, OPERATOR);
-        const accounts = (["NEGATIVE_WITH_GRACE", "NEGATIVE_WITH_GRACE", "HARD_STOP"] as const).map((balancePolicy, n) => {
-          const { id } = h.services.accounts.create({ name: `Model ${n}`, country: "JP", resellerId: reseller.id, balancePolicy }, OPERATOR);
-          return { id, policy: balancePolicy, deficit: 0n, graceStartedAt: null };
-        });
+        const reseller = await h.services.accounts.createReseller({ name: "Model reseller", tier: "PLATINUM", flexAgreement: true }, OPERATOR);
+        const accounts = [];
+        for (const [n, balancePolicy] of (["NEGATIVE_WITH_GRACE", "NEGATIVE_WITH_GRACE", "HARD_STOP"] as const).entries()) {
+          const { id } = await h.services.accounts.create({ name: `Model ${n}`, country: "JP", resellerId: reseller.id, balancePolicy }, OPERATOR);
+          accounts.push({ id, policy: balancePolicy, deficit: 0n, graceStartedAt: null });
+        }
         const model = new Model(h.now(), accounts, reseller.id);
-        fc.modelRun(() => ({ model, real: h }), sequence);
+        await fc.asyncModelRun(() => ({ model, real: h }), sequence);
         reached.runs++;
         reached.steps += model.reference;
         const packs = model.sources.filter((s) => s.kind === "FLEX_PACK");

@@ -39,20 +39,20 @@ it("two server processes on one file never spend a token twice, count exactly, a
 
   const now = Date.now();
   const occurredAt = new Date(now - HOUR).toISOString();
-  const seeded = file.with((services) => {
-    const account = (name: string, balancePolicy: "HARD_STOP" | "NEGATIVE_WITH_GRACE") => {
-      const { id } = services.accounts.create({ name, country: "JP", balancePolicy }, TEST_ACTOR);
-      services.funding.recordFlexPurchase(
+  const seeded = await file.with(async (services) => {
+    const account = async (name: string, balancePolicy: "HARD_STOP" | "NEGATIVE_WITH_GRACE") => {
+      const { id } = await services.accounts.create({ name, country: "JP", balancePolicy }, TEST_ACTOR);
+      await services.funding.recordFlexPurchase(
         { accountId: id, tokensMicros: BigInt(FUNDS) * MICROS, purchasedAt: now - DAY, channel: "ESTORE", orderRef: `seed-${id}` },
         TEST_ACTOR,
       );
       return id;
     };
     return {
-      hardStop: [account("Prepaid A", "HARD_STOP"), account("Prepaid B", "HARD_STOP"), account("Prepaid C", "HARD_STOP")],
-      grace: account("Owing D", "NEGATIVE_WITH_GRACE"),
-      metering: services.keys.create({ name: "multi metering", role: "METERING" }, TEST_ACTOR).secret,
-      operator: services.keys.create({ name: "multi operator", role: "OPERATOR" }, TEST_ACTOR).secret,
+      hardStop: [await account("Prepaid A", "HARD_STOP"), await account("Prepaid B", "HARD_STOP"), await account("Prepaid C", "HARD_STOP")],
+      grace: await account("Owing D", "NEGATIVE_WITH_GRACE"),
+      metering: (await services.keys.create({ name: "multi metering", role: "METERING" }, TEST_ACTOR)).secret,
+      operator: (await services.keys.create({ name: "multi operator", role: "OPERATOR" }, TEST_ACTOR)).secret,
     };
   });
 
@@ -161,8 +161,8 @@ it("two server processes on one file never spend a token twice, count exactly, a
     }));
     servers.length = 0;
 
-    file.with((services, db) => {
-      expectSoundLedger(services, db);
+    await file.with(async (services, db) => {
+      await expectSoundLedger(services, db);
       const sql = (query: string, ...params: unknown[]) => db.$client.prepare(query).pluck().get(...params) as number;
       expect(sql("select count(*) from usage_charges")).toBe(accepted.size);
       for (const [eventId, chargeId] of accepted) {
@@ -174,8 +174,8 @@ it("two server processes on one file never spend a token twice, count exactly, a
         expect(sql("select remaining_micros from flex_packs where account_id = ?", accountId)).toBe(0);
         expect(sql("select deficit_micros from accounts where id = ?", accountId)).toBe(0);
       }
-      const grace = services.accounts.findMany([seeded.grace]);
-      expect(services.accounts.balances(grace)[0]!.availableMicros).toBe(BigInt(FUNDS + 4 * 100 - DEMAND - warmUps) * MICROS);
+      const grace = await services.accounts.findMany([seeded.grace]);
+      expect((await services.accounts.balances(grace))[0]!.availableMicros).toBe(BigInt(FUNDS + 4 * 100 - DEMAND - warmUps) * MICROS);
       expect(sql("select count(*) from flex_packs where remaining_micros < 0")).toBe(0);
     });
     console.info(
@@ -190,9 +190,9 @@ it("waits for a write lock held outside the server (a backup, the sqlite3 shell)
   const file = newLedgerFile();
   cleanups.push(() => file.remove());
   const now = Date.now();
-  const seeded = file.with((services) => {
-    const { id } = services.accounts.create({ name: "Locked out", country: "JP" }, TEST_ACTOR);
-    return { accountId: id, metering: services.keys.create({ name: "lock metering", role: "METERING" }, TEST_ACTOR).secret };
+  const seeded = await file.with(async (services) => {
+    const { id } = await services.accounts.create({ name: "Locked out", country: "JP" }, TEST_ACTOR);
+    return { accountId: id, metering: (await services.keys.create({ name: "lock metering", role: "METERING" }, TEST_ACTOR)).secret };
   });
   const server = await startServer({ dbPath: file.path, launcher });
   const outside = new Database(file.path);
@@ -219,8 +219,8 @@ it("waits for a write lock held outside the server (a backup, the sqlite3 shell)
     server.child.kill("SIGTERM");
     expect(await server.exited).toEqual({ code: 0, signal: null });
   }
-  file.with((services, db) => {
-    expectSoundLedger(services, db);
+  await file.with(async (services, db) => {
+    await expectSoundLedger(services, db);
     expect(db.$client.prepare("select count(*) from usage_charges").pluck().get()).toBe(12);
   });
 }, 60_000);
@@ -242,8 +242,8 @@ it("loads the demo data once when two servers start together on a new file", asy
     for (const server of servers) server.child.kill("SIGKILL");
   }
   expect(servers.filter((server) => server.output().includes("loaded demo data")).length).toBe(1);
-  file.with((services, db) => {
-    expectSoundLedger(services, db);
+  await file.with(async (services, db) => {
+    await expectSoundLedger(services, db);
     const sql = (query: string) => db.$client.prepare(query).pluck().get() as number;
     expect(sql("select count(*) from accounts where demo = 1")).toBeGreaterThan(0);
     expect(sql("select count(*) - count(distinct name) from accounts")).toBe(0);
@@ -255,9 +255,9 @@ it("loads the demo data once when two servers start together on a new file", asy
 it("rates with a price published on the other process from the very next event", async () => {
   const file = newLedgerFile();
   cleanups.push(() => file.remove());
-  const seeded = file.with((services) => ({
-    accountId: String(services.accounts.create({ name: "Price watcher", country: "JP" }, TEST_ACTOR).id),
-    operator: services.keys.create({ name: "price operator", role: "OPERATOR" }, TEST_ACTOR).secret,
+  const seeded = await file.with(async (services) => ({
+    accountId: String((await services.accounts.create({ name: "Price watcher", country: "JP" }, TEST_ACTOR)).id),
+    operator: (await services.keys.create({ name: "price operator", role: "OPERATOR" }, TEST_ACTOR)).secret,
   }));
   const servers = await Promise.all([0, 1].map(() => startServer({ dbPath: file.path, launcher })));
   const [a, b] = servers as [ServerProcess, ServerProcess];
@@ -297,5 +297,5 @@ it("rates with a price published on the other process from the very next event",
   } finally {
     for (const server of servers) server.child.kill("SIGKILL");
   }
-  file.with((services, db) => expectSoundLedger(services, db));
+  await file.with((services, db) => expectSoundLedger(services, db));
 }, 60_000);

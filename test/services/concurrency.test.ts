@@ -1,10 +1,11 @@
+import { SqliteStore } from "../../server/store/sqlite/store.js";
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { formatMicros } from "../../server/core/money.js";
 import { createServices } from "../../server/services/index.js";
-import { openDatabase } from "../../server/store/database.js";
+import { openDatabase } from "../../server/store/sqlite/database.js";
 import { aFlexPack, anAccount, aUsageEvent, createHarness, type Harness } from "../fixtures/harness.js";
 import { dbSnapshot, remainingOf, scalar } from "../fixtures/ledger-assertions.js";
 
@@ -79,8 +80,8 @@ describe("processes opening one new SQLite file together", () => {
 describe("concurrent writers on one SQLite file", () => {
   it("never double-spend: three processes draining one HARD_STOP account take exactly the funds, each event once", async () => {
     h = createHarness();
-    const account = anAccount(h, { balancePolicy: "HARD_STOP" });
-    const pack = aFlexPack(h, account.id, { tokens: "100" });
+    const account = await anAccount(h, { balancePolicy: "HARD_STOP" });
+    const pack = await aFlexPack(h, account.id, { tokens: "100" });
 
     // 3 × (150 own + 40 shared) events of 0.5 tokens ask for far more than the 100 tokens held.
     const workers = [
@@ -103,7 +104,7 @@ describe("concurrent writers on one SQLite file", () => {
     expect(scalar(h.db, "select count(*) from allocations where source = 'DEFICIT'")).toBe(0);
     expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe("0");
     expect(scalar(h.db, "select count(*) from usage_charges")).toBe(200);
-    expect(h.services.ledger.verify()).toEqual([]);
+    expect(await h.services.ledger.verify()).toEqual([]);
 
     // A shared event charged by one process is a replay for the other, never a second charge.
     for (let i = 0; i < 40; i++) {
@@ -121,40 +122,40 @@ describe("concurrent writers on one SQLite file", () => {
     expect(switches).toBeGreaterThan(2);
   });
 
-  it("sees another connection's drain at once: two services on one file never spend the same tokens", () => {
+  it("sees another connection's drain at once: two services on one file never spend the same tokens", async () => {
     h = createHarness();
-    const account = anAccount(h);
-    const pack = aFlexPack(h, account.id, { tokens: "100" });
+    const account = await anAccount(h);
+    const pack = await aFlexPack(h, account.id, { tokens: "100" });
     const other = openDatabase({ path: h.path, synchronous: "NORMAL" });
     try {
-      const second = createServices({ db: other, clock: h.now, rules: h.services.context.rules });
+      const second = createServices({ store: new SqliteStore(other), clock: h.now, rules: h.services.context.rules });
       for (let i = 0; i < 110; i++) {
         const services = i % 2 === 0 ? h.services : second;
-        services.rating.recordUsage(aUsageEvent(account.id, { quantity: "2" }));
+        await services.rating.recordUsage(aUsageEvent(account.id, { quantity: "2" }));
       }
       // 110 tokens charged against 100 held: 10 owed, seen the same from both connections.
       expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe("0");
-      expect(formatMicros(second.accounts.find(account.id)!.deficitMicros)).toBe("10");
-      expect(second.ledger.verify()).toEqual([]);
+      expect(formatMicros((await second.accounts.find(account.id))!.deficitMicros)).toBe("10");
+      expect(await second.ledger.verify()).toEqual([]);
     } finally {
       other.$client.close();
     }
   });
 
-  it("makes a writer wait for another connection's open write and give up without writing", () => {
+  it("makes a writer wait for another connection's open write and give up without writing", async () => {
     h = createHarness();
-    const account = anAccount(h);
-    aFlexPack(h, account.id);
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id);
     const blocked = openDatabase({ path: h.path, synchronous: "NORMAL", busyTimeoutMs: 50 });
     try {
-      const services = createServices({ db: blocked, clock: h.now, rules: h.services.context.rules });
+      const services = createServices({ store: new SqliteStore(blocked), clock: h.now, rules: h.services.context.rules });
       const before = dbSnapshot(h.db);
       h.db.$client.exec("begin immediate");
       const event = aUsageEvent(account.id);
-      expect(() => services.rating.recordUsage(event)).toThrow(/locked|busy/i);
+      await expect(services.rating.recordUsage(event)).rejects.toThrow(/locked|busy/i);
       h.db.$client.exec("rollback");
       expect(dbSnapshot(h.db)).toEqual(before);
-      expect(services.rating.recordUsage(event).replayed).toBe(false);
+      expect((await services.rating.recordUsage(event)).replayed).toBe(false);
     } finally {
       blocked.$client.close();
     }

@@ -20,59 +20,59 @@ describe("importing cloud-credit lots", () => {
     ...overrides,
   });
 
-  it("imports a lot valid one calendar year from purchase (29 February → 28 February)", () => {
+  it("imports a lot valid one calendar year from purchase (29 February → 28 February)", async () => {
     h = createHarness();
-    const account = anAccount(h);
-    const lot = h.services.funding.importCreditLot(lotImport(account.id, { purchasedAt: at("2020-02-29T10:00:00Z") }), OPERATOR);
+    const account = await anAccount(h);
+    const lot = await h.services.funding.importCreditLot(lotImport(account.id, { purchasedAt: at("2020-02-29T10:00:00Z") }), OPERATOR);
     expect(iso(lot.expiresAt)).toBe("2021-02-28T10:00:00.000Z");
     expect(lot.remainingMicros).toBe(tokens("100"));
     expect(lot.externalRef).toBe("forge-subscription-2022");
   });
 
-  it("returns the same lot when the same external reference and payload come again, writing nothing", () => {
+  it("returns the same lot when the same external reference and payload come again, writing nothing", async () => {
     h = createHarness();
-    const account = anAccount(h);
-    const first = h.services.funding.importCreditLot(lotImport(account.id), OPERATOR);
+    const account = await anAccount(h);
+    const first = await h.services.funding.importCreditLot(lotImport(account.id), OPERATOR);
     const before = dbSnapshot(h.db);
-    expect(h.services.funding.importCreditLot(lotImport(account.id), OPERATOR)).toEqual(first);
+    expect(await h.services.funding.importCreditLot(lotImport(account.id), OPERATOR)).toEqual(first);
     expect(dbSnapshot(h.db)).toEqual(before);
   });
 
-  it.each<[string, (accountId: number) => Partial<CreditLotImport>]>([
+  it.each<[string, (accountId: number) => Partial<CreditLotImport> | Promise<Partial<CreditLotImport>>]>([
     ["another amount", () => ({ amountMicros: tokens("101") })],
     ["another purchase date", () => ({ purchasedAt: at("2022-06-02T00:00:00Z") })],
-    ["another account", () => ({ accountId: anAccount(h).id })],
-  ])("refuses the same external reference with %s: IDEMPOTENCY_CONFLICT, nothing written", (_why, change) => {
+    ["another account", async () => ({ accountId: (await anAccount(h)).id })],
+  ])("refuses the same external reference with %s: IDEMPOTENCY_CONFLICT, nothing written", async (_why, change) => {
     h = createHarness();
-    const account = anAccount(h);
-    h.services.funding.importCreditLot(lotImport(account.id), OPERATOR);
-    const changed = lotImport(account.id, change(account.id));
-    expectRefusedUnchanged(h.db, () => h.services.funding.importCreditLot(changed, OPERATOR), "IDEMPOTENCY_CONFLICT", "input.externalRef");
+    const account = await anAccount(h);
+    await h.services.funding.importCreditLot(lotImport(account.id), OPERATOR);
+    const changed = lotImport(account.id, await change(account.id));
+    await expectRefusedUnchanged(h.db, () => h.services.funding.importCreditLot(changed, OPERATOR), "IDEMPOTENCY_CONFLICT", "input.externalRef");
   });
 
-  it("accepts a lot bought on the last day cloud credits were sold", () => {
+  it("accepts a lot bought on the last day cloud credits were sold", async () => {
     h = createHarness();
-    const account = anAccount(h);
-    const lot = h.services.funding.importCreditLot(lotImport(account.id, { purchasedAt: at("2022-11-06T23:59:59.999Z") }), OPERATOR);
+    const account = await anAccount(h);
+    const lot = await h.services.funding.importCreditLot(lotImport(account.id, { purchasedAt: at("2022-11-06T23:59:59.999Z") }), OPERATOR);
     expect(iso(lot.expiresAt)).toBe("2023-11-06T23:59:59.999Z");
   });
 
   it.each([
     ["on the day Flex launched", "2022-11-07T00:00:00Z"],
     ["long after", "2024-01-01T00:00:00Z"],
-  ])("refuses a lot bought %s: CREDIT_SALES_ENDED, nothing written", (_why, purchasedAt) => {
+  ])("refuses a lot bought %s: CREDIT_SALES_ENDED, nothing written", async (_why, purchasedAt) => {
     h = createHarness();
-    const account = anAccount(h);
+    const account = await anAccount(h);
     const input = lotImport(account.id, { purchasedAt: at(purchasedAt) });
-    expectRefusedUnchanged(h.db, () => h.services.funding.importCreditLot(input, OPERATOR), "CREDIT_SALES_ENDED", "input.purchasedAt");
+    await expectRefusedUnchanged(h.db, () => h.services.funding.importCreditLot(input, OPERATOR), "CREDIT_SALES_ENDED", "input.purchasedAt");
   });
 
-  it("honours a configured end of credit sales", () => {
+  it("honours a configured end of credit sales", async () => {
     h = createHarness({ rules: { creditSalesEndAt: at("2022-12-01T00:00:00Z") } });
-    const account = anAccount(h);
-    expect(h.services.funding.importCreditLot(lotImport(account.id, { purchasedAt: at("2022-11-20T00:00:00Z") }), OPERATOR).id).toBeGreaterThan(0);
+    const account = await anAccount(h);
+    expect((await h.services.funding.importCreditLot(lotImport(account.id, { purchasedAt: at("2022-11-20T00:00:00Z") }), OPERATOR)).id).toBeGreaterThan(0);
     const late = lotImport(account.id, { purchasedAt: at("2022-12-01T00:00:00Z"), externalRef: "late" });
-    expectRefusedUnchanged(h.db, () => h.services.funding.importCreditLot(late, OPERATOR), "CREDIT_SALES_ENDED", "input.purchasedAt");
+    await expectRefusedUnchanged(h.db, () => h.services.funding.importCreditLot(late, OPERATOR), "CREDIT_SALES_ENDED", "input.purchasedAt");
   });
 
   it.each<[string, (accountId: number) => CreditLotImport, ErrorCode, string]>([
@@ -82,10 +82,10 @@ describe("importing cloud-credit lots", () => {
     ["an unknown account", () => lotImport(999), "NOT_FOUND", "input.accountId"],
     ["an external reference with a space", (id) => lotImport(id, { externalRef: "lot 1" }), "BAD_USER_INPUT", "input.externalRef"],
     ["a purchase more than 5 minutes ahead", (id) => lotImport(id, { purchasedAt: at("2022-06-01T00:05:00.001Z") }), "BAD_USER_INPUT", "input.purchasedAt"],
-  ])("refuses %s, writing nothing", (_why, input, code, field) => {
+  ])("refuses %s, writing nothing", async (_why, input, code, field) => {
     h = createHarness({ now: "2022-06-01T00:00:00Z" });
-    const account = anAccount(h);
-    expectRefusedUnchanged(h.db, () => h.services.funding.importCreditLot(input(account.id), OPERATOR), code, field);
+    const account = await anAccount(h);
+    await expectRefusedUnchanged(h.db, () => h.services.funding.importCreditLot(input(account.id), OPERATOR), code, field);
   });
 });
 
@@ -99,11 +99,11 @@ describe("recording Flex purchases", () => {
     ...overrides,
   });
 
-  it("records a pack valid one year with its channel, reseller, order and price", () => {
+  it("records a pack valid one year with its channel, reseller, order and price", async () => {
     h = createHarness();
-    const account = anAccount(h);
-    const reseller = aReseller(h);
-    const pack = h.services.funding.recordFlexPurchase(
+    const account = await anAccount(h);
+    const reseller = await aReseller(h);
+    const pack = await h.services.funding.recordFlexPurchase(
       purchase(account.id, { channel: "RESELLER", resellerId: reseller.id, tokensMicros: tokens("500"), unitPrice: "550", currency: "JPY" }),
       OPERATOR,
     );
@@ -112,68 +112,68 @@ describe("recording Flex purchases", () => {
     expect(iso(pack.expiresAt)).toBe("2025-05-01T00:00:00.000Z");
   });
 
-  it("returns the same pack when the same order reference and payload come again, writing nothing", () => {
+  it("returns the same pack when the same order reference and payload come again, writing nothing", async () => {
     h = createHarness();
-    const account = anAccount(h);
-    const first = h.services.funding.recordFlexPurchase(purchase(account.id), OPERATOR);
+    const account = await anAccount(h);
+    const first = await h.services.funding.recordFlexPurchase(purchase(account.id), OPERATOR);
     const before = dbSnapshot(h.db);
-    expect(h.services.funding.recordFlexPurchase(purchase(account.id), OPERATOR)).toEqual(first);
+    expect(await h.services.funding.recordFlexPurchase(purchase(account.id), OPERATOR)).toEqual(first);
     expect(dbSnapshot(h.db)).toEqual(before);
   });
 
-  it.each<[string, (accountId: number) => Partial<FlexPurchase>]>([
+  it.each<[string, (accountId: number) => Partial<FlexPurchase> | Promise<Partial<FlexPurchase>>]>([
     ["another size", () => ({ tokensMicros: tokens("200") })],
     ["another purchase date", () => ({ purchasedAt: at("2024-05-02T00:00:00Z") })],
     ["a price where none was given", () => ({ unitPrice: "550", currency: "JPY" })],
-    ["another account", () => ({ accountId: anAccount(h).id })],
-  ])("refuses the same order reference with %s: IDEMPOTENCY_CONFLICT, nothing written", (_why, change) => {
+    ["another account", async () => ({ accountId: (await anAccount(h)).id })],
+  ])("refuses the same order reference with %s: IDEMPOTENCY_CONFLICT, nothing written", async (_why, change) => {
     h = createHarness();
-    const account = anAccount(h);
-    h.services.funding.recordFlexPurchase(purchase(account.id), OPERATOR);
-    const changed = purchase(account.id, change(account.id));
-    expectRefusedUnchanged(h.db, () => h.services.funding.recordFlexPurchase(changed, OPERATOR), "IDEMPOTENCY_CONFLICT", "input.orderRef");
+    const account = await anAccount(h);
+    await h.services.funding.recordFlexPurchase(purchase(account.id), OPERATOR);
+    const changed = purchase(account.id, await change(account.id));
+    await expectRefusedUnchanged(h.db, () => h.services.funding.recordFlexPurchase(changed, OPERATOR), "IDEMPOTENCY_CONFLICT", "input.orderRef");
   });
 
-  it("scopes order references per seller: two resellers and the eStore may each use the same one", () => {
+  it("scopes order references per seller: two resellers and the eStore may each use the same one", async () => {
     h = createHarness();
-    const account = anAccount(h);
-    const [sakura, fuji] = [aReseller(h), aReseller(h)];
-    const fromSakura = h.services.funding.recordFlexPurchase(purchase(account.id, { channel: "RESELLER", resellerId: sakura.id }), OPERATOR);
-    const fromFuji = h.services.funding.recordFlexPurchase(purchase(account.id, { channel: "RESELLER", resellerId: fuji.id }), OPERATOR);
-    const fromEStore = h.services.funding.recordFlexPurchase(purchase(account.id), OPERATOR);
+    const account = await anAccount(h);
+    const [sakura, fuji] = [await aReseller(h), await aReseller(h)];
+    const fromSakura = await h.services.funding.recordFlexPurchase(purchase(account.id, { channel: "RESELLER", resellerId: sakura.id }), OPERATOR);
+    const fromFuji = await h.services.funding.recordFlexPurchase(purchase(account.id, { channel: "RESELLER", resellerId: fuji.id }), OPERATOR);
+    const fromEStore = await h.services.funding.recordFlexPurchase(purchase(account.id), OPERATOR);
     expect(new Set([fromSakura.id, fromFuji.id, fromEStore.id]).size).toBe(3);
     expect([fromSakura, fromFuji, fromEStore].map((pack) => pack.orderRef)).toEqual(["order-1", "order-1", "order-1"]);
     // Within one seller the reference stays the idempotency key: a replay, or a conflict.
-    expect(h.services.funding.recordFlexPurchase(purchase(account.id, { channel: "RESELLER", resellerId: fuji.id }), OPERATOR)).toEqual(fromFuji);
+    expect(await h.services.funding.recordFlexPurchase(purchase(account.id, { channel: "RESELLER", resellerId: fuji.id }), OPERATOR)).toEqual(fromFuji);
     const changed = purchase(account.id, { channel: "RESELLER", resellerId: fuji.id, tokensMicros: tokens("200") });
-    expectRefusedUnchanged(h.db, () => h.services.funding.recordFlexPurchase(changed, OPERATOR), "IDEMPOTENCY_CONFLICT", "input.orderRef");
+    await expectRefusedUnchanged(h.db, () => h.services.funding.recordFlexPurchase(changed, OPERATOR), "IDEMPOTENCY_CONFLICT", "input.orderRef");
   });
 
   it.each([
     ["has not signed the Flex agreement", { flexAgreement: false, active: true }],
     ["is no longer active", { flexAgreement: true, active: false }],
-  ])("refuses a reseller that %s: RESELLER_NOT_FLEX_AUTHORIZED, nothing written", (_why, reseller) => {
+  ])("refuses a reseller that %s: RESELLER_NOT_FLEX_AUTHORIZED, nothing written", async (_why, reseller) => {
     h = createHarness();
-    const account = anAccount(h);
-    const { id } = aReseller(h, reseller);
+    const account = await anAccount(h);
+    const { id } = await aReseller(h, reseller);
     const input = purchase(account.id, { channel: "RESELLER", resellerId: id });
-    expectRefusedUnchanged(h.db, () => h.services.funding.recordFlexPurchase(input, OPERATOR), "RESELLER_NOT_FLEX_AUTHORIZED", "input.resellerId");
+    await expectRefusedUnchanged(h.db, () => h.services.funding.recordFlexPurchase(input, OPERATOR), "RESELLER_NOT_FLEX_AUTHORIZED", "input.resellerId");
   });
 
-  it("lets authorised resellers sell Flex from launch, before the eStore opened", () => {
+  it("lets authorised resellers sell Flex from launch, before the eStore opened", async () => {
     h = createHarness();
-    const account = anAccount(h);
-    const reseller = aReseller(h);
-    const pack = h.services.funding.recordFlexPurchase(purchase(account.id, { channel: "RESELLER", resellerId: reseller.id, purchasedAt: at("2022-11-07T00:00:00Z") }), OPERATOR);
+    const account = await anAccount(h);
+    const reseller = await aReseller(h);
+    const pack = await h.services.funding.recordFlexPurchase(purchase(account.id, { channel: "RESELLER", resellerId: reseller.id, purchasedAt: at("2022-11-07T00:00:00Z") }), OPERATOR);
     expect(pack.channel).toBe("RESELLER");
   });
 
-  it("refuses an eStore purchase before 2023-07-07: ESTORE_NOT_AVAILABLE, nothing written", () => {
+  it("refuses an eStore purchase before 2023-07-07: ESTORE_NOT_AVAILABLE, nothing written", async () => {
     h = createHarness();
-    const account = anAccount(h);
+    const account = await anAccount(h);
     const input = purchase(account.id, { purchasedAt: at("2023-07-06T23:59:59.999Z") });
-    expectRefusedUnchanged(h.db, () => h.services.funding.recordFlexPurchase(input, OPERATOR), "ESTORE_NOT_AVAILABLE", "input.purchasedAt");
-    expect(h.services.funding.recordFlexPurchase(purchase(account.id, { purchasedAt: at("2023-07-07T00:00:00Z") }), OPERATOR).channel).toBe("ESTORE");
+    await expectRefusedUnchanged(h.db, () => h.services.funding.recordFlexPurchase(input, OPERATOR), "ESTORE_NOT_AVAILABLE", "input.purchasedAt");
+    expect((await h.services.funding.recordFlexPurchase(purchase(account.id, { purchasedAt: at("2023-07-07T00:00:00Z") }), OPERATOR)).channel).toBe("ESTORE");
   });
 
   it.each([
@@ -185,14 +185,14 @@ describe("recording Flex purchases", () => {
     ["100.5", false],
     ["100.000001", false],
     ["0", false],
-  ])("%s tokens: accepted only as whole tokens, at least 100 → %s", (amount, accepted) => {
+  ])("%s tokens: accepted only as whole tokens, at least 100 → %s", async (amount, accepted) => {
     h = createHarness();
-    const account = anAccount(h);
+    const account = await anAccount(h);
     const input = purchase(account.id, { tokensMicros: tokens(amount) });
     if (accepted) {
-      expect(formatMicros(h.services.funding.recordFlexPurchase(input, OPERATOR).tokensMicros)).toBe(amount);
+      expect(formatMicros((await h.services.funding.recordFlexPurchase(input, OPERATOR)).tokensMicros)).toBe(amount);
     } else {
-      expectRefusedUnchanged(h.db, () => h.services.funding.recordFlexPurchase(input, OPERATOR), "BAD_USER_INPUT", "input.tokens");
+      await expectRefusedUnchanged(h.db, () => h.services.funding.recordFlexPurchase(input, OPERATOR), "BAD_USER_INPUT", "input.tokens");
     }
   });
 
@@ -208,27 +208,27 @@ describe("recording Flex purchases", () => {
     ["a lower-case currency", (id) => purchase(id, { unitPrice: "550", currency: "jpy" }), "BAD_USER_INPUT", "input.currency"],
     ["an empty order reference", (id) => purchase(id, { orderRef: "" }), "BAD_USER_INPUT", "input.orderRef"],
     ["a purchase more than 5 minutes ahead", (id) => purchase(id, { purchasedAt: at("2024-06-01T00:05:00.001Z") }), "BAD_USER_INPUT", "input.purchasedAt"],
-  ])("refuses %s, writing nothing", (_why, input, code, field) => {
+  ])("refuses %s, writing nothing", async (_why, input, code, field) => {
     h = createHarness();
-    const account = anAccount(h);
-    const reseller = aReseller(h);
-    expectRefusedUnchanged(h.db, () => h.services.funding.recordFlexPurchase(input(account.id, reseller.id), OPERATOR), code, field);
+    const account = await anAccount(h);
+    const reseller = await aReseller(h);
+    await expectRefusedUnchanged(h.db, () => h.services.funding.recordFlexPurchase(input(account.id, reseller.id), OPERATOR), code, field);
   });
 });
 
 describe("new funds settle the deficit first", () => {
-  it("owing 5 and buying 100 leaves 95 available and the account ACTIVE", () => {
+  it("owing 5 and buying 100 leaves 95 available and the account ACTIVE", async () => {
     h = createHarness();
-    const account = anAccount(h);
-    const { charge } = h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "10" }));
+    const account = await anAccount(h);
+    const { charge } = await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "10" }));
     expect(deficitOf(h.db, account.id)).toBe("5");
-    expect(h.statusOf(account.id)).toBe("GRACE");
+    expect(await h.statusOf(account.id)).toBe("GRACE");
 
-    const pack = aFlexPack(h, account.id, { tokens: "100" });
+    const pack = await aFlexPack(h, account.id, { tokens: "100" });
     expect(formatMicros(pack.remainingMicros)).toBe("95");
     expect(deficitOf(h.db, account.id)).toBe("0");
-    expect(h.statusOf(account.id)).toBe("ACTIVE");
-    const balance = h.balanceOf(account.id);
+    expect(await h.statusOf(account.id)).toBe("ACTIVE");
+    const balance = await h.balanceOf(account.id);
     expect(formatMicros(balance.availableMicros)).toBe("95");
     expect(balance.graceEndsAt).toBeNull();
     // The settlement names the deficit it paid and the pack that paid it.
@@ -236,38 +236,38 @@ describe("new funds settle the deficit first", () => {
     expect(h.db.$client.prepare("select allocation_id, source, flex_pack_id, amount_micros from deficit_settlements").all()).toEqual([
       { allocation_id: deficitAllocation, source: "FLEX_PACK", flex_pack_id: pack.id, amount_micros: Number(tokens("5")) },
     ]);
-    expect(h.services.ledger.verify()).toEqual([]);
+    expect(await h.services.ledger.verify()).toEqual([]);
   });
 
-  it("owing 101 after grace and buying 100 still owes 1 and stays RESTRICTED until the next purchase", () => {
+  it("owing 101 after grace and buying 100 still owes 1 and stays RESTRICTED until the next purchase", async () => {
     h = createHarness();
-    const account = anAccount(h);
-    h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "202" }));
+    const account = await anAccount(h);
+    await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "202" }));
     h.advance(GRACE_PERIOD_MS);
-    expect(h.statusOf(account.id)).toBe("RESTRICTED");
+    expect(await h.statusOf(account.id)).toBe("RESTRICTED");
 
-    const first = aFlexPack(h, account.id, { tokens: "100" });
+    const first = await aFlexPack(h, account.id, { tokens: "100" });
     expect(formatMicros(first.remainingMicros)).toBe("0");
     expect(deficitOf(h.db, account.id)).toBe("1");
-    expect(formatMicros(h.balanceOf(account.id).availableMicros)).toBe("-1");
-    expect(h.statusOf(account.id)).toBe("RESTRICTED");
-    expectRefusedUnchanged(h.db, () => h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: h.now() })), "ACCOUNT_RESTRICTED", undefined);
+    expect(formatMicros((await h.balanceOf(account.id)).availableMicros)).toBe("-1");
+    expect(await h.statusOf(account.id)).toBe("RESTRICTED");
+    await expectRefusedUnchanged(h.db, () => h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: h.now() })), "ACCOUNT_RESTRICTED", undefined);
 
-    const second = aFlexPack(h, account.id, { tokens: "100" });
+    const second = await aFlexPack(h, account.id, { tokens: "100" });
     expect(formatMicros(second.remainingMicros)).toBe("99");
     expect(deficitOf(h.db, account.id)).toBe("0");
-    expect(h.statusOf(account.id)).toBe("ACTIVE");
-    const { charge } = h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: h.now() }));
+    expect(await h.statusOf(account.id)).toBe("ACTIVE");
+    const { charge } = await h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: h.now() }));
     expect(receiptOf(h.db, charge.id)).toEqual([`FLEX_PACK#${second.id}:0.5`]);
-    expect(h.services.ledger.verify()).toEqual([]);
+    expect(await h.services.ledger.verify()).toEqual([]);
   });
 
-  it("pays the oldest deficit first across several charges", () => {
+  it("pays the oldest deficit first across several charges", async () => {
     h = createHarness();
-    const account = anAccount(h);
-    const older = h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "4" })).charge;
-    const newer = h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "6" })).charge;
-    const pack = aFlexPack(h, account.id, { tokens: "100" });
+    const account = await anAccount(h);
+    const older = (await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "4" }))).charge;
+    const newer = (await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "6" }))).charge;
+    const pack = await aFlexPack(h, account.id, { tokens: "100" });
     const paid = h.db.$client
       .prepare("select a.charge_id as charge, s.amount_micros as amount from deficit_settlements s join allocations a on a.id = s.allocation_id order by s.id")
       .all();
@@ -275,40 +275,40 @@ describe("new funds settle the deficit first", () => {
       { charge: older.id, amount: Number(tokens("2")) },
       { charge: newer.id, amount: Number(tokens("3")) },
     ]);
-    expect(formatMicros(h.services.accounts.flexPacks([account.id]).get(account.id)![0]!.remainingMicros)).toBe("95");
+    expect(formatMicros((await h.services.accounts.flexPacks([account.id])).get(account.id)![0]!.remainingMicros)).toBe("95");
     expect(pack.id).toBeGreaterThan(0);
   });
 
-  it("settles from an imported lot as well", () => {
+  it("settles from an imported lot as well", async () => {
     h = createHarness({ now: "2022-10-15T00:00:00Z" });
-    const account = anAccount(h);
-    h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "10", occurredAt: at("2022-10-14T00:00:00Z") }));
-    const lot = aCreditLot(h, account.id, { amount: "100", purchasedAt: at("2022-10-01T00:00:00Z") });
+    const account = await anAccount(h);
+    await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "10", occurredAt: at("2022-10-14T00:00:00Z") }));
+    const lot = await aCreditLot(h, account.id, { amount: "100", purchasedAt: at("2022-10-01T00:00:00Z") });
     expect(formatMicros(lot.remainingMicros)).toBe("95");
     expect(deficitOf(h.db, account.id)).toBe("0");
-    expect(h.services.ledger.verify()).toEqual([]);
+    expect(await h.services.ledger.verify()).toEqual([]);
   });
 
-  it("settles nothing from funds already expired when booked", () => {
+  it("settles nothing from funds already expired when booked", async () => {
     h = createHarness();
-    const account = anAccount(h);
-    h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "10" }));
-    const lot = aCreditLot(h, account.id, { amount: "100", purchasedAt: at("2022-01-01T00:00:00Z") });
+    const account = await anAccount(h);
+    await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "10" }));
+    const lot = await aCreditLot(h, account.id, { amount: "100", purchasedAt: at("2022-01-01T00:00:00Z") });
     expect(formatMicros(lot.remainingMicros)).toBe("100");
     expect(deficitOf(h.db, account.id)).toBe("5");
     expect(scalar(h.db, "select count(*) from deficit_settlements")).toBe(0);
   });
 
-  it("does not settle twice when a purchase is replayed", () => {
+  it("does not settle twice when a purchase is replayed", async () => {
     h = createHarness();
-    const account = anAccount(h);
-    h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "10" }));
+    const account = await anAccount(h);
+    await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "10" }));
     const input: FlexPurchase = { accountId: account.id, tokensMicros: tokens("100"), purchasedAt: h.now(), channel: "ESTORE", orderRef: "order-replayed" };
-    h.services.funding.recordFlexPurchase(input, OPERATOR);
-    h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "400", occurredAt: h.now() }));
+    await h.services.funding.recordFlexPurchase(input, OPERATOR);
+    await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "400", occurredAt: h.now() }));
     expect(deficitOf(h.db, account.id)).toBe("105");
     const before = dbSnapshot(h.db);
-    expect(formatMicros(h.services.funding.recordFlexPurchase(input, OPERATOR).remainingMicros)).toBe("0");
+    expect(formatMicros((await h.services.funding.recordFlexPurchase(input, OPERATOR)).remainingMicros)).toBe("0");
     expect(dbSnapshot(h.db)).toEqual(before);
   });
 });

@@ -7,8 +7,8 @@ import { refusalOf } from "../fixtures/ledger-assertions.js";
 let h: Harness;
 afterEach(() => h.close());
 
-const shownForecast = (accountId: number) => {
-  const forecast = h.services.insight.forecast(accountId);
+const shownForecast = async (accountId: number) => {
+  const forecast = await h.services.insight.forecast(accountId);
   return {
     burnRatePerDay: formatMicros(forecast.burnRatePerDayMicros),
     depletesAt: forecast.depletesAt === null ? null : formatInstant(forecast.depletesAt),
@@ -22,21 +22,21 @@ describe("balance forecast", () => {
    * A 100-token reseller pack bought 2023-07-01, so it expires 2024-07-01, 30 days after "now"
    * (2024-06-01). One token a day was used over the last 30 days, plus one older token.
    */
-  function packExpiringIn30DaysAtOneTokenADay() {
+  async function packExpiringIn30DaysAtOneTokenADay() {
     h = createHarness({ now: "2024-06-01T00:00:00Z" });
-    const account = anAccount(h);
-    aFlexPack(h, account.id, { tokens: "100", purchasedAt: at("2023-07-01T00:00:00Z"), channel: "RESELLER", resellerId: aReseller(h).id });
-    h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "2", occurredAt: at("2024-04-20T12:00:00Z") }));
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id, { tokens: "100", purchasedAt: at("2023-07-01T00:00:00Z"), channel: "RESELLER", resellerId: (await aReseller(h)).id });
+    await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "2", occurredAt: at("2024-04-20T12:00:00Z") }));
     for (let day = 2; day <= 31; day++) {
       const occurredAt = Date.UTC(2024, 4, day, 12);
-      h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "2", occurredAt }));
+      await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "2", occurredAt }));
     }
     return account;
   }
 
-  it("leaves 39 of the 69 tokens to expire from a pack expiring in 30 days at 1 token a day", () => {
-    const account = packExpiringIn30DaysAtOneTokenADay();
-    expect(shownForecast(account.id)).toEqual({
+  it("leaves 39 of the 69 tokens to expire from a pack expiring in 30 days at 1 token a day", async () => {
+    const account = await packExpiringIn30DaysAtOneTokenADay();
+    expect(await shownForecast(account.id)).toEqual({
       burnRatePerDay: "1",
       depletesAt: "2024-07-01T00:00:00.000Z",
       expiringWithin90Days: "69",
@@ -44,10 +44,10 @@ describe("balance forecast", () => {
     });
   });
 
-  it("runs out 100 days after the first pack expires when a second pack follows it", () => {
-    const account = packExpiringIn30DaysAtOneTokenADay();
-    aFlexPack(h, account.id, { tokens: "100" });
-    expect(shownForecast(account.id)).toEqual({
+  it("runs out 100 days after the first pack expires when a second pack follows it", async () => {
+    const account = await packExpiringIn30DaysAtOneTokenADay();
+    await aFlexPack(h, account.id, { tokens: "100" });
+    expect(await shownForecast(account.id)).toEqual({
       burnRatePerDay: "1",
       depletesAt: "2024-10-09T00:00:00.000Z",
       expiringWithin90Days: "69",
@@ -55,93 +55,93 @@ describe("balance forecast", () => {
     });
   });
 
-  it("leaves reversed charges out of the burn rate", () => {
-    const account = packExpiringIn30DaysAtOneTokenADay();
-    const latest = h.services.ledger.charges(account.id, {}, 1, undefined).items[0]!;
-    h.services.rating.reverseCharge(latest.id, "duplicate", OPERATOR);
+  it("leaves reversed charges out of the burn rate", async () => {
+    const account = await packExpiringIn30DaysAtOneTokenADay();
+    const latest = (await h.services.ledger.charges(account.id, {}, 1, undefined)).items[0]!;
+    await h.services.rating.reverseCharge(latest.id, "duplicate", OPERATOR);
     // 29 tokens in 30 days: 0.966667 a day; the reversal gave its token back to the pack.
-    expect(shownForecast(account.id).burnRatePerDay).toBe("0.966667");
-    expect(shownForecast(account.id).expiringWithin90Days).toBe("70");
+    expect((await shownForecast(account.id)).burnRatePerDay).toBe("0.966667");
+    expect((await shownForecast(account.id)).expiringWithin90Days).toBe("70");
   });
 
-  it("forecasts no depletion for an account that used nothing, and every held token expiring", () => {
+  it("forecasts no depletion for an account that used nothing, and every held token expiring", async () => {
     h = createHarness({ now: "2024-06-01T00:00:00Z" });
-    const account = anAccount(h);
-    aFlexPack(h, account.id, { tokens: "100" });
-    expect(shownForecast(account.id)).toEqual({ burnRatePerDay: "0", depletesAt: null, expiringWithin90Days: "0", expiringUnused: "100" });
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id, { tokens: "100" });
+    expect(await shownForecast(account.id)).toEqual({ burnRatePerDay: "0", depletesAt: null, expiringWithin90Days: "0", expiringUnused: "100" });
   });
 
-  it("refuses an unknown account", () => {
+  it("refuses an unknown account", async () => {
     h = createHarness();
-    expect(refusalOf(() => h.services.insight.forecast(999))).toMatchObject({ code: "NOT_FOUND", field: "accountId" });
+    expect(await refusalOf(() => h.services.insight.forecast(999))).toMatchObject({ code: "NOT_FOUND", field: "accountId" });
   });
 });
 
 describe("balance alerts", () => {
-  const kinds = (accountId: number) =>
-    h.services.insight.alerts(accountId).map((alert) => [
+  const kinds = async (accountId: number) =>
+    (await h.services.insight.alerts(accountId)).map((alert) => [
       alert.kind,
       alert.tokensMicros === null ? null : formatMicros(alert.tokensMicros),
       alert.at === null ? null : formatInstant(alert.at),
     ]);
 
-  it("appear when their condition starts and clear when it ends", () => {
+  it("appear when their condition starts and clear when it ends", async () => {
     h = createHarness({ now: "2024-06-01T00:00:00Z" });
-    const account = anAccount(h);
-    aFlexPack(h, account.id, { tokens: "100" }); // bought 2024-05-31, expires 2025-05-31
-    expect(kinds(account.id)).toEqual([]);
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id, { tokens: "100" }); // bought 2024-05-31, expires 2025-05-31
+    expect(await kinds(account.id)).toEqual([]);
 
     // 162 jobs = 81 tokens: 19 left, under 20% of the 100 bought.
-    h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "162" }));
-    expect(kinds(account.id)).toEqual([["LOW_BALANCE", "19", null]]);
+    await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "162" }));
+    expect(await kinds(account.id)).toEqual([["LOW_BALANCE", "19", null]]);
 
     // 119 left of 200 bought is above 40.
-    aFlexPack(h, account.id, { tokens: "100" });
-    expect(kinds(account.id)).toEqual([]);
+    await aFlexPack(h, account.id, { tokens: "100" });
+    expect(await kinds(account.id)).toEqual([]);
 
     // Within 90 days of the packs' expiry.
     h.setNow("2025-03-15T00:00:00Z");
-    expect(kinds(account.id)).toEqual([["EXPIRING_SOON", "119", "2025-05-31T00:00:00.000Z"]]);
+    expect(await kinds(account.id)).toEqual([["EXPIRING_SOON", "119", "2025-05-31T00:00:00.000Z"]]);
 
     // 400 jobs = 200 tokens: the 119 are spent (nothing left to expire) and 81 are owed.
-    h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "400", occurredAt: h.now() }));
-    expect(kinds(account.id)).toEqual([
+    await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "400", occurredAt: h.now() }));
+    expect(await kinds(account.id)).toEqual([
       ["DEFICIT", "81", "2025-03-29T00:00:00.000Z"],
       ["LOW_BALANCE", "-81", null],
     ]);
 
     h.setNow("2025-03-30T00:00:00Z");
-    expect(kinds(account.id)).toEqual([
+    expect(await kinds(account.id)).toEqual([
       ["RESTRICTED", "81", "2025-03-29T00:00:00.000Z"],
       ["DEFICIT", "81", "2025-03-29T00:00:00.000Z"],
       ["LOW_BALANCE", "-81", null],
     ]);
 
     // A new pack pays the deficit: restriction and deficit clear; 19 of 300 bought is still low.
-    aFlexPack(h, account.id, { tokens: "100" });
-    expect(kinds(account.id)).toEqual([["LOW_BALANCE", "19", null]]);
+    await aFlexPack(h, account.id, { tokens: "100" });
+    expect(await kinds(account.id)).toEqual([["LOW_BALANCE", "19", null]]);
   });
 
-  it("refuses an unknown account", () => {
+  it("refuses an unknown account", async () => {
     h = createHarness();
-    expect(refusalOf(() => h.services.insight.alerts(999))).toMatchObject({ code: "NOT_FOUND", field: "accountId" });
+    expect(await refusalOf(() => h.services.insight.alerts(999))).toMatchObject({ code: "NOT_FOUND", field: "accountId" });
   });
 });
 
 describe("usage authorization", () => {
-  function accounts() {
+  async function accounts() {
     h = createHarness({ now: "2024-06-01T00:00:00Z" });
-    h.services.prices.publish(
+    await h.services.prices.publish(
       { apiCode: "data-management/storage", meter: "MEGABYTE", unitQuantity: 1, tokensPerUnitMicros: 0n, note: "free API" },
       OPERATOR,
     );
-    h.services.prices.retire("model-derivative/simple-job", null, "retired for the test", OPERATOR);
-    const funded = anAccount(h, { balancePolicy: "HARD_STOP" });
-    aFlexPack(h, funded.id);
-    const emptyHardStop = anAccount(h, { balancePolicy: "HARD_STOP" });
-    const emptyGrace = anAccount(h);
-    const restricted = anAccount(h);
-    h.services.rating.recordUsage(aUsageEvent(restricted.id, { occurredAt: h.now() }));
+    await h.services.prices.retire("model-derivative/simple-job", null, "retired for the test", OPERATOR);
+    const funded = await anAccount(h, { balancePolicy: "HARD_STOP" });
+    await aFlexPack(h, funded.id);
+    const emptyHardStop = await anAccount(h, { balancePolicy: "HARD_STOP" });
+    const emptyGrace = await anAccount(h);
+    const restricted = await anAccount(h);
+    await h.services.rating.recordUsage(aUsageEvent(restricted.id, { occurredAt: h.now() }));
     h.advance(15 * DAY_MS);
     return { funded, emptyHardStop, emptyGrace, restricted };
   }
@@ -155,36 +155,36 @@ describe("usage authorization", () => {
     ["restricted", "data-management/storage", true, "RESTRICTED"],
     ["funded", "model-derivative/simple-job", false, "ACTIVE"],
     ["funded", "no-such/api", false, "ACTIVE"],
-  ] as const)("the %s account calling %s is allowed: %s", (which, apiCode, allowed, status) => {
-    const account = accounts()[which];
-    const answer = h.services.insight.usageAuthorization(account.id, apiCode);
+  ] as const)("the %s account calling %s is allowed: %s", async (which, apiCode, allowed, status) => {
+    const account = (await accounts())[which];
+    const answer = await h.services.insight.usageAuthorization(account.id, apiCode);
     expect(answer).toMatchObject({ allowed, status });
     expect(answer.reason === null).toBe(allowed);
   });
 
-  it("refuses the same calls rating refuses", () => {
-    const { emptyHardStop, restricted } = accounts();
-    expect(refusalOf(() => h.services.rating.recordUsage(aUsageEvent(emptyHardStop.id, { occurredAt: h.now() })))).toMatchObject({
+  it("refuses the same calls rating refuses", async () => {
+    const { emptyHardStop, restricted } = await accounts();
+    expect(await refusalOf(() => h.services.rating.recordUsage(aUsageEvent(emptyHardStop.id, { occurredAt: h.now() })))).toMatchObject({
       code: "INSUFFICIENT_BALANCE",
     });
-    expect(refusalOf(() => h.services.rating.recordUsage(aUsageEvent(restricted.id, { occurredAt: h.now() })))).toMatchObject({
+    expect(await refusalOf(() => h.services.rating.recordUsage(aUsageEvent(restricted.id, { occurredAt: h.now() })))).toMatchObject({
       code: "ACCOUNT_RESTRICTED",
     });
-    expect(h.services.insight.usageAuthorization(restricted.id, "model-derivative/complex-job").reason).toContain("owes 0.5 tokens");
+    expect((await h.services.insight.usageAuthorization(restricted.id, "model-derivative/complex-job")).reason).toContain("owes 0.5 tokens");
   });
 
   it.each([
     ["an unknown account", 999, "model-derivative/complex-job", "NOT_FOUND", "accountId"],
     ["a malformed API code", 0, "Model Derivative", "BAD_USER_INPUT", "apiCode"],
-  ] as const)("refuses %s", (_what, id, apiCode, code, field) => {
-    const { funded } = accounts();
-    expect(refusalOf(() => h.services.insight.usageAuthorization(id || funded.id, apiCode))).toMatchObject({ code, field });
+  ] as const)("refuses %s", async (_what, id, apiCode, code, field) => {
+    const { funded } = await accounts();
+    expect(await refusalOf(() => h.services.insight.usageAuthorization(id || funded.id, apiCode))).toMatchObject({ code, field });
   });
 
-  it("says a restricted account may use premium APIs again once the deficit is paid", () => {
-    const { restricted } = accounts();
-    aFlexPack(h, restricted.id, { tokens: "100" });
-    expect(h.services.insight.usageAuthorization(restricted.id, "model-derivative/complex-job")).toEqual({
+  it("says a restricted account may use premium APIs again once the deficit is paid", async () => {
+    const { restricted } = await accounts();
+    await aFlexPack(h, restricted.id, { tokens: "100" });
+    expect(await h.services.insight.usageAuthorization(restricted.id, "model-derivative/complex-job")).toEqual({
       allowed: true,
       status: "ACTIVE",
       reason: null,

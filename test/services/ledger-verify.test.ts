@@ -7,31 +7,31 @@ beforeEach(() => {
 });
 afterEach(() => h.close());
 
-const charge = (accountId: number, quantity: string) => h.services.rating.recordUsage(aUsageEvent(accountId, { quantity, occurredAt: h.now() })).charge;
+const charge = async (accountId: number, quantity: string) => (await h.services.rating.recordUsage(aUsageEvent(accountId, { quantity, occurredAt: h.now() }))).charge;
 
 /** A ledger with every kind of entry: lot and pack drains, a deficit, its settlement, a reversal. */
-function busyLedger() {
-  const account = anAccount(h);
-  const lot = aCreditLot(h, account.id, { amount: "10", purchasedAt: at("2022-10-01T00:00:00Z") });
-  const pack = aFlexPack(h, account.id, { tokens: "100" });
-  charge(account.id, "30"); // 15 tokens: 10 from the lot, 5 from the pack
-  const reversed = charge(account.id, "4"); // 2 tokens from the pack
-  h.services.rating.reverseCharge(reversed.id, "duplicate", OPERATOR);
-  charge(account.id, "200"); // 100 tokens: 95 from the pack, 5 owed
-  const settling = aFlexPack(h, account.id, { tokens: "100" }); // pays the 5 owed
-  const quiet = anAccount(h);
+async function busyLedger() {
+  const account = await anAccount(h);
+  const lot = await aCreditLot(h, account.id, { amount: "10", purchasedAt: at("2022-10-01T00:00:00Z") });
+  const pack = await aFlexPack(h, account.id, { tokens: "100" });
+  await charge(account.id, "30"); // 15 tokens: 10 from the lot, 5 from the pack
+  const reversed = await charge(account.id, "4"); // 2 tokens from the pack
+  await h.services.rating.reverseCharge(reversed.id, "duplicate", OPERATOR);
+  await charge(account.id, "200"); // 100 tokens: 95 from the pack, 5 owed
+  const settling = await aFlexPack(h, account.id, { tokens: "100" }); // pays the 5 owed
+  const quiet = await anAccount(h);
   return { account, lot, pack, settling, quiet };
 }
 
 describe("ledger verification", () => {
-  it("finds nothing to report when every stored figure equals the recomputation", () => {
-    const { account, pack, settling } = busyLedger();
-    expect(h.services.accounts.find(account.id)!.deficitMicros).toBe(0n);
-    expect(h.services.accounts.flexPacks([account.id]).get(account.id)!.map((p) => [p.id, p.remainingMicros])).toEqual([
+  it("finds nothing to report when every stored figure equals the recomputation", async () => {
+    const { account, pack, settling } = await busyLedger();
+    expect((await h.services.accounts.find(account.id))!.deficitMicros).toBe(0n);
+    expect((await h.services.accounts.flexPacks([account.id])).get(account.id)!.map((p) => [p.id, p.remainingMicros])).toEqual([
       [pack.id, 0n],
       [settling.id, tokens("95")],
     ]);
-    expect(h.services.ledger.verify()).toEqual([]);
+    expect(await h.services.ledger.verify()).toEqual([]);
   });
 
   it.each([
@@ -40,19 +40,19 @@ describe("ledger verification", () => {
     ["FlexPack", "flex_packs", "remaining_micros", "settling", tokens("95")],
     ["Account", "accounts", "deficit_micros", "account", 0n],
     ["Account", "accounts", "deficit_micros", "quiet", 0n],
-  ] as const)("reports a %s whose stored figure drifted (%s.%s of the %s)", (entity, table, column, which, recomputed) => {
-    const entities = busyLedger();
+  ] as const)("reports a %s whose stored figure drifted (%s.%s of the %s)", async (entity, table, column, which, recomputed) => {
+    const entities = await busyLedger();
     const id = entities[which].id;
     h.db.$client.prepare(`update ${table} set ${column} = ${column} + 7 where id = ?`).run(id);
-    expect(h.services.ledger.verify()).toEqual([{ entity, id, storedMicros: recomputed + 7n, recomputedMicros: recomputed }]);
+    expect(await h.services.ledger.verify()).toEqual([{ entity, id, storedMicros: recomputed + 7n, recomputedMicros: recomputed }]);
   });
 
-  it("counts a settlement only while the charge it paid stands", () => {
-    const { account, settling } = busyLedger();
+  it("counts a settlement only while the charge it paid stands", async () => {
+    const { account, settling } = await busyLedger();
     // Reversing the charge that was settled hands the settled tokens back to the paying pack.
-    const settled = h.services.ledger.charges(account.id, {}, 1, undefined).items[0]!;
-    h.services.rating.reverseCharge(settled.id, "wrong account", OPERATOR);
-    expect(h.services.accounts.flexPacks([account.id]).get(account.id)!.find((p) => p.id === settling.id)!.remainingMicros).toBe(tokens("100"));
-    expect(h.services.ledger.verify()).toEqual([]);
+    const settled = (await h.services.ledger.charges(account.id, {}, 1, undefined)).items[0]!;
+    await h.services.rating.reverseCharge(settled.id, "wrong account", OPERATOR);
+    expect((await h.services.accounts.flexPacks([account.id])).get(account.id)!.find((p) => p.id === settling.id)!.remainingMicros).toBe(tokens("100"));
+    expect(await h.services.ledger.verify()).toEqual([]);
   });
 });

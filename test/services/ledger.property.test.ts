@@ -13,8 +13,8 @@ import { isValidAt } from "../../server/core/time.js";
 import { DEFAULT_RULES } from "../../server/services/context.js";
 import type { CreditLotImport, FlexPurchase } from "../../server/services/funding.service.js";
 import type { UsageEvent } from "../../server/services/rating.service.js";
-import { openDatabase } from "../../server/store/database.js";
-import { lotAsSource, packAsSource } from "../../server/store/funding.store.js";
+import { openDatabase } from "../../server/store/sqlite/database.js";
+import { lotAsSource, packAsSource } from "../../server/store/sources.js";
 import { anAccount, at, createHarness, type Harness, harnessOn, OPERATOR } from "../fixtures/harness.js";
 
 const START = "2024-06-01T00:00:00Z";
@@ -114,11 +114,11 @@ function digest(): string {
 }
 
 /** The call must refuse with one of the allowed codes and write nothing. */
-function expectRefusedUnchanged(work: () => unknown, allowed: readonly ErrorCode[]): void {
+async function expectRefusedUnchanged(work: () => Promise<unknown>, allowed: readonly ErrorCode[]): Promise<void> {
   const before = digest();
   let refused: unknown = null;
   try {
-    work();
+    await work();
   } catch (error) {
     refused = error;
   }
@@ -127,16 +127,16 @@ function expectRefusedUnchanged(work: () => unknown, allowed: readonly ErrorCode
   expect(digest()).toEqual(before);
 }
 
-function sourcesOf(accountId: number): FundingSource[] {
+async function sourcesOf(accountId: number): Promise<FundingSource[]> {
   return [
-    ...(h.services.accounts.creditLots([accountId]).get(accountId) ?? []).map(lotAsSource),
-    ...(h.services.accounts.flexPacks([accountId]).get(accountId) ?? []).map(packAsSource),
+    ...((await h.services.accounts.creditLots([accountId])).get(accountId) ?? []).map(lotAsSource),
+    ...((await h.services.accounts.flexPacks([accountId])).get(accountId) ?? []).map(packAsSource),
   ];
 }
 
 /** Invariants of the whole store, after every step. */
-function checkLedger(hardStop: Account): void {
-  expect(h.services.ledger.verify()).toEqual([]);
+async function checkLedger(hardStop: Account): Promise<void> {
+  expect(await h.services.ledger.verify()).toEqual([]);
   expect(
     rows(`select c.id from usage_charges c
           where c.tokens_micros != coalesce((select sum(a.amount_micros) from allocations a where a.charge_id = c.id), 0)`),
@@ -153,9 +153,9 @@ function checkLedger(hardStop: Account): void {
  * before moving to the next, and owed a deficit only once every one of them was empty. So no
  * credit lot valid then kept tokens while a pack paid.
  */
-function checkDrain(accountId: number, chargeId: number, occurredAt: number): void {
-  const parts = h.services.ledger.allocations([chargeId]).get(chargeId) ?? [];
-  const after = sourcesOf(accountId).filter((source) => isValidAt(source, occurredAt));
+async function checkDrain(accountId: number, chargeId: number, occurredAt: number): Promise<void> {
+  const parts = (await h.services.ledger.allocations([chargeId])).get(chargeId) ?? [];
+  const after = (await sourcesOf(accountId)).filter((source) => isValidAt(source, occurredAt));
   const taken = (source: FundingSource) =>
     parts.filter((part) => part.source === source.kind && (part.creditLotId ?? part.flexPackId) === source.id).reduce((sum, part) => sum + part.amountMicros, 0n);
   const candidates = after.filter((source) => source.remainingMicros + taken(source) > 0n).sort(compareDrainOrder);
@@ -172,10 +172,10 @@ function checkDrain(accountId: number, chargeId: number, occurredAt: number): vo
 }
 
 /** A reversal gives each lot and pack exactly what the charge (or its settled deficit) took from it. */
-function reverseAndCheck(accountId: number, chargeId: number): void {
-  const remaining = () => new Map(sourcesOf(accountId).map((source) => [`${source.kind}#${source.id}`, source.remainingMicros]));
-  const before = remaining();
-  const deficitBefore = h.services.accounts.find(accountId)!.deficitMicros;
+async function reverseAndCheck(accountId: number, chargeId: number): Promise<void> {
+  const remaining = async () => new Map((await sourcesOf(accountId)).map((source) => [`${source.kind}#${source.id}`, source.remainingMicros]));
+  const before = await remaining();
+  const deficitBefore = (await h.services.accounts.find(accountId))!.deficitMicros;
   const expected = new Map<string, bigint>();
   const add = (key: string, amount: number) => expected.set(key, (expected.get(key) ?? 0n) + BigInt(amount));
   let unpaidDeficit = 0n;
@@ -198,50 +198,50 @@ function reverseAndCheck(accountId: number, chargeId: number): void {
     unpaidDeficit += BigInt(part.amount - settled);
   }
 
-  h.services.rating.reverseCharge(chargeId, "property test", OPERATOR);
-  for (const [key, amount] of remaining()) expect(amount - before.get(key)!).toBe(expected.get(key) ?? 0n);
-  expect(deficitBefore - h.services.accounts.find(accountId)!.deficitMicros).toBe(unpaidDeficit);
+  await h.services.rating.reverseCharge(chargeId, "property test", OPERATOR);
+  for (const [key, amount] of (await remaining())) expect(amount - before.get(key)!).toBe(expected.get(key) ?? 0n);
+  expect(deficitBefore - (await h.services.accounts.find(accountId))!.deficitMicros).toBe(unpaidDeficit);
 }
 
-function replay(item: Replayable, conflict: boolean): void {
+async function replay(item: Replayable, conflict: boolean): Promise<void> {
   if (item.kind === "usage") {
     if (conflict) {
       const changed = { ...item.input, quantityMicros: item.input.quantityMicros + 1n };
-      expectRefusedUnchanged(() => h.services.rating.recordUsage(changed), ["IDEMPOTENCY_CONFLICT"]);
+      await expectRefusedUnchanged(() => h.services.rating.recordUsage(changed), ["IDEMPOTENCY_CONFLICT"]);
       return;
     }
-    const result = h.services.rating.recordUsage(item.input);
+    const result = await h.services.rating.recordUsage(item.input);
     expect(result.replayed).toBe(true);
     expect(result.charge.id).toBe(item.chargeId);
     expect(result.charge.tokensMicros).toBe(item.tokensMicros);
   } else if (item.kind === "lot") {
     if (conflict) {
       const changed = { ...item.input, amountMicros: item.input.amountMicros + 1n };
-      expectRefusedUnchanged(() => h.services.funding.importCreditLot(changed, OPERATOR), ["IDEMPOTENCY_CONFLICT"]);
+      await expectRefusedUnchanged(() => h.services.funding.importCreditLot(changed, OPERATOR), ["IDEMPOTENCY_CONFLICT"]);
       return;
     }
-    expect(h.services.funding.importCreditLot(item.input, OPERATOR).id).toBe(item.id);
+    expect((await h.services.funding.importCreditLot(item.input, OPERATOR)).id).toBe(item.id);
   } else {
     if (conflict) {
       const changed = { ...item.input, tokensMicros: item.input.tokensMicros + 1_000_000n };
-      expectRefusedUnchanged(() => h.services.funding.recordFlexPurchase(changed, OPERATOR), ["IDEMPOTENCY_CONFLICT"]);
+      await expectRefusedUnchanged(() => h.services.funding.recordFlexPurchase(changed, OPERATOR), ["IDEMPOTENCY_CONFLICT"]);
       return;
     }
-    expect(h.services.funding.recordFlexPurchase(item.input, OPERATOR).id).toBe(item.id);
+    expect((await h.services.funding.recordFlexPurchase(item.input, OPERATOR)).id).toBe(item.id);
   }
 }
 
-function execute(steps: readonly Step[]): void {
+async function execute(steps: readonly Step[]): Promise<void> {
   h = freshStore();
   try {
-    executeOn(steps);
+    await executeOn(steps);
   } finally {
     h.close();
   }
 }
 
-function executeOn(steps: readonly Step[]): void {
-  const accounts = [anAccount(h, { balancePolicy: "NEGATIVE_WITH_GRACE" }), anAccount(h, { balancePolicy: "HARD_STOP" })];
+async function executeOn(steps: readonly Step[]): Promise<void> {
+  const accounts = [await anAccount(h, { balancePolicy: "NEGATIVE_WITH_GRACE" }), await anAccount(h, { balancePolicy: "HARD_STOP" })];
   const replayables: Replayable[] = [];
   const charges: { accountId: number; chargeId: number }[] = [];
   let counter = 0;
@@ -250,7 +250,7 @@ function executeOn(steps: readonly Step[]): void {
   for (const current of steps) {
     if (current.kind === "lot") {
       const input: CreditLotImport = { accountId: accounts[current.account]!.id, amountMicros: BigInt(current.micros), purchasedAt: between(LOTS_FROM, current.when), externalRef: ref("lot") };
-      replayables.push({ kind: "lot", input, id: h.services.funding.importCreditLot(input, OPERATOR).id });
+      replayables.push({ kind: "lot", input, id: (await h.services.funding.importCreditLot(input, OPERATOR)).id });
     } else if (current.kind === "pack") {
       const input: FlexPurchase = {
         accountId: accounts[current.account]!.id,
@@ -259,7 +259,7 @@ function executeOn(steps: readonly Step[]): void {
         channel: "ESTORE",
         orderRef: ref("order"),
       };
-      replayables.push({ kind: "pack", input, id: h.services.funding.recordFlexPurchase(input, OPERATOR).id });
+      replayables.push({ kind: "pack", input, id: (await h.services.funding.recordFlexPurchase(input, OPERATOR)).id });
     } else if (current.kind === "usage") {
       const api = APIS[current.api]!;
       const input: UsageEvent = {
@@ -272,50 +272,50 @@ function executeOn(steps: readonly Step[]): void {
       };
       let recorded;
       try {
-        recorded = h.services.rating.recordUsage(input);
+        recorded = await h.services.rating.recordUsage(input);
       } catch (error) {
         expect(error).toBeInstanceOf(FlexgateError);
         // Only the balance rules may refuse these well-formed events, and then nothing is written.
         expect(["ACCOUNT_RESTRICTED", "INSUFFICIENT_BALANCE"]).toContain((error as FlexgateError).code);
-        expectRefusedUnchanged(() => h.services.rating.recordUsage(input), ["ACCOUNT_RESTRICTED", "INSUFFICIENT_BALANCE"]);
+        await expectRefusedUnchanged(() => h.services.rating.recordUsage(input), ["ACCOUNT_RESTRICTED", "INSUFFICIENT_BALANCE"]);
       }
       if (recorded) {
         expect(recorded.replayed).toBe(false);
-        checkDrain(input.accountId, recorded.charge.id, input.occurredAt);
+        await checkDrain(input.accountId, recorded.charge.id, input.occurredAt);
         replayables.push({ kind: "usage", input, chargeId: recorded.charge.id, tokensMicros: recorded.charge.tokensMicros });
         charges.push({ accountId: input.accountId, chargeId: recorded.charge.id });
       }
     } else if (current.kind === "reverse" && charges.length > 0) {
       const target = charges[current.pick % charges.length]!;
-      if (h.services.ledger.findCharge(target.chargeId)!.reversedAt === null) reverseAndCheck(target.accountId, target.chargeId);
-      else expectRefusedUnchanged(() => h.services.rating.reverseCharge(target.chargeId, "again", OPERATOR), ["BAD_USER_INPUT"]);
+      if ((await h.services.ledger.findCharge(target.chargeId))!.reversedAt === null) await reverseAndCheck(target.accountId, target.chargeId);
+      else await expectRefusedUnchanged(() => h.services.rating.reverseCharge(target.chargeId, "again", OPERATOR), ["BAD_USER_INPUT"]);
     } else if (current.kind === "replay" && replayables.length > 0) {
       const before = digest();
-      replay(replayables[current.pick % replayables.length]!, current.conflict);
+      await replay(replayables[current.pick % replayables.length]!, current.conflict);
       expect(digest()).toEqual(before);
     } else if (current.kind === "advance") {
       h.advance(current.days * DAY);
     }
-    checkLedger(accounts[1]!);
+    await checkLedger(accounts[1]!);
   }
 
   // Replaying everything at the end changes nothing either.
   const before = digest();
-  for (const item of replayables) replay(item, false);
+  for (const item of replayables) await replay(item, false);
   expect(digest()).toEqual(before);
 }
 
 describe("the ledger under random sequences of funding, usage, reversals and replays", () => {
-  it("keeps allocations equal to charges, sources within bounds, the drain order, and stored = recomputed", () => {
-    fc.assert(
-      fc.property(fc.array(step, { minLength: 1, maxLength: 25 }), (steps) => execute(steps)),
+  it("keeps allocations equal to charges, sources within bounds, the drain order, and stored = recomputed", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 25 }), (steps) => execute(steps)),
       { numRuns: 60 },
     );
   });
 
-  it("holds on a long run of one account paying, owing, settling and reversing", () => {
-    fc.assert(
-      fc.property(fc.array(step.map((s) => ("account" in s ? { ...s, account: 0 } : s)), { minLength: 40, maxLength: 80 }), (steps) => execute(steps)),
+  it("holds on a long run of one account paying, owing, settling and reversing", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(step.map((s) => ("account" in s ? { ...s, account: 0 } : s)), { minLength: 40, maxLength: 80 }), (steps) => execute(steps)),
       { numRuns: 10 },
     );
   });

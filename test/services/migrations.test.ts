@@ -1,3 +1,4 @@
+import { SqliteStore } from "../../server/store/sqlite/store.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,7 +7,7 @@ import { SYSTEM_ACTOR } from "../../server/core/model.js";
 import { seedDemoData } from "../../server/seed/demo.js";
 import { DEFAULT_RULES } from "../../server/services/context.js";
 import { createServices } from "../../server/services/index.js";
-import { type Db, migrateDatabase, openDatabase } from "../../server/store/database.js";
+import { type Db, migrateDatabase, openDatabase } from "../../server/store/sqlite/database.js";
 
 describe("migrations and default data", () => {
   let dir: string;
@@ -82,24 +83,24 @@ describe("migrations and default data", () => {
     ]);
   });
 
-  it("loads demo data into an empty database once, consistent with the ledger, and never into one with accounts", () => {
+  it("loads demo data into an empty database once, consistent with the ledger, and never into one with accounts", async () => {
     migrateDatabase(freshFile());
-    const services = createServices({ db, clock: () => Date.UTC(2026, 10, 25), rules: DEFAULT_RULES });
-    expect(seedDemoData(services)).toBe(true);
-    const accounts = services.accounts.list({}, 100, undefined);
-    expect(accounts.totalCount).toBeGreaterThanOrEqual(5);
+    const services = createServices({ store: new SqliteStore(db), clock: () => Date.UTC(2026, 10, 25), rules: DEFAULT_RULES });
+    expect(await seedDemoData(services)).toBe(true);
+    const accounts = await services.accounts.list({}, 100, undefined);
+    expect(await accounts.totalCount).toBeGreaterThanOrEqual(5);
     expect(accounts.items.every((account) => account.demo && account.name.startsWith("Demo:"))).toBe(true);
     expect(db.$client.prepare("select count(*) from usage_charges").pluck().get()).toBeGreaterThan(100);
     expect(accounts.items.map((account) => services.accounts.status(account))).toContain("GRACE");
-    expect(services.ledger.verify()).toEqual([]);
-    expect(seedDemoData(services)).toBe(false);
+    expect(await services.ledger.verify()).toEqual([]);
+    expect(await seedDemoData(services)).toBe(false);
   });
 
-  it("leaves a database with a real account alone", () => {
+  it("leaves a database with a real account alone", async () => {
     migrateDatabase(freshFile());
-    const services = createServices({ db, clock: () => Date.UTC(2026, 10, 25), rules: DEFAULT_RULES });
-    services.accounts.create({ name: "Real customer" }, SYSTEM_ACTOR);
-    expect(seedDemoData(services)).toBe(false);
-    expect(services.accounts.list({}, 100, undefined).totalCount).toBe(1);
+    const services = createServices({ store: new SqliteStore(db), clock: () => Date.UTC(2026, 10, 25), rules: DEFAULT_RULES });
+    await services.accounts.create({ name: "Real customer" }, SYSTEM_ACTOR);
+    expect(await seedDemoData(services)).toBe(false);
+    expect(await (await services.accounts.list({}, 100, undefined)).totalCount).toBe(1);
   });
 });

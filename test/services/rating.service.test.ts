@@ -14,61 +14,61 @@ afterEach(() => h.close());
 
 
 describe("idempotent usage recording", () => {
-  it("replays the same eventId with the same payload: same charge, replayed, nothing written", () => {
-    const account = anAccount(h);
-    aFlexPack(h, account.id);
+  it("replays the same eventId with the same payload: same charge, replayed, nothing written", async () => {
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id);
     const event = aUsageEvent(account.id, { quantity: "3", clientId: "app-1", labels: { job: "a", site: "b" } });
-    const first = h.services.rating.recordUsage(event);
+    const first = await h.services.rating.recordUsage(event);
     expect(first.replayed).toBe(false);
 
     const before = dbSnapshot(h.db);
     h.advance(60_000);
-    const again = h.services.rating.recordUsage({ ...event, labels: { site: "b", job: "a" } });
+    const again = await h.services.rating.recordUsage({ ...event, labels: { site: "b", job: "a" } });
     expect(again.replayed).toBe(true);
     expect(again.charge).toEqual(first.charge);
     expect(dbSnapshot(h.db)).toEqual(before);
   });
 
-  it("replays the original charge even after the account ran out of tokens", () => {
-    const account = anAccount(h, { balancePolicy: "HARD_STOP" });
-    aFlexPack(h, account.id);
+  it("replays the original charge even after the account ran out of tokens", async () => {
+    const account = await anAccount(h, { balancePolicy: "HARD_STOP" });
+    await aFlexPack(h, account.id);
     const event = aUsageEvent(account.id, { quantity: "200" });
-    const first = h.services.rating.recordUsage(event);
+    const first = await h.services.rating.recordUsage(event);
     expect(remainingOf(h.db, "FLEX_PACK", 1)).toBe("0");
-    expect(h.services.rating.recordUsage(event)).toEqual({ charge: first.charge, replayed: true });
+    expect(await h.services.rating.recordUsage(event)).toEqual({ charge: first.charge, replayed: true });
   });
 
-  it.each<[string, Partial<UsageEvent> | ((accountId: number) => Partial<UsageEvent>)]>([
+  it.each<[string, Partial<UsageEvent> | ((accountId: number) => Partial<UsageEvent> | Promise<Partial<UsageEvent>>)]>([
     ["another quantity", { quantityMicros: tokens("2") }],
     ["another API", { apiCode: "model-derivative/simple-job" }],
     ["another outcome", { outcome: "FAILED" }],
     ["another usage time", { occurredAt: at("2024-05-31T12:00:01Z") }],
     ["another client", { clientId: "app-2" }],
     ["other labels", { labels: { job: "b" } }],
-    ["another account", () => ({ accountId: anAccount(h).id })],
-  ])("refuses the same eventId with %s: IDEMPOTENCY_CONFLICT on input.eventId, nothing written", (_why, change) => {
-    const account = anAccount(h);
-    aFlexPack(h, account.id);
+    ["another account", async () => ({ accountId: (await anAccount(h)).id })],
+  ])("refuses the same eventId with %s: IDEMPOTENCY_CONFLICT on input.eventId, nothing written", async (_why, change) => {
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id);
     const event = aUsageEvent(account.id, { clientId: "app-1", labels: { job: "a" } });
-    h.services.rating.recordUsage(event);
-    const changed = { ...event, ...(typeof change === "function" ? change(account.id) : change) };
-    expectRefusedUnchanged(h.db, () => h.services.rating.recordUsage(changed), "IDEMPOTENCY_CONFLICT", "input.eventId");
+    await h.services.rating.recordUsage(event);
+    const changed = { ...event, ...(typeof change === "function" ? await change(account.id) : change) };
+    await expectRefusedUnchanged(h.db, () => h.services.rating.recordUsage(changed), "IDEMPOTENCY_CONFLICT", "input.eventId");
   });
 });
 
 describe("credit-first drain on the real store", () => {
-  it("drains cloud credits before Flex packs, and packs by expiry then size", () => {
+  it("drains cloud credits before Flex packs, and packs by expiry then size", async () => {
     h.setNow("2023-02-01T00:00:00Z");
-    const account = anAccount(h);
-    const reseller = aReseller(h);
-    const oldLot = aCreditLot(h, account.id, { amount: "4", purchasedAt: at("2022-03-01T00:00:00Z") });
-    const newLot = aCreditLot(h, account.id, { amount: "10", purchasedAt: at("2022-10-01T00:00:00Z") });
-    const big = aFlexPack(h, account.id, { tokens: "500", channel: "RESELLER", resellerId: reseller.id, purchasedAt: at("2022-12-01T00:00:00Z") });
-    const small = aFlexPack(h, account.id, { tokens: "100", channel: "RESELLER", resellerId: reseller.id, purchasedAt: at("2022-12-01T00:00:00Z") });
-    const later = aFlexPack(h, account.id, { tokens: "100", channel: "RESELLER", resellerId: reseller.id, purchasedAt: at("2023-01-10T00:00:00Z") });
+    const account = await anAccount(h);
+    const reseller = await aReseller(h);
+    const oldLot = await aCreditLot(h, account.id, { amount: "4", purchasedAt: at("2022-03-01T00:00:00Z") });
+    const newLot = await aCreditLot(h, account.id, { amount: "10", purchasedAt: at("2022-10-01T00:00:00Z") });
+    const big = await aFlexPack(h, account.id, { tokens: "500", channel: "RESELLER", resellerId: reseller.id, purchasedAt: at("2022-12-01T00:00:00Z") });
+    const small = await aFlexPack(h, account.id, { tokens: "100", channel: "RESELLER", resellerId: reseller.id, purchasedAt: at("2022-12-01T00:00:00Z") });
+    const later = await aFlexPack(h, account.id, { tokens: "100", channel: "RESELLER", resellerId: reseller.id, purchasedAt: at("2023-01-10T00:00:00Z") });
 
     // 240 complex jobs at 0.5 = 120 tokens.
-    const { charge } = h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "240", occurredAt: at("2023-01-31T00:00:00Z") }));
+    const { charge } = await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "240", occurredAt: at("2023-01-31T00:00:00Z") }));
     expect(formatMicros(charge.tokensMicros)).toBe("120");
     expect(receiptOf(h.db, charge.id)).toEqual([
       `CREDIT_LOT#${oldLot.id}:4`,
@@ -78,14 +78,14 @@ describe("credit-first drain on the real store", () => {
     ]);
     expect(remainingOf(h.db, "FLEX_PACK", later.id)).toBe("100");
     expect(remainingOf(h.db, "FLEX_PACK", big.id)).toBe("494");
-    expect(h.services.ledger.verify()).toEqual([]);
+    expect(await h.services.ledger.verify()).toEqual([]);
   });
 
-  it("rates a late event with the price and the lots valid when it occurred", () => {
-    const account = anAccount(h);
-    const lot = aCreditLot(h, account.id, { amount: "10", purchasedAt: at("2022-01-01T00:00:00Z") });
-    const beforeCut = h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: at("2022-02-01T00:00:00Z") })).charge;
-    const afterCut = h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: at("2022-03-29T00:00:00Z") })).charge;
+  it("rates a late event with the price and the lots valid when it occurred", async () => {
+    const account = await anAccount(h);
+    const lot = await aCreditLot(h, account.id, { amount: "10", purchasedAt: at("2022-01-01T00:00:00Z") });
+    const beforeCut = (await h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: at("2022-02-01T00:00:00Z") }))).charge;
+    const afterCut = (await h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: at("2022-03-29T00:00:00Z") }))).charge;
     expect(formatMicros(beforeCut.tokensMicros)).toBe("1.5");
     expect(formatMicros(afterCut.tokensMicros)).toBe("0.5");
     expect(beforeCut.priceEntryId).not.toBe(afterCut.priceEntryId);
@@ -96,21 +96,21 @@ describe("credit-first drain on the real store", () => {
   it.each([
     ["a lot bought after the usage is not used", "2022-06-01T00:00:00Z", "2022-05-31T23:59:59.999Z"],
     ["a lot expired before the usage is not used", "2021-01-01T00:00:00Z", "2022-01-01T00:00:00Z"],
-  ])("%s: the cost becomes a deficit and the lot keeps its tokens", (_why, purchasedAt, occurredAt) => {
-    const account = anAccount(h);
-    const lot = aCreditLot(h, account.id, { amount: "10", purchasedAt: at(purchasedAt) });
-    const { charge } = h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: at(occurredAt), quantity: "2" }));
+  ])("%s: the cost becomes a deficit and the lot keeps its tokens", async (_why, purchasedAt, occurredAt) => {
+    const account = await anAccount(h);
+    const lot = await aCreditLot(h, account.id, { amount: "10", purchasedAt: at(purchasedAt) });
+    const { charge } = await h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: at(occurredAt), quantity: "2" }));
     expect(receiptOf(h.db, charge.id)).toEqual([`DEFICIT#-:${formatMicros(charge.tokensMicros)}`]);
     expect(remainingOf(h.db, "CREDIT_LOT", lot.id)).toBe("10");
   });
 
-  it("charges 217 s of Design Automation 0.120556 tokens, split to the micro-token across a lot and a pack", () => {
+  it("charges 217 s of Design Automation 0.120556 tokens, split to the micro-token across a lot and a pack", async () => {
     h.setNow("2023-02-01T00:00:00Z");
-    const account = anAccount(h);
-    const reseller = aReseller(h);
-    const lot = aCreditLot(h, account.id, { amount: "0.1", purchasedAt: at("2022-10-01T00:00:00Z") });
-    const pack = aFlexPack(h, account.id, { channel: "RESELLER", resellerId: reseller.id, purchasedAt: at("2022-12-01T00:00:00Z") });
-    const { charge } = h.services.rating.recordUsage(
+    const account = await anAccount(h);
+    const reseller = await aReseller(h);
+    const lot = await aCreditLot(h, account.id, { amount: "0.1", purchasedAt: at("2022-10-01T00:00:00Z") });
+    const pack = await aFlexPack(h, account.id, { channel: "RESELLER", resellerId: reseller.id, purchasedAt: at("2022-12-01T00:00:00Z") });
+    const { charge } = await h.services.rating.recordUsage(
       aUsageEvent(account.id, { apiCode: "design-automation/autocad", quantity: "217", occurredAt: at("2023-01-15T00:00:00Z") }),
     );
     expect(receiptOf(h.db, charge.id)).toEqual([`CREDIT_LOT#${lot.id}:0.1`, `FLEX_PACK#${pack.id}:0.020556`]);
@@ -125,10 +125,10 @@ describe("outcomes that are not billed", () => {
     ["a Reality Capture job cancelled after processing started is charged", "reality-capture/photoscene", "CANCELLED", "100", "2"],
     ["a failed Reality Capture job is free", "reality-capture/photoscene", "FAILED", "100", "0"],
     ["a failed Design Automation work item is free", "design-automation/revit", "FAILED", "3600", "0"],
-  ])("%s", (_why, apiCode, outcome, quantity, expected) => {
-    const account = anAccount(h);
-    const pack = aFlexPack(h, account.id);
-    const { charge } = h.services.rating.recordUsage(aUsageEvent(account.id, { apiCode, outcome, quantity }));
+  ])("%s", async (_why, apiCode, outcome, quantity, expected) => {
+    const account = await anAccount(h);
+    const pack = await aFlexPack(h, account.id);
+    const { charge } = await h.services.rating.recordUsage(aUsageEvent(account.id, { apiCode, outcome, quantity }));
     expect(formatMicros(charge.tokensMicros)).toBe(expected);
     expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe(formatMicros(tokens("100") - tokens(expected)));
     // A free outcome still counts in usage reports, so its charge row exists, with no allocation.
@@ -152,84 +152,84 @@ describe("refused usage writes nothing", () => {
     ["a usage time more than 5 minutes ahead", (id) => aUsageEvent(id, { occurredAt: at("2024-06-01T00:05:00.001Z") }), "BAD_USER_INPUT", "input.occurredAt"],
     ["a client id with control characters", (id) => aUsageEvent(id, { clientId: "app\n1" }), "BAD_USER_INPUT", "input.clientId"],
     ["more than 20 labels", (id) => aUsageEvent(id, { labels: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, "v"])) }), "BAD_USER_INPUT", "input.labels"],
-  ])("refuses %s", (_why, event, code, field) => {
-    const account = anAccount(h);
-    aFlexPack(h, account.id);
-    expectRefusedUnchanged(h.db, () => h.services.rating.recordUsage(event(account.id)), code, field);
+  ])("refuses %s", async (_why, event, code, field) => {
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id);
+    await expectRefusedUnchanged(h.db, () => h.services.rating.recordUsage(event(account.id)), code, field);
   });
 
-  it("accepts a usage time exactly 5 minutes ahead (clock skew)", () => {
-    const account = anAccount(h);
-    aFlexPack(h, account.id);
-    expect(h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: at("2024-06-01T00:05:00Z") })).replayed).toBe(false);
+  it("accepts a usage time exactly 5 minutes ahead (clock skew)", async () => {
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id);
+    expect((await h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: at("2024-06-01T00:05:00Z") }))).replayed).toBe(false);
   });
 
-  it("refuses a cost too large to rate, naming the quantity", () => {
-    const account = anAccount(h);
-    h.services.prices.publish(
+  it("refuses a cost too large to rate, naming the quantity", async () => {
+    const account = await anAccount(h);
+    await h.services.prices.publish(
       { apiCode: "test/expensive", meter: "JOB", unitQuantity: 1, tokensPerUnitMicros: tokens("1000"), note: "test price" },
       OPERATOR,
     );
     const event = aUsageEvent(account.id, { apiCode: "test/expensive", quantity: "1000001", occurredAt: h.now() });
-    expectRefusedUnchanged(h.db, () => h.services.rating.recordUsage(event), "BAD_USER_INPUT", "input.quantity");
+    await expectRefusedUnchanged(h.db, () => h.services.rating.recordUsage(event), "BAD_USER_INPUT", "input.quantity");
   });
 });
 
 describe("deficit, grace and restriction (NEGATIVE_WITH_GRACE)", () => {
-  it("books what cannot be paid as a deficit and starts 14 days of grace from booking time", () => {
-    const account = anAccount(h);
-    const pack = aFlexPack(h, account.id, { tokens: "100" });
-    const { charge } = h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "210" }));
+  it("books what cannot be paid as a deficit and starts 14 days of grace from booking time", async () => {
+    const account = await anAccount(h);
+    const pack = await aFlexPack(h, account.id, { tokens: "100" });
+    const { charge } = await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "210" }));
     expect(receiptOf(h.db, charge.id)).toEqual([`FLEX_PACK#${pack.id}:100`, "DEFICIT#-:5"]);
     expect(deficitOf(h.db, account.id)).toBe("5");
-    expect(h.statusOf(account.id)).toBe("GRACE");
-    const balance = h.balanceOf(account.id);
+    expect(await h.statusOf(account.id)).toBe("GRACE");
+    const balance = await h.balanceOf(account.id);
     expect(formatMicros(balance.availableMicros)).toBe("-5");
     // The event occurred 12 hours before it was booked; grace counts from the booking.
     expect(balance.graceEndsAt).toBe(h.now() + GRACE_PERIOD_MS);
   });
 
-  it("keeps charging during grace, then refuses usage with a cost once grace is over, writing nothing", () => {
-    const account = anAccount(h);
-    h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "10" }));
+  it("keeps charging during grace, then refuses usage with a cost once grace is over, writing nothing", async () => {
+    const account = await anAccount(h);
+    await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "10" }));
     const booked = h.now();
 
     h.setNow(booked + GRACE_PERIOD_MS - 1);
-    const during = h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: h.now() }));
+    const during = await h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: h.now() }));
     expect(receiptOf(h.db, during.charge.id)).toEqual(["DEFICIT#-:0.5"]);
-    expect(h.balanceOf(account.id).graceEndsAt).toBe(booked + GRACE_PERIOD_MS);
+    expect((await h.balanceOf(account.id)).graceEndsAt).toBe(booked + GRACE_PERIOD_MS);
 
     h.setNow(booked + GRACE_PERIOD_MS);
-    expect(h.statusOf(account.id)).toBe("RESTRICTED");
-    expectRefusedUnchanged(h.db, () => h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: h.now() })), "ACCOUNT_RESTRICTED", undefined);
+    expect(await h.statusOf(account.id)).toBe("RESTRICTED");
+    await expectRefusedUnchanged(h.db, () => h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: h.now() })), "ACCOUNT_RESTRICTED", undefined);
   });
 
-  it("still records free usage on a restricted account", () => {
-    const account = anAccount(h);
-    h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "10" }));
+  it("still records free usage on a restricted account", async () => {
+    const account = await anAccount(h);
+    await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "10" }));
     h.advance(GRACE_PERIOD_MS);
-    const { charge } = h.services.rating.recordUsage(aUsageEvent(account.id, { outcome: "FAILED", occurredAt: h.now() }));
+    const { charge } = await h.services.rating.recordUsage(aUsageEvent(account.id, { outcome: "FAILED", occurredAt: h.now() }));
     expect(charge.tokensMicros).toBe(0n);
     expect(deficitOf(h.db, account.id)).toBe("5");
   });
 });
 
 describe("HARD_STOP accounts (prepay only)", () => {
-  it("refuses a cost the balance cannot cover with INSUFFICIENT_BALANCE and writes nothing", () => {
-    const account = anAccount(h, { balancePolicy: "HARD_STOP" });
-    aFlexPack(h, account.id, { tokens: "100" });
-    expectRefusedUnchanged(h.db, () => h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "200.000002" })), "INSUFFICIENT_BALANCE", undefined);
+  it("refuses a cost the balance cannot cover with INSUFFICIENT_BALANCE and writes nothing", async () => {
+    const account = await anAccount(h, { balancePolicy: "HARD_STOP" });
+    await aFlexPack(h, account.id, { tokens: "100" });
+    await expectRefusedUnchanged(h.db, () => h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "200.000002" })), "INSUFFICIENT_BALANCE", undefined);
   });
 
-  it("spends the balance to the last micro-token, then refuses", () => {
-    const account = anAccount(h, { balancePolicy: "HARD_STOP" });
-    const pack = aFlexPack(h, account.id, { tokens: "100" });
-    h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "199.999998" }));
+  it("spends the balance to the last micro-token, then refuses", async () => {
+    const account = await anAccount(h, { balancePolicy: "HARD_STOP" });
+    const pack = await aFlexPack(h, account.id, { tokens: "100" });
+    await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "199.999998" }));
     expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe("0.000001");
-    h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "0.000002" }));
+    await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "0.000002" }));
     expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe("0");
     expect(deficitOf(h.db, account.id)).toBe("0");
-    expectRefusedUnchanged(h.db, () => h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "0.000002" })), "INSUFFICIENT_BALANCE", undefined);
+    await expectRefusedUnchanged(h.db, () => h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "0.000002" })), "INSUFFICIENT_BALANCE", undefined);
   });
 });
 
@@ -240,21 +240,21 @@ describe("a drain is all or nothing", () => {
       when new.remaining_micros < ${tokens(amount)} begin select raise(abort, 'injected storage fault'); end`);
   }
 
-  it("leaves no charge or allocation behind when storage fails in the middle of an event", () => {
-    const account = anAccount(h);
-    aFlexPack(h, account.id, { tokens: "100" });
+  it("leaves no charge or allocation behind when storage fails in the middle of an event", async () => {
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id, { tokens: "100" });
     failPackUpdatesBelow("50");
     const before = dbSnapshot(h.db);
-    expect(() => h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "120" }))).toThrow(/injected storage fault/);
+    await expect(h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "120" }))).rejects.toThrow(/injected storage fault/);
     expect(dbSnapshot(h.db)).toEqual(before);
-    expect(h.services.ledger.verify()).toEqual([]);
+    expect(await h.services.ledger.verify()).toEqual([]);
   });
 });
 
 describe("batches: each item succeeds or fails alone", () => {
-  it("commits the good items around a refused one, and the refused one leaves nothing", () => {
-    const account = anAccount(h, { balancePolicy: "HARD_STOP" });
-    const pack = aFlexPack(h, account.id, { tokens: "100" });
+  it("commits the good items around a refused one, and the refused one leaves nothing", async () => {
+    const account = await anAccount(h, { balancePolicy: "HARD_STOP" });
+    const pack = await aFlexPack(h, account.id, { tokens: "100" });
     const counts = rowCounts(h.db);
     const items = [
       aUsageEvent(account.id, { quantity: "80" }), // 40 tokens
@@ -263,7 +263,7 @@ describe("batches: each item succeeds or fails alone", () => {
       aUsageEvent(account.id, { apiCode: "model-derivative/unknown-job" }),
       aUsageEvent(account.id, { quantity: "100" }), // 50 tokens
     ];
-    const results = h.services.rating.recordUsageBatch(items);
+    const results = await h.services.rating.recordUsageBatch(items);
     expect(results.map((result) => (result.error ? { code: result.error.code, field: result.error.field } : result.replayed))).toEqual([
       false,
       { code: "BAD_USER_INPUT", field: "inputs.1.quantity" },
@@ -279,14 +279,14 @@ describe("batches: each item succeeds or fails alone", () => {
     for (const refused of [items[1]!, items[2]!, items[3]!]) {
       expect(scalar(h.db, "select count(*) from usage_charges where event_id = ?", refused.eventId)).toBe(0);
     }
-    expect(h.services.ledger.verify()).toEqual([]);
+    expect(await h.services.ledger.verify()).toEqual([]);
   });
 
-  it("replays and conflicts inside one batch like separate calls", () => {
-    const account = anAccount(h);
-    aFlexPack(h, account.id);
+  it("replays and conflicts inside one batch like separate calls", async () => {
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id);
     const event = aUsageEvent(account.id);
-    const results = h.services.rating.recordUsageBatch([event, event, { ...event, quantityMicros: tokens("2") }]);
+    const results = await h.services.rating.recordUsageBatch([event, event, { ...event, quantityMicros: tokens("2") }]);
     const [first, second] = results;
     if (!first || first.error || !second || second.error) throw new Error("expected the first two items to be recorded");
     expect(first.replayed).toBe(false);
@@ -295,50 +295,50 @@ describe("batches: each item succeeds or fails alone", () => {
     expect(scalar(h.db, "select count(*) from usage_charges")).toBe(1);
   });
 
-  it("rolls the whole batch back when SQLite ends the transaction inside an item, so a retry is clean", () => {
-    const account = anAccount(h);
-    aFlexPack(h, account.id, { tokens: "100" });
+  it("rolls the whole batch back when SQLite ends the transaction inside an item, so a retry is clean", async () => {
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id, { tokens: "100" });
     h.db.$client.exec(`create trigger inject_fault before update of remaining_micros on flex_packs
       when new.remaining_micros < ${tokens("50")} begin select raise(rollback, 'injected storage fault'); end`);
     const items = [aUsageEvent(account.id, { quantity: "20" }), aUsageEvent(account.id, { quantity: "100" }), aUsageEvent(account.id, { quantity: "2" })];
     const before = dbSnapshot(h.db);
-    expect(() => h.services.rating.recordUsageBatch(items)).toThrow(/injected storage fault/);
+    await expect(h.services.rating.recordUsageBatch(items)).rejects.toThrow(/injected storage fault/);
     expect(dbSnapshot(h.db)).toEqual(before);
 
     h.db.$client.exec("drop trigger inject_fault");
-    const retried = h.services.rating.recordUsageBatch(items);
+    const retried = await h.services.rating.recordUsageBatch(items);
     expect(retried.every((result) => !result.error && !result.replayed)).toBe(true);
     expect(remainingOf(h.db, "FLEX_PACK", 1)).toBe("39");
   });
 
-  it(`refuses more than ${MAX_BATCH_SIZE} events at once, writing nothing`, () => {
-    const account = anAccount(h);
+  it(`refuses more than ${MAX_BATCH_SIZE} events at once, writing nothing`, async () => {
+    const account = await anAccount(h);
     const items = Array.from({ length: MAX_BATCH_SIZE + 1 }, () => aUsageEvent(account.id));
-    expectRefusedUnchanged(h.db, () => h.services.rating.recordUsageBatch(items), "BAD_USER_INPUT", "inputs");
+    await expectRefusedUnchanged(h.db, () => h.services.rating.recordUsageBatch(items), "BAD_USER_INPUT", "inputs");
   });
 });
 
 describe("quotes", () => {
-  it("quotes exactly what recording will charge, writing nothing", () => {
-    const account = anAccount(h);
-    aFlexPack(h, account.id, { tokens: "100" });
+  it("quotes exactly what recording will charge, writing nothing", async () => {
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id, { tokens: "100" });
     const event = aUsageEvent(account.id, { quantity: "210" });
     const before = dbSnapshot(h.db);
-    const quote = h.services.rating.quoteUsage(event);
+    const quote = await h.services.rating.quoteUsage(event);
     expect(dbSnapshot(h.db)).toEqual(before);
 
-    const { charge } = h.services.rating.recordUsage(event);
+    const { charge } = await h.services.rating.recordUsage(event);
     expect(quote.tokensMicros).toBe(charge.tokensMicros);
     expect(quote.price.id).toBe(charge.priceEntryId);
     expect(quote.allocations.map((a) => `${a.source}#${a.sourceId ?? "-"}:${formatMicros(a.amountMicros)}`)).toEqual(receiptOf(h.db, charge.id));
-    expect(formatMicros(quote.balanceAfter.availableMicros)).toBe(formatMicros(h.balanceOf(account.id).availableMicros));
+    expect(formatMicros(quote.balanceAfter.availableMicros)).toBe(formatMicros((await h.balanceOf(account.id)).availableMicros));
   });
 });
 
 describe("group commit of concurrent recordUsage calls", () => {
   it("answers each caller alone: refused events reject their own call, the others are charged", async () => {
-    const account = anAccount(h, { balancePolicy: "HARD_STOP" });
-    const pack = aFlexPack(h, account.id, { tokens: "100" });
+    const account = await anAccount(h, { balancePolicy: "HARD_STOP" });
+    const pack = await aFlexPack(h, account.id, { tokens: "100" });
     const settled = await Promise.allSettled([
       h.services.usageBatcher.record(aUsageEvent(account.id, { quantity: "80" })), // 40 tokens
       h.services.usageBatcher.record(aUsageEvent(account.id, { quantity: "140" })), // 70: only 60 left
@@ -352,12 +352,12 @@ describe("group commit of concurrent recordUsage calls", () => {
     ).toEqual(["40", { code: "INSUFFICIENT_BALANCE", field: undefined }, { code: "BAD_USER_INPUT", field: "input.quantity" }, "50"]);
     expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe("10");
     expect(scalar(h.db, "select count(*) from usage_charges")).toBe(2);
-    expect(h.services.ledger.verify()).toEqual([]);
+    expect(await h.services.ledger.verify()).toEqual([]);
   });
 
   it("rejects every caller of a group whose transaction SQLite rolls back, and writes nothing", async () => {
-    const account = anAccount(h);
-    aFlexPack(h, account.id, { tokens: "100" });
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id, { tokens: "100" });
     // RAISE(ROLLBACK) ends the whole transaction, as a full disk or an I/O error would.
     h.db.$client.exec(`create trigger inject_fault before update of remaining_micros on flex_packs
       when new.remaining_micros < ${tokens("50")} begin select raise(rollback, 'injected storage fault'); end`);

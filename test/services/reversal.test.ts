@@ -11,32 +11,32 @@ beforeEach(() => {
 });
 afterEach(() => h.close());
 
-const charge = (accountId: number, quantity: string, occurredAt = h.now()) =>
-  h.services.rating.recordUsage(aUsageEvent(accountId, { quantity, occurredAt })).charge;
+const charge = async (accountId: number, quantity: string, occurredAt = h.now()) =>
+  (await h.services.rating.recordUsage(aUsageEvent(accountId, { quantity, occurredAt }))).charge;
 
 describe("reversing a charge", () => {
-  it("returns every token to the exact lot and pack it came from and cancels the unpaid deficit", () => {
+  it("returns every token to the exact lot and pack it came from and cancels the unpaid deficit", async () => {
     h.setNow("2023-02-01T00:00:00Z");
-    const account = anAccount(h);
-    const lot = aCreditLot(h, account.id, { amount: "4", purchasedAt: at("2022-10-01T00:00:00Z") });
-    const other = aCreditLot(h, account.id, { amount: "50", purchasedAt: at("2022-10-22T00:00:00Z") });
-    const pack = aFlexPack(h, account.id, { channel: "RESELLER", resellerId: aReseller(h).id, purchasedAt: at("2022-12-01T00:00:00Z") });
-    charge(account.id, "40"); // 20 tokens: the lot's 4, then 16 of the other lot
-    const split = charge(account.id, "220", at("2023-01-31T00:00:00Z")); // 110 tokens
+    const account = await anAccount(h);
+    const lot = await aCreditLot(h, account.id, { amount: "4", purchasedAt: at("2022-10-01T00:00:00Z") });
+    const other = await aCreditLot(h, account.id, { amount: "50", purchasedAt: at("2022-10-22T00:00:00Z") });
+    const pack = await aFlexPack(h, account.id, { channel: "RESELLER", resellerId: (await aReseller(h)).id, purchasedAt: at("2022-12-01T00:00:00Z") });
+    await charge(account.id, "40"); // 20 tokens: the lot's 4, then 16 of the other lot
+    const split = await charge(account.id, "220", at("2023-01-31T00:00:00Z")); // 110 tokens
     expect(receiptOf(h.db, split.id)).toEqual([`CREDIT_LOT#${other.id}:34`, `FLEX_PACK#${pack.id}:76`]);
     expect(remainingOf(h.db, "CREDIT_LOT", lot.id)).toBe("0");
 
-    const deficitCharge = charge(account.id, "60"); // 30 tokens: 24 from the pack, 6 owed
+    const deficitCharge = await charge(account.id, "60"); // 30 tokens: 24 from the pack, 6 owed
     expect(receiptOf(h.db, deficitCharge.id)).toEqual([`FLEX_PACK#${pack.id}:24`, "DEFICIT#-:6"]);
     const counts = rowCounts(h.db);
 
-    const reversed = h.services.rating.reverseCharge(deficitCharge.id, "duplicate job report", OPERATOR);
+    const reversed = await h.services.rating.reverseCharge(deficitCharge.id, "duplicate job report", OPERATOR);
     expect(reversed.reversedAt).toBe(h.now());
     expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe("24");
     expect(deficitOf(h.db, account.id)).toBe("0");
-    expect(h.statusOf(account.id)).toBe("ACTIVE");
+    expect(await h.statusOf(account.id)).toBe("ACTIVE");
 
-    h.services.rating.reverseCharge(split.id, "wrong account", OPERATOR);
+    await h.services.rating.reverseCharge(split.id, "wrong account", OPERATOR);
     expect(remainingOf(h.db, "CREDIT_LOT", other.id)).toBe("34");
     expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe("100");
     expect(remainingOf(h.db, "CREDIT_LOT", lot.id)).toBe("0");
@@ -47,88 +47,88 @@ describe("reversing a charge", () => {
     expect(after.allocations).toBe(counts.allocations);
     expect(after.reversals).toBe(counts.reversals! + 2);
     expect(receiptOf(h.db, split.id)).toEqual([`CREDIT_LOT#${other.id}:34`, `FLEX_PACK#${pack.id}:76`]);
-    expect(h.services.ledger.findCharge(split.id)!.reversedAt).toBe(h.now());
-    expect(h.services.ledger.verify()).toEqual([]);
+    expect((await h.services.ledger.findCharge(split.id))!.reversedAt).toBe(h.now());
+    expect(await h.services.ledger.verify()).toEqual([]);
   });
 
-  it("gives a deficit later settled by a purchase back to the pack that paid it", () => {
-    const account = anAccount(h);
-    const first = aFlexPack(h, account.id, { tokens: "100" });
-    charge(account.id, "194"); // 97 tokens: 3 left in the first pack
-    const owing = charge(account.id, "16"); // 8 tokens: 3 from the pack, 5 owed
+  it("gives a deficit later settled by a purchase back to the pack that paid it", async () => {
+    const account = await anAccount(h);
+    const first = await aFlexPack(h, account.id, { tokens: "100" });
+    await charge(account.id, "194"); // 97 tokens: 3 left in the first pack
+    const owing = await charge(account.id, "16"); // 8 tokens: 3 from the pack, 5 owed
     expect(receiptOf(h.db, owing.id)).toEqual([`FLEX_PACK#${first.id}:3`, "DEFICIT#-:5"]);
-    const second = aFlexPack(h, account.id, { tokens: "100" });
+    const second = await aFlexPack(h, account.id, { tokens: "100" });
     expect(formatMicros(second.remainingMicros)).toBe("95");
 
-    h.services.rating.reverseCharge(owing.id, "job reported twice", OPERATOR);
+    await h.services.rating.reverseCharge(owing.id, "job reported twice", OPERATOR);
     expect(remainingOf(h.db, "FLEX_PACK", first.id)).toBe("3");
     expect(remainingOf(h.db, "FLEX_PACK", second.id)).toBe("100");
     expect(deficitOf(h.db, account.id)).toBe("0");
-    expect(formatMicros(h.balanceOf(account.id).availableMicros)).toBe("103");
-    expect(h.services.ledger.verify()).toEqual([]);
+    expect(formatMicros((await h.balanceOf(account.id)).availableMicros)).toBe("103");
+    expect(await h.services.ledger.verify()).toEqual([]);
   });
 
-  it("gives the settled part of a deficit back to its payer and cancels the unpaid rest", () => {
-    const account = anAccount(h);
-    const owing = charge(account.id, "202"); // 101 tokens owed
+  it("gives the settled part of a deficit back to its payer and cancels the unpaid rest", async () => {
+    const account = await anAccount(h);
+    const owing = await charge(account.id, "202"); // 101 tokens owed
     h.advance(GRACE_PERIOD_MS);
-    const pack = aFlexPack(h, account.id, { tokens: "100" });
+    const pack = await aFlexPack(h, account.id, { tokens: "100" });
     expect(deficitOf(h.db, account.id)).toBe("1");
-    expect(h.statusOf(account.id)).toBe("RESTRICTED");
+    expect(await h.statusOf(account.id)).toBe("RESTRICTED");
 
-    h.services.rating.reverseCharge(owing.id, "billing error", OPERATOR);
+    await h.services.rating.reverseCharge(owing.id, "billing error", OPERATOR);
     expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe("100");
     expect(deficitOf(h.db, account.id)).toBe("0");
-    expect(h.statusOf(account.id)).toBe("ACTIVE");
-    expect(h.services.ledger.verify()).toEqual([]);
+    expect(await h.statusOf(account.id)).toBe("ACTIVE");
+    expect(await h.services.ledger.verify()).toEqual([]);
   });
 
-  it("keeps the grace clock while another charge still owes", () => {
-    const account = anAccount(h);
-    const first = charge(account.id, "2");
+  it("keeps the grace clock while another charge still owes", async () => {
+    const account = await anAccount(h);
+    const first = await charge(account.id, "2");
     const booked = h.now();
     h.advance(86_400_000);
-    charge(account.id, "4");
-    h.services.rating.reverseCharge(first.id, "test job", OPERATOR);
+    await charge(account.id, "4");
+    await h.services.rating.reverseCharge(first.id, "test job", OPERATOR);
     expect(deficitOf(h.db, account.id)).toBe("2");
-    expect(h.balanceOf(account.id).graceEndsAt).toBe(booked + GRACE_PERIOD_MS);
+    expect((await h.balanceOf(account.id)).graceEndsAt).toBe(booked + GRACE_PERIOD_MS);
   });
 
-  it("returns tokens to a pack that has expired since, where they stay lost", () => {
-    const account = anAccount(h);
-    const pack = aFlexPack(h, account.id, { tokens: "100" });
-    const spent = charge(account.id, "20");
+  it("returns tokens to a pack that has expired since, where they stay lost", async () => {
+    const account = await anAccount(h);
+    const pack = await aFlexPack(h, account.id, { tokens: "100" });
+    const spent = await charge(account.id, "20");
     h.setNow(pack.expiresAt + 86_400_000);
-    h.services.rating.reverseCharge(spent.id, "late correction", OPERATOR);
+    await h.services.rating.reverseCharge(spent.id, "late correction", OPERATOR);
     expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe("100");
-    expect(h.balanceOf(account.id).availableMicros).toBe(0n);
-    expect(h.services.ledger.verify()).toEqual([]);
+    expect((await h.balanceOf(account.id)).availableMicros).toBe(0n);
+    expect(await h.services.ledger.verify()).toEqual([]);
   });
 
-  it("never charges a reversed event again: its replay returns the reversed charge and writes nothing", () => {
-    const account = anAccount(h);
-    aFlexPack(h, account.id);
+  it("never charges a reversed event again: its replay returns the reversed charge and writes nothing", async () => {
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id);
     const event = aUsageEvent(account.id, { quantity: "2" });
-    const { charge: original } = h.services.rating.recordUsage(event);
-    h.services.rating.reverseCharge(original.id, "test", OPERATOR);
+    const { charge: original } = await h.services.rating.recordUsage(event);
+    await h.services.rating.reverseCharge(original.id, "test", OPERATOR);
     const before = dbSnapshot(h.db);
-    const replay = h.services.rating.recordUsage(event);
+    const replay = await h.services.rating.recordUsage(event);
     expect(replay.replayed).toBe(true);
     expect(replay.charge.id).toBe(original.id);
     expect(replay.charge.reversedAt).not.toBeNull();
     expect(dbSnapshot(h.db)).toEqual(before);
   });
 
-  it.each<[string, (chargeId: number) => [number, string], ErrorCode, string]>([
-    ["a charge reversed already", (id) => (h.services.rating.reverseCharge(id, "first", OPERATOR), [id, "second"]), "BAD_USER_INPUT", "chargeId"],
+  it.each<[string, (chargeId: number) => [number, string] | Promise<[number, string]>, ErrorCode, string]>([
+    ["a charge reversed already", async (id) => ((await h.services.rating.reverseCharge(id, "first", OPERATOR)), [id, "second"]), "BAD_USER_INPUT", "chargeId"],
     ["an unknown charge", () => [999, "why"], "NOT_FOUND", "chargeId"],
     ["without a reason", (id) => [id, "  "], "BAD_USER_INPUT", "reason"],
     ["with a reason carrying control characters", (id) => [id, "ok\u202eevil"], "BAD_USER_INPUT", "reason"],
-  ])("refuses to reverse %s, writing nothing", (_why, target, code, field) => {
-    const account = anAccount(h);
-    aFlexPack(h, account.id);
-    const [id, reason] = target(charge(account.id, "2").id);
-    expectRefusedUnchanged(h.db, () => h.services.rating.reverseCharge(id, reason, OPERATOR), code, field);
+  ])("refuses to reverse %s, writing nothing", async (_why, target, code, field) => {
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id);
+    const [id, reason] = await target((await charge(account.id, "2")).id);
+    await expectRefusedUnchanged(h.db, () => h.services.rating.reverseCharge(id, reason, OPERATOR), code, field);
     expect(scalar(h.db, "select count(*) from reversals")).toBeLessThanOrEqual(1);
   });
 });

@@ -6,14 +6,14 @@ describe("rating on a real SQLite file", () => {
   let h: Harness;
   afterEach(() => h.close());
 
-  it("charges 217 s of Design Automation for Revit 0.120556 tokens from a Flex pack", () => {
+  it("charges 217 s of Design Automation for Revit 0.120556 tokens from a Flex pack", async () => {
     h = createHarness();
-    const account = anAccount(h);
-    aFlexPack(h, account.id);
-    const { charge } = h.services.rating.recordUsage(
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id);
+    const { charge } = await h.services.rating.recordUsage(
       aUsageEvent(account.id, { apiCode: "design-automation/revit", quantity: "217" }),
     );
     expect(formatMicros(charge.tokensMicros)).toBe("0.120556");
-    expect(h.services.ledger.verify()).toEqual([]);
+    expect(await h.services.ledger.verify()).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@ import { balanceAt, type Balance } from "../../core/balance.js";
 import { FlexgateError } from "../../core/errors.js";
 import type { Account as AccountModel, CreditLot as CreditLotModel, FlexPack as FlexPackModel } from "../../core/model.js";
 import { parseId } from "../../core/text.js";
-import { lotAsSource, packAsSource } from "../../store/funding.store.js";
+import { lotAsSource, packAsSource } from "../../store/sources.js";
 import type { GraphQLContext } from "../context.js";
 import { DateTimeScalar } from "../scalars.js";
 import { yieldTurns } from "../turns.js";
@@ -41,7 +41,7 @@ export class AccountResolver {
 
   @Roles("OPERATOR", "PARTNER")
   @Query(() => AccountConnection, { description: "Accounts by id, a page at a time. A partner sees only its own customers." })
-  accounts(
+  async accounts(
     @Arg("first", () => Int, { nullable: true, description: "Page size, 1–100 (default 20)." }) first: number | null,
     @Arg("after", () => String, { nullable: true, description: "The endCursor of the previous page." }) after: string | null,
     @Arg("filter", () => AccountFilter, { nullable: true, description: "Narrows the list." }) filter: AccountFilter | null,
@@ -51,7 +51,7 @@ export class AccountResolver {
     const scope = access.resellerScope;
     // A partner asking for another reseller's accounts gets none: its scope always wins.
     const resellerId = scope === undefined ? requested : requested != null && requested !== scope ? -1 : scope;
-    const page = services.accounts.list({ resellerId, nameContains: filter?.nameContains }, first, decodeCursor(after));
+    const page = await services.accounts.list({ resellerId, nameContains: filter?.nameContains }, first, decodeCursor(after));
     for (const account of page.items) loaders.account.prime(account.id, account);
     return toConnection(page);
   }

@@ -38,7 +38,7 @@ export class KeyResolver {
 
   @Roles("OPERATOR")
   @Query(() => AuditEntryConnection, { description: "Every change made by operators and partners, newest first." })
-  auditLog(
+  async auditLog(
     @Arg("first", () => Int, { nullable: true, description: "Page size, 1–100 (default 20)." }) first: number | null,
     @Arg("after", () => String, { nullable: true, description: "The endCursor of the previous page." }) after: string | null,
     @Arg("entityType", () => String, { nullable: true, description: 'Only changes to this kind of thing, such as "PriceEntry".' }) entityType: string | null,
@@ -48,7 +48,7 @@ export class KeyResolver {
     @Ctx() { services }: GraphQLContext,
   ) {
     return toConnection(
-      services.audit.list(first, decodeCursor(after), { entityType: entityType ?? undefined, actor: actor ?? undefined, from: from ?? undefined, to: to ?? undefined }),
+      await services.audit.list(first, decodeCursor(after), { entityType: entityType ?? undefined, actor: actor ?? undefined, from: from ?? undefined, to: to ?? undefined }),
     );
   }
 

@@ -15,13 +15,13 @@ export function toPublication(input: PublishPriceInput): PricePublication {
 @Resolver(() => PriceEntry)
 export class PriceResolver {
   @FieldResolver(() => String, { nullable: true, description: "The key that cancelled this version; null unless CANCELLED." })
-  cancelledBy(@Root() entry: PriceEntry, @Ctx() { services }: GraphQLContext) {
-    return services.prices.cancellation(Number(entry.id))?.cancelledBy ?? null;
+  async cancelledBy(@Root() entry: PriceEntry, @Ctx() { services }: GraphQLContext) {
+    return (await services.prices.cancellation(Number(entry.id)))?.cancelledBy ?? null;
   }
 
   @FieldResolver(() => String, { nullable: true, description: "Why this version was cancelled; null unless CANCELLED." })
-  cancelReason(@Root() entry: PriceEntry, @Ctx() { services }: GraphQLContext) {
-    return services.prices.cancellation(Number(entry.id))?.reason ?? null;
+  async cancelReason(@Root() entry: PriceEntry, @Ctx() { services }: GraphQLContext) {
+    return (await services.prices.cancellation(Number(entry.id)))?.reason ?? null;
   }
 
   @Roles(...ROLES)

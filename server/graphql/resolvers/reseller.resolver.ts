@@ -20,13 +20,13 @@ export class ResellerResolver {
 
   @Roles("OPERATOR", "PARTNER", "INTEGRATOR")
   @Query(() => ResellerConnection, { description: "The reseller directory, filtered like the Customer Success Hub partner search." })
-  resellers(
+  async resellers(
     @Arg("first", () => Int, { nullable: true, description: "Page size, 1–100 (default 20)." }) first: number | null,
     @Arg("after", () => String, { nullable: true, description: "The endCursor of the previous page." }) after: string | null,
     @Arg("filter", () => ResellerFilter, { nullable: true, description: "Narrows the directory." }) filter: ResellerFilter | null,
     @Ctx() { services, loaders }: GraphQLContext,
   ) {
-    const page = services.accounts.listResellers(
+    const page = await services.accounts.listResellers(
       {
         location: filter?.location ?? undefined,
         language: filter?.language ?? undefined,
@@ -72,7 +72,7 @@ export class ResellerResolver {
     const page =
       afterId === undefined
         ? await loaders.resellerAccounts(first).load(resellerId)
-        : services.accounts.list({ resellerId }, first, afterId);
+        : await services.accounts.list({ resellerId }, first, afterId);
     for (const account of page.items) loaders.account.prime(account.id, account);
     return toConnection(page);
   }

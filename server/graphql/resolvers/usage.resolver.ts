@@ -8,7 +8,7 @@ import { DateTimeScalar } from "../scalars.js";
 import { yieldTurns } from "../turns.js";
 import { parsedOrThrow } from "../unparsed.js";
 import { Account, CreditLot, FlexPack } from "../types/account.type.js";
-import { CHARGE_ORDERS, chargeSortKey } from "../../store/ledger.store.js";
+import { CHARGE_ORDERS, chargeSortKey } from "../../store/port.js";
 import { decodeOrderedCursor, encodeOrderedCursor, toConnection } from "../types/common.js";
 import { ChargeOrder, UsageGrouping } from "../types/enums.js";
 import { PriceEntry } from "../types/price.type.js";
@@ -68,7 +68,7 @@ export class UsageResolver {
 
   @Roles("OPERATOR", "METERING")
   @Mutation(() => [RecordUsageResult], { description: "Rates up to 1,000 events in one transaction; each succeeds or fails alone, in order." })
-  recordUsageBatch(@Arg("inputs", () => [UsageInput], { description: "The events." }) inputs: UsageInput[], @Ctx() { services }: GraphQLContext) {
+  async recordUsageBatch(@Arg("inputs", () => [UsageInput], { description: "The events." }) inputs: UsageInput[], @Ctx() { services }: GraphQLContext) {
     assertBatchSize(inputs.length, "inputs");
     // An input that cannot even be read (a malformed id, a repeated label) fails alone too.
     const items: GroupItem[] = [];
@@ -82,7 +82,7 @@ export class UsageResolver {
         throw error;
       }
     });
-    const recorded = services.rating.recordGroup(items);
+    const recorded = await services.rating.recordGroup(items);
     let next = 0;
     return early.map((result) => result ?? toResult(recorded[next++]!));
   }
@@ -92,7 +92,7 @@ export class UsageResolver {
   async quoteUsage(@Arg("input", () => UsageInput, { description: "The hypothetical event." }) input: UsageInput, @Ctx() { services, access, loaders }: GraphQLContext) {
     const event = toUsageEvent(input, "input");
     access.visibleOrThrow(await loaders.account.load(event.accountId), "input.accountId");
-    const quote = services.rating.quoteUsage(event);
+    const quote = await services.rating.quoteUsage(event);
     return {
       ...quote,
       priceEntry: await loaders.priceEntry.load(quote.price.id),
@@ -178,7 +178,7 @@ export class AllocationResolver {
 @Resolver(() => Account)
 export class AccountUsageResolver {
   @FieldResolver(() => UsageChargeConnection, { description: "The account's charges, the most recent usage first unless `orderBy` says otherwise." })
-  charges(
+  async charges(
     @Root() account: AccountModel,
     @Arg("first", () => Int, { nullable: true, description: "Page size, 1–100 (default 20)." }) first: number | null,
     @Arg("after", () => String, { nullable: true, description: "The endCursor of the previous page, read with the same orderBy." }) after: string | null,
@@ -188,7 +188,7 @@ export class AccountUsageResolver {
     @Ctx() { services }: GraphQLContext,
   ) {
     const order = orderBy ?? ChargeOrder.OCCURRED_AT_DESC;
-    const page = services.ledger.charges(
+    const page = await services.ledger.charges(
       account.id,
       { from: filter?.from ?? undefined, to: filter?.to ?? undefined, apiCode: filter?.apiCode ?? undefined, clientId: filter?.clientId ?? undefined },
       first,

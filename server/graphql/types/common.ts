@@ -28,7 +28,7 @@ export interface Edge<T> {
 export interface ConnectionValue<T> {
   edges: Edge<T>[];
   pageInfo: PageInfo;
-  totalCount: number;
+  totalCount: Promise<number>;
 }
 
 /** Relay-style connection types for one node type: `<Name>Connection` and `<Name>Edge`. */

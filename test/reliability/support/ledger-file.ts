@@ -3,6 +3,7 @@
  * server starts, and checked after it stopped or died (integrity, the ledger recomputation,
  * logical contents).
  */
+import { SqliteStore } from "../../../server/store/sqlite/store.js";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +11,7 @@ import { expect } from "vitest";
 import type { Actor } from "../../../server/core/model.js";
 import { DEFAULT_RULES } from "../../../server/services/context.js";
 import { createServices, type Services } from "../../../server/services/index.js";
-import { type Db, migrateDatabase, openDatabase } from "../../../server/store/database.js";
+import { type Db, migrateDatabase, openDatabase } from "../../../server/store/sqlite/database.js";
 
 export const TEST_ACTOR: Actor = { name: "reliability test", role: "OPERATOR", keyId: null, resellerId: null };
 
@@ -18,7 +19,7 @@ export interface LedgerFile {
   readonly dir: string;
   readonly path: string;
   /** Opens the file (running WAL recovery if the last writer died), hands services over it, closes it. */
-  with<T>(work: (services: Services, db: Db) => T): T;
+  with<T>(work: (services: Services, db: Db) => T | Promise<T>): Promise<T>;
   remove(): void;
 }
 
@@ -28,11 +29,11 @@ export function newLedgerFile(prefix = "flexgate-reliability-"): LedgerFile {
   return {
     dir,
     path,
-    with(work) {
+    async with(work) {
       const db = openDatabase({ path });
       try {
         migrateDatabase(db);
-        return work(createServices({ db, clock: Date.now, rules: DEFAULT_RULES }), db);
+        return await work(createServices({ store: new SqliteStore(db), clock: Date.now, rules: DEFAULT_RULES }), db);
       } finally {
         db.$client.close();
       }
@@ -42,10 +43,10 @@ export function newLedgerFile(prefix = "flexgate-reliability-"): LedgerFile {
 }
 
 /** `PRAGMA integrity_check` says ok, the foreign keys hold and every stored balance equals the ledger's recomputation. */
-export function expectSoundLedger(services: Services, db: Db): void {
+export async function expectSoundLedger(services: Services, db: Db): Promise<void> {
   expect(db.$client.pragma("integrity_check")).toEqual([{ integrity_check: "ok" }]);
   expect(db.$client.pragma("foreign_key_check")).toEqual([]);
-  expect(services.ledger.verify()).toEqual([]);
+  expect(await services.ledger.verify()).toEqual([]);
 }
 
 /**

@@ -7,18 +7,19 @@
  * It pauses a millisecond between transactions, as a server between requests does: SQLite's busy
  * handler is not fair, and a writer that never lets go would simply starve the other process.
  */
+import { SqliteStore } from "../../../server/store/sqlite/store.js";
 import { createInterface } from "node:readline";
 import { FlexgateError } from "../../../server/core/errors.js";
 import { DEFAULT_RULES } from "../../../server/services/context.js";
 import { createServices } from "../../../server/services/index.js";
 import type { BatchItemResult, UsageEvent } from "../../../server/services/rating.service.js";
-import { openDatabase } from "../../../server/store/database.js";
+import { openDatabase } from "../../../server/store/sqlite/database.js";
 
 const [path, accountArg, name, countArg, nowArg, mode, sharedArg] = process.argv.slice(2);
 const accountId = Number(accountArg);
 const now = Number(nowArg);
 const db = openDatabase({ path: path!, synchronous: "FULL", busyTimeoutMs: 30_000 });
-const services = createServices({ db, clock: () => now, rules: DEFAULT_RULES });
+const services = createServices({ store: new SqliteStore(db), clock: () => now, rules: DEFAULT_RULES });
 
 const event = (eventId: string): UsageEvent => ({
   eventId,
@@ -48,9 +49,9 @@ function toOutcome(result: BatchItemResult): Outcome {
 
 const pause = () => new Promise((resolve) => setTimeout(resolve, 1));
 
-function recordOne(item: UsageEvent): Outcome {
+async function recordOne(item: UsageEvent): Promise<Outcome> {
   try {
-    const { charge, replayed } = services.rating.recordUsage(item);
+    const { charge, replayed } = await services.rating.recordUsage(item);
     return { eventId: item.eventId, chargeId: charge.id, replayed };
   } catch (error) {
     if (error instanceof FlexgateError) return { eventId: item.eventId, code: error.code };
@@ -62,8 +63,8 @@ async function run(): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
   const step = mode === "batch" ? 5 : 1;
   for (let i = 0; i < events.length; i += step) {
-    if (mode === "batch") outcomes.push(...services.rating.recordUsageBatch(events.slice(i, i + step)).map(toOutcome));
-    else outcomes.push(recordOne(events[i]!));
+    if (mode === "batch") outcomes.push(...(await services.rating.recordUsageBatch(events.slice(i, i + step))).map(toOutcome));
+    else outcomes.push(await recordOne(events[i]!));
     await pause();
   }
   return outcomes;

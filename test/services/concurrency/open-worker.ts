@@ -6,7 +6,7 @@
  * Prints one JSON line: for each round, null when the file opened and migrated, else the error.
  */
 import { join } from "node:path";
-import { migrateDatabase, openDatabase } from "../../../server/store/database.js";
+import { migrateDatabase, openDatabase } from "../../../server/store/sqlite/database.js";
 
 const [dir, roundsArg, startArg, gapArg] = process.argv.slice(2);
 const results: (string | null)[] = [];

@@ -1,33 +1,14 @@
 import { and, asc, eq, gt, inArray, isNull, sql } from "drizzle-orm";
-import { allocations, creditLots, deficitSettlements, flexPacks, reversals } from "../../schema/tables.js";
-import type { FundingSource, SourceKind } from "../core/drain.js";
-import type { OutstandingDeficit, Settlement } from "../core/ledger.js";
-import type { CreditLot, FlexPack, SalesChannel } from "../core/model.js";
-import type { Instant } from "../core/time.js";
+import { allocations, creditLots, deficitSettlements, flexPacks, reversals } from "../../../schema/tables.js";
+import type { FundingSource, SourceKind } from "../../core/drain.js";
+import type { OutstandingDeficit, Settlement } from "../../core/ledger.js";
+import type { CreditLot, FlexPack } from "../../core/model.js";
+import type { Instant } from "../../core/time.js";
 import { columnsOf, prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
+import type { NewCreditLot, NewFlexPack } from "../port.js";
+import type { GroupSource } from "../rate-group.js";
+import { lotAsSource, packAsSource } from "../sources.js";
 import { fromDbMicros, toCreditLot, toDbMicros, toFlexPack } from "./rows.js";
-
-export interface NewCreditLot {
-  readonly accountId: number;
-  readonly amountMicros: bigint;
-  readonly purchasedAt: Instant;
-  readonly expiresAt: Instant;
-  readonly externalRef: string;
-  readonly fingerprint: string;
-}
-
-export interface NewFlexPack {
-  readonly accountId: number;
-  readonly tokensMicros: bigint;
-  readonly purchasedAt: Instant;
-  readonly expiresAt: Instant;
-  readonly channel: SalesChannel;
-  readonly resellerId: number | null;
-  readonly orderRef: string;
-  readonly unitPrice: string | null;
-  readonly currency: string | null;
-  readonly fingerprint: string;
-}
 
 export function findCreditLotByRef(tx: Tx, externalRef: string): { lot: CreditLot; fingerprint: string } | null {
   const row = tx.select().from(creditLots).where(eq(creditLots.externalRef, externalRef)).get();
@@ -92,24 +73,6 @@ export function flexPacksOf(tx: Tx, accountIds: readonly number[]): FlexPack[] {
   if (accountIds.length === 0) return [];
   return prepared(tx, packsOfAccounts).all({ accountIds: JSON.stringify(accountIds) }).map((row) => toFlexPack(pack.read(row)));
 }
-
-export const lotAsSource = (lot: CreditLot): FundingSource => ({
-  kind: "CREDIT_LOT",
-  id: lot.id,
-  sizeMicros: lot.amountMicros,
-  remainingMicros: lot.remainingMicros,
-  purchasedAt: lot.purchasedAt,
-  expiresAt: lot.expiresAt,
-});
-
-export const packAsSource = (pack: FlexPack): FundingSource => ({
-  kind: "FLEX_PACK",
-  id: pack.id,
-  sizeMicros: pack.tokensMicros,
-  remainingMicros: pack.remainingMicros,
-  purchasedAt: pack.purchasedAt,
-  expiresAt: pack.expiresAt,
-});
 
 // Only what the drain reads, lots and packs in one statement: rating runs this once per event.
 const usableSources = rowsStatement(
@@ -214,3 +177,28 @@ export function sourceCounts(tx: Tx, kind: SourceKind, accountId: number, from: 
     .get();
   return { total: Number(row?.total ?? 0), overlapping: Number(row?.overlapping ?? 0) };
 }
+
+const groupSources = rowsStatement(
+  `select 'CREDIT_LOT', "id", "account_id", "amount_micros", "remaining_micros", "purchased_at", "expires_at" from "credit_lots"
+     where "account_id" in (select value from json_each(@accountIds)) and "remaining_micros" > 0
+   union all
+   select 'FLEX_PACK', "id", "account_id", "tokens_micros", "remaining_micros", "purchased_at", "expires_at" from "flex_packs"
+     where "account_id" in (select value from json_each(@accountIds)) and "remaining_micros" > 0`,
+);
+
+/** Every lot and pack of the accounts that still holds tokens, whenever valid: a rating group's sources. */
+export function sourcesOfAccounts(tx: Tx, accountIds: readonly number[]): GroupSource[] {
+  return (prepared(tx, groupSources).all({ accountIds: JSON.stringify(accountIds) }) as [SourceKind, number, number, number, number, number, number][]).map(
+    ([kind, id, accountId, size, remaining, purchasedAt, expiresAt]) => ({
+      kind,
+      id,
+      accountId,
+      sizeMicros: fromDbMicros(size),
+      remainingMicros: fromDbMicros(remaining),
+      purchasedAt,
+      expiresAt,
+    }),
+  );
+}
+
+export { lotAsSource, packAsSource };

@@ -1,12 +1,6 @@
 import { sql } from "drizzle-orm";
+import type { LedgerDrift } from "../port.js";
 import type { Tx } from "./database.js";
-
-export interface LedgerDrift {
-  readonly entity: "CreditLot" | "FlexPack" | "Account";
-  readonly id: number;
-  readonly storedMicros: bigint;
-  readonly recomputedMicros: bigint;
-}
 
 /** A charge counts until it is reversed; reversal rows are never deleted. */
 const STANDING = "not exists (select 1 from reversals r where r.charge_id = a.charge_id)";

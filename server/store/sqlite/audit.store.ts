@@ -1,17 +1,10 @@
 import { and, desc, eq, gte, lt, sql } from "drizzle-orm";
-import { auditLog } from "../../schema/tables.js";
-import type { Actor, AuditEntry } from "../core/model.js";
-import type { Instant } from "../core/time.js";
+import { auditLog } from "../../../schema/tables.js";
+import type { Actor, AuditEntry } from "../../core/model.js";
+import type { Instant } from "../../core/time.js";
 import type { Tx } from "./database.js";
+import type { AuditFilter, AuditQuery, AuditRecord } from "../port.js";
 import { toAuditEntry } from "./rows.js";
-
-export interface AuditRecord {
-  readonly action: string;
-  readonly entityType: string;
-  readonly entityId: string | number;
-  readonly before: unknown;
-  readonly after: unknown;
-}
 
 /** Snapshots are JSON; bigint amounts are written as exact decimal micro strings. */
 function snapshot(value: unknown): string | null {
@@ -32,22 +25,6 @@ export function appendAudit(tx: Tx, actor: Actor, record: AuditRecord, now: Inst
       after: snapshot(record.after),
     })
     .run();
-}
-
-/** Narrows the audit log; every filter left out matches everything. */
-export interface AuditFilter {
-  readonly entityType?: string;
-  /** The actor's name, exactly. */
-  readonly actor?: string;
-  /** Changes made at or after this instant. */
-  readonly from?: Instant;
-  /** Changes made before this instant. */
-  readonly to?: Instant;
-}
-
-export interface AuditQuery extends AuditFilter {
-  readonly beforeId?: number;
-  readonly limit: number;
 }
 
 const matching = (filter: AuditFilter) =>

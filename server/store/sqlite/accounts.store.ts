@@ -1,24 +1,10 @@
 import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
-import { accounts, resellers } from "../../schema/tables.js";
-import type { DeficitState } from "../core/account.js";
-import type { Account, BalancePolicy, Reseller } from "../core/model.js";
+import { accounts, resellers } from "../../../schema/tables.js";
+import type { DeficitState } from "../../core/account.js";
+import type { Account, BalancePolicy, Reseller } from "../../core/model.js";
 import { columnsOf, prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
+import type { AccountFields, AccountQuery, ResellerFields, ResellerQuery } from "../port.js";
 import { toAccount, toDbMicros, toReseller } from "./rows.js";
-
-export interface AccountFields {
-  readonly name: string;
-  readonly country: string | null;
-  readonly resellerId: number | null;
-  readonly balancePolicy: BalancePolicy;
-  readonly demo?: boolean;
-}
-
-export interface AccountQuery {
-  readonly resellerId?: number | null;
-  readonly nameContains?: string;
-  readonly afterId?: number;
-  readonly limit: number;
-}
 
 const account = columnsOf(accounts);
 const accountById = rowsStatement(`select ${account.list} from "accounts" where "accounts"."id" = @id`);
@@ -101,29 +87,6 @@ const deficitUpdate = rawStatement(`update "accounts" set "deficit_micros" = @de
 
 export function saveDeficit(tx: Tx, id: number, state: DeficitState): void {
   prepared(tx, deficitUpdate).run({ id, deficitMicros: toDbMicros(state.deficitMicros), graceStartedAt: state.graceStartedAt });
-}
-
-export interface ResellerFields {
-  readonly name: string;
-  readonly tier: Reseller["tier"];
-  readonly flexAgreement: boolean;
-  readonly active: boolean;
-  readonly locations: readonly string[];
-  readonly languages: readonly string[];
-  readonly services: readonly string[];
-  readonly demo?: boolean;
-}
-
-export interface ResellerQuery {
-  readonly location?: string;
-  readonly language?: string;
-  readonly service?: string;
-  readonly tier?: Reseller["tier"];
-  readonly flexAgreement?: boolean;
-  readonly active?: boolean;
-  readonly ids?: readonly number[];
-  readonly afterId?: number;
-  readonly limit: number;
 }
 
 const toResellerRow = (fields: Partial<ResellerFields>) => ({

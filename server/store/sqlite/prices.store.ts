@@ -1,23 +1,10 @@
 import { asc, eq, sql } from "drizzle-orm";
-import { priceCancellations, priceEntries } from "../../schema/tables.js";
-import type { Meter, Outcome, PriceVersion } from "../core/price.js";
-import type { Instant } from "../core/time.js";
+import { priceCancellations, priceEntries } from "../../../schema/tables.js";
+import type { PriceVersion } from "../../core/price.js";
+import type { Instant } from "../../core/time.js";
 import { prepared, rawStatement, type Tx } from "./database.js";
+import type { NewPriceVersion } from "../port.js";
 import { toDbMicros, toPriceVersion } from "./rows.js";
-
-export interface NewPriceVersion {
-  readonly apiCode: string;
-  readonly name: string;
-  readonly meter: Meter;
-  readonly unitQuantity: number;
-  readonly tokensPerUnitMicros: bigint;
-  readonly chargeableOutcomes: readonly Outcome[];
-  readonly effectiveFrom: Instant;
-  readonly retired: boolean;
-  readonly note: string;
-  readonly publishedBy: string;
-  readonly publishedAt: Instant;
-}
 
 function selectVersions(tx: Tx) {
   return tx

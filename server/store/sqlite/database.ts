@@ -1,12 +1,12 @@
-import { existsSync, mkdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { type BetterSQLite3Database, drizzle } from "drizzle-orm/better-sqlite3";
 import { migrate } from "drizzle-orm/better-sqlite3/migrator";
 import { getTableColumns, getTableName, type InferSelectModel } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
-import { schemaTables } from "../../schema/tables.js";
+import { schemaTables } from "../../../schema/tables.js";
+import { findMigrationsFolder } from "../folders.js";
 
 export type Schema = typeof schemaTables;
 export type Db = BetterSQLite3Database<Schema> & { $client: Database.Database };
@@ -37,8 +37,8 @@ export function openDatabase(options: OpenOptions): Db {
   switchToWal(sqlite, busyTimeoutMs);
   sqlite.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
   sqlite.pragma("foreign_keys = ON");
-  // Each rated event runs in a savepoint, and SQLite copies every page an event changes into the
-  // savepoint's journal: kept in memory that costs a copy, in a temporary file a write.
+  // Statement journals and the savepoints of nested units copy the pages they change into
+  // temporary storage: kept in memory that costs a copy, in a temporary file a write.
   sqlite.pragma("temp_store = MEMORY");
   // Checkpoint when the WAL holds about 40 MB rather than the default 4 MB: a busy ledger
   // rewrites the same index pages commit after commit, and each checkpoint copies them back and
@@ -67,17 +67,8 @@ function switchToWal(sqlite: Database.Database, timeoutMs: number): void {
   }
 }
 
-/** The committed drizzle-kit migrations, found from here both in the sources and in dist/. */
-export function migrationsFolder(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, "migrations");
-    if (existsSync(join(candidate, "meta", "_journal.json"))) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error("migrations folder not found");
-    dir = parent;
-  }
-}
+/** The committed SQLite migrations. */
+export const migrationsFolder = () => findMigrationsFolder("migrations");
 
 /**
  * drizzle reads which migrations are applied before it takes the write lock, so two processes
@@ -187,48 +178,11 @@ export function columnsOf<T extends SQLiteTable, K extends keyof InferSelectMode
 export type TransactionBehavior = "deferred" | "immediate";
 
 /**
- * The one transaction boundary. Synchronous on purpose: with better-sqlite3 an async callback
- * would commit its writes after the first await outside the transaction. Read-modify-write
- * work asks for "immediate" so it takes the write lock before reading.
+ * A synchronous transaction, for work that never awaits (rating a group). With better-sqlite3 an
+ * async callback would commit its writes after the first await outside the transaction; work that
+ * awaits goes through SqliteStore's units instead. Read-modify-write work asks for "immediate" so
+ * it takes the write lock before reading.
  */
 export function inTransaction<T>(db: Db, behavior: TransactionBehavior, work: (tx: Tx) => T): T {
   return db.transaction((tx) => work(tx), { behavior });
-}
-
-
-/** False once SQLite has rolled the whole transaction back on its own (disk full, I/O error). */
-export function transactionIsOpen(tx: Tx): boolean {
-  return connectionOf(tx).inTransaction;
-}
-
-const savepointStatements = (tx: Tx) => {
-  const connection = connectionOf(tx);
-  return {
-    begin: connection.prepare("savepoint item"),
-    release: connection.prepare("release savepoint item"),
-    rollback: connection.prepare("rollback to savepoint item"),
-  };
-};
-
-/**
- * Runs `work` inside a savepoint of the open transaction: when it throws, everything it wrote is
- * undone and the transaction carries on without it. Savepoints nest. The statements are
- * prepared once per connection, which makes a savepoint per event nearly free.
- */
-export function inSavepoint<T>(tx: Tx, work: (tx: Tx) => T): T {
-  const savepoint = prepared(tx, savepointStatements);
-  savepoint.begin.run();
-  try {
-    const result = work(tx);
-    savepoint.release.run();
-    return result;
-  } catch (error) {
-    // ROLLBACK TO keeps the savepoint open; RELEASE then removes it from the stack. When SQLite
-    // has already rolled the whole transaction back, there is no savepoint left to undo.
-    if (transactionIsOpen(tx)) {
-      savepoint.rollback.run();
-      savepoint.release.run();
-    }
-    throw error;
-  }
 }

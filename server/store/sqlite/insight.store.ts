@@ -7,14 +7,16 @@
  * t counts the charges standing now (no reversal at all).
  */
 import type Database from "better-sqlite3";
-import type { SourceKind } from "../core/drain.js";
-import type { DailyUsage, DeficitMove, LedgerAsOf, SourceDraw, UsageExportRow } from "../core/history.js";
-import type { Outcome } from "../core/model.js";
-import type { Meter } from "../core/price.js";
-import type { AccountUsageGroup } from "../core/price-impact.js";
-import { DAY_MS, type Instant } from "../core/time.js";
+import type { SourceKind } from "../../core/drain.js";
+import type { DailyUsage, DeficitMove, LedgerAsOf, SourceDraw } from "../../core/history.js";
+import type { Outcome } from "../../core/model.js";
+import type { Meter } from "../../core/price.js";
+import type { AccountUsageGroup } from "../../core/price-impact.js";
+import { DAY_MS, type Instant } from "../../core/time.js";
 import type { Db } from "./database.js";
-import { creditLotsOf, flexPacksOf, lotAsSource, packAsSource } from "./funding.store.js";
+import type { ExportCursor, ExportPage } from "../port.js";
+import { lotAsSource, packAsSource } from "../sources.js";
+import { creditLotsOf, flexPacksOf } from "./funding.store.js";
 
 const statements = new WeakMap<Database.Database, Map<string, Database.Statement>>();
 
@@ -176,51 +178,48 @@ const EXPORT_PAGE = `
   order by c.occurred_at, c.id
   limit @limit`;
 
-export const EXPORT_PAGE_SIZE = 1000;
-
 /**
- * Standing charges of an account in [from, to), oldest first, read in keyset pages.
+ * One keyset page of the standing charges of an account in [from, to), oldest first.
  *
  * Pages rather than one open `.iterate()` cursor: while a better-sqlite3 iterator is open its
  * connection refuses every write ("This database connection is busy executing a query"), and
  * the process shares one connection, so a slow CSV download would make recordUsage fail for
  * everyone until it finished. A page is read whole and the connection is free again before the
- * first of its rows is yielded; memory stays at one page however long the window.
+ * first of its rows is sent; memory stays at one page however long the window.
  */
-export function* exportRows(db: Db, accountId: number, from: Instant, to: Instant, pageSize = EXPORT_PAGE_SIZE): Generator<UsageExportRow, void, undefined> {
-  let afterAt = -1;
-  let afterId = 0;
-  for (;;) {
-    const page = statement(db, EXPORT_PAGE).all({ accountId, from, to, afterAt, afterId, limit: pageSize }) as {
-      id: unknown;
-      occurredAt: unknown;
-      eventId: string;
-      apiCode: string;
-      clientId: string | null;
-      quantity: unknown;
-      outcome: Outcome;
-      tokens: unknown;
-      credits: unknown;
-      flex: unknown;
-      deficit: unknown;
-    }[];
-    for (const row of page) {
-      yield {
-        occurredAt: int(row.occurredAt),
-        eventId: row.eventId,
-        apiCode: row.apiCode,
-        clientId: row.clientId,
-        quantityMicros: micros(row.quantity),
-        outcome: row.outcome,
-        tokensMicros: micros(row.tokens),
-        creditsMicros: micros(row.credits),
-        flexMicros: micros(row.flex),
-        deficitMicros: micros(row.deficit),
-      };
-    }
-    if (page.length < pageSize) return;
-    const last = page[page.length - 1]!;
-    afterAt = int(last.occurredAt);
-    afterId = int(last.id);
-  }
+export function exportPage(db: Db, accountId: number, from: Instant, to: Instant, after: ExportCursor | null, limit: number): ExportPage {
+  const page = statement(db, EXPORT_PAGE).all({
+    accountId,
+    from,
+    to,
+    afterAt: after?.occurredAt ?? -1,
+    afterId: after?.chargeId ?? 0,
+    limit,
+  }) as {
+    id: unknown;
+    occurredAt: unknown;
+    eventId: string;
+    apiCode: string;
+    clientId: string | null;
+    quantity: unknown;
+    outcome: Outcome;
+    tokens: unknown;
+    credits: unknown;
+    flex: unknown;
+    deficit: unknown;
+  }[];
+  const rows = page.map((row) => ({
+    occurredAt: int(row.occurredAt),
+    eventId: row.eventId,
+    apiCode: row.apiCode,
+    clientId: row.clientId,
+    quantityMicros: micros(row.quantity),
+    outcome: row.outcome,
+    tokensMicros: micros(row.tokens),
+    creditsMicros: micros(row.credits),
+    flexMicros: micros(row.flex),
+    deficitMicros: micros(row.deficit),
+  }));
+  const last = page.at(-1);
+  return { rows, next: page.length < limit || !last ? null : { occurredAt: int(last.occurredAt), chargeId: int(last.id) } };
 }

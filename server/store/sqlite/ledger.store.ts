@@ -1,25 +1,12 @@
 import { and, asc, desc, eq, gte, type InferSelectModel, inArray, lt, lte, sql } from "drizzle-orm";
-import { allocations, deficitSettlements, reversals, usageCharges } from "../../schema/tables.js";
-import type { Allocation, SourceKind } from "../core/drain.js";
-import type { LedgerSettlement } from "../core/ledger.js";
-import type { ChargeAllocation, Outcome, UsageCharge } from "../core/model.js";
-import type { Instant } from "../core/time.js";
+import { allocations, deficitSettlements, reversals, usageCharges } from "../../../schema/tables.js";
+import type { Allocation, SourceKind } from "../../core/drain.js";
+import type { LedgerSettlement } from "../../core/ledger.js";
+import type { ChargeAllocation, UsageCharge } from "../../core/model.js";
+import type { Instant } from "../../core/time.js";
 import { columnsOf, prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
+import { CHARGE_ORDERS, type ChargeQuery, type NewCharge } from "../port.js";
 import { fromDbMicros, toAllocation, toDbMicros, toUsageCharge } from "./rows.js";
-
-export interface NewCharge {
-  readonly eventId: string;
-  readonly fingerprint: string;
-  readonly accountId: number;
-  readonly apiCode: string;
-  readonly priceEntryId: number;
-  readonly quantityMicros: bigint;
-  readonly outcome: Outcome;
-  readonly occurredAt: Instant;
-  readonly clientId: string | null;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly tokensMicros: bigint;
-}
 
 // Columns are written out with their tables: drizzle renders the columns of a selected sql
 // fragment unqualified, and inside this subquery a bare "id" would be the reversal's own id.
@@ -37,6 +24,19 @@ export function findChargeByEventId(tx: Tx, eventId: string): { charge: UsageCha
   if (!values) return null;
   const { row, reversedAt } = readCharge(values);
   return { charge: toUsageCharge(row, reversedAt), fingerprint: row.fingerprint };
+}
+
+const chargesByEventIds = rowsStatement(`${chargeSelect} where "usage_charges"."event_id" in (select value from json_each(@eventIds))`);
+
+/** The charges already stored under any of these event ids, by event id, with their fingerprints. */
+export function findChargesByEventIds(tx: Tx, eventIds: readonly string[]): Map<string, { charge: UsageCharge; fingerprint: string }> {
+  const found = new Map<string, { charge: UsageCharge; fingerprint: string }>();
+  if (eventIds.length === 0) return found;
+  for (const values of prepared(tx, chargesByEventIds).all({ eventIds: JSON.stringify(eventIds) })) {
+    const { row, reversedAt } = readCharge(values);
+    found.set(row.eventId, { charge: toUsageCharge(row, reversedAt), fingerprint: row.fingerprint });
+  }
+  return found;
 }
 
 const chargeById = rowsStatement(`${chargeSelect} where "usage_charges"."id" = @id`);
@@ -119,38 +119,6 @@ export function settlementsOfAllocations(tx: Tx, allocationIds: readonly number[
 
 export function insertReversal(tx: Tx, chargeId: number, reason: string, actor: string, now: Instant): void {
   tx.insert(reversals).values({ chargeId, reason, reversedBy: actor, reversedAt: now }).run();
-}
-
-/**
- * The orders an account's charges can be listed in. Each sort key ends in the unique id, so the
- * order is total and a page continues after the key of the last charge seen (keyset paging);
- * the (account_id, occurred_at) and (account_id, id) indexes serve each order as one range read,
- * since SQLite keeps the row id at the end of every index entry.
- */
-export const CHARGE_ORDERS = {
-  OCCURRED_AT_DESC: { key: ["occurredAt", "id"], descending: true },
-  OCCURRED_AT_ASC: { key: ["occurredAt", "id"], descending: false },
-  BOOKED_DESC: { key: ["id"], descending: true },
-  BOOKED_ASC: { key: ["id"], descending: false },
-} as const satisfies Record<string, { key: readonly ("occurredAt" | "id")[]; descending: boolean }>;
-
-export type ChargeOrder = keyof typeof CHARGE_ORDERS;
-
-/** The values of a charge's sort key in `order`, which a page after it starts from. */
-export function chargeSortKey(order: ChargeOrder, charge: UsageCharge): number[] {
-  return CHARGE_ORDERS[order].key.map((field) => charge[field]);
-}
-
-export interface ChargeQuery {
-  readonly accountId: number;
-  readonly from?: Instant;
-  readonly to?: Instant;
-  readonly apiCode?: string;
-  readonly clientId?: string;
-  readonly order: ChargeOrder;
-  /** The sort key (chargeSortKey) of the last charge seen: the page starts after it. */
-  readonly after?: readonly number[];
-  readonly limit: number;
 }
 
 function chargeConditions(query: Omit<ChargeQuery, "order" | "after" | "limit">) {

@@ -1,18 +1,10 @@
 import { and, eq, isNull, sql } from "drizzle-orm";
-import { apiKeys } from "../../schema/tables.js";
-import type { ApiKey, Role } from "../core/model.js";
-import type { Instant } from "../core/time.js";
+import { apiKeys } from "../../../schema/tables.js";
+import type { ApiKey } from "../../core/model.js";
+import type { Instant } from "../../core/time.js";
 import { columnsOf, prepared, rowsStatement, type Tx } from "./database.js";
+import type { NewApiKey } from "../port.js";
 import { toApiKey } from "./rows.js";
-
-export interface NewApiKey {
-  readonly name: string;
-  readonly role: Role;
-  readonly resellerId: number | null;
-  readonly secretHash: string;
-  readonly secretPrefix: string;
-  readonly createdBy: string;
-}
 
 export function insertApiKey(tx: Tx, key: NewApiKey, now: Instant): ApiKey {
   return toApiKey(tx.insert(apiKeys).values({ ...key, createdAt: now }).returning().get());

@@ -1,0 +1,31 @@
+import type { Config } from "../config.js";
+import { migratePostgres, openPool } from "./pg/database.js";
+import type { Store } from "./port.js";
+import { SqliteStore } from "./sqlite/store.js";
+
+export type StoreConfig = Pick<Config, "dbPath" | "synchronous" | "databaseUrl">;
+
+/**
+ * Opens the configured engine and applies pending migrations: FLEXGATE_DATABASE_URL selects
+ * PostgreSQL, otherwise the SQLite file FLEXGATE_DB (created when missing) serves alone.
+ */
+export async function openStore(config: StoreConfig): Promise<Store> {
+  if (config.databaseUrl !== null) {
+    throw new Error("the PostgreSQL engine is not part of this build yet");
+  }
+  return SqliteStore.open({ path: config.dbPath, synchronous: config.synchronous });
+}
+
+/** Applies pending migrations to the configured engine and closes it again (`flexgate migrate`). */
+export async function migrateStore(config: StoreConfig): Promise<void> {
+  if (config.databaseUrl !== null) {
+    const pool = openPool(config.databaseUrl, 1);
+    try {
+      await migratePostgres(pool);
+    } finally {
+      await pool.end();
+    }
+    return;
+  }
+  await (await openStore(config)).close();
+}

@@ -1,0 +1,53 @@
+import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
+import { migrate } from "drizzle-orm/node-postgres/migrator";
+import pg from "pg";
+import { schemaTables } from "../../../schema/tables.pg.js";
+import { findMigrationsFolder } from "../folders.js";
+
+export type PgDb = NodePgDatabase<typeof schemaTables>;
+
+/**
+ * node-postgres hands int8 and numeric values over as strings, since they may not fit a double.
+ * Every bigint column here holds micro-tokens, instants or ids, which the store keeps within safe
+ * integers (the SQLite store checks the same): read them as numbers, and refuse any that is not.
+ */
+function safeInteger(text: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value)) throw new RangeError(`stored integer ${text} is not a safe integer`);
+  return value;
+}
+pg.types.setTypeParser(pg.types.builtins.INT8, safeInteger);
+pg.types.setTypeParser(pg.types.builtins.NUMERIC, safeInteger);
+
+/** A pool of connections to the database at `url`. */
+export function openPool(url: string, max = 10): pg.Pool {
+  return new pg.Pool({ connectionString: url, max });
+}
+
+/** The committed PostgreSQL migrations. */
+export const pgMigrationsFolder = () => findMigrationsFolder("migrations-postgres");
+
+/** Any fixed number: the key of the advisory lock every Flexgate process takes to migrate. */
+const MIGRATION_LOCK = 7_242_024_001;
+
+/**
+ * Applies every pending migration. Replicas starting together would each read which migrations
+ * are applied and then race to apply the same one, so the whole read-and-apply runs under a
+ * session advisory lock on one connection: the others wait, then find nothing left to do.
+ */
+export async function migratePostgres(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query("select pg_advisory_lock($1)", [MIGRATION_LOCK]);
+    try {
+      await migrate(drizzle({ client, schema: schemaTables }), { migrationsFolder: pgMigrationsFolder() });
+      // Plans chosen on empty, never-analysed tables (sequential scans for foreign-key checks)
+      // stay slow as the tables fill; fresh statistics after a migration avoid them.
+      await client.query("analyze");
+    } finally {
+      await client.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK]);
+    }
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,22 @@
+import type { FundingSource } from "../core/drain.js";
+import type { CreditLot, FlexPack } from "../core/model.js";
+
+/** A lot as the drain sees it. */
+export const lotAsSource = (lot: CreditLot): FundingSource => ({
+  kind: "CREDIT_LOT",
+  id: lot.id,
+  sizeMicros: lot.amountMicros,
+  remainingMicros: lot.remainingMicros,
+  purchasedAt: lot.purchasedAt,
+  expiresAt: lot.expiresAt,
+});
+
+/** A pack as the drain sees it. */
+export const packAsSource = (pack: FlexPack): FundingSource => ({
+  kind: "FLEX_PACK",
+  id: pack.id,
+  sizeMicros: pack.tokensMicros,
+  remainingMicros: pack.remainingMicros,
+  purchasedAt: pack.purchasedAt,
+  expiresAt: pack.expiresAt,
+});
