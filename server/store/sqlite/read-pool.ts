@@ -40,8 +40,16 @@ export class ReadPool {
     threads: number,
     private readonly methods: readonly (keyof StoreReads)[],
   ) {
-    // Every thread opens its connection at start and keeps it: a session never waits for one.
-    this.pool = new Piscina({ ...workerEntry(), minThreads: threads, maxThreads: threads, idleTimeout: Number.POSITIVE_INFINITY });
+    this.pool = new Piscina({
+      ...workerEntry(),
+      // Every thread opens its connection at start and keeps it: a session never waits for one.
+      minThreads: threads,
+      maxThreads: threads,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      // Reads are background work: on a machine with no core to spare, the kernel runs the
+      // writer's loop first (piscina applies it with @napi-rs/nice, per thread on Linux).
+      niceIncrement: 10,
+    });
   }
 
   async snapshot<T>(work: (reads: StoreReads) => Promise<T>): Promise<T> {
