@@ -11,6 +11,7 @@
 import { availableParallelism } from "node:os";
 import { MessageChannel } from "node:worker_threads";
 import { Piscina } from "piscina";
+import { log } from "../../log.js";
 import type { StoreReads } from "../port.js";
 import type { ReadAnswer, ReadRequest, SessionTask } from "./read-worker.js";
 
@@ -23,12 +24,16 @@ export const HEAVY_READS = ["ledgerAsOf", "chargedSince", "dailyUsage", "usageGr
 /** Two threads, or one on a single core: more would only take turns with the main loop. */
 export const defaultReadThreads = () => Math.min(2, availableParallelism());
 
-/** Run from the TypeScript sources (tests, `tsx`), the worker is a .ts file that tsx loads. */
+/**
+ * The worker sits beside this module with the same extension: read-worker.ts from the sources
+ * (tests, `tsx`, and tsx loads it in the thread too), read-worker.js in dist/, or a bundle's
+ * second entry point.
+ */
 function workerEntry(): { filename: string; execArgv: string[] } {
-  const fromSource = import.meta.url.endsWith(".ts");
+  const extension = /\.[cm]?[jt]s$/.exec(new URL(import.meta.url).pathname)?.[0] ?? ".js";
   return {
-    filename: new URL(`./read-worker.${fromSource ? "ts" : "js"}`, import.meta.url).href,
-    execArgv: fromSource ? ["--import", "tsx"] : [],
+    filename: new URL(`./read-worker${extension}`, import.meta.url).href,
+    execArgv: extension.endsWith("ts") ? ["--import", "tsx"] : [],
   };
 }
 
@@ -50,6 +55,9 @@ export class ReadPool {
       // writer's loop first (piscina applies it with @napi-rs/nice, per thread on Linux).
       niceIncrement: 10,
     });
+    // A thread that fails (its file missing from a build) fails the reads it was given; the
+    // server goes on answering everything else.
+    this.pool.on("error", (error: unknown) => log.error("a read pool thread failed", { error: String(error) }));
   }
 
   async snapshot<T>(work: (reads: StoreReads) => Promise<T>): Promise<T> {
