@@ -260,7 +260,7 @@ export async function generateDatabase(options: GenerateOptions): Promise<Genera
   indexProgress.done();
   // The cached remaining amounts, written once at the end instead of once per charge.
   sqlite.transaction(() => {
-    for (const own of sources.values()) for (const source of own) updateRemaining[source.kind].run(Number(source.remainingMicros), source.id);
+    for (const own of sources.values()) for (const source of own) updateRemaining[source.kind as keyof typeof updateRemaining].run(Number(source.remainingMicros), source.id);
   })();
   sqlite.pragma("wal_checkpoint(TRUNCATE)");
   const seconds = (Date.now() - started) / 1000;

@@ -12,6 +12,7 @@ import { roleCheckPlugin } from "./graphql/roles.js";
 import { graphqlSchema } from "./graphql/schema.js";
 import { requireKey, sendError, viewerAtOperationStart } from "./http/auth.js";
 import { consoleRouter } from "./http/console.js";
+import { auditExportHandler, priceTableExportHandler } from "./http/console-exports.js";
 import { usageExportHandler } from "./http/export.js";
 import { BODY_LIMIT_BYTES } from "./http/body-limit.js";
 import { log } from "./log.js";
@@ -20,7 +21,7 @@ import { createServices, type Services } from "./services/index.js";
 import type { Store } from "./store/port.js";
 
 export interface AppOptions {
-  readonly config: Pick<Config, "rules">;
+  readonly config: Pick<Config, "rules"> & Partial<Pick<Config, "consoleIdleMinutes">>;
   readonly store: Store;
   readonly clock?: Clock;
   /** How long a client may take to send a whole request, headers and body (default 30 s). */
@@ -98,7 +99,7 @@ export async function createApp({ config, store, clock = Date.now, requestTimeou
     await store.ping();
     res.json({ status: "ok" });
   });
-  app.use("/console", consoleRouter());
+  app.use("/console", consoleRouter({ idleMinutes: config.consoleIdleMinutes }));
   app.use(
     "/graphql",
     requireKey(services),
@@ -110,6 +111,8 @@ export async function createApp({ config, store, clock = Date.now, requestTimeou
     }),
   );
   app.get("/export/usage.csv", requireKey(services), usageExportHandler(services));
+  app.get("/export/audit.csv", requireKey(services), auditExportHandler(services));
+  app.get("/export/prices.csv", requireKey(services), priceTableExportHandler(services));
   app.use((_req: Request, res: Response) => sendError(res, 404, "NOT_FOUND", "no such route"));
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const status = (error as { status?: number }).status ?? 500;

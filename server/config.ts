@@ -18,7 +18,12 @@ export interface Config {
   /** Load the demo resellers and accounts into an empty database at start. */
   readonly demoData: boolean;
   readonly rules: BillingRules;
+  /** Minutes of inactivity after which the operator console signs out. */
+  readonly consoleIdleMinutes: number;
 }
+
+/** How long an operator console tab may sit untouched before it signs out. */
+export const DEFAULT_CONSOLE_IDLE_MINUTES = 30;
 
 export class ConfigError extends Error {}
 
@@ -45,6 +50,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!["on", "off", "true", "false", "1", "0"].includes(demo)) {
     throw new ConfigError(`FLEXGATE_DEMO must be on or off, got "${env.FLEXGATE_DEMO}"`);
   }
+  const idle = env.FLEXGATE_CONSOLE_IDLE_MINUTES ? Number(env.FLEXGATE_CONSOLE_IDLE_MINUTES) : DEFAULT_CONSOLE_IDLE_MINUTES;
+  if (!Number.isInteger(idle) || idle < 1 || idle > 1440) {
+    throw new ConfigError(`FLEXGATE_CONSOLE_IDLE_MINUTES must be a whole number of minutes from 1 to 1440, got "${env.FLEXGATE_CONSOLE_IDLE_MINUTES}"`);
+  }
   return Object.freeze({
     port,
     host: env.HOST || "127.0.0.1",
@@ -58,6 +67,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       creditSalesEndAt: dateSetting(env, "FLEXGATE_CREDIT_SALES_END", DEFAULT_RULES.creditSalesEndAt),
       estoreStartAt: dateSetting(env, "FLEXGATE_ESTORE_START", DEFAULT_RULES.estoreStartAt),
     }),
+    consoleIdleMinutes: idle,
   });
 }
 

@@ -2,7 +2,7 @@
  * The console's only way to the server: POST /graphql with the operator key as a Bearer token.
  * Every refusal comes back as an ApiError holding the contract's error codes and fields.
  */
-import type { AuditEntry, PriceEntry, PriceImpact, Viewer } from "./model.js";
+import type { AccountDetail, AccountSummary, ApiKey, AuditEntry, PriceEntry, PriceImpact, Viewer } from "./model.js";
 
 export interface ApiProblem {
   readonly message: string;
@@ -64,7 +64,15 @@ function toProblem(error: unknown): ApiProblem {
   };
 }
 
-const PRICE_FIELDS = `id apiCode name meter unitQuantity tokensPerUnit chargeableOutcomes effectiveFrom effectiveTo status note publishedBy publishedAt retired`;
+const PRICE_FIELDS = `id apiCode name meter unitQuantity tokensPerUnit chargeableOutcomes effectiveFrom effectiveTo status note publishedBy publishedAt retired cancelledBy cancelReason`;
+
+/** What the audit log can be narrowed to (the auditLog query's filters). */
+export interface AuditFilter {
+  entityType: string | null;
+  actor: string | null;
+  from: string | null;
+  to: string | null;
+}
 
 export interface PublishPriceInput {
   apiCode: string;
@@ -77,6 +85,41 @@ export interface PublishPriceInput {
   note: string;
 }
 
+const KEY_FIELDS = `id name role secretPrefix createdAt createdBy revokedAt reseller { id name }`;
+
+interface Connection<T> {
+  edges: Array<{ cursor: string; node: T }>;
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  totalCount: number;
+}
+
+/**
+ * Downloads one of the server's CSV exports (they need the key, so a plain link cannot fetch them)
+ * and hands it to the browser as a file.
+ */
+export async function downloadCsv(key: string, path: string, params: Record<string, string | null>, filename: string): Promise<void> {
+  const url = new URL(`../export/${path}`, document.baseURI);
+  for (const [name, value] of Object.entries(params)) if (value) url.searchParams.set(name, value);
+  let response: Response;
+  try {
+    response = await fetch(url, { headers: { authorization: `Bearer ${key}` }, credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer" });
+  } catch {
+    throw new ApiError([{ code: "NETWORK_ERROR", field: null, message: "The server could not be reached. Check the connection and try again." }]);
+  }
+  if (!response.ok) {
+    const body = (await response.json().catch(() => null)) as { errors?: unknown[] } | null;
+    throw new ApiError(Array.isArray(body?.errors) ? body.errors.map(toProblem) : [{ code: `HTTP_${response.status}`, field: null, message: `The server answered ${response.status}` }]);
+  }
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = filename;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+}
+
 export const api = {
   viewer: (key: string) => graphql<{ viewer: Viewer }>(key, `query ConsoleViewer { viewer { role name } }`).then((d) => d.viewer),
 
@@ -87,7 +130,10 @@ export const api = {
     graphql<{ previewPriceChange: PriceImpact }>(
       key,
       `mutation ConsolePreviewPrice($input: PublishPriceInput!, $days: Int) {
-        previewPriceChange(input: $input, days: $days) { days events currentTokens proposedTokens deltaTokens }
+        previewPriceChange(input: $input, days: $days) {
+          days events zeroChargeEvents currentTokens proposedTokens deltaTokens accountCount
+          accounts { account { id name status } events zeroChargeEvents currentTokens proposedTokens deltaTokens changePercent depletesAt proposedDepletesAt }
+        }
       }`,
       { input, days },
     ).then((d) => d.previewPriceChange),
@@ -115,7 +161,7 @@ export const api = {
       { apiCode, effectiveFrom, note },
     ).then((d) => d.retirePrice),
 
-  auditLog: (key: string, first: number, after: string | null) =>
+  auditLog: (key: string, first: number, after: string | null, filter: AuditFilter) =>
     graphql<{
       auditLog: {
         edges: Array<{ cursor: string; node: AuditEntry }>;
@@ -124,13 +170,71 @@ export const api = {
       };
     }>(
       key,
-      `query ConsoleAuditLog($first: Int, $after: String) {
-        auditLog(first: $first, after: $after, entityType: "PriceEntry") {
+      `query ConsoleAuditLog($first: Int, $after: String, $entityType: String, $actor: String, $from: DateTime, $to: DateTime) {
+        auditLog(first: $first, after: $after, entityType: $entityType, actor: $actor, from: $from, to: $to) {
           edges { cursor node { id at actor actorRole action entityType entityId before after } }
           pageInfo { hasNextPage endCursor }
           totalCount
         }
       }`,
-      { first, after },
+      { first, after, ...filter },
     ).then((d) => d.auditLog),
+
+  accounts: (key: string, nameContains: string, after: string | null) =>
+    graphql<{ accounts: Connection<AccountSummary> }>(
+      key,
+      `query ConsoleAccounts($filter: AccountFilter, $after: String) {
+        accounts(first: 20, after: $after, filter: $filter) {
+          edges { cursor node { id name country status balance { available deficit } alerts { kind } } }
+          pageInfo { hasNextPage endCursor }
+          totalCount
+        }
+      }`,
+      { filter: nameContains ? { nameContains } : null, after },
+    ).then((d) => d.accounts),
+
+  account: (key: string, id: string) =>
+    graphql<{ account: AccountDetail | null }>(
+      key,
+      `query ConsoleAccount($id: ID!) {
+        account(id: $id) {
+          id name country status balancePolicy reseller { name }
+          balance { cloudCredits flexTokens deficit available graceEndsAt }
+          forecast { burnRatePerDay depletesAt }
+          alerts { kind message tokens at }
+          creditLots(includeExpired: true) { id amount remaining purchasedAt expiresAt expired externalRef }
+          flexPacks(includeExpired: true) { id tokens remaining purchasedAt expiresAt expired channel orderRef }
+          charges(first: 20) {
+            edges { node { id eventId apiCode quantity outcome occurredAt tokens reversed reversedAt
+              allocations { source amount creditLot { id } flexPack { id } } } }
+            totalCount
+          }
+        }
+      }`,
+      { id },
+    ).then((d) => d.account),
+
+  reverseCharge: (key: string, chargeId: string, reason: string) =>
+    graphql<{ reverseCharge: { id: string; tokens: string } }>(
+      key,
+      `mutation ConsoleReverseCharge($chargeId: ID!, $reason: String!) { reverseCharge(chargeId: $chargeId, reason: $reason) { id tokens } }`,
+      { chargeId, reason },
+    ).then((d) => d.reverseCharge),
+
+  apiKeys: (key: string) => graphql<{ apiKeys: ApiKey[] }>(key, `query ConsoleApiKeys { apiKeys { ${KEY_FIELDS} } }`).then((d) => d.apiKeys),
+
+  resellers: (key: string) =>
+    graphql<{ resellers: Connection<{ id: string; name: string }> }>(key, `query ConsoleResellers { resellers(first: 100) { edges { cursor node { id name } } pageInfo { hasNextPage endCursor } totalCount } }`).then(
+      (d) => d.resellers.edges.map((e) => e.node),
+    ),
+
+  createApiKey: (key: string, input: { name: string; role: string; resellerId?: string }) =>
+    graphql<{ createApiKey: { key: ApiKey; secret: string } }>(
+      key,
+      `mutation ConsoleCreateApiKey($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret key { ${KEY_FIELDS} } } }`,
+      { input },
+    ).then((d) => d.createApiKey),
+
+  revokeApiKey: (key: string, id: string) =>
+    graphql<{ revokeApiKey: ApiKey }>(key, `mutation ConsoleRevokeApiKey($id: ID!) { revokeApiKey(id: $id) { ${KEY_FIELDS} } }`, { id }).then((d) => d.revokeApiKey),
 };

@@ -139,27 +139,72 @@ export function banner(): HTMLElement {
 
 export interface Modal {
   readonly dialog: HTMLDialogElement;
+  /** Closes at once: after the work is done. */
   close(): void;
+  /** Closes unless the operator has entered something, in which case asks first (Escape, Close). */
+  requestClose(): void;
+  /** Takes what the dialog holds now as nothing to lose (after the work is done). */
+  markClean(): void;
+}
+
+/** Every control's value in the dialog, to tell whether the operator has entered anything. */
+function formState(dialog: HTMLDialogElement): string {
+  return JSON.stringify(
+    [...dialog.querySelectorAll<Control>("input, select, textarea")].map((c) => (c instanceof HTMLInputElement && (c.type === "checkbox" || c.type === "radio") ? c.checked : c.value)),
+  );
 }
 
 /**
  * A modal dialog: focus moves into it, Escape closes it, and focus returns to what opened it.
- * The dialog leaves the document once closed.
+ * A dialog whose fields were changed asks before discarding them. It leaves the document once closed.
  */
 export function openModal(title: string, build: (modal: Modal, titleId: string) => Child[], options: { wide?: boolean } = {}): Modal {
   const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
   const titleId = uid("dialog-title");
   const dialog = h("dialog", { class: options.wide ? "modal wide" : "modal", "aria-labelledby": titleId });
-  const modal: Modal = { dialog, close: () => dialog.close() };
+  let pristine = "";
+  const keep = h("button", { type: "button", class: "secondary" }, "Keep editing");
+  const discard = h("button", { type: "button", class: "danger" }, "Discard changes");
+  const ask = h("div", { class: "discard-bar", role: "alert", hidden: true }, h("p", null, "Discard what you entered in this form?"), h("div", { class: "dialog-actions-inline" }, keep, discard));
+  const requestClose = () => {
+    if (formState(dialog) === pristine) return dialog.close();
+    ask.hidden = false;
+    keep.focus();
+  };
+  keep.addEventListener("click", () => {
+    ask.hidden = true;
+    (dialog.querySelector<HTMLElement>("[aria-invalid='true'], input:not([type='hidden']):not([readonly]):not(:disabled), textarea") ?? dialog).focus();
+  });
+  discard.addEventListener("click", () => dialog.close());
+  const modal: Modal = { dialog, close: () => dialog.close(), requestClose, markClean: () => (pristine = formState(dialog)) };
+  dialog.addEventListener("cancel", (event) => {
+    event.preventDefault();
+    requestClose();
+  });
   dialog.addEventListener("close", () => {
     dialog.remove();
     if (opener?.isConnected) opener.focus();
   });
-  replaceChildren(dialog, h("h2", { id: titleId }, title), ...build(modal, titleId));
+  replaceChildren(dialog, h("h2", { id: titleId }, title), ...build(modal, titleId), ask);
   document.body.appendChild(dialog);
+  pristine = formState(dialog);
   dialog.showModal();
   return modal;
 }
+
+/** A one-paragraph text area: Enter inserts nothing and pasted line breaks become spaces. */
+export function oneParagraph(textarea: HTMLTextAreaElement): HTMLTextAreaElement {
+  textarea.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") event.preventDefault();
+  });
+  textarea.addEventListener("input", () => {
+    if (/[\r\n]/.test(textarea.value)) textarea.value = textarea.value.replace(/\s*[\r\n]+\s*/g, " ");
+  });
+  return textarea;
+}
+
+/** Marks a control whose change must not withdraw an impact preview (a confirmation, not an input). */
+export const KEEPS_PREVIEW = "data-keeps-preview";
 
 /** Sets a button busy (disabled, with a label saying so) for the length of a request. */
 export async function busy<T>(button: HTMLButtonElement, label: string, work: () => Promise<T>): Promise<T> {
@@ -180,45 +225,58 @@ export interface WhenChooser {
   readonly field: Field;
   /** True when a later time is chosen. */
   later(): boolean;
+  /** True when "now" is chosen and its immediate effect confirmed. */
+  nowConfirmed(): boolean;
   readonly input: HTMLInputElement;
+  readonly confirmNow: HTMLInputElement;
 }
 
+/** Tomorrow 00:00 UTC, as a datetime-local value. */
+const tomorrow = () => `${new Date(Date.now() + 86_400_000).toISOString().slice(0, 11)}00:00`;
+
 /**
- * "Now" or "later at (UTC)": a pair of radios and a datetime-local picker whose value is read as
- * UTC. The picker shows the browser's own date format, so the chosen moment is echoed in the
- * console's format beside it.
+ * "Later at (UTC)" (the default) or "now": a pair of radios and a datetime-local picker whose value
+ * is read as UTC. The picker shows the browser's own date format, so the chosen moment is echoed in
+ * the console's format beside it. Choosing "now" asks for a confirmation that `nowEffect` happens
+ * at once. The picker is filled once, when the dialog opens; typing into its segments is never
+ * overwritten (a half-typed date has an empty value until it is complete).
  */
-export function whenChooser(name: string, legend: string, nowLabel: string, hint?: string): WhenChooser {
+export function whenChooser(name: string, legend: string, nowLabel: string, nowEffect: string, hint?: string): WhenChooser {
   const group = uid(name);
-  const now = h("input", { type: "radio", name: group, value: "now", id: uid(`${name}-now`), checked: true });
-  const later = h("input", { type: "radio", name: group, value: "later", id: uid(`${name}-later`) });
-  const input = h("input", { type: "datetime-local", disabled: true, "aria-label": `${legend} at (UTC)` });
+  const now = h("input", { type: "radio", name: group, value: "now", id: uid(`${name}-now`) });
+  const later = h("input", { type: "radio", name: group, value: "later", id: uid(`${name}-later`), checked: true });
+  // A max gives the year segment four digits, so typing a year moves on to the hour.
+  const input = h("input", { type: "datetime-local", "aria-label": `${legend} at (UTC)`, value: tomorrow(), min: new Date(Date.now()).toISOString().slice(0, 16), max: "9999-12-31T23:59" });
   const echo = h("span", { class: "when-echo muted", "aria-live": "polite" });
+  const confirmNow = h("input", { type: "checkbox", id: uid(`${name}-confirm`), [KEEPS_PREVIEW]: true });
+  const confirmLabel = h("label", { class: "choice confirm-now", for: confirmNow.id, hidden: true }, confirmNow, ` I understand ${nowEffect}`);
   const sync = () => {
     input.disabled = !later.checked;
-    input.min = new Date(Date.now()).toISOString().slice(0, 16);
-    if (later.checked && input.value === "") input.value = `${new Date(Date.now() + 86_400_000).toISOString().slice(0, 11)}00:00`;
+    confirmLabel.hidden = later.checked;
+    if (later.checked) confirmNow.checked = false;
     const ms = Date.parse(`${input.value}Z`);
     echo.textContent = later.checked && !Number.isNaN(ms) ? `= ${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC` : "";
   };
   now.addEventListener("change", sync);
   later.addEventListener("change", sync);
   input.addEventListener("input", sync);
+  sync();
   const f = fieldGroup(
     name,
     legend,
-    [now, later, input],
+    [later, now, input],
     [
       h(
         "div",
         { class: "choices" },
-        h("label", { class: "choice", for: now.id }, now, ` ${nowLabel}`),
         h("label", { class: "choice", for: later.id }, later, " Later, at (UTC)"),
         input,
         echo,
+        h("label", { class: "choice", for: now.id }, now, ` ${nowLabel}`),
       ),
+      confirmLabel,
     ],
     hint,
   );
-  return { field: f, later: () => later.checked, input };
+  return { field: f, later: () => later.checked, nowConfirmed: () => now.checked && confirmNow.checked, input, confirmNow };
 }

@@ -3,10 +3,12 @@
  * by the URL hash so the browser's back button works. The key never appears in the URL.
  */
 import { ApiError, api } from "./api.js";
+import { renderAccounts } from "./accounts.js";
 import { renderAudit } from "./audit.js";
 import { h, replaceChildren } from "./dom.js";
 import { errorContent, type Session } from "./forms.js";
-import type { Viewer } from "./model.js";
+import { article, type Viewer } from "./model.js";
+import { renderKeys } from "./keys.js";
 import { renderPrices, resetPricesView } from "./prices.js";
 import { errorState, loadingState } from "./states.js";
 
@@ -15,8 +17,9 @@ import { errorState, loadingState } from "./states.js";
  * with other tabs or left behind on a shared machine.
  */
 const KEY_STORAGE = "flexgate.console.operatorKey";
+const DEFAULT_IDLE_MINUTES = 30;
 
-const ROUTES = { "#/prices": "Price table", "#/audit": "Audit log" } as const;
+const ROUTES = { "#/prices": "Price table", "#/accounts": "Accounts", "#/keys": "API keys", "#/audit": "Audit log" } as const;
 type Route = keyof typeof ROUTES;
 
 const nav = h("nav", { class: "nav", "aria-label": "Sections", hidden: true });
@@ -37,8 +40,47 @@ function route(): Route {
   return location.hash in ROUTES ? (location.hash as Route) : "#/prices";
 }
 
+/** How long a message stays: long enough to read twice, short enough not to describe a stale table. */
+const MESSAGE_MS = 15_000;
+let messageTimer: ReturnType<typeof setTimeout> | undefined;
+
+function clearMessage(): void {
+  clearTimeout(messageTimer);
+  status.replaceChildren();
+}
+
 function notify(message: string): void {
-  replaceChildren(status, h("p", null, message, " ", h("button", { type: "button", class: "link", onclick: () => status.replaceChildren() }, "Dismiss")));
+  clearTimeout(messageTimer);
+  replaceChildren(status, h("p", null, message, " ", h("button", { type: "button", class: "link", onclick: clearMessage }, "Dismiss")));
+  messageTimer = setTimeout(clearMessage, MESSAGE_MS);
+}
+
+/**
+ * Signs out after the server's configured minutes without a key press, click or scroll, so a tab
+ * left open on a shared desk does not keep an operator key usable.
+ */
+function watchIdle(idleMinutes: number): void {
+  let last = Date.now();
+  for (const type of ["keydown", "pointerdown", "wheel", "touchstart"]) {
+    window.addEventListener(type, () => (last = Date.now()), { capture: true, passive: true });
+  }
+  setInterval(() => {
+    if (current && Date.now() - last >= idleMinutes * 60_000) {
+      signOut(`Signed out after ${idleMinutes} minutes without activity.`);
+    }
+    if (!current) last = Date.now();
+  }, 10_000);
+}
+
+async function idleMinutes(): Promise<number> {
+  try {
+    const response = await fetch(new URL("config.json", document.baseURI), { cache: "no-store", credentials: "omit" });
+    const minutes = ((await response.json()) as { idleMinutes?: unknown }).idleMinutes;
+    if (typeof minutes === "number" && minutes > 0) return minutes;
+  } catch {
+    // Fall through to the default: the server answered nothing usable.
+  }
+  return DEFAULT_IDLE_MINUTES;
 }
 
 function signOut(message?: string): void {
@@ -50,7 +92,7 @@ function signOut(message?: string): void {
   current = null;
   resetPricesView();
   for (const dialog of document.querySelectorAll("dialog")) dialog.close();
-  status.replaceChildren();
+  clearMessage();
   renderSignIn(message);
 }
 
@@ -86,8 +128,8 @@ function renderView(): void {
   renderHeader();
   if (!current) return renderSignIn();
   document.title = `${ROUTES[route()]} · Flexgate operator console`;
-  if (route() === "#/audit") renderAudit(main, session());
-  else renderPrices(main, session());
+  const views = { "#/prices": renderPrices, "#/accounts": renderAccounts, "#/keys": renderKeys, "#/audit": renderAudit };
+  views[route()](main, session());
 }
 
 function renderSignIn(message?: string): void {
@@ -125,7 +167,7 @@ function renderSignIn(message?: string): void {
     submit.textContent = "Signing in…";
     void signIn(key)
       .then((viewer) => {
-        if (viewer.role !== "OPERATOR") return showError(`This is ${/^[AEIOU]/.test(viewer.role) ? "an" : "a"} ${viewer.role} key; the console needs an OPERATOR key.`, "FORBIDDEN");
+        if (viewer.role !== "OPERATOR") return showError(`This is ${article(viewer.role)} ${viewer.role} key; the console needs an OPERATOR key.`, "FORBIDDEN");
         current = { key, viewer };
         try {
           sessionStorage.setItem(KEY_STORAGE, key);
@@ -151,7 +193,7 @@ function renderSignIn(message?: string): void {
       "section",
       { class: "signin" },
       h("h1", { tabindex: -1 }, "Sign in"),
-      h("p", { class: "muted" }, "Manage the API price table: publish, schedule, cancel and retire prices, and review the audit log."),
+      h("p", { class: "muted" }, "Manage the API price table, look up accounts and reverse charges, manage API keys, and review the audit log."),
       message ? h("p", { class: "notice", role: "status" }, message) : null,
       form,
     ),
@@ -181,11 +223,12 @@ async function resume(): Promise<void> {
 
 document.body.replaceChildren(
   h("header", { class: "topbar" }, h("a", { class: "brand", href: "#/prices" }, "Flexgate", h("span", null, " operator console")), nav, who),
-  main,
   status,
+  main,
 );
 window.addEventListener("hashchange", () => {
-  status.replaceChildren();
+  clearMessage();
   if (current) renderView();
 });
+void idleMinutes().then(watchIdle);
 void resume();

@@ -24,14 +24,37 @@ export interface PriceEntry {
   readonly publishedBy: string;
   readonly publishedAt: string;
   readonly retired: boolean;
+  readonly cancelledBy: string | null;
+  readonly cancelReason: string | null;
 }
 
 export interface PriceImpact {
   readonly days: number;
   readonly events: number;
+  readonly zeroChargeEvents: number;
   readonly currentTokens: string;
   readonly proposedTokens: string;
   readonly deltaTokens: string;
+  readonly accountCount: number;
+  readonly accounts: readonly AccountImpact[];
+}
+
+export interface AccountImpact {
+  readonly account: { readonly id: string; readonly name: string; readonly status: string };
+  readonly events: number;
+  readonly zeroChargeEvents: number;
+  readonly currentTokens: string;
+  readonly proposedTokens: string;
+  readonly deltaTokens: string;
+  readonly changePercent: string | null;
+  readonly depletesAt: string | null;
+  readonly proposedDepletesAt: string | null;
+}
+
+/** True when the account's balance would run out earlier under the proposal (or at all, where it did not). */
+export function runsOutSooner(impact: AccountImpact): boolean {
+  if (impact.proposedDepletesAt === null) return false;
+  return impact.depletesAt === null || Date.parse(impact.proposedDepletesAt) < Date.parse(impact.depletesAt);
 }
 
 export interface AuditEntry {
@@ -45,6 +68,70 @@ export interface AuditEntry {
   readonly before: string | null;
   readonly after: string | null;
 }
+
+export interface AccountSummary {
+  readonly id: string;
+  readonly name: string;
+  readonly country: string | null;
+  readonly status: string;
+  readonly balance: { readonly available: string; readonly deficit: string };
+  readonly alerts: ReadonlyArray<{ readonly kind: string }>;
+}
+
+export interface Allocation {
+  readonly source: string;
+  readonly amount: string;
+  readonly creditLot: { readonly id: string } | null;
+  readonly flexPack: { readonly id: string } | null;
+}
+
+export interface Charge {
+  readonly id: string;
+  readonly eventId: string;
+  readonly apiCode: string;
+  readonly quantity: string;
+  readonly outcome: string;
+  readonly occurredAt: string;
+  readonly tokens: string;
+  readonly reversed: boolean;
+  readonly reversedAt: string | null;
+  readonly allocations: readonly Allocation[];
+}
+
+export interface AccountDetail {
+  readonly id: string;
+  readonly name: string;
+  readonly country: string | null;
+  readonly status: string;
+  readonly balancePolicy: string;
+  readonly reseller: { readonly name: string } | null;
+  readonly balance: { readonly cloudCredits: string; readonly flexTokens: string; readonly deficit: string; readonly available: string; readonly graceEndsAt: string | null };
+  readonly forecast: { readonly burnRatePerDay: string; readonly depletesAt: string | null };
+  readonly alerts: ReadonlyArray<{ readonly kind: string; readonly message: string; readonly tokens: string | null; readonly at: string | null }>;
+  readonly creditLots: ReadonlyArray<{ readonly id: string; readonly amount: string; readonly remaining: string; readonly purchasedAt: string; readonly expiresAt: string; readonly expired: boolean; readonly externalRef: string }>;
+  readonly flexPacks: ReadonlyArray<{ readonly id: string; readonly tokens: string; readonly remaining: string; readonly purchasedAt: string; readonly expiresAt: string; readonly expired: boolean; readonly channel: string; readonly orderRef: string }>;
+  readonly charges: { readonly edges: ReadonlyArray<{ readonly node: Charge }>; readonly totalCount: number };
+}
+
+export interface ApiKey {
+  readonly id: string;
+  readonly name: string;
+  readonly role: string;
+  readonly secretPrefix: string;
+  readonly createdAt: string;
+  readonly createdBy: string;
+  readonly revokedAt: string | null;
+  readonly reseller: { readonly id: string; readonly name: string } | null;
+}
+
+/** "FLEX_PACK #3 0.5" lines: what paid a charge, as a receipt shows it. */
+export function receiptLine(allocation: Allocation): string {
+  const source = allocation.creditLot ? `Credit lot #${allocation.creditLot.id}` : allocation.flexPack ? `Flex pack #${allocation.flexPack.id}` : allocation.source === "DEFICIT" ? "Deficit" : allocation.source;
+  return `${source}: ${tokensLabel(allocation.amount)}`;
+}
+
+/** "a" or "an" before a role or any upper-case word, as it is read aloud. */
+export const article = (word: string) => (/^[AEIOU]/.test(word) ? "an" : "a");
 
 export interface Viewer {
   readonly role: string;
@@ -92,9 +179,21 @@ export function groupByApi(versions: readonly PriceEntry[]): ApiPrices[] {
     });
 }
 
+/** The version of the API that already takes effect at `iso` (the server refuses two at one instant). */
+export function clashingVersion(api: ApiPrices, iso: string): PriceEntry | null {
+  const at = Date.parse(iso);
+  return api.history.find((v) => v.status !== "CANCELLED" && Date.parse(v.effectiveFrom) === at) ?? null;
+}
+
 export function matchesFilter(api: ApiPrices, filter: string): boolean {
   const needle = filter.trim().toLowerCase();
   return needle === "" || api.apiCode.includes(needle) || api.name.toLowerCase().includes(needle);
+}
+
+/** The same moment in the browser's time zone, for reading beside UTC: "Jan 15, 2026, 6:00 PM". */
+export function localTime(iso: string | null | undefined): string {
+  const ms = iso ? Date.parse(iso) : Number.NaN;
+  return Number.isNaN(ms) ? "" : new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 }
 
 /** "2022-03-29T00:00:00.000Z" → "2022-03-29 00:00 UTC" (seconds only when they matter). */
@@ -140,6 +239,14 @@ const ACTION_LABELS: Record<string, string> = {
   "price.publish": "Published a version",
   "price.retire": "Retired an API",
   "price.cancel": "Cancelled a scheduled version",
+  "charge.reverse": "Reversed a charge",
+  "apiKey.create": "Created an API key",
+  "apiKey.revoke": "Revoked an API key",
+  "account.create": "Created an account",
+  "account.update": "Changed an account",
+  "reseller.create": "Created a reseller",
+  "reseller.update": "Changed a reseller",
+  "creditLot.import": "Imported a cloud-credit lot",
 };
 
 export function actionLabel(action: string): string {
@@ -199,4 +306,55 @@ export function prettyJson(json: string | null): string {
   if (!json) return "—";
   const parsed = parseSnapshot(json);
   return parsed ? JSON.stringify(parsed, null, 2) : json;
+}
+
+/** A price snapshot's rate as the price table says it, or null when the snapshot has none. */
+function snapshotRate(snapshot: Record<string, unknown> | null): string | null {
+  if (!snapshot) return null;
+  if (snapshot.retired === true) return "Retired";
+  const raw = snapshot.tokensPerUnit ?? snapshot.tokensPerUnitMicros;
+  const rate = typeof snapshot.tokensPerUnit === "string" ? snapshot.tokensPerUnit : typeof raw === "string" || typeof raw === "number" ? microsToDecimal(String(raw)) : null;
+  if (rate === null) return null;
+  const unit = typeof snapshot.unitQuantity === "number" && typeof snapshot.meter === "string" ? ` per ${snapshot.unitQuantity} ${snapshot.meter}` : "";
+  return `${tokensLabel(rate)}${unit}`;
+}
+
+/**
+ * An audit entry as a sentence of what changed: "design-automation/revit: 2 → 2.5 tokens per
+ * 3600 SECOND from 2026-03-01 00:00 UTC". `previous` is the version that was in force before a
+ * publication (its snapshot has no "before": a version is new).
+ */
+export function auditSummary(entry: AuditEntry, previous: PriceEntry | null): string | null {
+  const after = parseSnapshot(entry.after);
+  const before = parseSnapshot(entry.before);
+  const apiCode = typeof (after ?? before)?.apiCode === "string" ? `${String((after ?? before)!.apiCode)}: ` : "";
+  const from = instantText((after ?? before)?.effectiveFrom);
+  const when = from ? ` from ${from}` : "";
+  switch (entry.action) {
+    case "price.publish": {
+      const rate = snapshotRate(after);
+      if (!rate) return null;
+      if (!previous) return `${apiCode}first price, ${rate}${when}`;
+      if (previous.retired) return `${apiCode}back after retirement, ${rate}${when}`;
+      const sameUnit = rate.endsWith(` per ${unitLabel(previous)}`);
+      return `${apiCode}${sameUnit ? previous.tokensPerUnit : rateLabel(previous)} → ${rate}${when}`;
+    }
+    case "price.cancel":
+      return `${apiCode}${snapshotRate(after ?? before) ?? "a version"}${when} will not take effect`;
+    case "price.retire":
+      return `${apiCode}retired${when}`;
+    default:
+      return null;
+  }
+}
+
+/** The version of the same API in force just before `version` would take effect (cancelled ones aside). */
+export function versionBefore(versions: readonly PriceEntry[], version: { apiCode: string; id: string; effectiveFrom: string }): PriceEntry | null {
+  const at = Date.parse(version.effectiveFrom);
+  let found: PriceEntry | null = null;
+  for (const v of versions) {
+    if (v.apiCode !== version.apiCode || v.id === version.id || v.status === "CANCELLED" || Date.parse(v.effectiveFrom) >= at) continue;
+    if (!found || Date.parse(v.effectiveFrom) > Date.parse(found.effectiveFrom)) found = v;
+  }
+  return found;
 }

@@ -1,6 +1,6 @@
 /** The price table: current rate per API, what is scheduled, and the full history on demand. */
 import { openCancelDialog, openRetireDialog } from "./actions.js";
-import { api } from "./api.js";
+import { api, downloadCsv } from "./api.js";
 import { h, replaceChildren, srOnly, uid } from "./dom.js";
 import type { Session } from "./forms.js";
 import { type ApiPrices, type PriceEntry, formatTime, groupByApi, matchesFilter, rateLabel, tokensLabel, unitLabel } from "./model.js";
@@ -8,11 +8,12 @@ import { openPublishDialog } from "./publish.js";
 import { errorState, loadingState } from "./states.js";
 
 /** What survives a reload of the table while the operator works: open histories and the filter. */
-const view = { expanded: new Set<string>(), filter: "" };
+const view = { expanded: new Set<string>(), filter: "", hideCancelled: false };
 
 export function resetPricesView(): void {
   view.expanded.clear();
   view.filter = "";
+  view.hideCancelled = false;
 }
 
 export function renderPrices(root: HTMLElement, session: Session): void {
@@ -21,12 +22,34 @@ export function renderPrices(root: HTMLElement, session: Session): void {
   const body = h("div", { class: "view-body" });
   const newApi = h("button", { type: "button", class: "secondary" }, "Price a new API…");
   const refresh = h("button", { type: "button", class: "ghost" }, "Refresh");
+  const hideCancelled = h("input", { type: "checkbox", id: "hide-cancelled", checked: view.hideCancelled });
+  const asOf = h("input", { type: "date", id: "export-as-of" });
+  const exportForm = h(
+    "form",
+    { class: "filters export" },
+    h("div", { class: "field" }, h("label", { for: asOf.id }, "Price table as of (UTC day, optional)"), asOf),
+    h("button", { type: "submit", class: "secondary" }, "Export CSV"),
+    h("label", { class: "choice", for: hideCancelled.id }, hideCancelled, " Hide cancelled versions in histories"),
+  );
   replaceChildren(
     root,
     h("div", { class: "view-head" }, heading, h("div", { class: "toolbar" }, filter, newApi, refresh)),
     h("p", { class: "muted intro" }, "Rates are tokens per unit; every time is UTC. Versions are append-only: a change publishes a new version."),
+    exportForm,
     body,
   );
+  hideCancelled.addEventListener("change", () => {
+    view.hideCancelled = hideCancelled.checked;
+    root.classList.toggle("hide-cancelled", view.hideCancelled);
+  });
+  root.classList.toggle("hide-cancelled", view.hideCancelled);
+  exportForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const day = asOf.value;
+    downloadCsv(session.key, "prices.csv", { asOf: day ? `${day}T00:00:00Z` : null }, day ? `prices-${day}.csv` : "prices.csv").catch((error: unknown) => {
+      if (!session.expireIfUnauthenticated(error)) session.notify(`The export failed: ${error instanceof Error ? error.message : String(error)}`);
+    });
+  });
 
   let groups: ApiPrices[] = [];
 
@@ -47,11 +70,14 @@ export function renderPrices(root: HTMLElement, session: Session): void {
     void load(entry.apiCode);
   };
 
+  const published = (entry: PriceEntry) =>
+    afterChange(entry, `Published version #${entry.id} of ${entry.apiCode}: ${rateLabel(entry)}, effective ${formatTime(entry.effectiveFrom)} (${entry.status}).`);
+  const publish = (group: ApiPrices | null, template?: PriceEntry) =>
+    openPublishDialog(session, group, published, { known: groups, openVersionFlow: (target) => publish(target), template });
+
   const callbacks: RowCallbacks = {
-    publish: (group) =>
-      openPublishDialog(session, group, (entry) =>
-        afterChange(entry, `Published version #${entry.id} of ${entry.apiCode}: ${rateLabel(entry)}, effective ${formatTime(entry.effectiveFrom)} (${entry.status}).`),
-      ),
+    publish: (group) => publish(group),
+    revert: (group, version) => publish(group, version),
     retire: (group) =>
       openRetireDialog(session, group, (entry) =>
         afterChange(entry, `${entry.apiCode} is retired from ${formatTime(entry.effectiveFrom)} (${entry.status}).`),
@@ -78,11 +104,7 @@ export function renderPrices(root: HTMLElement, session: Session): void {
     view.filter = filter.value;
     if (groups.length > 0) draw();
   });
-  newApi.addEventListener("click", () =>
-    openPublishDialog(session, null, (entry) =>
-      afterChange(entry, `Published version #${entry.id} of ${entry.apiCode}: ${rateLabel(entry)}, effective ${formatTime(entry.effectiveFrom)} (${entry.status}).`),
-    ),
-  );
+  newApi.addEventListener("click", () => publish(null));
   refresh.addEventListener("click", () => void load());
   heading.focus();
   void load();
@@ -90,6 +112,8 @@ export function renderPrices(root: HTMLElement, session: Session): void {
 
 interface RowCallbacks {
   publish(group: ApiPrices): void;
+  /** Publishes an earlier version's terms again, as a new version. */
+  revert(group: ApiPrices, version: PriceEntry): void;
   retire(group: ApiPrices): void;
   cancel(version: PriceEntry): void;
   toggle(group: ApiPrices, expanded: boolean): void;
@@ -116,6 +140,7 @@ function apiRows(group: ApiPrices, callbacks: RowCallbacks): HTMLTableSectionEle
     "button",
     { type: "button", class: "ghost small", "aria-expanded": String(expanded), "aria-controls": historyId },
     `History (${group.history.length})`,
+    srOnly(` of ${group.apiCode}`),
   );
   const historyRow = h(
     "tr",
@@ -133,7 +158,7 @@ function apiRows(group: ApiPrices, callbacks: RowCallbacks): HTMLTableSectionEle
   const row = h(
     "tr",
     { class: "api-row", "data-api-code": group.apiCode },
-    h("th", { scope: "row", "data-label": "API" }, h("code", { class: "api-code", tabindex: -1 }, group.apiCode), h("span", { class: "api-name" }, group.name)),
+    h("th", { scope: "row", "data-label": "API" }, h("code", { class: "api-code", tabindex: -1 }, ...breakable(group.apiCode)), h("span", { class: "api-name" }, group.name)),
     h(
       "td",
       { "data-label": "Rate now", class: "rate" },
@@ -196,9 +221,12 @@ function historyTable(group: ApiPrices, callbacks: RowCallbacks): HTMLElement {
             h(
               "td",
               { "data-label": "Status" },
-              h("span", { class: `badge ${version.status.toLowerCase()}` }, version.status),
+              statusBadge(version),
               version.status === "SCHEDULED"
                 ? h("button", { type: "button", class: "link", onclick: () => callbacks.cancel(version) }, "Cancel…", srOnly(` version #${version.id}`))
+                : null,
+              version.status === "SUPERSEDED" && !version.retired
+                ? h("button", { type: "button", class: "link", onclick: () => callbacks.revert(group, version) }, "Revert to these terms…", srOnly(` of version #${version.id}`))
                 : null,
             ),
             h("td", { "data-label": "Rate" }, rateLabel(version)),
@@ -207,12 +235,31 @@ function historyTable(group: ApiPrices, callbacks: RowCallbacks): HTMLElement {
             h("td", { "data-label": "Effective to", class: "time" }, version.effectiveTo ? formatTime(version.effectiveTo) : version.status === "CANCELLED" ? "—" : "open"),
             h("td", { "data-label": "Published by" }, version.publishedBy),
             h("td", { "data-label": "Published at", class: "time" }, formatTime(version.publishedAt)),
-            h("td", { "data-label": "Note", class: "note" }, version.note),
+            h(
+              "td",
+              { "data-label": "Note", class: "note" },
+              version.note,
+              version.status === "CANCELLED" && version.cancelledBy
+                ? h("span", { class: "cancellation" }, `Cancelled by ${version.cancelledBy}: ${version.cancelReason ?? ""}`)
+                : null,
+            ),
           ),
         ),
       ),
     ),
   );
+}
+
+/** A retirement is never shown as an ACTIVE (green) version: it is the end of the API's prices. */
+function statusBadge(version: PriceEntry): HTMLElement {
+  if (!version.retired) return h("span", { class: `badge ${version.status.toLowerCase()}` }, version.status);
+  const label = version.status === "ACTIVE" ? "RETIRED" : version.status === "SUPERSEDED" ? "RETIREMENT ENDED" : `RETIREMENT ${version.status}`;
+  return h("span", { class: `badge retired ${version.status === "CANCELLED" ? "cancelled" : ""}`.trim() }, label);
+}
+
+/** "design-automation/revit" with a line-break opportunity after each slash, for narrow columns. */
+function breakable(apiCode: string): Array<string | HTMLElement> {
+  return apiCode.split("/").flatMap((part, index) => (index === 0 ? [part] : [h("wbr"), `/${part}`]));
 }
 
 function outcomesText(entry: PriceEntry): string {

@@ -6,10 +6,11 @@ import type { AccountStatus } from "./account.js";
 import type { Balance } from "./balance.js";
 import type { FundingSource } from "./drain.js";
 import type { Expiring } from "./forecast.js";
+import type { FreeUsageRow } from "./free-allowance.js";
 import { formatMicros } from "./money.js";
 import { formatInstant, type Instant, isValidAt } from "./time.js";
 
-export type AlertKind = "LOW_BALANCE" | "EXPIRING_SOON" | "DEFICIT" | "RESTRICTED";
+export type AlertKind = "LOW_BALANCE" | "EXPIRING_SOON" | "DEFICIT" | "RESTRICTED" | "FREE_CAP_NEAR" | "API_SUSPENDED";
 
 export interface BalanceAlert {
   readonly kind: AlertKind;
@@ -91,4 +92,37 @@ export function balanceAlerts(facts: AlertFacts): BalanceAlert[] {
     });
   }
   return alerts;
+}
+
+/** FREE_CAP_NEAR fires once this share (percent) of an API's monthly free cap is used (domain §8). */
+export const FREE_CAP_NEAR_PERCENT = 80n;
+
+/**
+ * The Free tier's alerts for the current month's freeUsageRows of a FREE account, suspended
+ * APIs first. A suspended API does not also say its cap is near: the suspension says more.
+ * Neither carries tokens; `at` is when a suspension ends.
+ */
+export function freeTierAlerts(rows: readonly FreeUsageRow[]): BalanceAlert[] {
+  const suspended: BalanceAlert[] = [];
+  const near: BalanceAlert[] = [];
+  for (const row of rows) {
+    if (row.suspendedUntil !== null) {
+      suspended.push({
+        kind: "API_SUSPENDED",
+        message:
+          `${row.apiCode} is suspended until ${formatInstant(row.suspendedUntil)}: the month's free cap of ${row.capUnits} units is used; ` +
+          "enroll in a paid tier to lift it",
+        tokensMicros: null,
+        at: row.suspendedUntil,
+      });
+    } else if (row.capUnits > 0n && row.usedUnits * 100n >= row.capUnits * FREE_CAP_NEAR_PERCENT) {
+      near.push({
+        kind: "FREE_CAP_NEAR",
+        message: `${row.apiCode} has used ${row.usedUnits} of its ${row.capUnits} free units this month; at the cap it is suspended until next month`,
+        tokensMicros: null,
+        at: null,
+      });
+    }
+  }
+  return [...suspended, ...near];
 }

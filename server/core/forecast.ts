@@ -4,6 +4,7 @@
  */
 import { availableAt, drain, type FundingSource } from "./drain.js";
 import { mulDivHalfUp } from "./money.js";
+import type { Plan } from "./plan.js";
 import { DAY_MS, type Instant, isValidAt } from "./time.js";
 
 /** The burn rate looks back this many days (domain §7). */
@@ -51,6 +52,8 @@ export interface ForecastInput {
   /** Tokens charged by standing charges whose usage occurred in the last BURN_WINDOW_DAYS days. */
   readonly chargedInWindowMicros: bigint;
   readonly now: Instant;
+  /** A burn rate that replaces the observed one from a given day (a price change's impact). */
+  readonly rateFrom?: { readonly at: Instant; readonly ratePerDayMicros: bigint };
 }
 
 /**
@@ -70,11 +73,14 @@ export interface ForecastInput {
  */
 export function forecastBalance(input: ForecastInput): BalanceForecast {
   const { now, deficitMicros } = input;
-  const rate = burnRatePerDay(input.chargedInWindowMicros);
+  const observed = burnRatePerDay(input.chargedInWindowMicros);
+  const changed = input.rateFrom;
+  // The day that contains the change burns at the new rate: a projection by whole days.
+  const rateOn = (t: Instant) => (changed && t + DAY_MS > changed.at ? changed.ratePerDayMicros : observed);
   const expiringWithin90DaysMicros = expiringWithin(input.sources, now).tokensMicros;
   let sources: FundingSource[] = input.sources.filter((source) => source.remainingMicros > 0n && source.expiresAt > now);
 
-  if (rate === 0n) {
+  if (observed === 0n && (!changed || changed.ratePerDayMicros === 0n)) {
     let unused = 0n;
     for (const source of sources) unused += source.remainingMicros;
     return { burnRatePerDayMicros: 0n, depletesAt: null, expiringWithin90DaysMicros, expiringUnusedMicros: unused };
@@ -93,10 +99,12 @@ export function forecastBalance(input: ForecastInput): BalanceForecast {
       if (depletesAt === null && available(source.expiresAt) <= 0n) depletesAt = source.expiresAt;
     }
 
+    const rate = rateOn(t);
     const before = available(t);
-    if (depletesAt === null && before <= rate) {
+    if (depletesAt === null && (before <= 0n || before <= rate)) {
       depletesAt = before <= 0n ? t : t + Number(mulDivHalfUp(before, BigInt(DAY_MS), rate));
     }
+    if (rate === 0n) continue;
     const { allocations } = drain(sources, rate, t);
     sources = sources
       .map((source) => {
@@ -106,5 +114,16 @@ export function forecastBalance(input: ForecastInput): BalanceForecast {
       .filter((source) => source.remainingMicros > 0n);
   }
 
-  return { burnRatePerDayMicros: rate, depletesAt, expiringWithin90DaysMicros, expiringUnusedMicros };
+  return { burnRatePerDayMicros: observed, depletesAt, expiringWithin90DaysMicros, expiringUnusedMicros };
+}
+
+/**
+ * The forecast under the plan in force now. With PAYG the balance never runs out (domain §8:
+ * PAYG counts as unlimited, usage beyond the tokens held is billed in arrears), so there is no
+ * depletion date; what expires unused is still computed with the real drain order. FREE and
+ * prepay-only plans run out like LEGACY.
+ */
+export function forecastUnderPlan(plan: Plan, input: ForecastInput): BalanceForecast {
+  const forecast = forecastBalance(input);
+  return plan.payg ? { ...forecast, depletesAt: null } : forecast;
 }

@@ -1,4 +1,4 @@
-import type { AllocationSource, SourceKind } from "./drain.js";
+import { type AllocationSource, isSourceKind, type SourceKind } from "./drain.js";
 
 /** A deficit allocation not yet paid in full, oldest first. */
 export interface OutstandingDeficit {
@@ -33,6 +33,8 @@ export interface LedgerAllocation {
   readonly source: AllocationSource;
   readonly sourceId: number | null;
   readonly amountMicros: bigint;
+  /** Whole units of a FREE_ALLOWANCE, OVERRUN or PAYG part (Allocation.units). */
+  readonly units?: bigint;
 }
 
 export interface LedgerSettlement {
@@ -67,10 +69,12 @@ export function decideReversal(
   const refunds: Refund[] = [];
   let deficitReductionMicros = 0n;
   for (const allocation of allocations) {
-    if (allocation.source !== "DEFICIT") {
+    if (isSourceKind(allocation.source)) {
       refunds.push({ source: allocation.source, sourceId: allocation.sourceId!, amountMicros: allocation.amountMicros });
       continue;
     }
+    // Free units and PAYG parts hold no tokens of a source: decideTieredReversal gives them back.
+    if (allocation.source !== "DEFICIT") continue;
     let settled = 0n;
     for (const settlement of settlements) {
       if (settlement.allocationId !== allocation.id) continue;

@@ -37,6 +37,8 @@ export const MAXIMA = Object.freeze({
   summaryDaysByDay: 366,
   /** Days a MONTH usageSummary may span (three years). */
   summaryDaysByMonth: 1_096,
+  /** Accounts a price-change preview lists, the most affected first. */
+  impactAccounts: 50,
   /** Days previewPriceChange may look back. */
   impactDays: 366,
 });

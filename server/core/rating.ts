@@ -15,6 +15,8 @@ export interface ChargeContext {
   readonly now: Instant;
   /** The input field a refusal for the event's size names ("input.quantity"). */
   readonly field?: string;
+  /** Lots pay no usage at or after it (domain §8); DEFAULT_CREDIT_ACCEPTANCE_END_AT when omitted. */
+  readonly creditAcceptanceEndAt?: Instant;
 }
 
 export interface ChargeDecision {
@@ -41,7 +43,7 @@ export function decideChargeOrThrow(context: ChargeContext): ChargeDecision {
     );
   }
 
-  const result = drain(context.sources, costMicros, context.occurredAt);
+  const result = drain(context.sources, costMicros, context.occurredAt, context.creditAcceptanceEndAt);
   if (result.kind === "covered" && !(context.policy === "HARD_STOP" && deficit.deficitMicros > 0n)) {
     return { allocations: result.allocations, deficit };
   }

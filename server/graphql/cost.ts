@@ -57,6 +57,7 @@ const LIST_SIZES: Record<string, (args: Args) => number> = {
   "Query.priceHistory": () => MAXIMA.versionsPerApi,
   "Query.priceTable": () => MAXIMA.pricedApis,
   "Query.apiKeys": () => MAXIMA.apiKeys,
+  "PriceImpact.accounts": () => MAXIMA.impactAccounts,
   "Reseller.locations": () => MAXIMA.facetEntries,
   "Reseller.languages": () => MAXIMA.facetEntries,
   "Reseller.services": () => MAXIMA.facetEntries,
@@ -69,7 +70,8 @@ const READ_WEIGHTS: Record<string, (args: Args) => number> = {
   // A balance in the past replays every allocation before asOf, however old: two per request.
   "Account.balance": (args) => (args.asOf == null ? 0 : 1.5 * HEAVY_READ),
   "Account.forecast": () => HEAVY_READ,
-  "Account.alerts": () => HEAVY_READ / 5,
+  // Alerts read the account's lots and packs, expired ones included: at most their maxima.
+  "Account.alerts": () => MAXIMA.creditLotsPerAccount + MAXIMA.flexPacksPerAccount,
   "Account.usageSummary": (args) => HEAVY_READ + SCAN_PER_DAY * windowDays(args, args.groupBy === "DAY" ? MAXIMA.summaryDaysByDay : MAXIMA.summaryDaysByMonth),
   "Query.quoteUsage": () => HEAVY_READ / 5,
   "Query.usageAuthorization": () => HEAVY_READ / 5,

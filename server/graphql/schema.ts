@@ -5,7 +5,7 @@ import { DEFERRING_SCALARS } from "./scalars.js";
 import { strictInputs } from "./unparsed.js";
 import { AccountResolver, CreditLotResolver, FlexPackResolver } from "./resolvers/account.resolver.js";
 import { KeyResolver } from "./resolvers/key.resolver.js";
-import { PriceResolver } from "./resolvers/price.resolver.js";
+import { PriceImpactAccountResolver, PriceResolver } from "./resolvers/price.resolver.js";
 import { ResellerResolver } from "./resolvers/reseller.resolver.js";
 import { AccountUsageResolver, AllocationResolver, UsageResolver } from "./resolvers/usage.resolver.js";
 import { ErrorCodeEnum } from "./types/error-code.js";
@@ -22,6 +22,7 @@ export function graphqlSchema(): GraphQLSchema {
       AccountUsageResolver,
       ResellerResolver,
       PriceResolver,
+      PriceImpactAccountResolver,
       UsageResolver,
       AllocationResolver,
       KeyResolver,

@@ -1,12 +1,14 @@
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import express, { type Router } from "express";
+import expressStaticGzip from "express-static-gzip";
+import { DEFAULT_CONSOLE_IDLE_MINUTES } from "../config.js";
 
 /**
- * The operator console's static files: console/public (HTML, CSS, icon) and console/dist (the
- * scripts `npm run build:console` compiles). The page talks only to /graphql, so this router serves
- * files and nothing else, under a CSP that allows nothing but this origin: no inline script or
+ * The operator console's static files, as `npm run build:console` writes them to console/dist, and
+ * its settings (config.json). The page talks only to /graphql, so this router serves files and
+ * nothing else, under a CSP that allows nothing but this origin: no inline script or
  * style, no eval, no framing, no external hosts.
  */
 export const CONSOLE_CSP = [
@@ -20,26 +22,28 @@ export const CONSOLE_CSP = [
   "frame-ancestors 'none'",
 ].join("; ");
 
-export interface ConsoleFolders {
-  readonly publicDir: string;
-  readonly distDir: string;
-}
-
-/** The console folder, found from here both in the sources and in dist/ (as migrationsFolder). */
-export function consoleFolders(): ConsoleFolders {
+/** console/dist: what `npm run build:console` writes (see console/build.ts). */
+export function consoleDist(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const candidate = join(dir, "console");
-    if (existsSync(join(candidate, "public", "index.html"))) {
-      return { publicDir: join(candidate, "public"), distDir: join(candidate, "dist") };
-    }
+    if (existsSync(join(candidate, "build.ts"))) return join(candidate, "dist");
     const parent = dirname(dir);
     if (parent === dir) throw new Error("console folder not found");
     dir = parent;
   }
 }
 
-export function consoleRouter(folders: ConsoleFolders = consoleFolders()): Router {
+export interface ConsoleOptions {
+  readonly distDir?: string;
+  /** Minutes without a key press, click or scroll after which the console signs the operator out. */
+  readonly idleMinutes?: number;
+}
+
+/** A year: every file but index.html carries a hash of its content in its name, so it never changes. */
+const IMMUTABLE = "public, max-age=31536000, immutable";
+
+export function consoleRouter({ distDir = consoleDist(), idleMinutes = DEFAULT_CONSOLE_IDLE_MINUTES }: ConsoleOptions = {}): Router {
   const router = express.Router();
 
   router.use((_req, res, next) => {
@@ -61,25 +65,34 @@ export function consoleRouter(folders: ConsoleFolders = consoleFolders()): Route
     next();
   });
 
-  // Without the compiled scripts the page would load and silently do nothing; say why instead.
+  // Without the built files the page would not load at all; say why instead.
   router.get(["/", "/index.html"], (_req, res, next) => {
-    if (existsSync(join(folders.distDir, "main.js"))) return next();
+    if (existsSync(join(distDir, "index.html"))) return next();
     res.status(503).type("text/plain").setHeader("Cache-Control", "no-store");
     res.send("The operator console has not been built: run `npm run build:console`.\n");
   });
 
-  // File names carry no content hash, so browsers revalidate every time (ETag / Last-Modified
-  // answer with 304); a deploy then shows up on the next load, never a mix of old and new files.
-  const files = {
-    index: "index.html",
-    dotfiles: "ignore" as const,
-    etag: true,
-    lastModified: true,
-    redirect: false,
-    setHeaders: (res: express.Response) => res.setHeader("Cache-Control", "no-cache"),
-  };
-  router.use(express.static(folders.publicDir, files));
-  router.use(express.static(folders.distDir, { ...files, index: false }));
+  router.get("/config.json", (_req, res) => {
+    res.setHeader("Cache-Control", "no-store");
+    res.json({ idleMinutes });
+  });
+
+  // index.html names the current hashed files, so it is revalidated on every load (ETag → 304)
+  // and a deploy shows at once; the hashed files themselves never change and are kept for a year.
+  router.use(
+    expressStaticGzip(distDir, {
+      enableBrotli: true,
+      orderPreference: ["br", "gzip"],
+      index: "index.html",
+      serveStatic: {
+        dotfiles: "ignore",
+        etag: true,
+        lastModified: false,
+        redirect: false,
+        setHeaders: (res, path) => res.setHeader("Cache-Control", basename(path).startsWith("index.html") ? "no-cache" : IMMUTABLE),
+      },
+    }),
+  );
 
   router.use((_req, res) => {
     res.status(404).type("text/plain").setHeader("Cache-Control", "no-store");

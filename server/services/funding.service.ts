@@ -42,7 +42,7 @@ const CAPS = {
  * the new one's: then no instant ever has more valid than the cap.
  * @throws FlexgateError BAD_USER_INPUT naming `field`
  */
-async function assertRoomFor(tx: StoreWrites, kind: SourceKind, accountId: number, purchasedAt: Instant, field: string): Promise<void> {
+async function assertRoomFor(tx: StoreWrites, kind: keyof typeof CAPS, accountId: number, purchasedAt: Instant, field: string): Promise<void> {
   const cap = CAPS[kind];
   const { total, overlapping } = await tx.sourceCounts(kind, accountId, purchasedAt, addOneYear(purchasedAt));
   if (overlapping >= cap.atOnce) {

@@ -17,7 +17,7 @@ import {
 import { MAXIMA } from "../core/maxima.js";
 import type { Instant } from "../core/model.js";
 import { priceInForce, type PriceVersion } from "../core/price.js";
-import { impactDays, priceImpact, type PriceImpact } from "../core/price-impact.js";
+import { type AccountImpact, changePercent, impactDays, mostAffected, priceImpact, type PriceImpact, proposedBurnPerDay } from "../core/price-impact.js";
 import { cleanApiCode, cleanReference } from "../core/text.js";
 import { assertNotFuture, DAY_MS } from "../core/time.js";
 import type { ExportCursor, ExportPage, StoreReads } from "../store/port.js";
@@ -25,7 +25,7 @@ import { lotAsSource, packAsSource } from "../store/sources.js";
 import { accountOrThrow, type ServiceContext } from "./context.js";
 import { type PricePublication, PriceService } from "./prices.service.js";
 
-export type { BalanceAlert, BalanceForecast, PriceImpact, UsageAuthorization, UsageExportRow, UsageGrouping, UsageSummaryRow };
+export type { AccountImpact, BalanceAlert, BalanceForecast, PriceImpact, UsageAuthorization, UsageExportRow, UsageGrouping, UsageSummaryRow };
 
 /**
  * Balance history, usage reports, forecasts, alerts and price-change impact (shared domain
@@ -133,7 +133,10 @@ export class InsightService {
    * What the standing charges of `input.apiCode` (all accounts) whose usage occurred in the last
    * `days` days (default 30) would have cost at the proposed price, against what they were
    * charged. The proposal is checked as publishPrice would check it, except that its
-   * effectiveFrom is ignored: a preview of a change already decided for yesterday is still useful.
+   * effectiveFrom is not checked: a preview of a change already decided for yesterday is still
+   * useful. Per account (the most affected first, at most MAXIMA.impactAccounts): the same figures,
+   * and when its balance runs out at the observed burn rate (forecast) against the burn rate
+   * with this API's change, from the effective date (now when none or past) on.
    * @throws FlexgateError BAD_USER_INPUT (days, input.*)
    */
   async previewPriceChange(input: PricePublication, days?: number | null): Promise<PriceImpact> {
@@ -148,7 +151,30 @@ export class InsightService {
       publishedBy: "",
       publishedAt: now,
     };
-    return priceImpact(await this.context.store.reads.usageGroupsSince(checked.apiCode, now - window * DAY_MS), proposed, window);
+    const changeAt = Math.max(now, input.effectiveFrom ?? now);
+    return this.context.store.snapshot(async (reads) => {
+      const { byAccount, ...totals } = priceImpact(await reads.usageGroupsSince(checked.apiCode, now - window * DAY_MS), proposed, window);
+      const accounts: AccountImpact[] = [];
+      for (const usage of mostAffected(byAccount)) {
+        const account = await accountOrThrow(reads, usage.accountId, "accountId");
+        const projection = {
+          sources: await sourcesOf(reads, account.id),
+          deficitMicros: account.deficitMicros,
+          chargedInWindowMicros: await reads.chargedSince(account.id, now - BURN_WINDOW_DAYS * DAY_MS),
+          now,
+        };
+        const observed = forecastBalance(projection);
+        const ratePerDayMicros = proposedBurnPerDay(observed.burnRatePerDayMicros, usage, window);
+        accounts.push({
+          ...usage,
+          deltaTokensMicros: usage.proposedTokensMicros - usage.currentTokensMicros,
+          changePercent: changePercent(usage.currentTokensMicros, usage.proposedTokensMicros),
+          depletesAt: observed.depletesAt,
+          proposedDepletesAt: forecastBalance({ ...projection, rateFrom: { at: changeAt, ratePerDayMicros } }).depletesAt,
+        });
+      }
+      return { ...totals, accounts };
+    });
   }
 
   /**

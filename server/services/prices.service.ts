@@ -69,6 +69,11 @@ export class PriceService {
     return versions.map((version) => this.view(version, versions));
   }
 
+  /** Who cancelled version `id` and why; null when it is not cancelled. */
+  cancellation(id: number): Promise<{ cancelledBy: string; reason: string; cancelledAt: Instant } | null> {
+    return this.context.store.reads.findPriceCancellation(id);
+  }
+
   async find(id: number): Promise<PriceEntryView | null> {
     return this.context.store.snapshot(async (reads) => {
       const version = await reads.findPriceVersion(id);

@@ -12,7 +12,7 @@
  * Rating a group of usage events is one method, `rateGroup`: see store/rate-group.ts.
  */
 import type { DeficitState } from "../core/account.js";
-import type { Allocation, FundingSource, SourceKind } from "../core/drain.js";
+import type { FundingSource, SourceKind } from "../core/drain.js";
 import type { FlexgateError } from "../core/errors.js";
 import type { DailyUsage, LedgerAsOf, UsageExportRow } from "../core/history.js";
 import type { LedgerSettlement, OutstandingDeficit, Settlement } from "../core/ledger.js";
@@ -32,7 +32,7 @@ import type {
   UsageCharge,
 } from "../core/model.js";
 import type { Meter, PriceVersion } from "../core/price.js";
-import type { RatedUsageGroup } from "../core/price-impact.js";
+import type { AccountUsageGroup } from "../core/price-impact.js";
 import type { Instant } from "../core/time.js";
 
 export interface AccountFields {
@@ -171,8 +171,18 @@ export interface AuditRecord {
   readonly after: unknown;
 }
 
-export interface AuditQuery {
+/** Narrows the audit log; every filter left out matches everything. */
+export interface AuditFilter {
   readonly entityType?: string;
+  /** The actor's name, exactly. */
+  readonly actor?: string;
+  /** Changes made at or after this instant. */
+  readonly from?: Instant;
+  /** Changes made before this instant. */
+  readonly to?: Instant;
+}
+
+export interface AuditQuery extends AuditFilter {
   readonly beforeId?: number;
   readonly limit: number;
 }
@@ -240,6 +250,8 @@ export interface StoreReads {
   priceTable(): Promise<PriceTable>;
   priceVersionsOf(apiCode: string): Promise<PriceVersion[]>;
   findPriceVersion(id: number): Promise<PriceVersion | null>;
+  /** Who cancelled a version and why; null when it is not cancelled. */
+  findPriceCancellation(id: number): Promise<{ cancelledBy: string; reason: string; cancelledAt: Instant } | null>;
 
   findApiKey(id: number): Promise<ApiKey | null>;
   /** Runs on every API request. */
@@ -250,7 +262,7 @@ export interface StoreReads {
   listApiKeys(): Promise<ApiKey[]>;
 
   listAudit(query: AuditQuery): Promise<AuditEntry[]>;
-  countAudit(entityType?: string): Promise<number>;
+  countAudit(filter?: AuditFilter): Promise<number>;
 
   /** Everything the balance of one account as of `t` is made of. */
   ledgerAsOf(accountId: number, t: Instant): Promise<LedgerAsOf>;
@@ -259,7 +271,7 @@ export interface StoreReads {
   /** Standing usage of an account in [from, to), summed per UTC day and API code. */
   dailyUsage(accountId: number, from: Instant, to: Instant, clientId: string | null): Promise<DailyUsage[]>;
   /** Standing charges of one API over every account since `since`, grouped by what re-rating depends on. */
-  usageGroupsSince(apiCode: string, since: Instant): Promise<RatedUsageGroup[]>;
+  usageGroupsSince(apiCode: string, since: Instant): Promise<AccountUsageGroup[]>;
   /** One page of the standing charges of an account in [from, to), oldest first. */
   exportPage(accountId: number, from: Instant, to: Instant, after: ExportCursor | null, limit: number): Promise<ExportPage>;
   /** Every place where a stored remaining amount or deficit differs from the ledger recomputed. */
@@ -349,4 +361,3 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export type { Allocation };

@@ -8,7 +8,7 @@
  * drained, the deficit it booked. The engine only loads the GroupState and writes the GroupPlan.
  */
 import type { DeficitState } from "../core/account.js";
-import type { Allocation, FundingSource, SourceKind } from "../core/drain.js";
+import { type Allocation, type FundingSource, isSourceKind, type SourceKind } from "../core/drain.js";
 import { badInput, FlexgateError, GENERIC_MESSAGE, notFound } from "../core/errors.js";
 import { MAX_TOKENS_MICROS } from "../core/money.js";
 import type { Account, UsageCharge } from "../core/model.js";
@@ -120,7 +120,7 @@ export function planGroup(requests: readonly RatingRequest[], state: GroupState,
         field: `${request.field}.quantity`,
       });
       for (const part of decision.allocations) {
-        if (part.source === "DEFICIT") continue;
+        if (!isSourceKind(part.source)) continue;
         const key = sourceKey(part.source, part.sourceId!);
         const ofAccount = sources.get(account.id)!;
         const source = ofAccount.get(key)!;
@@ -158,12 +158,6 @@ export function outcomesOf(plan: GroupPlan, written: readonly UsageCharge[]): Ra
         return { error: planned.error };
     }
   });
-}
-
-/** The stored form of a planned charge once the engine knows its id. */
-export function storedCharge(planned: PlannedCharge, id: number, ratedAt: Instant): UsageCharge {
-  const { fingerprint: _, ...charge } = planned.charge;
-  return { ...charge, id, ratedAt, reversedAt: null };
 }
 
 const sourceKey = (kind: SourceKind, id: number) => `${kind}:${id}`;

@@ -7,7 +7,7 @@ import { DEFAULT_RULES } from "../../server/services/context.js";
 describe("loadConfig", () => {
   it("defaults to a durable local file on port 4000 with demo data and the published APS dates", () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ port: 4000, host: "127.0.0.1", dbPath: "./data/flexgate.sqlite", synchronous: "FULL", bootstrapOperatorKey: null, demoData: true });
+    expect(config).toMatchObject({ port: 4000, host: "127.0.0.1", dbPath: "./data/flexgate.sqlite", synchronous: "FULL", bootstrapOperatorKey: null, demoData: true, consoleIdleMinutes: 30 });
     expect(config.rules).toEqual(DEFAULT_RULES);
     expect(config.readThreads).toBe(Math.min(2, availableParallelism()));
     expect(Object.isFrozen(config)).toBe(true);
@@ -22,8 +22,10 @@ describe("loadConfig", () => {
       FLEXGATE_DEMO: "off",
       FLEXGATE_BOOTSTRAP_OPERATOR_KEY: "x".repeat(32),
       FLEXGATE_CREDIT_SALES_END: "2022-12-01T00:00:00Z",
+      FLEXGATE_CONSOLE_IDLE_MINUTES: "5",
       FLEXGATE_READ_THREADS: "0",
     });
+    expect(config.consoleIdleMinutes).toBe(5);
     expect(config).toMatchObject({ readThreads: 0, port: 8080, host: "0.0.0.0", dbPath: "/var/lib/flexgate/ledger.sqlite", synchronous: "NORMAL", demoData: false, bootstrapOperatorKey: "x".repeat(32) });
     expect(config.rules.creditSalesEndAt).toBe(Date.UTC(2022, 11, 1));
   });
@@ -37,6 +39,8 @@ describe("loadConfig", () => {
     ["the README's example bootstrap secret", { FLEXGATE_BOOTSTRAP_OPERATOR_KEY: "choose-a-secret-of-32-characters-or-more" }, "FLEXGATE_BOOTSTRAP_OPERATOR_KEY holds the example value from the README"],
     ["a read pool of no whole number of threads", { FLEXGATE_READ_THREADS: "two" }, "FLEXGATE_READ_THREADS"],
     ["a negative read pool", { FLEXGATE_READ_THREADS: "-1" }, "FLEXGATE_READ_THREADS"],
+    ["an idle sign-out of zero minutes", { FLEXGATE_CONSOLE_IDLE_MINUTES: "0" }, "FLEXGATE_CONSOLE_IDLE_MINUTES"],
+    ["an idle sign-out that is not a number", { FLEXGATE_CONSOLE_IDLE_MINUTES: "soon" }, "FLEXGATE_CONSOLE_IDLE_MINUTES"],
     ["a rule date that is not a date", { FLEXGATE_ESTORE_START: "July" }, "FLEXGATE_ESTORE_START"],
   ])("refuses %s, naming the variable", (_label, env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);

@@ -3,109 +3,15 @@
  * Every page is watched: a request to anything but the test server, a script error or a console
  * error fails the test that caused it. Screenshots of the main screens go to ./screenshots/.
  */
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CONSOLE_CSP } from "../../server/http/console.js";
 import { OPERATOR, tokens } from "../fixtures/harness.js";
-import { startTestServer, type TestServer } from "../fixtures/server.js";
+import { DAY, consoleSuite, priceHistory, row, shot } from "./harness.js";
+import { describe, expect, it } from "vitest";
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(HERE, "..", "..");
-const SCREENSHOTS = join(HERE, "screenshots");
-const NOW = "2026-01-15T09:00:00Z";
-const DAY = 86_400_000;
 const XSS_NOTE = "Spring review <img src=x onerror=alert(1)> approved";
 
-/** Rebuilds the console only when a source is newer than its output, so a bare `vitest` works too. */
-function ensureConsoleBuilt(): void {
-  const src = join(ROOT, "console", "src");
-  const out = join(ROOT, "console", "dist", "main.js");
-  const newest = Math.max(...readdirSync(src).map((name) => statSync(join(src, name)).mtimeMs));
-  if (existsSync(out) && statSync(out).mtimeMs >= newest) return;
-  execFileSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", join(ROOT, "console", "tsconfig.json")], { stdio: "inherit" });
-}
-
-interface Watched {
-  readonly context: BrowserContext;
-  readonly page: Page;
-  /** Script errors, console errors, dialogs and requests that left the test server. */
-  readonly problems: string[];
-  readonly requests: string[];
-  readonly graphqlOperations: string[];
-}
-
-let server: TestServer;
-let browser: Browser;
-const opened: Watched[] = [];
-
-async function openConsole(viewport = { width: 1280, height: 800 }): Promise<Watched> {
-  const context = await browser.newContext({ viewport, timezoneId: "Asia/Tokyo", locale: "en-US" });
-  // The server's clock is fixed at NOW; the page's must agree, or "not in the past" disagrees too.
-  await context.clock.setFixedTime(new Date(NOW));
-  const problems: string[] = [];
-  const requests: string[] = [];
-  const graphqlOperations: string[] = [];
-  const origin = new URL(server.url).origin;
-  await context.route("**/*", async (route) => {
-    const url = route.request().url();
-    if (new URL(url).origin === origin) return route.continue();
-    problems.push(`request left the test server: ${url}`);
-    return route.abort();
-  });
-  const page = await context.newPage();
-  page.on("request", (request) => {
-    requests.push(`${request.method()} ${request.url()}`);
-    const body = request.postData();
-    const operation = body ? /"query":"(?:query|mutation) (\w+)/.exec(body)?.[1] : undefined;
-    if (operation) graphqlOperations.push(operation);
-  });
-  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-  page.on("dialog", (dialog) => {
-    problems.push(`unexpected ${dialog.type()} dialog: ${dialog.message()}`);
-    void dialog.dismiss();
-  });
-  page.on("console", (message) => {
-    if (message.type() !== "error" && message.type() !== "warning") return;
-    // Chromium logs every 4xx/5xx answer; the console handles those from /graphql (a bad key is a 401).
-    const expected = /^Failed to load resource: the server responded with a status of [45]\d\d/.test(message.text()) && message.location().url.endsWith("/graphql");
-    if (!expected) problems.push(`console ${message.type()}: ${message.text()}`);
-  });
-  const watched = { context, page, problems, requests, graphqlOperations };
-  opened.push(watched);
-  return watched;
-}
-
-async function signedIn(viewport?: { width: number; height: number }): Promise<Watched> {
-  const watched = await openConsole(viewport);
-  await watched.page.goto(`${server.url}/console/`);
-  await watched.page.getByLabel("Operator API key").fill(server.operatorKey);
-  await watched.page.getByRole("button", { name: "Sign in" }).click();
-  await expect.poll(() => watched.page.locator("tr.api-row").count()).toBeGreaterThanOrEqual(10);
-  return watched;
-}
-
-/** Whole pages; a screen with an open dialog is taken as the operator sees it (the viewport). */
-const shot = (page: Page, name: string, fullPage = true) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage });
-const row = (page: Page, apiCode: string) => page.locator(`tr.api-row[data-api-code="${apiCode}"]`);
-
-async function history(apiCode: string): Promise<Array<{ id: string; status: string; tokensPerUnit: string; effectiveFrom: string; note: string; retired: boolean }>> {
-  const { body } = await server.graphql(
-    `query ($apiCode: String!) { priceHistory(apiCode: $apiCode) { id status tokensPerUnit effectiveFrom note retired } }`,
-    { apiCode },
-  );
-  expect(body.errors).toBeUndefined();
-  return body.data.priceHistory;
-}
-
-beforeAll(async () => {
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  ensureConsoleBuilt();
-  server = await startTestServer({ now: NOW });
-  const now = server.now();
+const suite = consoleSuite(async (server) => {
+  const now = suite.server.now();
   // Usage for the impact preview: four complex jobs within the last 30 days (4 × 0.5 = 2 tokens)
   // and one 40 days ago, outside the window.
   const account = await server.services.accounts.create({ name: "Preview Co", country: "JP" }, OPERATOR);
@@ -123,46 +29,31 @@ beforeAll(async () => {
       occurredAt: now - daysAgo * DAY,
     });
   }
-  // Launched without a persistent profile, Playwright gives Chromium a fresh temporary
-  // --user-data-dir of its own; the flags keep Chromium from calling home on this closed network.
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
 });
-
-afterEach(async () => {
-  const pages = opened.splice(0);
-  for (const { context } of pages) await context.close();
-  expect(pages.flatMap((p) => p.problems)).toEqual([]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const { openConsole, signedIn } = suite;
+const history = (apiCode: string) => priceHistory(suite.server, apiCode);
 
 describe("operator console", () => {
   it("is served under a strict CSP, with nosniff and revalidation", async () => {
-    const page = await fetch(`${server.url}/console/`);
+    const page = await fetch(`${suite.server.url}/console/`);
     expect(page.status).toBe(200);
     expect(page.headers.get("content-security-policy")).toBe(CONSOLE_CSP);
     expect(page.headers.get("x-content-type-options")).toBe("nosniff");
     expect(page.headers.get("cache-control")).toBe("no-cache");
     expect(await page.text()).not.toMatch(/<script>|\sstyle=|\son\w+=/i);
-    const script = await fetch(`${server.url}/console/main.js`);
+    const scriptName = /src="([^"]+)"/.exec(await (await fetch(`${suite.server.url}/console/`)).text())![1];
+    const script = await fetch(`${suite.server.url}/console/${scriptName}`);
     expect(script.headers.get("content-type")).toMatch(/javascript/);
     expect(script.headers.get("content-security-policy")).toBe(CONSOLE_CSP);
-    const bare = await fetch(`${server.url}/console`, { redirect: "manual" });
+    const bare = await fetch(`${suite.server.url}/console`, { redirect: "manual" });
     expect(bare.status).toBe(308);
     expect(bare.headers.get("location")).toBe("/console/");
-    expect((await fetch(`${server.url}/console/src/main.ts`)).status).toBe(404);
+    expect((await fetch(`${suite.server.url}/console/src/main.ts`)).status).toBe(404);
   });
 
   it("refuses a bad key, signs in with the operator key from the keyboard, and forgets it on sign-out", async () => {
     const { page, requests } = await openConsole();
-    await page.goto(`${server.url}/console/`);
+    await page.goto(`${suite.server.url}/console/`);
     await expect.poll(() => page.evaluate("document.activeElement?.id")).toBe("operator-key");
     await page.keyboard.type("fg_not_a_real_key");
     await page.keyboard.press("Enter");
@@ -172,17 +63,17 @@ describe("operator console", () => {
     await shot(page, "01-sign-in-refused");
 
     // A good key of another role is not enough.
-    await page.getByLabel("Operator API key").fill(await server.key("INTEGRATOR"));
+    await page.getByLabel("Operator API key").fill(await suite.server.key("INTEGRATOR"));
     await page.keyboard.press("Enter");
     await expect.poll(() => error.textContent()).toContain("needs an OPERATOR key");
 
-    await page.getByLabel("Operator API key").fill(server.operatorKey);
+    await page.getByLabel("Operator API key").fill(suite.server.operatorKey);
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: "Price table" }).waitFor();
     expect(await page.locator(".who").textContent()).toContain("OPERATOR");
-    expect(page.url()).not.toContain(server.operatorKey);
-    expect(requests.every((r) => !r.includes(server.operatorKey))).toBe(true);
-    expect(await page.evaluate(`sessionStorage.getItem("flexgate.console.operatorKey")`)).toBe(server.operatorKey);
+    expect(page.url()).not.toContain(suite.server.operatorKey);
+    expect(requests.every((r) => !r.includes(suite.server.operatorKey))).toBe(true);
+    expect(await page.evaluate(`sessionStorage.getItem("flexgate.console.operatorKey")`)).toBe(suite.server.operatorKey);
     expect(await page.evaluate("localStorage.length")).toBe(0);
 
     // Nothing has changed yet: the audit log says so.
@@ -231,8 +122,8 @@ describe("operator console", () => {
   it("shows a clear error when the server fails, and recovers on retry", async () => {
     const watched = await openConsole();
     const { page, context } = watched;
-    await page.goto(`${server.url}/console/`);
-    await page.getByLabel("Operator API key").fill(server.operatorKey);
+    await page.goto(`${suite.server.url}/console/`);
+    await page.getByLabel("Operator API key").fill(suite.server.operatorKey);
     let failing = true;
     await context.route("**/graphql", async (route) => {
       const body = route.request().postData() ?? "";
@@ -281,6 +172,7 @@ describe("operator console", () => {
     expect(await dialog.locator('[data-field="unitQuantity"] .field-error').textContent()).toContain("whole number from 1");
     await shot(page, "04-invalid-rate", false);
     await page.keyboard.press("Escape");
+    await page.getByRole("button", { name: "Discard changes" }).click();
     await expect.poll(() => dialog.count()).toBe(0);
 
     expect(graphqlOperations).not.toContain("ConsolePreviewPrice");
@@ -302,6 +194,13 @@ describe("operator console", () => {
     expect(await figure("current")).toBe("2");
     expect(await figure("proposed")).toBe("3");
     expect(await figure("delta")).toBe("+1");
+    expect(await figure("zero")).toBe("0");
+    // Who pays: the one account with usage, 2 → 3 tokens; its pack expires before it runs out either way.
+    const payer = dialog.locator(".who-pays tbody tr");
+    expect(await payer.count()).toBe(1);
+    expect(await payer.locator("th").textContent()).toContain("Preview Co");
+    expect(await payer.locator("td").allTextContents()).toEqual(["4", "2", "3", "+1 (+50.0 %)", "2026-11-16 09:00 UTC"]);
+    expect(await figure("sooner")).toContain("0 of 1 account would run out of tokens sooner");
     expect(await dialog.getByRole("button", { name: "Publish version" }).isEnabled()).toBe(true);
     await shot(page, "05-impact-preview", false);
 
@@ -346,21 +245,25 @@ describe("operator console", () => {
 
   it("shows the server's refusal next to the field it names, with its code", async () => {
     const { page } = await signedIn();
-    await row(page, "design-automation/revit").getByRole("button", { name: /Publish version/ }).click();
+    await row(page, "design-automation/inventor").getByRole("button", { name: /Publish version/ }).click();
     const dialog = page.getByRole("dialog");
     await dialog.getByLabel("Tokens per unit").fill("1.25");
-    await dialog.getByLabel("Later, at (UTC)").check();
-    // The same moment as the version scheduled by the previous test: the server refuses a clash.
-    await dialog.getByLabel("Takes effect at (UTC)").fill("2026-03-01T00:00");
+    await dialog.getByLabel("Takes effect at (UTC)").fill("2026-04-01T00:00");
     await dialog.getByLabel("Note (why the price changes)").fill("Clashing change");
     await dialog.getByRole("button", { name: "Preview impact" }).click();
     await dialog.locator('[data-impact="delta"]').waitFor();
+    // Another operator schedules a version at the same moment after this table was loaded: the
+    // console could not know, the server refuses the clash.
+    await suite.server.services.prices.publish(
+      { apiCode: "design-automation/inventor", meter: "SECOND", unitQuantity: 3600, tokensPerUnitMicros: tokens("1"), effectiveFrom: Date.parse("2026-04-01T00:00:00Z"), note: "Meanwhile" },
+      OPERATOR,
+    );
     await dialog.getByRole("button", { name: "Publish version" }).click();
     const error = dialog.locator('[data-field="effectiveFrom"] .field-error');
     await error.waitFor();
-    expect(await error.textContent()).toMatch(/^BAD_USER_INPUT .*already takes effect/);
+    expect(await error.textContent()).toMatch(/^BAD_USER_INPUT Version #\d+ already takes effect at 2026-04-01 00:00 UTC: cancel it first/);
     await shot(page, "07-server-refusal", false);
-    expect((await history("design-automation/revit")).filter((v) => v.status === "SCHEDULED")).toHaveLength(1);
+    expect((await history("design-automation/inventor")).filter((v) => v.status === "SCHEDULED")).toHaveLength(1);
   });
 
   it("cancels a scheduled version with a reason", async () => {
@@ -383,18 +286,22 @@ describe("operator console", () => {
     await row(page, "design-automation/3dsmax").getByRole("button", { name: /Retire/ }).click();
     const dialog = page.getByRole("dialog");
     await dialog.getByLabel("Note (why the API is retired)").fill("Engine discontinued");
+    await dialog.getByLabel("Now").check();
+    await dialog.getByRole("button", { name: "Retire API" }).click();
+    expect(await dialog.locator('[data-field="effectiveFrom"] .field-error').textContent()).toContain("tick the box to confirm");
+    await dialog.getByLabel(/usage is refused from the moment I retire it/).check();
     await dialog.getByRole("button", { name: "Retire API" }).click();
     await dialog.waitFor({ state: "detached" });
     await expect.poll(() => row(page, "design-automation/3dsmax").locator(".rate").textContent()).toBe("Retired");
-    const { body } = await server.graphql(`{ priceTable { apiCode } }`);
+    const { body } = await suite.server.graphql(`{ priceTable { apiCode } }`);
     expect(body.data.priceTable.map((e: { apiCode: string }) => e.apiCode)).not.toContain("design-automation/3dsmax");
   });
 
   it("pages through the audit log of price changes, newest first", async () => {
     // Enough changes for a second page of 20.
     for (let day = 1; day <= 20; day++) {
-      await server.services.prices.publish(
-        { apiCode: "flow-graph-engine/processing", meter: "SECOND", unitQuantity: 3600, tokensPerUnitMicros: tokens("1"), effectiveFrom: server.now() + (30 + day) * DAY, note: `Seeded change ${day}` },
+      await suite.server.services.prices.publish(
+        { apiCode: "flow-graph-engine/processing", meter: "SECOND", unitQuantity: 3600, tokensPerUnitMicros: tokens("1"), effectiveFrom: suite.server.now() + (30 + day) * DAY, note: `Seeded change ${day}` },
         OPERATOR,
       );
     }
@@ -407,24 +314,24 @@ describe("operator console", () => {
     expect(await rows.first().textContent()).toContain("Seeded change 20");
     const status = page.locator(".pager-status");
     const total = Number(/of (\d+)/.exec((await status.textContent()) ?? "")?.[1]);
-    expect(total).toBe(23);
+    expect(total).toBe(24);
     await shot(page, "09-audit-log");
 
     await page.getByRole("button", { name: "Older →" }).click();
     await expect.poll(() => status.textContent()).toBe(`Entries 21–${total} of ${total}`);
     expect(await page.getByRole("button", { name: "Older →" }).isDisabled()).toBe(true);
-    // Newest first: the retirement, the cancellation, then the publication with the hostile note,
-    // which is shown as text.
+    // Newest first: the retirement, the cancellation, the clashing publication, then the
+    // publication with the hostile note, which is shown as text.
     const actions = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-action")));
-    expect(actions).toEqual(["price.retire", "price.cancel", "price.publish"]);
-    expect(await rows.nth(2).locator(".facts").textContent()).toContain(XSS_NOTE);
+    expect(actions).toEqual(["price.retire", "price.cancel", "price.publish", "price.publish"]);
+    expect(await rows.nth(3).locator(".facts").textContent()).toContain(XSS_NOTE);
     expect(await page.locator("img").count()).toBe(0);
     await page.getByRole("button", { name: "← Newer" }).click();
     await expect.poll(() => status.textContent()).toBe(`Entries 1–20 of ${total}`);
   });
 
   it("stays readable in a narrow window", async () => {
-    const { page } = await signedIn({ width: 390, height: 844 });
+    const { page } = await signedIn({ viewport: { width: 390, height: 844 } });
     expect(await page.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
     await shot(page, "10-narrow-price-table", false);
     await row(page, "design-automation/revit").getByRole("button", { name: /Publish version/ }).click();

@@ -6,7 +6,7 @@ import type { FundingSource } from "../../server/core/drain.js";
 import { FlexgateError } from "../../server/core/errors.js";
 import { formatMicros, parseMicros } from "../../server/core/money.js";
 import type { PriceVersion } from "../../server/core/price.js";
-import { impactDays, priceImpact, type RatedUsageGroup } from "../../server/core/price-impact.js";
+import { type AccountUsageGroup, changePercent, impactDays, mostAffected, priceImpact } from "../../server/core/price-impact.js";
 import { addOneYear, DAY_MS } from "../../server/core/time.js";
 
 const NOW = Date.UTC(2024, 5, 1);
@@ -142,7 +142,8 @@ describe("usage authorization", () => {
 
 describe("price-change impact", () => {
   const revit = price({ apiCode: "design-automation/revit", meter: "SECOND", unitQuantity: 3600, tokensPerUnitMicros: t("3") });
-  const group = (quantity: string, outcome: RatedUsageGroup["outcome"], events: number, charged: string): RatedUsageGroup => ({
+  const group = (quantity: string, outcome: AccountUsageGroup["outcome"], events: number, charged: string, accountId = 1): AccountUsageGroup => ({
+    accountId,
     meter: "SECOND",
     quantityMicros: t(quantity),
     outcome,
@@ -163,7 +164,45 @@ describe("price-change impact", () => {
   });
 
   it("is zero for no usage", () => {
-    expect(priceImpact([], revit, 7)).toEqual({ days: 7, events: 0, currentTokensMicros: 0n, proposedTokensMicros: 0n, deltaTokensMicros: 0n });
+    expect(priceImpact([], revit, 7)).toEqual({
+      days: 7,
+      events: 0,
+      zeroChargeEvents: 0,
+      accountCount: 0,
+      currentTokensMicros: 0n,
+      proposedTokensMicros: 0n,
+      deltaTokensMicros: 0n,
+      byAccount: [],
+    });
+  });
+
+  it("totals each account apart and counts the events that would cost nothing apart", () => {
+    const impact = priceImpact(
+      [group("217", "SUCCEEDED", 3, "0.361668", 7), group("50", "FAILED", 2, "0", 7), group("3600", "SUCCEEDED", 1, "2", 9)],
+      revit,
+      30,
+    );
+    expect(impact.zeroChargeEvents).toBe(2);
+    expect(impact.accountCount).toBe(2);
+    expect(impact.byAccount.map((a) => ({ ...a, currentTokensMicros: formatMicros(a.currentTokensMicros), proposedTokensMicros: formatMicros(a.proposedTokensMicros) }))).toEqual([
+      { accountId: 7, events: 5, zeroChargeEvents: 2, currentTokensMicros: "0.361668", proposedTokensMicros: "0.542499" },
+      { accountId: 9, events: 1, zeroChargeEvents: 0, currentTokensMicros: "2", proposedTokensMicros: "3" },
+    ]);
+    // Account 9 pays 1 token more, account 7 0.180831 more: 9 is listed first.
+    expect(mostAffected(impact.byAccount).map((a) => a.accountId)).toEqual([9, 7]);
+    expect(mostAffected(impact.byAccount, 1).map((a) => a.accountId)).toEqual([9]);
+  });
+
+  it.each([
+    ["2", "3", "50.0"],
+    ["3", "2", "-33.3"],
+    ["0.361668", "0.542499", "50.0"],
+    ["8", "8.004", "0.1"],
+    ["8", "7.996", "-0.1"],
+    ["8", "8", "0.0"],
+    ["0", "5", null],
+  ])("gives %s → %s tokens as a change of %s percent", (current, proposed, expected) => {
+    expect(changePercent(t(current), t(proposed))).toBe(expected);
   });
 
   it("refuses to re-rate usage recorded in another meter", () => {

@@ -236,4 +236,14 @@ describe("HTTP transport", () => {
     );
     expect(data.viewer.reseller.accounts.totalCount).toBe(3);
   });
+  it("answers the README's customers page: 40 accounts with balances and alerts", async () => {
+    const data = await ok(
+      server,
+      `query Customers($after: String) { accounts(first: 40, after: $after) { totalCount pageInfo { hasNextPage endCursor }
+         edges { node { id name status balance { cloudCredits flexTokens deficit available graceEndsAt } alerts { kind message tokens at } } } } }`,
+      { after: null },
+      world.keys.PARTNER!,
+    );
+    expect(data.accounts.totalCount).toBe(3);
+  });
 });

@@ -167,6 +167,47 @@ describe("price-change preview", () => {
     expect(shown(impact)).toEqual({ days: 30, events: 3, current: "0.361668", proposed: "0.542499", delta: "0.180831" });
   });
 
+  it("lists who pays: each account's tokens, change, zero-charge events, and whose balance runs out sooner", async () => {
+    h = createHarness({ now: "2024-06-01T00:00:00Z" });
+    const day = 86_400_000;
+    const heavy = await anAccount(h, { name: "Heavy user" });
+    const light = await anAccount(h, { name: "Failed jobs only" });
+    await aFlexPack(h, heavy.id, { tokens: "130", purchasedAt: h.now() - 30 * day });
+    await aFlexPack(h, light.id, { tokens: "100", purchasedAt: h.now() - 30 * day });
+    // 15 hours of Revit in the last 30 days at 2 tokens an hour: 30 tokens, a burn of 1 a day, 100 left.
+    for (let i = 0; i < 15; i++) {
+      await h.services.rating.recordUsage(aUsageEvent(heavy.id, { eventId: `heavy-${i}`, apiCode: "design-automation/revit", quantity: "3600", occurredAt: h.now() - (i + 1) * day }));
+    }
+    await h.services.rating.recordUsage(aUsageEvent(light.id, { eventId: "light-0", apiCode: "design-automation/revit", quantity: "3600", outcome: "FAILED", occurredAt: h.now() - day }));
+    const proposal = (effectiveFrom?: number) =>
+      h.services.insight.previewPriceChange(
+        { apiCode: "design-automation/revit", meter: "SECOND", unitQuantity: 3600, tokensPerUnitMicros: tokens("3"), note: "proposal", effectiveFrom },
+        30,
+      );
+    const shownAccounts = (impact: Awaited<ReturnType<typeof proposal>>) =>
+      impact.accounts.map((a) => ({
+        accountId: a.accountId,
+        events: a.events,
+        zero: a.zeroChargeEvents,
+        current: formatMicros(a.currentTokensMicros),
+        proposed: formatMicros(a.proposedTokensMicros),
+        delta: formatMicros(a.deltaTokensMicros),
+        percent: a.changePercent,
+        depletesAt: a.depletesAt === null ? null : new Date(a.depletesAt).toISOString(),
+        proposedDepletesAt: a.proposedDepletesAt === null ? null : new Date(a.proposedDepletesAt).toISOString(),
+      }));
+
+    // In force at once: 1.5 tokens a day from today, so the 100 tokens last 66 2/3 days instead of 100.
+    const now = await proposal();
+    expect({ events: now.events, zero: now.zeroChargeEvents, accounts: now.accountCount }).toEqual({ events: 16, zero: 1, accounts: 2 });
+    expect(shownAccounts(now)).toEqual([
+      { accountId: heavy.id, events: 15, zero: 0, current: "30", proposed: "45", delta: "15", percent: "50.0", depletesAt: "2024-09-09T00:00:00.000Z", proposedDepletesAt: "2024-08-06T16:00:00.000Z" },
+      { accountId: light.id, events: 1, zero: 1, current: "0", proposed: "0", delta: "0", percent: null, depletesAt: null, proposedDepletesAt: null },
+    ]);
+    // In force in 10 days: 90 tokens are left then, which last 60 days at 1.5 a day.
+    expect(shownAccounts(await proposal(h.now() + 10 * day))[0]).toMatchObject({ depletesAt: "2024-09-09T00:00:00.000Z", proposedDepletesAt: "2024-08-10T00:00:00.000Z" });
+  });
+
   it("writes nothing", async () => {
     await seededUsage();
     const before = contents();

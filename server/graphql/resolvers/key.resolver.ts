@@ -4,6 +4,7 @@ import { type ApiKey as ApiKeyModel, ROLES } from "../../core/model.js";
 import { parseId } from "../../core/text.js";
 import type { GraphQLContext } from "../context.js";
 import { AuditEntryConnection, ApiKey, CreateApiKeyInput, CreatedApiKey, Viewer } from "../types/key.type.js";
+import { DateTimeScalar } from "../scalars.js";
 import { decodeCursor, toConnection } from "../types/common.js";
 import { Reseller } from "../types/reseller.type.js";
 import { Roles } from "../roles.js";
@@ -41,9 +42,14 @@ export class KeyResolver {
     @Arg("first", () => Int, { nullable: true, description: "Page size, 1–100 (default 20)." }) first: number | null,
     @Arg("after", () => String, { nullable: true, description: "The endCursor of the previous page." }) after: string | null,
     @Arg("entityType", () => String, { nullable: true, description: 'Only changes to this kind of thing, such as "PriceEntry".' }) entityType: string | null,
+    @Arg("actor", () => String, { nullable: true, description: "Only changes made by the key of this name (exact)." }) actor: string | null,
+    @Arg("from", () => DateTimeScalar, { nullable: true, description: "Only changes made at or after this moment." }) from: number | null,
+    @Arg("to", () => DateTimeScalar, { nullable: true, description: "Only changes made before this moment." }) to: number | null,
     @Ctx() { services }: GraphQLContext,
   ) {
-    return toConnection(await services.audit.list(first, decodeCursor(after), entityType));
+    return toConnection(
+      await services.audit.list(first, decodeCursor(after), { entityType: entityType ?? undefined, actor: actor ?? undefined, from: from ?? undefined, to: to ?? undefined }),
+    );
   }
 
   @FieldResolver(() => Reseller, { nullable: true, description: "The reseller a PARTNER key is bound to." })

@@ -1,10 +1,11 @@
-import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import { ROLES } from "../../core/model.js";
 import { parseId } from "../../core/text.js";
 import type { PricePublication } from "../../services/prices.service.js";
 import type { GraphQLContext } from "../context.js";
 import { DateTimeScalar } from "../scalars.js";
-import { PriceEntry, PriceImpact, PublishPriceInput } from "../types/price.type.js";
+import { Account } from "../types/account.type.js";
+import { PriceEntry, PriceImpact, PriceImpactAccount, PublishPriceInput } from "../types/price.type.js";
 import { Roles } from "../roles.js";
 
 export function toPublication(input: PublishPriceInput): PricePublication {
@@ -13,6 +14,16 @@ export function toPublication(input: PublishPriceInput): PricePublication {
 
 @Resolver(() => PriceEntry)
 export class PriceResolver {
+  @FieldResolver(() => String, { nullable: true, description: "The key that cancelled this version; null unless CANCELLED." })
+  async cancelledBy(@Root() entry: PriceEntry, @Ctx() { services }: GraphQLContext) {
+    return (await services.prices.cancellation(Number(entry.id)))?.cancelledBy ?? null;
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: "Why this version was cancelled; null unless CANCELLED." })
+  async cancelReason(@Root() entry: PriceEntry, @Ctx() { services }: GraphQLContext) {
+    return (await services.prices.cancellation(Number(entry.id)))?.reason ?? null;
+  }
+
   @Roles(...ROLES)
   @Query(() => [PriceEntry], { description: "The price versions in force at `asOf` (default now), one per priced API." })
   priceTable(@Arg("asOf", () => DateTimeScalar, { nullable: true, description: "The moment; default now." }) asOf: number | null, @Ctx() { services }: GraphQLContext) {
@@ -66,5 +77,13 @@ export class PriceResolver {
     @Ctx() { services }: GraphQLContext,
   ) {
     return services.insight.previewPriceChange(toPublication(input), days ?? 30);
+  }
+}
+
+@Resolver(() => PriceImpactAccount)
+export class PriceImpactAccountResolver {
+  @FieldResolver(() => Account, { description: "The account." })
+  account(@Root() impact: PriceImpactAccount, @Ctx() { loaders }: GraphQLContext) {
+    return loaders.account.load(impact.accountId);
   }
 }

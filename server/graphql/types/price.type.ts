@@ -77,6 +77,46 @@ export class PublishPriceInput {
   note!: string;
 }
 
+@ObjectType({ description: "One account's share of a price-change preview, and when its balance would run out." })
+export class PriceImpactAccount {
+  accountId!: number;
+
+  @Field(() => Int, { description: "This account's usage events re-rated." })
+  events!: number;
+
+  @Field(() => Int, { description: "Of those, how many would cost nothing at the proposed price." })
+  zeroChargeEvents!: number;
+
+  @Field(() => TokensScalar, { name: "currentTokens", description: "What this account's events were charged." })
+  currentTokensMicros!: bigint;
+
+  @Field(() => TokensScalar, { name: "proposedTokens", description: "What they would cost at the proposed price." })
+  proposedTokensMicros!: bigint;
+
+  @Field(() => TokensScalar, { name: "deltaTokens", description: "proposedTokens − currentTokens." })
+  deltaTokensMicros!: bigint;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'deltaTokens as a percentage of currentTokens, one decimal ("50.0", "-12.5"); null when nothing was charged.',
+  })
+  changePercent!: string | null;
+
+  @Field(() => DateTimeScalar, {
+    nullable: true,
+    description: "When the available balance reaches zero at the burn rate of the last 30 days (as Account.forecast); null when it does not.",
+  })
+  depletesAt!: number | null;
+
+  @Field(() => DateTimeScalar, {
+    nullable: true,
+    description:
+      "The same with this API's change in burn (deltaTokens spread over the days looked back) from the effective date on. " +
+      "Earlier than depletesAt: the account goes into deficit (or is refused, under HARD_STOP) sooner.",
+  })
+  proposedDepletesAt!: number | null;
+}
+
 @ObjectType({ description: "Recent usage of one API re-rated at a proposed price, before publishing it." })
 export class PriceImpact {
   @Field(() => Int, { description: "How many days back the usage was taken." })
@@ -93,4 +133,15 @@ export class PriceImpact {
 
   @Field(() => TokensScalar, { name: "deltaTokens", description: "proposedTokens − currentTokens (negative for a price cut)." })
   deltaTokensMicros!: bigint;
+
+  @Field(() => Int, { description: "Of those events, how many would cost nothing at the proposed price (outcome not charged, or a zero rate)." })
+  zeroChargeEvents!: number;
+
+  @Field(() => Int, { description: "How many accounts have re-rated usage; `accounts` lists at most 50 of them." })
+  accountCount!: number;
+
+  @Field(() => [PriceImpactAccount], {
+    description: "Who pays: the accounts with re-rated usage, largest increase first and largest cut last, at most 50.",
+  })
+  accounts!: PriceImpactAccount[];
 }

@@ -1,9 +1,9 @@
-import { and, desc, eq, lt, sql } from "drizzle-orm";
+import { and, desc, eq, gte, lt, sql } from "drizzle-orm";
 import { auditLog } from "../../../schema/tables.js";
 import type { Actor, AuditEntry } from "../../core/model.js";
 import type { Instant } from "../../core/time.js";
 import type { Tx } from "./database.js";
-import type { AuditQuery, AuditRecord } from "../port.js";
+import type { AuditFilter, AuditQuery, AuditRecord } from "../port.js";
 import { toAuditEntry } from "./rows.js";
 
 /** Snapshots are JSON; bigint amounts are written as exact decimal micro strings. */
@@ -27,26 +27,29 @@ export function appendAudit(tx: Tx, actor: Actor, record: AuditRecord, now: Inst
     .run();
 }
 
+const matching = (filter: AuditFilter) =>
+  and(
+    filter.entityType ? eq(auditLog.entityType, filter.entityType) : undefined,
+    filter.actor !== undefined ? eq(auditLog.actor, filter.actor) : undefined,
+    filter.from !== undefined ? gte(auditLog.at, filter.from) : undefined,
+    filter.to !== undefined ? lt(auditLog.at, filter.to) : undefined,
+  );
+
 export function listAudit(tx: Tx, query: AuditQuery): AuditEntry[] {
   return tx
     .select()
     .from(auditLog)
-    .where(
-      and(
-        query.entityType ? eq(auditLog.entityType, query.entityType) : undefined,
-        query.beforeId ? lt(auditLog.id, query.beforeId) : undefined,
-      ),
-    )
+    .where(and(matching(query), query.beforeId ? lt(auditLog.id, query.beforeId) : undefined))
     .orderBy(desc(auditLog.id))
     .limit(query.limit)
     .all()
     .map(toAuditEntry);
 }
 
-export function countAudit(tx: Tx, entityType?: string): number {
+export function countAudit(tx: Tx, filter: AuditFilter | string = {}): number {
   return tx
     .select({ n: sql<number>`count(*)` })
     .from(auditLog)
-    .where(entityType ? eq(auditLog.entityType, entityType) : undefined)
+    .where(matching(typeof filter === "string" ? { entityType: filter } : filter))
     .get()!.n;
 }

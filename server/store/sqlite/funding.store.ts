@@ -104,6 +104,7 @@ const REMAINING_UPDATES = { CREDIT_LOT: remainingUpdate("credit_lots"), FLEX_PAC
 
 /** Adds (or with a negative delta, takes) tokens to a lot or pack's cached remaining amount. */
 export function adjustRemaining(tx: Tx, kind: SourceKind, id: number, deltaMicros: bigint): void {
+  if (kind === "TOKEN_FLEX") throw new Error("Token Flex pools are not stored yet");
   const result = prepared(tx, REMAINING_UPDATES[kind]).run({ id, delta: toDbMicros(deltaMicros) });
   // The drain never takes more than is there; this guards the invariant at the last step.
   if (result.changes !== 1) throw new Error(`${kind} ${id} would go below zero`);
@@ -143,14 +144,16 @@ export function insertSettlements(
   now: Instant,
 ): void {
   if (settlements.length === 0) return;
+  if (funding.kind === "TOKEN_FLEX") throw new Error("Token Flex pools are not stored yet");
+  const kind = funding.kind;
   tx.insert(deficitSettlements)
     .values(
       settlements.map((settlement) => ({
         accountId,
         allocationId: settlement.allocationId,
-        source: funding.kind,
-        creditLotId: funding.kind === "CREDIT_LOT" ? funding.id : null,
-        flexPackId: funding.kind === "FLEX_PACK" ? funding.id : null,
+        source: kind,
+        creditLotId: kind === "CREDIT_LOT" ? funding.id : null,
+        flexPackId: kind === "FLEX_PACK" ? funding.id : null,
         amountMicros: toDbMicros(settlement.amountMicros),
         settledAt: now,
       })),

@@ -11,7 +11,7 @@ import type { SourceKind } from "../../core/drain.js";
 import type { DailyUsage, DeficitMove, LedgerAsOf, SourceDraw } from "../../core/history.js";
 import type { Outcome } from "../../core/model.js";
 import type { Meter } from "../../core/price.js";
-import type { RatedUsageGroup } from "../../core/price-impact.js";
+import type { AccountUsageGroup } from "../../core/price-impact.js";
 import { DAY_MS, type Instant } from "../../core/time.js";
 import type { Db } from "./database.js";
 import type { ExportCursor, ExportPage } from "../port.js";
@@ -142,20 +142,21 @@ export function dailyUsage(db: Db, accountId: number, from: Instant, to: Instant
 }
 
 const USAGE_GROUPS = `
-  select p.meter as meter, c.quantity_micros as quantity, c.outcome as outcome, count(*) as events,
-    sum(c.tokens_micros) as charged
+  select c.account_id as accountId, p.meter as meter, c.quantity_micros as quantity, c.outcome as outcome,
+    count(*) as events, sum(c.tokens_micros) as charged
   from usage_charges c join price_entries p on p.id = c.price_entry_id
   where c.api_code = @apiCode and c.occurred_at >= @since and ${STANDING_NOW("c.id")}
-  group by p.meter, c.quantity_micros, c.outcome`;
+  group by c.account_id, p.meter, c.quantity_micros, c.outcome`;
 
 /**
- * Standing charges of one API over every account since `since`, grouped by what re-rating
- * depends on: a year of usage becomes as many rows as there are distinct quantities.
+ * Standing charges of one API since `since`, grouped per account by what re-rating depends on:
+ * a year of usage becomes as many rows as there are distinct quantities per account.
  */
-export function usageGroupsSince(db: Db, apiCode: string, since: Instant): RatedUsageGroup[] {
+export function usageGroupsSince(db: Db, apiCode: string, since: Instant): AccountUsageGroup[] {
   return (
-    statement(db, USAGE_GROUPS).all({ apiCode, since }) as { meter: Meter; quantity: unknown; outcome: Outcome; events: unknown; charged: unknown }[]
+    statement(db, USAGE_GROUPS).all({ apiCode, since }) as { accountId: unknown; meter: Meter; quantity: unknown; outcome: Outcome; events: unknown; charged: unknown }[]
   ).map((row) => ({
+    accountId: int(row.accountId),
     meter: row.meter,
     quantityMicros: micros(row.quantity),
     outcome: row.outcome,

@@ -68,3 +68,13 @@ export function priceTableStamp(tx: Tx): string {
 const stampQuery = rawStatement(
   `select (select coalesce(max("id"), 0) from "price_entries") || ':' || (select count(*) from "price_cancellations") as stamp`,
 );
+
+/** Who cancelled a version and why; null when it is not cancelled. */
+export function findPriceCancellation(tx: Tx, priceEntryId: number): { cancelledBy: string; reason: string; cancelledAt: Instant } | null {
+  const row = tx
+    .select({ cancelledBy: priceCancellations.cancelledBy, reason: priceCancellations.reason, cancelledAt: priceCancellations.cancelledAt })
+    .from(priceCancellations)
+    .where(eq(priceCancellations.priceEntryId, priceEntryId))
+    .get();
+  return row ?? null;
+}
