@@ -174,7 +174,7 @@ export class InsightService {
         });
       }
       return { ...totals, accounts };
-    });
+    }, HEAVY);
   }
 
   /**
