@@ -338,7 +338,6 @@ export interface SnapshotOptions {
   readonly heavy?: boolean;
 }
 
-
 export interface Store {
   readonly engine: StoreEngine;
   readonly reads: StoreReads;
