@@ -1,4 +1,5 @@
 import { parseInstant } from "./core/time.js";
+import { defaultReadThreads } from "./store/sqlite/read-pool.js";
 import type { SynchronousMode } from "./store/sqlite/database.js";
 import { type BillingRules, DEFAULT_RULES } from "./services/context.js";
 import { bootstrapSecretProblem } from "./services/keys.service.js";
@@ -10,6 +11,8 @@ export interface Config {
   /** A postgres:// URL selects PostgreSQL, shared by any number of replicas; null keeps the SQLite file. */
   readonly databaseUrl: string | null;
   readonly synchronous: SynchronousMode;
+  /** Worker threads that run heavy reads on their own SQLite connections; 0 runs them on the main loop. */
+  readonly readThreads: number;
   /** Registered as an operator key at start when no operator key exists yet. */
   readonly bootstrapOperatorKey: string | null;
   /** Load the demo resellers and accounts into an empty database at start. */
@@ -39,6 +42,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError("FLEXGATE_DATABASE_URL must be a postgres:// URL");
   }
+  const readThreads = env.FLEXGATE_READ_THREADS === undefined || env.FLEXGATE_READ_THREADS === "" ? defaultReadThreads() : Number(env.FLEXGATE_READ_THREADS);
+  if (!Number.isInteger(readThreads) || readThreads < 0 || readThreads > 64) {
+    throw new ConfigError(`FLEXGATE_READ_THREADS must be a whole number from 0 to 64, got "${env.FLEXGATE_READ_THREADS}"`);
+  }
   const demo = (env.FLEXGATE_DEMO ?? "on").toLowerCase();
   if (!["on", "off", "true", "false", "1", "0"].includes(demo)) {
     throw new ConfigError(`FLEXGATE_DEMO must be on or off, got "${env.FLEXGATE_DEMO}"`);
@@ -53,6 +60,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbPath: env.FLEXGATE_DB || "./data/flexgate.sqlite",
     databaseUrl,
     synchronous,
+    readThreads,
     bootstrapOperatorKey: bootstrap,
     demoData: ["on", "true", "1"].includes(demo),
     rules: Object.freeze({

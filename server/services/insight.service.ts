@@ -50,7 +50,7 @@ export class InsightService {
     return this.context.store.snapshot(async (reads) => {
       await accountOrThrow(reads, accountId, "accountId");
       return balanceAsOf(await reads.ledgerAsOf(accountId, asOf), asOf);
-    });
+    }, HEAVY);
   }
 
   /**
@@ -69,7 +69,7 @@ export class InsightService {
     return this.context.store.snapshot(async (reads) => {
       await accountOrThrow(reads, accountId, "accountId");
       return summarizeUsage(await reads.dailyUsage(accountId, from, to, client), groupBy);
-    });
+    }, HEAVY);
   }
 
   /**
@@ -88,7 +88,7 @@ export class InsightService {
         chargedInWindowMicros: await reads.chargedSince(accountId, now - BURN_WINDOW_DAYS * DAY_MS),
         now,
       });
-    });
+    }, HEAVY);
   }
 
   /**
@@ -174,7 +174,7 @@ export class InsightService {
         });
       }
       return { ...totals, accounts };
-    });
+    }, HEAVY);
   }
 
   /**
@@ -193,6 +193,9 @@ export class InsightService {
 }
 
 export const EXPORT_PAGE_SIZE = 1000;
+
+/** Scans of a window of the ledger: the store may run them away from the loop that answers writes. */
+const HEAVY = { heavy: true } as const;
 
 async function* exportRows(reads: StoreReads, accountId: number, from: Instant, to: Instant): AsyncGenerator<UsageExportRow, void, undefined> {
   let after: ExportCursor | null = null;

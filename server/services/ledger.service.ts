@@ -44,7 +44,7 @@ export class LedgerService {
    * the stored figures differ. Empty means the books balance.
    */
   verify(): Promise<LedgerDrift[]> {
-    return this.context.store.snapshot((reads) => reads.recomputeLedger());
+    return this.context.store.snapshot((reads) => reads.recomputeLedger(), { heavy: true });
   }
 }
 

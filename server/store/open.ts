@@ -3,7 +3,7 @@ import { migratePostgres, openPool } from "./pg/database.js";
 import type { Store } from "./port.js";
 import { SqliteStore } from "./sqlite/store.js";
 
-export type StoreConfig = Pick<Config, "dbPath" | "synchronous" | "databaseUrl">;
+export type StoreConfig = Pick<Config, "dbPath" | "synchronous" | "databaseUrl"> & Partial<Pick<Config, "readThreads">>;
 
 /**
  * Opens the configured engine and applies pending migrations: FLEXGATE_DATABASE_URL selects
@@ -13,7 +13,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
   if (config.databaseUrl !== null) {
     throw new Error("the PostgreSQL engine is not part of this build yet");
   }
-  return SqliteStore.open({ path: config.dbPath, synchronous: config.synchronous });
+  return SqliteStore.open({ path: config.dbPath, synchronous: config.synchronous, readThreads: config.readThreads });
 }
 
 /** Applies pending migrations to the configured engine and closes it again (`flexgate migrate`). */
@@ -27,5 +27,5 @@ export async function migrateStore(config: StoreConfig): Promise<void> {
     }
     return;
   }
-  await (await openStore(config)).close();
+  await (await openStore({ ...config, readThreads: 0 })).close();
 }

@@ -330,11 +330,19 @@ export type RatingOutcome =
 
 export type StoreEngine = "sqlite" | "postgres";
 
+export interface SnapshotOptions {
+  /**
+   * The work reads much (a year of usage, the whole ledger): an engine whose writes share one
+   * event loop runs its reads elsewhere, so they never delay the writes (SQLite's read pool).
+   */
+  readonly heavy?: boolean;
+}
+
 export interface Store {
   readonly engine: StoreEngine;
   readonly reads: StoreReads;
   /** Runs several reads in one read-only snapshot, so they agree with each other. */
-  snapshot<T>(work: (reads: StoreReads) => Promise<T>): Promise<T>;
+  snapshot<T>(work: (reads: StoreReads) => Promise<T>, options?: SnapshotOptions): Promise<T>;
   /**
    * Runs a read-modify-write unit: it commits whole when `work` resolves, and nothing of it is
    * kept when `work` throws. An engine may run `work` again when a concurrent writer made it

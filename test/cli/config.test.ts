@@ -1,4 +1,5 @@
 /** The environment is read once at start: sensible defaults, and a wrong setting stops the start with its name. */
+import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../server/config.js";
 import { DEFAULT_RULES } from "../../server/services/context.js";
@@ -8,6 +9,7 @@ describe("loadConfig", () => {
     const config = loadConfig({});
     expect(config).toMatchObject({ port: 4000, host: "127.0.0.1", dbPath: "./data/flexgate.sqlite", synchronous: "FULL", bootstrapOperatorKey: null, demoData: true, consoleIdleMinutes: 30, databaseUrl: null });
     expect(config.rules).toEqual(DEFAULT_RULES);
+    expect(config.readThreads).toBe(Math.min(2, availableParallelism()));
     expect(Object.isFrozen(config)).toBe(true);
   });
 
@@ -22,10 +24,11 @@ describe("loadConfig", () => {
       FLEXGATE_CREDIT_SALES_END: "2022-12-01T00:00:00Z",
       FLEXGATE_CONSOLE_IDLE_MINUTES: "5",
       FLEXGATE_DATABASE_URL: "postgres://flexgate@db.internal:5432/flexgate",
+      FLEXGATE_READ_THREADS: "0",
     });
     expect(config.databaseUrl).toBe("postgres://flexgate@db.internal:5432/flexgate");
     expect(config.consoleIdleMinutes).toBe(5);
-    expect(config).toMatchObject({ port: 8080, host: "0.0.0.0", dbPath: "/var/lib/flexgate/ledger.sqlite", synchronous: "NORMAL", demoData: false, bootstrapOperatorKey: "x".repeat(32) });
+    expect(config).toMatchObject({ readThreads: 0, port: 8080, host: "0.0.0.0", dbPath: "/var/lib/flexgate/ledger.sqlite", synchronous: "NORMAL", demoData: false, bootstrapOperatorKey: "x".repeat(32) });
     expect(config.rules.creditSalesEndAt).toBe(Date.UTC(2022, 11, 1));
   });
 
@@ -36,6 +39,8 @@ describe("loadConfig", () => {
     ["a demo switch that is neither on nor off", { FLEXGATE_DEMO: "maybe" }, "FLEXGATE_DEMO"],
     ["a bootstrap secret of 31 characters", { FLEXGATE_BOOTSTRAP_OPERATOR_KEY: "x".repeat(31) }, "FLEXGATE_BOOTSTRAP_OPERATOR_KEY must be at least 32 characters"],
     ["the README's example bootstrap secret", { FLEXGATE_BOOTSTRAP_OPERATOR_KEY: "choose-a-secret-of-32-characters-or-more" }, "FLEXGATE_BOOTSTRAP_OPERATOR_KEY holds the example value from the README"],
+    ["a read pool of no whole number of threads", { FLEXGATE_READ_THREADS: "two" }, "FLEXGATE_READ_THREADS"],
+    ["a negative read pool", { FLEXGATE_READ_THREADS: "-1" }, "FLEXGATE_READ_THREADS"],
     ["an idle sign-out of zero minutes", { FLEXGATE_CONSOLE_IDLE_MINUTES: "0" }, "FLEXGATE_CONSOLE_IDLE_MINUTES"],
     ["an idle sign-out that is not a number", { FLEXGATE_CONSOLE_IDLE_MINUTES: "soon" }, "FLEXGATE_CONSOLE_IDLE_MINUTES"],
     ["a rule date that is not a date", { FLEXGATE_ESTORE_START: "July" }, "FLEXGATE_ESTORE_START"],

@@ -5,10 +5,8 @@
  */
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAXIMA } from "../../server/core/maxima.js";
-import { DAY_MS } from "../../server/core/time.js";
-import { allPriceVersions } from "../../server/store/sqlite/prices.store.js";
-import { at, OPERATOR, tokens } from "../fixtures/harness.js";
+import { at } from "../fixtures/harness.js";
+import { fillBusyAccount } from "../fixtures/busy-account.js";
 import { startTestServer, type TestServer } from "../fixtures/server.js";
 import { createWorld, errorCodes, type World } from "./support.js";
 
@@ -24,44 +22,11 @@ let server: TestServer;
 let world: World;
 let accountId: string;
 
-/**
- * One account with as many packs as may be valid at once and a year of usage over several APIs,
- * written straight into the tables (as bench/generate.ts does): what the reads scan is what
- * matters here, not how it was rated.
- */
-async function fillBusyAccount(id: number): Promise<void> {
-  for (let i = 0; i < MAXIMA.flexPacksAtOnce; i++) {
-    await server.services.funding.recordFlexPurchase(
-      { accountId: id, tokensMicros: tokens("100000"), purchasedAt: at("2024-01-01") + i * 60_000, channel: "ESTORE", orderRef: `busy-${i}` },
-      OPERATOR,
-    );
-  }
-  const prices = allPriceVersions(server.db).filter((price) => price.cancelledAt === null && !price.retired);
-  const packs = server.db.$client.prepare("select id from flex_packs where account_id = ?").pluck().all(id) as number[];
-  const sqlite = server.db.$client;
-  const charge = sqlite.prepare(
-    `insert into usage_charges (event_id, fingerprint, account_id, api_code, price_entry_id, quantity_micros, outcome, occurred_at, rated_at, client_id, labels, tokens_micros)
-     values (?, 'x', ?, ?, ?, 1000000, 'SUCCEEDED', ?, ?, null, '{}', 1000000)`,
-  );
-  const allocation = sqlite.prepare(
-    `insert into allocations (charge_id, account_id, source, credit_lot_id, flex_pack_id, amount_micros, occurred_at) values (?, ?, 'FLEX_PACK', null, ?, 1000000, ?)`,
-  );
-  const end = at(NOW);
-  sqlite.transaction(() => {
-    for (let i = 0; i < CHARGES; i++) {
-      const price = prices[i % prices.length]!;
-      const occurredAt = end - Math.floor(((i + 0.5) / CHARGES) * 365 * DAY_MS);
-      const { lastInsertRowid } = charge.run(`busy-${i}`, id, price.apiCode, price.id, occurredAt, occurredAt);
-      allocation.run(lastInsertRowid, id, packs[i % packs.length], occurredAt);
-    }
-  })();
-}
-
 beforeAll(async () => {
   server = await startTestServer({ now: NOW });
   world = await createWorld(server, 1);
   accountId = world.own.accountIds[0]!;
-  await fillBusyAccount(Number(accountId));
+  await fillBusyAccount(server, Number(accountId), CHARGES, at(NOW));
   // The fill held the loop: let the server close the connections it found idle meanwhile
   // before the next request could reuse one.
   await new Promise((resolve) => setTimeout(resolve, 200));

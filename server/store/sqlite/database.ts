@@ -25,15 +25,22 @@ export interface OpenOptions {
   readonly busyTimeoutMs?: number;
   /** Called with every SQL statement run: tests count statements with it. */
   readonly onStatement?: (sql: string) => void;
+  /** A reader beside the writer (the read pool's): the file must exist and be in WAL mode already. */
+  readonly readonly?: boolean;
 }
 
 export function openDatabase(options: OpenOptions): Db {
-  if (options.path !== ":memory:") mkdirSync(dirname(resolve(options.path)), { recursive: true });
+  if (options.path !== ":memory:" && !options.readonly) mkdirSync(dirname(resolve(options.path)), { recursive: true });
   const busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
   const sqlite = new Database(options.path, {
     timeout: busyTimeoutMs,
+    ...(options.readonly ? { readonly: true, fileMustExist: true } : {}),
     ...(options.onStatement ? { verbose: (sql: unknown) => options.onStatement!(String(sql)) } : {}),
   });
+  if (options.readonly) {
+    sqlite.pragma("temp_store = MEMORY");
+    return drizzle({ client: sqlite, schema: schemaTables });
+  }
   switchToWal(sqlite, busyTimeoutMs);
   sqlite.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
   sqlite.pragma("foreign_keys = ON");

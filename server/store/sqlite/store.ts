@@ -6,7 +6,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { sql } from "drizzle-orm";
 import type { Instant } from "../../core/time.js";
 import { PriceBook } from "../price-book.js";
-import type { PriceTable, RatingOutcome, RatingRequest, Store, StoreReads, StoreWrites, WriteLocks } from "../port.js";
+import type { PriceTable, RatingOutcome, RatingRequest, SnapshotOptions, Store, StoreReads, StoreWrites, WriteLocks } from "../port.js";
 import { groupKeys, outcomesOf, planGroup, unexpectedItemError } from "../rate-group.js";
 import * as accounts from "./accounts.store.js";
 import * as audit from "./audit.store.js";
@@ -16,6 +16,7 @@ import * as insight from "./insight.store.js";
 import * as keys from "./keys.store.js";
 import * as ledger from "./ledger.store.js";
 import * as prices from "./prices.store.js";
+import { HEAVY_READS, ReadPool } from "./read-pool.js";
 import { recomputeLedger } from "./recompute.store.js";
 
 /**
@@ -74,25 +75,52 @@ export class SqliteStore implements Store {
   /** The connection's reads and writes without waiting for the turn: for work that holds it. */
   private readonly direct: StoreWrites;
 
+  /** Heavy reads run here when the database is a file; see heavyPath. */
+  private readonly readPool: ReadPool | null;
+
   /** Opens (creating it) and migrates the file. */
-  static open(options: OpenOptions): SqliteStore {
+  static open(options: OpenOptions & StoreOptions): SqliteStore {
     const db = openDatabase(options);
     migrateDatabase(db);
-    return new SqliteStore(db);
+    return new SqliteStore(db, options);
   }
 
   /** `db` stays reachable for the tools that inspect the file itself (tests, the benchmark). */
-  constructor(readonly db: Db) {
+  constructor(
+    readonly db: Db,
+    options: StoreOptions = {},
+  ) {
     this.direct = writesOn(db, () => this.priceTableNow(db));
     // A read on its own waits for the connection's turn like any unit.
     const reads = readsOn(db, () => this.priceTableNow(db)) as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
     this.reads = Object.fromEntries(
       Object.entries(reads).map(([name, read]) => [name, (...args: unknown[]) => this.exclusive(() => read(...args))]),
     ) as unknown as StoreReads;
+    // Other threads cannot open a ":memory:" database: it is this connection's alone, and its
+    // heavy reads stay on this loop.
+    const threads = db.$client.memory ? 0 : (options.readThreads ?? 0);
+    this.readPool = threads > 0 ? new ReadPool(db.$client.name, threads, Object.keys(reads) as (keyof StoreReads)[]) : null;
+    if (this.readPool) {
+      const pooled = this.reads as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+      for (const name of HEAVY_READS) {
+        const inProcess = pooled[name]!;
+        pooled[name] = (...args) => this.heavyPath((reads) => (reads[name] as (...args: unknown[]) => Promise<unknown>)(...args), () => inProcess(...args));
+      }
+    }
   }
 
-  snapshot<T>(work: (reads: StoreReads) => Promise<T>): Promise<T> {
+  snapshot<T>(work: (reads: StoreReads) => Promise<T>, options: SnapshotOptions = {}): Promise<T> {
+    if (options.heavy) return this.heavyPath(work, () => this.unit("deferred", work));
     return this.unit("deferred", work);
+  }
+
+  /**
+   * The one place that decides where heavy reads run: on the read pool, unless there is none or
+   * the caller is inside a unit of this connection, whose writes only this connection sees.
+   */
+  private heavyPath<T>(work: (reads: StoreReads) => Promise<T>, inProcess: () => Promise<T>): Promise<T> {
+    if (!this.readPool || this.openUnit.getStore()?.open) return inProcess();
+    return this.readPool.snapshot(work);
   }
 
   // SQLite has one writer: the IMMEDIATE transaction takes the write lock before the first read,
@@ -163,6 +191,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.readPool?.close();
     await this.exclusive(() => this.db.$client.close());
   }
 
@@ -206,6 +235,11 @@ export class SqliteStore implements Store {
     const stamp = prices.priceTableStamp(tx);
     return this.book.current(stamp) ?? this.book.update(stamp, prices.allPriceVersions(tx));
   }
+}
+
+export interface StoreOptions {
+  /** Threads of the read pool for heavy reads; 0 (the default) reads everything on this loop. */
+  readonly readThreads?: number;
 }
 
 function readsOn(db: Db, priceTable: () => PriceTable): StoreReads {

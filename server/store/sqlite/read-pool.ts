@@ -1,0 +1,107 @@
+/**
+ * Heavy reads off the writer's loop: a piscina pool of worker threads, each with its own
+ * read-only connection to the same SQLite file. WAL lets those readers run while the main
+ * connection writes, so a year of usage summed on a worker never delays a metering write or any
+ * other request on the main loop.
+ *
+ * A snapshot is a session on one worker: the work runs here, and each read it makes crosses to
+ * the worker, which answers it inside one read transaction, so the reads agree as `snapshot`
+ * promises. Answers cross by structured clone, which keeps bigints, Maps and plain objects.
+ */
+import { availableParallelism } from "node:os";
+import { MessageChannel } from "node:worker_threads";
+import { Piscina } from "piscina";
+import { log } from "../../log.js";
+import type { StoreReads } from "../port.js";
+import type { ReadAnswer, ReadRequest, SessionTask } from "./read-worker.js";
+
+/**
+ * The reads that scan a window of the ledger rather than a few rows: called on their own, they
+ * run on the pool too.
+ */
+export const HEAVY_READS = ["ledgerAsOf", "chargedSince", "dailyUsage", "usageGroupsSince", "exportPage", "recomputeLedger"] as const satisfies readonly (keyof StoreReads)[];
+
+/** Two threads, or one on a single core: more would only take turns with the main loop. */
+export const defaultReadThreads = () => Math.min(2, availableParallelism());
+
+/**
+ * The worker sits beside this module with the same extension: read-worker.ts from the sources
+ * (tests, `tsx`, and tsx loads it in the thread too), read-worker.js in dist/, or a bundle's
+ * second entry point.
+ */
+function workerEntry(): { filename: string; execArgv: string[] } {
+  const extension = /\.[cm]?[jt]s$/.exec(new URL(import.meta.url).pathname)?.[0] ?? ".js";
+  return {
+    filename: new URL(`./read-worker${extension}`, import.meta.url).href,
+    execArgv: extension.endsWith("ts") ? ["--import", "tsx"] : [],
+  };
+}
+
+export class ReadPool {
+  private readonly pool: Piscina<SessionTask, void>;
+
+  constructor(
+    private readonly path: string,
+    threads: number,
+    private readonly methods: readonly (keyof StoreReads)[],
+  ) {
+    this.pool = new Piscina({
+      ...workerEntry(),
+      // Every thread opens its connection at start and keeps it: a session never waits for one.
+      minThreads: threads,
+      maxThreads: threads,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      // Reads are background work: on a machine with no core to spare, the kernel runs the
+      // writer's loop first (piscina applies it with @napi-rs/nice, per thread on Linux).
+      niceIncrement: 10,
+    });
+    // A thread that fails (its file missing from a build) fails the reads it was given; the
+    // server goes on answering everything else.
+    this.pool.on("error", (error: unknown) => log.error("a read pool thread failed", { error: String(error) }));
+  }
+
+  async snapshot<T>(work: (reads: StoreReads) => Promise<T>): Promise<T> {
+    const { port1: port, port2 } = new MessageChannel();
+    const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
+    let lastId = 0;
+    port.on("message", (answer: ReadAnswer) => {
+      const call = waiting.get(answer.id)!;
+      waiting.delete(answer.id);
+      if ("error" in answer) call.reject(answer.error);
+      else call.resolve(answer.value);
+    });
+    const session = this.pool.run({ path: this.path, port: port2 }, { transferList: [port2] });
+    // A session that fails (the file cannot be opened) fails the reads still waiting on it.
+    const ended = session.then(
+      () => null,
+      (error: unknown) => {
+        for (const call of waiting.values()) call.reject(error);
+        waiting.clear();
+        return { error };
+      },
+    );
+    const reads = Object.fromEntries(
+      this.methods.map((method) => [
+        method,
+        (...args: unknown[]) =>
+          new Promise((resolve, reject) => {
+            const id = ++lastId;
+            waiting.set(id, { resolve, reject });
+            port.postMessage({ id, method, args } satisfies ReadRequest);
+          }),
+      ]),
+    ) as unknown as StoreReads;
+    try {
+      return await work(reads);
+    } finally {
+      port.postMessage(null satisfies ReadRequest);
+      const failure = await ended;
+      port.close();
+      if (failure) throw failure.error;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.destroy();
+  }
+}
