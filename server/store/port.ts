@@ -73,25 +73,13 @@ export interface ResellerQuery {
   readonly limit: number;
 }
 
-export interface NewCreditLot {
-  readonly accountId: number;
-  readonly amountMicros: bigint;
-  readonly purchasedAt: Instant;
-  readonly expiresAt: Instant;
-  readonly externalRef: string;
+/** A lot as imported: the store sets its id, its remaining amount (all of it) and when it was booked. */
+export interface NewCreditLot extends Omit<CreditLot, "id" | "remainingMicros" | "createdAt"> {
   readonly fingerprint: string;
 }
 
-export interface NewFlexPack {
-  readonly accountId: number;
-  readonly tokensMicros: bigint;
-  readonly purchasedAt: Instant;
-  readonly expiresAt: Instant;
-  readonly channel: SalesChannel;
-  readonly resellerId: number | null;
-  readonly orderRef: string;
-  readonly unitPrice: string | null;
-  readonly currency: string | null;
+/** A pack as bought: the store sets its id, its remaining tokens (all of them) and when it was booked. */
+export interface NewFlexPack extends Omit<FlexPack, "id" | "remainingMicros" | "createdAt"> {
   readonly fingerprint: string;
 }
 
@@ -140,19 +128,8 @@ export interface ChargeQuery {
   readonly limit: number;
 }
 
-export interface NewPriceVersion {
-  readonly apiCode: string;
-  readonly name: string;
-  readonly meter: Meter;
-  readonly unitQuantity: number;
-  readonly tokensPerUnitMicros: bigint;
-  readonly chargeableOutcomes: readonly Outcome[];
-  readonly effectiveFrom: Instant;
-  readonly retired: boolean;
-  readonly note: string;
-  readonly publishedBy: string;
-  readonly publishedAt: Instant;
-}
+/** A version as published: the store sets its id; a new version is never cancelled. */
+export type NewPriceVersion = Omit<PriceVersion, "id" | "cancelledAt">;
 
 export interface NewApiKey {
   readonly name: string;

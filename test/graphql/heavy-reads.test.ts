@@ -3,12 +3,11 @@
  * so one request may make only a few of them, and each gives the event loop a turn first: other
  * clients keep being answered while the worst allowed request runs.
  */
-import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { at } from "../fixtures/harness.js";
 import { fillBusyAccount } from "../fixtures/busy-account.js";
 import { startTestServer, type TestServer } from "../fixtures/server.js";
-import { createWorld, errorCodes, type World } from "./support.js";
+import { createWorld, errorCodes, postAlone, type World } from "./support.js";
 
 /**
  * Charges of the busy account, spread over the year before now. One heavy read holds the loop
@@ -49,23 +48,6 @@ const WORST_ALLOWED = [
   ["the balance in the past", 2, pastBalance],
 ] as const;
 
-/**
- * `{ __typename }` on a connection of its own (no keep-alive): a pooled connection that the
- * server closes as idle just when a ping reuses it would fail the ping, not measure the loop.
- */
-function pingOnce(url: string, key: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const request = httpRequest(`${url}/graphql`, { method: "POST", agent: false, headers: { "content-type": "application/json", authorization: `Bearer ${key}` } }, (response) => {
-      let text = "";
-      response.setEncoding("utf8");
-      response.on("data", (chunk: string) => (text += chunk));
-      response.on("end", () => resolve(text));
-    });
-    request.on("error", reject);
-    request.end(JSON.stringify({ query: "{ __typename }" }));
-  });
-}
-
 describe("heavy reads", () => {
   it.each(WORST_ALLOWED)("answers %s %i times in one request, and refuses one more", async (_label, allowed, selection) => {
     const answered = await server.graphql(onAccount(aliases(allowed, selection)), { id: accountId });
@@ -90,7 +72,7 @@ describe("heavy reads", () => {
     const inFlight: Promise<void>[] = [];
     const ping = async () => {
       const started = performance.now();
-      expect(await pingOnce(server.url, pinger)).toBe('{"data":{"__typename":"Query"}}\n');
+      expect(await postAlone(server.url, pinger, { query: "{ __typename }" })).toBe('{"data":{"__typename":"Query"}}\n');
       latencies.push(performance.now() - started);
     };
     const timer = setInterval(() => inFlight.push(ping()), 50);

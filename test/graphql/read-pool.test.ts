@@ -3,7 +3,6 @@
  * export, ledger verification) run on the read pool's threads over their own read-only
  * connections, so the loop that answers metering writes never waits for them.
  */
-import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_RULES } from "../../server/services/context.js";
 import { createServices, type Services } from "../../server/services/index.js";
@@ -11,7 +10,7 @@ import { SqliteStore } from "../../server/store/sqlite/store.js";
 import { at, OPERATOR, tokens } from "../fixtures/harness.js";
 import { fillBusyAccount } from "../fixtures/busy-account.js";
 import { startTestServer, type TestServer } from "../fixtures/server.js";
-import { createWorld, type World } from "./support.js";
+import { createWorld, postAlone, type World } from "./support.js";
 
 const CHARGES = 30_000;
 const NOW = "2024-06-01T00:00:00Z";
@@ -54,19 +53,6 @@ afterAll(async () => {
   await inProcess?.server.close();
 });
 
-/** One POST on a connection of its own (no keep-alive: an idle pooled connection the server closes would fail the request, not measure the loop). */
-function post(url: string, key: string, body: unknown): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const request = httpRequest(`${url}/graphql`, { method: "POST", agent: false, headers: { "content-type": "application/json", authorization: `Bearer ${key}` } }, (response) => {
-      let text = "";
-      response.setEncoding("utf8");
-      response.on("data", (chunk: string) => (text += chunk));
-      response.on("end", () => resolve(text));
-    });
-    request.on("error", reject);
-    request.end(JSON.stringify(body));
-  });
-}
 
 const aliases = (count: number, selection: string) => Array.from({ length: count }, (_, i) => `a${i}: ${selection}`).join("\n");
 const onAccount = (selection: string) => `query($id: ID!) { account(id: $id) { ${selection} } }`;
@@ -117,7 +103,7 @@ async function underLoad({ server, world, busyId }: Setup): Promise<LoadFigures>
   const writer = async () => {
     while (!finished) {
       const input = { eventId: `load-${written++}`, accountId: writeAccount, apiCode: "model-derivative/complex-job", quantity: "1", outcome: "SUCCEEDED", occurredAt: "2024-05-31T12:00:00Z" };
-      const text = await post(server.url, meter, { query: "mutation($input: UsageInput!) { recordUsage(input: $input) { replayed } }", variables: { input } });
+      const text = await postAlone(server.url, meter, { query: "mutation($input: UsageInput!) { recordUsage(input: $input) { replayed } }", variables: { input } });
       expect(text).toBe('{"data":{"recordUsage":{"replayed":false}}}\n');
       if (!finished) writes[slice]!++;
     }
@@ -129,7 +115,7 @@ async function underLoad({ server, world, busyId }: Setup): Promise<LoadFigures>
     const into = busy(slice) ? latencies : quietLatencies;
     const started = performance.now();
     pings.push(
-      post(server.url, pinger, { query: "{ __typename }" }).then((text) => {
+      postAlone(server.url, pinger, { query: "{ __typename }" }).then((text) => {
         expect(text).toBe('{"data":{"__typename":"Query"}}\n');
         into.push(performance.now() - started);
       }),
@@ -143,7 +129,7 @@ async function underLoad({ server, world, busyId }: Setup): Promise<LoadFigures>
       const until = started + SLICE_MS;
       if (busy(slice)) {
         for (let next = 0; performance.now() < until; next++) {
-          const text = await post(server.url, server.operatorKey, { query: HEAVIEST[next % HEAVIEST.length], variables: { id: busyId } });
+          const text = await postAlone(server.url, server.operatorKey, { query: HEAVIEST[next % HEAVIEST.length], variables: { id: busyId } });
           expect(text).not.toContain('"errors"');
           heavyRequests++;
         }

@@ -2,6 +2,7 @@
  * Helpers shared by the GraphQL tests: raw HTTP for what the fixture's JSON POST cannot send,
  * the closed error-code set, and a small world of two resellers with their customers.
  */
+import { request as httpRequest } from "node:http";
 import { expect } from "vitest";
 import { ERROR_CODES } from "../../server/core/errors.js";
 import { OPERATOR } from "../fixtures/harness.js";
@@ -91,4 +92,21 @@ export function usageInput(accountId: string, overrides: Record<string, unknown>
     occurredAt: "2024-05-31T12:00:00Z",
     ...overrides,
   };
+}
+
+/**
+ * One POST to /graphql on a connection of its own (no keep-alive): a pooled connection that the
+ * server closes as idle just when a probe reuses it would fail the probe, not measure the loop.
+ */
+export function postAlone(url: string, key: string, body: unknown): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(`${url}/graphql`, { method: "POST", agent: false, headers: { "content-type": "application/json", authorization: `Bearer ${key}` } }, (response) => {
+      let text = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => (text += chunk));
+      response.on("end", () => resolve(text));
+    });
+    request.on("error", reject);
+    request.end(JSON.stringify(body));
+  });
 }
