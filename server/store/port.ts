@@ -83,18 +83,9 @@ export interface NewFlexPack extends Omit<FlexPack, "id" | "remainingMicros" | "
   readonly fingerprint: string;
 }
 
-export interface NewCharge {
-  readonly eventId: string;
+/** A charge as rated: the store sets its id and when it was rated; a new charge stands. */
+export interface NewCharge extends Omit<UsageCharge, "id" | "ratedAt" | "reversedAt"> {
   readonly fingerprint: string;
-  readonly accountId: number;
-  readonly apiCode: string;
-  readonly priceEntryId: number;
-  readonly quantityMicros: bigint;
-  readonly outcome: Outcome;
-  readonly occurredAt: Instant;
-  readonly clientId: string | null;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly tokensMicros: bigint;
 }
 
 /**
