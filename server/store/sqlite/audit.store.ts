@@ -4,7 +4,7 @@ import type { Actor, AuditEntry } from "../../core/model.js";
 import type { Instant } from "../../core/time.js";
 import type { Tx } from "./database.js";
 import type { AuditFilter, AuditQuery, AuditRecord } from "../port.js";
-import { toAuditEntry } from "./rows.js";
+import { toAuditEntry } from "../rows.js";
 
 /** Snapshots are JSON; bigint amounts are written as exact decimal micro strings. */
 function snapshot(value: unknown): string | null {

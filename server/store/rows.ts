@@ -1,9 +1,10 @@
 /**
- * Row ↔ entity mapping. SQLite integers arrive as JS numbers; amounts become bigint here, and
+ * Row ↔ entity mapping, for both engines (their rows have the same shape: the drift test holds
+ * the tables equal). Integers arrive as JS numbers; amounts become bigint here, and
  * every amount leaving for the database is checked to fit a safe integer.
  */
 import type { InferSelectModel } from "drizzle-orm";
-import type * as t from "../../../schema/tables.js";
+import type * as t from "../../schema/tables.js";
 import type {
   Account,
   ApiKey,
@@ -13,8 +14,8 @@ import type {
   FlexPack,
   Reseller,
   UsageCharge,
-} from "../../core/model.js";
-import type { Outcome, PriceVersion } from "../../core/price.js";
+} from "../core/model.js";
+import type { Outcome, PriceVersion } from "../core/price.js";
 
 export function fromDbMicros(value: number): bigint {
   if (!Number.isSafeInteger(value)) throw new RangeError(`stored amount ${value} is not a safe integer`);
