@@ -86,3 +86,9 @@ export const toAllocation = (row: InferSelectModel<typeof t.allocations>): Charg
 export const toApiKey = ({ secretHash: _, ...row }: WithoutSecret<InferSelectModel<typeof t.apiKeys>, "secretHash">): ApiKey => row;
 
 export const toAuditEntry = (row: InferSelectModel<typeof t.auditLog>): AuditEntry => row;
+
+/** Audit snapshots are JSON; bigint amounts are written as exact decimal micro strings. */
+export function auditSnapshot(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  return JSON.stringify(value, (_key, item: unknown) => (typeof item === "bigint" ? item.toString() : item));
+}
