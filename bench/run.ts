@@ -73,7 +73,7 @@ const RESULTS = join(REPO_ROOT, "bench", "results");
 const PROFILES = join(RESULTS, "profiles");
 
 /** Functions whose inclusive time the profile summary reports. */
-const PROFILE_MARKERS = ["recordGroup", "recordUsageBatch", "execute", "expressMiddleware", "requireKey", "jsonParser", "createContext", "writev", "fdatasync", "fsync"];
+const PROFILE_MARKERS = ["recordGroup", "recordUsageBatch", "execute", "expressMiddleware", "requireKey", "jsonParser", "createContext", "writev", "fdatasync", "fsync", "authenticate", "rateInTransaction", "submit"];
 
 const RECORD = "mutation Record($input: UsageInput!) { recordUsage(input: $input) { replayed charge { id tokens } } }";
 const BATCH = "mutation Batch($inputs: [UsageInput!]!) { recordUsageBatch(inputs: $inputs) { eventId replayed error { code } charge { id tokens } } }";
@@ -168,7 +168,11 @@ const secondsOf = (side: Load) => (Array.isArray(side) ? (side as readonly LoadO
  * figure), each warmed up first: other tenants of a shared machine come and go within seconds,
  * and alternating spreads their noise over both sides of the ratio instead of onto one.
  */
-async function measurePair(labels: readonly [string, string], options: readonly [Load, Load], acknowledged: readonly [{ count: number }, { count: number }]): Promise<[LoadResult, LoadResult]> {
+async function measurePair(
+  labels: readonly [string, string],
+  options: readonly [Load, Load],
+  acknowledged: readonly [{ count: number }, { count: number }],
+): Promise<[LoadResult, LoadResult]> {
   const slices = 2;
   const results: LoadResult[][] = [[], []];
   for (const side of [0, 1] as const) {
