@@ -31,6 +31,30 @@ async function onAdmin(statement: string): Promise<void> {
   }
 }
 
+/**
+ * Fails at once, before the SQLite half of the run, when the PostgreSQL server cannot be reached
+ * or cannot take the connections the run opens: `connections` at most at one time.
+ */
+export async function assertServerFits(connections: number): Promise<void> {
+  const admin = new pg.Client({ connectionString: BENCH_ADMIN_URL });
+  try {
+    await admin.connect();
+  } catch (error) {
+    throw new Error(`cannot reach the PostgreSQL server of FLEXGATE_BENCH_DATABASE_URL (${new URL(BENCH_ADMIN_URL).host}): ${(error as Error).message}`);
+  }
+  try {
+    const { rows } = await admin.query<{ max: number; used: number }>(
+      "select current_setting('max_connections')::int as max, (select count(*)::int from pg_stat_activity where backend_type = 'client backend') as used",
+    );
+    const { max, used } = rows[0]!;
+    if (used + connections > max) {
+      throw new Error(`the run opens up to ${connections} PostgreSQL connections, and the server has ${max - used} of its max_connections (${max}) free: lower --pool`);
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
 /** Creates flexgate_bench_<pid> (dropping a leftover of the same name first); drop() removes it, connections and all. */
 export async function createBenchDatabase(): Promise<BenchDatabase> {
   const name = `flexgate_bench_${process.pid}`;

@@ -35,7 +35,7 @@ import { type Db, openDatabase } from "../server/store/sqlite/database.js";
 import { PgStore } from "../server/store/pg/store.js";
 import type { Store } from "../server/store/port.js";
 import { bareGraphql, loadPortalData, loadPortalDataFromPostgres, PORTAL_QUERY, portalInProcess, type PortalInProcess, ratingInProcess, rawInsertRate, rawPostgresInsertRate } from "./baselines.js";
-import { BENCH_ADMIN_URL, copySqliteToPostgres, createBenchDatabase } from "./postgres.js";
+import { assertServerFits, BENCH_ADMIN_URL, copySqliteToPostgres, createBenchDatabase } from "./postgres.js";
 import { generateDatabase, type GenerateSummary } from "./generate.js";
 import { printProfile, summariseProfile } from "./profile-summary.js";
 import { buildServer, createKey, graphql, load, type LoadOptions, type LoadResult, mainThreadProfile, REPO_ROOT, type RunningServer, type ServerOptions, startServer } from "./server.js";
@@ -430,6 +430,8 @@ async function main(): Promise<void> {
   const report: Report = { checks: {} };
   const info = machine();
   say(`Flexgate benchmarks (${QUICK ? "quick" : "full"}${POSTGRES ? ", SQLite and PostgreSQL" : ""}): ${info.nproc} × ${info.cpu}, Node ${info.node}; work folder ${work}`);
+  // At most two servers' pools at once, or one and the raw baseline's; plus the benchmark's own.
+  if (POSTGRES) await assertServerFits(Math.max(2 * PG_POOL, PG_POOL + Math.max(PG_POOL, BATCH_CONNECTIONS)) + 2);
   if (!args.tsx) {
     const compiling = Date.now();
     buildServer();
