@@ -22,7 +22,9 @@ pg.types.setTypeParser(pg.types.builtins.NUMERIC, safeInteger);
 
 /** A pool of connections to the database at `url`. */
 export function openPool(url: string, max = 10): pg.Pool {
-  return new pg.Pool({ connectionString: url, max });
+  // An answer means stored: every commit waits for its WAL flush, whatever the server's or the
+  // role's default says.
+  return new pg.Pool({ connectionString: url, max, options: "-c synchronous_commit=on" });
 }
 
 /** The committed PostgreSQL migrations. */
