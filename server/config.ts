@@ -10,6 +10,8 @@ export interface Config {
   readonly dbPath: string;
   /** A postgres:// URL selects PostgreSQL, shared by any number of replicas; null keeps the SQLite file. */
   readonly databaseUrl: string | null;
+  /** PostgreSQL connections this process keeps open (FLEXGATE_DATABASE_POOL, default 10). */
+  readonly databasePool: number;
   readonly synchronous: SynchronousMode;
   /** Worker threads that run heavy reads on their own SQLite connections; 0 runs them on the main loop. */
   readonly readThreads: number;
@@ -42,6 +44,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError("FLEXGATE_DATABASE_URL must be a postgres:// URL");
   }
+  const databasePool = env.FLEXGATE_DATABASE_POOL ? Number(env.FLEXGATE_DATABASE_POOL) : 10;
+  if (!Number.isInteger(databasePool) || databasePool < 1 || databasePool > 1000) {
+    throw new ConfigError(`FLEXGATE_DATABASE_POOL must be a whole number of connections from 1 to 1000, got "${env.FLEXGATE_DATABASE_POOL}"`);
+  }
   const readThreads = env.FLEXGATE_READ_THREADS === undefined || env.FLEXGATE_READ_THREADS === "" ? defaultReadThreads() : Number(env.FLEXGATE_READ_THREADS);
   if (!Number.isInteger(readThreads) || readThreads < 0 || readThreads > 64) {
     throw new ConfigError(`FLEXGATE_READ_THREADS must be a whole number from 0 to 64, got "${env.FLEXGATE_READ_THREADS}"`);
@@ -59,6 +65,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: env.HOST || "127.0.0.1",
     dbPath: env.FLEXGATE_DB || "./data/flexgate.sqlite",
     databaseUrl,
+    databasePool,
     synchronous,
     readThreads,
     bootstrapOperatorKey: bootstrap,

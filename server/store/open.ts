@@ -1,9 +1,10 @@
 import type { Config } from "../config.js";
 import { migratePostgres, openPool } from "./pg/database.js";
+import { PgStore } from "./pg/store.js";
 import type { Store } from "./port.js";
 import { SqliteStore } from "./sqlite/store.js";
 
-export type StoreConfig = Pick<Config, "dbPath" | "synchronous" | "databaseUrl"> & Partial<Pick<Config, "readThreads">>;
+export type StoreConfig = Pick<Config, "dbPath" | "synchronous" | "databaseUrl"> & Partial<Pick<Config, "readThreads" | "databasePool">>;
 
 /**
  * Opens the configured engine and applies pending migrations: FLEXGATE_DATABASE_URL selects
@@ -11,7 +12,7 @@ export type StoreConfig = Pick<Config, "dbPath" | "synchronous" | "databaseUrl">
  */
 export async function openStore(config: StoreConfig): Promise<Store> {
   if (config.databaseUrl !== null) {
-    throw new Error("the PostgreSQL engine is not part of this build yet");
+    return PgStore.open({ url: config.databaseUrl, poolSize: config.databasePool });
   }
   return SqliteStore.open({ path: config.dbPath, synchronous: config.synchronous, readThreads: config.readThreads });
 }

@@ -1,4 +1,5 @@
-import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
+import { drizzle, type NodePgDatabase, type NodePgQueryResultHKT } from "drizzle-orm/node-postgres";
+import type { PgDatabase } from "drizzle-orm/pg-core";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
 import { schemaTables } from "../../../schema/tables.pg.js";
@@ -51,3 +52,6 @@ export async function migratePostgres(pool: pg.Pool): Promise<void> {
     client.release();
   }
 }
+
+/** The database or an open transaction: store functions accept both. */
+export type Q = PgDatabase<NodePgQueryResultHKT, typeof schemaTables>;

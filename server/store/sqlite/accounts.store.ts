@@ -4,7 +4,7 @@ import type { DeficitState } from "../../core/account.js";
 import type { Account, BalancePolicy, Reseller } from "../../core/model.js";
 import { columnsOf, prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
 import type { AccountFields, AccountQuery, ResellerFields, ResellerQuery } from "../port.js";
-import { toAccount, toDbMicros, toReseller } from "./rows.js";
+import { toAccount, toDbMicros, toReseller } from "../rows.js";
 
 const account = columnsOf(accounts);
 const accountById = rowsStatement(`select ${account.list} from "accounts" where "accounts"."id" = @id`);

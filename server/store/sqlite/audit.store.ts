@@ -4,13 +4,7 @@ import type { Actor, AuditEntry } from "../../core/model.js";
 import type { Instant } from "../../core/time.js";
 import type { Tx } from "./database.js";
 import type { AuditFilter, AuditQuery, AuditRecord } from "../port.js";
-import { toAuditEntry } from "./rows.js";
-
-/** Snapshots are JSON; bigint amounts are written as exact decimal micro strings. */
-function snapshot(value: unknown): string | null {
-  if (value === null || value === undefined) return null;
-  return JSON.stringify(value, (_key, item: unknown) => (typeof item === "bigint" ? item.toString() : item));
-}
+import { auditSnapshot, toAuditEntry } from "../rows.js";
 
 export function appendAudit(tx: Tx, actor: Actor, record: AuditRecord, now: Instant): void {
   tx.insert(auditLog)
@@ -21,8 +15,8 @@ export function appendAudit(tx: Tx, actor: Actor, record: AuditRecord, now: Inst
       action: record.action,
       entityType: record.entityType,
       entityId: String(record.entityId),
-      before: snapshot(record.before),
-      after: snapshot(record.after),
+      before: auditSnapshot(record.before),
+      after: auditSnapshot(record.after),
     })
     .run();
 }

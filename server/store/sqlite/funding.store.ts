@@ -8,7 +8,7 @@ import { columnsOf, prepared, rawStatement, rowsStatement, type Tx } from "./dat
 import type { NewCreditLot, NewFlexPack } from "../port.js";
 import type { GroupSource } from "../rate-group.js";
 import { lotAsSource, packAsSource } from "../sources.js";
-import { fromDbMicros, toCreditLot, toDbMicros, toFlexPack } from "./rows.js";
+import { fromDbMicros, toCreditLot, toDbMicros, toFlexPack } from "../rows.js";
 
 export function findCreditLotByRef(tx: Tx, externalRef: string): { lot: CreditLot; fingerprint: string } | null {
   const row = tx.select().from(creditLots).where(eq(creditLots.externalRef, externalRef)).get();

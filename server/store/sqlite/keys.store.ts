@@ -4,7 +4,7 @@ import type { ApiKey } from "../../core/model.js";
 import type { Instant } from "../../core/time.js";
 import { columnsOf, prepared, rowsStatement, type Tx } from "./database.js";
 import type { NewApiKey } from "../port.js";
-import { toApiKey } from "./rows.js";
+import { toApiKey } from "../rows.js";
 
 export function insertApiKey(tx: Tx, key: NewApiKey, now: Instant): ApiKey {
   return toApiKey(tx.insert(apiKeys).values({ ...key, createdAt: now }).returning().get());

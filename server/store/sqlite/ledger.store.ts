@@ -6,7 +6,7 @@ import type { ChargeAllocation, UsageCharge } from "../../core/model.js";
 import type { Instant } from "../../core/time.js";
 import { columnsOf, prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
 import { CHARGE_ORDERS, type ChargeQuery, type NewCharge } from "../port.js";
-import { fromDbMicros, toAllocation, toDbMicros, toUsageCharge } from "./rows.js";
+import { fromDbMicros, toAllocation, toDbMicros, toUsageCharge } from "../rows.js";
 
 // Columns are written out with their tables: drizzle renders the columns of a selected sql
 // fragment unqualified, and inside this subquery a bare "id" would be the reversal's own id.

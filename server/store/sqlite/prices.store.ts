@@ -4,7 +4,7 @@ import type { PriceVersion } from "../../core/price.js";
 import type { Instant } from "../../core/time.js";
 import { prepared, rawStatement, type Tx } from "./database.js";
 import type { NewPriceVersion } from "../port.js";
-import { toDbMicros, toPriceVersion } from "./rows.js";
+import { toDbMicros, toPriceVersion } from "../rows.js";
 
 function selectVersions(tx: Tx) {
   return tx

@@ -1,9 +1,10 @@
 /**
- * Row ↔ entity mapping. SQLite integers arrive as JS numbers; amounts become bigint here, and
+ * Row ↔ entity mapping, for both engines (their rows have the same shape: the drift test holds
+ * the tables equal). Integers arrive as JS numbers; amounts become bigint here, and
  * every amount leaving for the database is checked to fit a safe integer.
  */
 import type { InferSelectModel } from "drizzle-orm";
-import type * as t from "../../../schema/tables.js";
+import type * as t from "../../schema/tables.js";
 import type {
   Account,
   ApiKey,
@@ -13,8 +14,8 @@ import type {
   FlexPack,
   Reseller,
   UsageCharge,
-} from "../../core/model.js";
-import type { Outcome, PriceVersion } from "../../core/price.js";
+} from "../core/model.js";
+import type { Outcome, PriceVersion } from "../core/price.js";
 
 export function fromDbMicros(value: number): bigint {
   if (!Number.isSafeInteger(value)) throw new RangeError(`stored amount ${value} is not a safe integer`);
@@ -85,3 +86,9 @@ export const toAllocation = (row: InferSelectModel<typeof t.allocations>): Charg
 export const toApiKey = ({ secretHash: _, ...row }: WithoutSecret<InferSelectModel<typeof t.apiKeys>, "secretHash">): ApiKey => row;
 
 export const toAuditEntry = (row: InferSelectModel<typeof t.auditLog>): AuditEntry => row;
+
+/** Audit snapshots are JSON; bigint amounts are written as exact decimal micro strings. */
+export function auditSnapshot(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  return JSON.stringify(value, (_key, item: unknown) => (typeof item === "bigint" ? item.toString() : item));
+}

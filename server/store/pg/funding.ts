@@ -1,0 +1,179 @@
+import { and, asc, eq, inArray, isNull, sql } from "drizzle-orm";
+import { allocations, creditLots, deficitSettlements, flexPacks, reversals } from "../../../schema/tables.pg.js";
+import type { FundingSource, SourceKind } from "../../core/drain.js";
+import type { OutstandingDeficit, Settlement } from "../../core/ledger.js";
+import type { CreditLot, FlexPack } from "../../core/model.js";
+import type { Instant } from "../../core/time.js";
+import type { NewCreditLot, NewFlexPack } from "../port.js";
+import type { GroupSource } from "../rate-group.js";
+import { fromDbMicros, toCreditLot, toDbMicros, toFlexPack } from "../rows.js";
+import type { Q } from "./database.js";
+
+export async function findCreditLotByRef(q: Q, externalRef: string): Promise<{ lot: CreditLot; fingerprint: string } | null> {
+  const [row] = await q.select().from(creditLots).where(eq(creditLots.externalRef, externalRef));
+  return row ? { lot: toCreditLot(row), fingerprint: row.fingerprint } : null;
+}
+
+export async function findFlexPackByRef(q: Q, resellerId: number | null, orderRef: string): Promise<{ pack: FlexPack; fingerprint: string } | null> {
+  const seller = resellerId === null ? isNull(flexPacks.resellerId) : eq(flexPacks.resellerId, resellerId);
+  const [row] = await q.select().from(flexPacks).where(and(seller, eq(flexPacks.orderRef, orderRef)));
+  return row ? { pack: toFlexPack(row), fingerprint: row.fingerprint } : null;
+}
+
+export async function findCreditLot(q: Q, id: number): Promise<CreditLot | null> {
+  const [row] = await q.select().from(creditLots).where(eq(creditLots.id, id));
+  return row ? toCreditLot(row) : null;
+}
+
+export async function findFlexPack(q: Q, id: number): Promise<FlexPack | null> {
+  const [row] = await q.select().from(flexPacks).where(eq(flexPacks.id, id));
+  return row ? toFlexPack(row) : null;
+}
+
+export async function insertCreditLot(q: Q, lot: NewCreditLot, now: Instant): Promise<CreditLot> {
+  const micros = toDbMicros(lot.amountMicros);
+  const [row] = await q
+    .insert(creditLots)
+    .values({ ...lot, amountMicros: micros, remainingMicros: micros, createdAt: now })
+    .returning();
+  return toCreditLot(row!);
+}
+
+export async function insertFlexPack(q: Q, pack: NewFlexPack, now: Instant): Promise<FlexPack> {
+  const micros = toDbMicros(pack.tokensMicros);
+  const [row] = await q
+    .insert(flexPacks)
+    .values({ ...pack, tokensMicros: micros, remainingMicros: micros, createdAt: now })
+    .returning();
+  return toFlexPack(row!);
+}
+
+export async function creditLotsOf(q: Q, accountIds: readonly number[]): Promise<CreditLot[]> {
+  if (accountIds.length === 0) return [];
+  const rows = await q
+    .select()
+    .from(creditLots)
+    .where(inArray(creditLots.accountId, [...accountIds]))
+    .orderBy(asc(creditLots.expiresAt), asc(creditLots.id));
+  return rows.map(toCreditLot);
+}
+
+export async function flexPacksOf(q: Q, accountIds: readonly number[]): Promise<FlexPack[]> {
+  if (accountIds.length === 0) return [];
+  const rows = await q
+    .select()
+    .from(flexPacks)
+    .where(inArray(flexPacks.accountId, [...accountIds]))
+    .orderBy(asc(flexPacks.expiresAt), asc(flexPacks.id));
+  return rows.map(toFlexPack);
+}
+
+type SourceRow = { kind: SourceKind; id: number; account_id: number; size: number; remaining: number; purchased_at: number; expires_at: number };
+
+const toSource = (row: SourceRow): GroupSource => ({
+  kind: row.kind,
+  id: row.id,
+  accountId: row.account_id,
+  sizeMicros: fromDbMicros(row.size),
+  remainingMicros: fromDbMicros(row.remaining),
+  purchasedAt: row.purchased_at,
+  expiresAt: row.expires_at,
+});
+
+/** The lots and packs of an account that still hold tokens and are valid at `at`. */
+export async function fundingSourcesAt(q: Q, accountId: number, at: Instant): Promise<FundingSource[]> {
+  const { rows } = await q.execute<SourceRow>(sql`
+    select 'CREDIT_LOT' as kind, id, account_id, amount_micros as size, remaining_micros as remaining, purchased_at, expires_at from credit_lots
+      where account_id = ${accountId} and remaining_micros > 0 and purchased_at <= ${at} and expires_at > ${at}
+    union all
+    select 'FLEX_PACK', id, account_id, tokens_micros, remaining_micros, purchased_at, expires_at from flex_packs
+      where account_id = ${accountId} and remaining_micros > 0 and purchased_at <= ${at} and expires_at > ${at}`);
+  return rows.map(toSource).map(({ accountId: _, ...source }) => source);
+}
+
+/** Every lot and pack of the accounts that still holds tokens, whenever valid: a rating group's sources. */
+export async function sourcesOfAccounts(q: Q, accountIds: readonly number[]): Promise<GroupSource[]> {
+  if (accountIds.length === 0) return [];
+  const ids = sql`${`{${accountIds.join(",")}}`}::bigint[]`;
+  const { rows } = await q.execute<SourceRow>(sql`
+    select 'CREDIT_LOT' as kind, id, account_id, amount_micros as size, remaining_micros as remaining, purchased_at, expires_at from credit_lots
+      where account_id = any(${ids}) and remaining_micros > 0
+    union all
+    select 'FLEX_PACK', id, account_id, tokens_micros, remaining_micros, purchased_at, expires_at from flex_packs
+      where account_id = any(${ids}) and remaining_micros > 0`);
+  return rows.map(toSource);
+}
+
+const REMAINING = { CREDIT_LOT: creditLots, FLEX_PACK: flexPacks } as const;
+
+/** Adds (or with a negative delta, takes) tokens to a lot or pack's cached remaining amount. */
+export async function adjustRemaining(q: Q, kind: SourceKind, id: number, deltaMicros: bigint): Promise<void> {
+  if (kind === "TOKEN_FLEX") throw new Error("Token Flex pools are not stored yet");
+  const table = REMAINING[kind];
+  const delta = toDbMicros(deltaMicros);
+  const updated = await q
+    .update(table)
+    .set({ remainingMicros: sql`${table.remainingMicros} + ${delta}` })
+    .where(and(eq(table.id, id), sql`${table.remainingMicros} + ${delta} >= 0`))
+    .returning({ id: table.id });
+  // The drain never takes more than is there; this guards the invariant at the last step.
+  if (updated.length !== 1) throw new Error(`${kind} ${id} would go below zero`);
+}
+
+/** Deficit allocations of standing charges not yet fully paid, oldest first. */
+export async function outstandingDeficits(q: Q, accountId: number): Promise<OutstandingDeficit[]> {
+  const rows = await q
+    .select({
+      allocationId: allocations.id,
+      amount: allocations.amountMicros,
+      settled: sql<number>`coalesce((select sum(d.amount_micros) from deficit_settlements d where d.allocation_id = "allocations"."id"), 0)`,
+    })
+    .from(allocations)
+    .where(
+      and(
+        eq(allocations.accountId, accountId),
+        eq(allocations.source, "DEFICIT"),
+        sql`not exists (select 1 from ${reversals} where ${reversals.chargeId} = ${allocations.chargeId})`,
+      ),
+    )
+    .orderBy(asc(allocations.id));
+  return rows
+    .map((row) => ({ allocationId: row.allocationId, outstandingMicros: fromDbMicros(row.amount) - fromDbMicros(Number(row.settled)) }))
+    .filter((row) => row.outstandingMicros > 0n);
+}
+
+export async function insertSettlements(
+  q: Q,
+  accountId: number,
+  funding: { kind: SourceKind; id: number },
+  settlements: readonly Settlement[],
+  now: Instant,
+): Promise<void> {
+  if (settlements.length === 0) return;
+  if (funding.kind === "TOKEN_FLEX") throw new Error("Token Flex pools are not stored yet");
+  const kind = funding.kind;
+  await q.insert(deficitSettlements).values(
+    settlements.map((settlement) => ({
+      accountId,
+      allocationId: settlement.allocationId,
+      source: kind,
+      creditLotId: kind === "CREDIT_LOT" ? funding.id : null,
+      flexPackId: kind === "FLEX_PACK" ? funding.id : null,
+      amountMicros: toDbMicros(settlement.amountMicros),
+      settledAt: now,
+    })),
+  );
+}
+
+/** How many lots or packs an account holds: all of them, and those whose validity overlaps [from, to). */
+export async function sourceCounts(q: Q, kind: SourceKind, accountId: number, from: Instant, to: Instant): Promise<{ total: number; overlapping: number }> {
+  const table = kind === "CREDIT_LOT" ? creditLots : flexPacks;
+  const [row] = await q
+    .select({
+      total: sql<number>`count(*)`,
+      overlapping: sql<number>`count(*) filter (where ${table.purchasedAt} < ${to} and ${table.expiresAt} > ${from})`,
+    })
+    .from(table)
+    .where(eq(table.accountId, accountId));
+  return { total: Number(row?.total ?? 0), overlapping: Number(row?.overlapping ?? 0) };
+}

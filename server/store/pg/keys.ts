@@ -1,0 +1,46 @@
+import { and, asc, eq, isNull, sql } from "drizzle-orm";
+import { apiKeys } from "../../../schema/tables.pg.js";
+import type { ApiKey } from "../../core/model.js";
+import type { Instant } from "../../core/time.js";
+import type { NewApiKey } from "../port.js";
+import { toApiKey } from "../rows.js";
+import type { Q } from "./database.js";
+
+export async function insertApiKey(q: Q, key: NewApiKey, now: Instant): Promise<ApiKey> {
+  const [row] = await q.insert(apiKeys).values({ ...key, createdAt: now }).returning();
+  return toApiKey(row!);
+}
+
+export async function findApiKey(q: Q, id: number): Promise<ApiKey | null> {
+  const [row] = await q.select().from(apiKeys).where(eq(apiKeys.id, id));
+  return row ? toApiKey(row) : null;
+}
+
+/** Runs on every API request. */
+export async function findActiveKeyByHash(q: Q, secretHash: string): Promise<ApiKey | null> {
+  const [row] = await q.select().from(apiKeys).where(and(eq(apiKeys.secretHash, secretHash), isNull(apiKeys.revokedAt)));
+  return row ? toApiKey(row) : null;
+}
+
+/** The key a secret belongs to, revoked or not: a revoked key's secret must never be registered again. */
+export async function findKeyByHash(q: Q, secretHash: string): Promise<ApiKey | null> {
+  const [row] = await q.select().from(apiKeys).where(eq(apiKeys.secretHash, secretHash));
+  return row ? toApiKey(row) : null;
+}
+
+export async function markKeyRevoked(q: Q, id: number, now: Instant): Promise<ApiKey> {
+  const [row] = await q.update(apiKeys).set({ revokedAt: now }).where(eq(apiKeys.id, id)).returning();
+  return toApiKey(row!);
+}
+
+export async function countActiveOperatorKeys(q: Q): Promise<number> {
+  const [row] = await q
+    .select({ n: sql<number>`count(*)` })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.role, "OPERATOR"), isNull(apiKeys.revokedAt)));
+  return Number(row!.n);
+}
+
+export async function listApiKeys(q: Q): Promise<ApiKey[]> {
+  return (await q.select().from(apiKeys).orderBy(asc(apiKeys.id))).map(toApiKey);
+}
