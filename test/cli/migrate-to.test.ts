@@ -12,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { schemaTables } from "../../schema/tables.js";
 import { seedDemoData } from "../../server/seed/demo.js";
 import { type MoveProgress, MoveRefused, moveToPostgres } from "../../server/store/move-to-postgres.js";
+import { createServices } from "../../server/services/index.js";
 import { migratePostgres, openPool } from "../../server/store/pg/database.js";
+import { PgStore } from "../../server/store/pg/store.js";
 import { aFlexPack, anAccount, aReseller, at, aUsageEvent, createHarness, type Harness, OPERATOR, tokens } from "../fixtures/harness.js";
 import { freshDatabase, NO_SERVER, TEST_DATABASE_URL, type TestDatabase } from "../fixtures/postgres.js";
 
@@ -103,6 +105,24 @@ describe.skipIf(!TEST_DATABASE_URL)(`flexgate migrate-to${TEST_DATABASE_URL ? ""
 
   it.each(TABLES)("copies $name row for row: same ids, same values in every column", async (table) => {
     expect(await pgRows(pool, table)).toEqual(sqliteRows(h, table));
+  });
+
+  it("gives every account the same balance and status through the services on PostgreSQL as on SQLite", async () => {
+    const store = await PgStore.open({ url: target.url, poolSize: 2 });
+    try {
+      const onPg = createServices({ ...h.services.context, store });
+      const ids = sqliteRows(h, { name: "accounts", key: "id" }).map((row) => row.id as number);
+      for (const id of ids) {
+        const [here, there] = [(await h.services.accounts.find(id))!, (await onPg.accounts.find(id))!];
+        expect(there, `account ${id}`).toEqual(here);
+        expect(await onPg.accounts.balances([there]), `account ${id}`).toEqual(await h.services.accounts.balances([here]));
+        expect(onPg.accounts.status(there)).toBe(h.services.accounts.status(here));
+      }
+      expect(await onPg.prices.allVersions()).toEqual(await h.services.prices.allVersions());
+      expect(await onPg.ledger.verify()).toEqual([]);
+    } finally {
+      await store.close();
+    }
   });
 
   it("copies in chunks, in foreign-key order, reporting rows copied of the total", () => {
