@@ -52,6 +52,8 @@ interface TablePair {
   readonly source: SQLiteTable;
   readonly target: PgTable;
   readonly key: SQLiteColumn;
+  /** The source row's property holding the key, to page on. */
+  readonly keyProperty: string;
   readonly columns: readonly (readonly [sourceKey: string, targetKey: string])[];
   /** Whether the target's id is an identity whose sequence must continue past the copied ids. */
   readonly identity: boolean;
@@ -82,6 +84,9 @@ export async function moveToPostgres(options: MoveOptions): Promise<MoveResult> 
       try {
         return await db.transaction(async (tx) => {
           const pairs = tablePairs();
+          // A replica already serving the target waits until the copy commits, rather than
+          // writing between the emptiness check and the copy; plain reads go on.
+          await tx.execute(sql.raw(`lock table ${[...pairs.map((pair) => pair.name), "price_book_version"].map((name) => `"${name}"`).join(", ")} in exclusive mode`));
           await refuseUnlessEmpty(tx, source, target);
           // Nothing references the shipped versions yet (no charges, no cancellations): the
           // source's own copies of them, ids and all, take their place.
@@ -193,10 +198,11 @@ function pairOf(name: string, source: SQLiteTable, target: PgTable): TablePair {
     if (!targetKey) throw new Error(`column ${name}.${column.name} has no PostgreSQL definition`);
     return [key, targetKey] as const;
   });
-  const primary = sourceColumns.filter(([, column]) => column.primary).map(([, column]) => column);
+  const primary = sourceColumns.filter(([, column]) => column.primary);
   if (primary.length !== 1) throw new Error(`table ${name} has no single-column primary key`);
+  const [keyProperty, key] = primary[0]!;
   const targetId = getTableColumns(target).id as (PgColumn & { generatedIdentity?: unknown }) | undefined;
-  return { name, source, target, key: primary[0]!, columns, identity: Boolean(targetId?.generatedIdentity) };
+  return { name, source, target, key, keyProperty, columns, identity: Boolean(targetId?.generatedIdentity) };
 }
 
 /** The tables that must be empty on the target; price entries are compared instead. */
@@ -238,16 +244,12 @@ async function copyTable(tx: PgTx, source: Db, pair: TablePair, chunkRows: numbe
     if (rows.length === 0) break;
     await tx.insert(pair.target).values(rows.map((row) => targetRow(pair, row)));
     copied += rows.length;
-    last = rows[rows.length - 1]![keyOf(pair)];
+    last = rows[rows.length - 1]![pair.keyProperty];
     onProgress?.({ table: pair.name, copied, total });
   }
   if (copied !== total) throw new Error(`table ${pair.name}: copied ${copied} rows of ${total}`);
   if (total === 0) onProgress?.({ table: pair.name, copied: 0, total: 0 });
   return copied;
-}
-
-function keyOf(pair: TablePair): string {
-  return pair.columns.find(([sourceKey]) => getTableColumns(pair.source)[sourceKey] === pair.key)![0];
 }
 
 /** A source row under the target's keys; drizzle already made 0/1 flags booleans. */

@@ -257,6 +257,30 @@ describe.skipIf(!TEST_DATABASE_URL)(`flexgate migrate-to${TEST_DATABASE_URL ? ""
     expect(result.stderr).toMatch(message);
   });
 
+  it("makes a server already on the target wait for the copy, then continue after the copied ids", async () => {
+    const other = await freshDatabase("move_busy");
+    const replica = openPool(other.url, 1);
+    try {
+      await migratePostgres(replica);
+      let write: Promise<pg.QueryResult> | null = null;
+      await moveToPostgres({
+        sqlitePath: h.path,
+        postgresUrl: other.url,
+        onProgress: ({ table }) => {
+          write ??= table === "usage_charges"
+            ? replica.query("insert into resellers (name, tier, created_at, updated_at) values ('meanwhile', 'GOLD', 0, 0) returning id")
+            : null;
+        },
+      });
+      const resellers = sqliteRows(h, { name: "resellers", key: "id" });
+      expect((await write!).rows[0].id).toBe((resellers.at(-1)!.id as number) + 1);
+      expect((await pgRows(replica, { name: "resellers", key: "id" })).slice(0, -1)).toEqual(resellers);
+    } finally {
+      await replica.end();
+      await other.drop();
+    }
+  });
+
   // Last: it writes to the source.
   it("copies one snapshot of the file: a row written to it during the move is left out", async () => {
     const other = await freshDatabase("move_snapshot");
