@@ -54,7 +54,7 @@ interface TablePair {
   readonly key: SQLiteColumn;
   /** The source row's property holding the key, to page on. */
   readonly keyProperty: string;
-  readonly columns: readonly (readonly [sourceKey: string, targetKey: string])[];
+  readonly columns: readonly (readonly [sourceKey: string, targetKey: string, column: string])[];
   /** Whether the target's id is an identity whose sequence must continue past the copied ids. */
   readonly identity: boolean;
 }
@@ -74,35 +74,33 @@ export async function moveToPostgres(options: MoveOptions): Promise<MoveResult> 
   const source = openSource(options.sqlitePath);
   try {
     const pool = openPool(options.postgresUrl, 1);
+    // pool.end() resolves before its connections have closed: one the server ends meanwhile
+    // (a database dropped at once, a restart) must not crash the process. Queries in flight
+    // report their own errors.
+    pool.on("error", () => {});
     try {
       await reach(pool, target);
       await migratePostgres(pool);
-      const db = drizzle({ client: pool, schema: pgSchema.schemaTables });
-      // One read transaction on the source: every table is read from the same snapshot, even
-      // if something wrote to the file meanwhile (WAL readers see the commit they began on).
-      source.$client.exec("begin");
+      // One connection, one transaction: a failure anywhere rolls the whole copy back.
+      const client = await pool.connect();
       try {
-        return await db.transaction(async (tx) => {
-          const pairs = tablePairs();
-          // A replica already serving the target waits until the copy commits, rather than
-          // writing between the emptiness check and the copy; plain reads go on.
-          await tx.execute(sql.raw(`lock table ${[...pairs.map((pair) => pair.name), "price_book_version"].map((name) => `"${name}"`).join(", ")} in exclusive mode`));
-          await refuseUnlessEmpty(tx, source, target);
-          // Nothing references the shipped versions yet (no charges, no cancellations): the
-          // source's own copies of them, ids and all, take their place.
-          await tx.delete(pgSchema.priceEntries);
-          const tables: { table: string; rows: number }[] = [];
-          for (const pair of pairs) tables.push({ table: pair.name, rows: await copyTable(tx, source, pair, chunkRows, options.onProgress) });
-          for (const pair of pairs.filter((p) => p.identity)) {
-            // An insert after the move must get the next id, not one the copy already used.
-            await tx.execute(sql`select setval(pg_get_serial_sequence(${`"${pair.name}"`}, 'id'), max(id)) from ${pair.target}`);
-          }
-          // Running servers cache the price book until this stamp moves.
-          await tx.update(pgSchema.priceBookVersion).set({ version: sql`${pgSchema.priceBookVersion.version} + 1` });
+        const db = drizzle({ client, schema: pgSchema.schemaTables });
+        // One read transaction on the source: every table is read from the same snapshot, even
+        // if something wrote to the file meanwhile (WAL readers see the commit they began on).
+        source.$client.exec("begin");
+        await client.query("begin");
+        try {
+          const tables = await copyAll(client, db, source, target, chunkRows, options.onProgress);
+          await client.query("commit");
           return { tables };
-        });
+        } catch (error) {
+          await client.query("rollback");
+          throw error;
+        } finally {
+          source.$client.exec("rollback");
+        }
       } finally {
-        source.$client.exec("rollback");
+        client.release();
       }
     } finally {
       await pool.end();
@@ -112,7 +110,27 @@ export async function moveToPostgres(options: MoveOptions): Promise<MoveResult> 
   }
 }
 
-type PgTx = Parameters<Parameters<NodePgDatabase<typeof pgSchema.schemaTables>["transaction"]>[0]>[0];
+type PgDb = NodePgDatabase<typeof pgSchema.schemaTables>;
+
+async function copyAll(client: pg.PoolClient, db: PgDb, source: Db, target: string, chunkRows: number, onProgress?: (progress: MoveProgress) => void) {
+  const pairs = tablePairs();
+  // A replica already serving the target waits until the copy commits, rather than writing
+  // between the emptiness check and the copy; plain reads go on.
+  await client.query(`lock table ${[...pairs.map((pair) => pair.name), "price_book_version"].map((name) => `"${name}"`).join(", ")} in exclusive mode`);
+  await refuseUnlessEmpty(db, source, target);
+  // Nothing references the shipped versions yet (no charges, no cancellations): the source's
+  // own copies of them, ids and all, take their place.
+  await db.delete(pgSchema.priceEntries);
+  const tables: { table: string; rows: number }[] = [];
+  for (const pair of pairs) tables.push({ table: pair.name, rows: await copyTable(client, source, pair, chunkRows, onProgress) });
+  for (const pair of pairs.filter((p) => p.identity)) {
+    // An insert after the move must get the next id, not one the copy already used.
+    await client.query(`select setval(pg_get_serial_sequence('"${pair.name}"', 'id'), max(id)) from "${pair.name}"`);
+  }
+  // Running servers cache the price book until this stamp moves.
+  await db.update(pgSchema.priceBookVersion).set({ version: sql`${pgSchema.priceBookVersion.version} + 1` });
+  return tables;
+}
 
 /** The target named without its password, for messages. */
 function describeUrl(url: string): string {
@@ -196,7 +214,7 @@ function pairOf(name: string, source: SQLiteTable, target: PgTable): TablePair {
   const columns = sourceColumns.map(([key, column]) => {
     const targetKey = targetKeys.get(column.name);
     if (!targetKey) throw new Error(`column ${name}.${column.name} has no PostgreSQL definition`);
-    return [key, targetKey] as const;
+    return [key, targetKey, column.name] as const;
   });
   const primary = sourceColumns.filter(([, column]) => column.primary);
   if (primary.length !== 1) throw new Error(`table ${name} has no single-column primary key`);
@@ -208,7 +226,7 @@ function pairOf(name: string, source: SQLiteTable, target: PgTable): TablePair {
 /** The tables that must be empty on the target; price entries are compared instead. */
 const MUST_BE_EMPTY = Object.values(pgSchema.schemaTables).filter((table) => table !== pgSchema.priceEntries);
 
-async function refuseUnlessEmpty(tx: PgTx, source: Db, target: string): Promise<void> {
+async function refuseUnlessEmpty(tx: PgDb, source: Db, target: string): Promise<void> {
   const occupied: string[] = [];
   for (const table of MUST_BE_EMPTY) {
     const [row] = await tx.select({ rows: count() }).from(table);
@@ -233,16 +251,26 @@ async function refuseUnlessEmpty(tx: PgTx, source: Db, target: string): Promise<
   }
 }
 
-/** Copies one table in chunks read by ascending key, so memory stays flat however large it is. */
-async function copyTable(tx: PgTx, source: Db, pair: TablePair, chunkRows: number, onProgress?: (progress: MoveProgress) => void): Promise<number> {
+/**
+ * Copies one table in chunks read by ascending key, so memory stays flat however large it is.
+ * The inserts are written by hand: drizzle's query builder cost more CPU than PostgreSQL's work.
+ */
+async function copyTable(client: pg.PoolClient, source: Db, pair: TablePair, chunkRows: number, onProgress?: (progress: MoveProgress) => void): Promise<number> {
   const total = source.select({ rows: count() }).from(pair.source).get()!.rows;
+  const insert = `insert into "${pair.name}" (${pair.columns.map(([, , column]) => `"${column}"`).join(", ")}) values `;
   let copied = 0;
   let last: unknown = null;
   for (;;) {
     const query = source.select().from(pair.source);
     const rows = (last === null ? query : query.where(gt(pair.key, last))).orderBy(asc(pair.key)).limit(chunkRows).all() as Record<string, unknown>[];
     if (rows.length === 0) break;
-    await tx.insert(pair.target).values(rows.map((row) => targetRow(pair, row)));
+    const values: unknown[] = [];
+    const tuples = rows.map((row) => {
+      const first = values.length;
+      for (const [sourceKey] of pair.columns) values.push(checked(pair, sourceKey, row[sourceKey]));
+      return `(${pair.columns.map((_, i) => `$${first + i + 1}`).join(", ")})`;
+    });
+    await client.query(insert + tuples.join(", "), values);
     copied += rows.length;
     last = rows[rows.length - 1]![pair.keyProperty];
     onProgress?.({ table: pair.name, copied, total });
@@ -252,15 +280,15 @@ async function copyTable(tx: PgTx, source: Db, pair: TablePair, chunkRows: numbe
   return copied;
 }
 
+/** Amounts, instants and ids must be exact: better-sqlite3 rounds integers past 2^53 to doubles. */
+function checked(pair: TablePair, key: string, value: unknown): unknown {
+  if (typeof value === "number" && !Number.isSafeInteger(value)) throw new Error(`${pair.name}.${key} holds ${value}, which is not a safe integer`);
+  return value;
+}
+
 /** A source row under the target's keys; drizzle already made 0/1 flags booleans. */
 function targetRow(pair: TablePair, row: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [sourceKey, targetKey] of pair.columns) {
-    const value = row[sourceKey];
-    if (typeof value === "number" && !Number.isSafeInteger(value)) {
-      throw new Error(`${pair.name}.${sourceKey} holds ${value}, which is not a safe integer`);
-    }
-    out[targetKey] = value;
-  }
+  for (const [sourceKey, targetKey] of pair.columns) out[targetKey] = checked(pair, sourceKey, row[sourceKey]);
   return out;
 }
