@@ -15,7 +15,7 @@ import * as sqliteSchema from "../../schema/tables.js";
 import { migratePostgres, openPool } from "./pg/database.js";
 import { type Db, migrationsFolder, openDatabase } from "./sqlite/database.js";
 
-/** A move that cannot start: nothing has been written to the target. */
+/** A move that cannot go ahead: no row has been copied (the target may have been migrated). */
 export class MoveRefused extends Error {}
 
 export interface MoveProgress {

@@ -5,6 +5,7 @@
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import Database from "better-sqlite3";
 import { getTableName } from "drizzle-orm";
 import { getTableConfig } from "drizzle-orm/sqlite-core";
 import type pg from "pg";
@@ -233,6 +234,19 @@ describe.skipIf(!TEST_DATABASE_URL)(`flexgate migrate-to${TEST_DATABASE_URL ? ""
     } finally {
       await other.drop();
     }
+  });
+
+  it("refuses a SQLite file that is not a Flexgate database, or lacks this version's migrations", async () => {
+    const foreign = new Database(`${h.dir}/foreign.sqlite`);
+    foreign.exec("create table notes (body text)");
+    foreign.close();
+    await expect(moveToPostgres({ sqlitePath: `${h.dir}/foreign.sqlite`, postgresUrl: target.url })).rejects.toThrow(/foreign\.sqlite is not a Flexgate database/);
+
+    h.db.$client.exec(`vacuum into '${h.dir}/older.sqlite'`);
+    const older = new Database(`${h.dir}/older.sqlite`);
+    older.exec("delete from __drizzle_migrations where created_at = (select max(created_at) from __drizzle_migrations)");
+    older.close();
+    await expect(moveToPostgres({ sqlitePath: `${h.dir}/older.sqlite`, postgresUrl: target.url })).rejects.toThrow(/older\.sqlite lacks migrations of this version: run `flexgate migrate` on it first/);
   });
 
   it("runs as `flexgate migrate-to <url>` on FLEXGATE_DB, with progress on stderr, into an already migrated target", async () => {
