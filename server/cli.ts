@@ -44,7 +44,7 @@ price history comes with them.`,
 
 Copies every row of FLEXGATE_DB, ids kept, into the PostgreSQL database at <postgres-url>, in one
 transaction read from one snapshot of the file, which is only read. Migrates the target first and
-refuses, writing nothing, unless it holds no accounts, resellers, keys, ledger or audit rows and
+refuses, copying nothing, unless it holds no accounts, resellers, keys, ledger or audit rows and
 only the shipped price history. Stop every server on the SQLite file first: what they write after
 the snapshot is not copied. Then serve with FLEXGATE_DATABASE_URL=<postgres-url>.`,
   seed: `Usage: flexgate seed
