@@ -74,10 +74,6 @@ export async function moveToPostgres(options: MoveOptions): Promise<MoveResult> 
   const source = openSource(options.sqlitePath);
   try {
     const pool = openPool(options.postgresUrl, 1);
-    // pool.end() resolves before its connections have closed: one the server ends meanwhile
-    // (a database dropped at once, a restart) must not crash the process. Queries in flight
-    // report their own errors.
-    pool.on("error", () => {});
     try {
       await reach(pool, target);
       await migratePostgres(pool);

@@ -21,12 +21,6 @@ import { freshDatabase, NO_SERVER, TEST_DATABASE_URL, type TestDatabase } from "
 
 const run = promisify(execFile);
 
-/** A pool whose connections may be ended by a database dropped right after it (pool.end() does not wait for them). */
-function poolOn(url: string, max: number): pg.Pool {
-  const pool = openPool(url, max);
-  pool.on("error", () => {});
-  return pool;
-}
 const REPO = new URL("../..", import.meta.url).pathname;
 
 /** Every table with the column its rows are ordered by. */
@@ -96,7 +90,7 @@ describe.skipIf(!TEST_DATABASE_URL)(`flexgate migrate-to${TEST_DATABASE_URL ? ""
     h = createHarness({ now: "2024-06-01T00:00:00Z" });
     await aBusySource(h);
     target = await freshDatabase("move");
-    pool = poolOn(target.url, 2);
+    pool = openPool(target.url, 2);
     await moveToPostgres({ sqlitePath: h.path, postgresUrl: target.url, chunkRows: 100, onProgress: (step) => progress.push(step) });
   }, 60_000);
 
@@ -173,7 +167,7 @@ describe.skipIf(!TEST_DATABASE_URL)(`flexgate migrate-to${TEST_DATABASE_URL ? ""
 
   it("refuses a migrated target whose only change is a published price", async () => {
     const other = await freshDatabase("move_priced");
-    const otherPool = poolOn(other.url, 1);
+    const otherPool = openPool(other.url, 1);
     try {
       await migratePostgres(otherPool);
       await otherPool.query("update price_book_version set version = version + 1");
@@ -191,7 +185,7 @@ describe.skipIf(!TEST_DATABASE_URL)(`flexgate migrate-to${TEST_DATABASE_URL ? ""
 
   it("refuses a target whose price history differs from the shipped one", async () => {
     const other = await freshDatabase("move_edited");
-    const otherPool = poolOn(other.url, 1);
+    const otherPool = openPool(other.url, 1);
     try {
       await migratePostgres(otherPool);
       await otherPool.query("update price_entries set note = 'edited by hand' where id = 3");
@@ -225,7 +219,7 @@ describe.skipIf(!TEST_DATABASE_URL)(`flexgate migrate-to${TEST_DATABASE_URL ? ""
     const other = await freshDatabase("move_nosource");
     try {
       await expect(moveToPostgres({ sqlitePath: `${h.dir}/missing.sqlite`, postgresUrl: other.url })).rejects.toThrow(/no SQLite database at .*missing\.sqlite/);
-      const check = poolOn(other.url, 1);
+      const check = openPool(other.url, 1);
       try {
         expect((await check.query("select count(*)::int as n from information_schema.tables where table_schema = 'public'")).rows[0].n).toBe(0);
       } finally {
@@ -280,7 +274,7 @@ describe.skipIf(!TEST_DATABASE_URL)(`flexgate migrate-to${TEST_DATABASE_URL ? ""
 
   it("makes a server already on the target wait for the copy, then continue after the copied ids", async () => {
     const other = await freshDatabase("move_busy");
-    const replica = poolOn(other.url, 1);
+    const replica = openPool(other.url, 1);
     try {
       await migratePostgres(replica);
       let write: Promise<pg.QueryResult> | null = null;
@@ -305,7 +299,7 @@ describe.skipIf(!TEST_DATABASE_URL)(`flexgate migrate-to${TEST_DATABASE_URL ? ""
   // Last: it writes to the source.
   it("copies one snapshot of the file: a row written to it during the move is left out", async () => {
     const other = await freshDatabase("move_snapshot");
-    const otherPool = poolOn(other.url, 1);
+    const otherPool = openPool(other.url, 1);
     try {
       const audit = { name: "audit_log", key: "id" };
       const before = sqliteRows(h, audit);
