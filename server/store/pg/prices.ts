@@ -15,7 +15,8 @@ function selectVersions(q: Q) {
 
 /** Every version of every API, oldest first. The whole table is small (tens of rows). */
 export async function allPriceVersions(q: Q): Promise<PriceVersion[]> {
-  const rows = await selectVersions(q).orderBy(asc(priceEntries.apiCode), asc(priceEntries.effectiveFrom), asc(priceEntries.id));
+  // Codes in byte order, as SQLite sorts them: a locale's collation would skip the slashes.
+  const rows = await selectVersions(q).orderBy(sql`${priceEntries.apiCode} collate "C"`, asc(priceEntries.effectiveFrom), asc(priceEntries.id));
   return rows.map(({ row, cancelledAt }) => toPriceVersion(row, cancelledAt));
 }
 
