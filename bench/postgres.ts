@@ -3,14 +3,8 @@
  * FLEXGATE_BENCH_DATABASE_URL, filled with a copy of the SQLite database the SQLite figures start
  * from (same accounts, lots, packs and ids), so both engines are measured on the same data.
  */
-import { asc, getTableColumns, getTableName, sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/node-postgres";
-import type { PgTable } from "drizzle-orm/pg-core";
 import pg from "pg";
-import * as pgSchema from "../schema/tables.pg.js";
-import * as sqliteSchema from "../schema/tables.js";
-import { migratePostgres, openPool } from "../server/store/pg/database.js";
-import { openDatabase } from "../server/store/sqlite/database.js";
+import { moveToPostgres } from "../server/store/move-to-postgres.js";
 
 /** The server the bench database is created on, as an admin URL (its own database is only connected to). */
 export const BENCH_ADMIN_URL = process.env.FLEXGATE_BENCH_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres";
@@ -65,55 +59,19 @@ export async function createBenchDatabase(): Promise<BenchDatabase> {
   return { name, url: url.toString(), drop: () => onAdmin(`drop database if exists "${name}" with (force)`) };
 }
 
-/** Tables in foreign-key order; every one but the price book stamp exists on both engines. */
-const TABLES = [
-  "resellers",
-  "accounts",
-  "creditLots",
-  "flexPacks",
-  "priceEntries",
-  "priceCancellations",
-  "usageCharges",
-  "allocations",
-  "deficitSettlements",
-  "reversals",
-  "apiKeys",
-  "auditLog",
-] as const satisfies readonly (keyof typeof sqliteSchema.schemaTables & keyof typeof pgSchema.schemaTables)[];
-
-const CHUNK_ROWS = 1000;
-
 /**
- * Migrates the PostgreSQL database at `url` and copies every row of the SQLite file into it, ids
- * kept, then moves each identity past the copied ids. The migration's shipped price history is
- * replaced by the SQLite file's (the same versions, ids included). Meant for the benchmark's small
- * database; `moveToPostgres` (flexgate migrate-to) is the product's checked move.
+ * Fills the PostgreSQL database at `url` with the SQLite file's rows, ids kept, through the
+ * product's own move (`flexgate migrate-to`), then refreshes the planner's statistics: plans made
+ * on the freshly migrated, empty tables would otherwise stay in use.
  */
-export async function copySqliteToPostgres(sqlitePath: string, url: string): Promise<Record<string, number>> {
-  const source = openDatabase({ path: sqlitePath, synchronous: "NORMAL" });
-  const pool = openPool(url, 1);
+export async function fillFromSqlite(sqlitePath: string, url: string): Promise<Record<string, number>> {
+  const { tables } = await moveToPostgres({ sqlitePath, postgresUrl: url });
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
   try {
-    await migratePostgres(pool);
-    const target = drizzle({ client: pool, schema: pgSchema.schemaTables });
-    const copied: Record<string, number> = {};
-    await target.transaction(async (tx) => {
-      await tx.delete(pgSchema.priceEntries);
-      for (const key of TABLES) {
-        const from = sqliteSchema.schemaTables[key];
-        const to = pgSchema.schemaTables[key] as PgTable;
-        const id = (getTableColumns(from) as Record<string, unknown>).id;
-        const rows = (id ? source.select().from(from).orderBy(asc(id as never)) : source.select().from(from)).all() as Record<string, unknown>[];
-        for (let at = 0; at < rows.length; at += CHUNK_ROWS) await tx.insert(to).values(rows.slice(at, at + CHUNK_ROWS) as never);
-        copied[getTableName(to)] = rows.length;
-        if (id) await tx.execute(sql`select setval(pg_get_serial_sequence(${getTableName(to)}, 'id'), coalesce(max(id), 0) + 1, false) from ${to}`);
-      }
-      // Any cached price book is stale now.
-      await tx.update(pgSchema.priceBookVersion).set({ version: sql`${pgSchema.priceBookVersion.version} + 1` });
-    });
-    await pool.query("analyze");
-    return copied;
+    await client.query("analyze");
   } finally {
-    await pool.end();
-    source.$client.close();
+    await client.end();
   }
+  return Object.fromEntries(tables.map(({ table, rows }) => [table, rows]));
 }

@@ -35,7 +35,7 @@ import { type Db, openDatabase } from "../server/store/sqlite/database.js";
 import { PgStore } from "../server/store/pg/store.js";
 import type { Store } from "../server/store/port.js";
 import { bareGraphql, loadPortalData, loadPortalDataFromPostgres, PORTAL_QUERY, portalInProcess, type PortalInProcess, ratingInProcess, rawInsertRate, rawPostgresInsertRate } from "./baselines.js";
-import { assertServerFits, BENCH_ADMIN_URL, copySqliteToPostgres, createBenchDatabase } from "./postgres.js";
+import { assertServerFits, BENCH_ADMIN_URL, createBenchDatabase, fillFromSqlite } from "./postgres.js";
 import { generateDatabase, type GenerateSummary } from "./generate.js";
 import { printProfile, summariseProfile } from "./profile-summary.js";
 import { buildServer, createKey, graphql, load, type LoadOptions, type LoadResult, mainThreadProfile, REPO_ROOT, type RunningServer, type ServerOptions, startServer } from "./server.js";
@@ -337,7 +337,7 @@ async function postgresBenchmarks(smallPath: string, small: GenerateSummary, ope
   const database = await createBenchDatabase();
   say(`PostgreSQL: database ${database.name} on ${new URL(BENCH_ADMIN_URL).host}, ${PG_POOL} connections per server`);
   try {
-    const copied = await copySqliteToPostgres(smallPath, database.url);
+    const copied = await fillFromSqlite(smallPath, database.url);
     say(`  filled from the SQLite database: ${copied.accounts} accounts, ${copied.credit_lots} lots, ${copied.flex_packs} packs`);
     const pgReport: PostgresReport = { server: await postgresServer(database.url) };
     report.pg = pgReport;
