@@ -43,6 +43,8 @@ export async function serve(config: Config): Promise<Running> {
     shutdown: () =>
       (stopping ??= (async () => {
         await started.stop();
+        // A group gathered from requests whose clients left is rated before the store closes.
+        await started.services.usageBatcher.drain();
         await store.close();
         log.info("Flexgate stopped");
       })()),
