@@ -185,7 +185,7 @@ export interface AuditQuery extends AuditFilter {
 }
 
 export interface LedgerDrift {
-  readonly entity: "CreditLot" | "FlexPack" | "Account";
+  readonly entity: "CreditLot" | "TokenFlexPool" | "FlexPack" | "Account";
   readonly id: number;
   readonly storedMicros: bigint;
   readonly recomputedMicros: bigint;

@@ -43,6 +43,14 @@ describe("paying tiered usage", () => {
       await expectRefusedUnchanged(h.db, () => aPool(999_999, "5", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-2"), "NOT_FOUND", "input.accountId");
     });
 
+    it("holds a pool's remaining tokens to the ledger: a stored figure that drifts is reported", async () => {
+      const account = await anAccount(h);
+      const pool = await aPool(account.id, "20", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-drift");
+      expect(await h.store.reads.recomputeLedger()).toEqual([]);
+      h.db.$client.prepare("update token_flex_pools set remaining_micros = remaining_micros - 1 where id = ?").run(pool.id);
+      expect(await h.store.reads.recomputeLedger()).toEqual([{ entity: "TokenFlexPool", id: pool.id, storedMicros: tokens("20") - 1n, recomputedMicros: tokens("20") }]);
+    });
+
     it("lists an account's pools soonest end first, expired ones only when asked", async () => {
       const account = await anAccount(h);
       await aPool(account.id, "5", "2025-01-01T00:00:00Z", "2025-12-01T00:00:00Z", "EBA-old");

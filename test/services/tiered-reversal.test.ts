@@ -78,6 +78,7 @@ describe("reversing tiered charges", () => {
 
     await reverse(owed.id);
     expect(formatMicros((await h.store.reads.findTokenFlexPool(pool.id))!.remainingMicros)).toBe("8");
+    expect(await h.store.reads.recomputeLedger()).toEqual([]);
     const after = (await h.services.accounts.find(account.id))!;
     expect([after.deficitMicros, await h.services.tiered.status(after)]).toEqual([0n, "ACTIVE"]);
   });
