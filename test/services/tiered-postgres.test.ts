@@ -1,6 +1,7 @@
 /**
- * The worked example of domain §8 on PostgreSQL: the same rating algorithm (store/rate-group.ts)
- * with the PostgreSQL engine's reads and multi-row writes, figure for figure. Test values chosen
+ * The tiered regime on PostgreSQL: the worked example of domain §8 figure for figure, a tiered
+ * group, reversals and pool imports, through the same rating algorithm (store/rate-group.ts)
+ * with the PostgreSQL engine's reads, multi-row writes and upserts. Test values chosen
  * for the test, not APS's: revit at 1 token per 1200 s capped at 3 units a month; a complex job
  * at 0.5 tokens; a Token Flex pool of 20, a Flex pack of 100.
  */
@@ -14,7 +15,7 @@ import { refusalOf } from "../fixtures/ledger-assertions.js";
 import { freshDatabase, NO_SERVER, TEST_DATABASE_URL, type TestDatabase } from "../fixtures/postgres.js";
 import { anEnrolledAccount, anEventAt, COMPLEX, partsOf, publishTestTerms, remaindersOf, REVIT, type World } from "../fixtures/tiered.js";
 
-describe.skipIf(!TEST_DATABASE_URL)(`the worked example of domain §8 on PostgreSQL${TEST_DATABASE_URL ? "" : ` (skipped: ${NO_SERVER})`}`, () => {
+describe.skipIf(!TEST_DATABASE_URL)(`the tiered regime on PostgreSQL${TEST_DATABASE_URL ? "" : ` (skipped: ${NO_SERVER})`}`, () => {
   let database: TestDatabase;
   let store: PgStore;
   let world: World;
@@ -90,5 +91,27 @@ describe.skipIf(!TEST_DATABASE_URL)(`the worked example of domain §8 on Postgre
     expect(results.map((result) => (result.error ? result.error.code : result.charge.units))).toEqual([0n, 1n, 0n, 1n]);
     expect(await remaindersOf(world, account.id)).toEqual([`${REVIT} - 700`]);
     expect(formatMicros((await world.services.tiered.paygStatement(account.id, "2026-01")).tokensMicros)).toBe("2");
+  });
+
+  it("reverses FREE and PAID charges, replays a pool import and refuses a conflicting one", async () => {
+    world.setNow("2026-01-20T00:00:00Z");
+    const { rating, tiered, funding } = world.services;
+    const free = await anEnrolledAccount(world, { tier: "FREE", from: "2026-01-20T00:00:00Z" });
+    const paid = await anEnrolledAccount(world, { tier: "PAID", payg: true, from: "2026-01-20T00:00:00Z" });
+    const pool = { accountId: paid.id, tokensMicros: tokens("2"), startsAt: at("2026-01-01T00:00:00Z"), endsAt: at("2027-01-01T00:00:00Z"), externalRef: "EBA-pg-reversal" };
+    const imported = await funding.importTokenFlexPool(pool, OPERATOR);
+    expect(await funding.importTokenFlexPool(pool, OPERATOR)).toEqual(imported);
+    expect((await refusalOf(() => funding.importTokenFlexPool({ ...pool, tokensMicros: tokens("3") }, OPERATOR))).code).toBe("IDEMPOTENCY_CONFLICT");
+
+    world.setNow("2026-01-21T00:00:00Z");
+    const freeCharge = (await rating.recordUsage(anEventAt(free.id, REVIT, "3600", "2026-01-20T10:00:00Z"))).charge;
+    const paidCharge = (await rating.recordUsage(anEventAt(paid.id, REVIT, "6000", "2026-01-20T10:00:00Z"))).charge;
+    expect(await partsOf(world, paidCharge)).toEqual(["TOKEN_FLEX 2", "PAYG 3"]);
+    await rating.reverseCharge(freeCharge.id, "test correction", OPERATOR);
+    await rating.reverseCharge(paidCharge.id, "test correction", OPERATOR);
+    expect((await tiered.freeUsage(free.id)).find((row) => row.apiCode === REVIT)).toMatchObject({ usedUnits: 0n, suspendedUntil: null });
+    expect((await store.reads.findTokenFlexPool(imported.id))!.remainingMicros).toBe(tokens("2"));
+    expect((await tiered.paygStatement(paid.id, "2026-01")).tokensMicros).toBe(0n);
+    expect(await store.reads.recomputeLedger()).toEqual([]);
   });
 });
