@@ -196,9 +196,20 @@ export class FundingService {
 
   /** An account's pools, soonest end first; expired ones (their end passed) only when asked. */
   async tokenFlexPools(accountId: number, includeExpired = false): Promise<TokenFlexPoolRecord[]> {
+    return (await this.tokenFlexPoolsOf([accountId], includeExpired)).get(accountId) ?? [];
+  }
+
+  /** The pools of several accounts in one read, by account (for pages of accounts). */
+  async tokenFlexPoolsOf(accountIds: readonly number[], includeExpired = false): Promise<Map<number, TokenFlexPoolRecord[]>> {
     const now = this.context.clock();
-    const pools = await this.context.store.reads.tokenFlexPoolsOf(accountId);
-    return includeExpired ? pools : pools.filter((pool) => !isPoolExpired(pool, now));
+    const byAccount = new Map<number, TokenFlexPoolRecord[]>();
+    for (const pool of await this.context.store.reads.tokenFlexPoolsOf(accountIds)) {
+      if (!includeExpired && isPoolExpired(pool, now)) continue;
+      const list = byAccount.get(pool.accountId);
+      if (list) list.push(pool);
+      else byAccount.set(pool.accountId, [pool]);
+    }
+    return byAccount;
   }
 
   /**

@@ -264,8 +264,8 @@ export interface StoreReads {
   freeCaps(): Promise<readonly FreeCap[]>;
   findTokenFlexPool(id: number): Promise<TokenFlexPoolRecord | null>;
   findTokenFlexPoolByRef(externalRef: string): Promise<{ pool: TokenFlexPoolRecord; fingerprint: string } | null>;
-  /** The pools of an account, soonest end first. */
-  tokenFlexPoolsOf(accountId: number): Promise<TokenFlexPoolRecord[]>;
+  /** Pools of the accounts, soonest end first. */
+  tokenFlexPoolsOf(accountIds: readonly number[]): Promise<TokenFlexPoolRecord[]>;
   /** Every stored remainder of an account. */
   unitRemaindersOf(accountId: number): Promise<StoredRemainder[]>;
   /** An account's FREE months of one calendar month, by API code. */

@@ -270,7 +270,7 @@ function readsOn(q: () => Q, terms: (q: Q) => Promise<PublishedTerms>): StoreRea
     freeCaps: async () => (await terms(q())).caps,
     findTokenFlexPool: (id) => tiered.findTokenFlexPool(q(), id),
     findTokenFlexPoolByRef: (ref) => tiered.findTokenFlexPoolByRef(q(), ref),
-    tokenFlexPoolsOf: (accountId) => tiered.tokenFlexPoolsOf(q(), accountId),
+    tokenFlexPoolsOf: (accountIds) => tiered.tokenFlexPoolsOf(q(), accountIds),
     unitRemaindersOf: (accountId) => tiered.remaindersOf(q(), accountId),
     freeMonthsOf: (accountId, month) => tiered.freeMonthsOf(q(), accountId, month),
     paygPartsOf: (accountId, month) => tiered.paygPartsOf(q(), accountId, month),

@@ -3,7 +3,7 @@
  * pools, unit remainders, FREE months and PAYG parts. A rating group's rows are written with one
  * multi-row statement per table (arrays unnested into rows, upserts with `on conflict do update`).
  */
-import { and, asc, eq, max, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, max, sql } from "drizzle-orm";
 import { freeCaps, paygParts, planEnrollments, tokenFlexPools, usageCharges } from "../../../schema/tables.pg.js";
 import type { FreeCap, FreeMonth } from "../../core/free-allowance.js";
 import type { TokenFlexPoolRecord, UsageCharge } from "../../core/model.js";
@@ -64,9 +64,14 @@ export async function findTokenFlexPoolByRef(q: Q, externalRef: string): Promise
   return row ? { pool: toTokenFlexPool(row), fingerprint: row.fingerprint } : null;
 }
 
-/** Pools of an account, soonest end first. */
-export async function tokenFlexPoolsOf(q: Q, accountId: number): Promise<TokenFlexPoolRecord[]> {
-  const rows = await q.select().from(tokenFlexPools).where(eq(tokenFlexPools.accountId, accountId)).orderBy(asc(tokenFlexPools.endsAt), asc(tokenFlexPools.id));
+/** Pools of the accounts, soonest end first. */
+export async function tokenFlexPoolsOf(q: Q, accountIds: readonly number[]): Promise<TokenFlexPoolRecord[]> {
+  if (accountIds.length === 0) return [];
+  const rows = await q
+    .select()
+    .from(tokenFlexPools)
+    .where(inArray(tokenFlexPools.accountId, [...accountIds]))
+    .orderBy(asc(tokenFlexPools.endsAt), asc(tokenFlexPools.id));
   return rows.map(toTokenFlexPool);
 }
 

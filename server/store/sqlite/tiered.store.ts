@@ -3,7 +3,7 @@
  * unit remainders, FREE months and PAYG parts. Rating reads and writes them inside its
  * synchronous group transaction, with statements prepared once per connection.
  */
-import { and, asc, eq, max } from "drizzle-orm";
+import { and, asc, eq, inArray, max } from "drizzle-orm";
 import { freeCaps, paygParts, planEnrollments, tokenFlexPools, usageCharges } from "../../../schema/tables.js";
 import type { FreeCap, FreeMonth } from "../../core/free-allowance.js";
 import type { TokenFlexPoolRecord, UsageCharge } from "../../core/model.js";
@@ -59,12 +59,13 @@ export function findTokenFlexPoolByRef(tx: Tx, externalRef: string): { pool: Tok
   return row ? { pool: toTokenFlexPool(row), fingerprint: row.fingerprint } : null;
 }
 
-/** Pools of an account, soonest end first. */
-export function tokenFlexPoolsOf(tx: Tx, accountId: number): TokenFlexPoolRecord[] {
+/** Pools of the accounts, soonest end first. */
+export function tokenFlexPoolsOf(tx: Tx, accountIds: readonly number[]): TokenFlexPoolRecord[] {
+  if (accountIds.length === 0) return [];
   return tx
     .select()
     .from(tokenFlexPools)
-    .where(eq(tokenFlexPools.accountId, accountId))
+    .where(inArray(tokenFlexPools.accountId, [...accountIds]))
     .orderBy(asc(tokenFlexPools.endsAt), asc(tokenFlexPools.id))
     .all()
     .map(toTokenFlexPool);
