@@ -91,7 +91,11 @@ export async function fundingSourcesAt(q: Q, accountId: number, at: Instant): Pr
   return rows.map(toSource).map(({ accountId: _, ...source }) => source);
 }
 
-/** Every lot, Token Flex pool and pack of the accounts that still holds tokens, whenever valid: a rating group's sources. */
+/**
+ * Every lot, Token Flex pool and pack of the accounts that still holds tokens, whenever valid: a
+ * rating group's sources. A pool reads as poolAsSource maps it (its start and end as purchase and
+ * expiry); an account without pools drains exactly as before.
+ */
 export async function sourcesOfAccounts(q: Q, accountIds: readonly number[]): Promise<GroupSource[]> {
   if (accountIds.length === 0) return [];
   const ids = sql`${`{${accountIds.join(",")}}`}::bigint[]`;

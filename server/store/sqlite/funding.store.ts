@@ -192,7 +192,11 @@ const groupSources = rowsStatement(
      where "account_id" in (select value from json_each(@accountIds)) and "remaining_micros" > 0`,
 );
 
-/** Every lot, Token Flex pool and pack of the accounts that still holds tokens, whenever valid: a rating group's sources. */
+/**
+ * Every lot, Token Flex pool and pack of the accounts that still holds tokens, whenever valid: a
+ * rating group's sources. A pool reads as poolAsSource maps it (its start and end as purchase and
+ * expiry); an account without pools drains exactly as before.
+ */
 export function sourcesOfAccounts(tx: Tx, accountIds: readonly number[]): GroupSource[] {
   return (prepared(tx, groupSources).all({ accountIds: JSON.stringify(accountIds) }) as [SourceKind, number, number, number, number, number, number][]).map(
     ([kind, id, accountId, size, remaining, purchasedAt, expiresAt]) => ({
