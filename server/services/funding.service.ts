@@ -183,6 +183,9 @@ export class FundingService {
       const existing = await tx.findTokenFlexPoolByRef(externalRef);
       if (existing) return this.replayOrThrow(existing.pool, existing.fingerprint, print, `${field}.externalRef`);
       const account = await accountOrThrow(tx, input.accountId, `${field}.accountId`);
+      if ((await tx.tokenFlexPoolsOf([account.id])).length >= MAXIMA.tokenFlexPoolsPerAccount) {
+        throw badInput(`${field}.accountId`, `the account already holds ${MAXIMA.tokenFlexPoolsPerAccount} Token Flex pools, the most it may ever hold`);
+      }
       const pool = await tx.insertTokenFlexPool(
         { accountId: account.id, tokensMicros: input.tokensMicros, startsAt: input.startsAt, endsAt: input.endsAt, externalRef, fingerprint: print },
         now,

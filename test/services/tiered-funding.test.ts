@@ -6,6 +6,7 @@
  * Test values chosen for the tests (fixtures/tiered.ts): revit at 1 token per 1200 s.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { MAXIMA } from "../../server/core/maxima.js";
 import { formatMicros } from "../../server/core/money.js";
 import { aCreditLot, aFlexPack, anAccount, at, createHarness, OPERATOR, tokens } from "../fixtures/harness.js";
 import { expectRefusedUnchanged, scalar } from "../fixtures/ledger-assertions.js";
@@ -49,6 +50,14 @@ describe("paying tiered usage", () => {
       expect(await h.store.reads.recomputeLedger()).toEqual([]);
       h.db.$client.prepare("update token_flex_pools set remaining_micros = remaining_micros - 1 where id = ?").run(pool.id);
       expect(await h.store.reads.recomputeLedger()).toEqual([{ entity: "TokenFlexPool", id: pool.id, storedMicros: tokens("20") - 1n, recomputedMicros: tokens("20") }]);
+    });
+
+    it(`refuses a pool beyond the ${MAXIMA.tokenFlexPoolsPerAccount} one account may hold, writing nothing`, async () => {
+      const account = await anAccount(h);
+      for (let index = 0; index < MAXIMA.tokenFlexPoolsPerAccount; index++) {
+        await aPool(account.id, "1", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", `EBA-many-${index}`);
+      }
+      await expectRefusedUnchanged(h.db, () => aPool(account.id, "1", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-one-too-many"), "BAD_USER_INPUT", "input.accountId");
     });
 
     it("lists an account's pools soonest end first, expired ones only when asked", async () => {
