@@ -17,7 +17,7 @@ import type { DeficitState } from "../core/account.js";
 import { meterSince, remainderKey } from "../core/charged-units.js";
 import { type Allocation, DEFAULT_CREDIT_ACCEPTANCE_END_AT, type FundingSource, isSourceKind, type SourceKind } from "../core/drain.js";
 import { badInput, FlexgateError, GENERIC_MESSAGE, notFound } from "../core/errors.js";
-import { EMPTY_FREE_MONTH, type FreeCap, type FreeMonth, freeMonthKey } from "../core/free-allowance.js";
+import { type FreeCap, type FreeMonth, freeMonthKey } from "../core/free-allowance.js";
 import { MAX_TOKENS_MICROS } from "../core/money.js";
 import type { Account, UsageCharge } from "../core/model.js";
 import { type Month, monthOf } from "../core/month.js";
