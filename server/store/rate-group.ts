@@ -22,7 +22,7 @@ import { MAX_TOKENS_MICROS } from "../core/money.js";
 import type { Account, UsageCharge } from "../core/model.js";
 import { type Month, monthOf } from "../core/month.js";
 import type { PaygPart } from "../core/payg.js";
-import { type Enrollment, planAt } from "../core/plan.js";
+import { type Enrollment, LEGACY_PLAN, planAt } from "../core/plan.js";
 import { chargeMicros, priceInForce } from "../core/price.js";
 import { decideChargeOrThrow } from "../core/rating.js";
 import { decideTieredEventOrThrow } from "../core/tiered-rating.js";
@@ -189,7 +189,8 @@ export function planGroup(requests: readonly RatingRequest[], state: GroupState,
         );
       }
       const usable = [...(sources.get(account.id)?.values() ?? [])].filter((source) => source.remainingMicros > 0n);
-      const plan = planAt(tiered.enrollments.get(account.id) ?? [], request.occurredAt);
+      const enrollments = tiered.enrollments.get(account.id);
+      const plan = enrollments ? planAt(enrollments, request.occurredAt) : LEGACY_PLAN;
       let decided: { tokensMicros: bigint; units: bigint | null; allocations: readonly Allocation[]; deficit: DeficitState; payg: PlannedCharge["payg"] };
       if (plan.tier === "LEGACY") {
         const tokensMicros = chargeMicros(price, request.quantityMicros, request.outcome);
