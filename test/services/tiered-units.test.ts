@@ -111,7 +111,10 @@ describe("charged units and the free allowance", () => {
         "BAD_USER_INPUT",
         "input.apiCode",
       );
-      expect((await publish(0)).unitsPerMonth).toBe(0);
+      const cap = await publish(0);
+      expect(cap.unitsPerMonth).toBe(0);
+      const [entry] = await h.store.reads.listAudit({ entityType: "FreeCap", limit: 1 });
+      expect([entry!.action, entry!.entityId, entry!.actor]).toEqual(["freeCap.publish", String(cap.id), OPERATOR.name]);
     });
 
     it("suspends the API until the first instant of the next month once the cap is used", async () => {
