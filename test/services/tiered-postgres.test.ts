@@ -114,4 +114,16 @@ describe.skipIf(!TEST_DATABASE_URL)(`the tiered regime on PostgreSQL${TEST_DATAB
     expect((await tiered.paygStatement(paid.id, "2026-01")).tokensMicros).toBe(0n);
     expect(await store.reads.recomputeLedger()).toEqual([]);
   });
+
+  it("sees a cap published after rating has cached the terms: the price book counter moves with it", async () => {
+    world.setNow("2026-01-25T00:00:00Z");
+    const account = await anEnrolledAccount(world, { tier: "FREE", from: "2026-01-25T00:00:00Z" });
+    world.setNow("2026-01-26T00:00:00Z");
+    const { rating, tiered } = world.services;
+    await rating.recordUsage(anEventAt(account.id, REVIT, "1200", "2026-01-25T10:00:00Z"));
+    await tiered.publishFreeCap({ apiCode: COMPLEX, unitsPerMonth: 2, note: "test value" }, OPERATOR);
+    world.setNow("2026-01-27T00:00:00Z");
+    const charge = (await rating.recordUsage(anEventAt(account.id, COMPLEX, "1", "2026-01-26T10:00:00Z"))).charge;
+    expect(await partsOf(world, charge)).toEqual(["FREE_ALLOWANCE 1u"]);
+  });
 });

@@ -99,6 +99,15 @@ describe("charged units and the free allowance", () => {
       ]);
     });
 
+    it("sees a cap published after rating has cached the terms", async () => {
+      const account = await anEnrolledAccount(h, { tier: "FREE", from: "2026-01-01T00:00:00Z" });
+      h.setNow("2026-01-10T00:00:00Z");
+      await record(account.id, REVIT, "1200", "2026-01-05T10:00:00Z");
+      await h.services.tiered.publishFreeCap({ apiCode: COMPLEX, unitsPerMonth: 2, note: "test value" }, OPERATOR);
+      h.setNow("2026-01-11T00:00:00Z");
+      expect(await partsOf(h, await record(account.id, COMPLEX, "1", "2026-01-10T10:00:00Z"))).toEqual(["FREE_ALLOWANCE 1u"]);
+    });
+
     it("refuses a cap that is not a whole number from 0, or that starts in the past, writing nothing", async () => {
       const publish = (unitsPerMonth: number, effectiveFrom?: string) =>
         h.services.tiered.publishFreeCap({ apiCode: REVIT, unitsPerMonth, effectiveFrom: effectiveFrom ? at(effectiveFrom) : null, note: "test value" }, OPERATOR);
