@@ -17,6 +17,12 @@ export const MAXIMA = Object.freeze({
   flexPacksPerAccount: 1_000,
   /** Cloud-credit lots one account may ever hold, expired ones included. */
   creditLotsPerAccount: 1_000,
+  /**
+   * Token Flex pools one account may ever hold, expired ones included: enterprise agreements
+   * run for years, so this bounds `tokenFlexPools(includeExpired: true)` and the pools one
+   * charge's receipt can name.
+   */
+  tokenFlexPoolsPerAccount: 100,
   /** Kinds of balance alert; an account shows each at most once. */
   alertsPerAccount: 4,
   /** Labels on one usage event. */

@@ -37,10 +37,16 @@ describe("migrations and default data", () => {
       "credit_lots",
       "deficit_settlements",
       "flex_packs",
+      "free_caps",
+      "free_months",
+      "payg_parts",
+      "plan_enrollments",
       "price_cancellations",
       "price_entries",
       "resellers",
       "reversals",
+      "token_flex_pools",
+      "unit_remainders",
       "usage_charges",
     ]);
     expect(db.$client.pragma("foreign_key_check")).toEqual([]);

@@ -56,7 +56,7 @@ export async function insertPriceCancellation(q: Q, id: number, reason: string, 
  * across a publish. A counter bumped in the publishing transaction moves exactly when the
  * versions do, and its row lock orders publishes one after another.
  */
-async function bumpPriceBook(q: Q): Promise<void> {
+export async function bumpPriceBook(q: Q): Promise<void> {
   await q.update(priceBookVersion).set({ version: sql`${priceBookVersion.version} + 1` }).where(eq(priceBookVersion.id, 1));
 }
 
