@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { asc, count, getTableColumns, getTableName, gt, sql } from "drizzle-orm";
+import { asc, count, getTableColumns, getTableName, sql } from "drizzle-orm";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import { getTableConfig, type SQLiteColumn, type SQLiteTable } from "drizzle-orm/sqlite-core";
@@ -51,9 +51,10 @@ interface TablePair {
   readonly name: string;
   readonly source: SQLiteTable;
   readonly target: PgTable;
-  readonly key: SQLiteColumn;
-  /** The source row's property holding the key, to page on. */
-  readonly keyProperty: string;
+  /** The primary key's columns (one, or several for a composite key), to page on. */
+  readonly key: readonly SQLiteColumn[];
+  /** The source row's properties holding them. */
+  readonly keyProperties: readonly string[];
   readonly columns: readonly (readonly [sourceKey: string, targetKey: string, column: string])[];
   /** Whether the target's id is an identity whose sequence must continue past the copied ids. */
   readonly identity: boolean;
@@ -212,11 +213,13 @@ function pairOf(name: string, source: SQLiteTable, target: PgTable): TablePair {
     if (!targetKey) throw new Error(`column ${name}.${column.name} has no PostgreSQL definition`);
     return [key, targetKey, column.name] as const;
   });
-  const primary = sourceColumns.filter(([, column]) => column.primary);
-  if (primary.length !== 1) throw new Error(`table ${name} has no single-column primary key`);
-  const [keyProperty, key] = primary[0]!;
+  const composite = getTableConfig(source).primaryKeys[0]?.columns;
+  const key = composite ?? sourceColumns.filter(([, column]) => column.primary).map(([, column]) => column);
+  if (key.length === 0) throw new Error(`table ${name} has no primary key`);
+  const propertyOf = new Map(sourceColumns.map(([property, column]) => [column.name, property]));
+  const keyProperties = key.map((column) => propertyOf.get(column.name)!);
   const targetId = getTableColumns(target).id as (PgColumn & { generatedIdentity?: unknown }) | undefined;
-  return { name, source, target, key, keyProperty, columns, identity: Boolean(targetId?.generatedIdentity) };
+  return { name, source, target, key, keyProperties, columns, identity: Boolean(targetId?.generatedIdentity) };
 }
 
 /** The tables that must be empty on the target; price entries are compared instead. */
@@ -255,10 +258,12 @@ async function copyTable(client: pg.PoolClient, source: Db, pair: TablePair, chu
   const total = source.select({ rows: count() }).from(pair.source).get()!.rows;
   const insert = `insert into "${pair.name}" (${pair.columns.map(([, , column]) => `"${column}"`).join(", ")}) values `;
   let copied = 0;
-  let last: unknown = null;
+  let last: readonly unknown[] | null = null;
   for (;;) {
     const query = source.select().from(pair.source);
-    const rows = (last === null ? query : query.where(gt(pair.key, last))).orderBy(asc(pair.key)).limit(chunkRows).all() as Record<string, unknown>[];
+    // A row-value comparison pages on a composite key as on a single column.
+    const after = last && sql`(${sql.join([...pair.key], sql`, `)}) > (${sql.join(last.map((value) => sql`${value}`), sql`, `)})`;
+    const rows = (after ? query.where(after) : query).orderBy(...pair.key.map((column) => asc(column))).limit(chunkRows).all() as Record<string, unknown>[];
     if (rows.length === 0) break;
     const values: unknown[] = [];
     const tuples = rows.map((row) => {
@@ -268,7 +273,8 @@ async function copyTable(client: pg.PoolClient, source: Db, pair: TablePair, chu
     });
     await client.query(insert + tuples.join(", "), values);
     copied += rows.length;
-    last = rows[rows.length - 1]![pair.keyProperty];
+    const lastRow = rows[rows.length - 1]!;
+    last = pair.keyProperties.map((property) => lastRow[property]);
     onProgress?.({ table: pair.name, copied, total });
   }
   if (copied !== total) throw new Error(`table ${pair.name}: copied ${copied} rows of ${total}`);
