@@ -15,7 +15,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { sql } from "drizzle-orm";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
-import type pg from "pg";
+import pg from "pg";
 import { schemaTables } from "../../../schema/tables.pg.js";
 import type { DeficitState } from "../../core/account.js";
 import type { Instant } from "../../core/time.js";
@@ -196,8 +196,7 @@ async function rerunning<T>(transaction: () => Promise<T>): Promise<T> {
 /** drizzle wraps the driver's error; the SQLSTATE is on whichever of them carries one. */
 function sqlStateOf(error: unknown): string | undefined {
   for (let current = error; current instanceof Error; current = current.cause) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
+    if (current instanceof pg.DatabaseError) return current.code;
   }
   return undefined;
 }
