@@ -1,0 +1,435 @@
+/**
+ * Three `flexgate serve` processes on one PostgreSQL database, as behind a load balancer, with
+ * clients spread across them writing to the same few accounts: every write contends for the same
+ * account rows, lots and packs. Nothing but PostgreSQL's locks stands between the replicas.
+ * - All kinds of writes at once: nothing spent twice, each acknowledged write stored once, the
+ *   books balance, no INTERNAL_SERVER_ERROR, a resend answers as a replay.
+ * - One replica SIGKILLed in the middle of batches, again and again: the others go on answering,
+ *   clients resend what got no answer to another replica, every event is charged exactly once.
+ * - A price or a key revocation made on one replica holds on the others from the next request.
+ */
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Actor } from "../../server/core/model.js";
+import { freshDatabase, NO_SERVER, TEST_DATABASE_URL, type TestDatabase } from "../fixtures/postgres.js";
+import { seededRandom } from "../fixtures/random.js";
+import { expectSoundPgLedger, openPgLedger, type PgLedger } from "./support/pg-ledger.js";
+import { ReplicaSet } from "./support/replica-set.js";
+import {
+  IMPORT_LOT,
+  MICROS,
+  PUBLISH,
+  PURCHASE,
+  RECORD,
+  RECORD_BATCH,
+  REVERSE,
+  Workload,
+  type Write,
+} from "./support/replica-workload.js";
+import { errorsIn, expectNoInternalError } from "./support/safe-errors.js";
+import { bundleServer, type Outcome, post, sleep } from "./support/server-process.js";
+
+const REPLICAS = 3;
+/** Connections per replica: three replicas and the test stay far below max_connections (100). */
+const POOL_SIZE = 6;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+/** Complex Model Derivative jobs cost 0.5 token each since 2022-03-29. */
+const JOB_API = "model-derivative/complex-job";
+/** Lots are cloud credits, sold until 2022-11-07 and valid a year: they pay usage of their year. */
+const LOT_BOUGHT = "2022-06-01T00:00:00.000Z";
+const OLD_USAGE = "2022-09-01T00:00:00.000Z";
+const ACTOR: Actor = { name: "replica test", role: "OPERATOR", keyId: null, resellerId: null };
+
+const seed = Number(process.env.FLEXGATE_RELIABILITY_SEED ?? Date.now() % 2 ** 31);
+const random = seededRandom(seed);
+const pick = <T,>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+const between = (low: number, high: number) => low + Math.floor(random() * (high - low + 1));
+
+describe.skipIf(!TEST_DATABASE_URL)(`Replicas on one PostgreSQL database${TEST_DATABASE_URL ? "" : ` (skipped: ${NO_SERVER})`}`, () => {
+  const cleanups: (() => unknown)[] = [];
+  let database: TestDatabase;
+  let ledger: PgLedger;
+  let replicas: ReplicaSet;
+  let keys: { operator: string; metering: string };
+
+  beforeAll(async () => {
+    const bundle = await bundleServer();
+    cleanups.push(bundle.dispose);
+    database = await freshDatabase("replicas");
+    cleanups.push(() => database.drop());
+    // The test's own connections migrate the new database, as `flexgate migrate` would first.
+    ledger = await openPgLedger(database.url);
+    cleanups.push(() => ledger.close());
+    keys = {
+      operator: (await ledger.services.keys.create({ name: "replica operator", role: "OPERATOR" }, ACTOR)).secret,
+      metering: (await ledger.services.keys.create({ name: "replica metering", role: "METERING" }, ACTOR)).secret,
+    };
+    replicas = await ReplicaSet.start(REPLICAS, { launcher: bundle.launcher, databaseUrl: database.url, poolSize: POOL_SIZE });
+    cleanups.push(() => replicas.killAll());
+  }, 60_000);
+
+  afterAll(async () => {
+    try {
+      if (replicas) {
+        // A replica stops cleanly on SIGTERM whatever its siblings went through.
+        expect(await replicas.stopAll()).toEqual(Array.from({ length: REPLICAS }, () => ({ code: 0, signal: null })));
+      }
+    } finally {
+      for (const cleanup of cleanups.reverse()) await cleanup();
+    }
+  });
+
+  /** Accounts of one test, each with a 100-token Flex pack bought yesterday. */
+  const seedAccounts = async (names: readonly [string, "NEGATIVE_WITH_GRACE" | "HARD_STOP"][], prefix: string) => {
+    const ids: number[] = [];
+    for (const [name, balancePolicy] of names) {
+      const { id } = await ledger.services.accounts.create({ name, country: "JP", balancePolicy }, ACTOR);
+      await ledger.services.funding.recordFlexPurchase(
+        { accountId: id, tokensMicros: 100n * MICROS, purchasedAt: Date.now() - DAY, channel: "ESTORE", orderRef: `${prefix}-seed-${id}` },
+        ACTOR,
+      );
+      ids.push(id);
+    }
+    return ids;
+  };
+
+  /** A job event on one of the accounts: a quarter occurred in 2022 (lots pay), a tenth failed (free). */
+  const jobEvent = (work: Workload, accountIds: readonly number[], recent: string): Write => {
+    const accountId = pick(accountIds);
+    const jobs = between(1, 4);
+    const failed = random() < 0.1;
+    const occurredAt = random() < 0.25 ? OLD_USAGE : recent;
+    return work.usage(accountId, { apiCode: JOB_API, quantity: String(jobs), outcome: failed ? "FAILED" : "SUCCEEDED", occurredAt }, failed ? 0n : (BigInt(jobs) * MICROS) / 2n);
+  };
+
+  /** No replica logged an error (an INTERNAL_SERVER_ERROR is logged before it is masked). */
+  const expectNoErrorLogs = () => expect(replicas.logLines().filter((line) => line.level === "error")).toEqual([]);
+  const reruns = () => replicas.logLines().filter((line) => line.message === "unit ran again after a concurrent commit").length;
+
+  it("take every kind of write on the same accounts at once without spending twice, storing each acknowledged write once, or an internal error", async () => {
+    const CLIENTS = 24;
+    const ROUNDS = 14;
+    const PUBLISHES = 12;
+    const prefix = `contend-${seed}-${randomBytes(3).toString("hex")}`;
+    const accountIds = await seedAccounts(
+      [
+        ["Shared A", "NEGATIVE_WITH_GRACE"],
+        ["Shared B", "NEGATIVE_WITH_GRACE"],
+        ["Shared C", "HARD_STOP"],
+      ],
+      prefix,
+    );
+    const hardStop = accountIds[2]!;
+    const work = new Workload(prefix, (accountId) => (accountId === hardStop ? ["INSUFFICIENT_BALANCE"] : []));
+    const recent = new Date(Date.now() - HOUR).toISOString();
+    const packBought = new Date(Date.now() - DAY).toISOString();
+    const rerunsBefore = reruns();
+    const requests = Array.from({ length: REPLICAS }, () => 0);
+    const send = (replica: number, key: string, query: string, variables: Record<string, unknown>) => {
+      requests[replica]!++;
+      return post(replicas.url(replica), key, query, variables);
+    };
+    const twoReplicas = (replica: number) => [replica, (replica + 1) % REPLICAS];
+    const counts = { single: 0, batch: 0, sameEventTwice: 0, resent: 0, packs: 0, lots: 0, reversals: 0, publishes: 0 };
+
+    const single = async (replica: number) => {
+      counts.single++;
+      const write = jobEvent(work, accountIds, recent);
+      work.answerRecord(write, await send(replica, keys.metering, RECORD, { input: write.input }), false);
+    };
+    const batch = async (replica: number) => {
+      counts.batch++;
+      const writes = Array.from({ length: between(5, 15) }, () => jobEvent(work, accountIds, recent));
+      work.answerBatch(writes, await send(replica, keys.metering, RECORD_BATCH, { inputs: writes.map((write) => write.input) }), writes.map(() => false));
+    };
+    /** The same event, or the same batch, to two replicas at the same moment: charged once. */
+    const sameEventTwice = async (replica: number) => {
+      counts.sameEventTwice++;
+      if (random() < 0.5) {
+        const write = jobEvent(work, accountIds, recent);
+        const outcomes = await Promise.all(twoReplicas(replica).map((to) => send(to, keys.metering, RECORD, { input: write.input })));
+        for (const outcome of outcomes) work.answerRecord(write, outcome, false);
+      } else {
+        const writes = Array.from({ length: 5 }, () => jobEvent(work, accountIds, recent));
+        const outcomes = await Promise.all(twoReplicas(replica).map((to) => send(to, keys.metering, RECORD_BATCH, { inputs: writes.map((write) => write.input) })));
+        for (const outcome of outcomes) work.answerBatch(writes, outcome, writes.map(() => false));
+      }
+    };
+    /** An event already answered, sent again to another replica: a replay of the same charge. */
+    const resend = async (replica: number) => {
+      const charged = work.writes.filter((write) => write.kind === "usage" && write.ack !== undefined);
+      if (charged.length === 0) return single(replica);
+      counts.resent++;
+      const write = pick(charged);
+      work.answerRecord(write, await send((replica + 1) % REPLICAS, keys.metering, RECORD, { input: write.input }), true);
+    };
+    /** A Flex purchase or a lot import, now and then sent to two replicas at once: one row. */
+    const funding = async (replica: number, kind: "pack" | "lot") => {
+      counts[kind === "pack" ? "packs" : "lots"]++;
+      // The HARD_STOP account buys no more packs: its recent events run it dry and are refused.
+      const accountId = pick(kind === "pack" ? accountIds.filter((id) => id !== hardStop) : accountIds);
+      const write = kind === "pack" ? work.pack(accountId, 100n, packBought) : work.lot(accountId, BigInt(between(10, 40)), LOT_BOUGHT);
+      const to = random() < 0.3 ? twoReplicas(replica) : [replica];
+      const outcomes = await Promise.all(to.map((at) => send(at, keys.operator, kind === "pack" ? PURCHASE : IMPORT_LOT, { input: write.input })));
+      for (const outcome of outcomes) work.answerFunding(write, outcome);
+    };
+    /** A charge reversed, now and then on two replicas at once: reversed once, the other refused. */
+    const reversal = async (replica: number) => {
+      const chargeId = work.pickReversal(pick);
+      if (chargeId === null) return single(replica);
+      counts.reversals++;
+      const to = random() < 0.3 ? twoReplicas(replica) : [replica];
+      const outcomes = await Promise.all(to.map((at) => send(at, keys.operator, REVERSE, { id: chargeId, reason: "replica contention" })));
+      for (const outcome of outcomes) work.answerReversal(chargeId, outcome, to.length > 1);
+    };
+    const client = async (index: number) => {
+      for (let round = 0; round < ROUNDS; round++) {
+        const replica = (index + round) % REPLICAS;
+        const roll = random();
+        if (roll < 0.4) await single(replica);
+        else if (roll < 0.62) await batch(replica);
+        else if (roll < 0.7) await sameEventTwice(replica);
+        else if (roll < 0.76) await resend(replica);
+        else if (roll < 0.84) await funding(replica, "pack");
+        else if (roll < 0.9) await funding(replica, "lot");
+        else await reversal(replica);
+      }
+    };
+    /**
+     * One operator publishes the job price again and again on every replica in turn, while the
+     * events are rated. Each version is 0.5 from now, so the events (an hour old or from 2022) keep
+     * their charge whichever version a replica read; every publish still changes the price book
+     * each replica must see. One publisher: two versions in the same millisecond would clash.
+     */
+    let clientsDone = false;
+    const publisher = async () => {
+      for (let n = 0; n < PUBLISHES && !clientsDone; n++) {
+        counts.publishes++;
+        const outcome = await send(n % REPLICAS, keys.operator, PUBLISH, { input: { apiCode: JOB_API, meter: "JOB", unitQuantity: 1, tokensPerUnit: "0.5", note: `republished ${n}` } });
+        const data = work.body(outcome, `publish ${n}`);
+        if (!data?.publishPrice) work.problems.push(`publish ${n} refused: ${JSON.stringify(outcome.kind === "answer" ? outcome.body : outcome).slice(0, 300)}`);
+        await sleep(100);
+      }
+    };
+
+    const started = Date.now();
+    await Promise.all([
+      Promise.all(Array.from({ length: CLIENTS }, (_, index) => client(index))).finally(() => (clientsDone = true)),
+      publisher(),
+    ]);
+    const elapsed = Date.now() - started;
+    expect(work.problems, `seed ${seed}`).toEqual([]);
+
+    // Every replica reads the same balances now: none keeps a stale copy of what another wrote.
+    const BALANCE = `query Balance($id: ID!) { account(id: $id) { balance { cloudCredits flexTokens deficit available } charges { totalCount } } }`;
+    for (const accountId of accountIds) {
+      const views = await Promise.all(
+        Array.from({ length: REPLICAS }, async (_, replica) => work.body(await send(replica, keys.operator, BALANCE, { id: String(accountId) }), "balance")),
+      );
+      expect(views[1], `account ${accountId} on replica 2`).toEqual(views[0]);
+      expect(views[2], `account ${accountId} on replica 3`).toEqual(views[0]);
+    }
+    await work.expectStoredExactlyOnce(ledger, accountIds, accountIds.length);
+    await expectSoundPgLedger(ledger, accountIds);
+    expectNoErrorLogs();
+
+    const usage = work.writes.filter((write) => write.kind === "usage");
+    const charged = usage.filter((write) => write.ack !== undefined).length;
+    // The contention was real: the HARD_STOP account ran dry and was refused, the others went on.
+    expect(usage.filter((write) => write.accountId === hardStop && write.refusals.length > 0).length).toBeGreaterThan(0);
+    expect(counts.reversals).toBeGreaterThan(0);
+    console.info(
+      `replicas under contention (seed ${seed}): ${CLIENTS} clients on ${REPLICAS} replicas, ${requests.join(" + ")} requests in ${elapsed} ms; ` +
+        `${usage.length} events (${charged} charged, ${usage.length - charged} refused), ${JSON.stringify(counts)}; ` +
+        `${work.reversed.size} reversals, ${reruns() - rerunsBefore} units ran again after a concurrent commit`,
+    );
+  }, 90_000);
+
+  it("go on answering while one of them is SIGKILLed mid-batch again and again, and charge every resent event exactly once", async () => {
+    const KILLS = 10;
+    const CLIENTS = 12;
+    const BATCH = 10;
+    /** Clients that give up on a request after a few milliseconds, as an impatient caller does. */
+    const ABORT_RATE = 0.04;
+    const prefix = `kill-${seed}-${randomBytes(3).toString("hex")}`;
+    const accountIds = await seedAccounts(
+      [
+        ["Killed D", "NEGATIVE_WITH_GRACE"],
+        ["Killed E", "NEGATIVE_WITH_GRACE"],
+      ],
+      prefix,
+    );
+    const work = new Workload(prefix, () => []);
+    const recent = new Date(Date.now() - HOUR).toISOString();
+    const packBought = new Date(Date.now() - DAY).toISOString();
+    const batchesInFlight = Array.from({ length: REPLICAS }, () => 0);
+    const answersAt = new Map<string, number>();
+    const tally = { requests: 0, lostToKills: 0, aborted: 0, resentElsewhere: 0, killsMidBatch: 0, committedBeforeCut: 0 };
+
+    /**
+     * Sends until a replica answers. What got no answer may or may not have committed: it goes to
+     * the next replica with the same payload, as a client behind a load balancer retries.
+     */
+    const deliver = async (home: number, key: string, query: string, variables: Record<string, unknown>, isBatch: boolean) => {
+      for (let attempt = 0; ; attempt++) {
+        const replica = (home + attempt) % REPLICAS;
+        const url = replicas.url(replica);
+        const impatient = random() < ABORT_RATE;
+        tally.requests++;
+        if (attempt > 0) tally.resentElsewhere++;
+        if (isBatch) batchesInFlight[replica]!++;
+        const outcome = await post(url, key, query, variables, impatient ? between(1, 30) : 15_000);
+        if (isBatch) batchesInFlight[replica]!--;
+        if (outcome.kind === "answer") {
+          answersAt.set(url, (answersAt.get(url) ?? 0) + 1);
+          return { outcome, attempts: attempt + 1 };
+        }
+        if (impatient) tally.aborted++;
+        else if (replicas.wasKilled(url)) tally.lostToKills++;
+        else work.problems.push(`a live replica did not answer: ${outcome.reason}`);
+        // Every replica tried once: give the restarting one a moment.
+        if (attempt % REPLICAS === REPLICAS - 1) await sleep(20);
+      }
+    };
+    const noteLate = (writes: readonly Write[], attempts: number) => {
+      if (attempts > 1) tally.committedBeforeCut += writes.filter((write) => write.ack !== undefined && write.fresh === 0).length;
+    };
+
+    let stopping = false;
+    const client = async (index: number) => {
+      const home = index % REPLICAS;
+      while (!stopping) {
+        const roll = random();
+        if (roll < 0.4) {
+          const write = jobEvent(work, accountIds, recent);
+          const { outcome, attempts } = await deliver(home, keys.metering, RECORD, { input: write.input }, false);
+          work.answerRecord(write, outcome, false);
+          noteLate([write], attempts);
+        } else if (roll < 0.85) {
+          const writes = Array.from({ length: BATCH }, () => jobEvent(work, accountIds, recent));
+          const { outcome, attempts } = await deliver(home, keys.metering, RECORD_BATCH, { inputs: writes.map((write) => write.input) }, true);
+          work.answerBatch(writes, outcome, writes.map(() => false));
+          noteLate(writes, attempts);
+        } else {
+          const accountId = pick(accountIds);
+          const write = roll < 0.93 ? work.pack(accountId, 100n, packBought) : work.lot(accountId, BigInt(between(10, 40)), LOT_BOUGHT);
+          const { outcome } = await deliver(home, keys.operator, write.kind === "pack" ? PURCHASE : IMPORT_LOT, { input: write.input }, false);
+          work.answerFunding(write, outcome);
+        }
+      }
+    };
+    const killer = async () => {
+      try {
+        for (let kill = 0; kill < KILLS; kill++) {
+          const target = kill % REPLICAS;
+          const waitUntil = Date.now() + 3000;
+          while (batchesInFlight[target] === 0 && Date.now() < waitUntil) await sleep(1);
+          if (batchesInFlight[target]! > 0) tally.killsMidBatch++;
+          await sleep(random() * 8);
+          const others = Array.from({ length: REPLICAS }, (_, index) => index).filter((index) => index !== target);
+          const before = others.map((index) => answersAt.get(replicas.url(index)) ?? 0);
+          await replicas.kill(target);
+          await replicas.restart(target);
+          others.forEach((index, n) => {
+            if ((answersAt.get(replicas.url(index)) ?? 0) === before[n]) work.problems.push(`replica ${index + 1} answered nothing while replica ${target + 1} was down`);
+          });
+          await sleep(between(50, 150));
+        }
+      } finally {
+        stopping = true;
+      }
+    };
+
+    const started = Date.now();
+    await Promise.all([killer(), ...Array.from({ length: CLIENTS }, (_, index) => client(index))]);
+    const elapsed = Date.now() - started;
+    expect(work.problems, `seed ${seed}`).toEqual([]);
+    expect(tally.killsMidBatch, "kills that fell while a batch was in flight to the replica").toBe(KILLS);
+
+    // Every event was answered in the end; sent again to any replica, it is a replay of its charge.
+    const usage = work.writes.filter((write) => write.kind === "usage");
+    expect(usage.filter((write) => write.ack === undefined).map((write) => write.ref)).toEqual([]);
+    const sample = usage.filter((_, index) => index % Math.max(1, Math.floor(usage.length / 30)) === 0);
+    for (const [n, write] of sample.entries()) {
+      work.answerRecord(write, await post(replicas.url(n % REPLICAS), keys.metering, RECORD, { input: write.input }), true);
+    }
+    expect(work.problems, `seed ${seed}`).toEqual([]);
+    await work.expectStoredExactlyOnce(ledger, accountIds, accountIds.length);
+    await expectSoundPgLedger(ledger, accountIds);
+    expectNoErrorLogs();
+    console.info(
+      `replicas through SIGKILLs (seed ${seed}): ${KILLS} kills in ${elapsed} ms, ${usage.length} events and ${work.writes.length - usage.length} purchases and lot imports ` +
+        `from ${CLIENTS} clients; ${JSON.stringify(tally)}`,
+    );
+  }, 120_000);
+
+  it("rate the very next event with a price published on another replica, and refuse a key revoked on another at once", async () => {
+    const suffix = randomBytes(3).toString("hex");
+    const apiCode = `replicas/propagation-${suffix}`;
+    const { id: accountId } = await ledger.services.accounts.create({ name: "Price watcher", country: "JP" }, ACTOR);
+    let sequence = 0;
+    const ok = async (replica: number, key: string, query: string, variables: Record<string, unknown>) => {
+      const outcome = await post(replicas.url(replica), key, query, variables);
+      if (outcome.kind !== "answer") throw new Error(outcome.reason);
+      expectNoInternalError(outcome.body);
+      expect(outcome.body.errors, JSON.stringify(outcome.body.errors)).toBeUndefined();
+      return outcome.body.data;
+    };
+    const event = (occurredAt: string) => ({
+      eventId: `propagation-${suffix}-${++sequence}`,
+      accountId: String(accountId),
+      apiCode,
+      quantity: "1",
+      outcome: "SUCCEEDED",
+      occurredAt,
+    });
+
+    // Every replica has read the price book before the first publication: no price yet.
+    for (let replica = 0; replica < REPLICAS; replica++) {
+      const outcome = await post(replicas.url(replica), keys.metering, RECORD, { input: event(new Date().toISOString()) });
+      if (outcome.kind !== "answer") throw new Error(outcome.reason);
+      expect(errorsIn(outcome.body).map((error) => error.extensions?.code)).toEqual(["PRICE_NOT_FOUND"]);
+    }
+    const published: { tokens: string; effectiveFrom: string }[] = [];
+    for (let round = 0; round < 6; round++) {
+      const publisher = round % REPLICAS;
+      const tokens = String(round + 2);
+      const { publishPrice } = await ok(publisher, keys.operator, PUBLISH, { input: { apiCode, meter: "JOB", unitQuantity: 1, tokensPerUnit: tokens, note: `round ${round}` } });
+      published.push({ tokens, effectiveFrom: publishPrice.effectiveFrom });
+      for (const other of [publisher + 1, publisher + 2].map((index) => index % REPLICAS)) {
+        const { recordUsage } = await ok(other, keys.metering, RECORD, { input: event(publishPrice.effectiveFrom) });
+        expect(recordUsage.charge.tokens, `round ${round}: published on replica ${publisher + 1}, rated on replica ${other + 1}`).toBe(tokens);
+      }
+    }
+    // Each version still rates what occurred while it was in force, on every replica.
+    for (const [n, version] of published.entries()) {
+      const { recordUsage } = await ok(n % REPLICAS, keys.metering, RECORD, { input: event(version.effectiveFrom) });
+      expect(recordUsage.charge.tokens).toBe(version.tokens);
+    }
+
+    const CREATE_KEY = `mutation Key($input: CreateApiKeyInput!) { createApiKey(input: $input) { key { id } secret } }`;
+    const REVOKE = `mutation Revoke($id: ID!) { revokeApiKey(id: $id) { id revokedAt } }`;
+    const survivor = (await ok(0, keys.operator, CREATE_KEY, { input: { name: `survivor ${suffix}`, role: "METERING" } })).createApiKey.secret as string;
+    for (let revoker = 0; revoker < REPLICAS; revoker++) {
+      const { key, secret } = (await ok((revoker + 1) % REPLICAS, keys.operator, CREATE_KEY, { input: { name: `doomed ${suffix} ${revoker}`, role: "METERING" } })).createApiKey;
+      // Every replica has served the key before it is revoked.
+      for (let replica = 0; replica < REPLICAS; replica++) await ok(replica, secret, RECORD, { input: event(published.at(-1)!.effectiveFrom) });
+      expect((await ok(revoker, keys.operator, REVOKE, { id: key.id })).revokeApiKey.revokedAt).not.toBeNull();
+      for (const other of [revoker + 1, revoker + 2].map((index) => index % REPLICAS)) {
+        const refused = event(published.at(-1)!.effectiveFrom);
+        const outcome = await post(replicas.url(other), secret, RECORD, { input: refused });
+        if (outcome.kind !== "answer") throw new Error(outcome.reason);
+        expect({ status: outcome.status, codes: errorsIn(outcome.body).map((error) => error.extensions?.code) }, `revoked on replica ${revoker + 1}, used on replica ${other + 1}`).toEqual({
+          status: 401,
+          codes: ["UNAUTHENTICATED"],
+        });
+        expect(await ledger.rows("select id from usage_charges where event_id = $1", [refused.eventId])).toEqual([]);
+        // The same request with a key nobody revoked goes through on that replica.
+        expect((await ok(other, survivor, RECORD, { input: event(published.at(-1)!.effectiveFrom) })).recordUsage.replayed).toBe(false);
+      }
+    }
+    await expectSoundPgLedger(ledger, [accountId]);
+    expectNoErrorLogs();
+  }, 60_000);
+});
