@@ -117,10 +117,14 @@ describe.skipIf(!TEST_DATABASE_URL)(`Replicas on one PostgreSQL database${TEST_D
         ["Shared A", "NEGATIVE_WITH_GRACE"],
         ["Shared B", "NEGATIVE_WITH_GRACE"],
         ["Shared C", "HARD_STOP"],
+        ["Rival X", "NEGATIVE_WITH_GRACE"],
+        ["Rival Y", "NEGATIVE_WITH_GRACE"],
       ],
       prefix,
     );
     const hardStop = accountIds[2]!;
+    const shared = accountIds.slice(0, 3);
+    const rivalAccounts = accountIds.slice(3);
     const work = new Workload(prefix, (accountId) => (accountId === hardStop ? ["INSUFFICIENT_BALANCE"] : []));
     const recent = new Date(Date.now() - HOUR).toISOString();
     const packBought = new Date(Date.now() - DAY).toISOString();
@@ -131,27 +135,27 @@ describe.skipIf(!TEST_DATABASE_URL)(`Replicas on one PostgreSQL database${TEST_D
       return post(replicas.url(replica), key, query, variables);
     };
     const twoReplicas = (replica: number) => [replica, (replica + 1) % REPLICAS];
-    const counts = { single: 0, batch: 0, sameEventTwice: 0, resent: 0, packs: 0, lots: 0, reversals: 0, publishes: 0 };
+    const counts = { single: 0, batch: 0, sameEventTwice: 0, resent: 0, packs: 0, lots: 0, reversals: 0, rivals: 0, publishes: 0 };
 
     const single = async (replica: number) => {
       counts.single++;
-      const write = jobEvent(work, accountIds, recent);
+      const write = jobEvent(work, shared, recent);
       work.answerRecord(write, await send(replica, keys.metering, RECORD, { input: write.input }), false);
     };
     const batch = async (replica: number) => {
       counts.batch++;
-      const writes = Array.from({ length: between(5, 15) }, () => jobEvent(work, accountIds, recent));
+      const writes = Array.from({ length: between(5, 15) }, () => jobEvent(work, shared, recent));
       work.answerBatch(writes, await send(replica, keys.metering, RECORD_BATCH, { inputs: writes.map((write) => write.input) }), writes.map(() => false));
     };
     /** The same event, or the same batch, to two replicas at the same moment: charged once. */
     const sameEventTwice = async (replica: number) => {
       counts.sameEventTwice++;
       if (random() < 0.5) {
-        const write = jobEvent(work, accountIds, recent);
+        const write = jobEvent(work, shared, recent);
         const outcomes = await Promise.all(twoReplicas(replica).map((to) => send(to, keys.metering, RECORD, { input: write.input })));
         for (const outcome of outcomes) work.answerRecord(write, outcome, false);
       } else {
-        const writes = Array.from({ length: 5 }, () => jobEvent(work, accountIds, recent));
+        const writes = Array.from({ length: 5 }, () => jobEvent(work, shared, recent));
         const outcomes = await Promise.all(twoReplicas(replica).map((to) => send(to, keys.metering, RECORD_BATCH, { inputs: writes.map((write) => write.input) })));
         for (const outcome of outcomes) work.answerBatch(writes, outcome, writes.map(() => false));
       }
@@ -168,7 +172,7 @@ describe.skipIf(!TEST_DATABASE_URL)(`Replicas on one PostgreSQL database${TEST_D
     const funding = async (replica: number, kind: "pack" | "lot") => {
       counts[kind === "pack" ? "packs" : "lots"]++;
       // The HARD_STOP account buys no more packs: its recent events run it dry and are refused.
-      const accountId = pick(kind === "pack" ? accountIds.filter((id) => id !== hardStop) : accountIds);
+      const accountId = pick(kind === "pack" ? shared.filter((id) => id !== hardStop) : shared);
       const write = kind === "pack" ? work.pack(accountId, 100n, packBought) : work.lot(accountId, BigInt(between(10, 40)), LOT_BOUGHT);
       const to = random() < 0.3 ? twoReplicas(replica) : [replica];
       const outcomes = await Promise.all(to.map((at) => send(at, keys.operator, kind === "pack" ? PURCHASE : IMPORT_LOT, { input: write.input })));
@@ -183,6 +187,27 @@ describe.skipIf(!TEST_DATABASE_URL)(`Replicas on one PostgreSQL database${TEST_D
       const outcomes = await Promise.all(to.map((at) => send(at, keys.operator, REVERSE, { id: chargeId, reason: "replica contention" })));
       for (const outcome of outcomes) work.answerReversal(chargeId, outcome, to.length > 1);
     };
+    /**
+     * One event id, order reference or external reference for two accounts, sent to two replicas
+     * at the same moment. Each unit locks only its own account (an event goes alone, as a batch
+     * of one, not in a group with other accounts' events), so the two meet only at the unique
+     * index: one is stored; the other runs again, finds it, and is refused IDEMPOTENCY_CONFLICT.
+     */
+    const rivals = async (replica: number) => {
+      counts.rivals++;
+      const [first, second] = random() < 0.5 ? rivalAccounts : [...rivalAccounts].reverse();
+      const kind = pick(["usage", "pack", "lot"] as const);
+      const write = kind === "usage" ? jobEvent(work, [first!], recent) : kind === "pack" ? work.pack(first!, 100n, packBought) : work.lot(first!, 20n, LOT_BOUGHT);
+      const pair = [write, work.rival(write, second!)];
+      const outcomes = await Promise.all(
+        twoReplicas(replica).map((to, n) =>
+          kind === "usage"
+            ? send(to, keys.metering, RECORD_BATCH, { inputs: [pair[n]!.input] })
+            : send(to, keys.operator, kind === "pack" ? PURCHASE : IMPORT_LOT, { input: pair[n]!.input }),
+        ),
+      );
+      pair.forEach((sent, n) => (kind === "usage" ? work.answerBatch([sent], outcomes[n]!, [false]) : work.answerFunding(sent, outcomes[n]!)));
+    };
     const client = async (index: number) => {
       for (let round = 0; round < ROUNDS; round++) {
         const replica = (index + round) % REPLICAS;
@@ -192,7 +217,8 @@ describe.skipIf(!TEST_DATABASE_URL)(`Replicas on one PostgreSQL database${TEST_D
         else if (roll < 0.7) await sameEventTwice(replica);
         else if (roll < 0.76) await resend(replica);
         else if (roll < 0.84) await funding(replica, "pack");
-        else if (roll < 0.9) await funding(replica, "lot");
+        else if (roll < 0.88) await funding(replica, "lot");
+        else if (roll < 0.92) await rivals(replica);
         else await reversal(replica);
       }
     };

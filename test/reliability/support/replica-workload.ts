@@ -36,6 +36,8 @@ export interface Write {
   /** Answers that charged the event anew (not replays): more than one is a double charge. */
   fresh: number;
   refusals: string[];
+  /** Sent at the same moment as a write of another account under the same reference. */
+  contested?: boolean;
 }
 
 export interface UsageAnswer {
@@ -77,6 +79,21 @@ export class Workload {
   }
 
   /**
+   * The same reference for another account, to be sent at the same moment as `write`: one of the
+   * two is stored, the other is refused IDEMPOTENCY_CONFLICT.
+   */
+  rival(write: Write, accountId: number): Write {
+    const rival = this.add({ kind: write.kind, ref: write.ref, accountId, micros: write.micros, input: { ...write.input, accountId: String(accountId) } });
+    write.contested = rival.contested = true;
+    return rival;
+  }
+
+  /** A refusal the write may meet: its account's, or a conflict with its rival. */
+  private mayBeRefused(write: Write, code: string): boolean {
+    return (write.contested === true && code === "IDEMPOTENCY_CONFLICT") || (write.kind === "usage" && this.allowedRefusals(write.accountId).includes(code));
+  }
+
+  /**
    * A whole GraphQL answer: never an internal error, never a leak; returns its data, or null
    * (with the problem noted) when the request was lost or refused as a whole.
    */
@@ -104,7 +121,7 @@ export class Workload {
     } else {
       const code = answer.code ?? "NO_CODE";
       write.refusals.push(code);
-      if (!this.allowedRefusals(write.accountId).includes(code)) this.problems.push(`${write.ref} refused ${code}`);
+      if (!this.mayBeRefused(write, code)) this.problems.push(`${write.ref} refused ${code}`);
       if (afterAck) this.problems.push(`${write.ref} sent again after it was charged was refused ${code}`);
     }
   }
@@ -142,7 +159,9 @@ export class Workload {
     if (outcome.kind === "lost") return false;
     const row = write.kind === "pack" ? data?.recordFlexPurchase : data?.importCreditLot;
     if (!row) {
-      this.problems.push(`${write.ref} refused: ${JSON.stringify(outcome.body.errors).slice(0, 300)}`);
+      const code = errorsIn(outcome.body)[0]?.extensions?.code ?? "NO_CODE";
+      write.refusals.push(code);
+      if (!this.mayBeRefused(write, code)) this.problems.push(`${write.ref} refused: ${JSON.stringify(outcome.body.errors).slice(0, 300)}`);
       return true;
     }
     const amount = write.kind === "pack" ? row.tokens : row.amount;
@@ -195,17 +214,24 @@ export class Workload {
   async expectStoredExactlyOnce(ledger: PgLedger, accountIds: readonly number[], seededPacks: number): Promise<void> {
     const ids = [...accountIds];
     const stored = async (query: string) =>
-      new Map((await ledger.rows<{ ref: string; id: number; micros: number }>(query, [ids])).map((row) => [row.ref, row]));
-    const charges = await stored("select event_id as ref, id, tokens_micros as micros from usage_charges where account_id = any($1::bigint[])");
-    const packs = await stored("select order_ref as ref, id, tokens_micros as micros from flex_packs where account_id = any($1::bigint[])");
-    const lots = await stored("select external_ref as ref, id, amount_micros as micros from credit_lots where account_id = any($1::bigint[])");
+      new Map((await ledger.rows<{ ref: string; id: number; micros: number; account: number }>(query, [ids])).map((row) => [row.ref, row]));
+    const charges = await stored("select event_id as ref, id, tokens_micros as micros, account_id as account from usage_charges where account_id = any($1::bigint[])");
+    const packs = await stored("select order_ref as ref, id, tokens_micros as micros, account_id as account from flex_packs where account_id = any($1::bigint[])");
+    const lots = await stored("select external_ref as ref, id, amount_micros as micros, account_id as account from credit_lots where account_id = any($1::bigint[])");
     const table = { usage: charges, pack: packs, lot: lots };
+    const acceptedByRef = new Map<string, Write[]>();
+    for (const write of this.writes) {
+      if (write.ack !== undefined) acceptedByRef.set(write.ref, [...(acceptedByRef.get(write.ref) ?? []), write]);
+    }
     for (const write of this.writes) {
       const row = table[write.kind].get(write.ref);
-      if (write.ack === undefined) expect(row, `${write.ref} was never accepted, yet it is stored`).toBeUndefined();
-      else expect(row && { id: String(row.id), micros: BigInt(row.micros) }, write.ref).toEqual({ id: write.ack, micros: write.micros });
+      const accepted = acceptedByRef.get(write.ref) ?? [];
+      // Of two rivals under one reference exactly one was accepted, and it is the one stored.
+      if (write.contested) expect(accepted.length, `rivals under ${write.ref} accepted`).toBe(1);
+      if (write.ack !== undefined) expect(row && { id: String(row.id), micros: BigInt(row.micros), account: row.account }, write.ref).toEqual({ id: write.ack, micros: write.micros, account: write.accountId });
+      else if (accepted.length === 0) expect(row, `${write.ref} was never accepted, yet it is stored`).toBeUndefined();
     }
-    const accepted = (kind: WriteKind) => this.writes.filter((write) => write.kind === kind && write.ack !== undefined).length;
+    const accepted = (kind: WriteKind) => [...acceptedByRef.values()].filter((writes) => writes[0]!.kind === kind).length;
     expect(charges.size, "charges stored").toBe(accepted("usage"));
     expect(packs.size, "packs stored").toBe(accepted("pack") + seededPacks);
     expect(lots.size, "lots stored").toBe(accepted("lot"));
