@@ -458,4 +458,28 @@ describe.skipIf(!TEST_DATABASE_URL)(`Replicas on one PostgreSQL database${TEST_D
     await expectSoundPgLedger(ledger, [accountId]);
     expectNoErrorLogs();
   }, 60_000);
+
+  it("keep serving when the database ends every connection they hold, as a PostgreSQL restart or failover does", async () => {
+    const { id: accountId } = await ledger.services.accounts.create({ name: "Reconnecting", country: "JP" }, ACTOR);
+    const suffix = randomBytes(3).toString("hex");
+    const record = (replica: number, n: number) =>
+      post(replicas.url(replica), keys.metering, RECORD, {
+        input: { eventId: `reconnect-${suffix}-${n}`, accountId: String(accountId), apiCode: JOB_API, quantity: "1", outcome: "SUCCEEDED", occurredAt: new Date(Date.now() - HOUR).toISOString() },
+      });
+    // Every replica has connections open and idle in its pool.
+    for (let replica = 0; replica < REPLICAS; replica++) expect((await record(replica, replica)).kind).toBe("answer");
+    const ended = await ledger.rows("select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()");
+    expect(ended.length).toBeGreaterThanOrEqual(REPLICAS);
+    // Each pool hears of its idle connections' end in a moment; none of that may stop a replica.
+    await sleep(300);
+    for (let replica = 0; replica < REPLICAS; replica++) {
+      expect(replicas.isRunning(replica), `replica ${replica + 1} is still running`).toBe(true);
+      const health = await fetch(`${replicas.url(replica)}/healthz`);
+      expect(health.status, `replica ${replica + 1} healthy again`).toBe(200);
+      const outcome = await record(replica, REPLICAS + replica);
+      if (outcome.kind !== "answer") throw new Error(outcome.reason);
+      expect(outcome.body.data?.recordUsage.charge.tokens, JSON.stringify(outcome.body)).toBe("0.5");
+    }
+    await expectSoundPgLedger(ledger, [accountId]);
+  }, 30_000);
 });

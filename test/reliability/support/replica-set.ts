@@ -41,6 +41,12 @@ export class ReplicaSet {
     return this.current[index]!.url;
   }
 
+  /** False once replica `index` has exited, whatever the reason. */
+  isRunning(index: number): boolean {
+    const { child } = this.current[index]!;
+    return child.exitCode === null && child.signalCode === null;
+  }
+
   wasKilled(url: string): boolean {
     return this.killed.has(url);
   }
