@@ -274,7 +274,7 @@ describe.skipIf(!TEST_DATABASE_URL)(`Replicas on one PostgreSQL database${TEST_D
 
   it("go on answering while one of them is SIGKILLed mid-batch again and again, and charge every resent event exactly once", async () => {
     const KILLS = 10;
-    const CLIENTS = 12;
+    const CLIENTS = 9;
     const BATCH = 10;
     /** Clients that give up on a request after a few milliseconds, as an impatient caller does. */
     const ABORT_RATE = 0.04;
