@@ -27,7 +27,7 @@ import {
   type Write,
 } from "./support/replica-workload.js";
 import { errorsIn, expectNoInternalError } from "./support/safe-errors.js";
-import { bundleServer, type Outcome, post, sleep } from "./support/server-process.js";
+import { bundleServer, type Launcher, post, sleep } from "./support/server-process.js";
 
 const REPLICAS = 3;
 /** Connections per replica: three replicas and the test stay far below max_connections (100). */
@@ -52,10 +52,12 @@ describe.skipIf(!TEST_DATABASE_URL)(`Replicas on one PostgreSQL database${TEST_D
   let ledger: PgLedger;
   let replicas: ReplicaSet;
   let keys: { operator: string; metering: string };
+  let launcher: Launcher;
 
   beforeAll(async () => {
     const bundle = await bundleServer();
     cleanups.push(bundle.dispose);
+    launcher = bundle.launcher;
     database = await freshDatabase("replicas");
     cleanups.push(() => database.drop());
     // The test's own connections migrate the new database, as `flexgate migrate` would first.
@@ -482,4 +484,34 @@ describe.skipIf(!TEST_DATABASE_URL)(`Replicas on one PostgreSQL database${TEST_D
     }
     await expectSoundPgLedger(ledger, [accountId]);
   }, 30_000);
+
+  it("load the demo data once, and register the bootstrap key once, when three start together on a new database", async () => {
+    const fresh = await freshDatabase("replicas_demo");
+    let together: ReplicaSet | undefined;
+    try {
+      const env = { FLEXGATE_DEMO: "on", FLEXGATE_BOOTSTRAP_OPERATOR_KEY: "three-at-once-bootstrap-key-of-32-characters" };
+      together = await ReplicaSet.start(REPLICAS, { launcher, databaseUrl: fresh.url, poolSize: 2, env });
+      expect(await together.stopAll()).toEqual(Array.from({ length: REPLICAS }, () => ({ code: 0, signal: null })));
+      const messages = together.logLines().map((line) => line.message);
+      expect(messages.filter((message) => message === "loaded demo data into the empty database").length).toBe(1);
+      expect(messages.filter((message) => message?.startsWith("registered the bootstrap operator key")).length).toBe(1);
+      const check = await openPgLedger(fresh.url);
+      try {
+        const [counts] = await check.rows<{ demo: number; duplicates: number; resellers: number; keys: number }>(
+          `select (select count(*) from accounts where demo) as demo,
+             (select count(*) - count(distinct name) from accounts) as duplicates,
+             (select count(*) - count(distinct name) from resellers) as resellers,
+             (select count(*) from api_keys) as keys`,
+        );
+        expect(counts!.demo).toBeGreaterThan(0);
+        expect({ duplicates: counts!.duplicates, resellers: counts!.resellers, keys: counts!.keys }).toEqual({ duplicates: 0, resellers: 0, keys: 1 });
+        expect(await check.services.ledger.verify()).toEqual([]);
+      } finally {
+        await check.close();
+      }
+    } finally {
+      together?.killAll();
+      await fresh.drop();
+    }
+  }, 60_000);
 });

@@ -10,6 +10,8 @@ export interface ReplicaSetOptions {
   readonly databaseUrl: string;
   /** FLEXGATE_DATABASE_POOL of each replica: the sum over replicas stays under max_connections. */
   readonly poolSize: number;
+  /** More environment for every replica (FLEXGATE_DEMO, FLEXGATE_BOOTSTRAP_OPERATOR_KEY…). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export class ReplicaSet {
@@ -92,7 +94,7 @@ export class ReplicaSet {
       // FLEXGATE_DATABASE_URL wins over the SQLite path, which stays unused.
       dbPath: "unused-when-a-database-url-is-set.sqlite",
       launcher: this.options.launcher,
-      env: { FLEXGATE_DATABASE_URL: this.options.databaseUrl, FLEXGATE_DATABASE_POOL: String(this.options.poolSize) },
+      env: { ...this.options.env, FLEXGATE_DATABASE_URL: this.options.databaseUrl, FLEXGATE_DATABASE_POOL: String(this.options.poolSize) },
     });
     this.everStarted.push(server);
     return server;
