@@ -7,6 +7,8 @@
  * - One replica SIGKILLed in the middle of batches, again and again: the others go on answering,
  *   clients resend what got no answer to another replica, every event is charged exactly once.
  * - A price or a key revocation made on one replica holds on the others from the next request.
+ * - The database ending every connection (a restart, a failover) stops no replica.
+ * - Replicas starting together on a new database load the demo data and the bootstrap key once.
  */
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
