@@ -29,6 +29,10 @@ export function openPool(url: string, max = 10): pg.Pool {
   // An idle connection the server ends (a restart, a failover, a dropped database) emits an error
   // on the pool; unheard, it would end the process. The next query opens a new connection.
   pool.on("error", (error) => log.warn("an idle PostgreSQL connection was closed", { error: error.message }));
+  // One the server ends while a unit holds it (between two of its statements) emits the error on
+  // the connection itself, which the pool no longer listens to: unheard, that too ended the
+  // process. The unit's next statement fails, and the unit answers for it as for any failure.
+  pool.on("connect", (client) => client.on("error", () => {}));
   return pool;
 }
 
