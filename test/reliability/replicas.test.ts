@@ -29,7 +29,7 @@ import {
   type Write,
 } from "./support/replica-workload.js";
 import { errorsIn, expectNoInternalError } from "./support/safe-errors.js";
-import { bundleServer, type Launcher, post, sleep } from "./support/server-process.js";
+import { bundleServer, type Launcher, type Outcome, post, sleep } from "./support/server-process.js";
 
 const REPLICAS = 3;
 /** Connections per replica: three replicas and the test stay far below max_connections (100). */
@@ -463,29 +463,59 @@ describe.skipIf(!TEST_DATABASE_URL)(`Replicas on one PostgreSQL database${TEST_D
     expectNoErrorLogs();
   }, 60_000);
 
-  it("keep serving when the database ends every connection they hold, as a PostgreSQL restart or failover does", async () => {
-    const { id: accountId } = await ledger.services.accounts.create({ name: "Reconnecting", country: "JP" }, ACTOR);
-    const suffix = randomBytes(3).toString("hex");
-    const record = (replica: number, n: number) =>
-      post(replicas.url(replica), keys.metering, RECORD, {
-        input: { eventId: `reconnect-${suffix}-${n}`, accountId: String(accountId), apiCode: JOB_API, quantity: "1", outcome: "SUCCEEDED", occurredAt: new Date(Date.now() - HOUR).toISOString() },
-      });
-    // Every replica has connections open and idle in its pool.
-    for (let replica = 0; replica < REPLICAS; replica++) expect((await record(replica, replica)).kind).toBe("answer");
-    const ended = await ledger.rows("select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()");
-    expect(ended.length).toBeGreaterThanOrEqual(REPLICAS);
-    // Each pool hears of its idle connections' end in a moment; none of that may stop a replica.
-    await sleep(300);
+  it("keep serving when the database ends every connection they hold, idle or in a transaction, as a PostgreSQL restart or failover does", async () => {
+    const CLIENTS = 6;
+    const TERMINATIONS = 3;
+    const prefix = `reconnect-${seed}-${randomBytes(3).toString("hex")}`;
+    const accountIds = await seedAccounts([["Reconnecting", "NEGATIVE_WITH_GRACE"]], prefix);
+    const work = new Workload(prefix, () => []);
+    const recent = new Date(Date.now() - HOUR).toISOString();
+    const tally = { requests: 0, failedWithTheirConnection: 0, ended: 0 };
+    const internal = (outcome: Outcome) => outcome.kind === "answer" && errorsIn(outcome.body).some((error) => error.extensions?.code === "INTERNAL_SERVER_ERROR");
+    /**
+     * A request whose transaction lost its connection fails (INTERNAL_SERVER_ERROR, or no answer
+     * at all): the client sends it again, to the next replica, as it would after any failure.
+     */
+    const deliver = async (home: number, inputs: Record<string, unknown>[]) => {
+      for (let attempt = 0; ; attempt++) {
+        tally.requests++;
+        const outcome = await post(replicas.url((home + attempt) % REPLICAS), keys.metering, RECORD_BATCH, { inputs });
+        if (outcome.kind === "answer" && !internal(outcome)) return outcome;
+        tally.failedWithTheirConnection++;
+        if (attempt > 20) throw new Error(`no replica could take a batch: ${JSON.stringify(outcome).slice(0, 300)}`);
+      }
+    };
+    let stopping = false;
+    const client = async (index: number) => {
+      while (!stopping) {
+        const writes = Array.from({ length: 10 }, () => jobEvent(work, accountIds, recent));
+        work.answerBatch(writes, await deliver(index % REPLICAS, writes.map((write) => write.input)), writes.map(() => false));
+      }
+    };
+    const database = async () => {
+      try {
+        for (let n = 0; n < TERMINATIONS; n++) {
+          await sleep(400);
+          // Every connection of the replicas, whatever it is doing: idle, or between two statements of a unit.
+          const ended = await ledger.rows("select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()");
+          tally.ended += ended.length;
+        }
+        await sleep(400);
+      } finally {
+        stopping = true;
+      }
+    };
+    await Promise.all([database(), ...Array.from({ length: CLIENTS }, (_, index) => client(index))]);
     for (let replica = 0; replica < REPLICAS; replica++) {
       expect(replicas.isRunning(replica), `replica ${replica + 1} is still running`).toBe(true);
-      const health = await fetch(`${replicas.url(replica)}/healthz`);
-      expect(health.status, `replica ${replica + 1} healthy again`).toBe(200);
-      const outcome = await record(replica, REPLICAS + replica);
-      if (outcome.kind !== "answer") throw new Error(outcome.reason);
-      expect(outcome.body.data?.recordUsage.charge.tokens, JSON.stringify(outcome.body)).toBe("0.5");
+      expect((await fetch(`${replicas.url(replica)}/healthz`)).status, `replica ${replica + 1} healthy`).toBe(200);
     }
-    await expectSoundPgLedger(ledger, [accountId]);
-  }, 30_000);
+    expect(work.problems, `seed ${seed}`).toEqual([]);
+    expect(tally.ended).toBeGreaterThanOrEqual(TERMINATIONS * REPLICAS);
+    await work.expectStoredExactlyOnce(ledger, accountIds, accountIds.length);
+    await expectSoundPgLedger(ledger, accountIds);
+    console.info(`replicas through ${TERMINATIONS} terminations of every database connection: ${JSON.stringify(tally)}, ${work.writes.length} events`);
+  }, 60_000);
 
   it("load the demo data once, and register the bootstrap key once, when three start together on a new database", async () => {
     const fresh = await freshDatabase("replicas_demo");
