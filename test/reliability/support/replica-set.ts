@@ -25,7 +25,7 @@ export class ReplicaSet {
   /** Starts `count` replicas together, as a deployment does (they migrate under one lock). */
   static async start(count: number, options: ReplicaSetOptions): Promise<ReplicaSet> {
     const set = new ReplicaSet(options);
-    const started = await Promise.allSettled(Array.from({ length: count }, () => set.launch()));
+    const started = await Promise.allSettled(Array.from({ length: count }, (_, index) => set.launch(index)));
     const failed = started.find((outcome) => outcome.status === "rejected");
     if (failed) {
       set.killAll();
@@ -62,9 +62,23 @@ export class ReplicaSet {
     if (exit.signal !== "SIGKILL") throw new Error(`replica ${index} exited with ${JSON.stringify(exit)} instead of dying of SIGKILL`);
   }
 
+  /** Stops replica `index` where it is (SIGSTOP), as a pause, a frozen VM or a partition would. */
+  freeze(index: number): void {
+    this.current[index]!.child.kill("SIGSTOP");
+  }
+
+  thaw(index: number): void {
+    this.current[index]!.child.kill("SIGCONT");
+  }
+
+  /** The application_name of replica `index`'s connections, to find them in pg_stat_activity. */
+  static applicationName(index: number): string {
+    return `flexgate-replica-${index + 1}`;
+  }
+
   /** Starts replica `index` again in place of the one that was killed. */
   async restart(index: number): Promise<void> {
-    this.current[index] = await this.launch();
+    this.current[index] = await this.launch(index);
   }
 
   /** Stops every replica with SIGTERM; resolves to each one's exit. */
@@ -75,7 +89,12 @@ export class ReplicaSet {
   }
 
   killAll(): void {
-    for (const server of this.everStarted) if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
+    for (const server of this.everStarted) {
+      if (server.child.exitCode === null && server.child.signalCode === null) {
+        server.child.kill("SIGCONT");
+        server.child.kill("SIGKILL");
+      }
+    }
   }
 
   /** The logs of every process that ran, the killed ones included. */
@@ -89,12 +108,14 @@ export class ReplicaSet {
     );
   }
 
-  private async launch(): Promise<ServerProcess> {
+  private async launch(index: number): Promise<ServerProcess> {
+    const databaseUrl = new URL(this.options.databaseUrl);
+    databaseUrl.searchParams.set("application_name", ReplicaSet.applicationName(index));
     const server = await startServer({
       // FLEXGATE_DATABASE_URL wins over the SQLite path, which stays unused.
       dbPath: "unused-when-a-database-url-is-set.sqlite",
       launcher: this.options.launcher,
-      env: { ...this.options.env, FLEXGATE_DATABASE_URL: this.options.databaseUrl, FLEXGATE_DATABASE_POOL: String(this.options.poolSize) },
+      env: { ...this.options.env, FLEXGATE_DATABASE_URL: databaseUrl.toString(), FLEXGATE_DATABASE_POOL: String(this.options.poolSize) },
     });
     this.everStarted.push(server);
     return server;
