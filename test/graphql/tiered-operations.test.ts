@@ -81,6 +81,19 @@ describe("enrollPlan", () => {
     expect((await ok(server, ENROLL, { input: { accountId: id, tier: "PAID", effectiveFrom: "2026-01-05T00:00:01Z" } })).enrollPlan.plan.tier).toBe("PAID");
   });
 
+  it("shows each enrollment's own plan when one document enrolls twice", async () => {
+    const id = await anAccount();
+    const data = await ok(
+      server,
+      `mutation($id: ID!) {
+        free: enrollPlan(input: { accountId: $id, tier: FREE, effectiveFrom: "2026-01-01T00:00:00Z" }) { plan { tier } }
+        paid: enrollPlan(input: { accountId: $id, tier: PAID }) { plan { tier } planHistory { tier } }
+      }`,
+      { id },
+    );
+    expect(data).toEqual({ free: { plan: { tier: "FREE" } }, paid: { plan: { tier: "PAID" }, planHistory: [{ tier: "LEGACY" }, { tier: "FREE" }, { tier: "PAID" }] } });
+  });
+
   it("refuses an account that does not exist as NOT_FOUND on input.accountId", async () => {
     const error = await refused(ENROLL, { input: { accountId: "999999", tier: "FREE" } });
     expect([error.extensions.code, error.extensions.field]).toEqual(["NOT_FOUND", "input.accountId"]);

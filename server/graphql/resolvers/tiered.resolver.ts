@@ -109,8 +109,11 @@ export class TieredResolver {
     description:
       "Enrolls an account in FREE or PAID (with or without PAYG) from effectiveFrom on. Usage already recorded never changes plan: effectiveFrom must come after the account's last usage.",
   })
-  enrollPlan(@Arg("input", () => EnrollPlanInput, { description: "The enrollment." }) input: EnrollPlanInput, @Ctx() { services, viewer }: GraphQLContext) {
-    return services.tiered.enrollPlan({ ...input, accountId: parseId(input.accountId, "input.accountId") }, viewer!.actor);
+  async enrollPlan(@Arg("input", () => EnrollPlanInput, { description: "The enrollment." }) input: EnrollPlanInput, @Ctx() { services, viewer, loaders }: GraphQLContext) {
+    const account = await services.tiered.enrollPlan({ ...input, accountId: parseId(input.accountId, "input.accountId") }, viewer!.actor);
+    // A plan read earlier in the same document (another aliased mutation) is out of date now.
+    loaders.planHistory.clear(account.id);
+    return account;
   }
 
   @Roles("OPERATOR")
@@ -121,14 +124,16 @@ export class TieredResolver {
 
   @Roles("OPERATOR")
   @Mutation(() => TokenFlexPool, { description: "Imports the tokens of an enterprise agreement. Idempotent on externalRef; pays any deficit first when its term has started." })
-  importTokenFlexPool(
+  async importTokenFlexPool(
     @Arg("input", () => ImportTokenFlexPoolInput, { description: "The pool." }) input: ImportTokenFlexPoolInput,
-    @Ctx() { services, viewer }: GraphQLContext,
+    @Ctx() { services, viewer, loaders }: GraphQLContext,
   ) {
-    return services.funding.importTokenFlexPool(
+    const pool = await services.funding.importTokenFlexPool(
       { accountId: parseId(input.accountId, "input.accountId"), tokensMicros: input.tokens, startsAt: input.startsAt, endsAt: input.endsAt, externalRef: input.externalRef },
       viewer!.actor,
     );
+    loaders.tokenFlexPools.clear(pool.accountId);
+    return pool;
   }
 
   @FieldResolver(() => Boolean, { description: "True once endsAt has passed: what is left is lost." })
