@@ -71,6 +71,15 @@ describe("statements per request do not grow with the page, tiered fields includ
     expect(many.statements.length, many.statements.join("\n")).toBeLessThanOrEqual(15);
   });
 
+  it("a page of 100 accounts with their PAYG statements is refused before it runs: each statement scans a month", async () => {
+    statements.length = 0;
+    recording = true;
+    const { status, body } = await server.graphql(statementPage, { n: 100 }).finally(() => (recording = false));
+    expect(status).toBe(400);
+    expect(body.errors!.map((error: any) => error.extensions.code)).toEqual(["QUERY_TOO_COMPLEX"]);
+    expect(statements.filter((sql) => sql.includes('"payg_parts"'))).toEqual([]);
+  });
+
   it("a page carries what was seeded for each account", async () => {
     const { data } = await statementsOf(tieredPage, { n: 4 });
     const [free, paid] = data.accounts.edges.map((edge: any) => edge.node);
