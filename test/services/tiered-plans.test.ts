@@ -5,6 +5,7 @@
  * for the tests (see fixtures/tiered.ts), not APS's.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { MAXIMA } from "../../server/core/maxima.js";
 import { formatMicros } from "../../server/core/money.js";
 import { anAccount, at, createHarness, OPERATOR } from "../fixtures/harness.js";
 import { expectRefusedUnchanged } from "../fixtures/ledger-assertions.js";
@@ -30,6 +31,16 @@ describe("plans of the tiered regime", () => {
     expect([charge.units, formatMicros(charge.tokensMicros)]).toEqual([null, "1.25"]);
     expect(await h.services.tiered.plan(account.id)).toEqual({ tier: "LEGACY", payg: false, effectiveFrom: null });
     expect(await h.services.tiered.planHistory(account.id)).toEqual([{ tier: "LEGACY", payg: false, effectiveFrom: null }]);
+  });
+
+  it(`refuses an account's ${MAXIMA.enrollmentsPerAccount + 1}st enrollment on input.accountId, writing nothing, so planHistory stays bounded`, async () => {
+    const account = await anAccount(h);
+    h.setNow("2026-06-01T00:00:00Z");
+    // FREE and PAID in turn, an hour apart.
+    const hour = (index: number) => new Date(at("2026-01-01T00:00:00Z") + index * 3_600_000).toISOString();
+    for (let index = 0; index < MAXIMA.enrollmentsPerAccount; index++) await enroll(account.id, index % 2 === 0 ? "FREE" : "PAID", hour(index));
+    await expectRefusedUnchanged(h.db, () => enroll(account.id, "FREE", hour(MAXIMA.enrollmentsPerAccount)), "BAD_USER_INPUT", "input.accountId");
+    expect(await h.services.tiered.planHistory(account.id)).toHaveLength(MAXIMA.enrollmentsPerAccount + 1);
   });
 
   it("enrolls from effectiveFrom, keeps the history oldest first and records who did it", async () => {

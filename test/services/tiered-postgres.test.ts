@@ -126,4 +126,16 @@ describe.skipIf(!TEST_DATABASE_URL)(`the tiered regime on PostgreSQL${TEST_DATAB
     const charge = (await rating.recordUsage(anEventAt(account.id, COMPLEX, "1", "2026-01-26T10:00:00Z"))).charge;
     expect(await partsOf(world, charge)).toEqual(["FREE_ALLOWANCE 1u"]);
   });
+  it("reads free usage, remainders and PAYG statements of several accounts at once, as one at a time", async () => {
+    const { tiered, accounts } = world.services;
+    const ids = (await accounts.list({}, 100, undefined)).items.map((account) => account.id);
+    expect(ids.length).toBeGreaterThan(1);
+    const [usage, remainders, statements] = await Promise.all([tiered.freeUsageOf(ids, "2026-01"), tiered.unitRemaindersOf(ids), tiered.paygStatementsOf(ids, "2026-01")]);
+    for (const id of ids) {
+      expect(usage.get(id)).toEqual(await tiered.freeUsage(id, "2026-01"));
+      expect(remainders.get(id)).toEqual(await tiered.unitRemainders(id));
+      expect(statements.get(id)).toEqual(await tiered.paygStatement(id, "2026-01"));
+    }
+    expect([...statements.values()].some((statement) => statement.tokensMicros > 0n)).toBe(true);
+  });
 });
