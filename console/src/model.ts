@@ -124,9 +124,18 @@ export interface ApiKey {
   readonly reseller: { readonly id: string; readonly name: string } | null;
 }
 
+/** The sources with no lot or pack of their own, in words (the tiered ones from domain §8). */
+const SOURCE_LABELS: Record<string, string> = {
+  DEFICIT: "Deficit",
+  FREE_ALLOWANCE: "Free allowance",
+  OVERRUN: "Overrun (not billed)",
+  TOKEN_FLEX: "Token Flex pool",
+  PAYG: "PAYG statement",
+};
+
 /** "FLEX_PACK #3 0.5" lines: what paid a charge, as a receipt shows it. */
 export function receiptLine(allocation: Allocation): string {
-  const source = allocation.creditLot ? `Credit lot #${allocation.creditLot.id}` : allocation.flexPack ? `Flex pack #${allocation.flexPack.id}` : allocation.source === "DEFICIT" ? "Deficit" : allocation.source;
+  const source = allocation.creditLot ? `Credit lot #${allocation.creditLot.id}` : allocation.flexPack ? `Flex pack #${allocation.flexPack.id}` : (SOURCE_LABELS[allocation.source] ?? allocation.source);
   return `${source}: ${tokensLabel(allocation.amount)}`;
 }
 
@@ -247,6 +256,10 @@ const ACTION_LABELS: Record<string, string> = {
   "reseller.create": "Created a reseller",
   "reseller.update": "Changed a reseller",
   "creditLot.import": "Imported a cloud-credit lot",
+  "flexPack.record": "Recorded a Flex pack",
+  "freeCap.publish": "Published a free cap",
+  "plan.enroll": "Enrolled an account in a plan",
+  "tokenFlexPool.import": "Imported a Token Flex pool",
 };
 
 export function actionLabel(action: string): string {
@@ -286,6 +299,7 @@ export function summarizeSnapshot(snapshot: Record<string, unknown> | null): Arr
     (typeof snapshot.tokensPerUnitMicros === "string" || typeof snapshot.tokensPerUnitMicros === "number"
       ? microsToDecimal(String(snapshot.tokensPerUnitMicros))
       : null);
+  if (typeof snapshot.unitsPerMonth === "number") facts.push(["Free cap", `${snapshot.unitsPerMonth} units a month`]);
   if (snapshot.retired === true) facts.push(["Rate", "Retired"]);
   else if (rate !== null) {
     const unit = typeof snapshot.unitQuantity === "number" && text("meter") ? ` per ${snapshot.unitQuantity} ${text("meter")}` : "";
@@ -343,6 +357,8 @@ export function auditSummary(entry: AuditEntry, previous: PriceEntry | null): st
       return `${apiCode}${snapshotRate(after ?? before) ?? "a version"}${when} will not take effect`;
     case "price.retire":
       return `${apiCode}retired${when}`;
+    case "freeCap.publish":
+      return typeof after?.unitsPerMonth === "number" ? `${apiCode}free cap of ${after.unitsPerMonth} units a month${when}` : null;
     default:
       return null;
   }
