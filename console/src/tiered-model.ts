@@ -133,11 +133,5 @@ export function capLabel(units: number): string {
 /** The calendar month (UTC) of an instant, as the API names months: "2026-01". */
 export const monthOf = (ms: number) => new Date(ms).toISOString().slice(0, 7);
 
-/** The month before "2026-01": "2025-12". */
-export function previousMonth(month: string): string {
-  const [year, mon] = month.split("-").map(Number) as [number, number];
-  return mon === 1 ? `${year - 1}-12` : `${year}-${String(mon - 1).padStart(2, "0")}`;
-}
-
 /** "until 2026-02-01 00:00 UTC", or "—" when the API is not suspended. */
 export const suspendedText = (until: string | null) => (until ? `until ${formatTime(until)}` : "—");
