@@ -23,6 +23,12 @@ export const MAXIMA = Object.freeze({
    * charge's receipt can name.
    */
   tokenFlexPoolsPerAccount: 100,
+  /**
+   * Plan enrollments of one account: the 101st is refused. Each one must start after the last
+   * and after the account's last usage, so real accounts change plan a handful of times; this
+   * bounds `planHistory` (LEGACY plus the enrollments).
+   */
+  enrollmentsPerAccount: 100,
   /** Kinds of balance alert; an account shows each at most once. */
   alertsPerAccount: 4,
   /** Labels on one usage event. */
@@ -50,7 +56,10 @@ export const MAXIMA = Object.freeze({
 });
 
 /**
- * One charge is paid by lots and packs valid when its usage occurred, then a deficit: its
- * receipt (`allocations`) has at most one line per source valid at once, plus the deficit.
+ * One charge is paid by lots, Token Flex pools and packs valid when its usage occurred, then
+ * PAYG or a deficit; a FREE charge by its month's allowance and an overrun. Its receipt
+ * (`allocations`) has at most one line per source valid at once (every pool the account may hold
+ * counts), plus one line of each of FREE_ALLOWANCE, OVERRUN, PAYG and DEFICIT: an upper bound,
+ * since no charge has all of them.
  */
-export const ALLOCATIONS_PER_CHARGE = MAXIMA.creditLotsAtOnce + MAXIMA.flexPacksAtOnce + 1;
+export const ALLOCATIONS_PER_CHARGE = MAXIMA.creditLotsAtOnce + MAXIMA.tokenFlexPoolsPerAccount + MAXIMA.flexPacksAtOnce + 4;

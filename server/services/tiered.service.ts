@@ -57,6 +57,10 @@ export class TieredService {
       const account = await accountOrThrow(tx, input.accountId, `${field}.accountId`);
       const now = this.context.clock();
       const enrollments = (await tx.enrollmentsOf([account.id])).get(account.id) ?? [];
+      // A bounded history keeps `planHistory` a bounded list (core/maxima.ts).
+      if (enrollments.length >= MAXIMA.enrollmentsPerAccount) {
+        throw badInput(`${field}.accountId`, `the account already has ${MAXIMA.enrollmentsPerAccount} plan enrollments, the most one account may have`);
+      }
       const enrollment = decideEnrollmentOrThrow(
         { tier: input.tier, payg: input.payg, effectiveFrom: input.effectiveFrom },
         {
@@ -91,6 +95,12 @@ export class TieredService {
   /** Every plan the account has had, oldest first: LEGACY, then each enrollment. */
   async planHistory(accountId: number): Promise<Plan[]> {
     return planHistory(await this.enrollmentsOf(accountId));
+  }
+
+  /** The plan histories of several accounts in one read, by account id (for pages of accounts). */
+  async planHistories(accountIds: readonly number[]): Promise<Map<number, Plan[]>> {
+    const enrollments = await this.context.store.reads.enrollmentsOf(accountIds);
+    return new Map(accountIds.map((id) => [id, planHistory(enrollments.get(id) ?? [])]));
   }
 
   /** The account's status under the plan in force now: the tiered plans have no grace period. */
@@ -131,32 +141,61 @@ export class TieredService {
     return this.context.store.snapshot(async (reads) => freeUsageRows(which, await reads.freeMonthsOf(accountId, which), await reads.freeCaps(), now));
   }
 
+  /** freeUsage of several accounts in one read, by account id (for pages of accounts). */
+  async freeUsageOf(accountIds: readonly number[], month?: string | null): Promise<Map<number, FreeUsageRow[]>> {
+    const now = this.context.clock();
+    const which = month == null ? monthOf(now) : parseMonth(month, "month");
+    return this.context.store.snapshot(async (reads) => {
+      const [states, caps] = [await reads.freeMonthsOfAccounts(accountIds, which), await reads.freeCaps()];
+      return new Map(accountIds.map((id) => [id, freeUsageRows(which, states.get(id) ?? new Map(), caps, now)]));
+    });
+  }
+
   /**
    * The partial units the account's next events will build on: per API, the paid remainder and
    * this month's FREE one, under the meter in force now. Remainders of an earlier meter or of a
    * past month can no longer be added to, so they are not shown; nor are zero ones.
    */
   async unitRemainders(accountId: number): Promise<UnitRemainderView[]> {
+    return (await this.unitRemaindersOf([accountId])).get(accountId) ?? [];
+  }
+
+  /** unitRemainders of several accounts in one read, by account id (for pages of accounts). */
+  async unitRemaindersOf(accountIds: readonly number[]): Promise<Map<number, UnitRemainderView[]>> {
     const now = this.context.clock();
     const currentMonth = monthOf(now);
-    const [stored, prices] = await this.context.store.snapshot(async (reads) => [await reads.unitRemaindersOf(accountId), await reads.priceTable()] as const);
-    const views: UnitRemainderView[] = [];
-    for (const { key, quantityMicros } of stored) {
-      if (quantityMicros === 0n) continue;
-      const [apiCode, since, month] = parseRemainderKey(key);
-      const versions = prices.get(apiCode) ?? [];
-      const price = priceInForce(versions, now);
-      if (!price || meterSince(versions, price) !== since) continue;
-      if (month !== null && month !== currentMonth) continue;
-      views.push({ apiCode, quantityMicros, month });
+    const [stored, prices] = await this.context.store.snapshot(
+      async (reads) => [await reads.unitRemaindersOfAccounts(accountIds, currentMonth), await reads.priceTable()] as const,
+    );
+    const byAccount = new Map<number, UnitRemainderView[]>();
+    for (const accountId of accountIds) {
+      const views: UnitRemainderView[] = [];
+      for (const { key, quantityMicros } of stored.get(accountId) ?? []) {
+        if (quantityMicros === 0n) continue;
+        const [apiCode, since, month] = parseRemainderKey(key);
+        const versions = prices.get(apiCode) ?? [];
+        const price = priceInForce(versions, now);
+        if (!price || meterSince(versions, price) !== since) continue;
+        if (month !== null && month !== currentMonth) continue;
+        views.push({ apiCode, quantityMicros, month });
+      }
+      byAccount.set(accountId, views.sort((a, b) => (a.apiCode < b.apiCode ? -1 : a.apiCode > b.apiCode ? 1 : 0) || (a.month ?? "").localeCompare(b.month ?? "")));
     }
-    return views.sort((a, b) => (a.apiCode < b.apiCode ? -1 : a.apiCode > b.apiCode ? 1 : 0) || (a.month ?? "").localeCompare(b.month ?? ""));
+    return byAccount;
   }
 
   /** The account's PAYG statement of `month` ("YYYY-MM"): OPEN until 3 days after the month, then FINAL. */
   async paygStatement(accountId: number, month: string): Promise<PaygStatement> {
     const which = parseMonth(month, "month");
     return paygStatement(which, await this.context.store.reads.paygPartsOf(accountId, which), this.context.clock());
+  }
+
+  /** paygStatement of several accounts in one read, by account id (for pages of accounts). */
+  async paygStatementsOf(accountIds: readonly number[], month: string): Promise<Map<number, PaygStatement>> {
+    const which = parseMonth(month, "month");
+    const parts = await this.context.store.reads.paygPartsOfAccounts(accountIds, which);
+    const now = this.context.clock();
+    return new Map(accountIds.map((id) => [id, paygStatement(which, parts.get(id) ?? [], now)]));
   }
 
   private async enrollmentsOf(accountId: number): Promise<Enrollment[]> {

@@ -272,6 +272,15 @@ export interface StoreReads {
   freeMonthsOf(accountId: number, month: Month): Promise<Map<string, FreeMonth>>;
   /** The PAYG parts on an account's statement of `month`, in booking order. */
   paygPartsOf(accountId: number, month: Month): Promise<PaygPart[]>;
+  /**
+   * The remainders of several accounts that the next events can still build on: paid ones
+   * (no month) and those of `month`, by account (for pages of accounts; a page costs one read).
+   */
+  unitRemaindersOfAccounts(accountIds: readonly number[], month: Month): Promise<Map<number, StoredRemainder[]>>;
+  /** The FREE months of several accounts in one calendar month, by account, then API code. */
+  freeMonthsOfAccounts(accountIds: readonly number[], month: Month): Promise<Map<number, Map<string, FreeMonth>>>;
+  /** The PAYG parts on several accounts' statements of `month`, by account, in booking order. */
+  paygPartsOfAccounts(accountIds: readonly number[], month: Month): Promise<Map<number, PaygPart[]>>;
   /** The statement a charge's PAYG part went on when it was rated; null when PAYG paid none of it. */
   paygStatementMonthOf(chargeId: number): Promise<Month | null>;
   /** The latest occurredAt of an account's booked charges, reversed ones too; null when none. */

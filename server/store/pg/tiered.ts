@@ -213,3 +213,55 @@ export async function latestChargeOccurredAt(q: Q, accountId: number): Promise<I
   const [row] = await q.select({ latest: max(usageCharges.occurredAt) }).from(usageCharges).where(eq(usageCharges.accountId, accountId));
   return row?.latest == null ? null : Number(row.latest);
 }
+
+/** Appends `item` to the list of `key`, making the list on first use. */
+function pushTo<K, V>(lists: Map<K, V[]>, key: K, item: V): void {
+  const list = lists.get(key);
+  if (list) list.push(item);
+  else lists.set(key, [item]);
+}
+
+/**
+ * The remainders of several accounts the next events can build on: paid ones (the key ends in
+ * "|", no month) and those of `month`, by account. Remainders of earlier FREE months stay
+ * stored but are left out here, so the rows read stay bounded by APIs and meters.
+ */
+export async function remaindersOfAccounts(q: Q, accountIds: readonly number[], month: Month): Promise<Map<number, StoredRemainder[]>> {
+  const found = new Map<number, StoredRemainder[]>();
+  if (accountIds.length === 0) return found;
+  const { rows } = await q.execute<{ account_id: number; key: string; quantity_micros: number }>(sql`
+    select account_id, key, quantity_micros from unit_remainders
+      where account_id = any(${bigints(accountIds)}) and (right(key, 1) = '|' or right(key, ${month.length + 1}) = ${`|${month}`})
+      order by account_id, key collate "C"`);
+  for (const row of rows) pushTo(found, Number(row.account_id), { key: row.key, quantityMicros: fromDbMicros(Number(row.quantity_micros)) });
+  return found;
+}
+
+/** The FREE months of several accounts in one calendar month, by account, then API code. */
+export async function freeMonthsOfAccounts(q: Q, accountIds: readonly number[], month: Month): Promise<Map<number, Map<string, FreeMonth>>> {
+  const found = new Map<number, Map<string, FreeMonth>>();
+  if (accountIds.length === 0) return found;
+  const { rows } = await q.execute<FreeMonthRow>(sql`
+    select account_id, api_code, month, used_units, overrun_units, latest_at, reached_at from free_months
+      where account_id = any(${bigints(accountIds)}) and month = ${month} order by account_id, api_code collate "C"`);
+  for (const row of rows) {
+    const accountId = Number(row.account_id);
+    let ofAccount = found.get(accountId);
+    if (!ofAccount) found.set(accountId, (ofAccount = new Map()));
+    ofAccount.set(row.api_code, toFreeMonth(row));
+  }
+  return found;
+}
+
+/** The PAYG parts on several accounts' statements of `month`, by account, in booking order. */
+export async function paygPartsOfAccounts(q: Q, accountIds: readonly number[], month: Month): Promise<Map<number, PaygPart[]>> {
+  const found = new Map<number, PaygPart[]>();
+  if (accountIds.length === 0) return found;
+  const rows = await q
+    .select({ accountId: paygParts.accountId, apiCode: paygParts.apiCode, units: paygParts.units, tokensMicros: paygParts.tokensMicros })
+    .from(paygParts)
+    .where(and(inArray(paygParts.accountId, [...accountIds]), eq(paygParts.statementMonth, month)))
+    .orderBy(asc(paygParts.id));
+  for (const row of rows) pushTo(found, row.accountId, { apiCode: row.apiCode, units: fromDbMicros(row.units), tokensMicros: fromDbMicros(row.tokensMicros) });
+  return found;
+}

@@ -233,3 +233,62 @@ export function insertPaygPartsOf(tx: Tx, planned: readonly PlannedCharge[], wri
     insertPaygPart(tx, charge.accountId, charge.id, payg.statementMonth, payg.part, now);
   });
 }
+
+/** Appends `item` to the list of `key`, making the list on first use. */
+function pushTo<K, V>(lists: Map<K, V[]>, key: K, item: V): void {
+  const list = lists.get(key);
+  if (list) list.push(item);
+  else lists.set(key, [item]);
+}
+
+const remaindersOfAccountsInMonth = rowsStatement(
+  `select "account_id", "key", "quantity_micros" from "unit_remainders"
+     where "account_id" in (select value from json_each(@accountIds))
+       and (substr("key", -1) = '|' or substr("key", -length(@suffix)) = @suffix)
+     order by "account_id", "key"`,
+);
+
+/**
+ * The remainders of several accounts the next events can build on: paid ones (the key ends in
+ * "|", no month) and those of `month`, by account. Remainders of earlier FREE months stay
+ * stored but are left out here, so the rows read stay bounded by APIs and meters.
+ */
+export function remaindersOfAccounts(tx: Tx, accountIds: readonly number[], month: Month): Map<number, StoredRemainder[]> {
+  const found = new Map<number, StoredRemainder[]>();
+  if (accountIds.length === 0) return found;
+  const rows = prepared(tx, remaindersOfAccountsInMonth).all({ accountIds: JSON.stringify(accountIds), suffix: `|${month}` }) as [number, string, number][];
+  for (const [accountId, key, quantity] of rows) pushTo(found, accountId, { key, quantityMicros: fromDbMicros(quantity) });
+  return found;
+}
+
+const freeMonthsOfAccountsInMonth = rowsStatement(
+  `select "account_id", "api_code", "month", "used_units", "overrun_units", "latest_at", "reached_at" from "free_months"
+     where "account_id" in (select value from json_each(@accountIds)) and "month" = @month order by "account_id", "api_code"`,
+);
+
+/** The FREE months of several accounts in one calendar month, by account, then API code. */
+export function freeMonthsOfAccounts(tx: Tx, accountIds: readonly number[], month: Month): Map<number, Map<string, FreeMonth>> {
+  const found = new Map<number, Map<string, FreeMonth>>();
+  if (accountIds.length === 0) return found;
+  const rows = prepared(tx, freeMonthsOfAccountsInMonth).all({ accountIds: JSON.stringify(accountIds), month }) as FreeMonthRow[];
+  for (const row of rows) {
+    let ofAccount = found.get(row[0]);
+    if (!ofAccount) found.set(row[0], (ofAccount = new Map()));
+    ofAccount.set(row[1], toFreeMonth(row));
+  }
+  return found;
+}
+
+/** The PAYG parts on several accounts' statements of `month`, by account, in booking order. */
+export function paygPartsOfAccounts(tx: Tx, accountIds: readonly number[], month: Month): Map<number, PaygPart[]> {
+  const found = new Map<number, PaygPart[]>();
+  if (accountIds.length === 0) return found;
+  const rows = tx
+    .select({ accountId: paygParts.accountId, apiCode: paygParts.apiCode, units: paygParts.units, tokensMicros: paygParts.tokensMicros })
+    .from(paygParts)
+    .where(and(inArray(paygParts.accountId, [...accountIds]), eq(paygParts.statementMonth, month)))
+    .orderBy(asc(paygParts.id))
+    .all();
+  for (const row of rows) pushTo(found, row.accountId, { apiCode: row.apiCode, units: fromDbMicros(row.units), tokensMicros: fromDbMicros(row.tokensMicros) });
+  return found;
+}
