@@ -68,8 +68,11 @@ function planHistoryTable(history: readonly Plan[], nowMs: number): HTMLElement 
 }
 
 function freeUsageTable(tiers: AccountTiers): HTMLElement {
-  if (tiers.freeUsage.length === 0) {
-    return h("p", { class: "muted" }, tiers.plan.tier === "FREE" ? "No free cap is in force and nothing was used this month." : "No free usage this month.");
+  // Off the Free tier the caps do not apply: only what was used while on it this month is shown.
+  const onFree = tiers.plan.tier === "FREE";
+  const rows = onFree ? tiers.freeUsage : tiers.freeUsage.filter((row) => row.usedUnits > 0 || row.overrunUnits > 0);
+  if (rows.length === 0) {
+    return h("p", { class: "muted" }, onFree ? "No free cap is in force and nothing was used this month." : `No free allowance on ${planLabel(tiers.plan)}, and nothing used on the Free tier this month.`);
   }
   return h(
     "table",
@@ -79,24 +82,26 @@ function freeUsageTable(tiers: AccountTiers): HTMLElement {
     h(
       "tbody",
       null,
-      ...tiers.freeUsage.map((row) =>
+      ...rows.map((row) =>
         h(
           "tr",
-          { "data-api-code": row.apiCode, class: row.suspendedUntil ? "suspended" : null },
+          { "data-api-code": row.apiCode, class: row.suspendedUntil && onFree ? "suspended" : null },
           h("th", { scope: "row", "data-label": "API" }, h("code", null, row.apiCode)),
           h("td", { "data-label": "Cap", class: "number" }, capLabel(row.capUnits)),
           h("td", { "data-label": "Used", class: "number" }, String(row.usedUnits)),
           h("td", { "data-label": "Overrun", class: "number" }, String(row.overrunUnits)),
-          h(
-            "td",
-            { "data-label": "Suspended", class: "time" },
-            row.suspendedUntil ? h("span", { class: "badge retired" }, "SUSPENDED") : null,
-            row.suspendedUntil ? ` ${suspendedText(row.suspendedUntil)}` : "—",
-          ),
+          h("td", { "data-label": "Suspended", class: "time" }, ...suspension(row.suspendedUntil, onFree ? null : tiers.plan)),
         ),
       ),
     ),
   );
+}
+
+/** A paid plan lifts a suspension from its start (domain §8): the month's record says so instead. */
+function suspension(until: string | null, liftedBy: Plan | null): Array<string | HTMLElement> {
+  if (!until) return ["—"];
+  if (liftedBy) return [`Lifted by ${planLabel(liftedBy)}${liftedBy.effectiveFrom ? ` from ${formatTime(liftedBy.effectiveFrom)}` : ""}`];
+  return [h("span", { class: "badge retired" }, "SUSPENDED"), ` ${suspendedText(until)}`];
 }
 
 function poolsTable(tiers: AccountTiers): HTMLElement {

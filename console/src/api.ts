@@ -217,7 +217,7 @@ export const api = {
           flexPacks(includeExpired: true) { id tokens remaining purchasedAt expiresAt expired channel orderRef }
           charges(first: 20) {
             edges { node { id eventId apiCode quantity outcome occurredAt tokens reversed reversedAt
-              allocations { source amount creditLot { id } flexPack { id } } } }
+              allocations { source amount units creditLot { id } flexPack { id } tokenFlexPool { id } } } }
             totalCount
           }
         }

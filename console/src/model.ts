@@ -81,8 +81,11 @@ export interface AccountSummary {
 export interface Allocation {
   readonly source: string;
   readonly amount: string;
+  /** Whole charged units of a FREE_ALLOWANCE, OVERRUN or PAYG part; null otherwise. */
+  readonly units?: number | null;
   readonly creditLot: { readonly id: string } | null;
   readonly flexPack: { readonly id: string } | null;
+  readonly tokenFlexPool?: { readonly id: string } | null;
 }
 
 export interface Charge {
@@ -135,8 +138,19 @@ const SOURCE_LABELS: Record<string, string> = {
 
 /** "FLEX_PACK #3 0.5" lines: what paid a charge, as a receipt shows it. */
 export function receiptLine(allocation: Allocation): string {
-  const source = allocation.creditLot ? `Credit lot #${allocation.creditLot.id}` : allocation.flexPack ? `Flex pack #${allocation.flexPack.id}` : (SOURCE_LABELS[allocation.source] ?? allocation.source);
-  return `${source}: ${tokensLabel(allocation.amount)}`;
+  const source = allocation.creditLot
+    ? `Credit lot #${allocation.creditLot.id}`
+    : allocation.flexPack
+      ? `Flex pack #${allocation.flexPack.id}`
+      : allocation.tokenFlexPool
+        ? `Token Flex pool #${allocation.tokenFlexPool.id}`
+        : (SOURCE_LABELS[allocation.source] ?? allocation.source);
+  // Free and overrun parts cost no tokens: their units are what counts.
+  if (allocation.units != null && (allocation.source === "FREE_ALLOWANCE" || allocation.source === "OVERRUN")) {
+    return `${source}: ${allocation.units} ${allocation.units === 1 ? "unit" : "units"}`;
+  }
+  const units = allocation.units != null ? ` (${allocation.units} ${allocation.units === 1 ? "unit" : "units"})` : "";
+  return `${source}: ${tokensLabel(allocation.amount)}${units}`;
 }
 
 /** "a" or "an" before a role or any upper-case word, as it is read aloud. */

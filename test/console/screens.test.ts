@@ -26,11 +26,11 @@ async function seedTieredAccount(server: TestServer): Promise<void> {
   await server.services.rating.recordUsage(event("sapporo-2", "design-automation/revit", "10800", "2026-01-08T10:00:00Z"));
   await server.services.tiered.enrollPlan({ accountId: account.id, tier: "PAID", payg: true }, OPERATOR);
   await server.services.funding.importTokenFlexPool(
-    { accountId: account.id, tokensMicros: tokens("10"), startsAt: Date.parse("2026-01-10T00:00:00Z"), endsAt: Date.parse("2027-01-10T00:00:00Z"), externalRef: "eba-sapporo-2026" },
+    { accountId: account.id, tokensMicros: tokens("2"), startsAt: Date.parse("2026-01-10T00:00:00Z"), endsAt: Date.parse("2027-01-10T00:00:00Z"), externalRef: "eba-sapporo-2026" },
     OPERATOR,
   );
   server.setNow(NOW);
-  for (let job = 0; job < 30; job++) await server.services.rating.recordUsage(event(`sapporo-job-${job}`, "model-derivative/complex-job", "1", "2026-01-12T10:00:00Z"));
+  for (let job = 0; job < 8; job++) await server.services.rating.recordUsage(event(`sapporo-job-${job}`, "model-derivative/complex-job", "1", "2026-01-12T10:00:00Z"));
 }
 
 const suite = consoleSuite(async (server) => {

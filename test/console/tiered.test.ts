@@ -177,15 +177,24 @@ describe("an account under the tiered regime", () => {
     expect(await usage.locator("td").allTextContents()).toEqual(["3 units a month", "3", "2", "SUSPENDED until 2026-02-01 00:00 UTC"]);
     expect(await detail.locator("h3").allTextContents()).toContain("Free usage in 2026-01 (UTC)");
     expect(await detail.locator("table.pools").count()).toBe(0);
+    // The charge that reached the cap: 1 unit free, 2 overrun, no tokens.
+    const reachedCap = detail.locator("table.charges tbody tr").first();
+    expect(await reachedCap.locator('[data-label="Paid from"] li').allTextContents()).toEqual(["Free allowance: 1 unit", "Overrun (not billed): 2 units"]);
     await shot(page, "24-free-account");
   });
 
   it("shows a paid account's plan, its Token Flex pool and the PAYG statement of a chosen month, with its CSV link", async () => {
     const { page, detail } = await openAccount("Nagoya Paid Works");
     expect(await detail.locator(".plan-now").textContent()).toBe("PAID with PAYG since 2025-12-20 00:00 UTC");
+    // Off the Free tier, no allowance: the revit cap does not apply to it.
+    expect(await detail.locator("table.free-usage").count()).toBe(0);
+    expect(await detail.locator(".account-tiers").textContent()).toContain("No free allowance on PAID with PAYG");
     const pool = detail.locator("table.pools tbody tr");
     expect(await pool.count()).toBe(1);
     expect(await pool.locator("td").allTextContents()).toEqual(["eba-nagoya-1", "20", "0", "2025-12-20 00:00 UTC", "2026-12-20 00:00 UTC"]);
+
+    const december = detail.locator("table.charges tbody tr").last();
+    expect(await december.locator('[data-label="Paid from"] li').allTextContents()).toEqual([expect.stringMatching(/^Token Flex pool #\d+: 20 tokens$/), "PAYG statement: 10 tokens (10 units)"]);
 
     // This month's statement is open.
     const statement = detail.locator(".statement");
