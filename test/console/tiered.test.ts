@@ -3,6 +3,7 @@
  * usage, Token Flex pools and PAYG statements, read-only. The test world is domain §8's worked
  * example (test values, not APS's: revit at 1 token per 1200 s, capped at 3 units a month).
  */
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { at, OPERATOR, tokens } from "../fixtures/harness.js";
 import { anEventAt, COMPLEX, REVIT } from "../fixtures/tiered.js";
@@ -212,6 +213,11 @@ describe("an account under the tiered regime", () => {
     expect(new URL((await link.getAttribute("href"))!).pathname + new URL((await link.getAttribute("href"))!).search).toBe(
       `/export/payg.csv?accountId=${ids.paid}&month=2025-12`,
     );
+    // The link fetches the export with the key (a plain link could not send it) and saves it.
+    const download = page.waitForEvent("download");
+    await link.click();
+    expect((await download).suggestedFilename()).toBe(`payg-${ids.paid}-2025-12.csv`);
+    expect(readFileSync(await (await download).path(), "utf8").trim().split(/\r?\n/)).toEqual(["month,status,apiCode,units,tokens", `2025-12,FINAL,${REVIT},10,10`]);
     await shot(page, "25-paid-account");
   });
 });
