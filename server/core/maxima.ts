@@ -24,6 +24,12 @@ export const MAXIMA = Object.freeze({
    */
   tokenFlexPoolsPerAccount: 100,
   /**
+   * Token Flex pools of one account whose terms overlap a new pool's term: the import that would
+   * make it 11 is refused. An enterprise agreement is renewed, not stacked, so a few overlap at
+   * most; this keeps one charge's receipt short (ALLOCATIONS_PER_CHARGE).
+   */
+  tokenFlexPoolsAtOnce: 10,
+  /**
    * Plan enrollments of one account: the 101st is refused. Each one must start after the last
    * and after the account's last usage, so real accounts change plan a handful of times; this
    * bounds `planHistory` (LEGACY plus the enrollments).
@@ -57,9 +63,8 @@ export const MAXIMA = Object.freeze({
 
 /**
  * One charge is paid by lots, Token Flex pools and packs valid when its usage occurred, then
- * PAYG or a deficit; a FREE charge by its month's allowance and an overrun. Its receipt
- * (`allocations`) has at most one line per source valid at once (every pool the account may hold
- * counts), plus one line of each of FREE_ALLOWANCE, OVERRUN, PAYG and DEFICIT: an upper bound,
- * since no charge has all of them.
+ * what is still owed goes on PAYG or becomes a deficit (never both: PAYG is never refused). A
+ * FREE charge has only its allowance and overrun parts (two lines, no sources). So a receipt
+ * (`allocations`) has at most one line per lot, pool and pack valid at once, plus one.
  */
-export const ALLOCATIONS_PER_CHARGE = MAXIMA.creditLotsAtOnce + MAXIMA.tokenFlexPoolsPerAccount + MAXIMA.flexPacksAtOnce + 4;
+export const ALLOCATIONS_PER_CHARGE = MAXIMA.creditLotsAtOnce + MAXIMA.tokenFlexPoolsAtOnce + MAXIMA.flexPacksAtOnce + 1;

@@ -63,7 +63,7 @@ export function createLoaders(services: Services) {
     flexPacks: new DataLoader<number, FlexPack[]>(async (accountIds) => byKey(accountIds, await services.accounts.flexPacks(accountIds), [])),
     allocations: new DataLoader<number, ChargeAllocation[]>(async (chargeIds) => byKey(chargeIds, await services.ledger.allocations(chargeIds), [])),
     // The tiered regime (domain §8): a page of accounts reads each of these once.
-    plan: new DataLoader<number, Plan>(async (accountIds) => byKey(accountIds, await services.tiered.plans(accountIds), undefined as never)),
+    /** LEGACY, then each enrollment: the plan in force is read from it too (one read for both). */
     planHistory: new DataLoader<number, Plan[]>(async (accountIds) => byKey(accountIds, await services.tiered.planHistories(accountIds), [])),
     /** Every pool of the account, expired ones included: the resolvers leave those out unless asked. */
     tokenFlexPools: new DataLoader<number, TokenFlexPoolRecord[]>(async (accountIds) => byKey(accountIds, await services.funding.tokenFlexPoolsOf(accountIds, true), [])),

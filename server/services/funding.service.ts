@@ -183,7 +183,12 @@ export class FundingService {
       const existing = await tx.findTokenFlexPoolByRef(externalRef);
       if (existing) return this.replayOrThrow(existing.pool, existing.fingerprint, print, `${field}.externalRef`);
       const account = await accountOrThrow(tx, input.accountId, `${field}.accountId`);
-      if ((await tx.tokenFlexPoolsOf([account.id])).length >= MAXIMA.tokenFlexPoolsPerAccount) {
+      const held = await tx.tokenFlexPoolsOf([account.id]);
+      // Terms overlapping the new one's: then no instant ever has more pools valid than the cap.
+      if (held.filter((pool) => pool.startsAt < input.endsAt && input.startsAt < pool.endsAt).length >= MAXIMA.tokenFlexPoolsAtOnce) {
+        throw badInput(`${field}.accountId`, `the account already holds ${MAXIMA.tokenFlexPoolsAtOnce} Token Flex pools valid during the term of this one, the most it may hold at once`);
+      }
+      if (held.length >= MAXIMA.tokenFlexPoolsPerAccount) {
         throw badInput(`${field}.accountId`, `the account already holds ${MAXIMA.tokenFlexPoolsPerAccount} Token Flex pools, the most it may ever hold`);
       }
       const pool = await tx.insertTokenFlexPool(

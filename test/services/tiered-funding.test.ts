@@ -54,10 +54,21 @@ describe("paying tiered usage", () => {
 
     it(`refuses a pool beyond the ${MAXIMA.tokenFlexPoolsPerAccount} one account may hold, writing nothing`, async () => {
       const account = await anAccount(h);
+      // One-month terms one after another: never more than one valid at once.
+      const month = (index: number) => new Date(Date.UTC(2010, index, 1)).toISOString();
       for (let index = 0; index < MAXIMA.tokenFlexPoolsPerAccount; index++) {
-        await aPool(account.id, "1", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", `EBA-many-${index}`);
+        await aPool(account.id, "1", month(index), month(index + 1), `EBA-many-${index}`);
       }
       await expectRefusedUnchanged(h.db, () => aPool(account.id, "1", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-one-too-many"), "BAD_USER_INPUT", "input.accountId");
+    });
+
+    it(`refuses a pool whose term overlaps ${MAXIMA.tokenFlexPoolsAtOnce} of the account's, writing nothing; one after them is accepted`, async () => {
+      const account = await anAccount(h);
+      for (let index = 0; index < MAXIMA.tokenFlexPoolsAtOnce; index++) {
+        await aPool(account.id, "1", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", `EBA-at-once-${index}`);
+      }
+      await expectRefusedUnchanged(h.db, () => aPool(account.id, "1", "2026-12-31T00:00:00Z", "2027-06-01T00:00:00Z", "EBA-at-once-more"), "BAD_USER_INPUT", "input.accountId");
+      expect((await aPool(account.id, "1", "2027-01-01T00:00:00Z", "2027-06-01T00:00:00Z", "EBA-after-them")).externalRef).toBe("EBA-after-them");
     });
 
     it("lists an account's pools soonest end first, expired ones only when asked", async () => {

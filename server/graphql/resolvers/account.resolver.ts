@@ -24,6 +24,7 @@ import { decodeCursor, toConnection } from "../types/common.js";
 import { AccountStatus } from "../types/enums.js";
 import { Reseller } from "../types/reseller.type.js";
 import { Roles } from "../roles.js";
+import { planInForce } from "./tiered.resolver.js";
 
 const optionalId = (value: string | null | undefined, field: string) => (value == null ? value : parseId(value, field));
 
@@ -112,7 +113,8 @@ export class AccountResolver {
     description: "ACTIVE, GRACE or RESTRICTED, as of now, under the plan in force: the tiered plans have no grace (a prepay-only deficit restricts at once; with PAYG nothing is refused).",
   })
   async status(@Root() account: AccountModel, @Ctx() { services, loaders }: GraphQLContext) {
-    return statusUnderPlan(await loaders.plan.load(account.id), account, services.context.clock());
+    const now = services.context.clock();
+    return statusUnderPlan(await planInForce(loaders, account.id, now), account, now);
   }
 
   @FieldResolver(() => BalanceType, { description: "Balance now, or as it stood at `asOf` (usage reported late counts at its usage time)." })

@@ -6,7 +6,9 @@ import { monthOf, parseMonth } from "../../core/month.js";
 import type { PaygStatement as PaygStatementModel } from "../../core/payg.js";
 import { isPoolExpired } from "../../core/token-flex.js";
 import { parseId } from "../../core/text.js";
-import type { GraphQLContext } from "../context.js";
+import type { Plan as PlanModel } from "../../core/plan.js";
+import type { Instant } from "../../core/time.js";
+import type { GraphQLContext, Loaders } from "../context.js";
 import { Roles } from "../roles.js";
 import { DateTimeScalar } from "../scalars.js";
 import { Account } from "../types/account.type.js";
@@ -33,12 +35,23 @@ function toStatement(statement: PaygStatementModel): PaygStatement {
   return { ...statement, lines: statement.lines.map((line) => ({ ...line, units: unitsOf(line.units) })) };
 }
 
+/**
+ * The plan in force at `now`, from the account's history (read once per page of accounts): the
+ * latest plan started by then; LEGACY, which has no start, before any.
+ */
+export async function planInForce(loaders: Loaders, accountId: number, now: Instant): Promise<PlanModel> {
+  const history = await loaders.planHistory.load(accountId);
+  let current = history[0]!;
+  for (const plan of history) if (plan.effectiveFrom === null || plan.effectiveFrom <= now) current = plan;
+  return current;
+}
+
 /** The account's plan, free usage, pools, remainders and PAYG statements (domain §8). */
 @Resolver(() => Account)
 export class AccountTieredResolver {
   @FieldResolver(() => Plan, { description: "The plan in force now." })
-  plan(@Root() account: AccountModel, @Ctx() { loaders }: GraphQLContext) {
-    return loaders.plan.load(account.id);
+  plan(@Root() account: AccountModel, @Ctx() { loaders, services }: GraphQLContext) {
+    return planInForce(loaders, account.id, services.context.clock());
   }
 
   @FieldResolver(() => [Plan], { description: "Every plan the account has had, oldest first: LEGACY, then each enrollment." })
