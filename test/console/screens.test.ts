@@ -30,6 +30,10 @@ async function seedTieredAccount(server: TestServer): Promise<void> {
     OPERATOR,
   );
   server.setNow(NOW);
+  await server.services.tiered.publishFreeCap(
+    { apiCode: "design-automation/revit", unitsPerMonth: 5, effectiveFrom: Date.parse("2026-02-01T00:00:00Z"), note: "Raised for the spring term" },
+    OPERATOR,
+  );
   for (let job = 0; job < 8; job++) await server.services.rating.recordUsage(event(`sapporo-job-${job}`, "model-derivative/complex-job", "1", "2026-01-12T10:00:00Z"));
 }
 
