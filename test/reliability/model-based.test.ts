@@ -203,8 +203,9 @@ async function expectSameState(model: Model, h: Real): Promise<void> {
   const { services, db } = h;
   const real = await services.accounts.findMany(model.accounts.map((account) => account.id));
   const balances = await services.accounts.balances(real);
+  const statuses = await services.accounts.statuses(real);
   expect(
-    real.map((account, index) => ({ id: account.id, policy: account.balancePolicy, status: services.accounts.status(account), ...balances[index] })),
+    real.map((account, index) => ({ id: account.id, policy: account.balancePolicy, status: statuses[index], ...balances[index] })),
   ).toEqual(model.accounts.map((account) => ({ id: account.id, policy: account.policy, status: model.status(account), ...model.balance(account) })));
 
   const sourceRows = db.$client
