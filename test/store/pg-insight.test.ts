@@ -338,7 +338,7 @@ describe.skipIf(!TEST_DATABASE_URL)(`PostgreSQL insight sums beyond 2^53 micros$
     const after = DAY + DAY_MS;
     expect(await pgInsight.chargedSince(q, accountId, DAY)).toBe(SUM);
     expect(await pgInsight.dailyUsage(q, accountId, DAY, after, null)).toEqual([
-      { day: DAY / DAY_MS, apiCode: COMPLEX_JOB, events: 3, quantityMicros: SUM, tokensMicros: SUM },
+      { day: DAY / DAY_MS, apiCode: COMPLEX_JOB, events: 3, quantityMicros: SUM, tokensMicros: SUM, units: null },
     ]);
     expect(await pgInsight.usageGroupsSince(q, COMPLEX_JOB, DAY)).toEqual([
       { accountId, meter: "JOB", quantityMicros: BigInt(ROW), outcome: "SUCCEEDED", events: 3, chargedMicros: SUM },
