@@ -4,7 +4,8 @@
  * changes and clock moves; each runs against the services on a real SQLite file and against a
  * deliberately plain reference model of shared/domain.md written here (bigint micros, arrays,
  * loops). After every step balances, statuses, what every lot and pack holds and every
- * charge's allocations must agree; a failing sequence shrinks to a minimal one.
+ * charge's allocations must agree; a failing sequence shrinks to a minimal one. Its accounts
+ * stay LEGACY; the tiered plans have their own model in model-based-tiered.test.ts.
  */
 import fc from "fast-check";
 import { expect, it } from "vitest";
