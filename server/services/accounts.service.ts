@@ -1,6 +1,6 @@
 import { balanceAt, type Balance } from "../core/balance.js";
 import { badInput, notFound } from "../core/errors.js";
-import { balanceUnderPlan, planAt, statusUnderPlan } from "../core/plan.js";
+import { balanceUnderPlan, type Enrollment, planAt, statusUnderPlan } from "../core/plan.js";
 import { MAXIMA } from "../core/maxima.js";
 import type { Account, AccountStatus, Actor, BalancePolicy, CreditLot, FlexPack, PartnerTier, Reseller } from "../core/model.js";
 import { cleanCountry, cleanText } from "../core/text.js";
@@ -60,17 +60,36 @@ export class AccountService {
 
   /**
    * The account's status now under the plan in force now (statusUnderPlan): LEGACY keeps its
-   * 14-day grace; a tiered plan has none, and PAYG is never restricted.
+   * 14-day grace; a tiered plan has none, and PAYG is never restricted. Calls made in the same
+   * tick (a page of accounts each asking for its status) share one read of the enrollments.
    */
   async status(account: Account): Promise<AccountStatus> {
-    return (await this.statuses([account]))[0]!;
+    const enrollments = await this.enrollmentsThisTick(account.id);
+    const now = this.context.clock();
+    return statusUnderPlan(planAt(enrollments.get(account.id) ?? [], now), account, now);
   }
 
   /** The statuses of several accounts now, with one read of their enrollments. */
   async statuses(accounts: readonly Account[]): Promise<AccountStatus[]> {
-    const now = this.context.clock();
     const enrollments = await this.reads.enrollmentsOf(accounts.map((account) => account.id));
+    const now = this.context.clock();
     return accounts.map((account) => statusUnderPlan(planAt(enrollments.get(account.id) ?? [], now), account, now));
+  }
+
+  private pendingEnrollments: { readonly ids: Set<number>; readonly read: Promise<Map<number, Enrollment[]>> } | null = null;
+
+  /** The enrollments of every account asked for in this tick, read once when the tick ends. */
+  private enrollmentsThisTick(accountId: number): Promise<Map<number, Enrollment[]>> {
+    if (!this.pendingEnrollments) {
+      const ids = new Set<number>();
+      const read = new Promise<void>((resolve) => process.nextTick(resolve)).then(() => {
+        this.pendingEnrollments = null;
+        return this.reads.enrollmentsOf([...ids]);
+      });
+      this.pendingEnrollments = { ids, read };
+    }
+    this.pendingEnrollments.ids.add(accountId);
+    return this.pendingEnrollments.read;
   }
 
   /**
