@@ -7,7 +7,9 @@ import type { Balance } from "./balance.js";
 import type { FundingSource } from "./drain.js";
 import type { Expiring } from "./forecast.js";
 import type { FreeUsageRow } from "./free-allowance.js";
+import { nextMonthStart } from "./month.js";
 import { formatMicros } from "./money.js";
+import { LEGACY_PLAN, type Plan } from "./plan.js";
 import { formatInstant, type Instant, isValidAt } from "./time.js";
 
 export type AlertKind = "LOW_BALANCE" | "EXPIRING_SOON" | "DEFICIT" | "RESTRICTED" | "FREE_CAP_NEAR" | "API_SUSPENDED";
@@ -39,17 +41,24 @@ export interface AlertFacts {
   readonly boughtInLastYearMicros: bigint;
   /** Tokens of lots and packs valid now expiring within 90 days, and the soonest expiry. */
   readonly expiring: Expiring;
+  /** The plan in force now; LEGACY when left out. */
+  readonly plan?: Plan;
+  /** A FREE account's freeUsageRows of the current month, and now; left out on other plans. */
+  readonly freeUsage?: { readonly rows: readonly FreeUsageRow[]; readonly now: Instant };
 }
 
 /**
- * The alerts that hold now, most severe first (RESTRICTED, DEFICIT, LOW_BALANCE, EXPIRING_SOON),
- * so a console can show the first one as the headline. An alert clears by itself as soon as its
- * condition no longer holds: nothing is stored or acknowledged.
+ * The alerts that hold now, most severe first (RESTRICTED, DEFICIT, API_SUSPENDED, LOW_BALANCE,
+ * FREE_CAP_NEAR, EXPIRING_SOON), so a console can show the first one as the headline. An alert
+ * clears by itself as soon as its condition no longer holds: nothing is stored or acknowledged.
+ * Under a tiered plan there is no grace period (domain §8), so no grace end is named.
  */
 export function balanceAlerts(facts: AlertFacts): BalanceAlert[] {
   const { balance, status, boughtInLastYearMicros, expiring } = facts;
+  const plan = facts.plan ?? LEGACY_PLAN;
+  const free = facts.freeUsage ? freeTierAlerts(facts.freeUsage.rows, facts.freeUsage.now) : [];
   const alerts: BalanceAlert[] = [];
-  if (status === "RESTRICTED") {
+  if (status === "RESTRICTED" && plan.tier === "LEGACY") {
     // The grace end is when the restriction began; the deficit is what lifts it once paid.
     alerts.push({
       kind: "RESTRICTED",
@@ -58,6 +67,15 @@ export function balanceAlerts(facts: AlertFacts): BalanceAlert[] {
         `pay the deficit of ${formatMicros(balance.deficitMicros)} tokens to lift the restriction; free APIs still work`,
       tokensMicros: balance.deficitMicros,
       at: balance.graceEndsAt,
+    });
+  } else if (status === "RESTRICTED") {
+    alerts.push({
+      kind: "RESTRICTED",
+      message:
+        `premium usage is refused while the account owes ${formatMicros(balance.deficitMicros)} tokens: the tiered plans have no grace period; ` +
+        "buy Flex tokens (they settle the deficit first) or enroll in PAYG to lift the restriction; free APIs still work",
+      tokensMicros: balance.deficitMicros,
+      at: null,
     });
   }
   if (balance.deficitMicros > 0n) {
@@ -70,6 +88,7 @@ export function balanceAlerts(facts: AlertFacts): BalanceAlert[] {
       at: balance.graceEndsAt,
     });
   }
+  alerts.push(...free.filter((alert) => alert.kind === "API_SUSPENDED"));
   // available < 20% of bought, in exact integers. With nothing bought in 12 months the
   // threshold is zero, so only a negative balance is low (and DEFICIT already says why).
   if (balance.availableMicros * 100n < boughtInLastYearMicros * LOW_BALANCE_PERCENT) {
@@ -82,6 +101,7 @@ export function balanceAlerts(facts: AlertFacts): BalanceAlert[] {
       at: null,
     });
   }
+  alerts.push(...free.filter((alert) => alert.kind === "FREE_CAP_NEAR"));
   if (expiring.tokensMicros > 0n) {
     alerts.push({
       kind: "EXPIRING_SOON",
@@ -100,9 +120,11 @@ export const FREE_CAP_NEAR_PERCENT = 80n;
 /**
  * The Free tier's alerts for the current month's freeUsageRows of a FREE account, suspended
  * APIs first. A suspended API does not also say its cap is near: the suspension says more.
- * Neither carries tokens; `at` is when a suspension ends.
+ * Neither carries tokens; `at` is when the suspension lifts or the allowance refreshes (the
+ * first instant of the next month, UTC).
  */
-export function freeTierAlerts(rows: readonly FreeUsageRow[]): BalanceAlert[] {
+export function freeTierAlerts(rows: readonly FreeUsageRow[], now: Instant): BalanceAlert[] {
+  const refreshesAt = nextMonthStart(now);
   const suspended: BalanceAlert[] = [];
   const near: BalanceAlert[] = [];
   for (const row of rows) {
@@ -118,9 +140,11 @@ export function freeTierAlerts(rows: readonly FreeUsageRow[]): BalanceAlert[] {
     } else if (row.capUnits > 0n && row.usedUnits * 100n >= row.capUnits * FREE_CAP_NEAR_PERCENT) {
       near.push({
         kind: "FREE_CAP_NEAR",
-        message: `${row.apiCode} has used ${row.usedUnits} of its ${row.capUnits} free units this month; at the cap it is suspended until next month`,
+        message:
+          `${row.apiCode} has used ${row.usedUnits} of its ${row.capUnits} free units this month; ` +
+          `at the cap it is suspended until ${formatInstant(refreshesAt)}, when the allowance refreshes, unless the account enrolls in a paid tier`,
         tokensMicros: null,
-        at: null,
+        at: refreshesAt,
       });
     }
   }

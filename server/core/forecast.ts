@@ -20,6 +20,11 @@ export interface BalanceForecast {
   readonly expiringWithin90DaysMicros: bigint;
   /** Tokens that will still be in their lot or pack when it expires, at the burn rate. */
   readonly expiringUnusedMicros: bigint;
+  /**
+   * True under PAYG: usage beyond the tokens held is billed in arrears, so the balance never
+   * runs out and depletesAt is null whatever the burn rate (domain §8).
+   */
+  readonly unlimited: boolean;
 }
 
 /** Tokens charged over the burn window ÷ its days, half-up to one micro-token like every rate. */
@@ -83,7 +88,7 @@ export function forecastBalance(input: ForecastInput): BalanceForecast {
   if (observed === 0n && (!changed || changed.ratePerDayMicros === 0n)) {
     let unused = 0n;
     for (const source of sources) unused += source.remainingMicros;
-    return { burnRatePerDayMicros: 0n, depletesAt: null, expiringWithin90DaysMicros, expiringUnusedMicros: unused };
+    return { burnRatePerDayMicros: 0n, depletesAt: null, expiringWithin90DaysMicros, expiringUnusedMicros: unused, unlimited: false };
   }
 
   const available = (t: Instant) => availableAt(sources, t) - deficitMicros;
@@ -114,16 +119,17 @@ export function forecastBalance(input: ForecastInput): BalanceForecast {
       .filter((source) => source.remainingMicros > 0n);
   }
 
-  return { burnRatePerDayMicros: observed, depletesAt, expiringWithin90DaysMicros, expiringUnusedMicros };
+  return { burnRatePerDayMicros: observed, depletesAt, expiringWithin90DaysMicros, expiringUnusedMicros, unlimited: false };
 }
 
 /**
  * The forecast under the plan in force now. With PAYG the balance never runs out (domain §8:
  * PAYG counts as unlimited, usage beyond the tokens held is billed in arrears), so there is no
- * depletion date; what expires unused is still computed with the real drain order. FREE and
- * prepay-only plans run out like LEGACY.
+ * depletion date and the forecast says it is unlimited; what expires unused is still computed
+ * with the real drain order. FREE and prepay-only plans run out like LEGACY. Token Flex pools
+ * are funds like packs: the caller passes them among the sources (poolAsSource).
  */
 export function forecastUnderPlan(plan: Plan, input: ForecastInput): BalanceForecast {
   const forecast = forecastBalance(input);
-  return plan.payg ? { ...forecast, depletesAt: null } : forecast;
+  return plan.payg ? { ...forecast, depletesAt: null, unlimited: true } : forecast;
 }

@@ -32,9 +32,9 @@ export interface DeficitMove {
  *   pack that paid, and the deficit it paid) keeps a settlement a pure transfer.
  */
 export interface LedgerAsOf {
-  /** Every lot and pack of the account; `sizeMicros` is what they started with. */
+  /** Every lot, Token Flex pool and pack of the account; `sizeMicros` is what they started with. */
   readonly sources: readonly FundingSource[];
-  /** Standing allocations and settlements drawn from each lot or pack, any number of rows per source. */
+  /** Standing allocations and settlements drawn from each lot, pool or pack, any number of rows per source. */
   readonly draws: readonly SourceDraw[];
   /** Standing DEFICIT allocations of usage before t. */
   readonly deficitBookedMicros: bigint;
@@ -100,6 +100,8 @@ export interface DailyUsage {
   readonly events: number;
   readonly quantityMicros: bigint;
   readonly tokensMicros: bigint;
+  /** Whole charged units of the day's FREE and PAID charges; null when all were LEGACY. */
+  readonly units: bigint | null;
 }
 
 export interface UsageSummaryRow {
@@ -110,6 +112,16 @@ export interface UsageSummaryRow {
   readonly events: number;
   readonly quantityMicros: bigint;
   readonly tokensMicros: bigint;
+  /**
+   * Whole charged units of the period's FREE and PAID charges (domain §8); null when every charge
+   * of the row was rated under LEGACY, which counts no units.
+   */
+  readonly units: bigint | null;
+}
+
+/** Adds units that may be absent (LEGACY): absent only when both are. */
+export function addUnits(a: bigint | null, b: bigint | null): bigint | null {
+  return a === null ? b : b === null ? a : a + b;
 }
 
 /** The UTC midnight starting the day or calendar month that contains `t`. */
@@ -124,7 +136,7 @@ export function periodStart(t: Instant, grouping: UsageGrouping): Instant {
  * Only periods with usage appear: a report lists what happened, not empty days.
  */
 export function summarizeUsage(days: Iterable<DailyUsage>, grouping: UsageGrouping): UsageSummaryRow[] {
-  const rows = new Map<string, { periodStart: Instant; apiCode: string; events: number; quantityMicros: bigint; tokensMicros: bigint }>();
+  const rows = new Map<string, { periodStart: Instant; apiCode: string; events: number; quantityMicros: bigint; tokensMicros: bigint; units: bigint | null }>();
   for (const day of days) {
     const start = periodStart(day.day * DAY_MS, grouping);
     const key = `${start}\u0000${day.apiCode}`;
@@ -133,8 +145,16 @@ export function summarizeUsage(days: Iterable<DailyUsage>, grouping: UsageGroupi
       row.events += day.events;
       row.quantityMicros += day.quantityMicros;
       row.tokensMicros += day.tokensMicros;
+      row.units = addUnits(row.units, day.units);
     } else {
-      rows.set(key, { periodStart: start, apiCode: day.apiCode, events: day.events, quantityMicros: day.quantityMicros, tokensMicros: day.tokensMicros });
+      rows.set(key, {
+        periodStart: start,
+        apiCode: day.apiCode,
+        events: day.events,
+        quantityMicros: day.quantityMicros,
+        tokensMicros: day.tokensMicros,
+        units: day.units,
+      });
     }
   }
   return [...rows.values()].sort(
@@ -157,6 +177,8 @@ export interface UsageExportRow {
   readonly flexMicros: bigint;
   /** Booked as deficit; stays here even after later funds settle it, as the receipt does. */
   readonly deficitMicros: bigint;
+  /** Whole charged units of a FREE or PAID charge (domain §8); null for a LEGACY one. */
+  readonly units: bigint | null;
 }
 
 /**

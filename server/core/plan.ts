@@ -8,6 +8,7 @@
  * `decideEnrollmentOrThrow` and store the enrollment it returns (nothing when it throws).
  */
 import { accountStatus, type AccountStatus, type DeficitState } from "./account.js";
+import type { Balance } from "./balance.js";
 import { badInput, FlexgateError } from "./errors.js";
 import { formatMicros } from "./money.js";
 import { assertNotFuture, formatInstant, type Instant } from "./time.js";
@@ -147,4 +148,12 @@ export function prepayRestrictedMessage(deficit: DeficitState): string {
     `the account owes ${formatMicros(deficit.deficitMicros)} tokens and is on a prepay-only plan; ` +
     "buy Flex tokens or enroll in PAYG to use premium APIs again"
   );
+}
+
+/**
+ * The balance as the plan in force shows it: the tiered plans have no grace period, so no grace
+ * end is shown under them; everything else is the same figures.
+ */
+export function balanceUnderPlan(plan: Plan, balance: Balance): Balance {
+  return plan.tier === "LEGACY" || balance.graceEndsAt === null ? balance : { ...balance, graceEndsAt: null };
 }

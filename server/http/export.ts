@@ -16,7 +16,7 @@ import { csvLine, textCell, valueCell } from "./csv.js";
 /** The export shows an account's charges: the roles that may read an account may export it. */
 const EXPORT_ROLES = rolesOfField(graphqlSchema(), "Query", "account");
 
-const HEADER = ["occurredAt", "eventId", "apiCode", "clientId", "quantity", "outcome", "tokens", "paidFromCredits", "paidFromFlex", "deficit"];
+const HEADER = ["occurredAt", "eventId", "apiCode", "clientId", "quantity", "outcome", "tokens", "paidFromCredits", "paidFromFlex", "deficit", "units"];
 
 /**
  * GET /export/usage.csv?accountId=…&from=…&to=…: one row per charge, oldest first, streamed row
@@ -64,6 +64,8 @@ export function usageExportHandler(services: Services) {
           valueCell(formatMicros(row.creditsMicros)),
           valueCell(formatMicros(row.flexMicros)),
           valueCell(formatMicros(row.deficitMicros)),
+          // Whole charged units of a FREE or PAID charge; empty for a LEGACY one, which has none.
+          valueCell(row.units === null ? "" : row.units.toString()),
         ]);
         // Respect back-pressure so a slow client never makes a year of rows pile up in memory.
         if (!res.write(line)) await new Promise((resolve) => res.once("drain", resolve));

@@ -1,10 +1,10 @@
 import { balanceAt, type Balance } from "../core/balance.js";
 import { badInput, notFound } from "../core/errors.js";
-import { accountStatus } from "../core/account.js";
+import { balanceUnderPlan, type Enrollment, planAt, statusUnderPlan } from "../core/plan.js";
 import { MAXIMA } from "../core/maxima.js";
 import type { Account, AccountStatus, Actor, BalancePolicy, CreditLot, FlexPack, PartnerTier, Reseller } from "../core/model.js";
 import { cleanCountry, cleanText } from "../core/text.js";
-import { lotAsSource, packAsSource } from "../store/sources.js";
+import { lotAsSource, packAsSource, poolAsSource } from "../store/sources.js";
 import type { ResellerQuery, StoreReads } from "../store/port.js";
 import { type Page, pageSize, type ServiceContext, toPage } from "./context.js";
 
@@ -58,23 +58,65 @@ export class AccountService {
     return toPage(await this.reads.listAccounts({ ...query, afterId, limit: limit + 1 }), limit, () => this.reads.countAccounts(query));
   }
 
-  status(account: Account): AccountStatus {
-    return accountStatus(account, this.context.clock());
+  /**
+   * The account's status now under the plan in force now (statusUnderPlan): LEGACY keeps its
+   * 14-day grace; a tiered plan has none, and PAYG is never restricted. Calls made in the same
+   * tick (a page of accounts each asking for its status) share one read of the enrollments.
+   */
+  async status(account: Account): Promise<AccountStatus> {
+    const enrollments = await this.enrollmentsThisTick(account.id);
+    const now = this.context.clock();
+    return statusUnderPlan(planAt(enrollments.get(account.id) ?? [], now), account, now);
   }
 
-  /** Balances of several accounts now, in one pass over their lots and packs. */
+  /** The statuses of several accounts now, with one read of their enrollments. */
+  async statuses(accounts: readonly Account[]): Promise<AccountStatus[]> {
+    const enrollments = await this.reads.enrollmentsOf(accounts.map((account) => account.id));
+    const now = this.context.clock();
+    return accounts.map((account) => statusUnderPlan(planAt(enrollments.get(account.id) ?? [], now), account, now));
+  }
+
+  private pendingEnrollments: { readonly ids: Set<number>; readonly read: Promise<Map<number, Enrollment[]>> } | null = null;
+
+  /** The enrollments of every account asked for in this tick, read once when the tick ends. */
+  private enrollmentsThisTick(accountId: number): Promise<Map<number, Enrollment[]>> {
+    if (!this.pendingEnrollments) {
+      const ids = new Set<number>();
+      const read = new Promise<void>((resolve) => process.nextTick(resolve)).then(() => {
+        this.pendingEnrollments = null;
+        return this.reads.enrollmentsOf([...ids]);
+      });
+      this.pendingEnrollments = { ids, read };
+    }
+    this.pendingEnrollments.ids.add(accountId);
+    return this.pendingEnrollments.read;
+  }
+
+  /**
+   * Balances of several accounts now, in one pass over their lots, Token Flex pools and packs:
+   * pools count among the flex tokens. Under a tiered plan no grace end is shown (there is none).
+   */
   async balances(accounts: readonly Account[]): Promise<Balance[]> {
     const now = this.context.clock();
     const ids = accounts.map((account) => account.id);
-    const [lots, packs] = await this.context.store.snapshot(async (reads) => [
+    const [lots, pools, packs, enrollments] = await this.context.store.snapshot(async (reads) => [
       groupBy(await reads.creditLotsOf(ids), (lot) => lot.accountId),
+      groupBy(await reads.tokenFlexPoolsOf(ids), (pool) => pool.accountId),
       groupBy(await reads.flexPacksOf(ids), (pack) => pack.accountId),
+      await reads.enrollmentsOf(ids),
     ] as const);
     return accounts.map((account) =>
-      balanceAt(
-        [...(lots.get(account.id) ?? []).map(lotAsSource), ...(packs.get(account.id) ?? []).map(packAsSource)],
-        account,
-        now,
+      balanceUnderPlan(
+        planAt(enrollments.get(account.id) ?? [], now),
+        balanceAt(
+          [
+            ...(lots.get(account.id) ?? []).map(lotAsSource),
+            ...(pools.get(account.id) ?? []).map(poolAsSource),
+            ...(packs.get(account.id) ?? []).map(packAsSource),
+          ],
+          account,
+          now,
+        ),
       ),
     );
   }

@@ -1,10 +1,11 @@
-import { accountStatus } from "../core/account.js";
 import { type BalanceAlert, balanceAlerts, boughtInLastYear } from "../core/alerts.js";
-import { authorizeUsage, type UsageAuthorization } from "../core/authorization.js";
+import { authorizeTieredUsage, authorizeUsage, type TieredAuthorization, type UsageAuthorization } from "../core/authorization.js";
 import { type Balance, balanceAt } from "../core/balance.js";
-import type { FundingSource } from "../core/drain.js";
 import { badInput } from "../core/errors.js";
-import { type BalanceForecast, BURN_WINDOW_DAYS, expiringWithin, forecastBalance } from "../core/forecast.js";
+import { type BalanceForecast, BURN_WINDOW_DAYS, expiringWithin, forecastUnderPlan } from "../core/forecast.js";
+import { capAt, EMPTY_FREE_MONTH, freeUsageRows } from "../core/free-allowance.js";
+import { monthOf } from "../core/month.js";
+import { balanceUnderPlan, type Plan, statusUnderPlan } from "../core/plan.js";
 import {
   assertWindow,
   balanceAsOf,
@@ -21,11 +22,21 @@ import { type AccountImpact, changePercent, impactDays, mostAffected, priceImpac
 import { cleanApiCode, cleanReference } from "../core/text.js";
 import { assertNotFuture, DAY_MS } from "../core/time.js";
 import type { ExportCursor, ExportPage, StoreReads } from "../store/port.js";
-import { lotAsSource, packAsSource } from "../store/sources.js";
 import { accountOrThrow, type ServiceContext } from "./context.js";
+import { fundsOf, planOf } from "./plan-reads.js";
 import { type PricePublication, PriceService } from "./prices.service.js";
 
 export type { AccountImpact, BalanceAlert, BalanceForecast, PriceImpact, UsageAuthorization, UsageExportRow, UsageGrouping, UsageSummaryRow };
+
+/**
+ * usageAuthorization's answer: allowed, status and reason as api.md names them, with the plan in
+ * force now and, for a refusal, the error code rating would give (API_SUSPENDED,
+ * ACCOUNT_RESTRICTED, INSUFFICIENT_BALANCE, PRICE_NOT_FOUND), so a caller can act on it.
+ */
+export interface PlanAuthorization extends UsageAuthorization {
+  readonly plan: Plan;
+  readonly code: TieredAuthorization["code"] | "INSUFFICIENT_BALANCE" | null;
+}
 
 /**
  * Balance history, usage reports, forecasts, alerts and price-change impact (shared domain
@@ -39,9 +50,11 @@ export class InsightService {
   ) {}
 
   /**
-   * The balance as of `asOf`: lots and packs valid then, less allocations of usage that occurred
-   * before it, plus reversals made before it, with settlements made before it (core/history.ts).
-   * A date in the future is refused like every other date: a balance there is a forecast.
+   * The balance as of `asOf`: lots, Token Flex pools and packs valid then (pools count among the
+   * flex tokens), less allocations of usage that occurred before it, plus reversals made before
+   * it, with settlements made before it (core/history.ts); under the plan in force then, which
+   * shows no grace end on a tiered plan. A date in the future is refused like every other date:
+   * a balance there is a forecast.
    * @throws FlexgateError NOT_FOUND (accountId), BAD_USER_INPUT (asOf more than 5 minutes ahead)
    */
   async balanceAsOf(accountId: number, asOf: Instant): Promise<Balance> {
@@ -49,7 +62,7 @@ export class InsightService {
     assertNotFuture(asOf, this.context.clock(), "asOf");
     return this.context.store.snapshot(async (reads) => {
       await accountOrThrow(reads, accountId, "accountId");
-      return balanceAsOf(await reads.ledgerAsOf(accountId, asOf), asOf);
+      return balanceUnderPlan(await planOf(reads, accountId, asOf), balanceAsOf(await reads.ledgerAsOf(accountId, asOf), asOf));
     }, HEAVY);
   }
 
@@ -74,16 +87,18 @@ export class InsightService {
 
   /**
    * Burn rate over the last 30 days, when the balance runs out at it, and what will expire
-   * (core/forecast.ts). "The last 30 days" are the charges whose usage occurred at or after
-   * now − 30 days, including usage reported with a time a few minutes ahead.
+   * (core/forecast.ts), under the plan in force now: with PAYG the balance is unlimited and never
+   * runs out; Token Flex pools are funds like packs. "The last 30 days" are the charges whose
+   * usage occurred at or after now − 30 days, including usage reported with a time a few minutes
+   * ahead.
    * @throws FlexgateError NOT_FOUND (accountId)
    */
   async forecast(accountId: number): Promise<BalanceForecast> {
     const now = this.context.clock();
     return this.context.store.snapshot(async (reads) => {
       const account = await accountOrThrow(reads, accountId, "accountId");
-      return forecastBalance({
-        sources: await sourcesOf(reads, accountId),
+      return forecastUnderPlan(await planOf(reads, accountId, now), {
+        sources: await fundsOf(reads, accountId),
         deficitMicros: account.deficitMicros,
         chargedInWindowMicros: await reads.chargedSince(accountId, now - BURN_WINDOW_DAYS * DAY_MS),
         now,
@@ -92,40 +107,53 @@ export class InsightService {
   }
 
   /**
-   * The alerts that hold now (core/alerts.ts); they clear by themselves.
+   * The alerts that hold now (core/alerts.ts), under the plan in force now; they clear by
+   * themselves. A FREE account also hears of its APIs near their monthly cap (FREE_CAP_NEAR)
+   * and of those suspended (API_SUSPENDED).
    * @throws FlexgateError NOT_FOUND (accountId)
    */
   async alerts(accountId: number): Promise<BalanceAlert[]> {
     const now = this.context.clock();
     return this.context.store.snapshot(async (reads) => {
       const account = await accountOrThrow(reads, accountId, "accountId");
-      const sources = await sourcesOf(reads, accountId);
+      const sources = await fundsOf(reads, accountId);
+      const plan = await planOf(reads, accountId, now);
+      const month = monthOf(now);
       return balanceAlerts({
-        balance: balanceAt(sources, account, now),
-        status: accountStatus(account, now),
+        balance: balanceUnderPlan(plan, balanceAt(sources, account, now)),
+        status: statusUnderPlan(plan, account, now),
         boughtInLastYearMicros: boughtInLastYear(sources, now),
         expiring: expiringWithin(sources, now),
+        plan,
+        freeUsage: plan.tier === "FREE" ? { rows: freeUsageRows(month, await reads.freeMonthsOf(accountId, month), await reads.freeCaps(), now), now } : undefined,
       });
     });
   }
 
   /**
-   * May a premium call of `apiCode` start now (core/authorization.ts)? A refusal is an answer,
-   * not an error; only a malformed API code or an unknown account is an error.
+   * May a premium call of `apiCode` start now (core/authorization.ts), under the plan in force
+   * now? A refusal is an answer, not an error; only a malformed API code or an unknown account is
+   * an error. FREE: refused while the API is suspended (API_SUSPENDED). PAID prepay only: refused
+   * while the account owes (ACCOUNT_RESTRICTED, no grace). PAID with PAYG: always allowed.
+   * LEGACY: the grace and HARD_STOP rules as before.
    * @throws FlexgateError NOT_FOUND (accountId), BAD_USER_INPUT (apiCode)
    */
-  async usageAuthorization(accountId: number, apiCode: string): Promise<UsageAuthorization> {
+  async usageAuthorization(accountId: number, apiCode: string): Promise<PlanAuthorization> {
     const code = cleanApiCode(apiCode, "apiCode");
     const now = this.context.clock();
     return this.context.store.snapshot(async (reads) => {
       const account = await accountOrThrow(reads, accountId, "accountId");
-      return authorizeUsage({
-        apiCode: code,
-        price: priceInForce(await reads.priceVersionsOf(code), now),
-        status: accountStatus(account, now),
-        policy: account.balancePolicy,
-        balance: balanceAt(await sourcesOf(reads, accountId), account, now),
-      });
+      const plan = await planOf(reads, accountId, now);
+      const price = priceInForce(await reads.priceVersionsOf(code), now);
+      if (plan.tier === "LEGACY") {
+        const status = statusUnderPlan(plan, account, now);
+        const answer = authorizeUsage({ apiCode: code, price, status, policy: account.balancePolicy, balance: balanceAt(await fundsOf(reads, accountId), account, now) });
+        const refusal = price === null ? "PRICE_NOT_FOUND" : status === "RESTRICTED" ? "ACCOUNT_RESTRICTED" : "INSUFFICIENT_BALANCE";
+        return { ...answer, plan, code: answer.allowed ? null : refusal };
+      }
+      const freeMonth = plan.tier === "FREE" ? ((await reads.freeMonthsOf(accountId, monthOf(now))).get(code) ?? EMPTY_FREE_MONTH) : EMPTY_FREE_MONTH;
+      const capUnits = plan.tier === "FREE" ? capAt(await reads.freeCaps(), code, now) : 0n;
+      return { ...authorizeTieredUsage({ apiCode: code, price, plan, deficit: account, freeMonth, capUnits, now }), plan };
     });
   }
 
@@ -157,20 +185,21 @@ export class InsightService {
       const accounts: AccountImpact[] = [];
       for (const usage of mostAffected(byAccount)) {
         const account = await accountOrThrow(reads, usage.accountId, "accountId");
+        const plan = await planOf(reads, account.id, now);
         const projection = {
-          sources: await sourcesOf(reads, account.id),
+          sources: await fundsOf(reads, account.id),
           deficitMicros: account.deficitMicros,
           chargedInWindowMicros: await reads.chargedSince(account.id, now - BURN_WINDOW_DAYS * DAY_MS),
           now,
         };
-        const observed = forecastBalance(projection);
+        const observed = forecastUnderPlan(plan, projection);
         const ratePerDayMicros = proposedBurnPerDay(observed.burnRatePerDayMicros, usage, window);
         accounts.push({
           ...usage,
           deltaTokensMicros: usage.proposedTokensMicros - usage.currentTokensMicros,
           changePercent: changePercent(usage.currentTokensMicros, usage.proposedTokensMicros),
           depletesAt: observed.depletesAt,
-          proposedDepletesAt: forecastBalance({ ...projection, rateFrom: { at: changeAt, ratePerDayMicros } }).depletesAt,
+          proposedDepletesAt: forecastUnderPlan(plan, { ...projection, rateFrom: { at: changeAt, ratePerDayMicros } }).depletesAt,
         });
       }
       return { ...totals, accounts };
@@ -205,8 +234,4 @@ async function* exportRows(reads: StoreReads, accountId: number, from: Instant, 
     if (!page.next) return;
     after = page.next;
   }
-}
-
-async function sourcesOf(reads: StoreReads, accountId: number): Promise<FundingSource[]> {
-  return [...(await reads.creditLotsOf([accountId])).map(lotAsSource), ...(await reads.flexPacksOf([accountId])).map(packAsSource)];
 }

@@ -1,9 +1,11 @@
 import { type Balance, applyAllocations, balanceAt } from "../core/balance.js";
 import type { Allocation } from "../core/drain.js";
 import { badInput, FlexgateError, notFound } from "../core/errors.js";
-import { EMPTY_FREE_MONTH } from "../core/free-allowance.js";
+import { EMPTY_FREE_MONTH, freeMonthKey } from "../core/free-allowance.js";
 import { decideReversal, type LedgerAllocation, type LedgerSettlement, type ReversalDecision } from "../core/ledger.js";
-import { monthOf } from "../core/month.js";
+import { type Month, monthOf } from "../core/month.js";
+import { balanceUnderPlan, type Plan } from "../core/plan.js";
+import { applyTieredDecision, decideTieredEventOrThrow } from "../core/tiered-rating.js";
 import { decideTieredReversal } from "../core/tiered-reversal.js";
 import { MAXIMA } from "../core/maxima.js";
 import { MAX_TOKENS_MICROS } from "../core/money.js";
@@ -16,6 +18,7 @@ import { reduceDeficit } from "../core/account.js";
 import type { RatingRequest, RatingRules, StoreReads, StoreWrites } from "../store/port.js";
 import * as crypto from "node:crypto";
 import { accountOrThrow, type ServiceContext } from "./context.js";
+import { fundsOf, planOf } from "./plan-reads.js";
 
 export interface UsageEvent {
   readonly eventId: string;
@@ -49,8 +52,24 @@ export interface UsageQuote {
   readonly alreadyRecorded: UsageCharge | null;
   readonly tokensMicros: bigint;
   readonly price: PriceVersion;
+  /** FREE_ALLOWANCE, OVERRUN and PAYG parts carry their units (Allocation.units). */
   readonly allocations: readonly Allocation[];
   readonly balanceAfter: Balance;
+  /** The plan in force at occurredAt: the one the event is rated under. */
+  readonly plan: Plan;
+  /** Whole charged units (domain §8); null under LEGACY, which rates exactly per event. */
+  readonly units: bigint | null;
+  /** The partial unit left after the event, under a FREE or PAID plan; null under LEGACY. */
+  readonly remainderAfter: QuotedRemainder | null;
+}
+
+/** The remainder a tiered event leaves (api.md UnitRemainder). */
+export interface QuotedRemainder {
+  readonly apiCode: string;
+  /** Meter units (micro quantity), always less than one charged unit. */
+  readonly quantityMicros: bigint;
+  /** The FREE month it belongs to; null for a paid remainder, which carries on. */
+  readonly month: Month | null;
 }
 
 export const MAX_BATCH_SIZE = MAXIMA.eventsPerBatch;
@@ -151,17 +170,24 @@ export class RatingService {
 
   /**
    * What recordUsage would charge and drain now, writing nothing; for an event id recorded before,
-   * the charge it would replay, or the IDEMPOTENCY_CONFLICT it would meet.
+   * the charge it would replay, or the IDEMPOTENCY_CONFLICT it would meet. The event is quoted
+   * under the plan in force at its occurredAt: under FREE or PAID with the same decision rating
+   * makes (decideTieredEventOrThrow) on the account's stored remainders, FREE months, caps and
+   * funds, so the quote shows the units, the tokens, what pays them and the remainder after,
+   * and a refusal is the one rating would give (API_SUSPENDED, ACCOUNT_RESTRICTED).
    */
   async quoteUsage(input: UsageEvent, field = "input"): Promise<UsageQuote> {
     const event = this.validate(input, field);
     return this.context.store.snapshot(async (reads) => {
       const alreadyRecorded = await recordedBefore(reads, event, field);
       const account = await accountOrThrow(reads, event.accountId, `${field}.accountId`);
-      const price = priceInForce((await reads.priceTable()).get(event.apiCode) ?? [], event.occurredAt);
+      const versions = (await reads.priceTable()).get(event.apiCode) ?? [];
+      const price = priceInForce(versions, event.occurredAt);
       if (!price) {
         throw new FlexgateError("PRICE_NOT_FOUND", `no price for ${event.apiCode} was in force at the time of the event`, `${field}.apiCode`);
       }
+      const plan = await planOf(reads, account.id, event.occurredAt);
+      if (plan.tier !== "LEGACY") return { alreadyRecorded, ...(await this.quoteTiered(reads, account, event, plan, price, versions, field)) };
       const tokensMicros = chargeMicros(price, event.quantityMicros, event.outcome);
       if (tokensMicros > MAX_TOKENS_MICROS) throw badInput(`${field}.quantity`, `${field}.quantity is too large to rate`);
       const now = this.context.clock();
@@ -181,9 +207,47 @@ export class RatingService {
         tokensMicros,
         price,
         allocations: decision.allocations,
-        balanceAfter: balanceAt(applyAllocations(sources, decision.allocations), decision.deficit, now),
+        // A LEGACY event reported after the account enrolled: its balance shows as the plan now does.
+        balanceAfter: balanceUnderPlan(await planOf(reads, account.id, now), balanceAt(applyAllocations(sources, decision.allocations), decision.deficit, now)),
+        plan,
+        units: null,
+        remainderAfter: null,
       };
     });
+  }
+
+  /** A FREE or PAID event's quote: rating's decision on the stored state, nothing written. */
+  private async quoteTiered(
+    reads: StoreReads,
+    account: Account,
+    event: UsageEvent,
+    plan: Plan,
+    price: PriceVersion,
+    versions: readonly PriceVersion[],
+    field: string,
+  ): Promise<Omit<UsageQuote, "alreadyRecorded">> {
+    const now = this.context.clock();
+    const month = monthOf(event.occurredAt);
+    const remainders = new Map((await reads.unitRemaindersOf(account.id)).map((stored) => [stored.key, stored.quantityMicros]));
+    const freeMonths = new Map([...(await reads.freeMonthsOf(account.id, month))].map(([apiCode, state]) => [freeMonthKey(apiCode, month), state]));
+    // Every source that still holds tokens, as rating loads them: the drain judges validity at occurredAt.
+    const sources = (await fundsOf(reads, account.id)).filter((source) => source.remainingMicros > 0n);
+    const decision = decideTieredEventOrThrow(
+      { remainders, freeMonths, sources, deficit: account },
+      { apiCode: event.apiCode, quantityMicros: event.quantityMicros, outcome: event.outcome, occurredAt: event.occurredAt },
+      { plan, price, versions, caps: await reads.freeCaps(), now, creditAcceptanceEndAt: this.context.rules.creditAcceptanceEndAt },
+    );
+    if (decision.tokensMicros > MAX_TOKENS_MICROS) throw badInput(`${field}.quantity`, `${field}.quantity is too large to rate`);
+    const after = applyTieredDecision({ remainders, freeMonths, sources, deficit: account }, decision);
+    return {
+      tokensMicros: decision.tokensMicros,
+      price,
+      allocations: decision.allocations,
+      balanceAfter: balanceUnderPlan(plan, balanceAt(after.sources, after.deficit, now)),
+      plan,
+      units: decision.units,
+      remainderAfter: { apiCode: event.apiCode, quantityMicros: decision.remainder.quantityMicros, month: plan.tier === "FREE" ? month : null },
+    };
   }
 
   /**

@@ -230,7 +230,7 @@ export interface StoreReads {
   creditLotsOf(accountIds: readonly number[]): Promise<CreditLot[]>;
   /** Packs of the accounts, soonest expiry first. */
   flexPacksOf(accountIds: readonly number[]): Promise<FlexPack[]>;
-  /** The lots and packs of an account that still hold tokens and are valid at `at`. */
+  /** The lots, Token Flex pools and packs of an account that still hold tokens and are valid at `at`. */
   fundingSourcesAt(accountId: number, at: Instant): Promise<FundingSource[]>;
   /** Deficit allocations of standing charges not yet fully paid, oldest first. */
   outstandingDeficits(accountId: number): Promise<OutstandingDeficit[]>;

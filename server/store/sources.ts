@@ -20,3 +20,5 @@ export const packAsSource = (pack: FlexPack): FundingSource => ({
   purchasedAt: pack.purchasedAt,
   expiresAt: pack.expiresAt,
 });
+
+export { poolAsSource } from "../core/token-flex.js";

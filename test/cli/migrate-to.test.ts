@@ -133,7 +133,7 @@ describe.skipIf(!TEST_DATABASE_URL)(`flexgate migrate-to${TEST_DATABASE_URL ? ""
         const [here, there] = [(await h.services.accounts.find(id))!, (await onPg.accounts.find(id))!];
         expect(there, `account ${id}`).toEqual(here);
         expect(await onPg.accounts.balances([there]), `account ${id}`).toEqual(await h.services.accounts.balances([here]));
-        expect(onPg.accounts.status(there)).toBe(h.services.accounts.status(here));
+        expect(await onPg.accounts.status(there)).toBe(await h.services.accounts.status(here));
       }
       expect(await onPg.prices.allVersions()).toEqual(await h.services.prices.allVersions());
       expect(await onPg.ledger.verify()).toEqual([]);

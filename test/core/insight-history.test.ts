@@ -32,10 +32,10 @@ describe("usage periods", () => {
 describe("usage summary", () => {
   const dayOf = (iso: string) => at(iso) / DAY_MS;
   const days: DailyUsage[] = [
-    { day: dayOf("2024-03-01"), apiCode: "model-derivative/simple-job", events: 1, quantityMicros: t("1"), tokensMicros: t("0.1") },
-    { day: dayOf("2024-02-29"), apiCode: "model-derivative/complex-job", events: 2, quantityMicros: t("3"), tokensMicros: t("1.5") },
-    { day: dayOf("2024-02-01"), apiCode: "model-derivative/complex-job", events: 1, quantityMicros: t("1"), tokensMicros: t("0.5") },
-    { day: dayOf("2024-03-01"), apiCode: "design-automation/revit", events: 3, quantityMicros: t("651"), tokensMicros: t("0.361668") },
+    { day: dayOf("2024-03-01"), apiCode: "model-derivative/simple-job", events: 1, quantityMicros: t("1"), tokensMicros: t("0.1"), units: null },
+    { day: dayOf("2024-02-29"), apiCode: "model-derivative/complex-job", events: 2, quantityMicros: t("3"), tokensMicros: t("1.5"), units: null },
+    { day: dayOf("2024-02-01"), apiCode: "model-derivative/complex-job", events: 1, quantityMicros: t("1"), tokensMicros: t("0.5"), units: null },
+    { day: dayOf("2024-03-01"), apiCode: "design-automation/revit", events: 3, quantityMicros: t("651"), tokensMicros: t("0.361668"), units: null },
   ];
 
   it("keeps one row per UTC day and API, sorted by day then API code", () => {
@@ -67,6 +67,19 @@ describe("usage summary", () => {
 
   it("has no rows without usage", () => {
     expect(summarizeUsage([], "MONTH")).toEqual([]);
+  });
+
+  it("counts no units for LEGACY usage and adds the units of FREE and PAID days, a LEGACY day adding none", () => {
+    // Test values: a month that starts LEGACY (no units) and goes on tiered (3 then 2 units).
+    const revit = "design-automation/revit";
+    const month: DailyUsage[] = [
+      { day: dayOf("2026-01-02"), apiCode: revit, events: 1, quantityMicros: t("1200"), tokensMicros: t("0.333334"), units: null },
+      { day: dayOf("2026-01-10"), apiCode: revit, events: 2, quantityMicros: t("3600"), tokensMicros: t("3"), units: 3n },
+      { day: dayOf("2026-01-11"), apiCode: revit, events: 1, quantityMicros: t("2400"), tokensMicros: t("2"), units: 2n },
+    ];
+    expect(summarizeUsage(month, "DAY").map((row) => row.units)).toEqual([null, 3n, 2n]);
+    expect(summarizeUsage(month, "MONTH").map((row) => row.units)).toEqual([5n]);
+    expect(summarizeUsage(month.slice(0, 1), "MONTH").map((row) => row.units)).toEqual([null]);
   });
 });
 

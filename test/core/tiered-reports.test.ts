@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { DeficitState } from "../../server/core/account.js";
-import { freeTierAlerts } from "../../server/core/alerts.js";
+import { balanceAlerts, freeTierAlerts } from "../../server/core/alerts.js";
+import type { Balance } from "../../server/core/balance.js";
 import { authorizeTieredUsage, type TieredAuthorizationFacts } from "../../server/core/authorization.js";
 import type { ErrorCode } from "../../server/core/errors.js";
 import { forecastUnderPlan, type ForecastInput } from "../../server/core/forecast.js";
 import { EMPTY_FREE_MONTH, type FreeUsageRow, takeFreeUnits } from "../../server/core/free-allowance.js";
-import type { Plan } from "../../server/core/plan.js";
+import { balanceUnderPlan, LEGACY_PLAN, type Plan } from "../../server/core/plan.js";
 import { checkTokenFlexPoolOrThrow, isPoolExpired, poolAsSource, type TokenFlexPool } from "../../server/core/token-flex.js";
 import { refusalOf } from "../fixtures/ledger-assertions.js";
 import { aPack, aPriceVersion, tokens, utc } from "./builders.js";
@@ -55,15 +56,70 @@ describe("Free tier alerts", () => {
     ["says a suspended API is suspended, not near its cap", row(3n, 3n, utc("2026-02-01")), ["API_SUSPENDED"]],
     ["says nothing for an API without a cap", row(0n, 0n), []],
   ])("%s", (_why, usage, kinds) => {
-    expect(freeTierAlerts([usage]).map((alert) => alert.kind)).toEqual(kinds);
+    expect(freeTierAlerts([usage], now).map((alert) => alert.kind)).toEqual(kinds);
   });
 
-  it("puts suspensions first and dates them at their end", () => {
-    const alerts = freeTierAlerts([row(8n, 10n), { ...row(3n, 3n, utc("2026-02-01")), apiCode: "model-derivative/complex-job" }]);
+  it("puts suspensions first and dates both at the first instant of the next month", () => {
+    const alerts = freeTierAlerts([row(8n, 10n), { ...row(3n, 3n, utc("2026-02-01")), apiCode: "model-derivative/complex-job" }], now);
     expect(alerts.map((alert) => [alert.kind, alert.at])).toEqual([
       ["API_SUSPENDED", utc("2026-02-01")],
-      ["FREE_CAP_NEAR", null],
+      ["FREE_CAP_NEAR", utc("2026-02-01")],
     ]);
+  });
+
+  it("names the API and the date in both messages", () => {
+    const [suspended, near] = freeTierAlerts([row(8n, 10n), { ...row(3n, 3n, utc("2026-02-01")), apiCode: "model-derivative/complex-job" }], now);
+    expect(suspended!.message).toMatch(/^model-derivative\/complex-job is suspended until 2026-02-01T00:00:00(\.000)?Z/);
+    expect(near!.message).toContain(`${REVIT} has used 8 of its 10 free units this month`);
+    expect(near!.message).toMatch(/suspended until 2026-02-01T00:00:00(\.000)?Z/);
+  });
+});
+
+describe("balance alerts under a plan", () => {
+  const balance = (deficit: string, graceEndsAt: number | null): Balance => ({
+    cloudCreditsMicros: 0n,
+    flexTokensMicros: 0n,
+    deficitMicros: tokens(deficit),
+    availableMicros: -tokens(deficit),
+    graceEndsAt,
+  });
+  const none = { tokensMicros: 0n, soonest: null };
+
+  it("slots the Free tier's alerts by severity: restriction and deficit, suspension, low balance, cap near, expiry", () => {
+    const alerts = balanceAlerts({
+      balance: { ...balance("0", null), flexTokensMicros: tokens("1"), availableMicros: tokens("1") },
+      status: "ACTIVE",
+      boughtInLastYearMicros: tokens("100"),
+      expiring: { tokensMicros: tokens("1"), soonest: utc("2026-03-01") },
+      plan: FREE,
+      freeUsage: { rows: [{ apiCode: REVIT, capUnits: 3n, usedUnits: 3n, overrunUnits: 1n, suspendedUntil: utc("2026-02-01") }, { apiCode: "x/y", capUnits: 5n, usedUnits: 4n, overrunUnits: 0n, suspendedUntil: null }], now },
+    });
+    expect(alerts.map((alert) => alert.kind)).toEqual(["API_SUSPENDED", "LOW_BALANCE", "FREE_CAP_NEAR", "EXPIRING_SOON"]);
+  });
+
+  it("says a prepay-only account is restricted without naming a grace end, which the tiered plans do not have", () => {
+    const alerts = balanceAlerts({ balance: balance("4", null), status: "RESTRICTED", boughtInLastYearMicros: 0n, expiring: none, plan: PREPAY });
+    expect(alerts.map((alert) => [alert.kind, alert.at])).toEqual([
+      ["RESTRICTED", null],
+      ["DEFICIT", null],
+      ["LOW_BALANCE", null],
+    ]);
+    expect(alerts[0]!.message).toContain("owes 4 tokens");
+    expect(alerts[0]!.message).not.toContain("grace period ended");
+    expect(alerts[1]!.message).not.toContain("grace");
+  });
+
+  it("keeps the LEGACY restriction dated at its grace end", () => {
+    const alerts = balanceAlerts({ balance: balance("4", utc("2026-01-15")), status: "RESTRICTED", boughtInLastYearMicros: 0n, expiring: none });
+    expect([alerts[0]!.kind, alerts[0]!.at]).toEqual(["RESTRICTED", utc("2026-01-15")]);
+  });
+});
+
+describe("the balance under a plan", () => {
+  const owing: Balance = { cloudCreditsMicros: 0n, flexTokensMicros: 0n, deficitMicros: tokens("2"), availableMicros: -tokens("2"), graceEndsAt: utc("2026-02-01") };
+  it("shows no grace end under a tiered plan and keeps it under LEGACY", () => {
+    expect([FREE, PREPAY, PAYG, LEGACY_PLAN].map((plan) => balanceUnderPlan(plan, owing).graceEndsAt)).toEqual([null, null, null, utc("2026-02-01")]);
+    expect(balanceUnderPlan(PAYG, owing).deficitMicros).toBe(tokens("2"));
   });
 });
 
@@ -74,14 +130,16 @@ describe("the forecast under a plan", () => {
     chargedInWindowMicros: tokens("300"),
     now,
   };
-  it("counts PAYG as unlimited: the balance never runs out", () => {
-    expect(forecastUnderPlan(PAYG, input).depletesAt).toBeNull();
+  it("counts PAYG as unlimited: the balance never runs out, and says so", () => {
+    const forecast = forecastUnderPlan(PAYG, input);
+    expect([forecast.depletesAt, forecast.unlimited]).toEqual([null, true]);
   });
 
   it("runs out on prepay only, having drained the pool before the pack", () => {
     const forecast = forecastUnderPlan(PREPAY, input);
     expect(forecast.depletesAt).toBe(now + 36 * 86_400_000);
     expect(forecast.expiringUnusedMicros).toBe(0n);
+    expect(forecast.unlimited).toBe(false);
   });
 });
 

@@ -48,15 +48,38 @@ describe("GET /export/usage.csv", () => {
     }
     const { status, text } = await request(server, `/export/usage.csv?accountId=${accountId}&from=2024-05-01&to=2024-06-01`, { headers: bearer(server.operatorKey) });
     expect(status).toBe(200);
-    const rows = text.trimEnd().split("\r\n").slice(1);
+    const [header, ...rows] = text.trimEnd().split("\r\n");
+    expect(header).toBe("occurredAt,eventId,apiCode,clientId,quantity,outcome,tokens,paidFromCredits,paidFromFlex,deficit,units");
     expect(rows).toHaveLength(hostile.length);
     for (const row of rows) {
-      // Cells: occurredAt, eventId, apiCode, clientId, quantity, outcome, tokens, credits, flex, deficit.
+      // Cells: occurredAt, eventId, apiCode, clientId, quantity, outcome, tokens, credits, flex, deficit, units (empty: LEGACY).
       const cells = row.match(/("([^"]|"")*"|[^,]*)/g)!.filter((_, i) => i % 2 === 0);
       expect(cells[0]).toMatch(/^2024-05-1\dT09:00:00\.000Z$/);
       expect(cells[1]).toMatch(/^"?'[-=+@]/);
       expect(cells[3]).toMatch(/^"?'[-=+@]/);
-      expect(cells.slice(4)).toEqual(["1", "SUCCEEDED", "0.5", "0", "0", "0.5"]);
+      expect(cells.slice(4)).toEqual(["1", "SUCCEEDED", "0.5", "0", "0", "0.5", ""]);
     }
+  });
+
+  it("gives a tiered charge its whole charged units in the last column", async () => {
+    // Test values: a PAID account with PAYG from 2026-01-01; 4 complex jobs at the stored 0.5 tokens a job.
+    const { services } = server;
+    const operator = { name: "test operator", role: "OPERATOR", keyId: null, resellerId: null } as const;
+    server.setNow("2026-01-01T00:00:00Z");
+    const account = await services.accounts.create({ name: "Tiered export", country: "JP" }, operator);
+    await services.tiered.enrollPlan({ accountId: account.id, tier: "PAID", payg: true }, operator);
+    server.setNow("2026-01-10T00:00:00Z");
+    await services.rating.recordUsage({
+      eventId: "tiered-export-1",
+      accountId: account.id,
+      apiCode: "model-derivative/complex-job",
+      quantityMicros: 4_000_000n,
+      outcome: "SUCCEEDED",
+      occurredAt: Date.parse("2026-01-05T10:00:00Z"),
+    });
+    const { status, text } = await request(server, `/export/usage.csv?accountId=${account.id}&from=2026-01-01&to=2026-02-01`, { headers: bearer(server.operatorKey) });
+    expect(status).toBe(200);
+    const [, row] = text.trimEnd().split("\r\n");
+    expect(row!.split(",").slice(4)).toEqual(["4", "SUCCEEDED", "2", "0", "0", "0", "4"]);
   });
 });

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { formatMicros } from "../../server/core/money.js";
+import { LEGACY_PLAN } from "../../server/core/plan.js";
 import { DAY_MS, formatInstant } from "../../server/core/time.js";
 import { aFlexPack, anAccount, aReseller, at, aUsageEvent, createHarness, type Harness, OPERATOR } from "../fixtures/harness.js";
 import { refusalOf } from "../fixtures/ledger-assertions.js";
@@ -188,6 +189,8 @@ describe("usage authorization", () => {
       allowed: true,
       status: "ACTIVE",
       reason: null,
+      code: null,
+      plan: LEGACY_PLAN,
     });
   });
 });

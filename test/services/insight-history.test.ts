@@ -242,6 +242,7 @@ describe("usage export", () => {
         creditsMicros: 0n,
         flexMicros: 0n,
         deficitMicros: 0n,
+        units: null,
       },
       {
         occurredAt: split.occurredAt,
@@ -254,6 +255,7 @@ describe("usage export", () => {
         creditsMicros: 1_000_000n,
         flexMicros: 100_000_000n,
         deficitMicros: 1_000_000n,
+        units: null,
       },
     ]);
     const receipt = (await h.services.ledger.allocations([split.id])).get(split.id)!;

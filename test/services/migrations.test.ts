@@ -97,7 +97,7 @@ describe("migrations and default data", () => {
     expect(await accounts.totalCount).toBeGreaterThanOrEqual(5);
     expect(accounts.items.every((account) => account.demo && account.name.startsWith("Demo:"))).toBe(true);
     expect(db.$client.prepare("select count(*) from usage_charges").pluck().get()).toBeGreaterThan(100);
-    expect(accounts.items.map((account) => services.accounts.status(account))).toContain("GRACE");
+    expect(await services.accounts.statuses(accounts.items)).toContain("GRACE");
     expect(await services.ledger.verify()).toEqual([]);
     expect(await seedDemoData(services)).toBe(false);
   });

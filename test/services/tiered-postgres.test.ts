@@ -138,4 +138,44 @@ describe.skipIf(!TEST_DATABASE_URL)(`the tiered regime on PostgreSQL${TEST_DATAB
     }
     expect([...statements.values()].some((statement) => statement.tokensMicros > 0n)).toBe(true);
   });
+
+  it("answers the reports under the plans: quotes, authorization, status, alerts, balances as of a date with pools, units in summaries and the export", async () => {
+    world.setNow("2026-01-28T00:00:00Z");
+    const { rating, insight, accounts, funding } = world.services;
+    const free = await anEnrolledAccount(world, { tier: "FREE", from: "2026-01-28T00:00:00Z" });
+    const prepay = await anEnrolledAccount(world, { tier: "PAID", from: "2026-01-28T00:00:00Z" });
+    const pool = (size: string, externalRef: string) =>
+      funding.importTokenFlexPool({ accountId: prepay.id, tokensMicros: tokens(size), startsAt: at("2026-01-01T00:00:00Z"), endsAt: at("2027-01-01T00:00:00Z"), externalRef }, OPERATOR);
+    await pool("20", "EBA-pg-reports");
+    world.setNow("2026-01-29T00:00:00Z");
+
+    const quote = await rating.quoteUsage(anEventAt(free.id, REVIT, "1500", "2026-01-28T10:00:00Z"));
+    expect([quote.units, quote.remainderAfter]).toEqual([1n, { apiCode: REVIT, quantityMicros: tokens("300"), month: "2026-01" }]);
+    await rating.recordUsage(anEventAt(free.id, REVIT, "3600", "2026-01-28T10:00:00Z"));
+    expect(await insight.usageAuthorization(free.id, REVIT)).toMatchObject({ allowed: false, code: "API_SUSPENDED" });
+    expect((await insight.alerts(free.id)).map((alert) => [alert.kind, alert.at])).toEqual([["API_SUSPENDED", at("2026-02-01T00:00:00Z")]]);
+
+    const charge = (await rating.recordUsage(anEventAt(prepay.id, REVIT, "30000", "2026-01-28T10:00:00Z"))).charge;
+    expect(await partsOf(world, charge)).toEqual(["TOKEN_FLEX 20", "DEFICIT 5"]);
+    expect(await accounts.status((await accounts.find(prepay.id))!)).toBe("RESTRICTED");
+    expect(await insight.usageAuthorization(prepay.id, REVIT)).toMatchObject({ allowed: false, code: "ACCOUNT_RESTRICTED" });
+    expect((await refusalOf(() => rating.quoteUsage(anEventAt(prepay.id, REVIT, "100", "2026-01-28T11:00:00Z")))).code).toBe("ACCOUNT_RESTRICTED");
+    world.setNow("2026-01-30T00:00:00Z");
+    await pool("10", "EBA-pg-reports-settles");
+    const asOf = async (iso: string) => {
+      const balance = await insight.balanceAsOf(prepay.id, at(iso));
+      return [formatMicros(balance.flexTokensMicros), formatMicros(balance.deficitMicros), balance.graceEndsAt];
+    };
+    // A pool counts from its start, like a backdated purchase, whenever it was imported.
+    expect(await asOf("2026-01-28T09:00:00Z")).toEqual(["30", "0", null]);
+    expect(await asOf("2026-01-29T12:00:00Z")).toEqual(["10", "5", null]);
+    expect(await asOf("2026-01-30T00:00:01Z")).toEqual(["5", "0", null]);
+    expect(await accounts.status((await accounts.find(prepay.id))!)).toBe("ACTIVE");
+
+    const summary = await insight.usageSummary(prepay.id, at("2026-01-01T00:00:00Z"), at("2026-02-01T00:00:00Z"), "MONTH");
+    expect(summary.map((row) => [row.apiCode, row.units, formatMicros(row.tokensMicros)])).toEqual([[REVIT, 25n, "25"]]);
+    const rows = [];
+    for await (const row of await insight.exportUsage(prepay.id, at("2026-01-01T00:00:00Z"), at("2026-02-01T00:00:00Z"))) rows.push(row.units);
+    expect(rows).toEqual([25n]);
+  });
 });

@@ -4,7 +4,8 @@
  * every read is asked the same questions of both.
  */
 import { drizzle } from "drizzle-orm/node-postgres";
-import type { SQLiteTable } from "drizzle-orm/sqlite-core";
+import { getTableName } from "drizzle-orm";
+import { getTableConfig, type SQLiteTable } from "drizzle-orm/sqlite-core";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as pgSchema from "../../schema/tables.pg.js";
@@ -19,13 +20,36 @@ import type { ExportCursor, ExportPage, LedgerDrift } from "../../server/store/p
 import type { Db } from "../../server/store/sqlite/database.js";
 import * as sqliteInsight from "../../server/store/sqlite/insight.store.js";
 import { recomputeLedger as sqliteRecompute } from "../../server/store/sqlite/recompute.store.js";
+import { formatMicros } from "../../server/core/money.js";
+import * as pgFunding from "../../server/store/pg/funding.js";
+import * as sqliteFunding from "../../server/store/sqlite/funding.store.js";
 import { aCreditLot, aFlexPack, anAccount, aReseller, at, aUsageEvent, createHarness, type Harness, OPERATOR, tokens } from "../fixtures/harness.js";
+import { anEnrolledAccount, publishTestTerms, REVIT } from "../fixtures/tiered.js";
 import { freshDatabase, NO_SERVER, TEST_DATABASE_URL, type TestDatabase } from "../fixtures/postgres.js";
 
 const COMPLEX_JOB = "model-derivative/complex-job";
 const SIMPLE_JOB = "model-derivative/simple-job";
 const AUTOCAD = "design-automation/autocad";
 const API_CODES = [COMPLEX_JOB, SIMPLE_JOB, AUTOCAD, "reality-capture/photoscene"];
+
+type TableKey = keyof typeof sqliteSchema.schemaTables;
+
+/** The tables in foreign-key order, each after every table it references (pools before allocations). */
+function tablesInKeyOrder(): TableKey[] {
+  const remaining = new Map<string, TableKey>((Object.keys(sqliteSchema.schemaTables) as TableKey[]).map((key) => [getTableName(sqliteSchema.schemaTables[key]), key]));
+  const ordered: TableKey[] = [];
+  while (remaining.size > 0) {
+    const ready = [...remaining].find(([name, key]) =>
+      getTableConfig(sqliteSchema.schemaTables[key]).foreignKeys.every((foreign) => {
+        const referenced = getTableName(foreign.reference().foreignTable);
+        return referenced === name || !remaining.has(referenced);
+      }),
+    )!;
+    remaining.delete(ready[0]);
+    ordered.push(ready[1]);
+  }
+  return ordered;
+}
 
 /**
  * Copies every table of the SQLite database into the migrated PostgreSQL one, ids included. The
@@ -34,7 +58,7 @@ const API_CODES = [COMPLEX_JOB, SIMPLE_JOB, AUTOCAD, "reality-capture/photoscene
 async function copyTables(from: Db, to: PgDb): Promise<void> {
   await to.delete(pgSchema.priceCancellations);
   await to.delete(pgSchema.priceEntries);
-  for (const name of Object.keys(sqliteSchema.schemaTables) as (keyof typeof sqliteSchema.schemaTables)[]) {
+  for (const name of tablesInKeyOrder()) {
     const rows = from
       .select()
       .from(sqliteSchema.schemaTables[name] as SQLiteTable)
@@ -294,6 +318,115 @@ describe.skipIf(!TEST_DATABASE_URL)(`PostgreSQL insight reads${TEST_DATABASE_URL
   });
 });
 
+/**
+ * Tiered accounts (domain §8), test values chosen for the test: revit at 1 token per 1200 s
+ * capped at 3 units a month. A PAID prepay-only account drains a Token Flex pool then a pack,
+ * owes the rest, has it settled by a second pool, and has a pool-paid charge reversed; a PAID
+ * account with PAYG pays beyond its pool on the statement; a FREE account counts free and
+ * overrun units; a LEGACY account holds a pool its usage draws on.
+ */
+async function tieredLedger(h: Harness) {
+  await publishTestTerms(h);
+  const pool = (accountId: number, size: string, startsAt: string, endsAt: string, ref: string) =>
+    h.services.funding.importTokenFlexPool({ accountId, tokensMicros: tokens(size), startsAt: at(startsAt), endsAt: at(endsAt), externalRef: ref }, OPERATOR);
+  const legacy = await anAccount(h);
+  await pool(legacy.id, "5", "2025-12-01T00:00:00Z", "2026-06-01T00:00:00Z", "EBA-legacy");
+  await record(h, legacy.id, COMPLEX_JOB, "4", "2025-12-21T10:00:00Z");
+  const prepay = await anEnrolledAccount(h, { tier: "PAID", from: "2026-01-01T00:00:00Z" });
+  await pool(prepay.id, "20", "2026-01-02T00:00:00Z", "2026-03-01T00:00:00Z", "EBA-prepay");
+  await aFlexPack(h, prepay.id, { tokens: "100", purchasedAt: at("2026-01-01T00:00:00Z") });
+  const drained = await record(h, prepay.id, REVIT, "12000", "2026-01-05T10:00:00Z"); // 10 from the pool
+  await record(h, prepay.id, REVIT, "144000", "2026-01-06T10:00:00Z"); // 120: pool 10, pack 100, 10 owed
+  h.setNow("2026-01-08T00:00:00Z");
+  await pool(prepay.id, "30", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-settles"); // pays the 10 owed
+  h.setNow("2026-01-09T00:00:00Z");
+  await h.services.rating.reverseCharge(drained.id, "test: reversed", OPERATOR);
+  await record(h, prepay.id, REVIT, "1500", "2026-01-09T10:00:00Z"); // 1 unit, 300 s left
+  const payg = await anEnrolledAccount(h, { tier: "PAID", payg: true, from: "2026-01-01T00:00:00Z" });
+  await pool(payg.id, "2", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-payg");
+  await record(h, payg.id, REVIT, "6000", "2026-01-10T10:00:00Z"); // 5: pool 2, PAYG 3
+  const free = await anEnrolledAccount(h, { tier: "FREE", from: "2026-01-01T00:00:00Z" });
+  await record(h, free.id, REVIT, "3000", "2026-01-11T10:00:00Z"); // 2 free units
+  await record(h, free.id, REVIT, "3600", "2026-01-11T23:59:59.999Z"); // 1 free, 2 overrun
+  h.setNow("2026-01-20T00:00:00Z");
+  return { accounts: [legacy, prepay, payg, free].map((account) => account.id), prepay: prepay.id };
+}
+
+describe.skipIf(!TEST_DATABASE_URL)(`PostgreSQL insight reads of tiered accounts${TEST_DATABASE_URL ? "" : ` (skipped: ${NO_SERVER})`}`, () => {
+  let h: Harness;
+  let postgres: Awaited<ReturnType<typeof migratedDatabase>>;
+  let q: Q;
+  let ledger: Awaited<ReturnType<typeof tieredLedger>>;
+  let instants: Instant[];
+
+  beforeAll(async () => {
+    h = await createHarness({ now: "2025-12-01T00:00:00Z" });
+    ledger = await tieredLedger(h);
+    instants = [
+      ...instantsOf(h),
+      ...(h.db.$client.prepare("select starts_at from token_flex_pools union select ends_at from token_flex_pools").pluck().all() as number[]),
+    ].sort((a, b) => a - b);
+    postgres = await migratedDatabase("insight_tiered");
+    q = postgres.db;
+    await copyTables(h.db, postgres.db);
+  }, 60_000);
+  afterAll(async () => {
+    await postgres?.close();
+    h?.close();
+  });
+
+  it("copies a ledger whose stored figures agree with its entries", async () => {
+    expect(sqliteRecompute(h.db)).toEqual([]);
+    expect(await pgRecompute(q)).toEqual([]);
+  });
+
+  it("rebuild each account's ledger, pools and their draws and settlements included, as of every instant, as SQLite does", async () => {
+    for (const accountId of ledger.accounts) {
+      for (const t of instants) {
+        expect(ledgerInAnyOrder(await pgInsight.ledgerAsOf(q, accountId, t)), `account ${accountId} as of ${t}`).toEqual(ledgerInAnyOrder(sqliteInsight.ledgerAsOf(h.db, accountId, t)));
+      }
+    }
+    const prepay = await pgInsight.ledgerAsOf(q, ledger.prepay, h.now());
+    expect(prepay.sources.map((source) => [source.kind, formatMicros(source.sizeMicros)])).toEqual([
+      ["TOKEN_FLEX", "20"],
+      ["TOKEN_FLEX", "30"],
+      ["FLEX_PACK", "100"],
+    ]);
+    // Standing draws: the first pool's 10 of the second charge (the 10 of the reversed one are
+    // back) and 1 of the last charge (it ends soonest), the pack's 100, the second pool's 10 settled.
+    expect(byText(prepay.draws.map((draw) => `${draw.kind} ${formatMicros(draw.amountMicros)}`))).toEqual(byText(["TOKEN_FLEX 11", "FLEX_PACK 100", "TOKEN_FLEX 10"]));
+    expect([formatMicros(prepay.deficitBookedMicros), formatMicros(prepay.deficitSettledMicros)]).toEqual(["10", "10"]);
+  });
+
+  it("give the same lots, pools and packs valid at every instant as SQLite", async () => {
+    for (const accountId of ledger.accounts) {
+      for (const t of instants) {
+        const expected = sqliteFunding.fundingSourcesAt(h.db, accountId, t);
+        expect(byText(await pgFunding.fundingSourcesAt(q, accountId, t)), `account ${accountId} at ${t}`).toEqual(byText(expected));
+      }
+    }
+    expect((await pgFunding.fundingSourcesAt(q, ledger.prepay, at("2026-01-10T00:00:00Z"))).map((source) => source.kind).sort()).toEqual(["TOKEN_FLEX", "TOKEN_FLEX"]);
+  });
+
+  it("sum units per day and page the export with units, as SQLite does", async () => {
+    const from = at("2025-12-01T00:00:00Z");
+    const to = at("2026-02-01T00:00:00Z");
+    for (const accountId of ledger.accounts) {
+      expect(byText(await pgInsight.dailyUsage(q, accountId, from, to, null))).toEqual(byText(sqliteInsight.dailyUsage(h.db, accountId, from, to, null)));
+      for (const limit of [1, 100]) {
+        expect(await allPages((after) => pgInsight.exportPage(q, accountId, from, to, after, limit))).toEqual(await allPages((after) => sqliteInsight.exportPage(h.db, accountId, from, to, after, limit)));
+      }
+    }
+    const [legacy, prepay, payg, free] = ledger.accounts as [number, number, number, number];
+    const units = async (accountId: number) => (await pgInsight.dailyUsage(q, accountId, from, to, null)).map((row) => row.units);
+    expect(await units(legacy)).toEqual([null]);
+    expect(byText(await units(prepay))).toEqual(byText([120n, 1n])); // the reversed charge left out
+    expect(await units(payg)).toEqual([5n]);
+    expect(await units(free)).toEqual([5n]);
+    expect((await pgInsight.exportPage(q, free, from, to, null, 10)).rows.map((row) => row.units)).toEqual([2n, 3n]);
+  });
+});
+
 describe.skipIf(!TEST_DATABASE_URL)(`PostgreSQL insight sums beyond 2^53 micros${TEST_DATABASE_URL ? "" : ` (skipped: ${NO_SERVER})`}`, () => {
   // Each row fits a safe integer; three of them do not, and their sum is odd, so no double holds it.
   const ROW = 3_100_000_000_000_001;
@@ -338,7 +471,7 @@ describe.skipIf(!TEST_DATABASE_URL)(`PostgreSQL insight sums beyond 2^53 micros$
     const after = DAY + DAY_MS;
     expect(await pgInsight.chargedSince(q, accountId, DAY)).toBe(SUM);
     expect(await pgInsight.dailyUsage(q, accountId, DAY, after, null)).toEqual([
-      { day: DAY / DAY_MS, apiCode: COMPLEX_JOB, events: 3, quantityMicros: SUM, tokensMicros: SUM },
+      { day: DAY / DAY_MS, apiCode: COMPLEX_JOB, events: 3, quantityMicros: SUM, tokensMicros: SUM, units: null },
     ]);
     expect(await pgInsight.usageGroupsSince(q, COMPLEX_JOB, DAY)).toEqual([
       { accountId, meter: "JOB", quantityMicros: BigInt(ROW), outcome: "SUCCEEDED", events: 3, chargedMicros: SUM },

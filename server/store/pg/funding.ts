@@ -80,11 +80,14 @@ const toSource = (row: SourceRow): GroupSource => ({
   expiresAt: row.expires_at,
 });
 
-/** The lots and packs of an account that still hold tokens and are valid at `at`. */
+/** The lots, Token Flex pools and packs of an account that still hold tokens and are valid at `at`. */
 export async function fundingSourcesAt(q: Q, accountId: number, at: Instant): Promise<FundingSource[]> {
   const { rows } = await q.execute<SourceRow>(sql`
     select 'CREDIT_LOT' as kind, id, account_id, amount_micros as size, remaining_micros as remaining, purchased_at, expires_at from credit_lots
       where account_id = ${accountId} and remaining_micros > 0 and purchased_at <= ${at} and expires_at > ${at}
+    union all
+    select 'TOKEN_FLEX', id, account_id, tokens_micros, remaining_micros, starts_at, ends_at from token_flex_pools
+      where account_id = ${accountId} and remaining_micros > 0 and starts_at <= ${at} and ends_at > ${at}
     union all
     select 'FLEX_PACK', id, account_id, tokens_micros, remaining_micros, purchased_at, expires_at from flex_packs
       where account_id = ${accountId} and remaining_micros > 0 and purchased_at <= ${at} and expires_at > ${at}`);

@@ -17,7 +17,9 @@ import { DAY_MS, type Instant } from "../../core/time.js";
 import type { ExportCursor, ExportPage } from "../port.js";
 import { lotAsSource, packAsSource } from "../sources.js";
 import type { Q } from "./database.js";
+import { poolAsSource } from "../../core/token-flex.js";
 import { creditLotsOf, flexPacksOf } from "./funding.js";
+import { tokenFlexPoolsOf } from "./tiered.js";
 
 /** A sum read as text (`sum(x)::text`): exact however large; an empty sum is zero. */
 const micros = (text: string | null): bigint => (text === null ? 0n : BigInt(text));
@@ -30,9 +32,13 @@ async function rows<Row extends Record<string, unknown>>(q: Q, query: SQL): Prom
   return (await q.execute(query)).rows as Row[];
 }
 
-/** Every lot and pack of the account, each kind in the order the drain spends them. */
+/** Every lot, Token Flex pool and pack of the account, each kind in the order the drain spends them. */
 async function sourcesOf(q: Q, accountId: number) {
-  return [...(await creditLotsOf(q, [accountId])).map(lotAsSource), ...(await flexPacksOf(q, [accountId])).map(packAsSource)];
+  return [
+    ...(await creditLotsOf(q, [accountId])).map(lotAsSource),
+    ...(await tokenFlexPoolsOf(q, [accountId])).map(poolAsSource),
+    ...(await flexPacksOf(q, [accountId])).map(packAsSource),
+  ];
 }
 
 const standingAt = (t: Instant) => sql`not exists (select 1 from reversals r where r.charge_id = a.charge_id and r.reversed_at < ${t})`;
@@ -44,17 +50,17 @@ const toDraw = (row: DrawRow): SourceDraw => ({ kind: row.kind, id: row.id, amou
 export async function ledgerAsOf(q: Q, accountId: number, t: Instant): Promise<LedgerAsOf> {
   const allocated = await rows<DrawRow>(
     q,
-    sql`select a.source as kind, coalesce(a.credit_lot_id, a.flex_pack_id) as id, sum(a.amount_micros)::text as amount
+    sql`select a.source as kind, coalesce(a.credit_lot_id, a.token_flex_pool_id, a.flex_pack_id) as id, sum(a.amount_micros)::text as amount
       from allocations a
-      where a.account_id = ${accountId} and a.source <> 'DEFICIT' and a.occurred_at < ${t} and ${standingAt(t)}
-      group by a.source, a.credit_lot_id, a.flex_pack_id`,
+      where a.account_id = ${accountId} and a.source in ('CREDIT_LOT', 'TOKEN_FLEX', 'FLEX_PACK') and a.occurred_at < ${t} and ${standingAt(t)}
+      group by a.source, a.credit_lot_id, a.token_flex_pool_id, a.flex_pack_id`,
   );
   const settled = await rows<DrawRow>(
     q,
-    sql`select d.source as kind, coalesce(d.credit_lot_id, d.flex_pack_id) as id, sum(d.amount_micros)::text as amount
+    sql`select d.source as kind, coalesce(d.credit_lot_id, d.token_flex_pool_id, d.flex_pack_id) as id, sum(d.amount_micros)::text as amount
       from deficit_settlements d join allocations a on a.id = d.allocation_id
       where d.account_id = ${accountId} and d.settled_at < ${t} and a.occurred_at < ${t} and ${standingAt(t)}
-      group by d.source, d.credit_lot_id, d.flex_pack_id`,
+      group by d.source, d.credit_lot_id, d.token_flex_pool_id, d.flex_pack_id`,
   );
   const [booked] = await rows<{ amount: string | null }>(
     q,
@@ -107,10 +113,10 @@ export async function chargedSince(q: Q, accountId: number, since: Instant): Pro
  * floors them to whole UTC days, with no time zone involved.
  */
 export async function dailyUsage(q: Q, accountId: number, from: Instant, to: Instant, clientId: string | null): Promise<DailyUsage[]> {
-  const found = await rows<{ day: Int; apiCode: string; events: Int; quantity: string; tokens: string }>(
+  const found = await rows<{ day: Int; apiCode: string; events: Int; quantity: string; tokens: string; units: string | null }>(
     q,
     sql`select c.occurred_at / ${DAY_MS}::bigint as day, c.api_code as "apiCode", count(*) as events,
-        sum(c.quantity_micros)::text as quantity, sum(c.tokens_micros)::text as tokens
+        sum(c.quantity_micros)::text as quantity, sum(c.tokens_micros)::text as tokens, sum(c.units)::text as units
       from usage_charges c
       where c.account_id = ${accountId} and c.occurred_at >= ${from} and c.occurred_at < ${to}
         and (${clientId}::text is null or c.client_id = ${clientId}) and ${STANDING_NOW}
@@ -123,6 +129,8 @@ export async function dailyUsage(q: Q, accountId: number, from: Instant, to: Ins
     events: row.events,
     quantityMicros: micros(row.quantity),
     tokensMicros: micros(row.tokens),
+    // sum() of only nulls is null: a day of LEGACY charges counts no units.
+    units: row.units === null ? null : BigInt(row.units),
   }));
 }
 
@@ -162,6 +170,7 @@ type ExportRow = {
   credits: string | null;
   flex: string | null;
   deficit: string | null;
+  units: Int | null;
 };
 
 const paidFrom = (source: string) =>
@@ -186,7 +195,8 @@ export async function exportPage(
     q,
     sql`select c.id as id, c.occurred_at as "occurredAt", c.event_id as "eventId", c.api_code as "apiCode",
         c.client_id as "clientId", c.quantity_micros::text as quantity, c.outcome as outcome, c.tokens_micros::text as tokens,
-        ${paidFrom("CREDIT_LOT")} as credits, ${paidFrom("FLEX_PACK")} as flex, ${paidFrom("DEFICIT")} as deficit
+        ${paidFrom("CREDIT_LOT")} as credits, ${paidFrom("FLEX_PACK")} as flex, ${paidFrom("DEFICIT")} as deficit,
+        c.units as units
       from usage_charges c
       where c.account_id = ${accountId} and c.occurred_at >= ${from} and c.occurred_at < ${to}
         and (c.occurred_at > ${afterAt} or (c.occurred_at = ${afterAt} and c.id > ${afterId}))
@@ -205,6 +215,7 @@ export async function exportPage(
     creditsMicros: micros(row.credits),
     flexMicros: micros(row.flex),
     deficitMicros: micros(row.deficit),
+    units: row.units === null ? null : BigInt(row.units),
   }));
   const last = page.at(-1);
   return { rows: exported, next: page.length < limit || !last ? null : { occurredAt: last.occurredAt, chargeId: last.id } };

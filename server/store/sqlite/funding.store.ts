@@ -74,16 +74,19 @@ export function flexPacksOf(tx: Tx, accountIds: readonly number[]): FlexPack[] {
   return prepared(tx, packsOfAccounts).all({ accountIds: JSON.stringify(accountIds) }).map((row) => toFlexPack(pack.read(row)));
 }
 
-// Only what the drain reads, lots and packs in one statement: rating runs this once per event.
+// Only what the drain reads, lots, pools and packs in one statement (a pool as poolAsSource maps it).
 const usableSources = rowsStatement(
   `select 'CREDIT_LOT', "id", "amount_micros", "remaining_micros", "purchased_at", "expires_at" from "credit_lots"
      where "account_id" = @accountId and "remaining_micros" > 0 and "purchased_at" <= @at and "expires_at" > @at
+   union all
+   select 'TOKEN_FLEX', "id", "tokens_micros", "remaining_micros", "starts_at", "ends_at" from "token_flex_pools"
+     where "account_id" = @accountId and "remaining_micros" > 0 and "starts_at" <= @at and "ends_at" > @at
    union all
    select 'FLEX_PACK', "id", "tokens_micros", "remaining_micros", "purchased_at", "expires_at" from "flex_packs"
      where "account_id" = @accountId and "remaining_micros" > 0 and "purchased_at" <= @at and "expires_at" > @at`,
 );
 
-/** The lots and packs of an account that still hold tokens and are valid at `at`. */
+/** The lots, Token Flex pools and packs of an account that still hold tokens and are valid at `at`. */
 export function fundingSourcesAt(tx: Tx, accountId: number, at: Instant): FundingSource[] {
   return (prepared(tx, usableSources).all({ accountId, at }) as [SourceKind, number, number, number, number, number][]).map(
     ([kind, id, size, remaining, purchasedAt, expiresAt]) => ({

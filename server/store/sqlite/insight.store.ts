@@ -16,7 +16,9 @@ import { DAY_MS, type Instant } from "../../core/time.js";
 import type { Db } from "./database.js";
 import type { ExportCursor, ExportPage } from "../port.js";
 import { lotAsSource, packAsSource } from "../sources.js";
+import { poolAsSource } from "../../core/token-flex.js";
 import { creditLotsOf, flexPacksOf } from "./funding.store.js";
+import { tokenFlexPoolsOf } from "./tiered.store.js";
 
 const statements = new WeakMap<Database.Database, Map<string, Database.Statement>>();
 
@@ -49,16 +51,16 @@ const STANDING_AT = (charge: string) =>
 const STANDING_NOW = (charge: string) => `not exists (select 1 from reversals r where r.charge_id = ${charge})`;
 
 const DRAWS_AS_OF = `
-  select a.source as kind, coalesce(a.credit_lot_id, a.flex_pack_id) as id, sum(a.amount_micros) as amount
+  select a.source as kind, coalesce(a.credit_lot_id, a.token_flex_pool_id, a.flex_pack_id) as id, sum(a.amount_micros) as amount
   from allocations a
-  where a.account_id = @accountId and a.source <> 'DEFICIT' and a.occurred_at < @t and ${STANDING_AT("a.charge_id")}
-  group by a.source, a.credit_lot_id, a.flex_pack_id`;
+  where a.account_id = @accountId and a.source in ('CREDIT_LOT', 'TOKEN_FLEX', 'FLEX_PACK') and a.occurred_at < @t and ${STANDING_AT("a.charge_id")}
+  group by a.source, a.credit_lot_id, a.token_flex_pool_id, a.flex_pack_id`;
 
 const SETTLEMENTS_AS_OF = `
-  select d.source as kind, coalesce(d.credit_lot_id, d.flex_pack_id) as id, sum(d.amount_micros) as amount
+  select d.source as kind, coalesce(d.credit_lot_id, d.token_flex_pool_id, d.flex_pack_id) as id, sum(d.amount_micros) as amount
   from deficit_settlements d join allocations a on a.id = d.allocation_id
   where d.account_id = @accountId and d.settled_at < @t and a.occurred_at < @t and ${STANDING_AT("a.charge_id")}
-  group by d.source, d.credit_lot_id, d.flex_pack_id`;
+  group by d.source, d.credit_lot_id, d.token_flex_pool_id, d.flex_pack_id`;
 
 const DEFICIT_BOOKED_AS_OF = `
   select sum(a.amount_micros) as amount
@@ -95,7 +97,11 @@ export function ledgerAsOf(db: Db, accountId: number, t: Instant): LedgerAsOf {
     (row): DeficitMove => ({ at: int(row.at), deltaMicros: micros(row.delta) }),
   );
   return {
-    sources: [...creditLotsOf(db, [accountId]).map(lotAsSource), ...flexPacksOf(db, [accountId]).map(packAsSource)],
+    sources: [
+      ...creditLotsOf(db, [accountId]).map(lotAsSource),
+      ...tokenFlexPoolsOf(db, [accountId]).map(poolAsSource),
+      ...flexPacksOf(db, [accountId]).map(packAsSource),
+    ],
     draws: [...allocated, ...settled],
     deficitBookedMicros: micros(booked.amount),
     deficitSettledMicros: settled.reduce((sum, draw) => sum + draw.amountMicros, 0n),
@@ -116,7 +122,7 @@ export function chargedSince(db: Db, accountId: number, since: Instant): bigint 
 /** Instants are non-negative, so integer division floors them to whole UTC days. */
 const DAILY_USAGE = `
   select c.occurred_at / ${DAY_MS} as day, c.api_code as apiCode, count(*) as events,
-    sum(c.quantity_micros) as quantity, sum(c.tokens_micros) as tokens
+    sum(c.quantity_micros) as quantity, sum(c.tokens_micros) as tokens, sum(c.units) as units
   from usage_charges c
   where c.account_id = @accountId and c.occurred_at >= @from and c.occurred_at < @to
     and (@clientId is null or c.client_id = @clientId) and ${STANDING_NOW("c.id")}
@@ -131,6 +137,7 @@ export function dailyUsage(db: Db, accountId: number, from: Instant, to: Instant
       events: unknown;
       quantity: unknown;
       tokens: unknown;
+      units: unknown;
     }[]
   ).map((row) => ({
     day: int(row.day),
@@ -138,6 +145,8 @@ export function dailyUsage(db: Db, accountId: number, from: Instant, to: Instant
     events: int(row.events),
     quantityMicros: micros(row.quantity),
     tokensMicros: micros(row.tokens),
+    // sum() of only nulls is null: a day of LEGACY charges counts no units.
+    units: row.units === null ? null : (row.units as bigint),
   }));
 }
 
@@ -167,7 +176,7 @@ export function usageGroupsSince(db: Db, apiCode: string, since: Instant): Accou
 
 const EXPORT_PAGE = `
   select c.id as id, c.occurred_at as occurredAt, c.event_id as eventId, c.api_code as apiCode,
-    c.client_id as clientId, c.quantity_micros as quantity, c.outcome as outcome, c.tokens_micros as tokens,
+    c.client_id as clientId, c.quantity_micros as quantity, c.outcome as outcome, c.tokens_micros as tokens, c.units as units,
     (select sum(a.amount_micros) from allocations a where a.charge_id = c.id and a.source = 'CREDIT_LOT') as credits,
     (select sum(a.amount_micros) from allocations a where a.charge_id = c.id and a.source = 'FLEX_PACK') as flex,
     (select sum(a.amount_micros) from allocations a where a.charge_id = c.id and a.source = 'DEFICIT') as deficit
@@ -207,6 +216,7 @@ export function exportPage(db: Db, accountId: number, from: Instant, to: Instant
     credits: unknown;
     flex: unknown;
     deficit: unknown;
+    units: unknown;
   }[];
   const rows = page.map((row) => ({
     occurredAt: int(row.occurredAt),
@@ -219,6 +229,7 @@ export function exportPage(db: Db, accountId: number, from: Instant, to: Instant
     creditsMicros: micros(row.credits),
     flexMicros: micros(row.flex),
     deficitMicros: micros(row.deficit),
+    units: row.units === null ? null : (row.units as bigint),
   }));
   const last = page.at(-1);
   return { rows, next: page.length < limit || !last ? null : { occurredAt: int(last.occurredAt), chargeId: int(last.id) } };
