@@ -6,7 +6,7 @@
  *   npm run bench                 full run (about 3 minutes, a 1,000,000-charge database)
  *   npm run bench -- --quick      short run (well under a minute, a 100,000-charge database)
  *   npm run bench -- --profile    also write a CPU profile of each server and summarise it
- *   npm run bench -- --only B1,B3 run some of B1 (with B5), B2, B3, B4
+ *   npm run bench -- --only B1,B3 run some of B1 (with B5), B2, B3, B4, B6 (tiered against LEGACY rating)
  *   npm run bench -- --tsx        run the server from its TypeScript sources through tsx
  *   npm run bench -- --synchronous NORMAL   run the server with FLEXGATE_SYNCHRONOUS=NORMAL
  *   npm run bench -- --store postgres      also B1-B3 on PostgreSQL, and 1 vs 2 replicas on it
@@ -38,6 +38,7 @@ import { bareGraphql, loadPortalData, loadPortalDataFromPostgres, PORTAL_QUERY, 
 import { assertServerFits, BENCH_ADMIN_URL, createBenchDatabase, fillFromSqlite } from "./postgres.js";
 import { generateDatabase, type GenerateSummary } from "./generate.js";
 import { printProfile, summariseProfile } from "./profile-summary.js";
+import { tieredAgainstLegacy, type TieredComparison } from "./tiered.js";
 import { buildServer, createKey, graphql, load, type LoadOptions, type LoadResult, mainThreadProfile, REPO_ROOT, type RunningServer, type ServerOptions, startServer } from "./server.js";
 
 const { values: args } = parseArgs({
@@ -68,7 +69,7 @@ const CONNECTIONS = 32;
 /** Batch clients are few and each request is large. */
 const BATCH_CONNECTIONS = 4;
 const BATCH_SIZE = 500;
-const ONLY = new Set((args.only ?? "B1,B2,B3,B4").toUpperCase().split(",").map((part) => part.trim()));
+const ONLY = new Set((args.only ?? "B1,B2,B3,B4,B6").toUpperCase().split(",").map((part) => part.trim()));
 const RESULTS = join(REPO_ROOT, "bench", "results");
 const PROFILES = join(RESULTS, "profiles");
 
@@ -302,6 +303,8 @@ interface Report {
   b2?: { batch: LoadResult; eventsPerSecond: number; rawBatch: number; inProcess: number };
   b3?: { portal: LoadResult; bareExecute: number; bareFull: number; inProcess: PortalInProcess };
   b4?: { generated: GenerateSummary; record: LoadResult; typename: LoadResult; portal: LoadResult; peakRssMb: number };
+  /** Tiered (PAID prepay) against LEGACY rating, in process, on each engine. */
+  b6?: { sqlite?: TieredComparison; postgres?: TieredComparison };
   pg?: PostgresReport;
   checks: Record<string, unknown>;
 }
@@ -398,6 +401,11 @@ async function postgresBenchmarks(smallPath: string, small: GenerateSummary, ope
         pgReport.b2.inProcess = await ratingInProcess(store, { first: small.firstAccountId, last: small.lastAccountId }, BATCH_SIZE, SETTINGS.rawMs);
         say(`  PG rating in process: ${fmt(pgReport.b2.inProcess)} events/s`);
       }
+      if (ONLY.has("B6")) {
+        const b6 = await tieredAgainstLegacy(store, BATCH_SIZE, SETTINGS.rawMs);
+        say(`  PG B6: rating in process, ${BATCH_SIZE}-event batches: LEGACY ${fmt(b6.legacy)} events/s, PAID prepay ${fmt(b6.tiered)} events/s`);
+        report.b6 = { ...report.b6, postgres: b6 };
+      }
       if (pgReport.b3) {
         pgReport.b3.inProcess = await portalInProcess(store, 1, SETTINGS.bareMs);
         say(`  PG portal in process: the server's schema ${fmt(pgReport.b3.inProcess.schemaExecute)}/s, the page's reads alone ${fmt(pgReport.b3.inProcess.reads)}/s`);
@@ -439,7 +447,7 @@ async function main(): Promise<void> {
   }
 
   try {
-    if (ONLY.has("B1") || ONLY.has("B2") || ONLY.has("B3")) {
+    if (ONLY.has("B1") || ONLY.has("B2") || ONLY.has("B3") || ONLY.has("B6")) {
       const smallPath = join(work, "small.sqlite");
       const small = await generateDatabase({ path: smallPath, accounts: SMALL.accounts, resellers: SMALL.resellers, charges: 0, verify: "none", progress: false });
       // PostgreSQL starts from the same data: a copy made before the SQLite server writes to it.
@@ -466,6 +474,11 @@ async function main(): Promise<void> {
           );
           say(`  ${fmt(batch.perSecond * BATCH_SIZE)} events/s; raw better-sqlite3, ${BATCH_SIZE} rows per durable transaction: ${fmt(rawBatch)} rows/s; rating in process: ${fmt(inProcess)} events/s`);
           report.b2 = { batch, eventsPerSecond: batch.perSecond * BATCH_SIZE, rawBatch, inProcess };
+        }
+        if (ONLY.has("B6")) {
+          const b6 = await withSqliteStore(await copyOf(smallPath, "small-tiered.sqlite"), (store) => tieredAgainstLegacy(store, BATCH_SIZE, SETTINGS.rawMs));
+          say(`B6: rating in process, ${BATCH_SIZE}-event batches: LEGACY ${fmt(b6.legacy)} events/s, PAID prepay ${fmt(b6.tiered)} events/s`);
+          report.b6 = { ...report.b6, sqlite: b6 };
         }
         if (ONLY.has("B3")) {
           say(`B3: partner portal accounts(first: 50), ${CONNECTIONS} connections`);
@@ -558,6 +571,11 @@ function renderTable(report: Report, info: ReturnType<typeof machine>): string {
   }
   if (b1) {
     rows.push(["B5", "peak RSS of the server during B1 (VmHWM)", `${fmt(b1.peakRssMb)} MB`, b4 ? `large database: ${fmt(b4.peakRssMb)} MB` : "", "", "< 250 MB", mark(b1.peakRssMb < 250 && (!b4 || b4.peakRssMb < 250))]);
+  }
+  for (const [engine, b6] of [["SQLite", report.b6?.sqlite], ["PostgreSQL", report.b6?.postgres]] as const) {
+    if (!b6) continue;
+    const ratio = b6.tiered / b6.legacy;
+    rows.push(["B6", `${engine}: rating under PAID prepay plans (charged units, remainders), ${BATCH_SIZE}-event batches, in process`, `${fmt(b6.tiered)} events/s`, `the same batches under LEGACY rules: ${fmt(b6.legacy)} events/s`, ratioText(ratio, 0.85), "≥ 0.85 (within 15%)", mark(ratio >= 0.85)]);
   }
   if (report.pg) rows.push(...postgresRows(report.pg, { b1, b2, b3 }, mark, latency));
   const header = ["", "Measurement", "Flexgate", "Baseline, same run", "Ratio", "Target", "Met"];
