@@ -30,11 +30,16 @@ interface Item {
   readonly kind: "usage" | "purchase";
   readonly id: string;
   readonly accountId: number;
-  /** Tokens the item moves: the charge for usage, the pack size for a purchase. */
-  readonly micros: bigint;
+  /**
+   * Tokens the item moves: the charge for usage, the pack size for a purchase. Null for usage of
+   * the tiered account, whose charge depends on the remainder the events before it left.
+   */
+  readonly micros: bigint | null;
   readonly input: Record<string, unknown>;
   /** The charge or pack id of the first answer; every later answer must name the same one. */
   ack?: string;
+  /** The tokens of the first answer; every later answer and the stored row must say the same. */
+  answered?: string;
   attempts: number;
   inFlight: boolean;
 }
@@ -56,15 +61,20 @@ it(`keeps every acknowledged write exactly once through ${KILLS} SIGKILLs, and r
   const purchasedAt = new Date(now - DAY).toISOString();
   const seeded = await file.with(async (services) => {
     const accountIds: number[] = [];
-    for (const n of [1, 2, 3, 4]) accountIds.push((await services.accounts.create({ name: `Crash ${n}`, country: "JP" }, TEST_ACTOR)).id);
+    for (const n of [1, 2, 3, 4, 5]) accountIds.push((await services.accounts.create({ name: `Crash ${n}`, country: "JP" }, TEST_ACTOR)).id);
     for (const accountId of accountIds) {
       await services.funding.recordFlexPurchase(
         { accountId, tokensMicros: 100n * MICROS, purchasedAt: now - DAY, channel: "ESTORE", orderRef: `seed-${accountId}` },
         TEST_ACTOR,
       );
     }
+    // The fifth account is on the tiered regime, PAID with PAYG: never refused, charged in whole
+    // units with a remainder that carries from event to event, retries and kills included.
+    const tieredId = accountIds[4]!;
+    await services.tiered.enrollPlan({ accountId: tieredId, tier: "PAID", payg: true, effectiveFrom: now - 2 * HOUR }, TEST_ACTOR);
     return {
       accountIds,
+      tieredId,
       metering: (await services.keys.create({ name: "crash metering", role: "METERING" }, TEST_ACTOR)).secret,
       operator: (await services.keys.create({ name: "crash operator", role: "OPERATOR" }, TEST_ACTOR)).secret,
     };
@@ -87,7 +97,7 @@ it(`keeps every acknowledged write exactly once through ${KILLS} SIGKILLs, and r
       kind: "usage",
       id,
       accountId,
-      micros: failed ? 0n : revitCostMicros(seconds),
+      micros: accountId === seeded.tieredId ? null : failed ? 0n : revitCostMicros(seconds),
       input: { eventId: id, accountId: String(accountId), apiCode: "design-automation/revit", quantity: String(seconds), outcome: failed ? "FAILED" : "SUCCEEDED", occurredAt, clientId: "crash-client" },
       attempts: 0,
       inFlight: false,
@@ -121,7 +131,9 @@ it(`keeps every acknowledged write exactly once through ${KILLS} SIGKILLs, and r
     return kind === "usage" ? newUsage() : newPurchase();
   };
   const acknowledge = (item: Item, id: string, amount: string, replayed: boolean | null) => {
-    if (amount !== formatMicros(item.micros)) problems.push(`${item.id} answered ${amount}, expected ${formatMicros(item.micros)}`);
+    if (item.micros !== null && amount !== formatMicros(item.micros)) problems.push(`${item.id} answered ${amount}, expected ${formatMicros(item.micros)}`);
+    if (item.answered !== undefined && amount !== item.answered) problems.push(`${item.id} answered ${amount} after ${item.answered}`);
+    item.answered = amount;
     if (item.ack !== undefined && item.ack !== id) problems.push(`${item.id} answered ${id} after ${item.ack}`);
     if (item.kind === "usage" && item.ack !== undefined && replayed !== true) problems.push(`${item.id} was charged again`);
     if (item.ack === undefined && item.attempts > 1 && replayed === true) committedButLost++;
@@ -189,7 +201,7 @@ it(`keeps every acknowledged write exactly once through ${KILLS} SIGKILLs, and r
       );
       for (const item of items.filter((candidate) => candidate.ack !== undefined)) {
         const row = (item.kind === "usage" ? charges : packs).get(item.id);
-        expect(row && { id: String(row.id), micros: BigInt(row.micros) }, item.id).toEqual({ id: item.ack, micros: item.micros });
+        expect(row && { id: String(row.id), tokens: formatMicros(BigInt(row.micros)) }, item.id).toEqual({ id: item.ack, tokens: item.answered });
       }
     });
 
@@ -249,11 +261,19 @@ it(`keeps every acknowledged write exactly once through ${KILLS} SIGKILLs, and r
       // Exactly once: one charge per event id sent, one pack per order reference (plus the seed packs).
       expect(db.$client.prepare("select count(*) from usage_charges").pluck().get()).toBe(usage.length);
       expect(db.$client.prepare("select count(*) from flex_packs").pluck().get()).toBe(purchases.length + seeded.accountIds.length);
-      for (const account of (await services.accounts.findMany(seeded.accountIds))) {
-        const bought = 100n * MICROS + purchases.filter((item) => item.accountId === account.id).reduce((sum, item) => sum + item.micros, 0n);
-        const charged = usage.filter((item) => item.accountId === account.id).reduce((sum, item) => sum + item.micros, 0n);
+      for (const account of (await services.accounts.findMany(seeded.accountIds.filter((id) => id !== seeded.tieredId)))) {
+        const bought = 100n * MICROS + purchases.filter((item) => item.accountId === account.id).reduce((sum, item) => sum + item.micros!, 0n);
+        const charged = usage.filter((item) => item.accountId === account.id).reduce((sum, item) => sum + item.micros!, 0n);
         expect((await services.accounts.balances([account]))[0]!.availableMicros, `account ${account.id}`).toBe(bought - charged);
       }
+      // The tiered account: whole units of the seconds it used in all, whatever order the events
+      // were rated in (revit: 2 tokens per 3600 s), so no retry counted a remainder twice.
+      const tieredSeconds = usage
+        .filter((item) => item.accountId === seeded.tieredId && item.input.outcome === "SUCCEEDED")
+        .reduce((sum, item) => sum + BigInt(item.input.quantity as string), 0n);
+      const tieredTokens = db.$client.prepare("select coalesce(sum(tokens_micros), 0) from usage_charges where account_id = ?").pluck().get(seeded.tieredId);
+      expect(BigInt(tieredTokens as number), "tiered account").toBe((tieredSeconds / 3600n) * 2n * MICROS);
+      expect(await services.ledger.verify()).toEqual([]);
       console.info(
         `crash safety (seed ${seed}): ${KILLS} SIGKILLs (synchronous FULL and NORMAL alternating), ${requests} requests, ${usage.length} usage events and ${purchases.length} purchases, ` +
           `${lost} requests lost to kills, ${retries} retries during the run, ${unansweredCount} unanswered retried at the end, ` +
