@@ -138,14 +138,18 @@ describe.skipIf(!TEST_DATABASE_URL)(`Replicas on one PostgreSQL database${TEST_D
         ["Shared A", "NEGATIVE_WITH_GRACE"],
         ["Shared B", "NEGATIVE_WITH_GRACE"],
         ["Shared C", "HARD_STOP"],
+        ["Shared D", "NEGATIVE_WITH_GRACE"],
         ["Rival X", "NEGATIVE_WITH_GRACE"],
         ["Rival Y", "NEGATIVE_WITH_GRACE"],
       ],
       prefix,
     );
     const hardStop = accountIds[2]!;
-    const shared = accountIds.slice(0, 3);
-    const rivalAccounts = accountIds.slice(3);
+    // Shared D is on the tiered regime, PAID with PAYG, for the recent usage (the 2022 events stay
+    // LEGACY): its groups read and write plans, remainders and PAYG parts beside the others'.
+    await ledger.services.tiered.enrollPlan({ accountId: accountIds[3]!, tier: "PAID", payg: true, effectiveFrom: Date.now() - 2 * HOUR }, ACTOR);
+    const shared = accountIds.slice(0, 4);
+    const rivalAccounts = accountIds.slice(4);
     const work = new Workload(prefix, (accountId) => (accountId === hardStop ? ["INSUFFICIENT_BALANCE"] : []));
     const recent = new Date(Date.now() - HOUR).toISOString();
     const packBought = new Date(Date.now() - DAY).toISOString();
@@ -286,6 +290,9 @@ describe.skipIf(!TEST_DATABASE_URL)(`Replicas on one PostgreSQL database${TEST_D
     // The contention was real: the HARD_STOP account ran dry and was refused, the others went on.
     expect(usage.filter((write) => write.accountId === hardStop && write.refusals.length > 0).length).toBeGreaterThan(0);
     expect(counts.reversals).toBeGreaterThan(0);
+    // The tiered account was rated in charged units.
+    const [tiered] = await ledger.rows<{ n: number }>("select count(*) as n from usage_charges where account_id = $1 and units is not null", [accountIds[3]]);
+    expect(tiered!.n).toBeGreaterThan(0);
     console.info(
       `replicas under contention (seed ${seed}): ${CLIENTS} clients on ${REPLICAS} replicas, ${requests.join(" + ")} requests in ${elapsed} ms; ` +
         `${usage.length} events (${charged} charged, ${usage.length - charged} refused), ${JSON.stringify(counts)}; ` +
