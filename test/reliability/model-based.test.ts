@@ -200,25 +200,25 @@ const codeOf = async (work: () => unknown): Promise<string | null> => {
 
 /** Both sides as plain data, so a mismatch prints as a readable diff. */
 async function expectSameState(model: Model, h: Real): Promise<void> {
-  const { services, db } = h;
+  const { services, sql } = h;
   const real = await services.accounts.findMany(model.accounts.map((account) => account.id));
   const balances = await services.accounts.balances(real);
   expect(
     real.map((account, index) => ({ id: account.id, policy: account.balancePolicy, status: services.accounts.status(account), ...balances[index] })),
   ).toEqual(model.accounts.map((account) => ({ id: account.id, policy: account.policy, status: model.status(account), ...model.balance(account) })));
 
-  const sourceRows = db.$client
-    .prepare("select 'CREDIT_LOT' as kind, id, remaining_micros as remaining from credit_lots union all select 'FLEX_PACK', id, remaining_micros from flex_packs order by 1, 2")
-    .all() as { kind: string; id: number; remaining: number }[];
+  const sourceRows = await sql.rows<{ kind: string; id: number; remaining: number }>(
+    "select 'CREDIT_LOT' as kind, id, remaining_micros as remaining from credit_lots union all select 'FLEX_PACK', id, remaining_micros from flex_packs order by 1, 2",
+  );
   expect(sourceRows.map((row) => `${row.kind}#${row.id}=${row.remaining}`)).toEqual(
     [...model.sources].sort((a, b) => a.kind.localeCompare(b.kind) || a.id - b.id).map((s) => `${s.kind}#${s.id}=${s.remaining}`),
   );
 
-  const allocationRows = db.$client
-    .prepare("select charge_id as charge, source, coalesce(credit_lot_id, flex_pack_id) as sourceId, amount_micros as amount from allocations order by id")
-    .all() as { charge: number; source: string; sourceId: number | null; amount: number }[];
-  const reversed = new Set(db.$client.prepare("select charge_id from reversals").pluck().all() as number[]);
-  const chargeRows = db.$client.prepare("select id, tokens_micros as tokens from usage_charges order by id").all() as { id: number; tokens: number }[];
+  const allocationRows = await sql.rows<{ charge: number; source: string; sourceId: number | null; amount: number }>(
+    `select charge_id as charge, source, coalesce(credit_lot_id, flex_pack_id) as "sourceId", amount_micros as amount from allocations order by id`,
+  );
+  const reversed = new Set(await sql.column<number>("select charge_id from reversals"));
+  const chargeRows = await sql.rows<{ id: number; tokens: number }>("select id, tokens_micros as tokens from usage_charges order by id");
   expect(
     chargeRows.map((row) => ({
       id: row.id,
@@ -468,7 +468,7 @@ it("agrees with a plain model of the rule book after every step of random comman
   const reached = { restricted: 0, settled: 0, reversedDeficit: 0, sameDayPacks: 0, runs: 0, steps: 0 };
   await fc.assert(
     fc.asyncProperty(commands, async (sequence) => {
-      const h = createHarness({ now: START });
+      const h = await createHarness({ now: START });
       try {
         const reseller = await h.services.accounts.createReseller({ name: "Model reseller", tier: "PLATINUM", flexAgreement: true }, OPERATOR);
         const accounts = [];
@@ -486,7 +486,7 @@ it("agrees with a plain model of the rule book after every step of random comman
         if (model.settlements.length > 0) reached.settled++;
         if (model.charges.some((charge) => charge.reversed && charge.parts.some((part) => part.source === "DEFICIT"))) reached.reversedDeficit++;
       } finally {
-        h.close();
+        await h.close();
       }
     }),
     { numRuns: 120, endOnFailure: false },

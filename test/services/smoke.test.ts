@@ -7,7 +7,7 @@ describe("rating on a real SQLite file", () => {
   afterEach(() => h.close());
 
   it("charges 217 s of Design Automation for Revit 0.120556 tokens from a Flex pack", async () => {
-    h = createHarness();
+    h = await createHarness();
     const account = await anAccount(h);
     await aFlexPack(h, account.id);
     const { charge } = await h.services.rating.recordUsage(
