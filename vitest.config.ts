@@ -44,6 +44,8 @@ export default defineConfig({
         ...shared,
         test: {
           ...timeouts,
+          // Every statement is a round trip to a server, which the in-process SQLite never pays.
+          testTimeout: 120_000,
           name: "postgres",
           include: STORE_SUITES,
           exclude: NOT_ON_POSTGRES,

@@ -9,6 +9,7 @@ import { MAX_BATCH_SIZE, MAX_LABEL_KEY_LENGTH, MAX_LABEL_VALUE_LENGTH, MAX_LABEL
 import { scalar } from "../fixtures/ledger-assertions.js";
 import { startTestServer, type TestServer } from "../fixtures/server.js";
 import { createWorld, ok, unique, usageInput } from "./support.js";
+import { timeLimit } from "../fixtures/engine.js";
 
 let server: TestServer;
 let accountId: string;
@@ -160,5 +161,5 @@ describe("the body limit", () => {
     const { status, body } = await server.graphql(BATCH, { inputs });
     expect(status).toBe(200);
     expect(outcomes(body.data.recordUsageBatch).filter((outcome) => outcome !== "charged")).toEqual([]);
-  }, 60_000);
+  }, timeLimit(60_000));
 });

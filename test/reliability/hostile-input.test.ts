@@ -26,6 +26,7 @@ import { startTestServer, type TestServer } from "../fixtures/server.js";
 import { logicalSnapshot } from "./support/ledger-file.js";
 import { errorsIn, expectSafeErrors } from "./support/safe-errors.js";
 import { REPO_ROOT } from "./support/server-process.js";
+import { timeLimit } from "../fixtures/engine.js";
 
 const NOW = "2024-06-01T00:00:00Z";
 const DAY = 86_400_000;
@@ -734,7 +735,7 @@ describe.each(OPERATIONS.map((operation) => [`${operation.on === "Query" || oper
       // The baseline itself is accepted, so every refusal above is the hostile value's doing.
       expect(await check(operation, await operation.valid(), "variables", "accepted", undefined)).toBeNull();
       expect(mismatches, `${mismatches.length} of ${requests} requests`).toEqual([]);
-    }, 60_000);
+    }, timeLimit(60_000));
   },
 );
 

@@ -11,6 +11,7 @@ import { expect, it } from "vitest";
 import { FlexgateError } from "../../server/core/errors.js";
 import type { UsageEvent } from "../../server/services/rating.service.js";
 import { createHarness, type Harness, OPERATOR } from "../fixtures/harness.js";
+import { timeLimit } from "../fixtures/engine.js";
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
@@ -500,4 +501,4 @@ it("agrees with a plain model of the rule book after every step of random comman
   expect(reached.settled).toBeGreaterThan(0);
   expect(reached.reversedDeficit).toBeGreaterThan(0);
   expect(reached.sameDayPacks).toBeGreaterThan(0);
-}, 60_000);
+}, timeLimit(60_000));

@@ -9,6 +9,7 @@ import type { Outcome } from "../../server/core/model.js";
 import type { BatchItemResult, UsageEvent } from "../../server/services/rating.service.js";
 import { aCreditLot, aFlexPack, anAccount, at, createHarness, type Harness, tokens } from "../fixtures/harness.js";
 import { dbSnapshot } from "../fixtures/ledger-assertions.js";
+import { timeLimit } from "../fixtures/engine.js";
 
 const APIS = ["model-derivative/complex-job", "design-automation/revit", "reality-capture/photoscene"] as const;
 
@@ -90,5 +91,5 @@ describe("rating a group", () => {
       }),
       { numRuns: 40 },
     );
-  }, 60_000);
+  }, timeLimit(60_000));
 });
