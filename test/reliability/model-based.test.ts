@@ -202,7 +202,8 @@ const codeOf = async (work: () => unknown): Promise<string | null> => {
 /** Both sides as plain data, so a mismatch prints as a readable diff. */
 async function expectSameState(model: Model, h: Real): Promise<void> {
   const { services, sql } = h;
-  const real = await services.accounts.findMany(model.accounts.map((account) => account.id));
+  // findMany promises the accounts, not their order: PostgreSQL returns an updated row where it now lies.
+  const real = (await services.accounts.findMany(model.accounts.map((account) => account.id))).sort((a, b) => a.id - b.id);
   const balances = await services.accounts.balances(real);
   expect(
     real.map((account, index) => ({ id: account.id, policy: account.balancePolicy, status: services.accounts.status(account), ...balances[index] })),

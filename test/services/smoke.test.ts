@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { formatMicros } from "../../server/core/money.js";
 import { aFlexPack, anAccount, aUsageEvent, createHarness, type Harness } from "../fixtures/harness.js";
 
-describe("rating on a real SQLite file", () => {
+describe("rating on a real store", () => {
   let h: Harness;
   afterEach(() => h.close());
 
