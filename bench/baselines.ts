@@ -1,11 +1,11 @@
 /**
  * The baselines each Flexgate figure is compared with, measured in the benchmark process in the
- * same run: what SQLite alone and graphql-js alone can do on this machine right now.
+ * same run: what SQLite alone, PostgreSQL alone and graphql-js alone can do on this machine right now.
  */
-import { SqliteStore } from "../server/store/sqlite/store.js";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import pg from "pg";
 import { buildSchema, execute, type ExecutionResult, graphqlSync, parse, validate } from "graphql";
 import { balanceAt } from "../server/core/balance.js";
 import type { FundingSource } from "../server/core/drain.js";
@@ -15,7 +15,7 @@ import { graphqlSchema } from "../server/graphql/schema.js";
 import type { Viewer } from "../server/core/model.js";
 import { DEFAULT_RULES } from "../server/services/context.js";
 import { createServices } from "../server/services/index.js";
-import { openDatabase } from "../server/store/sqlite/database.js";
+import type { Store } from "../server/store/port.js";
 
 export interface RawInsertResult {
   readonly rowsPerSecond: number;
@@ -57,31 +57,27 @@ export function rawInsertRate(dir: string, rowsPerTransaction: number, milliseco
 /**
  * The rating service alone: recordUsageBatch of `batchSize` events on its own connection, in the
  * benchmark process, no HTTP and no GraphQL. Not a baseline but the ceiling B2 could reach with a
- * free transport; it runs on a copy of the database the server used.
+ * free transport; on SQLite it runs on a copy of the database the server used, on PostgreSQL on
+ * the same database once the servers have stopped.
  */
-export async function ratingInProcess(dbPath: string, accounts: { first: number; last: number }, batchSize: number, milliseconds: number): Promise<number> {
-  const db = openDatabase({ path: dbPath, synchronous: "FULL" });
-  try {
-    const services = createServices({ store: new SqliteStore(db), clock: Date.now, rules: DEFAULT_RULES });
-    const span = accounts.last - accounts.first + 1;
-    const batch = () =>
-      Array.from({ length: batchSize }, (_, i) => ({
-        eventId: randomUUID(),
-        accountId: accounts.first + Math.floor(Math.random() * span),
-        apiCode: i % 2 ? "design-automation/autocad" : "model-derivative/simple-job",
-        quantityMicros: 100_000_000n,
-        outcome: "SUCCEEDED" as const,
-        occurredAt: Date.now() - 1000,
-        clientId: "bench-client",
-        labels: {},
-      }));
-    return batchSize * (await rateAsync(milliseconds, async () => {
-      const refused = (await services.rating.recordUsageBatch(batch())).find((result) => result.error);
-      if (refused) throw refused.error;
+export async function ratingInProcess(store: Store, accounts: { first: number; last: number }, batchSize: number, milliseconds: number): Promise<number> {
+  const services = createServices({ store, clock: Date.now, rules: DEFAULT_RULES });
+  const span = accounts.last - accounts.first + 1;
+  const batch = () =>
+    Array.from({ length: batchSize }, (_, i) => ({
+      eventId: randomUUID(),
+      accountId: accounts.first + Math.floor(Math.random() * span),
+      apiCode: i % 2 ? "design-automation/autocad" : "model-derivative/simple-job",
+      quantityMicros: 100_000_000n,
+      outcome: "SUCCEEDED" as const,
+      occurredAt: Date.now() - 1000,
+      clientId: "bench-client",
+      labels: {},
     }));
-  } finally {
-    db.$client.close();
-  }
+  return batchSize * (await rateAsync(milliseconds, async () => {
+    const refused = (await services.rating.recordUsageBatch(batch())).find((result) => result.error);
+    if (refused) throw refused.error;
+  }));
 }
 
 export interface PortalInProcess {
@@ -92,32 +88,27 @@ export interface PortalInProcess {
 }
 
 /**
- * Where a B3 request's time goes, in the benchmark process on a copy of the server's database:
+ * Where a B3 request's time goes, in the benchmark process on the server's data (a copy on SQLite):
  * not baselines but the ceilings B3 could reach if HTTP and Apollo, then GraphQL execution too,
  * cost nothing.
  */
-export async function portalInProcess(dbPath: string, resellerId: number, milliseconds: number): Promise<PortalInProcess> {
-  const db = openDatabase({ path: dbPath, synchronous: "FULL" });
-  try {
-    const services = createServices({ store: new SqliteStore(db), clock: Date.now, rules: DEFAULT_RULES });
-    const schema = graphqlSchema();
-    const document = parse(PORTAL_QUERY);
-    const actor = { name: "bench partner", role: "PARTNER", keyId: 0, resellerId } as const;
-    const viewer: Viewer = { key: { id: 0, name: actor.name, role: "PARTNER", resellerId, secretPrefix: "", createdBy: "bench", createdAt: 0, revokedAt: null }, actor };
-    const schemaExecute = await rateAsync(milliseconds, async () => {
-      const result = await execute({ schema, document, contextValue: createContext(services, viewer) });
-      if (result.errors) throw result.errors[0];
-    });
-    const reads = await rateAsync(milliseconds, async () => {
-      const ids = (await services.accounts.list({ resellerId }, 50, undefined)).items.map((account) => account.id);
-      await services.accounts.creditLots(ids);
-      await services.accounts.flexPacks(ids);
-      await services.accounts.findResellers([resellerId]);
-    });
-    return { schemaExecute, reads };
-  } finally {
-    db.$client.close();
-  }
+export async function portalInProcess(store: Store, resellerId: number, milliseconds: number): Promise<PortalInProcess> {
+  const services = createServices({ store, clock: Date.now, rules: DEFAULT_RULES });
+  const schema = graphqlSchema();
+  const document = parse(PORTAL_QUERY);
+  const actor = { name: "bench partner", role: "PARTNER", keyId: 0, resellerId } as const;
+  const viewer: Viewer = { key: { id: 0, name: actor.name, role: "PARTNER", resellerId, secretPrefix: "", createdBy: "bench", createdAt: 0, revokedAt: null }, actor };
+  const schemaExecute = await rateAsync(milliseconds, async () => {
+    const result = await execute({ schema, document, contextValue: createContext(services, viewer) });
+    if (result.errors) throw result.errors[0];
+  });
+  const reads = await rateAsync(milliseconds, async () => {
+    const ids = (await services.accounts.list({ resellerId }, 50, undefined)).items.map((account) => account.id);
+    await services.accounts.creditLots(ids);
+    await services.accounts.flexPacks(ids);
+    await services.accounts.findResellers([resellerId]);
+  });
+  return { schemaExecute, reads };
 }
 
 /** The partner-portal query of B3, sent to the server and run by bare graphql-js alike. */
@@ -141,31 +132,104 @@ interface PortalAccount {
   readonly sources: readonly FundingSource[];
 }
 
-/** The first 50 accounts of a reseller with their lots and packs, read once into memory. */
+type SourceRow = { id: number; remaining_micros: number; purchased_at: number; expires_at: number; amount_micros?: number; tokens_micros?: number };
+type AccountRow = { id: number; deficit: number; grace: number | null; reseller: string | null };
+
+/** The first 50 accounts of a reseller with their reseller's name, as the portal page lists them ($1: the reseller). */
+const PORTAL_ACCOUNTS_SQL = `select a.id, a.deficit_micros as deficit, a.grace_started_at as grace, r.name as reseller
+  from accounts a left join resellers r on r.id = a.reseller_id where a.reseller_id = $1 order by a.id limit 50`;
+const LOTS_SQL = "select * from credit_lots where account_id = $1 order by expires_at, id";
+const PACKS_SQL = "select * from flex_packs where account_id = $1 order by expires_at, id";
+
+function portalAccount(account: AccountRow, lots: readonly SourceRow[], packs: readonly SourceRow[]): PortalAccount {
+  return {
+    id: account.id,
+    deficitMicros: BigInt(account.deficit),
+    graceStartedAt: account.grace,
+    resellerName: account.reseller,
+    sources: [...lots.map((row) => source("CREDIT_LOT", row, row.amount_micros!)), ...packs.map((row) => source("FLEX_PACK", row, row.tokens_micros!))],
+  };
+}
+
+/** The first 50 accounts of a reseller with their lots and packs, read once into memory from a SQLite file. */
 export function loadPortalData(dbPath: string, resellerId: number): PortalAccount[] {
   const db = new Database(dbPath, { readonly: true });
   try {
-    const accounts = db
-      .prepare(
-        `select a.id, a.deficit_micros as deficit, a.grace_started_at as grace, r.name as reseller
-         from accounts a left join resellers r on r.id = a.reseller_id where a.reseller_id = ? order by a.id limit 50`,
-      )
-      .all(resellerId) as { id: number; deficit: number; grace: number | null; reseller: string | null }[];
-    const lots = db.prepare("select * from credit_lots where account_id = ? order by expires_at, id");
-    const packs = db.prepare("select * from flex_packs where account_id = ? order by expires_at, id");
-    type Row = { id: number; remaining_micros: number; purchased_at: number; expires_at: number; amount_micros?: number; tokens_micros?: number };
-    return accounts.map((account) => ({
-      id: account.id,
-      deficitMicros: BigInt(account.deficit),
-      graceStartedAt: account.grace,
-      resellerName: account.reseller,
-      sources: [
-        ...(lots.all(account.id) as Row[]).map((row) => source("CREDIT_LOT", row, row.amount_micros!)),
-        ...(packs.all(account.id) as Row[]).map((row) => source("FLEX_PACK", row, row.tokens_micros!)),
-      ],
-    }));
+    const sqlite = (text: string) => text.replace("$1", "?");
+    const accounts = db.prepare(sqlite(PORTAL_ACCOUNTS_SQL)).all(resellerId) as AccountRow[];
+    const lots = db.prepare(sqlite(LOTS_SQL));
+    const packs = db.prepare(sqlite(PACKS_SQL));
+    return accounts.map((account) => portalAccount(account, lots.all(account.id) as SourceRow[], packs.all(account.id) as SourceRow[]));
   } finally {
     db.close();
+  }
+}
+
+/** The same, from a PostgreSQL database (bigint columns read as numbers, as the server reads them). */
+export async function loadPortalDataFromPostgres(url: string, resellerId: number): Promise<PortalAccount[]> {
+  const client = new pg.Client({ connectionString: url, types: { getTypeParser: (oid, format) => (oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format)) } });
+  await client.connect();
+  try {
+    const accounts = (await client.query<AccountRow>(PORTAL_ACCOUNTS_SQL, [resellerId])).rows;
+    const out: PortalAccount[] = [];
+    for (const account of accounts) {
+      const lots = (await client.query<SourceRow>(LOTS_SQL, [account.id])).rows;
+      const packs = (await client.query<SourceRow>(PACKS_SQL, [account.id])).rows;
+      out.push(portalAccount(account, lots, packs));
+    }
+    return out;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Raw node-postgres inserts of a usage-sized row (a unique random event id), `rowsPerTransaction`
+ * per committed transaction (one multi-row statement), from `connections` connections at once:
+ * what the PostgreSQL server alone does on this machine now, with the same durable commits
+ * (synchronous_commit as the server has it) Flexgate relies on.
+ */
+export async function rawPostgresInsertRate(url: string, rowsPerTransaction: number, connections: number, milliseconds: number): Promise<RawInsertResult> {
+  const table = `raw_usage_${rowsPerTransaction}`;
+  const pool = new pg.Pool({ connectionString: url, max: connections });
+  try {
+    await pool.query(`drop table if exists ${table}`);
+    await pool.query(`create table ${table} (
+      id bigint generated by default as identity primary key, event_id text not null unique, account_id bigint not null,
+      tokens_micros bigint not null, occurred_at bigint not null)`);
+    const insert = `insert into ${table} (event_id, account_id, tokens_micros, occurred_at)
+      select e, a, 100000, $3 from unnest($1::text[], $2::bigint[]) as t(e, a)`;
+    const write = async (client: pg.PoolClient) => {
+      const events = Array.from({ length: rowsPerTransaction }, randomUUID);
+      const accounts = events.map((_, i) => 1 + (i % 200));
+      await client.query("begin");
+      await client.query(insert, [events, accounts, Date.now()]);
+      await client.query("commit");
+    };
+    let transactions = 0;
+    let measuring = false;
+    const started = { at: 0 };
+    const loop = async (until: number) => {
+      const client = await pool.connect();
+      try {
+        while (performance.now() < until) {
+          await write(client);
+          if (measuring) transactions++;
+        }
+      } finally {
+        client.release();
+      }
+    };
+    const warmUntil = performance.now() + Math.min(500, milliseconds / 2);
+    await Promise.all(Array.from({ length: connections }, () => loop(warmUntil)));
+    measuring = true;
+    started.at = performance.now();
+    await Promise.all(Array.from({ length: connections }, () => loop(started.at + milliseconds)));
+    const seconds = (performance.now() - started.at) / 1000;
+    await pool.query(`drop table ${table}`);
+    return { rowsPerSecond: (transactions * rowsPerTransaction) / seconds, transactionsPerSecond: transactions / seconds };
+  } finally {
+    await pool.end();
   }
 }
 

@@ -9,6 +9,13 @@
  *   npm run bench -- --only B1,B3 run some of B1 (with B5), B2, B3, B4
  *   npm run bench -- --tsx        run the server from its TypeScript sources through tsx
  *   npm run bench -- --synchronous NORMAL   run the server with FLEXGATE_SYNCHRONOUS=NORMAL
+ *   npm run bench -- --store postgres      also B1-B3 on PostgreSQL, and 1 vs 2 replicas on it
+ *   npm run bench -- --store postgres --pool 20   FLEXGATE_DATABASE_POOL of each PostgreSQL server
+ *
+ * On PostgreSQL the run creates a database flexgate_bench_<pid> on the server named by
+ * FLEXGATE_BENCH_DATABASE_URL (an admin URL, default postgres://postgres@127.0.0.1:5432/postgres),
+ * fills it with a copy of the SQLite figures' starting database and drops it at the end (--keep
+ * keeps it, with the work folder).
  *
  * The server is compiled from the working tree first (bench/results/dist), as `npm start` does.
  * Prints a markdown table and writes bench/results/latest.json.
@@ -21,13 +28,17 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import pg from "pg";
 import { DEFAULT_RULES } from "../server/services/context.js";
 import { createServices } from "../server/services/index.js";
-import { openDatabase } from "../server/store/sqlite/database.js";
-import { bareGraphql, loadPortalData, PORTAL_QUERY, portalInProcess, type PortalInProcess, ratingInProcess, rawInsertRate } from "./baselines.js";
+import { type Db, openDatabase } from "../server/store/sqlite/database.js";
+import { PgStore } from "../server/store/pg/store.js";
+import type { Store } from "../server/store/port.js";
+import { bareGraphql, loadPortalData, loadPortalDataFromPostgres, PORTAL_QUERY, portalInProcess, type PortalInProcess, ratingInProcess, rawInsertRate, rawPostgresInsertRate } from "./baselines.js";
+import { assertServerFits, BENCH_ADMIN_URL, createBenchDatabase, fillFromSqlite } from "./postgres.js";
 import { generateDatabase, type GenerateSummary } from "./generate.js";
 import { printProfile, summariseProfile } from "./profile-summary.js";
-import { buildServer, createKey, graphql, load, type LoadResult, mainThreadProfile, REPO_ROOT, type RunningServer, startServer } from "./server.js";
+import { buildServer, createKey, graphql, load, type LoadOptions, type LoadResult, mainThreadProfile, REPO_ROOT, type RunningServer, type ServerOptions, startServer } from "./server.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -37,8 +48,15 @@ const { values: args } = parseArgs({
     keep: { type: "boolean", default: false },
     tsx: { type: "boolean", default: false },
     synchronous: { type: "string", default: "FULL" },
+    store: { type: "string", default: "sqlite" },
+    pool: { type: "string", default: "10" },
   },
 });
+if (args.store !== "sqlite" && args.store !== "postgres") throw new Error(`--store must be sqlite or postgres, got "${args.store}"`);
+/** Besides SQLite's figures, the same on PostgreSQL and 1 vs 2 replicas on it. */
+const POSTGRES = args.store === "postgres";
+const PG_POOL = Number(args.pool);
+if (!Number.isInteger(PG_POOL) || PG_POOL < 1) throw new Error(`--pool must be a whole number of connections, got "${args.pool}"`);
 
 const QUICK = args.quick!;
 const SYNCHRONOUS = args.synchronous!.toUpperCase() === "NORMAL" ? "NORMAL" : "FULL";
@@ -55,7 +73,7 @@ const RESULTS = join(REPO_ROOT, "bench", "results");
 const PROFILES = join(RESULTS, "profiles");
 
 /** Functions whose inclusive time the profile summary reports. */
-const PROFILE_MARKERS = ["recordGroup", "recordUsageBatch", "execute", "expressMiddleware", "requireKey", "jsonParser", "createContext", "writev", "fdatasync", "fsync"];
+const PROFILE_MARKERS = ["recordGroup", "recordUsageBatch", "execute", "expressMiddleware", "requireKey", "jsonParser", "createContext", "writev", "fdatasync", "fsync", "authenticate", "rateInTransaction", "submit"];
 
 const RECORD = "mutation Record($input: UsageInput!) { recordUsage(input: $input) { replayed charge { id tokens } } }";
 const BATCH = "mutation Batch($inputs: [UsageInput!]!) { recordUsageBatch(inputs: $inputs) { eventId replayed error { code } charge { id tokens } } }";
@@ -124,6 +142,27 @@ function report(label: string, result: LoadResult): void {
   say(`  ${label}: ${fmt(result.perSecond)}/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms${result.failed ? `, ${result.failed} FAILED` : ""}`);
 }
 
+/** One load, or several at once (one per replica) whose results add up. */
+type Load = LoadOptions | readonly LoadOptions[];
+
+async function run(side: Load, seconds?: number): Promise<LoadResult> {
+  const parts = await Promise.all((Array.isArray(side) ? side : [side as LoadOptions]).map((options) => load(seconds === undefined ? options : { ...options, seconds })));
+  if (parts.length === 1) return parts[0]!;
+  const ok = parts.reduce((sum, part) => sum + part.ok, 0);
+  const elapsed = Math.max(...parts.map((part) => part.seconds));
+  // Latency percentiles cannot be merged exactly; the slower part's are reported.
+  return {
+    perSecond: ok / elapsed,
+    ok,
+    failed: parts.reduce((sum, part) => sum + part.failed, 0),
+    seconds: elapsed,
+    p50Ms: Math.max(...parts.map((part) => part.p50Ms)),
+    p99Ms: Math.max(...parts.map((part) => part.p99Ms)),
+  };
+}
+
+const secondsOf = (side: Load) => (Array.isArray(side) ? (side as readonly LoadOptions[])[0]!.seconds : (side as LoadOptions).seconds);
+
 /**
  * A figure and its baseline measured in alternating slices (baseline, figure, baseline,
  * figure), each warmed up first: other tenants of a shared machine come and go within seconds,
@@ -131,19 +170,19 @@ function report(label: string, result: LoadResult): void {
  */
 async function measurePair(
   labels: readonly [string, string],
-  options: readonly [Parameters<typeof load>[0], Parameters<typeof load>[0]],
+  options: readonly [Load, Load],
   acknowledged: readonly [{ count: number }, { count: number }],
 ): Promise<[LoadResult, LoadResult]> {
   const slices = 2;
   const results: LoadResult[][] = [[], []];
   for (const side of [0, 1] as const) {
-    const warm = await load({ ...options[side], seconds: SETTINGS.warmupSeconds });
+    const warm = await run(options[side], SETTINGS.warmupSeconds);
     acknowledged[side].count += warm.ok;
     if (warm.failed > 0) throw new Error(`${labels[side]}: ${warm.failed} requests failed`);
   }
   for (let slice = 0; slice < slices; slice++) {
     for (const side of [0, 1] as const) {
-      const result = await load({ ...options[side], seconds: options[side].seconds / slices });
+      const result = await run(options[side], secondsOf(options[side]) / slices);
       acknowledged[side].count += result.ok;
       if (result.failed > 0) throw new Error(`${labels[side]}: ${result.failed} requests failed`);
       results[side]!.push(result);
@@ -179,26 +218,38 @@ function machine() {
   };
 }
 
-/** Counts the charges and recomputes the whole ledger of a database the server has closed. */
-async function checkLedger(path: string) {
-  const db = openDatabase({ path, synchronous: "NORMAL" });
+/** Recomputes the whole ledger of a database no server uses any more, after counting its charges. */
+async function checkLedger(store: Store, charges: number) {
+  const started = Date.now();
+  const drift = (await createServices({ store, clock: Date.now, rules: DEFAULT_RULES }).ledger.verify()).length;
+  return { charges, drift, verifySeconds: (Date.now() - started) / 1000 };
+}
+
+const sqliteCharges = (db: Db) => (db.$client.prepare("select count(*) as n from usage_charges").get() as { n: number }).n;
+
+/** The ledger checks after a database's runs: no drift, and every acknowledged event stored. */
+function assertLedger(name: string, ledger: { charges: number; drift: number }, expected: number): void {
+  if (ledger.drift !== 0) throw new Error(`the ${name} ledger does not balance after the benchmark`);
+  if (ledger.charges < expected) throw new Error(`acknowledged events are missing from the ${name} database`);
+}
+
+/** A SQLite store on a file no server uses, for the in-process measurements and the checks. */
+async function withSqliteStore<T>(path: string, work: (store: Store, db: Db) => Promise<T>): Promise<T> {
+  const db = openDatabase({ path, synchronous: "FULL" });
   try {
-    const charges = (db.$client.prepare("select count(*) as n from usage_charges").get() as { n: number }).n;
-    const started = Date.now();
-    const drift = (await createServices({ store: new SqliteStore(db), clock: Date.now, rules: DEFAULT_RULES }).ledger.verify()).length;
-    return { charges, drift, verifySeconds: (Date.now() - started) / 1000 };
+    return await work(new SqliteStore(db), db);
   } finally {
     db.$client.close();
   }
 }
 
-async function withServer<T>(name: string, dbPath: string, operatorKey: string, work: (server: RunningServer) => Promise<T>): Promise<T> {
+async function withServer<T>(name: string, database: Pick<ServerOptions, "dbPath" | "databaseUrl" | "databasePool">, operatorKey: string, work: (server: RunningServer) => Promise<T>): Promise<T> {
   const profileDir = join(PROFILES, name);
   if (args.profile) {
     rmSync(profileDir, { recursive: true, force: true });
     mkdirSync(profileDir, { recursive: true });
   }
-  const server = await startServer({ dbPath, operatorKey, tsx: args.tsx, synchronous: SYNCHRONOUS, ...(args.profile ? { profileDir } : {}) });
+  const server = await startServer({ ...database, operatorKey, tsx: args.tsx, synchronous: SYNCHRONOUS, ...(args.profile ? { profileDir } : {}) });
   try {
     return await work(server);
   } finally {
@@ -213,12 +264,155 @@ async function withServer<T>(name: string, dbPath: string, operatorKey: string, 
   }
 }
 
+/** B1: single-event recordUsage against `{ __typename }` on the same server and key. */
+function measureB1(server: RunningServer, keys: Keys, small: GenerateSummary, acknowledged: { count: number }) {
+  return measurePair(
+    ["{ __typename }", "recordUsage"],
+    [
+      { url: server.url, key: keys.metering, connections: CONNECTIONS, seconds: SETTINGS.seconds, body: () => TYPENAME },
+      { url: server.url, key: keys.metering, connections: CONNECTIONS, seconds: SETTINGS.seconds, body: recordBody(small) },
+    ],
+    [{ count: 0 }, acknowledged],
+  );
+}
+
+/** B2: recordUsageBatch of BATCH_SIZE events; acknowledged counts events. */
+async function measureB2(server: RunningServer, keys: Keys, small: GenerateSummary, acknowledged: { count: number }): Promise<LoadResult> {
+  const counted = { count: 0 };
+  const batch = await measure("recordUsageBatch", { url: server.url, key: keys.metering, connections: BATCH_CONNECTIONS, seconds: SETTINGS.seconds, body: batchBody(small), accept: batchAccepted }, counted);
+  acknowledged.count += counted.count * BATCH_SIZE;
+  return batch;
+}
+
+/** B3: the portal page, then bare graphql-js on the same data, which must give the same answer. */
+async function measureB3(server: RunningServer, keys: Keys, data: Parameters<typeof bareGraphql>[0], checks: Record<string, unknown>, checkName: string) {
+  const portal = await measure("portal query", { url: server.url, key: keys.partner, connections: CONNECTIONS, seconds: SETTINGS.seconds, body: () => PORTAL }, { count: 0 });
+  const bare = bareGraphql(data);
+  // The same answer from both, so the comparison is like for like.
+  const served = await graphql<unknown>(server.url, keys.partner, PORTAL_QUERY);
+  checks[checkName] = JSON.stringify(served) === JSON.stringify(bare.result().data);
+  const bareExecute = bare.executeRate(SETTINGS.bareMs);
+  const bareFull = bare.fullRate(SETTINGS.bareMs);
+  say(`  bare graphql-js: execute ${fmt(bareExecute)}/s, parse+validate+execute ${fmt(bareFull)}/s; same answer: ${checks[checkName]}`);
+  return { portal, bareExecute, bareFull };
+}
+
 interface Report {
   b1?: { record: LoadResult; typename: LoadResult; rawSingle: number; peakRssMb: number };
   b2?: { batch: LoadResult; eventsPerSecond: number; rawBatch: number; inProcess: number };
   b3?: { portal: LoadResult; bareExecute: number; bareFull: number; inProcess: PortalInProcess };
   b4?: { generated: GenerateSummary; record: LoadResult; typename: LoadResult; portal: LoadResult; peakRssMb: number };
+  pg?: PostgresReport;
   checks: Record<string, unknown>;
+}
+
+interface PostgresReport {
+  readonly server: { version: string; synchronousCommit: string; pool: number };
+  /** rawSingle: raw node-postgres, `pool` connections, one insert per transaction. */
+  b1?: { record: LoadResult; typename: LoadResult; rawSingle: number; peakRssMb: number };
+  /** rawBatch: raw node-postgres, BATCH_CONNECTIONS connections, BATCH_SIZE rows per transaction. */
+  b2?: { batch: LoadResult; eventsPerSecond: number; rawBatch: number; inProcess: number };
+  b3?: { portal: LoadResult; bareExecute: number; bareFull: number; inProcess: PortalInProcess };
+  /** The same load on one replica, and split evenly across two on the same database. */
+  replicas?: { b1?: { one: LoadResult; two: LoadResult }; b2?: { one: LoadResult; two: LoadResult } };
+}
+
+async function postgresServer(url: string) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const version = (await client.query<{ server_version: string }>("show server_version")).rows[0]!.server_version;
+    const synchronousCommit = (await client.query<{ synchronous_commit: string }>("show synchronous_commit")).rows[0]!.synchronous_commit;
+    return { version, synchronousCommit, pool: PG_POOL };
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * B1-B3 on PostgreSQL, on a database filled from `smallPath` before any server wrote to it, then
+ * the same B1 and B2 load on one replica and split across two; the ledger is checked after.
+ */
+async function postgresBenchmarks(smallPath: string, small: GenerateSummary, operatorKey: string, report: Report): Promise<void> {
+  const database = await createBenchDatabase();
+  say(`PostgreSQL: database ${database.name} on ${new URL(BENCH_ADMIN_URL).host}, ${PG_POOL} connections per server`);
+  try {
+    const copied = await fillFromSqlite(smallPath, database.url);
+    say(`  filled from the SQLite database: ${copied.accounts} accounts, ${copied.credit_lots} lots, ${copied.flex_packs} packs`);
+    const pgReport: PostgresReport = { server: await postgresServer(database.url) };
+    report.pg = pgReport;
+    const acknowledged = { count: 0 };
+    const target = { databaseUrl: database.url, databasePool: PG_POOL };
+    await withServer("pg", target, operatorKey, async (server) => {
+      const keys = await keysFor(server, operatorKey);
+      if (ONLY.has("B1")) {
+        say(`PG B1: single-event recordUsage, ${CONNECTIONS} connections`);
+        const [typename, record] = await measureB1(server, keys, small, acknowledged);
+        const peakRssMb = server.peakRssMb();
+        const rawSingle = (await rawPostgresInsertRate(database.url, 1, PG_POOL, SETTINGS.rawMs)).rowsPerSecond;
+        say(`  raw node-postgres, ${PG_POOL} connections, one insert per transaction: ${fmt(rawSingle)}/s; server peak RSS ${fmt(peakRssMb)} MB`);
+        pgReport.b1 = { record, typename, rawSingle, peakRssMb };
+      }
+      if (ONLY.has("B2")) {
+        say(`PG B2: recordUsageBatch, ${BATCH_SIZE} events per request, ${BATCH_CONNECTIONS} connections`);
+        const batch = await measureB2(server, keys, small, acknowledged);
+        const rawBatch = (await rawPostgresInsertRate(database.url, BATCH_SIZE, BATCH_CONNECTIONS, SETTINGS.rawMs)).rowsPerSecond;
+        say(`  ${fmt(batch.perSecond * BATCH_SIZE)} events/s; raw node-postgres, ${BATCH_CONNECTIONS} connections, ${BATCH_SIZE} rows per transaction: ${fmt(rawBatch)} rows/s`);
+        pgReport.b2 = { batch, eventsPerSecond: batch.perSecond * BATCH_SIZE, rawBatch, inProcess: Number.NaN };
+      }
+      if (ONLY.has("B3")) {
+        say(`PG B3: partner portal accounts(first: 50), ${CONNECTIONS} connections`);
+        const b3 = await measureB3(server, keys, await loadPortalDataFromPostgres(database.url, 1), report.checks, "pgB3SameAnswer");
+        pgReport.b3 = { ...b3, inProcess: { schemaExecute: Number.NaN, reads: Number.NaN } };
+      }
+      if (ONLY.has("B1") || ONLY.has("B2")) {
+        // A second server on the same database; the first keeps its warm caches and its keys work on both.
+        await withServer("pg-replica-2", target, operatorKey, async (second) => {
+          const split = (options: LoadOptions): LoadOptions[] => [
+            { ...options, connections: Math.ceil(options.connections / 2) },
+            { ...options, url: second.url, connections: Math.floor(options.connections / 2) },
+          ];
+          const replicas: NonNullable<PostgresReport["replicas"]> = {};
+          if (ONLY.has("B1")) {
+            say(`PG B1 on 1 replica, then split across 2 (${CONNECTIONS} connections in all)`);
+            const single: LoadOptions = { url: server.url, key: keys.metering, connections: CONNECTIONS, seconds: SETTINGS.seconds, body: recordBody(small) };
+            const [one, two] = await measurePair(["1 replica", "2 replicas"], [single, split(single)], [acknowledged, acknowledged]);
+            replicas.b1 = { one, two };
+          }
+          if (ONLY.has("B2")) {
+            say(`PG B2 on 1 replica, then split across 2 (${BATCH_CONNECTIONS} connections in all)`);
+            const single: LoadOptions = { url: server.url, key: keys.metering, connections: BATCH_CONNECTIONS, seconds: SETTINGS.seconds, body: batchBody(small), accept: batchAccepted };
+            const requests = [{ count: 0 }, { count: 0 }] as const;
+            const [one, two] = await measurePair(["1 replica", "2 replicas"], [single, split(single)], requests);
+            acknowledged.count += (requests[0].count + requests[1].count) * BATCH_SIZE;
+            replicas.b2 = { one, two };
+          }
+          pgReport.replicas = replicas;
+        });
+      }
+    });
+    // With the servers stopped: where the time goes without HTTP, then the ledger.
+    const store = await PgStore.open({ url: database.url, poolSize: PG_POOL });
+    try {
+      if (pgReport.b2) {
+        pgReport.b2.inProcess = await ratingInProcess(store, { first: small.firstAccountId, last: small.lastAccountId }, BATCH_SIZE, SETTINGS.rawMs);
+        say(`  PG rating in process: ${fmt(pgReport.b2.inProcess)} events/s`);
+      }
+      if (pgReport.b3) {
+        pgReport.b3.inProcess = await portalInProcess(store, 1, SETTINGS.bareMs);
+        say(`  PG portal in process: the server's schema ${fmt(pgReport.b3.inProcess.schemaExecute)}/s, the page's reads alone ${fmt(pgReport.b3.inProcess.reads)}/s`);
+      }
+      const ledger = await checkLedger(store, Number((await store.pool.query<{ n: string }>("select count(*) as n from usage_charges")).rows[0]!.n));
+      report.checks.postgres = { ...ledger, acknowledged: acknowledged.count };
+      say(`PostgreSQL database: ${fmt(ledger.charges)} charges for ${fmt(acknowledged.count)} acknowledged events, ledger drift ${ledger.drift}`);
+      assertLedger("PostgreSQL", ledger, acknowledged.count);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    if (args.keep) say(`kept the PostgreSQL database ${database.url}`);
+    else await database.drop();
+  }
 }
 
 async function main(): Promise<void> {
@@ -235,7 +429,9 @@ async function main(): Promise<void> {
   const operatorKey = `bench-operator-${randomBytes(16).toString("hex")}`;
   const report: Report = { checks: {} };
   const info = machine();
-  say(`Flexgate benchmarks (${QUICK ? "quick" : "full"}): ${info.nproc} × ${info.cpu}, Node ${info.node}; work folder ${work}`);
+  say(`Flexgate benchmarks (${QUICK ? "quick" : "full"}${POSTGRES ? ", SQLite and PostgreSQL" : ""}): ${info.nproc} × ${info.cpu}, Node ${info.node}; work folder ${work}`);
+  // At most two servers' pools at once, or one and the raw baseline's; plus the benchmark's own.
+  if (POSTGRES) await assertServerFits(Math.max(2 * PG_POOL, PG_POOL + Math.max(PG_POOL, BATCH_CONNECTIONS)) + 2);
   if (!args.tsx) {
     const compiling = Date.now();
     buildServer();
@@ -246,19 +442,14 @@ async function main(): Promise<void> {
     if (ONLY.has("B1") || ONLY.has("B2") || ONLY.has("B3")) {
       const smallPath = join(work, "small.sqlite");
       const small = await generateDatabase({ path: smallPath, accounts: SMALL.accounts, resellers: SMALL.resellers, charges: 0, verify: "none", progress: false });
+      // PostgreSQL starts from the same data: a copy made before the SQLite server writes to it.
+      const pgStart = POSTGRES ? await copyOf(smallPath, "small-postgres.sqlite") : null;
       const acknowledged = { count: 0 };
-      await withServer("small", smallPath, operatorKey, async (server) => {
+      await withServer("small", { dbPath: smallPath }, operatorKey, async (server) => {
         const keys = await keysFor(server, operatorKey);
         if (ONLY.has("B1")) {
           say(`B1: single-event recordUsage, ${CONNECTIONS} connections`);
-          const [typename, record] = await measurePair(
-            ["{ __typename }", "recordUsage"],
-            [
-              { url: server.url, key: keys.metering, connections: CONNECTIONS, seconds: SETTINGS.seconds, body: () => TYPENAME },
-              { url: server.url, key: keys.metering, connections: CONNECTIONS, seconds: SETTINGS.seconds, body: recordBody(small) },
-            ],
-            [{ count: 0 }, acknowledged],
-          );
+          const [typename, record] = await measureB1(server, keys, small, acknowledged);
           const peakRssMb = server.peakRssMb();
           const rawSingle = rawInsertRate(work, 1, SETTINGS.rawMs).rowsPerSecond;
           say(`  raw better-sqlite3, one durable insert per transaction: ${fmt(rawSingle)}/s; server peak RSS ${fmt(peakRssMb)} MB`);
@@ -266,36 +457,29 @@ async function main(): Promise<void> {
         }
         if (ONLY.has("B2")) {
           say(`B2: recordUsageBatch, ${BATCH_SIZE} events per request, ${BATCH_CONNECTIONS} connections`);
-          const counted = { count: 0 };
-          const batch = await measure("recordUsageBatch", { url: server.url, key: keys.metering, connections: BATCH_CONNECTIONS, seconds: SETTINGS.seconds, body: batchBody(small), accept: batchAccepted }, counted);
-          acknowledged.count += counted.count * BATCH_SIZE;
+          const batch = await measureB2(server, keys, small, acknowledged);
           const rawBatch = rawInsertRate(work, BATCH_SIZE, SETTINGS.rawMs).rowsPerSecond;
           // The same rating on a copy of the server's database, in this process: what B2 would
           // be with a free transport.
-          const inProcess = await ratingInProcess(await copyOf(smallPath, "small-copy.sqlite"), { first: small.firstAccountId, last: small.lastAccountId }, BATCH_SIZE, SETTINGS.rawMs);
+          const inProcess = await withSqliteStore(await copyOf(smallPath, "small-copy.sqlite"), (store) =>
+            ratingInProcess(store, { first: small.firstAccountId, last: small.lastAccountId }, BATCH_SIZE, SETTINGS.rawMs),
+          );
           say(`  ${fmt(batch.perSecond * BATCH_SIZE)} events/s; raw better-sqlite3, ${BATCH_SIZE} rows per durable transaction: ${fmt(rawBatch)} rows/s; rating in process: ${fmt(inProcess)} events/s`);
           report.b2 = { batch, eventsPerSecond: batch.perSecond * BATCH_SIZE, rawBatch, inProcess };
         }
         if (ONLY.has("B3")) {
           say(`B3: partner portal accounts(first: 50), ${CONNECTIONS} connections`);
-          const portal = await measure("portal query", { url: server.url, key: keys.partner, connections: CONNECTIONS, seconds: SETTINGS.seconds, body: () => PORTAL }, { count: 0 });
-          const bare = bareGraphql(loadPortalData(smallPath, 1));
-          // The same answer from both, so the comparison is like for like.
-          const served = await graphql<unknown>(server.url, keys.partner, PORTAL_QUERY);
-          report.checks.b3SameAnswer = JSON.stringify(served) === JSON.stringify(bare.result().data);
-          const bareExecute = bare.executeRate(SETTINGS.bareMs);
-          const bareFull = bare.fullRate(SETTINGS.bareMs);
-          say(`  bare graphql-js: execute ${fmt(bareExecute)}/s, parse+validate+execute ${fmt(bareFull)}/s; same answer: ${report.checks.b3SameAnswer}`);
-          const inProcess = await portalInProcess(await copyOf(smallPath, "small-portal.sqlite"), 1, SETTINGS.bareMs);
+          const b3 = await measureB3(server, keys, loadPortalData(smallPath, 1), report.checks, "b3SameAnswer");
+          const inProcess = await withSqliteStore(await copyOf(smallPath, "small-portal.sqlite"), (store) => portalInProcess(store, 1, SETTINGS.bareMs));
           say(`  in process: the server's schema ${fmt(inProcess.schemaExecute)}/s, the page's reads alone ${fmt(inProcess.reads)}/s`);
-          report.b3 = { portal, bareExecute, bareFull, inProcess };
+          report.b3 = { ...b3, inProcess };
         }
       });
-      const ledger = await checkLedger(smallPath);
+      const ledger = await withSqliteStore(smallPath, (store, db) => checkLedger(store, sqliteCharges(db)));
       report.checks.small = { ...ledger, acknowledged: acknowledged.count };
       say(`small database: ${fmt(ledger.charges)} charges for ${fmt(acknowledged.count)} acknowledged events, ledger drift ${ledger.drift}`);
-      if (ledger.drift !== 0) throw new Error("the ledger does not balance after the benchmark");
-      if (ledger.charges < acknowledged.count) throw new Error("acknowledged events are missing from the database");
+      assertLedger("SQLite", ledger, acknowledged.count);
+      if (pgStart) await postgresBenchmarks(pgStart, small, operatorKey, report);
     }
 
     if (ONLY.has("B4")) {
@@ -305,26 +489,18 @@ async function main(): Promise<void> {
       say(`  generated in ${fmt(generated.seconds, 1)} s, verified in ${fmt(generated.verifySeconds ?? 0, 1)} s (drift ${generated.drift}); ${fmt(generated.bytes / 1e6, 1)} MB, ${fmt(generated.mbPerMillionCharges ?? 0, 1)} MB per million charges`);
       if (generated.drift !== 0) throw new Error("the generated ledger does not balance");
       const acknowledged = { count: 0 };
-      await withServer("large", largePath, operatorKey, async (server) => {
+      await withServer("large", { dbPath: largePath }, operatorKey, async (server) => {
         const keys = await keysFor(server, operatorKey);
         say(`B4: B1 and B3 on the large database`);
-        const [typename, record] = await measurePair(
-          ["{ __typename }", "recordUsage"],
-          [
-            { url: server.url, key: keys.metering, connections: CONNECTIONS, seconds: SETTINGS.seconds, body: () => TYPENAME },
-            { url: server.url, key: keys.metering, connections: CONNECTIONS, seconds: SETTINGS.seconds, body: recordBody(generated) },
-          ],
-          [{ count: 0 }, acknowledged],
-        );
+        const [typename, record] = await measureB1(server, keys, generated, acknowledged);
         const peakRssMb = server.peakRssMb();
         const portal = await measure("portal query", { url: server.url, key: keys.partner, connections: CONNECTIONS, seconds: SETTINGS.seconds, body: () => PORTAL }, { count: 0 });
         report.b4 = { generated, record, typename, portal, peakRssMb };
       });
-      const ledger = await checkLedger(largePath);
+      const ledger = await withSqliteStore(largePath, (store, db) => checkLedger(store, sqliteCharges(db)));
       report.checks.large = { ...ledger, acknowledged: acknowledged.count, generated: generated.charges };
       say(`large database: ${fmt(ledger.charges)} charges (${fmt(generated.charges)} generated + ${fmt(acknowledged.count)} acknowledged), ledger drift ${ledger.drift}, verified in ${fmt(ledger.verifySeconds, 1)} s`);
-      if (ledger.drift !== 0) throw new Error("the ledger does not balance after the benchmark");
-      if (ledger.charges < generated.charges + acknowledged.count) throw new Error("acknowledged events are missing from the database");
+      assertLedger("large SQLite", ledger, generated.charges + acknowledged.count);
     }
   } finally {
     if (!args.keep) rmSync(work, { recursive: true, force: true });
@@ -336,7 +512,7 @@ async function main(): Promise<void> {
   console.log(`\n${QUICK ? "quick" : "full"} run, ${fmt(seconds)} s in all`);
   writeFileSync(
     join(RESULTS, "latest.json"),
-    `${JSON.stringify({ at: new Date().toISOString(), mode: QUICK ? "quick" : "full", seconds, settings: SETTINGS, connections: CONNECTIONS, batchConnections: BATCH_CONNECTIONS, batchSize: BATCH_SIZE, machine: info, report, table }, null, 2)}\n`,
+    `${JSON.stringify({ at: new Date().toISOString(), mode: QUICK ? "quick" : "full", store: args.store, seconds, settings: SETTINGS, connections: CONNECTIONS, batchConnections: BATCH_CONNECTIONS, batchSize: BATCH_SIZE, machine: info, report, table }, null, 2)}\n`,
   );
 }
 
@@ -383,15 +559,74 @@ function renderTable(report: Report, info: ReturnType<typeof machine>): string {
   if (b1) {
     rows.push(["B5", "peak RSS of the server during B1 (VmHWM)", `${fmt(b1.peakRssMb)} MB`, b4 ? `large database: ${fmt(b4.peakRssMb)} MB` : "", "", "< 250 MB", mark(b1.peakRssMb < 250 && (!b4 || b4.peakRssMb < 250))]);
   }
+  if (report.pg) rows.push(...postgresRows(report.pg, { b1, b2, b3 }, mark, latency));
   const header = ["", "Measurement", "Flexgate", "Baseline, same run", "Ratio", "Target", "Met"];
+  const pgLine = report.pg
+    ? ` PostgreSQL ${report.pg.server.version} on the same machine, synchronous_commit=${report.pg.server.synchronousCommit}, ${report.pg.server.pool} connections per server (FLEXGATE_DATABASE_POOL).`
+    : "";
   const lines = [
-    `Machine: ${info.nproc} × ${info.cpu}, ${info.memoryGb} GB, Node ${info.node}, commit ${info.commit}; server ${args.tsx ? "run through tsx" : "compiled, as npm start runs it"}; SQLite WAL, server synchronous=${SYNCHRONOUS}.`,
+    `Machine: ${info.nproc} × ${info.cpu}, ${info.memoryGb} GB, Node ${info.node}, commit ${info.commit}; server ${args.tsx ? "run through tsx" : "compiled, as npm start runs it"}; SQLite WAL, server synchronous=${SYNCHRONOUS}.${pgLine}`,
     "",
     `| ${header.join(" | ")} |`,
     `|${header.map(() => "---").join("|")}|`,
     ...rows.map((row) => `| ${row.join(" | ")} |`),
   ];
   return lines.join("\n");
+}
+
+/** The PostgreSQL rows, each next to its SQLite counterpart where the run has one. */
+function postgresRows(pg: PostgresReport, sqlite: Pick<Report, "b1" | "b2" | "b3">, mark: (met: boolean) => string, latency: (r: LoadResult) => string): string[][] {
+  const rows: string[][] = [];
+  const onSqlite = (value: number | undefined, unit: string) => (value === undefined ? "" : `; SQLite, same run: ${fmt(value)} ${unit}`);
+  if (pg.b1) {
+    const ratio = pg.b1.record.perSecond / pg.b1.typename.perSecond;
+    rows.push([
+      "PG B1",
+      `recordUsage on PostgreSQL, 1 event per request, ${CONNECTIONS} connections`,
+      `${fmt(pg.b1.record.perSecond)} events/s (${latency(pg.b1.record)})`,
+      `\`{ __typename }\`, same server and key: ${fmt(pg.b1.typename.perSecond)} req/s${onSqlite(sqlite.b1?.record.perSecond, "events/s")}`,
+      fmt(ratio, 2),
+      "≥ 1,000 events/s",
+      mark(pg.b1.record.perSecond >= 1000),
+    ]);
+    rows.push(["PG B1", "the same, against PostgreSQL alone", `${fmt(pg.b1.record.perSecond)} events/s`, `raw node-postgres, ${pg.server.pool} connections, 1 insert per transaction: ${fmt(pg.b1.rawSingle)}/s`, fmt(pg.b1.record.perSecond / pg.b1.rawSingle, 2), "", ""]);
+  }
+  if (pg.b2) {
+    rows.push([
+      "PG B2",
+      `recordUsageBatch on PostgreSQL, ${BATCH_SIZE} events per request, ${BATCH_CONNECTIONS} connections`,
+      `${fmt(pg.b2.eventsPerSecond)} events/s (${fmt(pg.b2.batch.perSecond, 1)} req/s, ${latency(pg.b2.batch)})`,
+      `raw node-postgres, ${BATCH_CONNECTIONS} connections, ${BATCH_SIZE} rows per transaction: ${fmt(pg.b2.rawBatch)} rows/s${onSqlite(sqlite.b2?.eventsPerSecond, "events/s")}`,
+      fmt(pg.b2.eventsPerSecond / pg.b2.rawBatch, 2),
+      "≥ 5,000 events/s",
+      mark(pg.b2.eventsPerSecond >= 5000),
+    ]);
+    rows.push(["PG B2", `the rating service alone on PostgreSQL, ${BATCH_SIZE} events per call, in the benchmark process`, `${fmt(pg.b2.inProcess)} events/s`, "what PG B2 would be with a free transport", "", "", ""]);
+  }
+  if (pg.b3) {
+    rows.push([
+      "PG B3",
+      `partner portal \`accounts(first: 50)\` on PostgreSQL, ${CONNECTIONS} connections`,
+      `${fmt(pg.b3.portal.perSecond)} req/s (${latency(pg.b3.portal)})`,
+      `bare graphql-js \`execute\`, in-memory data: ${fmt(pg.b3.bareExecute)}/s${onSqlite(sqlite.b3?.portal.perSecond, "req/s")}`,
+      fmt(pg.b3.portal.perSecond / pg.b3.bareExecute, 2),
+      "",
+      "",
+    ]);
+    rows.push(["PG B3", "the server's schema alone on PostgreSQL, in the benchmark process", `${fmt(pg.b3.inProcess.schemaExecute)}/s`, "what PG B3 would be with a free transport", fmt(pg.b3.inProcess.schemaExecute / pg.b3.bareExecute, 2), "", ""]);
+    rows.push(["PG B3", "the page's store reads alone on PostgreSQL, in the benchmark process", `${fmt(pg.b3.inProcess.reads)}/s`, "what PG B3 would be if GraphQL cost nothing too", fmt(pg.b3.inProcess.reads / pg.b3.bareExecute, 2), "", ""]);
+  }
+  const replicas = pg.replicas;
+  if (replicas?.b1) {
+    const { one, two } = replicas.b1;
+    rows.push(["PG R", `PG B1 on 2 replicas, ${CONNECTIONS / 2} connections each`, `${fmt(two.perSecond)} events/s (${latency(two)})`, `1 replica, ${CONNECTIONS} connections: ${fmt(one.perSecond)} events/s (${latency(one)})`, fmt(two.perSecond / one.perSecond, 2), "2 vs 1 replica", ""]);
+  }
+  if (replicas?.b2) {
+    const { one, two } = replicas.b2;
+    rows.push(["PG R", `PG B2 on 2 replicas, ${BATCH_CONNECTIONS / 2} connections each`, `${fmt(two.perSecond * BATCH_SIZE)} events/s (${latency(two)})`, `1 replica, ${BATCH_CONNECTIONS} connections: ${fmt(one.perSecond * BATCH_SIZE)} events/s (${latency(one)})`, fmt(two.perSecond / one.perSecond, 2), "2 vs 1 replica", ""]);
+  }
+  if (pg.b1) rows.push(["PG B5", "peak RSS of the PostgreSQL-backed server during PG B1 (VmHWM)", `${fmt(pg.b1.peakRssMb)} MB`, "", "", "", ""]);
+  return rows;
 }
 
 main().catch((error: unknown) => {

@@ -28,7 +28,12 @@ export function buildServer(): void {
 }
 
 export interface ServerOptions {
-  readonly dbPath: string;
+  /** The SQLite file, when the server runs on SQLite. */
+  readonly dbPath?: string;
+  /** A postgres:// URL: the server runs on PostgreSQL instead (FLEXGATE_DATABASE_URL). */
+  readonly databaseUrl?: string;
+  /** FLEXGATE_DATABASE_POOL on PostgreSQL: connections the server keeps open. */
+  readonly databasePool?: number;
   readonly operatorKey: string;
   /** Write V8 CPU profiles of the whole server life into this folder (see mainThreadProfile). */
   readonly profileDir?: string;
@@ -56,7 +61,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     env: {
       ...process.env,
       NODE_ENV: "production",
-      FLEXGATE_DB: options.dbPath,
+      ...(options.databaseUrl
+        ? { FLEXGATE_DATABASE_URL: options.databaseUrl, ...(options.databasePool ? { FLEXGATE_DATABASE_POOL: String(options.databasePool) } : {}) }
+        : { FLEXGATE_DB: options.dbPath, FLEXGATE_DATABASE_URL: "" }),
       FLEXGATE_DEMO: "off",
       FLEXGATE_SYNCHRONOUS: options.synchronous ?? "FULL",
       FLEXGATE_BOOTSTRAP_OPERATOR_KEY: options.operatorKey,

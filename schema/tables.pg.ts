@@ -5,7 +5,7 @@
  * on SQLite. Ids are bigint identities, as SQLite's rowids are 64-bit.
  */
 import { sql } from "drizzle-orm";
-import { bigint, boolean, index, pgTable, text, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, boolean, index, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
 
 const int = (name: string) => bigint(name, { mode: "number" });
 const id = () => int("id").primaryKey().generatedByDefaultAsIdentity();
@@ -84,6 +84,97 @@ export const flexPacks = pgTable(
   ],
 );
 
+/** Token Flex pools (domain §8): tokens of an enterprise agreement, imported by operators. */
+export const tokenFlexPools = pgTable(
+  "token_flex_pools",
+  {
+    id: id(),
+    accountId: int("account_id").notNull().references(() => accounts.id),
+    tokensMicros: int("tokens_micros").notNull(),
+    remainingMicros: int("remaining_micros").notNull(),
+    startsAt: int("starts_at").notNull(),
+    endsAt: int("ends_at").notNull(),
+    externalRef: text("external_ref").notNull(),
+    fingerprint: text("fingerprint").notNull(),
+    createdAt: int("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("token_flex_pools_external_ref_idx").on(t.externalRef), index("token_flex_pools_account_idx").on(t.accountId)],
+);
+
+/** Each account's effective-dated plan history (domain §8); an account without rows is LEGACY. */
+export const planEnrollments = pgTable(
+  "plan_enrollments",
+  {
+    id: id(),
+    accountId: int("account_id").notNull().references(() => accounts.id),
+    tier: text("tier", { enum: ["FREE", "PAID"] }).notNull(),
+    payg: flag("payg"),
+    effectiveFrom: int("effective_from").notNull(),
+    enrolledBy: text("enrolled_by").notNull(),
+    enrolledAt: int("enrolled_at").notNull(),
+  },
+  (t) => [uniqueIndex("plan_enrollments_account_idx").on(t.accountId, t.effectiveFrom)],
+);
+
+/** Free caps per API, effective-dated and append-only like price versions. */
+export const freeCaps = pgTable("free_caps", {
+  id: id(),
+  apiCode: text("api_code").notNull(),
+  unitsPerMonth: int("units_per_month").notNull(),
+  effectiveFrom: int("effective_from").notNull(),
+  note: text("note"),
+  publishedBy: text("published_by").notNull(),
+  publishedAt: int("published_at").notNull(),
+});
+
+/** The partial unit not yet charged, per account and remainderKey (apiCode|meterSince|month). */
+export const unitRemainders = pgTable(
+  "unit_remainders",
+  {
+    accountId: int("account_id").notNull().references(() => accounts.id),
+    key: text("key").notNull(),
+    quantityMicros: int("quantity_micros").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.key] })],
+);
+
+/** What a FREE account used of one API's allowance in one calendar month (UTC). */
+export const freeMonths = pgTable(
+  "free_months",
+  {
+    accountId: int("account_id").notNull().references(() => accounts.id),
+    apiCode: text("api_code").notNull(),
+    /** "YYYY-MM" */
+    month: text("month").notNull(),
+    usedUnits: int("used_units").notNull(),
+    overrunUnits: int("overrun_units").notNull(),
+    latestAt: int("latest_at"),
+    reachedAt: int("reached_at"),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.apiCode, t.month] })],
+);
+
+/**
+ * PAYG parts: positive from rating, negative from a reversal. A statement is the sum of the
+ * parts of its statement month (a final statement never changes, so late parts go on a later one).
+ */
+export const paygParts = pgTable(
+  "payg_parts",
+  {
+    id: id(),
+    accountId: int("account_id").notNull().references(() => accounts.id),
+    chargeId: int("charge_id")
+      .notNull()
+      .references(() => usageCharges.id),
+    statementMonth: text("statement_month").notNull(),
+    apiCode: text("api_code").notNull(),
+    units: int("units").notNull(),
+    tokensMicros: int("tokens_micros").notNull(),
+    bookedAt: int("booked_at").notNull(),
+  },
+  (t) => [index("payg_parts_statement_idx").on(t.accountId, t.statementMonth), index("payg_parts_charge_idx").on(t.chargeId)],
+);
+
 export const priceEntries = pgTable(
   "price_entries",
   {
@@ -130,6 +221,8 @@ export const usageCharges = pgTable(
     clientId: text("client_id"),
     labels: text("labels").notNull().default("{}"),
     tokensMicros: int("tokens_micros").notNull(),
+    /** Whole charged units of a FREE or PAID event (domain §8); null for a LEGACY event. */
+    units: int("units"),
   },
   (t) => [
     uniqueIndex("usage_charges_event_idx").on(t.eventId),
@@ -147,10 +240,13 @@ export const allocations = pgTable(
       .notNull()
       .references(() => usageCharges.id),
     accountId: int("account_id").notNull().references(() => accounts.id),
-    source: text("source", { enum: ["CREDIT_LOT", "FLEX_PACK", "DEFICIT"] }).notNull(),
+    source: text("source", { enum: ["FREE_ALLOWANCE", "OVERRUN", "CREDIT_LOT", "TOKEN_FLEX", "FLEX_PACK", "PAYG", "DEFICIT"] }).notNull(),
     creditLotId: int("credit_lot_id").references(() => creditLots.id),
+    tokenFlexPoolId: int("token_flex_pool_id").references(() => tokenFlexPools.id),
     flexPackId: int("flex_pack_id").references(() => flexPacks.id),
     amountMicros: int("amount_micros").notNull(),
+    /** Whole charged units of a FREE_ALLOWANCE, OVERRUN or PAYG part; null otherwise. */
+    units: int("units"),
     occurredAt: int("occurred_at").notNull(),
   },
   (t) => [index("allocations_charge_idx").on(t.chargeId), index("allocations_deficit_idx").on(t.accountId, t.source)],
@@ -164,8 +260,9 @@ export const deficitSettlements = pgTable(
     allocationId: int("allocation_id")
       .notNull()
       .references(() => allocations.id),
-    source: text("source", { enum: ["CREDIT_LOT", "FLEX_PACK"] }).notNull(),
+    source: text("source", { enum: ["CREDIT_LOT", "TOKEN_FLEX", "FLEX_PACK"] }).notNull(),
     creditLotId: int("credit_lot_id").references(() => creditLots.id),
+    tokenFlexPoolId: int("token_flex_pool_id").references(() => tokenFlexPools.id),
     flexPackId: int("flex_pack_id").references(() => flexPacks.id),
     amountMicros: int("amount_micros").notNull(),
     settledAt: int("settled_at").notNull(),
@@ -245,4 +342,10 @@ export const schemaTables = {
   reversals,
   apiKeys,
   auditLog,
+  tokenFlexPools,
+  planEnrollments,
+  freeCaps,
+  unitRemainders,
+  freeMonths,
+  paygParts,
 };

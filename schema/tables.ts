@@ -5,7 +5,7 @@
  * `remaining_micros` and the account's deficit, which always equal what the ledger recomputes.
  */
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 const id = () => integer("id").primaryKey({ autoIncrement: true });
 const flag = (name: string) => integer(name, { mode: "boolean" }).notNull().default(false);
@@ -85,6 +85,97 @@ export const flexPacks = sqliteTable(
   ],
 );
 
+/** Token Flex pools (domain §8): tokens of an enterprise agreement, imported by operators. */
+export const tokenFlexPools = sqliteTable(
+  "token_flex_pools",
+  {
+    id: id(),
+    accountId: integer("account_id").notNull().references(() => accounts.id),
+    tokensMicros: integer("tokens_micros").notNull(),
+    remainingMicros: integer("remaining_micros").notNull(),
+    startsAt: integer("starts_at").notNull(),
+    endsAt: integer("ends_at").notNull(),
+    externalRef: text("external_ref").notNull(),
+    fingerprint: text("fingerprint").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("token_flex_pools_external_ref_idx").on(t.externalRef), index("token_flex_pools_account_idx").on(t.accountId)],
+);
+
+/** Each account's effective-dated plan history (domain §8); an account without rows is LEGACY. */
+export const planEnrollments = sqliteTable(
+  "plan_enrollments",
+  {
+    id: id(),
+    accountId: integer("account_id").notNull().references(() => accounts.id),
+    tier: text("tier", { enum: ["FREE", "PAID"] }).notNull(),
+    payg: flag("payg"),
+    effectiveFrom: integer("effective_from").notNull(),
+    enrolledBy: text("enrolled_by").notNull(),
+    enrolledAt: integer("enrolled_at").notNull(),
+  },
+  (t) => [uniqueIndex("plan_enrollments_account_idx").on(t.accountId, t.effectiveFrom)],
+);
+
+/** Free caps per API, effective-dated and append-only like price versions. */
+export const freeCaps = sqliteTable("free_caps", {
+  id: id(),
+  apiCode: text("api_code").notNull(),
+  unitsPerMonth: integer("units_per_month").notNull(),
+  effectiveFrom: integer("effective_from").notNull(),
+  note: text("note"),
+  publishedBy: text("published_by").notNull(),
+  publishedAt: integer("published_at").notNull(),
+});
+
+/** The partial unit not yet charged, per account and remainderKey (apiCode|meterSince|month). */
+export const unitRemainders = sqliteTable(
+  "unit_remainders",
+  {
+    accountId: integer("account_id").notNull().references(() => accounts.id),
+    key: text("key").notNull(),
+    quantityMicros: integer("quantity_micros").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.key] })],
+);
+
+/** What a FREE account used of one API's allowance in one calendar month (UTC). */
+export const freeMonths = sqliteTable(
+  "free_months",
+  {
+    accountId: integer("account_id").notNull().references(() => accounts.id),
+    apiCode: text("api_code").notNull(),
+    /** "YYYY-MM" */
+    month: text("month").notNull(),
+    usedUnits: integer("used_units").notNull(),
+    overrunUnits: integer("overrun_units").notNull(),
+    latestAt: integer("latest_at"),
+    reachedAt: integer("reached_at"),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.apiCode, t.month] })],
+);
+
+/**
+ * PAYG parts: positive from rating, negative from a reversal. A statement is the sum of the
+ * parts of its statement month (a final statement never changes, so late parts go on a later one).
+ */
+export const paygParts = sqliteTable(
+  "payg_parts",
+  {
+    id: id(),
+    accountId: integer("account_id").notNull().references(() => accounts.id),
+    chargeId: integer("charge_id")
+      .notNull()
+      .references(() => usageCharges.id),
+    statementMonth: text("statement_month").notNull(),
+    apiCode: text("api_code").notNull(),
+    units: integer("units").notNull(),
+    tokensMicros: integer("tokens_micros").notNull(),
+    bookedAt: integer("booked_at").notNull(),
+  },
+  (t) => [index("payg_parts_statement_idx").on(t.accountId, t.statementMonth), index("payg_parts_charge_idx").on(t.chargeId)],
+);
+
 export const priceEntries = sqliteTable(
   "price_entries",
   {
@@ -134,6 +225,8 @@ export const usageCharges = sqliteTable(
     /** JSON object of free-form string labels. */
     labels: text("labels").notNull().default("{}"),
     tokensMicros: integer("tokens_micros").notNull(),
+    /** Whole charged units of a FREE or PAID event (domain §8); null for a LEGACY event. */
+    units: integer("units"),
   },
   (t) => [
     uniqueIndex("usage_charges_event_idx").on(t.eventId),
@@ -151,10 +244,13 @@ export const allocations = sqliteTable(
       .notNull()
       .references(() => usageCharges.id),
     accountId: integer("account_id").notNull().references(() => accounts.id),
-    source: text("source", { enum: ["CREDIT_LOT", "FLEX_PACK", "DEFICIT"] }).notNull(),
+    source: text("source", { enum: ["FREE_ALLOWANCE", "OVERRUN", "CREDIT_LOT", "TOKEN_FLEX", "FLEX_PACK", "PAYG", "DEFICIT"] }).notNull(),
     creditLotId: integer("credit_lot_id").references(() => creditLots.id),
+    tokenFlexPoolId: integer("token_flex_pool_id").references(() => tokenFlexPools.id),
     flexPackId: integer("flex_pack_id").references(() => flexPacks.id),
     amountMicros: integer("amount_micros").notNull(),
+    /** Whole charged units of a FREE_ALLOWANCE, OVERRUN or PAYG part; null otherwise. */
+    units: integer("units"),
     /** The usage time of the charge, kept here so balances as of a date need no join. */
     occurredAt: integer("occurred_at").notNull(),
   },
@@ -173,8 +269,9 @@ export const deficitSettlements = sqliteTable(
     allocationId: integer("allocation_id")
       .notNull()
       .references(() => allocations.id),
-    source: text("source", { enum: ["CREDIT_LOT", "FLEX_PACK"] }).notNull(),
+    source: text("source", { enum: ["CREDIT_LOT", "TOKEN_FLEX", "FLEX_PACK"] }).notNull(),
     creditLotId: integer("credit_lot_id").references(() => creditLots.id),
+    tokenFlexPoolId: integer("token_flex_pool_id").references(() => tokenFlexPools.id),
     flexPackId: integer("flex_pack_id").references(() => flexPacks.id),
     amountMicros: integer("amount_micros").notNull(),
     settledAt: integer("settled_at").notNull(),
@@ -247,5 +344,11 @@ export const schemaTables = {
   reversals,
   apiKeys,
   auditLog,
+  tokenFlexPools,
+  planEnrollments,
+  freeCaps,
+  unitRemainders,
+  freeMonths,
+  paygParts,
 };
 

@@ -13,7 +13,7 @@ import { graphqlSchema } from "./graphql/schema.js";
 import { requireKey, sendError, viewerAtOperationStart } from "./http/auth.js";
 import { consoleRouter } from "./http/console.js";
 import { auditExportHandler, priceTableExportHandler } from "./http/console-exports.js";
-import { usageExportHandler } from "./http/export.js";
+import { paygExportHandler, usageExportHandler } from "./http/export.js";
 import { BODY_LIMIT_BYTES } from "./http/body-limit.js";
 import { log } from "./log.js";
 import type { Clock } from "./services/context.js";
@@ -111,6 +111,7 @@ export async function createApp({ config, store, clock = Date.now, requestTimeou
     }),
   );
   app.get("/export/usage.csv", requireKey(services), usageExportHandler(services));
+  app.get("/export/payg.csv", requireKey(services), paygExportHandler(services));
   app.get("/export/audit.csv", requireKey(services), auditExportHandler(services));
   app.get("/export/prices.csv", requireKey(services), priceTableExportHandler(services));
   app.use((_req: Request, res: Response) => sendError(res, 404, "NOT_FOUND", "no such route"));

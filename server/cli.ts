@@ -8,6 +8,7 @@ import { serveUntilSignalled } from "./main.js";
 import { seedDemoData } from "./seed/demo.js";
 import { DEFAULT_RULES } from "./services/context.js";
 import { createServices } from "./services/index.js";
+import { MoveRefused, moveToPostgres } from "./store/move-to-postgres.js";
 import { migrateStore, openStore } from "./store/open.js";
 
 const CLI_ACTOR: Actor = { name: "flexgate CLI", role: "SYSTEM", keyId: null, resellerId: null };
@@ -20,6 +21,7 @@ Usage: flexgate <command> [options]
 Commands:
   serve                 migrate, then serve GraphQL, the console and exports on PORT
   migrate               apply pending database migrations
+  migrate-to <url>      move the SQLite database into an empty PostgreSQL database
   seed                  load the demo data into an empty database
   keys create           create an API key and print its secret once
   keys revoke           revoke an API key
@@ -38,6 +40,13 @@ FLEXGATE_DEMO=off), and listens on HOST:PORT until SIGTERM or SIGINT.`,
 
 Applies every pending migration to FLEXGATE_DB, or to FLEXGATE_DATABASE_URL when set. The APS
 price history comes with them.`,
+  "migrate-to": `Usage: flexgate migrate-to <postgres-url>
+
+Copies every row of FLEXGATE_DB, ids kept, into the PostgreSQL database at <postgres-url>, in one
+transaction read from one snapshot of the file, which is only read. Migrates the target first and
+refuses, copying nothing, unless it holds no accounts, resellers, keys, ledger or audit rows and
+only the shipped price history. Stop every server on the SQLite file first: what they write after
+the snapshot is not copied. Then serve with FLEXGATE_DATABASE_URL=<postgres-url>.`,
   seed: `Usage: flexgate seed
 
 Loads the demo resellers, accounts, lots, packs and usage into FLEXGATE_DB when it has no
@@ -61,12 +70,24 @@ async function openServices() {
   return { store, config, services: createServices({ store, clock: Date.now, rules: config.rules ?? DEFAULT_RULES }) };
 }
 
+/** Prints a table's progress on stderr when it is done, and at most once a second while it is copied. */
+function progressLine() {
+  let printedAt = 0;
+  return ({ table, copied, total }: { table: string; copied: number; total: number }) => {
+    const now = Date.now();
+    if (copied < total && now - printedAt < 1000) return;
+    printedAt = now;
+    console.error(`${table}: ${copied}/${total} rows copied`);
+  };
+}
+
 async function run(argv: string[]): Promise<number> {
   const [command, maybeSub] = argv;
   const name = command === "keys" && maybeSub && !maybeSub.startsWith("-") ? `keys ${maybeSub}` : command ?? "";
   const rest = argv.slice(name.split(" ").length);
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: rest,
+    allowPositionals: name === "migrate-to",
     options: {
       help: { type: "boolean", short: "h" },
       "no-demo": { type: "boolean" },
@@ -100,6 +121,18 @@ async function run(argv: string[]): Promise<number> {
       const config = loadConfig();
       await migrateStore(config);
       console.log(`migrations applied to ${config.databaseUrl ? "the PostgreSQL database" : config.dbPath}`);
+      return 0;
+    }
+    case "migrate-to": {
+      const [url, ...extra] = positionals;
+      if (!url || extra.length > 0) {
+        console.error(HELP[name]);
+        return 2;
+      }
+      const config = loadConfig();
+      const moved = await moveToPostgres({ sqlitePath: config.dbPath, postgresUrl: url, onProgress: progressLine() });
+      const rows = moved.tables.reduce((sum, table) => sum + table.rows, 0);
+      console.log(`moved ${rows} rows in ${moved.tables.length} tables from ${config.dbPath}; serve with FLEXGATE_DATABASE_URL set to the target`);
       return 0;
     }
     case "seed": {
@@ -154,7 +187,10 @@ run(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof ConfigError || error instanceof FlexgateError) {
+    if (error instanceof MoveRefused) {
+      console.error(`flexgate: ${error.message}`);
+      process.exitCode = 1;
+    } else if (error instanceof ConfigError || error instanceof FlexgateError) {
       console.error(`flexgate: ${error.message}`);
       process.exitCode = 2;
     } else if (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS")) {

@@ -73,6 +73,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rules: Object.freeze({
       creditSalesEndAt: dateSetting(env, "FLEXGATE_CREDIT_SALES_END", DEFAULT_RULES.creditSalesEndAt),
       estoreStartAt: dateSetting(env, "FLEXGATE_ESTORE_START", DEFAULT_RULES.estoreStartAt),
+      creditAcceptanceEndAt: dateSetting(env, "FLEXGATE_CREDIT_ACCEPTANCE_END", DEFAULT_RULES.creditAcceptanceEndAt),
+      paygCountries: countriesSetting(env, "FLEXGATE_PAYG_COUNTRIES", DEFAULT_RULES.paygCountries),
     }),
     consoleIdleMinutes: idle,
   });
@@ -86,4 +88,14 @@ function dateSetting(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
   } catch {
     throw new ConfigError(`${name} must be an ISO-8601 UTC date such as 2022-11-07, got "${value}"`);
   }
+}
+
+/** A comma-separated list of ISO 3166-1 alpha-2 country codes, such as "JP,US,GB". */
+function countriesSetting(env: NodeJS.ProcessEnv, name: string, fallback: readonly string[]): readonly string[] {
+  const value = env[name];
+  if (value === undefined || value.trim() === "") return fallback;
+  const codes = value.split(",").map((code) => code.trim().toUpperCase());
+  const wrong = codes.find((code) => !/^[A-Z]{2}$/.test(code));
+  if (wrong !== undefined) throw new ConfigError(`${name} must list two-letter country codes separated by commas, such as "JP,US", got "${value}"`);
+  return Object.freeze([...new Set(codes)]);
 }

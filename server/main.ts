@@ -33,7 +33,7 @@ export async function serve(config: Config): Promise<Running> {
   const started = app;
   const { port } = started.server.address() as AddressInfo;
   const url = `http://${config.host === "0.0.0.0" ? "localhost" : config.host}:${port}`;
-  log.info("Flexgate is listening", { url, graphql: `${url}/graphql`, console: `${url}/console/`, db: config.databaseUrl ? store.engine : config.dbPath, synchronous: config.synchronous });
+  log.info("Flexgate is listening", { url, graphql: `${url}/graphql`, console: `${url}/console/`, ...(config.databaseUrl ? { db: "postgres", pool: config.databasePool } : { db: config.dbPath, synchronous: config.synchronous }) });
   if ((await started.services.keys.list()).every((key) => key.role !== "OPERATOR" || key.revokedAt !== null)) {
     log.info("no operator key yet: run `npx flexgate keys create --role OPERATOR --name <you>` or set FLEXGATE_BOOTSTRAP_OPERATOR_KEY");
   }
@@ -43,6 +43,8 @@ export async function serve(config: Config): Promise<Running> {
     shutdown: () =>
       (stopping ??= (async () => {
         await started.stop();
+        // A group gathered from requests whose clients left is rated before the store closes.
+        await started.services.usageBatcher.drain();
         await store.close();
         log.info("Flexgate stopped");
       })()),

@@ -1,11 +1,13 @@
 /**
- * The accounts, read-only: search by name, then one account's balance, alerts, lots and packs
- * with their expiry, and recent charges with what paid them. The one change made here is
+ * The accounts, read-only: search by name, then one account's balance, alerts, plan and free
+ * usage, Token Flex pools, PAYG statements, lots and packs with their expiry, and recent charges
+ * with what paid them. The one change made here is
  * reversing a charge, with a reason, as operators otherwise do through the API.
  */
 import { api } from "./api.js";
 import { h, replaceChildren, srOnly } from "./dom.js";
 import { openReasonDialog } from "./actions.js";
+import { accountTiers } from "./account-tiers.js";
 import { type Session } from "./forms.js";
 import { type AccountDetail, type AccountSummary, type Charge, formatTime, receiptLine, tokensLabel } from "./model.js";
 import { errorState, loadingState } from "./states.js";
@@ -19,7 +21,7 @@ export function renderAccounts(root: HTMLElement, session: Session): void {
   replaceChildren(
     root,
     h("div", { class: "view-head" }, heading, form),
-    h("p", { class: "muted intro" }, "Read-only: balances, alerts, lots and packs, and recent charges. A charge can be reversed with a reason."),
+    h("p", { class: "muted intro" }, "Read-only: balances, alerts, plans and free usage, Token Flex pools, PAYG statements, lots and packs, and recent charges. A charge can be reversed with a reason."),
     list,
     detail,
   );
@@ -45,7 +47,7 @@ export function renderAccounts(root: HTMLElement, session: Session): void {
     try {
       const account = await api.account(session.key, id);
       if (!account) return replaceChildren(detail, h("div", { class: "state empty" }, h("p", null, "This account no longer exists.")));
-      replaceChildren(detail, ...accountDetail(account, (charge) => openReverseDialog(session, account, charge, () => void open(id))));
+      replaceChildren(detail, ...accountDetail(account, accountTiers(session, account.id), (charge) => openReverseDialog(session, account, charge, () => void open(id))));
       detail.querySelector<HTMLElement>("h2")?.focus();
     } catch (error) {
       if (session.expireIfUnauthenticated(error)) return;
@@ -89,7 +91,7 @@ function accountsTable(accounts: readonly AccountSummary[], open: (id: string) =
 
 const statusBadge = (status: string) => h("span", { class: `badge ${status === "ACTIVE" ? "active" : status === "GRACE" ? "scheduled" : "retired"}` }, status);
 
-function accountDetail(account: AccountDetail, reverse: (charge: Charge) => void): HTMLElement[] {
+function accountDetail(account: AccountDetail, tiers: HTMLElement, reverse: (charge: Charge) => void): HTMLElement[] {
   const b = account.balance;
   const figures: Array<[string, string]> = [
     ["Available", b.available],
@@ -109,6 +111,7 @@ function accountDetail(account: AccountDetail, reverse: (charge: Charge) => void
     account.alerts.length === 0
       ? h("p", { class: "muted" }, "No alert holds now.")
       : h("ul", { class: "alerts" }, ...account.alerts.map((a) => h("li", null, h("strong", null, a.kind), ` ${a.message}`))),
+    tiers,
     h("h3", null, "Cloud-credit lots and Flex packs"),
     fundingTable(account),
     h("h3", null, `Recent charges (${charges.length} of ${account.charges.totalCount})`),

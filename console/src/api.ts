@@ -3,6 +3,7 @@
  * Every refusal comes back as an ApiError holding the contract's error codes and fields.
  */
 import type { AccountDetail, AccountSummary, ApiKey, AuditEntry, PriceEntry, PriceImpact, Viewer } from "./model.js";
+import type { AccountTiers, FreeCap, PaygStatement } from "./tiered-model.js";
 
 export interface ApiProblem {
   readonly message: string;
@@ -84,6 +85,16 @@ export interface PublishPriceInput {
   effectiveFrom?: string;
   note: string;
 }
+
+export interface PublishFreeCapInput {
+  apiCode: string;
+  unitsPerMonth: number;
+  effectiveFrom?: string;
+  note: string;
+}
+
+const FREE_CAP_FIELDS = `id apiCode unitsPerMonth effectiveFrom note`;
+const PAYG_FIELDS = `month status tokens lines { apiCode units tokens }`;
 
 const KEY_FIELDS = `id name role secretPrefix createdAt createdBy revokedAt reseller { id name }`;
 
@@ -206,7 +217,7 @@ export const api = {
           flexPacks(includeExpired: true) { id tokens remaining purchasedAt expiresAt expired channel orderRef }
           charges(first: 20) {
             edges { node { id eventId apiCode quantity outcome occurredAt tokens reversed reversedAt
-              allocations { source amount creditLot { id } flexPack { id } } } }
+              allocations { source amount units creditLot { id } flexPack { id } tokenFlexPool { id } } } }
             totalCount
           }
         }
@@ -220,6 +231,43 @@ export const api = {
       `mutation ConsoleReverseCharge($chargeId: ID!, $reason: String!) { reverseCharge(chargeId: $chargeId, reason: $reason) { id tokens } }`,
       { chargeId, reason },
     ).then((d) => d.reverseCharge),
+
+  /** Per API the free cap in force at `asOf` (default now). */
+  freeCaps: (key: string, asOf: string | null) =>
+    graphql<{ freeCaps: FreeCap[] }>(key, `query ConsoleFreeCaps($asOf: DateTime) { freeCaps(asOf: $asOf) { ${FREE_CAP_FIELDS} } }`, { asOf }).then((d) => d.freeCaps),
+
+  publishFreeCap: (key: string, input: PublishFreeCapInput) =>
+    graphql<{ publishFreeCap: FreeCap }>(
+      key,
+      `mutation ConsolePublishFreeCap($input: PublishFreeCapInput!) { publishFreeCap(input: $input) { ${FREE_CAP_FIELDS} } }`,
+      { input },
+    ).then((d) => d.publishFreeCap),
+
+  /**
+   * The account under the tiered regime, asked apart from the account itself so a server without
+   * the tiered fields still shows the rest of the account.
+   */
+  accountTiers: (key: string, id: string, month: string) =>
+    graphql<{ account: AccountTiers | null }>(
+      key,
+      `query ConsoleAccountTiers($id: ID!, $month: String!) {
+        account(id: $id) {
+          plan { tier payg effectiveFrom }
+          planHistory { tier payg effectiveFrom }
+          freeUsage { apiCode capUnits usedUnits overrunUnits suspendedUntil }
+          tokenFlexPools(includeExpired: true) { id tokens remaining startsAt endsAt expired externalRef }
+          paygStatement(month: $month) { ${PAYG_FIELDS} }
+        }
+      }`,
+      { id, month },
+    ).then((d) => d.account),
+
+  paygStatement: (key: string, id: string, month: string) =>
+    graphql<{ account: { paygStatement: PaygStatement } | null }>(
+      key,
+      `query ConsolePaygStatement($id: ID!, $month: String!) { account(id: $id) { paygStatement(month: $month) { ${PAYG_FIELDS} } } }`,
+      { id, month },
+    ).then((d) => d.account?.paygStatement ?? null),
 
   apiKeys: (key: string) => graphql<{ apiKeys: ApiKey[] }>(key, `query ConsoleApiKeys { apiKeys { ${KEY_FIELDS} } }`).then((d) => d.apiKeys),
 

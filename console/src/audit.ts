@@ -20,6 +20,8 @@ const ENTITY_TYPES: Array<[string, string]> = [
   ["Reseller", "Resellers"],
   ["CreditLot", "Cloud-credit lots"],
   ["FlexPack", "Flex packs"],
+  ["FreeCap", "Free caps"],
+  ["TokenFlexPool", "Token Flex pools"],
 ];
 
 export function renderAudit(root: HTMLElement, session: Session): void {

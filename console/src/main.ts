@@ -1,12 +1,14 @@
 /**
- * The operator console: sign-in, the header, and the two views (price table, audit log), chosen
- * by the URL hash so the browser's back button works. The key never appears in the URL.
+ * The operator console: sign-in, the header, and the views (price table, free caps, accounts, API
+ * keys, audit log), chosen by the URL hash so the browser's back button works. The key never
+ * appears in the URL.
  */
 import { ApiError, api } from "./api.js";
 import { renderAccounts } from "./accounts.js";
 import { renderAudit } from "./audit.js";
 import { h, replaceChildren } from "./dom.js";
 import { errorContent, type Session } from "./forms.js";
+import { renderFreeCaps, resetFreeCapsView } from "./free-caps.js";
 import { article, type Viewer } from "./model.js";
 import { renderKeys } from "./keys.js";
 import { renderPrices, resetPricesView } from "./prices.js";
@@ -19,7 +21,7 @@ import { errorState, loadingState } from "./states.js";
 const KEY_STORAGE = "flexgate.console.operatorKey";
 const DEFAULT_IDLE_MINUTES = 30;
 
-const ROUTES = { "#/prices": "Price table", "#/accounts": "Accounts", "#/keys": "API keys", "#/audit": "Audit log" } as const;
+const ROUTES = { "#/prices": "Price table", "#/free-caps": "Free caps", "#/accounts": "Accounts", "#/keys": "API keys", "#/audit": "Audit log" } as const;
 type Route = keyof typeof ROUTES;
 
 const nav = h("nav", { class: "nav", "aria-label": "Sections", hidden: true });
@@ -91,6 +93,7 @@ function signOut(message?: string): void {
   }
   current = null;
   resetPricesView();
+  resetFreeCapsView();
   for (const dialog of document.querySelectorAll("dialog")) dialog.close();
   clearMessage();
   renderSignIn(message);
@@ -128,7 +131,7 @@ function renderView(): void {
   renderHeader();
   if (!current) return renderSignIn();
   document.title = `${ROUTES[route()]} · Flexgate operator console`;
-  const views = { "#/prices": renderPrices, "#/accounts": renderAccounts, "#/keys": renderKeys, "#/audit": renderAudit };
+  const views = { "#/prices": renderPrices, "#/free-caps": renderFreeCaps, "#/accounts": renderAccounts, "#/keys": renderKeys, "#/audit": renderAudit };
   views[route()](main, session());
 }
 
@@ -193,7 +196,7 @@ function renderSignIn(message?: string): void {
       "section",
       { class: "signin" },
       h("h1", { tabindex: -1 }, "Sign in"),
-      h("p", { class: "muted" }, "Manage the API price table, look up accounts and reverse charges, manage API keys, and review the audit log."),
+      h("p", { class: "muted" }, "Manage the API price table and free caps, look up accounts and reverse charges, manage API keys, and review the audit log."),
       message ? h("p", { class: "notice", role: "status" }, message) : null,
       form,
     ),

@@ -81,8 +81,11 @@ export interface AccountSummary {
 export interface Allocation {
   readonly source: string;
   readonly amount: string;
+  /** Whole charged units of a FREE_ALLOWANCE, OVERRUN or PAYG part; null otherwise. */
+  readonly units?: number | null;
   readonly creditLot: { readonly id: string } | null;
   readonly flexPack: { readonly id: string } | null;
+  readonly tokenFlexPool?: { readonly id: string } | null;
 }
 
 export interface Charge {
@@ -124,10 +127,30 @@ export interface ApiKey {
   readonly reseller: { readonly id: string; readonly name: string } | null;
 }
 
+/** The sources with no lot or pack of their own, in words (the tiered ones from domain §8). */
+const SOURCE_LABELS: Record<string, string> = {
+  DEFICIT: "Deficit",
+  FREE_ALLOWANCE: "Free allowance",
+  OVERRUN: "Overrun (not billed)",
+  TOKEN_FLEX: "Token Flex pool",
+  PAYG: "PAYG statement",
+};
+
 /** "FLEX_PACK #3 0.5" lines: what paid a charge, as a receipt shows it. */
 export function receiptLine(allocation: Allocation): string {
-  const source = allocation.creditLot ? `Credit lot #${allocation.creditLot.id}` : allocation.flexPack ? `Flex pack #${allocation.flexPack.id}` : allocation.source === "DEFICIT" ? "Deficit" : allocation.source;
-  return `${source}: ${tokensLabel(allocation.amount)}`;
+  const source = allocation.creditLot
+    ? `Credit lot #${allocation.creditLot.id}`
+    : allocation.flexPack
+      ? `Flex pack #${allocation.flexPack.id}`
+      : allocation.tokenFlexPool
+        ? `Token Flex pool #${allocation.tokenFlexPool.id}`
+        : (SOURCE_LABELS[allocation.source] ?? allocation.source);
+  // Free and overrun parts cost no tokens: their units are what counts.
+  if (allocation.units != null && (allocation.source === "FREE_ALLOWANCE" || allocation.source === "OVERRUN")) {
+    return `${source}: ${allocation.units} ${allocation.units === 1 ? "unit" : "units"}`;
+  }
+  const units = allocation.units != null ? ` (${allocation.units} ${allocation.units === 1 ? "unit" : "units"})` : "";
+  return `${source}: ${tokensLabel(allocation.amount)}${units}`;
 }
 
 /** "a" or "an" before a role or any upper-case word, as it is read aloud. */
@@ -247,6 +270,10 @@ const ACTION_LABELS: Record<string, string> = {
   "reseller.create": "Created a reseller",
   "reseller.update": "Changed a reseller",
   "creditLot.import": "Imported a cloud-credit lot",
+  "flexPack.record": "Recorded a Flex pack",
+  "freeCap.publish": "Published a free cap",
+  "plan.enroll": "Enrolled an account in a plan",
+  "tokenFlexPool.import": "Imported a Token Flex pool",
 };
 
 export function actionLabel(action: string): string {
@@ -286,6 +313,7 @@ export function summarizeSnapshot(snapshot: Record<string, unknown> | null): Arr
     (typeof snapshot.tokensPerUnitMicros === "string" || typeof snapshot.tokensPerUnitMicros === "number"
       ? microsToDecimal(String(snapshot.tokensPerUnitMicros))
       : null);
+  if (typeof snapshot.unitsPerMonth === "number") facts.push(["Free cap", `${snapshot.unitsPerMonth} units a month`]);
   if (snapshot.retired === true) facts.push(["Rate", "Retired"]);
   else if (rate !== null) {
     const unit = typeof snapshot.unitQuantity === "number" && text("meter") ? ` per ${snapshot.unitQuantity} ${text("meter")}` : "";
@@ -343,6 +371,8 @@ export function auditSummary(entry: AuditEntry, previous: PriceEntry | null): st
       return `${apiCode}${snapshotRate(after ?? before) ?? "a version"}${when} will not take effect`;
     case "price.retire":
       return `${apiCode}retired${when}`;
+    case "freeCap.publish":
+      return typeof after?.unitsPerMonth === "number" ? `${apiCode}free cap of ${after.unitsPerMonth} units a month${when}` : null;
     default:
       return null;
   }

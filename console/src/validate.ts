@@ -18,6 +18,8 @@ export const MAX_UNIT_QUANTITY = 1_000_000_000;
 export const MAX_NOTE_LENGTH = 2000;
 export const MAX_NAME_LENGTH = 200;
 export const MAX_API_CODE_LENGTH = 100;
+/** The largest free cap the server accepts (MAX_UNITS_PER_MONTH). */
+export const MAX_UNITS_PER_MONTH = 1_000_000_000;
 
 /** Plain decimal: no sign, exponent, leading zeros, spaces or separators (as parseMicros). */
 const DECIMAL = /^(0|[1-9][0-9]*)(?:\.([0-9]+))?$/;
@@ -79,7 +81,7 @@ const LOCAL_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/
  * A `datetime-local` value read as UTC (the console shows every time in UTC, as the API does),
  * which must not lie before `nowMs`. Returns the ISO-8601 string sent to the server.
  */
-export function checkEffectiveFrom(text: string, nowMs: number): Check<string> {
+export function checkEffectiveFrom(text: string, nowMs: number, what = "A price change"): Check<string> {
   const match = LOCAL_DATE_TIME.exec(text);
   if (!match) return fail("Choose a date and time (UTC).");
   const [, y, mo, d, hh, mi, ss = "00"] = match;
@@ -87,7 +89,7 @@ export function checkEffectiveFrom(text: string, nowMs: number): Check<string> {
   const ms = Date.parse(iso);
   const check = new Date(ms);
   if (Number.isNaN(ms) || check.getUTCDate() !== Number(d) || Number(y) < 1970) return fail("This is not a valid date.");
-  if (ms < nowMs) return fail("A price change takes effect now or later, never in the past.");
+  if (ms < nowMs) return fail(`${what} takes effect now or later, never in the past.`);
   return ok(iso);
 }
 
@@ -95,4 +97,19 @@ export function checkEffectiveFrom(text: string, nowMs: number): Check<string> {
 export function checkDays(text: string): Check<number> {
   if (!/^[1-9][0-9]{0,2}$/.test(text) || Number(text) > 366) return fail("Use a whole number of days from 1 to 366.");
   return ok(Number(text));
+}
+
+/** A free cap: whole charged units a month, from 0 (no free use) to one billion. */
+export function checkUnitsPerMonth(text: string): Check<number> {
+  if (text.length === 0) return fail("Enter the whole units a month, such as 3. 0 gives no free use.");
+  if (!/^(0|[1-9][0-9]*)$/.test(text)) return fail("Use a whole number from 0 to 1000000000, without separators.");
+  if (text.length > 10 || Number(text) > MAX_UNITS_PER_MONTH) return fail("At most 1000000000 units a month.");
+  return ok(Number(text));
+}
+
+/** A calendar month as the API names it ("2026-01"), from an <input type="month">. */
+export function checkMonth(text: string): Check<string> {
+  const match = /^(\d{4})-(0[1-9]|1[0-2])$/.exec(text);
+  if (!match || text < "1970-01") return fail("Choose a month.");
+  return ok(text);
 }

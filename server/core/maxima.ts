@@ -17,6 +17,24 @@ export const MAXIMA = Object.freeze({
   flexPacksPerAccount: 1_000,
   /** Cloud-credit lots one account may ever hold, expired ones included. */
   creditLotsPerAccount: 1_000,
+  /**
+   * Token Flex pools one account may ever hold, expired ones included: enterprise agreements
+   * run for years, so this bounds `tokenFlexPools(includeExpired: true)` and the pools one
+   * charge's receipt can name.
+   */
+  tokenFlexPoolsPerAccount: 100,
+  /**
+   * Token Flex pools of one account whose terms overlap a new pool's term: the import that would
+   * make it 11 is refused. An enterprise agreement is renewed, not stacked, so a few overlap at
+   * most; this keeps one charge's receipt short (ALLOCATIONS_PER_CHARGE).
+   */
+  tokenFlexPoolsAtOnce: 10,
+  /**
+   * Plan enrollments of one account: the 101st is refused. Each one must start after the last
+   * and after the account's last usage, so real accounts change plan a handful of times; this
+   * bounds `planHistory` (LEGACY plus the enrollments).
+   */
+  enrollmentsPerAccount: 100,
   /** Kinds of balance alert; an account shows each at most once. */
   alertsPerAccount: 4,
   /** Labels on one usage event. */
@@ -44,7 +62,9 @@ export const MAXIMA = Object.freeze({
 });
 
 /**
- * One charge is paid by lots and packs valid when its usage occurred, then a deficit: its
- * receipt (`allocations`) has at most one line per source valid at once, plus the deficit.
+ * One charge is paid by lots, Token Flex pools and packs valid when its usage occurred, then
+ * what is still owed goes on PAYG or becomes a deficit (never both: PAYG is never refused). A
+ * FREE charge has only its allowance and overrun parts (two lines, no sources). So a receipt
+ * (`allocations`) has at most one line per lot, pool and pack valid at once, plus one.
  */
-export const ALLOCATIONS_PER_CHARGE = MAXIMA.creditLotsAtOnce + MAXIMA.flexPacksAtOnce + 1;
+export const ALLOCATIONS_PER_CHARGE = MAXIMA.creditLotsAtOnce + MAXIMA.tokenFlexPoolsAtOnce + MAXIMA.flexPacksAtOnce + 1;

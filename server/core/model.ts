@@ -5,6 +5,7 @@ import type { AccountStatus, BalancePolicy } from "./account.js";
 import type { AllocationSource } from "./drain.js";
 import type { Outcome, PriceVersion } from "./price.js";
 import type { Instant } from "./time.js";
+import type { TokenFlexPool } from "./token-flex.js";
 
 export type { AccountStatus, BalancePolicy, AllocationSource, Outcome, PriceVersion, Instant };
 
@@ -84,6 +85,8 @@ export interface UsageCharge {
   readonly clientId: string | null;
   readonly labels: Readonly<Record<string, string>>;
   readonly tokensMicros: bigint;
+  /** Whole charged units of a FREE or PAID event (domain §8); null for a LEGACY event. */
+  readonly units: bigint | null;
   /** When the charge was reversed; null while it stands. */
   readonly reversedAt: Instant | null;
 }
@@ -94,9 +97,18 @@ export interface ChargeAllocation {
   readonly accountId: number;
   readonly source: AllocationSource;
   readonly creditLotId: number | null;
+  readonly tokenFlexPoolId: number | null;
   readonly flexPackId: number | null;
   readonly amountMicros: bigint;
+  /** Whole charged units of a FREE_ALLOWANCE, OVERRUN or PAYG part; null otherwise. */
+  readonly units: bigint | null;
   readonly occurredAt: Instant;
+}
+
+/** A Token Flex pool as stored: the core's pool with its account and when it was booked. */
+export interface TokenFlexPoolRecord extends TokenFlexPool {
+  readonly accountId: number;
+  readonly createdAt: Instant;
 }
 
 export interface ApiKey {

@@ -1,8 +1,13 @@
 import DataLoader from "dataloader";
-import type { Account, ChargeAllocation, CreditLot, FlexPack, Reseller, Viewer } from "../core/model.js";
+import type { FreeUsageRow } from "../core/free-allowance.js";
+import type { Account, ChargeAllocation, CreditLot, FlexPack, Reseller, TokenFlexPoolRecord, Viewer } from "../core/model.js";
+import type { Month } from "../core/month.js";
+import type { PaygStatement } from "../core/payg.js";
+import type { Plan } from "../core/plan.js";
 import type { Page } from "../services/context.js";
 import type { Services } from "../services/index.js";
 import type { PriceEntryView } from "../services/prices.service.js";
+import type { UnitRemainderView } from "../services/tiered.service.js";
 import { AccountAccess } from "./access.js";
 
 export interface GraphQLContext {
@@ -17,6 +22,16 @@ export type Loaders = ReturnType<typeof createLoaders>;
 /** Batch results come back in key order, as DataLoader requires. */
 function byKey<K, V>(keys: readonly K[], found: Map<K, V>, missing: V): V[] {
   return keys.map((key) => found.get(key) ?? missing);
+}
+
+/** One loader per value of an argument (a page size, a month), made on first use. */
+function perArgument<A, K, V>(make: (argument: A) => DataLoader<K, V>): (argument: A) => DataLoader<K, V> {
+  const loaders = new Map<A, DataLoader<K, V>>();
+  return (argument) => {
+    let loader = loaders.get(argument);
+    if (!loader) loaders.set(argument, (loader = make(argument)));
+    return loader;
+  };
 }
 
 /**
@@ -47,6 +62,18 @@ export function createLoaders(services: Services) {
     creditLots: new DataLoader<number, CreditLot[]>(async (accountIds) => byKey(accountIds, await services.accounts.creditLots(accountIds), [])),
     flexPacks: new DataLoader<number, FlexPack[]>(async (accountIds) => byKey(accountIds, await services.accounts.flexPacks(accountIds), [])),
     allocations: new DataLoader<number, ChargeAllocation[]>(async (chargeIds) => byKey(chargeIds, await services.ledger.allocations(chargeIds), [])),
+    // The tiered regime (domain §8): a page of accounts reads each of these once.
+    /** LEGACY, then each enrollment: the plan in force is read from it too (one read for both). */
+    planHistory: new DataLoader<number, Plan[]>(async (accountIds) => byKey(accountIds, await services.tiered.planHistories(accountIds), [])),
+    /** Every pool of the account, expired ones included: the resolvers leave those out unless asked. */
+    tokenFlexPools: new DataLoader<number, TokenFlexPoolRecord[]>(async (accountIds) => byKey(accountIds, await services.funding.tokenFlexPoolsOf(accountIds, true), [])),
+    unitRemainders: new DataLoader<number, UnitRemainderView[]>(async (accountIds) => byKey(accountIds, await services.tiered.unitRemaindersOf(accountIds), [])),
+    /** By month, already checked ("YYYY-MM"). */
+    freeUsage: perArgument((month: Month) => new DataLoader<number, FreeUsageRow[]>(async (accountIds) => byKey(accountIds, await services.tiered.freeUsageOf(accountIds, month), []))),
+    /** By month, already checked ("YYYY-MM"). */
+    paygStatement: perArgument((month: Month) =>
+      new DataLoader<number, PaygStatement>(async (accountIds) => byKey(accountIds, await services.tiered.paygStatementsOf(accountIds, month), undefined as never)),
+    ),
     priceEntry: new DataLoader<number, PriceEntryView | null>(async (ids) =>
       byKey(ids, new Map((await services.prices.allVersions()).map((version) => [version.id, version])), null),
     ),

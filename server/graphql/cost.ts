@@ -61,6 +61,14 @@ const LIST_SIZES: Record<string, (args: Args) => number> = {
   "Reseller.locations": () => MAXIMA.facetEntries,
   "Reseller.languages": () => MAXIMA.facetEntries,
   "Reseller.services": () => MAXIMA.facetEntries,
+  // The tiered regime (domain §8): one row per API at most, a remainder per API for the paid
+  // plan and one for this FREE month, LEGACY plus each enrollment.
+  "Account.planHistory": () => MAXIMA.enrollmentsPerAccount + 1,
+  "Account.freeUsage": () => MAXIMA.pricedApis,
+  "Account.tokenFlexPools": () => MAXIMA.tokenFlexPoolsPerAccount,
+  "Account.unitRemainders": () => 2 * MAXIMA.pricedApis,
+  "PaygStatement.lines": () => MAXIMA.pricedApis,
+  "Query.freeCaps": () => MAXIMA.pricedApis,
   // A batch answers one result per event given; a longer batch is refused when it runs.
   "Mutation.recordUsageBatch": (args) => Math.min(Array.isArray(args.inputs) ? args.inputs.length : MAXIMA.eventsPerBatch, MAXIMA.eventsPerBatch),
 };
@@ -73,6 +81,9 @@ const READ_WEIGHTS: Record<string, (args: Args) => number> = {
   // Alerts read the account's lots and packs, expired ones included: at most their maxima.
   "Account.alerts": () => MAXIMA.creditLotsPerAccount + MAXIMA.flexPacksPerAccount,
   "Account.usageSummary": (args) => HEAVY_READ + SCAN_PER_DAY * windowDays(args, args.groupBy === "DAY" ? MAXIMA.summaryDaysByDay : MAXIMA.summaryDaysByMonth),
+  // A statement sums the PAYG parts of one month: about as many rows as a month of the
+  // account's charges, the scan a MONTH usage report makes of one month.
+  "Account.paygStatement": () => SCAN_PER_DAY * 31,
   "Query.quoteUsage": () => HEAVY_READ / 5,
   "Query.usageAuthorization": () => HEAVY_READ / 5,
   // Re-rates the API's charges of every account over `days` (default 30).

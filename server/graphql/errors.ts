@@ -49,7 +49,10 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     if ((code === "GRAPHQL_PARSE_FAILED" && TOKEN_CAP.test(original.message)) || isSelectionCap(original)) {
       return shape("QUERY_TOO_COMPLEX", original.message, undefined, formatted);
     }
-    if (CLIENT_CODES.has(code) || (!code && !path)) {
+    // Apollo wraps what the context function throws ("Context creation failed: " and the
+    // error's own text, a failed query's SQL included): that is the server failing, not the request.
+    const failedUnderneath = original.originalError !== undefined && !(original.originalError instanceof GraphQLError);
+    if (CLIENT_CODES.has(code) || (!code && !path && !failedUnderneath)) {
       return shape("BAD_USER_INPUT", original.message, inputPath(original), formatted);
     }
   }

@@ -7,6 +7,7 @@ import { AccountResolver, CreditLotResolver, FlexPackResolver } from "./resolver
 import { KeyResolver } from "./resolvers/key.resolver.js";
 import { PriceImpactAccountResolver, PriceResolver } from "./resolvers/price.resolver.js";
 import { ResellerResolver } from "./resolvers/reseller.resolver.js";
+import { AccountTieredResolver, TieredResolver } from "./resolvers/tiered.resolver.js";
 import { AccountUsageResolver, AllocationResolver, UsageResolver } from "./resolvers/usage.resolver.js";
 import { ErrorCodeEnum } from "./types/error-code.js";
 
@@ -20,6 +21,8 @@ export function graphqlSchema(): GraphQLSchema {
       CreditLotResolver,
       FlexPackResolver,
       AccountUsageResolver,
+      AccountTieredResolver,
+      TieredResolver,
       ResellerResolver,
       PriceResolver,
       PriceImpactAccountResolver,
@@ -46,7 +49,7 @@ function describeRoots(schema: GraphQLSchema): GraphQLSchema {
   schema.getQueryType()!.description =
     "Reads: accounts with their balances and history, the reseller directory, prices, quotes and the audit log. What a key may read depends on its role.";
   schema.getMutationType()!.description =
-    "Writes: usage, Flex purchases and lot imports, accounts, resellers, prices and API keys. Each runs as one transaction; what a key may do depends on its role.";
+    "Writes: usage, Flex purchases, lot and Token Flex pool imports, plan enrollments, accounts, resellers, prices, free caps and API keys. Each runs as one transaction; what a key may do depends on its role.";
   return schema;
 }
 

@@ -2,6 +2,7 @@ import type { Request, Response } from "express";
 import { FlexgateError } from "../core/errors.js";
 import { formatMicros } from "../core/money.js";
 import { keyOfRole } from "../core/model.js";
+import { parseMonth } from "../core/month.js";
 import { parseId } from "../core/text.js";
 import { formatInstant, parseInstant } from "../core/time.js";
 import { AccountAccess } from "../graphql/access.js";
@@ -72,5 +73,40 @@ export function usageExportHandler(services: Services) {
       log.error("usage export failed midway", { error: error instanceof Error ? error.stack : String(error) });
       res.destroy();
     }
+  };
+}
+
+const PAYG_HEADER = ["month", "status", "apiCode", "units", "tokens"];
+
+/**
+ * GET /export/payg.csv?accountId=…&month=YYYY-MM: the lines of the account's PAYG statement of
+ * that month, one row per API, header row first; the keys, partner scoping and refusals of the
+ * usage export. A statement has at most one line per priced API, so it is written at once.
+ */
+export function paygExportHandler(services: Services) {
+  return async (req: Request, res: Response<unknown, Locals>) => {
+    const viewer = res.locals.viewer!;
+    let statement;
+    try {
+      if (!EXPORT_ROLES.includes(viewer.key.role)) throw new FlexgateError("FORBIDDEN", `${keyOfRole(viewer.key.role)} may not export PAYG statements`);
+      const query = req.query as Record<string, unknown>;
+      const accountId = parseId(String(query.accountId ?? ""), "accountId");
+      const month = parseMonth(query.month, "month");
+      const account = new AccountAccess(viewer).visibleOrThrow(await services.accounts.find(accountId), "accountId");
+      statement = await services.tiered.paygStatement(account.id, month);
+    } catch (error) {
+      if (error instanceof FlexgateError) {
+        const status = { FORBIDDEN: 403, NOT_FOUND: 404 }[error.code as string] ?? 400;
+        return sendError(res, status, error.code, error.message, error.field);
+      }
+      throw error;
+    }
+    res.setHeader("Content-Type", "text/csv; charset=utf-8");
+    res.setHeader("Content-Disposition", `attachment; filename="payg-${statement.month}.csv"`);
+    res.setHeader("Cache-Control", "no-store");
+    const lines = statement.lines.map((line) =>
+      csvLine([valueCell(statement.month), valueCell(statement.status), textCell(line.apiCode), valueCell(String(line.units)), valueCell(formatMicros(line.tokensMicros))]),
+    );
+    res.end(csvLine(PAYG_HEADER.map(textCell)) + lines.join(""));
   };
 }

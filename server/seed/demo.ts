@@ -1,5 +1,7 @@
+import { FlexgateError } from "../core/errors.js";
 import type { Actor, BalancePolicy } from "../core/model.js";
 import { parseMicros } from "../core/money.js";
+import { TIERED_REGIME_START } from "../core/plan.js";
 import { DAY_MS } from "../core/time.js";
 import type { Services } from "../services/index.js";
 
@@ -77,20 +79,25 @@ async function loadDemo(services: Services): Promise<void> {
     );
 
   let eventNumber = 0;
-  const usage = async (accountId: number, kinds: readonly DemoUsage[], days: number, perDay: number, endDaysAgo = 0) => {
+  /** `refusals`: the codes an event may be refused with and skipped (a suspended API, a restricted account), as APS refuses the call. */
+  const usage = async (accountId: number, kinds: readonly DemoUsage[], days: number, perDay: number, endDaysAgo = 0, refusals: readonly string[] = []) => {
     for (let day = days; day > endDaysAgo; day--) {
       for (let i = 0; i < perDay; i++) {
         const kind = kinds[Math.floor(random() * kinds.length)]!;
         const quantity = Math.round(kind.min + random() * (kind.max - kind.min));
-        await services.rating.recordUsage({
-          eventId: `demo-${accountId}-${++eventNumber}`,
-          accountId,
-          apiCode: kind.apiCode,
-          quantityMicros: tokens(String(quantity)),
-          outcome: random() < 0.05 ? "FAILED" : "SUCCEEDED",
-          occurredAt: now - day * DAY_MS + Math.floor(random() * 20) * HOUR_MS,
-          clientId: `demo-app-${accountId}`,
-        });
+        try {
+          await services.rating.recordUsage({
+            eventId: `demo-${accountId}-${++eventNumber}`,
+            accountId,
+            apiCode: kind.apiCode,
+            quantityMicros: tokens(String(quantity)),
+            outcome: random() < 0.05 ? "FAILED" : "SUCCEEDED",
+            occurredAt: now - day * DAY_MS + Math.floor(random() * 20) * HOUR_MS,
+            clientId: `demo-app-${accountId}`,
+          });
+        } catch (error) {
+          if (!(error instanceof FlexgateError && refusals.includes(error.code))) throw error;
+        }
       }
     }
   };
@@ -131,4 +138,74 @@ async function loadDemo(services: Services): Promise<void> {
   await usage(sapporo.id, [PHOTOSCENE], 30, 1);
 
   await account("Demo: Fukuoka Design (new)", fuji.id);
+
+  if (now - TIERED_DEMO_START_DAYS_AGO * DAY_MS >= TIERED_REGIME_START) await loadTieredDemo(services, { account, pack, usage });
+}
+
+/** The tiered demo accounts enrolled this many days ago, and the demo caps took effect then. */
+const TIERED_DEMO_START_DAYS_AGO = 40;
+
+/**
+ * Demo free caps, per API, in whole charged units a month. APS published its caps only as an
+ * image, so Flexgate ships none: these are demo values, said so in each cap's note.
+ */
+const DEMO_CAPS: readonly (readonly [apiCode: string, unitsPerMonth: number])[] = [
+  ["design-automation/revit", 10],
+  ["model-derivative/complex-job", 30],
+  ["model-derivative/simple-job", 50],
+  ["reality-capture/photoscene", 20],
+];
+
+interface DemoHelpers {
+  account(name: string, resellerId: number | null, balancePolicy?: BalancePolicy): Promise<{ id: number }>;
+  pack(accountId: number, size: string, daysAgo: number, resellerId: number | null): Promise<unknown>;
+  usage(accountId: number, kinds: readonly DemoUsage[], days: number, perDay: number, endDaysAgo?: number, refusals?: readonly string[]): Promise<void>;
+}
+
+/**
+ * The tiered regime (domain §8): a FREE account, a PAID one with PAYG and a PAID prepay-only
+ * one, each enrolled 40 days ago with a month of usage. Loaded only on a clock past the
+ * regime's start plus those 40 days (enrollments start on or after 2025-12-08).
+ */
+async function loadTieredDemo(services: Services, { account, pack, usage }: DemoHelpers): Promise<void> {
+  const now = services.context.clock();
+  const start = now - TIERED_DEMO_START_DAYS_AGO * DAY_MS;
+  // publishFreeCap takes effect now or later, never earlier; the demo's usage is a month old,
+  // so its caps are written as history, the way the demo's usage is dated in the past.
+  await services.context.store.write({ apiCodes: DEMO_CAPS.map(([apiCode]) => apiCode) }, async (tx) => {
+    for (const [apiCode, unitsPerMonth] of DEMO_CAPS) {
+      const cap = await tx.insertFreeCap({
+        apiCode,
+        unitsPerMonth,
+        effectiveFrom: start,
+        note: "demo value, not APS's (APS published its free caps only as an image)",
+        publishedBy: DEMO_ACTOR.name,
+        publishedAt: now,
+      });
+      await tx.appendAudit(DEMO_ACTOR, { action: "freeCap.publish", entityType: "FreeCap", entityId: cap.id, before: null, after: cap }, now);
+    }
+  });
+  const enroll = (accountId: number, tier: "FREE" | "PAID", payg: boolean) =>
+    services.tiered.enrollPlan({ accountId, tier, payg, effectiveFrom: start }, DEMO_ACTOR);
+
+  // Free tier: revit reaches its cap and is suspended for the rest of its month.
+  const sendai = await account("Demo: Sendai Studio (Free tier)", null);
+  await enroll(sendai.id, "FREE", false);
+  await usage(sendai.id, [DESIGN_AUTOMATION, TRANSLATION], 30, 2, 0, ["API_SUSPENDED"]);
+
+  // Paid with PAYG: an enterprise agreement's Token Flex pool, then a pack, then the PAYG statement.
+  const yokohama = await account("Demo: Yokohama Plant Engineering (PAYG)", null);
+  await enroll(yokohama.id, "PAID", true);
+  await services.funding.importTokenFlexPool(
+    { accountId: yokohama.id, tokensMicros: tokens("40"), startsAt: start, endsAt: start + 365 * DAY_MS, externalRef: `demo-eba-${yokohama.id}` },
+    DEMO_ACTOR,
+  );
+  await pack(yokohama.id, "100", TIERED_DEMO_START_DAYS_AGO, null);
+  await usage(yokohama.id, [DESIGN_AUTOMATION, TRANSLATION, PHOTOSCENE], 30, 3);
+
+  // Paid, prepay only: a pack and nothing else; once it is spent the account is restricted at once.
+  const kobe = await account("Demo: Kobe Prepaid Works (prepay only)", null);
+  await enroll(kobe.id, "PAID", false);
+  await pack(kobe.id, "100", TIERED_DEMO_START_DAYS_AGO, null);
+  await usage(kobe.id, [DESIGN_AUTOMATION, SIMPLE_TRANSLATION], 30, 2, 0, ["ACCOUNT_RESTRICTED"]);
 }

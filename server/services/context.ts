@@ -2,6 +2,8 @@ import { createHash } from "node:crypto";
 import { badInput, notFound } from "../core/errors.js";
 import { MAXIMA } from "../core/maxima.js";
 import type { Account } from "../core/model.js";
+import { DEFAULT_CREDIT_ACCEPTANCE_END_AT } from "../core/drain.js";
+import { DEFAULT_PAYG_COUNTRIES } from "../core/plan.js";
 import type { Instant } from "../core/time.js";
 import type { Store, StoreReads } from "../store/port.js";
 
@@ -11,11 +13,17 @@ export interface BillingRules {
   readonly creditSalesEndAt: Instant;
   /** Autodesk eStore sales of Flex started here (default 2023-07-07). */
   readonly estoreStartAt: Instant;
+  /** Cloud-credit lots pay no usage that occurred at or after this (default 2026-01-01, domain §8). */
+  readonly creditAcceptanceEndAt: Instant;
+  /** Countries (ISO 3166-1 alpha-2) where Pay as You Go is offered (default DEFAULT_PAYG_COUNTRIES). */
+  readonly paygCountries: readonly string[];
 }
 
 export const DEFAULT_RULES: BillingRules = Object.freeze({
   creditSalesEndAt: Date.UTC(2022, 10, 7),
   estoreStartAt: Date.UTC(2023, 6, 7),
+  creditAcceptanceEndAt: DEFAULT_CREDIT_ACCEPTANCE_END_AT,
+  paygCountries: DEFAULT_PAYG_COUNTRIES,
 });
 
 export type Clock = () => Instant;

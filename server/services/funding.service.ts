@@ -4,7 +4,8 @@ import { badInput, FlexgateError, notFound } from "../core/errors.js";
 import { settleDeficit } from "../core/ledger.js";
 import { MAXIMA } from "../core/maxima.js";
 import { MAX_TOKENS_MICROS, MICROS_PER_TOKEN, parseMicros, sumMicros } from "../core/money.js";
-import type { Account, Actor, CreditLot, FlexPack, SalesChannel } from "../core/model.js";
+import type { Account, Actor, CreditLot, FlexPack, SalesChannel, TokenFlexPoolRecord } from "../core/model.js";
+import { checkTokenFlexPoolOrThrow, isPoolExpired } from "../core/token-flex.js";
 import { cleanReference } from "../core/text.js";
 import { addOneYear, assertNotFuture, formatInstant, type Instant } from "../core/time.js";
 import type { StoreWrites } from "../store/port.js";
@@ -14,6 +15,14 @@ export interface CreditLotImport {
   readonly accountId: number;
   readonly amountMicros: bigint;
   readonly purchasedAt: Instant;
+  readonly externalRef: string;
+}
+
+export interface TokenFlexPoolImport {
+  readonly accountId: number;
+  readonly tokensMicros: bigint;
+  readonly startsAt: Instant;
+  readonly endsAt: Instant;
   readonly externalRef: string;
 }
 
@@ -157,6 +166,58 @@ export class FundingService {
       await tx.appendAudit(actor, { action: "flexPack.record", entityType: "FlexPack", entityId: pack.id, before: null, after: pack }, now);
       return (await tx.findFlexPack(pack.id))!;
     });
+  }
+
+  /**
+   * Imports a Token Flex pool (an enterprise agreement's tokens, domain §8). Idempotent on
+   * externalRef, like a lot import; like a purchase, it pays an outstanding deficit first.
+   * @throws FlexgateError BAD_USER_INPUT, NOT_FOUND, IDEMPOTENCY_CONFLICT
+   */
+  async importTokenFlexPool(input: TokenFlexPoolImport, actor: Actor, field = "input"): Promise<TokenFlexPoolRecord> {
+    const now = this.context.clock();
+    checkTokenFlexPoolOrThrow(input);
+    if (input.tokensMicros > MAX_TOKENS_MICROS) throw badInput(`${field}.tokens`, `${field}.tokens is out of range`);
+    const externalRef = cleanReference(input.externalRef, `${field}.externalRef`);
+    const print = fingerprint({ ...input, externalRef: undefined });
+    return this.context.store.write({ accounts: [input.accountId] }, async (tx) => {
+      const existing = await tx.findTokenFlexPoolByRef(externalRef);
+      if (existing) return this.replayOrThrow(existing.pool, existing.fingerprint, print, `${field}.externalRef`);
+      const account = await accountOrThrow(tx, input.accountId, `${field}.accountId`);
+      const held = await tx.tokenFlexPoolsOf([account.id]);
+      // Terms overlapping the new one's: then no instant ever has more pools valid than the cap.
+      if (held.filter((pool) => pool.startsAt < input.endsAt && input.startsAt < pool.endsAt).length >= MAXIMA.tokenFlexPoolsAtOnce) {
+        throw badInput(`${field}.accountId`, `the account already holds ${MAXIMA.tokenFlexPoolsAtOnce} Token Flex pools valid during the term of this one, the most it may hold at once`);
+      }
+      if (held.length >= MAXIMA.tokenFlexPoolsPerAccount) {
+        throw badInput(`${field}.accountId`, `the account already holds ${MAXIMA.tokenFlexPoolsPerAccount} Token Flex pools, the most it may ever hold`);
+      }
+      const pool = await tx.insertTokenFlexPool(
+        { accountId: account.id, tokensMicros: input.tokensMicros, startsAt: input.startsAt, endsAt: input.endsAt, externalRef, fingerprint: print },
+        now,
+      );
+      // A pool pays what falls in its term: one that has not started yet cannot pay today's debt.
+      if (pool.startsAt <= now) await this.settleFrom(tx, account, "TOKEN_FLEX", { id: pool.id, remainingMicros: pool.remainingMicros, expiresAt: pool.endsAt }, now);
+      await tx.appendAudit(actor, { action: "tokenFlexPool.import", entityType: "TokenFlexPool", entityId: pool.id, before: null, after: pool }, now);
+      return (await tx.findTokenFlexPool(pool.id))!;
+    });
+  }
+
+  /** An account's pools, soonest end first; expired ones (their end passed) only when asked. */
+  async tokenFlexPools(accountId: number, includeExpired = false): Promise<TokenFlexPoolRecord[]> {
+    return (await this.tokenFlexPoolsOf([accountId], includeExpired)).get(accountId) ?? [];
+  }
+
+  /** The pools of several accounts in one read, by account (for pages of accounts). */
+  async tokenFlexPoolsOf(accountIds: readonly number[], includeExpired = false): Promise<Map<number, TokenFlexPoolRecord[]>> {
+    const now = this.context.clock();
+    const byAccount = new Map<number, TokenFlexPoolRecord[]>();
+    for (const pool of await this.context.store.reads.tokenFlexPoolsOf(accountIds)) {
+      if (!includeExpired && isPoolExpired(pool, now)) continue;
+      const list = byAccount.get(pool.accountId);
+      if (list) list.push(pool);
+      else byAccount.set(pool.accountId, [pool]);
+    }
+    return byAccount;
   }
 
   /**

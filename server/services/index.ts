@@ -7,6 +7,7 @@ import { KeyService } from "./keys.service.js";
 import { LedgerService } from "./ledger.service.js";
 import { PriceService } from "./prices.service.js";
 import { RatingService } from "./rating.service.js";
+import { TieredService } from "./tiered.service.js";
 import { UsageBatcher } from "./usage-batcher.js";
 
 export type Services = ReturnType<typeof createServices>;
@@ -24,6 +25,7 @@ export function createServices(context: ServiceContext) {
     ledger: new LedgerService(context),
     prices,
     rating,
+    tiered: new TieredService(context),
     usageBatcher: new UsageBatcher(rating),
   });
 }

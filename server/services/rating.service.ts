@@ -1,7 +1,10 @@
 import { type Balance, applyAllocations, balanceAt } from "../core/balance.js";
 import type { Allocation } from "../core/drain.js";
 import { badInput, FlexgateError, notFound } from "../core/errors.js";
-import { decideReversal } from "../core/ledger.js";
+import { EMPTY_FREE_MONTH } from "../core/free-allowance.js";
+import { decideReversal, type LedgerAllocation, type LedgerSettlement, type ReversalDecision } from "../core/ledger.js";
+import { monthOf } from "../core/month.js";
+import { decideTieredReversal } from "../core/tiered-reversal.js";
 import { MAXIMA } from "../core/maxima.js";
 import { MAX_TOKENS_MICROS } from "../core/money.js";
 import type { Account, Actor, Outcome, PriceVersion, UsageCharge } from "../core/model.js";
@@ -10,7 +13,7 @@ import { decideChargeOrThrow } from "../core/rating.js";
 import { cleanApiCode, cleanReference, cleanText } from "../core/text.js";
 import { assertNotFuture, type Instant } from "../core/time.js";
 import { reduceDeficit } from "../core/account.js";
-import type { RatingRequest, StoreReads } from "../store/port.js";
+import type { RatingRequest, RatingRules, StoreReads, StoreWrites } from "../store/port.js";
 import * as crypto from "node:crypto";
 import { accountOrThrow, type ServiceContext } from "./context.js";
 
@@ -111,7 +114,7 @@ export class RatingService {
    */
   async recordUsage(input: UsageEvent, field = "input"): Promise<RecordedUsage> {
     const request = this.ratingRequest(input, field);
-    const [outcome] = await this.context.store.rateGroup([request], this.context.clock());
+    const [outcome] = await this.context.store.rateGroup([request], this.context.clock(), this.ratingRules());
     if (outcome!.error) throw outcome!.error.code === "INTERNAL_SERVER_ERROR" && outcome!.error.cause ? outcome!.error.cause : outcome!.error;
     return { charge: outcome!.charge, replayed: outcome!.replayed };
   }
@@ -137,7 +140,7 @@ export class RatingService {
       }
     });
     const requests = checked.filter((item): item is RatingRequest => !(item instanceof FlexgateError));
-    const outcomes = await this.context.store.rateGroup(requests, this.context.clock());
+    const outcomes = await this.context.store.rateGroup(requests, this.context.clock(), this.ratingRules());
     let next = 0;
     return checked.map((item, index): BatchItemResult => {
       const eventId = items[index]!.event.eventId;
@@ -170,6 +173,7 @@ export class RatingService {
         sources: await reads.fundingSourcesAt(account.id, event.occurredAt),
         now,
         field: `${field}.quantity`,
+        creditAcceptanceEndAt: this.context.rules.creditAcceptanceEndAt,
       });
       const sources = await reads.fundingSourcesAt(account.id, now);
       return {
@@ -183,7 +187,10 @@ export class RatingService {
   }
 
   /**
-   * Reverses a charge once: every token goes back to the lot, pack or deficit it came from.
+   * Reverses a charge once: every token goes back to the lot, pool, pack or deficit it came from.
+   * A tiered charge (one with units) also gives its free units back to their month, which may
+   * lift that month's suspension, and puts its PAYG part back as a negative part (domain §8);
+   * the remainder it left stays.
    * @throws FlexgateError NOT_FOUND, BAD_USER_INPUT (already reversed, blank reason)
    */
   async reverseCharge(chargeId: number, reason: string, actor: Actor): Promise<UsageCharge> {
@@ -197,25 +204,47 @@ export class RatingService {
       const account = await accountOrThrow(tx, charge.accountId, "chargeId");
       const parts = await tx.allocationsOfCharges([charge.id]);
       const settlements = await tx.settlementsOfAllocations(parts.filter((part) => part.source === "DEFICIT").map((part) => part.id));
-      const decision = decideReversal(
-        parts.map((part) => ({
-          id: part.id,
-          source: part.source,
-          sourceId: part.creditLotId ?? part.flexPackId,
-          amountMicros: part.amountMicros,
-        })),
-        settlements,
-      );
+      const allocations = parts.map((part) => ({
+        id: part.id,
+        source: part.source,
+        sourceId: part.creditLotId ?? part.tokenFlexPoolId ?? part.flexPackId,
+        amountMicros: part.amountMicros,
+        ...(part.units === null ? {} : { units: part.units }),
+      }));
+      const now = this.context.clock();
+      const decision = charge.units === null ? decideReversal(allocations, settlements) : await this.tieredReversal(tx, charge, allocations, settlements, now);
       for (const refund of decision.refunds) await tx.adjustRemaining(refund.source, refund.sourceId, refund.amountMicros);
       if (decision.deficitReductionMicros > 0n) {
         await tx.saveDeficit(account.id, reduceDeficit(account, decision.deficitReductionMicros));
       }
-      const now = this.context.clock();
       await tx.insertReversal(charge.id, why, actor.name, now);
       const reversed = { ...charge, reversedAt: now };
       await tx.appendAudit(actor, { action: "charge.reverse", entityType: "UsageCharge", entityId: charge.id, before: charge, after: { ...reversed, reason: why } }, now);
       return reversed;
     });
+  }
+
+  /** Decides a tiered charge's reversal and writes its FREE month and PAYG part; the caller writes the rest. */
+  private async tieredReversal(
+    tx: StoreWrites,
+    charge: UsageCharge,
+    allocations: readonly LedgerAllocation[],
+    settlements: readonly LedgerSettlement[],
+    now: Instant,
+  ): Promise<ReversalDecision> {
+    const month = monthOf(charge.occurredAt);
+    const hasFreeUnits = allocations.some((part) => part.source === "FREE_ALLOWANCE" || part.source === "OVERRUN");
+    const freeMonth = hasFreeUnits ? ((await tx.freeMonthsOf(charge.accountId, month)).get(charge.apiCode) ?? EMPTY_FREE_MONTH) : EMPTY_FREE_MONTH;
+    const paygStatementMonth = allocations.some((part) => part.source === "PAYG") ? await tx.paygStatementMonthOf(charge.id) : null;
+    const decision = decideTieredReversal({ apiCode: charge.apiCode, occurredAt: charge.occurredAt, allocations, paygStatementMonth }, settlements, freeMonth, now);
+    if (decision.freeMonth) await tx.saveFreeMonth(charge.accountId, charge.apiCode, month, decision.freeMonth.state);
+    if (decision.payg) await tx.insertPaygPart(charge.accountId, charge.id, decision.payg.statementMonth, decision.payg.part, now);
+    return decision;
+  }
+
+  /** The configured rules the store's rating needs. */
+  private ratingRules(): RatingRules {
+    return { creditAcceptanceEndAt: this.context.rules.creditAcceptanceEndAt };
   }
 
   /** A validated event with its fingerprint, as the store rates it. */

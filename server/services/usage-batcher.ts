@@ -25,6 +25,8 @@ interface Pending extends GroupItem {
 export class UsageBatcher {
   private queue: Pending[] = [];
   private scheduled: (() => void) | null = null;
+  /** Groups being rated now: a shutdown waits for them before it closes the store. */
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly rating: RatingService,
@@ -40,12 +42,24 @@ export class UsageBatcher {
   }
 
   /** Commits whatever is waiting now; resolves when its callers have been answered. */
-  async flush(): Promise<void> {
+  flush(): Promise<void> {
     this.scheduled?.();
     this.scheduled = null;
     const group = this.queue;
     this.queue = [];
-    if (group.length === 0) return;
+    if (group.length === 0) return Promise.resolve();
+    const rated = this.rate(group).finally(() => this.inFlight.delete(rated));
+    this.inFlight.add(rated);
+    return rated;
+  }
+
+  /** Commits what is waiting and waits for every group in flight: nothing is left to rate after it. */
+  async drain(): Promise<void> {
+    await this.flush();
+    await Promise.all(this.inFlight);
+  }
+
+  private async rate(group: Pending[]): Promise<void> {
     let results;
     try {
       results = await this.rating.recordGroup(group);

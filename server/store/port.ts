@@ -29,8 +29,13 @@ import type {
   Reseller,
   Role,
   SalesChannel,
+  TokenFlexPoolRecord,
   UsageCharge,
 } from "../core/model.js";
+import type { FreeCap, FreeMonth } from "../core/free-allowance.js";
+import type { Month } from "../core/month.js";
+import type { PaygPart } from "../core/payg.js";
+import type { Enrollment } from "../core/plan.js";
 import type { Meter, PriceVersion } from "../core/price.js";
 import type { AccountUsageGroup } from "../core/price-impact.js";
 import type { Instant } from "../core/time.js";
@@ -81,6 +86,30 @@ export interface NewCreditLot extends Omit<CreditLot, "id" | "remainingMicros" |
 /** A pack as bought: the store sets its id, its remaining tokens (all of them) and when it was booked. */
 export interface NewFlexPack extends Omit<FlexPack, "id" | "remainingMicros" | "createdAt"> {
   readonly fingerprint: string;
+}
+
+/** A pool as imported: the store sets its id, its remaining tokens (all of them) and when it was booked. */
+export interface NewTokenFlexPool extends Omit<TokenFlexPoolRecord, "id" | "remainingMicros" | "createdAt"> {
+  readonly fingerprint: string;
+}
+
+/** An enrollment as decided (decideEnrollmentOrThrow), with its account and who made it when. */
+export interface NewEnrollment extends Enrollment {
+  readonly accountId: number;
+  readonly enrolledBy: string;
+  readonly enrolledAt: Instant;
+}
+
+/** A free cap as checked (checkFreeCapOrThrow), with who published it when. */
+export interface NewFreeCap extends Omit<FreeCap, "id"> {
+  readonly publishedBy: string;
+  readonly publishedAt: Instant;
+}
+
+/** A stored partial unit under its remainderKey (apiCode|meterSince|month). */
+export interface StoredRemainder {
+  readonly key: string;
+  readonly quantityMicros: bigint;
 }
 
 /** A charge as rated: the store sets its id and when it was rated; a new charge stands. */
@@ -156,7 +185,7 @@ export interface AuditQuery extends AuditFilter {
 }
 
 export interface LedgerDrift {
-  readonly entity: "CreditLot" | "FlexPack" | "Account";
+  readonly entity: "CreditLot" | "TokenFlexPool" | "FlexPack" | "Account";
   readonly id: number;
   readonly storedMicros: bigint;
   readonly recomputedMicros: bigint;
@@ -229,6 +258,34 @@ export interface StoreReads {
   countActiveOperatorKeys(): Promise<number>;
   listApiKeys(): Promise<ApiKey[]>;
 
+  /** The enrollments of the accounts that have any, oldest first (an account without any is LEGACY). */
+  enrollmentsOf(accountIds: readonly number[]): Promise<Map<number, Enrollment[]>>;
+  /** Every published free cap, oldest first; cached with the price table. */
+  freeCaps(): Promise<readonly FreeCap[]>;
+  findTokenFlexPool(id: number): Promise<TokenFlexPoolRecord | null>;
+  findTokenFlexPoolByRef(externalRef: string): Promise<{ pool: TokenFlexPoolRecord; fingerprint: string } | null>;
+  /** Pools of the accounts, soonest end first. */
+  tokenFlexPoolsOf(accountIds: readonly number[]): Promise<TokenFlexPoolRecord[]>;
+  /** Every stored remainder of an account. */
+  unitRemaindersOf(accountId: number): Promise<StoredRemainder[]>;
+  /** An account's FREE months of one calendar month, by API code. */
+  freeMonthsOf(accountId: number, month: Month): Promise<Map<string, FreeMonth>>;
+  /** The PAYG parts on an account's statement of `month`, in booking order. */
+  paygPartsOf(accountId: number, month: Month): Promise<PaygPart[]>;
+  /**
+   * The remainders of several accounts that the next events can still build on: paid ones
+   * (no month) and those of `month`, by account (for pages of accounts; a page costs one read).
+   */
+  unitRemaindersOfAccounts(accountIds: readonly number[], month: Month): Promise<Map<number, StoredRemainder[]>>;
+  /** The FREE months of several accounts in one calendar month, by account, then API code. */
+  freeMonthsOfAccounts(accountIds: readonly number[], month: Month): Promise<Map<number, Map<string, FreeMonth>>>;
+  /** The PAYG parts on several accounts' statements of `month`, by account, in booking order. */
+  paygPartsOfAccounts(accountIds: readonly number[], month: Month): Promise<Map<number, PaygPart[]>>;
+  /** The statement a charge's PAYG part went on when it was rated; null when PAYG paid none of it. */
+  paygStatementMonthOf(chargeId: number): Promise<Month | null>;
+  /** The latest occurredAt of an account's booked charges, reversed ones too; null when none. */
+  latestChargeOccurredAt(accountId: number): Promise<Instant | null>;
+
   listAudit(query: AuditQuery): Promise<AuditEntry[]>;
   countAudit(filter?: AuditFilter): Promise<number>;
 
@@ -263,6 +320,15 @@ export interface StoreWrites extends StoreReads {
   insertPriceVersion(version: NewPriceVersion): Promise<PriceVersion>;
   insertPriceCancellation(id: number, reason: string, actor: string, now: Instant): Promise<void>;
 
+  insertEnrollment(enrollment: NewEnrollment): Promise<Enrollment>;
+  /** Also moves the price table's change stamp: caps are cached with it. */
+  insertFreeCap(cap: NewFreeCap): Promise<FreeCap>;
+  insertTokenFlexPool(pool: NewTokenFlexPool, now: Instant): Promise<TokenFlexPoolRecord>;
+  /** Stores a FREE month's state (a reversal gives units back). */
+  saveFreeMonth(accountId: number, apiCode: string, month: Month, state: FreeMonth): Promise<void>;
+  /** A PAYG part on a statement: positive from rating, negative from a reversal. */
+  insertPaygPart(accountId: number, chargeId: number, statementMonth: Month, part: PaygPart, now: Instant): Promise<void>;
+
   insertApiKey(key: NewApiKey, now: Instant): Promise<ApiKey>;
   markKeyRevoked(id: number, now: Instant): Promise<ApiKey>;
 
@@ -296,6 +362,12 @@ export type RatingOutcome =
   | { readonly charge: UsageCharge; readonly replayed: boolean; readonly error?: undefined }
   | { readonly error: FlexgateError };
 
+/** The configured rules rating needs beyond the stored state (see rate-group.ts). */
+export interface RatingRules {
+  /** Cloud-credit lots pay no usage that occurred at or after it (domain §8). */
+  readonly creditAcceptanceEndAt: Instant;
+}
+
 export type StoreEngine = "sqlite" | "postgres";
 
 export interface SnapshotOptions {
@@ -322,7 +394,7 @@ export interface Store {
    * event writes nothing and answers with its error, and each event sees the ones before it.
    * Outcomes come back in the order of `requests`.
    */
-  rateGroup(requests: readonly RatingRequest[], now: Instant): Promise<RatingOutcome[]>;
+  rateGroup(requests: readonly RatingRequest[], now: Instant, rules?: RatingRules): Promise<RatingOutcome[]>;
   /** Answers when the database can be reached (health checks). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -6,17 +6,29 @@
  * anything is written, so it leaves nothing to roll back. Each event sees the ones before it in
  * the group: a replay of an event decided earlier in the group, the tokens an earlier event
  * drained, the deficit it booked. The engine only loads the GroupState and writes the GroupPlan.
+ *
+ * Each event is judged by the plan in force at its occurredAt (domain §8): LEGACY events are
+ * rated exactly per event as always (decideChargeOrThrow); FREE and PAID events in charged units
+ * (decideTieredEventOrThrow), the group's remainders, FREE months and sources carrying each
+ * decision forward as applyTieredDecision does. An engine loads the tiered state only for the
+ * accounts that have enrollments (`tieredNeeds`), so a LEGACY group reads nothing more.
  */
 import type { DeficitState } from "../core/account.js";
-import { type Allocation, type FundingSource, isSourceKind, type SourceKind } from "../core/drain.js";
+import { meterSince, remainderKey } from "../core/charged-units.js";
+import { type Allocation, DEFAULT_CREDIT_ACCEPTANCE_END_AT, type FundingSource, isSourceKind, type SourceKind } from "../core/drain.js";
 import { badInput, FlexgateError, GENERIC_MESSAGE, notFound } from "../core/errors.js";
+import { type FreeCap, type FreeMonth, freeMonthKey } from "../core/free-allowance.js";
 import { MAX_TOKENS_MICROS } from "../core/money.js";
 import type { Account, UsageCharge } from "../core/model.js";
+import { type Month, monthOf } from "../core/month.js";
+import type { PaygPart } from "../core/payg.js";
+import { type Enrollment, LEGACY_PLAN, planAt } from "../core/plan.js";
 import { chargeMicros, priceInForce } from "../core/price.js";
 import { decideChargeOrThrow } from "../core/rating.js";
+import { decideTieredEventOrThrow } from "../core/tiered-rating.js";
 import type { Instant } from "../core/time.js";
 import { log } from "../log.js";
-import type { NewCharge, PriceTable, RatingOutcome, RatingRequest } from "./port.js";
+import type { NewCharge, PriceTable, RatingOutcome, RatingRequest, RatingRules } from "./port.js";
 
 /** What a group's decisions depend on, read in the group's transaction. */
 export interface GroupState {
@@ -26,9 +38,27 @@ export interface GroupState {
   /** Every lot and pack of the group's accounts that still holds tokens, whenever valid. */
   readonly sources: readonly GroupSource[];
   readonly prices: PriceTable;
+  /** Empty for a group of LEGACY accounts: see TieredState. */
+  readonly tiered: TieredState;
 }
 
-/** A lot or pack as the drain sees it, with the account it belongs to. */
+/** The tiered regime's part of a group's state, read only for accounts with enrollments. */
+export interface TieredState {
+  /** Enrollments by account, for the group's accounts that have any. */
+  readonly enrollments: ReadonlyMap<number, readonly Enrollment[]>;
+  /** Every published free cap; empty when no account of the group is enrolled. */
+  readonly caps: readonly FreeCap[];
+  /** The stored remainders `tieredNeeds` named, by account and remainderKey; a missing key is zero. */
+  readonly remainders: ReadonlyMap<number, ReadonlyMap<string, bigint>>;
+  /** The stored FREE months `tieredNeeds` named, by account and freeMonthKey. */
+  readonly freeMonths: ReadonlyMap<number, ReadonlyMap<string, FreeMonth>>;
+}
+
+export const NO_TIERED_STATE: TieredState = Object.freeze({ enrollments: new Map(), caps: [], remainders: new Map(), freeMonths: new Map() });
+
+export const DEFAULT_RATING_RULES: RatingRules = Object.freeze({ creditAcceptanceEndAt: DEFAULT_CREDIT_ACCEPTANCE_END_AT });
+
+/** A lot, pool or pack as the drain sees it, with the account it belongs to. */
 export interface GroupSource extends FundingSource {
   readonly accountId: number;
 }
@@ -36,6 +66,23 @@ export interface GroupSource extends FundingSource {
 export interface PlannedCharge {
   readonly charge: NewCharge;
   readonly allocations: readonly Allocation[];
+  /** The charge's PAYG part and the statement it goes on; null when PAYG paid nothing. */
+  readonly payg: { readonly statementMonth: Month; readonly part: PaygPart } | null;
+}
+
+/** A remainder to store: the partial unit left under its key after the group's events. */
+export interface PlannedRemainder {
+  readonly accountId: number;
+  readonly key: string;
+  readonly quantityMicros: bigint;
+}
+
+/** A FREE month to store after the group's events. */
+export interface PlannedFreeMonth {
+  readonly accountId: number;
+  readonly apiCode: string;
+  readonly month: Month;
+  readonly state: FreeMonth;
 }
 
 /** A lot or pack whose remaining amount the group changes, and by how much in all. */
@@ -58,6 +105,32 @@ export interface GroupPlan {
   readonly sourceChanges: readonly SourceChange[];
   /** The final deficit state of each account whose deficit the group changed. */
   readonly deficits: ReadonlyMap<number, DeficitState>;
+  /** Remainders and FREE months the group's tiered events changed, each with its final value. */
+  readonly remainders: readonly PlannedRemainder[];
+  readonly freeMonths: readonly PlannedFreeMonth[];
+}
+
+/**
+ * The remainders and FREE months a group's tiered events read, for the engine to load: each
+ * event's key under the plan and price in force at its occurredAt. Accounts without enrollments
+ * need none. An event that will be refused for another reason may name a key it never reads.
+ */
+export function tieredNeeds(requests: readonly RatingRequest[], enrollments: ReadonlyMap<number, readonly Enrollment[]>, prices: PriceTable) {
+  const remainders = new Map<string, { accountId: number; key: string }>();
+  const freeMonths = new Map<string, { accountId: number; apiCode: string; month: Month }>();
+  if (enrollments.size === 0) return { remainders: [...remainders.values()], freeMonths: [...freeMonths.values()] };
+  for (const request of requests) {
+    const plan = planAt(enrollments.get(request.accountId) ?? [], request.occurredAt);
+    if (plan.tier === "LEGACY") continue;
+    const versions = prices.get(request.apiCode) ?? [];
+    const price = priceInForce(versions, request.occurredAt);
+    if (!price) continue;
+    const month = plan.tier === "FREE" ? monthOf(request.occurredAt) : null;
+    const key = remainderKey({ apiCode: request.apiCode, meterSince: meterSince(versions, price), month });
+    remainders.set(`${request.accountId}|${key}`, { accountId: request.accountId, key });
+    if (month !== null) freeMonths.set(`${request.accountId}|${freeMonthKey(request.apiCode, month)}`, { accountId: request.accountId, apiCode: request.apiCode, month });
+  }
+  return { remainders: [...remainders.values()], freeMonths: [...freeMonths.values()] };
 }
 
 /** The account ids and event ids a group's state is read for. */
@@ -69,15 +142,21 @@ export function groupKeys(requests: readonly RatingRequest[]) {
 }
 
 /** Decides every event of the group in order. Pure: the state is not changed. */
-export function planGroup(requests: readonly RatingRequest[], state: GroupState, now: Instant): GroupPlan {
+export function planGroup(requests: readonly RatingRequest[], state: GroupState, now: Instant, rules: RatingRules = DEFAULT_RATING_RULES): GroupPlan {
   const accounts = new Map(state.accounts);
-  // Per account, each lot or pack by kind and id, as the events before have left it.
+  // Per account, each lot, pool or pack by kind and id, as the events before have left it.
   const sources = new Map<number, Map<string, GroupSource>>();
   for (const source of state.sources) {
     let ofAccount = sources.get(source.accountId);
     if (!ofAccount) sources.set(source.accountId, (ofAccount = new Map()));
     ofAccount.set(sourceKey(source.kind, source.id), source);
   }
+  const { tiered } = state;
+  // Remainders and FREE months as the events before have left them, by account then key.
+  const remainders = new Map<number, Map<string, bigint>>();
+  const freeMonths = new Map<number, Map<string, FreeMonth>>();
+  const changedRemainders = new Map<string, PlannedRemainder>();
+  const changedFreeMonths = new Map<string, PlannedFreeMonth>();
   const decidedInGroup = new Map<string, { index: number; fingerprint: string }>();
   const charges: PlannedCharge[] = [];
   const changes = new Map<string, SourceChange>();
@@ -100,7 +179,8 @@ export function planGroup(requests: readonly RatingRequest[], state: GroupState,
       }
       const account = accounts.get(request.accountId);
       if (!account) throw notFound("account", `${request.field}.accountId`);
-      const price = priceInForce(state.prices.get(request.apiCode) ?? [], request.occurredAt);
+      const versions = state.prices.get(request.apiCode) ?? [];
+      const price = priceInForce(versions, request.occurredAt);
       if (!price) {
         throw new FlexgateError(
           "PRICE_NOT_FOUND",
@@ -108,18 +188,47 @@ export function planGroup(requests: readonly RatingRequest[], state: GroupState,
           `${request.field}.apiCode`,
         );
       }
-      const tokensMicros = chargeMicros(price, request.quantityMicros, request.outcome);
-      if (tokensMicros > MAX_TOKENS_MICROS) throw badInput(`${request.field}.quantity`, `${request.field}.quantity is too large to rate`);
-      const decision = decideChargeOrThrow({
-        costMicros: tokensMicros,
-        occurredAt: request.occurredAt,
-        policy: account.balancePolicy,
-        deficit: account,
-        sources: [...(sources.get(account.id)?.values() ?? [])].filter((source) => source.remainingMicros > 0n),
-        now,
-        field: `${request.field}.quantity`,
-      });
-      for (const part of decision.allocations) {
+      const usable = [...(sources.get(account.id)?.values() ?? [])].filter((source) => source.remainingMicros > 0n);
+      const enrollments = tiered.enrollments.get(account.id);
+      const plan = enrollments ? planAt(enrollments, request.occurredAt) : LEGACY_PLAN;
+      let decided: { tokensMicros: bigint; units: bigint | null; allocations: readonly Allocation[]; deficit: DeficitState; payg: PlannedCharge["payg"] };
+      if (plan.tier === "LEGACY") {
+        const tokensMicros = chargeMicros(price, request.quantityMicros, request.outcome);
+        if (tokensMicros > MAX_TOKENS_MICROS) throw badInput(`${request.field}.quantity`, `${request.field}.quantity is too large to rate`);
+        const decision = decideChargeOrThrow({
+          costMicros: tokensMicros,
+          occurredAt: request.occurredAt,
+          policy: account.balancePolicy,
+          deficit: account,
+          sources: usable,
+          now,
+          field: `${request.field}.quantity`,
+          creditAcceptanceEndAt: rules.creditAcceptanceEndAt,
+        });
+        decided = { tokensMicros, units: null, allocations: decision.allocations, deficit: decision.deficit, payg: null };
+      } else {
+        const ownRemainders = mapOf(remainders, account.id, () => new Map(tiered.remainders.get(account.id) ?? []));
+        const ownFreeMonths = mapOf(freeMonths, account.id, () => new Map(tiered.freeMonths.get(account.id) ?? []));
+        const decision = decideTieredEventOrThrow(
+          { remainders: ownRemainders, freeMonths: ownFreeMonths, sources: usable, deficit: account },
+          { apiCode: request.apiCode, quantityMicros: request.quantityMicros, outcome: request.outcome, occurredAt: request.occurredAt },
+          { plan, price, versions, caps: tiered.caps, now, creditAcceptanceEndAt: rules.creditAcceptanceEndAt },
+        );
+        if (decision.tokensMicros > MAX_TOKENS_MICROS) throw badInput(`${request.field}.quantity`, `${request.field}.quantity is too large to rate`);
+        // The decision applied to the group's books, as applyTieredDecision applies it to one book.
+        const { key, quantityMicros } = decision.remainder;
+        if (quantityMicros !== (ownRemainders.get(key) ?? 0n)) {
+          ownRemainders.set(key, quantityMicros);
+          changedRemainders.set(`${account.id}|${key}`, { accountId: account.id, key, quantityMicros });
+        }
+        if (decision.freeMonth) {
+          const { key: monthKey, month, state: monthState } = decision.freeMonth;
+          ownFreeMonths.set(monthKey, monthState);
+          changedFreeMonths.set(`${account.id}|${monthKey}`, { accountId: account.id, apiCode: request.apiCode, month, state: monthState });
+        }
+        decided = { tokensMicros: decision.tokensMicros, units: decision.units, allocations: decision.allocations, deficit: decision.deficit, payg: decision.payg };
+      }
+      for (const part of decided.allocations) {
         if (!isSourceKind(part.source)) continue;
         const key = sourceKey(part.source, part.sourceId!);
         const ofAccount = sources.get(account.id)!;
@@ -128,12 +237,16 @@ export function planGroup(requests: readonly RatingRequest[], state: GroupState,
         const change = changes.get(key);
         changes.set(key, { kind: part.source, id: part.sourceId!, deltaMicros: (change?.deltaMicros ?? 0n) - part.amountMicros });
       }
-      if (decision.deficit !== account) {
-        accounts.set(account.id, { ...account, ...decision.deficit });
-        deficits.set(account.id, decision.deficit);
+      if (decided.deficit !== account) {
+        accounts.set(account.id, { ...account, ...decided.deficit });
+        deficits.set(account.id, decided.deficit);
       }
       const { field: _, ...event } = request;
-      charges.push({ charge: { ...event, priceEntryId: price.id, tokensMicros }, allocations: decision.allocations });
+      charges.push({
+        charge: { ...event, priceEntryId: price.id, tokensMicros: decided.tokensMicros, units: decided.units },
+        allocations: decided.allocations,
+        payg: decided.payg,
+      });
       decidedInGroup.set(request.eventId, { index: charges.length - 1, fingerprint: request.fingerprint });
       return { kind: "new", index: charges.length - 1 };
     } catch (error) {
@@ -141,7 +254,20 @@ export function planGroup(requests: readonly RatingRequest[], state: GroupState,
       return { kind: "refused", error: error instanceof FlexgateError ? error : unexpectedItemError(error, request.field) };
     }
   });
-  return { outcomes, charges, sourceChanges: [...changes.values()], deficits };
+  return {
+    outcomes,
+    charges,
+    sourceChanges: [...changes.values()],
+    deficits,
+    remainders: [...changedRemainders.values()],
+    freeMonths: [...changedFreeMonths.values()],
+  };
+}
+
+function mapOf<K, V>(maps: Map<number, Map<K, V>>, accountId: number, create: () => Map<K, V>): Map<K, V> {
+  let map = maps.get(accountId);
+  if (!map) maps.set(accountId, (map = create()));
+  return map;
 }
 
 /** The answers of a written plan, given the stored charges in the order of plan.charges. */

@@ -13,8 +13,11 @@ import type {
   CreditLot,
   FlexPack,
   Reseller,
+  TokenFlexPoolRecord,
   UsageCharge,
 } from "../core/model.js";
+import type { FreeCap } from "../core/free-allowance.js";
+import type { Enrollment } from "../core/plan.js";
 import type { Outcome, PriceVersion } from "../core/price.js";
 
 export function fromDbMicros(value: number): bigint {
@@ -74,6 +77,7 @@ export const toUsageCharge = (
   ...row,
   quantityMicros: fromDbMicros(row.quantityMicros),
   tokensMicros: fromDbMicros(row.tokensMicros),
+  units: row.units === null ? null : fromDbMicros(row.units),
   labels: JSON.parse(row.labels) as Record<string, string>,
   reversedAt,
 });
@@ -81,6 +85,27 @@ export const toUsageCharge = (
 export const toAllocation = (row: InferSelectModel<typeof t.allocations>): ChargeAllocation => ({
   ...row,
   amountMicros: fromDbMicros(row.amountMicros),
+  units: row.units === null ? null : fromDbMicros(row.units),
+});
+
+export const toTokenFlexPool = ({ fingerprint: _, ...row }: WithoutSecret<InferSelectModel<typeof t.tokenFlexPools>, "fingerprint">): TokenFlexPoolRecord => ({
+  ...row,
+  tokensMicros: fromDbMicros(row.tokensMicros),
+  remainingMicros: fromDbMicros(row.remainingMicros),
+});
+
+export const toEnrollment = (row: Pick<InferSelectModel<typeof t.planEnrollments>, "tier" | "payg" | "effectiveFrom">): Enrollment => ({
+  tier: row.tier,
+  payg: row.payg,
+  effectiveFrom: row.effectiveFrom,
+});
+
+export const toFreeCap = (row: InferSelectModel<typeof t.freeCaps>): FreeCap => ({
+  id: row.id,
+  apiCode: row.apiCode,
+  unitsPerMonth: row.unitsPerMonth,
+  effectiveFrom: row.effectiveFrom,
+  note: row.note,
 });
 
 export const toApiKey = ({ secretHash: _, ...row }: WithoutSecret<InferSelectModel<typeof t.apiKeys>, "secretHash">): ApiKey => row;

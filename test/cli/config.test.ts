@@ -22,14 +22,20 @@ describe("loadConfig", () => {
       FLEXGATE_DEMO: "off",
       FLEXGATE_BOOTSTRAP_OPERATOR_KEY: "x".repeat(32),
       FLEXGATE_CREDIT_SALES_END: "2022-12-01T00:00:00Z",
+      FLEXGATE_CREDIT_ACCEPTANCE_END: "2026-02-01T00:00:00Z",
+      FLEXGATE_PAYG_COUNTRIES: "jp, us,JP",
       FLEXGATE_CONSOLE_IDLE_MINUTES: "5",
       FLEXGATE_DATABASE_URL: "postgres://flexgate@db.internal:5432/flexgate",
       FLEXGATE_READ_THREADS: "0",
+      FLEXGATE_DATABASE_POOL: "24",
     });
     expect(config.databaseUrl).toBe("postgres://flexgate@db.internal:5432/flexgate");
     expect(config.consoleIdleMinutes).toBe(5);
+    expect(config.databasePool).toBe(24);
     expect(config).toMatchObject({ readThreads: 0, port: 8080, host: "0.0.0.0", dbPath: "/var/lib/flexgate/ledger.sqlite", synchronous: "NORMAL", demoData: false, bootstrapOperatorKey: "x".repeat(32) });
     expect(config.rules.creditSalesEndAt).toBe(Date.UTC(2022, 11, 1));
+    expect(config.rules.creditAcceptanceEndAt).toBe(Date.UTC(2026, 1, 1));
+    expect(config.rules.paygCountries).toEqual(["JP", "US"]);
   });
 
   it.each([
@@ -44,6 +50,10 @@ describe("loadConfig", () => {
     ["an idle sign-out of zero minutes", { FLEXGATE_CONSOLE_IDLE_MINUTES: "0" }, "FLEXGATE_CONSOLE_IDLE_MINUTES"],
     ["an idle sign-out that is not a number", { FLEXGATE_CONSOLE_IDLE_MINUTES: "soon" }, "FLEXGATE_CONSOLE_IDLE_MINUTES"],
     ["a rule date that is not a date", { FLEXGATE_ESTORE_START: "July" }, "FLEXGATE_ESTORE_START"],
+    ["a credit acceptance end that is not a date", { FLEXGATE_CREDIT_ACCEPTANCE_END: "end of 2025" }, "FLEXGATE_CREDIT_ACCEPTANCE_END"],
+    ["a PAYG country that is not a two-letter code", { FLEXGATE_PAYG_COUNTRIES: "JP,Japan" }, "FLEXGATE_PAYG_COUNTRIES"],
+    ["a PostgreSQL pool of no connections", { FLEXGATE_DATABASE_POOL: "0" }, "FLEXGATE_DATABASE_POOL"],
+    ["a PostgreSQL pool that is not a number", { FLEXGATE_DATABASE_POOL: "many" }, "FLEXGATE_DATABASE_POOL"],
     ["a database URL of another kind", { FLEXGATE_DATABASE_URL: "mysql://db/flexgate" }, "FLEXGATE_DATABASE_URL must be a postgres:// URL"],
   ])("refuses %s, naming the variable", (_label, env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);

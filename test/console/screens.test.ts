@@ -5,9 +5,40 @@
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { OPERATOR, tokens } from "../fixtures/harness.js";
-import { DAY, axeViolations, consoleSuite, overflowX, row, shot } from "./harness.js";
+import { type TestServer } from "../fixtures/server.js";
+import { DAY, NOW, axeViolations, consoleSuite, overflowX, row, shot } from "./harness.js";
+
+/**
+ * An account through the tiered regime (test values, not APS's): FREE from 20 December with
+ * revit capped at 3 units a month, which January's usage reaches, then PAID with PAYG from
+ * 10 January, with a Token Flex pool that the next jobs drain before PAYG takes the rest.
+ */
+async function seedTieredAccount(server: TestServer): Promise<void> {
+  server.setNow("2025-12-20T00:00:00Z");
+  await server.services.tiered.publishFreeCap({ apiCode: "design-automation/revit", unitsPerMonth: 3, note: "Operator's value for the Free tier" }, OPERATOR);
+  const account = await server.services.accounts.create({ name: "Sapporo Studio", country: "JP" }, OPERATOR);
+  await server.services.tiered.enrollPlan({ accountId: account.id, tier: "FREE" }, OPERATOR);
+  const event = (eventId: string, apiCode: string, quantity: string, occurredAt: string) => ({
+    eventId, accountId: account.id, apiCode, quantityMicros: tokens(quantity), outcome: "SUCCEEDED" as const, occurredAt: Date.parse(occurredAt),
+  });
+  server.setNow("2026-01-10T00:00:00Z");
+  await server.services.rating.recordUsage(event("sapporo-1", "design-automation/revit", "3600", "2026-01-05T10:00:00Z"));
+  await server.services.rating.recordUsage(event("sapporo-2", "design-automation/revit", "10800", "2026-01-08T10:00:00Z"));
+  await server.services.tiered.enrollPlan({ accountId: account.id, tier: "PAID", payg: true }, OPERATOR);
+  await server.services.funding.importTokenFlexPool(
+    { accountId: account.id, tokensMicros: tokens("2"), startsAt: Date.parse("2026-01-10T00:00:00Z"), endsAt: Date.parse("2027-01-10T00:00:00Z"), externalRef: "eba-sapporo-2026" },
+    OPERATOR,
+  );
+  server.setNow(NOW);
+  await server.services.tiered.publishFreeCap(
+    { apiCode: "design-automation/revit", unitsPerMonth: 5, effectiveFrom: Date.parse("2026-02-01T00:00:00Z"), note: "Raised for the spring term" },
+    OPERATOR,
+  );
+  for (let job = 0; job < 8; job++) await server.services.rating.recordUsage(event(`sapporo-job-${job}`, "model-derivative/complex-job", "1", "2026-01-12T10:00:00Z"));
+}
 
 const suite = consoleSuite(async (server) => {
+  await seedTieredAccount(server);
   const now = server.now();
   const account = await server.services.accounts.create({ name: "Osaka Visualisation", country: "JP" }, OPERATOR);
   await server.services.funding.recordFlexPurchase(
@@ -88,6 +119,19 @@ describe.each([390, 1280])("every screen at %i px", (width) => {
     await page.locator("table.charges").getByRole("button", { name: /Reverse/ }).click();
     await page.getByRole("dialog").getByLabel("Reason").waitFor();
     await screen(page, "reverse-dialog", width, found, true);
+    await closeDialog(page);
+    await page.getByRole("button", { name: "Open Sapporo Studio" }).click();
+    await page.locator(".account-tiers table.payg-lines").waitFor();
+    await screen(page, "account-tiers", width, found);
+
+    await page.getByRole("link", { name: "Free caps" }).click();
+    await page.locator("table.caps").waitFor();
+    const revitCaps = page.locator('tr.api-row[data-api-code="design-automation/revit"]');
+    await revitCaps.getByRole("button", { name: /History/ }).click();
+    await screen(page, "free-caps", width, found);
+    await revitCaps.getByRole("button", { name: /Publish cap/ }).click();
+    await page.getByRole("dialog").getByLabel("Free units a month").fill("5");
+    await screen(page, "free-cap-dialog", width, found, true);
     await closeDialog(page);
 
     await page.getByRole("link", { name: "API keys" }).click();

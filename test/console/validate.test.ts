@@ -5,7 +5,9 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { checkApiCode, checkEffectiveFrom, checkNote, checkTokens, checkUnitQuantity } from "../../console/src/validate.js";
+import { checkApiCode, checkEffectiveFrom, checkMonth, checkNote, checkTokens, checkUnitQuantity, checkUnitsPerMonth } from "../../console/src/validate.js";
+import { checkFreeCapOrThrow } from "../../server/core/free-allowance.js";
+import { parseMonth } from "../../server/core/month.js";
 import { parseMicros } from "../../server/core/money.js";
 import { cleanApiCode, cleanText, requirePositiveInt } from "../../server/core/text.js";
 import { parseInstant } from "../../server/core/time.js";
@@ -90,5 +92,34 @@ describe("the other checks mirror the server's", () => {
     expect(checkEffectiveFrom("2026-01-15T08:59", now).ok).toBe(false);
     expect(checkEffectiveFrom("2026-02-30T00:00", now).ok).toBe(false);
     expect(checkEffectiveFrom("", now).ok).toBe(false);
+  });
+});
+
+describe("the free cap checks mirror the server's", () => {
+  const now = Date.parse("2026-01-15T09:00:00Z");
+  const serverTakesCap = (units: number) => serverAccepts(() => checkFreeCapOrThrow({ apiCode: "design-automation/revit", unitsPerMonth: units, note: "n" }, now));
+
+  it.each(["0", "3", "1000000000", "1000000001", "-1", "2.5", "1e3", "007", "", "99999999999"])("units a month %j", (text) => {
+    const serverSide = /^-?[0-9]+$/.test(text) && serverTakesCap(Number(text));
+    // As for unit quantities, a leading zero is never typed on purpose; the console asks for the plain form.
+    expect(checkUnitsPerMonth(text).ok).toBe(serverSide && !/^0[0-9]/.test(text));
+  });
+
+  it("agrees on generated whole numbers", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -10, max: 2_000_000_000 }), (units) => {
+        expect(checkUnitsPerMonth(String(units)).ok).toBe(serverTakesCap(units));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("says a cap in the past is refused in the cap's words", () => {
+    const past = checkEffectiveFrom("2026-01-15T08:59", now, "A free cap");
+    expect(past).toEqual({ ok: false, message: "A free cap takes effect now or later, never in the past." });
+  });
+
+  it.each(["2026-01", "2025-12", "1970-01", "1969-12", "2026-13", "2026-00", "2026-1", "202601", ""])("statement month %j", (text) => {
+    expect(checkMonth(text).ok).toBe(serverAccepts(() => parseMonth(text, "month")));
   });
 });

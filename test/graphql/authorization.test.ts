@@ -151,6 +151,32 @@ const operations: Operation[] = [
     query: `mutation($id: ID!) { revokeApiKey(id: $id) { id revokedAt } }`,
     variables: async () => ({ id: String((await server.services.keys.create({ name: "to revoke", role: "METERING", resellerId: null }, OPERATOR)).key.id) }),
   },
+  { name: "freeCaps", allowed: ALL, query: `{ freeCaps { apiCode unitsPerMonth effectiveFrom } }` },
+  {
+    name: "publishFreeCap",
+    allowed: ["OPERATOR"],
+    // A test value, not APS's: any cap will do, each role's attempt on an API of its own.
+    query: `mutation($apiCode: String!) { publishFreeCap(input: { apiCode: $apiCode, unitsPerMonth: 3, note: "test value, not APS's" }) { id } }`,
+    variables: () => ({ apiCode: unique("test/capped") }),
+  },
+  {
+    name: "importTokenFlexPool",
+    allowed: ["OPERATOR"],
+    query: `mutation($input: ImportTokenFlexPoolInput!) { importTokenFlexPool(input: $input) { id } }`,
+    variables: () => ({ input: { accountId: ownAccount(), tokens: "20", startsAt: "2024-01-01", endsAt: "2025-01-01", externalRef: unique("EBA") } }),
+  },
+  {
+    // Last of the operations: an enrollment starts on or after 2025-12-08 and never ahead of the
+    // clock, so the clock moves there (late usage of the hops below is still accepted).
+    name: "enrollPlan",
+    allowed: ["OPERATOR"],
+    query: `mutation($id: ID!) { enrollPlan(input: { accountId: $id, tier: FREE }) { id plan { tier } } }`,
+    variables: async () => {
+      server.setNow("2026-01-10T00:00:00Z");
+      const account = await server.services.accounts.create({ name: unique("To enroll"), country: "JP", resellerId: Number(world.own.resellerId) }, OPERATOR);
+      return { id: String(account.id) };
+    },
+  },
 ];
 
 /** Field hops that lead to accounts, balances, lots or packs from types other roles may hold. */

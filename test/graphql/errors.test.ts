@@ -3,7 +3,8 @@
  * variables and inline literals alike, and no message suggests schema names.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GENERIC_MESSAGE } from "../../server/graphql/errors.js";
+import { GraphQLError } from "graphql";
+import { formatError, GENERIC_MESSAGE } from "../../server/graphql/errors.js";
 import { startTestServer, type TestServer } from "../fixtures/server.js";
 import { bearer, createWorld, errorCodes, ok, request, unique, usageInput, type World } from "./support.js";
 
@@ -68,6 +69,13 @@ describe("an internal failure is INTERNAL_SERVER_ERROR with the generic message 
     // The response path may name a field that shares the table's name; nothing else may.
     expect(JSON.stringify(body.errors.map(({ path: _path, ...rest }: any) => rest))).not.toContain(table);
     for (const internal of INTERNALS) expect(response.text).not.toMatch(internal);
+  });
+
+  it("a failure while the operation's context is made (the key looked up again when the body has arrived) is masked too", () => {
+    // Apollo wraps it as "Context creation failed: " and the error's text: here a failed query's SQL.
+    const failed = new Error('Failed query: select "id" from "api_keys" where "secret_hash" = $1');
+    const wrapped = new GraphQLError(`Context creation failed: ${failed.message}`, { originalError: failed });
+    expect(formatError({ message: wrapped.message }, wrapped)).toEqual({ message: GENERIC_MESSAGE, extensions: { code: "INTERNAL_SERVER_ERROR" } });
   });
 
   it("rolls back a write that failed midway, and the server keeps serving", async () => {

@@ -1,6 +1,7 @@
 /**
  * A request whose body arrives slowly: the key is checked again when the operation starts, so a
- * key revoked meanwhile does nothing, and a body that takes too long is cut off.
+ * key revoked meanwhile does nothing, and a body that takes too long is cut off. One whose body
+ * came with its headers is checked once.
  */
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -63,6 +64,36 @@ describe("a key revoked while the request body is in flight", () => {
     request.finish();
     expect(await request.answer).toMatch(/^HTTP\/1\.1 200/);
     expect(await keysNamed(server, "made in flight")).toHaveLength(1);
+  });
+});
+
+describe("a request whose body arrived with its headers", () => {
+  let server: TestServer;
+  let keyLookups = 0;
+  beforeAll(async () => {
+    server = await startTestServer({ onStatement: (sql) => void (sql.includes('from "api_keys"') && keyLookups++) });
+  });
+  afterAll(() => server.close());
+
+  it("looks its key up once: the first check already saw the whole request", async () => {
+    const secret = await server.key("OPERATOR");
+    const { port } = new URL(server.url);
+    const body = JSON.stringify({ query: "{ __typename }" });
+    const answer = await new Promise<string>((resolve) => {
+      let received = "";
+      const socket = connect(Number(port), "127.0.0.1", () => {
+        keyLookups = 0;
+        // Headers and body in one write: both are in before the key check answers.
+        socket.end(
+          `POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${secret}\r\nContent-Type: application/json\r\n` +
+            `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      });
+      socket.on("data", (chunk) => (received += chunk.toString()));
+      socket.on("close", () => resolve(received));
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 200/);
+    expect(keyLookups).toBe(1);
   });
 });
 

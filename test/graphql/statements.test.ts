@@ -116,8 +116,8 @@ describe("statements per request do not grow with the page", () => {
       expect(node.balance).toMatchObject({ cloudCredits: "10", flexTokens: "100", deficit: "0", available: "110" });
       expect(node.flexPacks[0].reseller.id).toBe(node.reseller.id);
     }
-    // One statement per table read: page, count, resellers, lots, packs.
-    expect(run.map((sql) => /from "(\w+)"/.exec(sql)?.[1])).toEqual(["accounts", "accounts", "resellers", "credit_lots", "flex_packs"]);
+    // One statement per table read: page, count, plans (the status follows the plan), resellers, lots, packs.
+    expect(run.map((sql) => /from "(\w+)"/.exec(sql)?.[1])).toEqual(["accounts", "accounts", "plan_enrollments", "resellers", "credit_lots", "flex_packs"]);
   });
 
   it("a page that does not ask for totalCount does not count", async () => {

@@ -37,10 +37,16 @@ describe("migrations and default data", () => {
       "credit_lots",
       "deficit_settlements",
       "flex_packs",
+      "free_caps",
+      "free_months",
+      "payg_parts",
+      "plan_enrollments",
       "price_cancellations",
       "price_entries",
       "resellers",
       "reversals",
+      "token_flex_pools",
+      "unit_remainders",
       "usage_charges",
     ]);
     expect(db.$client.pragma("foreign_key_check")).toEqual([]);
@@ -94,6 +100,35 @@ describe("migrations and default data", () => {
     expect(accounts.items.map((account) => services.accounts.status(account))).toContain("GRACE");
     expect(await services.ledger.verify()).toEqual([]);
     expect(await seedDemoData(services)).toBe(false);
+  });
+
+  it("loads three tiered demo accounts (FREE, PAID with PAYG, PAID prepay only) with a month of usage, and demo caps marked as such", async () => {
+    migrateDatabase(freshFile());
+    const now = Date.UTC(2026, 10, 25);
+    const services = createServices({ store: new SqliteStore(db), clock: () => now, rules: DEFAULT_RULES });
+    expect(await seedDemoData(services)).toBe(true);
+    const accounts = (await services.accounts.list({}, 100, undefined)).items;
+    // The five LEGACY demo accounts and the three tiered ones.
+    expect(accounts).toHaveLength(8);
+    const plans = await services.tiered.plans(accounts.map((account) => account.id));
+    const tiered = accounts.filter((account) => plans.get(account.id)!.tier !== "LEGACY");
+    expect(tiered.map((account) => [account.name, plans.get(account.id)!.tier, plans.get(account.id)!.payg])).toEqual([
+      ["Demo: Sendai Studio (Free tier)", "FREE", false],
+      ["Demo: Yokohama Plant Engineering (PAYG)", "PAID", true],
+      ["Demo: Kobe Prepaid Works (prepay only)", "PAID", false],
+    ]);
+    for (const account of tiered) {
+      const charges = await services.ledger.charges(account.id, { from: now - 31 * 86_400_000 }, 100, undefined);
+      expect(await charges.totalCount, account.name).toBeGreaterThan(20);
+    }
+    const [free, payg] = tiered;
+    expect((await services.tiered.freeUsage(free!.id)).some((row) => row.usedUnits > 0n)).toBe(true);
+    const statement = await services.tiered.paygStatement(payg!.id, "2026-11");
+    expect(statement.tokensMicros).toBeGreaterThan(0n);
+    const caps = await services.tiered.freeCaps();
+    expect(caps.length).toBeGreaterThan(0);
+    expect(caps.every((cap) => cap.note?.startsWith("demo value, not APS's"))).toBe(true);
+    expect(await services.ledger.verify()).toEqual([]);
   });
 
   it("leaves a database with a real account alone", async () => {

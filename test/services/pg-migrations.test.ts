@@ -23,11 +23,17 @@ const TABLES = [
   "credit_lots",
   "deficit_settlements",
   "flex_packs",
+  "free_caps",
+  "free_months",
+  "payg_parts",
+  "plan_enrollments",
   "price_book_version",
   "price_cancellations",
   "price_entries",
   "resellers",
   "reversals",
+  "token_flex_pools",
+  "unit_remainders",
   "usage_charges",
 ];
 

@@ -2,6 +2,7 @@ import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } fro
 import { balanceAt, type Balance } from "../../core/balance.js";
 import { FlexgateError } from "../../core/errors.js";
 import type { Account as AccountModel, CreditLot as CreditLotModel, FlexPack as FlexPackModel } from "../../core/model.js";
+import { statusUnderPlan } from "../../core/plan.js";
 import { parseId } from "../../core/text.js";
 import { lotAsSource, packAsSource } from "../../store/sources.js";
 import type { GraphQLContext } from "../context.js";
@@ -23,6 +24,7 @@ import { decodeCursor, toConnection } from "../types/common.js";
 import { AccountStatus } from "../types/enums.js";
 import { Reseller } from "../types/reseller.type.js";
 import { Roles } from "../roles.js";
+import { planInForce } from "./tiered.resolver.js";
 
 const optionalId = (value: string | null | undefined, field: string) => (value == null ? value : parseId(value, field));
 
@@ -107,9 +109,12 @@ export class AccountResolver {
     return account.resellerId === null ? null : loaders.reseller.load(account.resellerId);
   }
 
-  @FieldResolver(() => AccountStatus, { description: "ACTIVE, GRACE or RESTRICTED, as of now." })
-  status(@Root() account: AccountModel, @Ctx() { services }: GraphQLContext) {
-    return services.accounts.status(account);
+  @FieldResolver(() => AccountStatus, {
+    description: "ACTIVE, GRACE or RESTRICTED, as of now, under the plan in force: the tiered plans have no grace (a prepay-only deficit restricts at once; with PAYG nothing is refused).",
+  })
+  async status(@Root() account: AccountModel, @Ctx() { services, loaders }: GraphQLContext) {
+    const now = services.context.clock();
+    return statusUnderPlan(await planInForce(loaders, account.id, now), account, now);
   }
 
   @FieldResolver(() => BalanceType, { description: "Balance now, or as it stood at `asOf` (usage reported late counts at its usage time)." })

@@ -12,6 +12,7 @@ import { CHARGE_ORDERS, chargeSortKey } from "../../store/port.js";
 import { decodeOrderedCursor, encodeOrderedCursor, toConnection } from "../types/common.js";
 import { ChargeOrder, UsageGrouping } from "../types/enums.js";
 import { PriceEntry } from "../types/price.type.js";
+import { TokenFlexPool } from "../types/tiered.type.js";
 import {
   Allocation,
   BalanceAlert,
@@ -56,7 +57,7 @@ function toResult(result: BatchItemResult): RecordUsageResult {
 }
 
 /** An allocation as the API shows it, whether booked (a charge's receipt) or only quoted. */
-type AllocationView = Pick<ChargeAllocation, "source" | "amountMicros" | "creditLotId" | "flexPackId" | "accountId">;
+type AllocationView = Pick<ChargeAllocation, "source" | "amountMicros" | "creditLotId" | "flexPackId" | "tokenFlexPoolId" | "units" | "accountId">;
 
 @Resolver(() => UsageCharge)
 export class UsageResolver {
@@ -101,6 +102,8 @@ export class UsageResolver {
         amountMicros: allocation.amountMicros,
         creditLotId: allocation.source === "CREDIT_LOT" ? allocation.sourceId : null,
         flexPackId: allocation.source === "FLEX_PACK" ? allocation.sourceId : null,
+        tokenFlexPoolId: allocation.source === "TOKEN_FLEX" ? allocation.sourceId : null,
+        units: allocation.units ?? null,
         accountId: event.accountId,
       })),
     };
@@ -146,6 +149,11 @@ export class UsageResolver {
     return loaders.allocations.load(charge.id);
   }
 
+  @FieldResolver(() => Int, { nullable: true, description: "Whole charged units of a FREE or PAID event (partial units roll over); null for a LEGACY event, rated exactly." })
+  units(@Root() charge: UsageChargeModel) {
+    return charge.units === null ? null : Number(charge.units);
+  }
+
   @FieldResolver(() => Boolean, { description: "True once the charge has been reversed." })
   reversed(@Root() charge: UsageChargeModel) {
     return charge.reversedAt !== null;
@@ -171,6 +179,18 @@ export class AllocationResolver {
   async flexPack(@Root() allocation: AllocationView, @Ctx() { loaders }: GraphQLContext) {
     if (allocation.flexPackId === null) return null;
     return (await loaders.flexPacks.load(allocation.accountId)).find((pack) => pack.id === allocation.flexPackId) ?? null;
+  }
+
+  @Roles("OPERATOR", "PARTNER")
+  @FieldResolver(() => TokenFlexPool, { nullable: true, description: "The Token Flex pool that paid, for TOKEN_FLEX." })
+  async tokenFlexPool(@Root() allocation: AllocationView, @Ctx() { loaders }: GraphQLContext) {
+    if (allocation.tokenFlexPoolId === null) return null;
+    return (await loaders.tokenFlexPools.load(allocation.accountId)).find((pool) => pool.id === allocation.tokenFlexPoolId) ?? null;
+  }
+
+  @FieldResolver(() => Int, { nullable: true, description: "Whole charged units of a FREE_ALLOWANCE, OVERRUN or PAYG part; null for the others (a unit's tokens may split across a pool and a pack)." })
+  units(@Root() allocation: AllocationView) {
+    return allocation.units === null ? null : Number(allocation.units);
   }
 }
 

@@ -12,10 +12,27 @@ export const SalesChannel = { RESELLER: "RESELLER", ESTORE: "ESTORE" } as const;
 export const Meter = { SECOND: "SECOND", JOB: "JOB", PHOTO: "PHOTO", CALL: "CALL", GIGAPIXEL: "GIGAPIXEL", MEGABYTE: "MEGABYTE" } as const;
 export const UsageOutcome = { SUCCEEDED: "SUCCEEDED", FAILED: "FAILED", CANCELLED: "CANCELLED" } as const;
 export const PriceStatus = { SCHEDULED: "SCHEDULED", ACTIVE: "ACTIVE", SUPERSEDED: "SUPERSEDED", CANCELLED: "CANCELLED" } as const;
-export const AllocationSource = { CREDIT_LOT: "CREDIT_LOT", FLEX_PACK: "FLEX_PACK", DEFICIT: "DEFICIT" } as const;
+export const AllocationSource = {
+  CREDIT_LOT: "CREDIT_LOT",
+  FLEX_PACK: "FLEX_PACK",
+  DEFICIT: "DEFICIT",
+  FREE_ALLOWANCE: "FREE_ALLOWANCE",
+  OVERRUN: "OVERRUN",
+  TOKEN_FLEX: "TOKEN_FLEX",
+  PAYG: "PAYG",
+} as const;
 export const UsageGrouping = { DAY: "DAY", MONTH: "MONTH" } as const;
 export const ChargeOrder = { OCCURRED_AT_DESC: "OCCURRED_AT_DESC", OCCURRED_AT_ASC: "OCCURRED_AT_ASC", BOOKED_DESC: "BOOKED_DESC", BOOKED_ASC: "BOOKED_ASC" } as const;
-export const AlertKind = { LOW_BALANCE: "LOW_BALANCE", EXPIRING_SOON: "EXPIRING_SOON", DEFICIT: "DEFICIT", RESTRICTED: "RESTRICTED" } as const;
+export const AlertKind = {
+  LOW_BALANCE: "LOW_BALANCE",
+  EXPIRING_SOON: "EXPIRING_SOON",
+  DEFICIT: "DEFICIT",
+  RESTRICTED: "RESTRICTED",
+  FREE_CAP_NEAR: "FREE_CAP_NEAR",
+  API_SUSPENDED: "API_SUSPENDED",
+} as const;
+export const PlanTier = { LEGACY: "LEGACY", FREE: "FREE", PAID: "PAID" } as const;
+export const StatementStatus = { OPEN: "OPEN", FINAL: "FINAL" } as const;
 
 registerEnumType(Role, {
   name: "Role",
@@ -103,6 +120,10 @@ registerEnumType(AllocationSource, {
     CREDIT_LOT: { description: "A cloud-credit lot (always drained before Flex tokens)." },
     FLEX_PACK: { description: "A Flex pack." },
     DEFICIT: { description: "Nothing was left: the part became a deficit on the account." },
+    FREE_ALLOWANCE: { description: "FREE plan: whole units within the month's free cap; no tokens." },
+    OVERRUN: { description: "FREE plan: whole units beyond the month's free cap, recorded and never billed; the API is suspended until the next month." },
+    TOKEN_FLEX: { description: "A Token Flex pool (enterprise agreement), drained before Flex packs." },
+    PAYG: { description: "PAID with PAYG: what pools and packs could not pay, billed on the monthly PAYG statement." },
   },
 });
 
@@ -120,6 +141,27 @@ registerEnumType(AlertKind, {
     EXPIRING_SOON: { description: "Tokens expire within 90 days." },
     DEFICIT: { description: "The account owes a deficit; `at` is when its grace period ends." },
     RESTRICTED: { description: "The grace period is over: priced usage is refused until the deficit is paid." },
+    FREE_CAP_NEAR: { description: "FREE plan: 80% or more of an API's monthly free cap is used." },
+    API_SUSPENDED: { description: "FREE plan: an API's monthly free cap is used up; it is refused until the next month (`at`)." },
+  },
+});
+
+registerEnumType(PlanTier, {
+  name: "PlanTier",
+  description: "The billing regime of an account (APS tiered model from 2025-12-08).",
+  valuesConfig: {
+    LEGACY: { description: "Before any enrollment: exact per-event rating, credit-first drain, deficit with grace or hard stop." },
+    FREE: { description: "Free tier: whole charged units free up to each API's monthly cap; beyond it the API is suspended until the next month." },
+    PAID: { description: "Paid tier: whole charged units paid by Token Flex pools, then Flex packs, then PAYG when enrolled; prepay only restricts at once when they run out." },
+  },
+});
+
+registerEnumType(StatementStatus, {
+  name: "StatementStatus",
+  description: "Whether a PAYG statement can still change.",
+  valuesConfig: {
+    OPEN: { description: "Until 3 days after its month ends: late usage of the month still goes on it." },
+    FINAL: { description: "Never changes again: PAYG usage booked later goes on the statement of the month it is booked in." },
   },
 });
 

@@ -25,7 +25,7 @@ export class UsageLabelInput {
   value!: string;
 }
 
-@ObjectType({ description: "The part of a charge paid by one lot or pack, or left as a deficit: the receipt." })
+@ObjectType({ description: "The part of a charge paid by one lot, pool or pack, given from a free allowance, billed on PAYG or left as a deficit: the receipt." })
 export class Allocation {
   @Field(() => AllocationSource, { description: "What paid this part." })
   source!: string;
@@ -35,6 +35,8 @@ export class Allocation {
 
   creditLotId!: number | null;
   flexPackId!: number | null;
+  tokenFlexPoolId!: number | null;
+  units!: bigint | null;
 }
 
 @ObjectType({ description: "A rated usage event in the append-only ledger." })
@@ -72,6 +74,7 @@ export class UsageCharge {
   accountId!: number;
   priceEntryId!: number;
   labels!: Readonly<Record<string, string>>;
+  units!: bigint | null;
 }
 
 export const UsageChargeConnection = connectionOf(UsageCharge, "UsageCharge", "usage charge");

@@ -2,6 +2,7 @@ import { drizzle, type NodePgDatabase, type NodePgQueryResultHKT } from "drizzle
 import type { PgDatabase } from "drizzle-orm/pg-core";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
+import { log } from "../../log.js";
 import { schemaTables } from "../../../schema/tables.pg.js";
 import { findMigrationsFolder } from "../folders.js";
 
@@ -22,7 +23,17 @@ pg.types.setTypeParser(pg.types.builtins.NUMERIC, safeInteger);
 
 /** A pool of connections to the database at `url`. */
 export function openPool(url: string, max = 10): pg.Pool {
-  return new pg.Pool({ connectionString: url, max });
+  // An answer means stored: every commit waits for its WAL flush, whatever the server's or the
+  // role's default says.
+  const pool = new pg.Pool({ connectionString: url, max, options: "-c synchronous_commit=on" });
+  // An idle connection the server ends (a restart, a failover, a dropped database) emits an error
+  // on the pool; unheard, it would end the process. The next query opens a new connection.
+  pool.on("error", (error) => log.warn("an idle PostgreSQL connection was closed", { error: error.message }));
+  // One the server ends while a unit holds it (between two of its statements) emits the error on
+  // the connection itself, which the pool no longer listens to: unheard, that too ended the
+  // process. The unit's next statement fails, and the unit answers for it as for any failure.
+  pool.on("connect", (client) => client.on("error", () => {}));
+  return pool;
 }
 
 /** The committed PostgreSQL migrations. */

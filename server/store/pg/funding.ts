@@ -1,5 +1,5 @@
 import { and, asc, eq, inArray, isNull, sql } from "drizzle-orm";
-import { allocations, creditLots, deficitSettlements, flexPacks, reversals } from "../../../schema/tables.pg.js";
+import { allocations, creditLots, deficitSettlements, flexPacks, reversals, tokenFlexPools } from "../../../schema/tables.pg.js";
 import type { FundingSource, SourceKind } from "../../core/drain.js";
 import type { OutstandingDeficit, Settlement } from "../../core/ledger.js";
 import type { CreditLot, FlexPack } from "../../core/model.js";
@@ -91,7 +91,11 @@ export async function fundingSourcesAt(q: Q, accountId: number, at: Instant): Pr
   return rows.map(toSource).map(({ accountId: _, ...source }) => source);
 }
 
-/** Every lot and pack of the accounts that still holds tokens, whenever valid: a rating group's sources. */
+/**
+ * Every lot, Token Flex pool and pack of the accounts that still holds tokens, whenever valid: a
+ * rating group's sources. A pool reads as poolAsSource maps it (its start and end as purchase and
+ * expiry); an account without pools drains exactly as before.
+ */
 export async function sourcesOfAccounts(q: Q, accountIds: readonly number[]): Promise<GroupSource[]> {
   if (accountIds.length === 0) return [];
   const ids = sql`${`{${accountIds.join(",")}}`}::bigint[]`;
@@ -100,15 +104,17 @@ export async function sourcesOfAccounts(q: Q, accountIds: readonly number[]): Pr
       where account_id = any(${ids}) and remaining_micros > 0
     union all
     select 'FLEX_PACK', id, account_id, tokens_micros, remaining_micros, purchased_at, expires_at from flex_packs
+      where account_id = any(${ids}) and remaining_micros > 0
+    union all
+    select 'TOKEN_FLEX', id, account_id, tokens_micros, remaining_micros, starts_at, ends_at from token_flex_pools
       where account_id = any(${ids}) and remaining_micros > 0`);
   return rows.map(toSource);
 }
 
-const REMAINING = { CREDIT_LOT: creditLots, FLEX_PACK: flexPacks } as const;
+const REMAINING = { CREDIT_LOT: creditLots, TOKEN_FLEX: tokenFlexPools, FLEX_PACK: flexPacks } as const;
 
-/** Adds (or with a negative delta, takes) tokens to a lot or pack's cached remaining amount. */
+/** Adds (or with a negative delta, takes) tokens to a lot, pool or pack's cached remaining amount. */
 export async function adjustRemaining(q: Q, kind: SourceKind, id: number, deltaMicros: bigint): Promise<void> {
-  if (kind === "TOKEN_FLEX") throw new Error("Token Flex pools are not stored yet");
   const table = REMAINING[kind];
   const delta = toDbMicros(deltaMicros);
   const updated = await q
@@ -150,7 +156,6 @@ export async function insertSettlements(
   now: Instant,
 ): Promise<void> {
   if (settlements.length === 0) return;
-  if (funding.kind === "TOKEN_FLEX") throw new Error("Token Flex pools are not stored yet");
   const kind = funding.kind;
   await q.insert(deficitSettlements).values(
     settlements.map((settlement) => ({
@@ -158,6 +163,7 @@ export async function insertSettlements(
       allocationId: settlement.allocationId,
       source: kind,
       creditLotId: kind === "CREDIT_LOT" ? funding.id : null,
+      tokenFlexPoolId: kind === "TOKEN_FLEX" ? funding.id : null,
       flexPackId: kind === "FLEX_PACK" ? funding.id : null,
       amountMicros: toDbMicros(settlement.amountMicros),
       settledAt: now,

@@ -7,8 +7,7 @@
  * Throughout, a charge "stands" at t when it has no reversal made before t; a report without a
  * t counts the charges standing now (no reversal at all).
  */
-import { asc, eq, type SQL, sql } from "drizzle-orm";
-import { creditLots, flexPacks } from "../../../schema/tables.pg.js";
+import { type SQL, sql } from "drizzle-orm";
 import type { SourceKind } from "../../core/drain.js";
 import type { DailyUsage, DeficitMove, LedgerAsOf, SourceDraw } from "../../core/history.js";
 import type { Outcome } from "../../core/model.js";
@@ -16,9 +15,9 @@ import type { Meter } from "../../core/price.js";
 import type { AccountUsageGroup } from "../../core/price-impact.js";
 import { DAY_MS, type Instant } from "../../core/time.js";
 import type { ExportCursor, ExportPage } from "../port.js";
-import { toCreditLot, toFlexPack } from "../rows.js";
 import { lotAsSource, packAsSource } from "../sources.js";
 import type { Q } from "./database.js";
+import { creditLotsOf, flexPacksOf } from "./funding.js";
 
 /** A sum read as text (`sum(x)::text`): exact however large; an empty sum is zero. */
 const micros = (text: string | null): bigint => (text === null ? 0n : BigInt(text));
@@ -33,9 +32,7 @@ async function rows<Row extends Record<string, unknown>>(q: Q, query: SQL): Prom
 
 /** Every lot and pack of the account, each kind in the order the drain spends them. */
 async function sourcesOf(q: Q, accountId: number) {
-  const lots = await q.select().from(creditLots).where(eq(creditLots.accountId, accountId)).orderBy(asc(creditLots.expiresAt), asc(creditLots.id));
-  const packs = await q.select().from(flexPacks).where(eq(flexPacks.accountId, accountId)).orderBy(asc(flexPacks.expiresAt), asc(flexPacks.id));
-  return [...lots.map((row) => lotAsSource(toCreditLot(row))), ...packs.map((row) => packAsSource(toFlexPack(row)))];
+  return [...(await creditLotsOf(q, [accountId])).map(lotAsSource), ...(await flexPacksOf(q, [accountId])).map(packAsSource)];
 }
 
 const standingAt = (t: Instant) => sql`not exists (select 1 from reversals r where r.charge_id = a.charge_id and r.reversed_at < ${t})`;

@@ -46,13 +46,14 @@ export async function insertCharges(q: Q, planned: readonly PlannedCharge[], now
   if (planned.length === 0) return [];
   const column = <T>(pick: (charge: NewCharge) => T) => sql.param(planned.map(({ charge }) => pick(charge)));
   const { rows } = await q.execute<{ id: number; event_id: string }>(sql`
-    insert into usage_charges (event_id, fingerprint, account_id, api_code, price_entry_id, quantity_micros, outcome, occurred_at, rated_at, client_id, labels, tokens_micros)
-    select e, f, a, c, p, qm, o, oa, ${now}::bigint, cl, l, t from unnest(
+    insert into usage_charges (event_id, fingerprint, account_id, api_code, price_entry_id, quantity_micros, outcome, occurred_at, rated_at, client_id, labels, tokens_micros, units)
+    select e, f, a, c, p, qm, o, oa, ${now}::bigint, cl, l, t, u from unnest(
       ${column((c) => c.eventId)}::text[], ${column((c) => c.fingerprint)}::text[], ${column((c) => c.accountId)}::bigint[],
       ${column((c) => c.apiCode)}::text[], ${column((c) => c.priceEntryId)}::bigint[], ${column((c) => toDbMicros(c.quantityMicros))}::bigint[],
       ${column((c) => c.outcome)}::text[], ${column((c) => c.occurredAt)}::bigint[], ${column((c) => c.clientId)}::text[],
-      ${column((c) => JSON.stringify(c.labels))}::text[], ${column((c) => toDbMicros(c.tokensMicros))}::bigint[]
-    ) as rows(e, f, a, c, p, qm, o, oa, cl, l, t)
+      ${column((c) => JSON.stringify(c.labels))}::text[], ${column((c) => toDbMicros(c.tokensMicros))}::bigint[],
+      ${column((c) => (c.units === null ? null : toDbMicros(c.units)))}::bigint[]
+    ) as rows(e, f, a, c, p, qm, o, oa, cl, l, t, u)
     returning id, event_id`);
   // A group's new charges have distinct event ids: they tell which id each row was given.
   const ids = new Map(rows.map((row) => [row.event_id, Number(row.id)]));
@@ -64,12 +65,15 @@ export async function insertCharges(q: Q, planned: readonly PlannedCharge[], now
   if (parts.length > 0) {
     const part = <T>(pick: (entry: (typeof parts)[number]) => T) => sql.param(parts.map(pick));
     await q.execute(sql`
-      insert into allocations (charge_id, account_id, source, credit_lot_id, flex_pack_id, amount_micros, occurred_at)
+      insert into allocations (charge_id, account_id, source, credit_lot_id, token_flex_pool_id, flex_pack_id, amount_micros, units, occurred_at)
       select * from unnest(
         ${part((p) => p.charge.id)}::bigint[], ${part((p) => p.charge.accountId)}::bigint[], ${part((p) => p.part.source)}::text[],
         ${part((p) => (p.part.source === "CREDIT_LOT" ? p.part.sourceId : null))}::bigint[],
+        ${part((p) => (p.part.source === "TOKEN_FLEX" ? p.part.sourceId : null))}::bigint[],
         ${part((p) => (p.part.source === "FLEX_PACK" ? p.part.sourceId : null))}::bigint[],
-        ${part((p) => toDbMicros(p.part.amountMicros))}::bigint[], ${part((p) => p.charge.occurredAt)}::bigint[]
+        ${part((p) => toDbMicros(p.part.amountMicros))}::bigint[],
+        ${part((p) => (p.part.units === undefined ? null : toDbMicros(p.part.units)))}::bigint[],
+        ${part((p) => p.charge.occurredAt)}::bigint[]
       )`);
   }
   return written;
@@ -95,7 +99,7 @@ export async function settlementsOfAllocations(q: Q, allocationIds: readonly num
   return rows.map((row) => ({
     allocationId: row.allocationId,
     source: row.source as SourceKind,
-    sourceId: (row.source === "CREDIT_LOT" ? row.creditLotId : row.flexPackId)!,
+    sourceId: (row.source === "CREDIT_LOT" ? row.creditLotId : row.source === "TOKEN_FLEX" ? row.tokenFlexPoolId : row.flexPackId)!,
     amountMicros: fromDbMicros(row.amountMicros),
   }));
 }

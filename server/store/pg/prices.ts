@@ -15,7 +15,8 @@ function selectVersions(q: Q) {
 
 /** Every version of every API, oldest first. The whole table is small (tens of rows). */
 export async function allPriceVersions(q: Q): Promise<PriceVersion[]> {
-  const rows = await selectVersions(q).orderBy(asc(priceEntries.apiCode), asc(priceEntries.effectiveFrom), asc(priceEntries.id));
+  // Codes in byte order, as SQLite sorts them: a locale's collation would skip the slashes.
+  const rows = await selectVersions(q).orderBy(sql`${priceEntries.apiCode} collate "C"`, asc(priceEntries.effectiveFrom), asc(priceEntries.id));
   return rows.map(({ row, cancelledAt }) => toPriceVersion(row, cancelledAt));
 }
 
@@ -55,7 +56,7 @@ export async function insertPriceCancellation(q: Q, id: number, reason: string, 
  * across a publish. A counter bumped in the publishing transaction moves exactly when the
  * versions do, and its row lock orders publishes one after another.
  */
-async function bumpPriceBook(q: Q): Promise<void> {
+export async function bumpPriceBook(q: Q): Promise<void> {
   await q.update(priceBookVersion).set({ version: sql`${priceBookVersion.version} + 1` }).where(eq(priceBookVersion.id, 1));
 }
 

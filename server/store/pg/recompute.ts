@@ -6,7 +6,7 @@ import type { Q } from "./database.js";
 const STANDING = sql`not exists (select 1 from reversals r where r.charge_id = a.charge_id)`;
 
 /**
- * Recomputes, from the ledger alone, what every lot and pack should still hold and what every
+ * Recomputes, from the ledger alone, what every lot, Token Flex pool and pack should still hold and what every
  * account should owe, and returns each place where the stored figure differs, as the SQLite
  * store does. Remaining = amount − standing allocations from it − deficit it settled for
  * standing charges.
@@ -55,6 +55,7 @@ export async function recomputeLedger(q: Q): Promise<LedgerDrift[]> {
     }
   };
   await collect("CreditLot", sourceDrift("credit_lots", "amount_micros", "credit_lot_id"));
+  await collect("TokenFlexPool", sourceDrift("token_flex_pools", "tokens_micros", "token_flex_pool_id"));
   await collect("FlexPack", sourceDrift("flex_packs", "tokens_micros", "flex_pack_id"));
   await collect("Account", accountDrift);
   return drifts;

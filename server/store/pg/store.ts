@@ -15,14 +15,24 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { sql } from "drizzle-orm";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
-import type pg from "pg";
+import pg from "pg";
 import { schemaTables } from "../../../schema/tables.pg.js";
 import type { DeficitState } from "../../core/account.js";
 import type { Instant } from "../../core/time.js";
 import { log } from "../../log.js";
-import { PriceBook } from "../price-book.js";
-import type { PriceTable, RatingOutcome, RatingRequest, Store, StoreReads, StoreWrites, WriteLocks } from "../port.js";
-import { groupKeys, outcomesOf, planGroup, type SourceChange, unexpectedItemError } from "../rate-group.js";
+import { PriceBook, type PublishedTerms } from "../price-book.js";
+import type { RatingOutcome, RatingRequest, RatingRules, Store, StoreReads, StoreWrites, WriteLocks } from "../port.js";
+import {
+  DEFAULT_RATING_RULES,
+  groupKeys,
+  NO_TIERED_STATE,
+  outcomesOf,
+  planGroup,
+  type SourceChange,
+  type TieredState,
+  tieredNeeds,
+  unexpectedItemError,
+} from "../rate-group.js";
 import { toDbMicros } from "../rows.js";
 import * as accounts from "./accounts.js";
 import * as audit from "./audit.js";
@@ -33,6 +43,7 @@ import * as keys from "./keys.js";
 import * as ledger from "./ledger.js";
 import * as prices from "./prices.js";
 import { recomputeLedger } from "./recompute.js";
+import * as tiered from "./tiered.js";
 
 /** unique_violation, deadlock_detected, serialization_failure: another writer won; run again. */
 const RERUN_CODES = new Set(["23505", "40P01", "40001"]);
@@ -67,14 +78,14 @@ export class PgStore implements Store {
   constructor(readonly pool: pg.Pool) {
     this.db = drizzle({ client: pool, schema: schemaTables });
     // A read on its own runs on any pooled connection, or inside the unit that is running.
-    this.reads = readsOn(() => this.openUnit.getStore() ?? this.db, (q) => this.priceTableNow(q));
+    this.reads = readsOn(() => this.openUnit.getStore() ?? this.db, (q) => this.termsNow(q));
   }
 
   snapshot<T>(work: (reads: StoreReads) => Promise<T>): Promise<T> {
     const unit = this.openUnit.getStore();
-    if (unit) return work(readsOn(() => unit, (q) => this.priceTableNow(q)));
+    if (unit) return work(readsOn(() => unit, (q) => this.termsNow(q)));
     // The database server does the reading: heavy or not, the work leaves this loop free.
-    return this.db.transaction((tx) => work(readsOn(() => tx, (q) => this.priceTableNow(q))), {
+    return this.db.transaction((tx) => work(readsOn(() => tx, (q) => this.termsNow(q))), {
       isolationLevel: "repeatable read",
       accessMode: "read only",
     });
@@ -84,47 +95,53 @@ export class PgStore implements Store {
     const unit = this.openUnit.getStore();
     const run = async (tx: Q) => {
       await lock(tx, locks);
-      return this.openUnit.run(tx, () => work(writesOn(() => tx, (q) => this.priceTableNow(q))));
+      return this.openUnit.run(tx, () => work(writesOn(() => tx, (q) => this.termsNow(q))));
     };
     if (unit) return unit.transaction(run);
     return rerunning(() => this.db.transaction(run));
   }
 
-  async rateGroup(requests: readonly RatingRequest[], now: Instant): Promise<RatingOutcome[]> {
+  async rateGroup(requests: readonly RatingRequest[], now: Instant, rules: RatingRules = DEFAULT_RATING_RULES): Promise<RatingOutcome[]> {
     if (requests.length === 0) return [];
     // Inside a unit (the demo seed records usage in the unit that made its accounts), the group
     // joins it: another connection would not see what the unit has not committed.
     const unit = this.openUnit.getStore();
-    if (unit) return unit.transaction((tx) => this.rateInTransaction(tx, requests, now));
+    if (unit) return unit.transaction((tx) => this.rateInTransaction(tx, requests, now, rules));
     try {
-      return await rerunning(() => this.db.transaction((tx) => this.rateInTransaction(tx, requests, now)));
+      return await rerunning(() => this.db.transaction((tx) => this.rateInTransaction(tx, requests, now, rules)));
     } catch (error) {
       // An error no rule foresees (a stored amount that cannot be read, a storage fault) rolled
       // the group back. Rated one at a time, the events it does not concern go through.
       if (requests.length === 1) return [{ error: unexpectedItemError(error, requests[0]!.field) }];
       const outcomes: RatingOutcome[] = [];
-      for (const request of requests) outcomes.push(...(await this.rateGroup([request], now)));
+      for (const request of requests) outcomes.push(...(await this.rateGroup([request], now, rules)));
       return outcomes;
     }
   }
 
   /** Lock, read, decide in memory, then one multi-row statement per table: see store/rate-group.ts. */
-  private async rateInTransaction(tx: Q, requests: readonly RatingRequest[], now: Instant): Promise<RatingOutcome[]> {
+  private async rateInTransaction(tx: Q, requests: readonly RatingRequest[], now: Instant, rules: RatingRules): Promise<RatingOutcome[]> {
     const { accountIds, eventIds } = groupKeys(requests);
     const locked = await accounts.lockAccounts(tx, accountIds);
+    const terms = await this.termsNow(tx);
     const plan = planGroup(
       requests,
       {
         replays: await ledger.findChargesByEventIds(tx, eventIds),
         accounts: new Map(locked.map((account) => [account.id, account])),
         sources: await funding.sourcesOfAccounts(tx, accountIds),
-        prices: await this.priceTableNow(tx),
+        prices: terms.prices,
+        tiered: await tieredState(tx, requests, accountIds, terms),
       },
       now,
+      rules,
     );
     const written = await ledger.insertCharges(tx, plan.charges, now);
     await applySourceChanges(tx, plan.sourceChanges);
     await saveDeficits(tx, plan.deficits);
+    await tiered.saveRemainders(tx, plan.remainders);
+    await tiered.saveFreeMonths(tx, plan.freeMonths);
+    await tiered.insertPaygPartsOf(tx, plan.charges, written, now);
     return outcomesOf(plan, written);
   }
 
@@ -136,14 +153,37 @@ export class PgStore implements Store {
     await this.pool.end();
   }
 
-  private async priceTableNow(q: Q): Promise<PriceTable> {
+  private async termsNow(q: Q): Promise<PublishedTerms> {
     const stamp = await prices.priceTableStamp(q);
-    return this.book.current(stamp) ?? this.book.update(stamp, await prices.allPriceVersions(q));
+    return this.book.current(stamp) ?? this.book.update(stamp, await prices.allPriceVersions(q), await tiered.allFreeCaps(q));
   }
 }
 
-/** Takes the unit's locks: account rows in id order, then one advisory lock per API code, sorted. */
+/** The group's tiered state: one query finds no enrollment for a LEGACY group, which reads nothing more. */
+async function tieredState(tx: Q, requests: readonly RatingRequest[], accountIds: readonly number[], terms: PublishedTerms): Promise<TieredState> {
+  const enrollments = await tiered.enrollmentsOf(tx, accountIds);
+  if (enrollments.size === 0) return NO_TIERED_STATE;
+  const needs = tieredNeeds(requests, enrollments, terms.prices);
+  return {
+    enrollments,
+    caps: terms.caps,
+    remainders: await tiered.remaindersFor(tx, needs.remainders),
+    freeMonths: await tiered.freeMonthsFor(tx, needs.freeMonths),
+  };
+}
+
+/**
+ * Takes the unit's locks: account rows in id order, then one advisory lock per API code, sorted.
+ * A unit that names neither (loading the demo data into an empty database, creating accounts,
+ * resellers and keys) takes one advisory lock shared by all such units: they check and then
+ * write ("no accounts yet", "no operator key yet"), and replicas starting together on a new
+ * database all loaded the demo data. They are rare, so running them one at a time costs nothing.
+ */
 async function lock(tx: Q, locks: WriteLocks): Promise<void> {
+  if (!locks.accounts?.length && !locks.apiCodes?.length) {
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext('flexgate:unit naming no rows'))`);
+    return;
+  }
   if (locks.accounts?.length) await accounts.lockAccounts(tx, locks.accounts);
   for (const code of [...new Set(locks.apiCodes ?? [])].sort()) {
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`price:${code}`}))`);
@@ -166,17 +206,16 @@ async function rerunning<T>(transaction: () => Promise<T>): Promise<T> {
 /** drizzle wraps the driver's error; the SQLSTATE is on whichever of them carries one. */
 function sqlStateOf(error: unknown): string | undefined {
   for (let current = error; current instanceof Error; current = current.cause) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
+    if (current instanceof pg.DatabaseError) return current.code;
   }
   return undefined;
 }
 
-const SOURCE_TABLES = { CREDIT_LOT: "credit_lots", FLEX_PACK: "flex_packs" } as const;
+const SOURCE_TABLES = { CREDIT_LOT: "credit_lots", TOKEN_FLEX: "token_flex_pools", FLEX_PACK: "flex_packs" } as const;
 
-/** Each lot's and pack's change of a group, one statement per kind; none may go below zero. */
+/** Each lot's, pool's and pack's change of a group, one statement per kind; none may go below zero. */
 async function applySourceChanges(tx: Q, changes: readonly SourceChange[]): Promise<void> {
-  for (const kind of ["CREDIT_LOT", "FLEX_PACK"] as const) {
+  for (const kind of ["CREDIT_LOT", "TOKEN_FLEX", "FLEX_PACK"] as const) {
     const ofKind = changes.filter((change) => change.kind === kind);
     if (ofKind.length === 0) continue;
     const { rows } = await tx.execute(sql`
@@ -186,9 +225,6 @@ async function applySourceChanges(tx: Q, changes: readonly SourceChange[]): Prom
       returning s.id`);
     // The drain never takes more than is there; this guards the invariant at the last step.
     if (rows.length !== ofKind.length) throw new Error(`a ${kind} of the group would go below zero`);
-  }
-  for (const change of changes) {
-    if (change.kind === "TOKEN_FLEX") throw new Error("Token Flex pools are not stored yet");
   }
 }
 
@@ -203,7 +239,7 @@ async function saveDeficits(tx: Q, deficits: ReadonlyMap<number, DeficitState>):
 }
 
 /** The port's reads on whatever `q()` is when each read starts: the pool, or a unit's transaction. */
-function readsOn(q: () => Q, priceTable: (q: Q) => Promise<PriceTable>): StoreReads {
+function readsOn(q: () => Q, terms: (q: Q) => Promise<PublishedTerms>): StoreReads {
   return {
     findAccount: (id) => accounts.findAccount(q(), id),
     findAccounts: (ids) => accounts.findAccounts(q(), ids),
@@ -230,7 +266,7 @@ function readsOn(q: () => Q, priceTable: (q: Q) => Promise<PriceTable>): StoreRe
     countCharges: (query) => ledger.countCharges(q(), query),
     allocationsOfCharges: (ids) => ledger.allocationsOfCharges(q(), ids),
     settlementsOfAllocations: (ids) => ledger.settlementsOfAllocations(q(), ids),
-    priceTable: () => priceTable(q()),
+    priceTable: async () => (await terms(q())).prices,
     priceVersionsOf: (apiCode) => prices.priceVersionsOf(q(), apiCode),
     findPriceVersion: (id) => prices.findPriceVersion(q(), id),
     findPriceCancellation: (id) => prices.findPriceCancellation(q(), id),
@@ -239,6 +275,19 @@ function readsOn(q: () => Q, priceTable: (q: Q) => Promise<PriceTable>): StoreRe
     findKeyByHash: (hash) => keys.findKeyByHash(q(), hash),
     countActiveOperatorKeys: () => keys.countActiveOperatorKeys(q()),
     listApiKeys: () => keys.listApiKeys(q()),
+    enrollmentsOf: (ids) => tiered.enrollmentsOf(q(), ids),
+    freeCaps: async () => (await terms(q())).caps,
+    findTokenFlexPool: (id) => tiered.findTokenFlexPool(q(), id),
+    findTokenFlexPoolByRef: (ref) => tiered.findTokenFlexPoolByRef(q(), ref),
+    tokenFlexPoolsOf: (accountIds) => tiered.tokenFlexPoolsOf(q(), accountIds),
+    unitRemaindersOf: (accountId) => tiered.remaindersOf(q(), accountId),
+    freeMonthsOf: (accountId, month) => tiered.freeMonthsOf(q(), accountId, month),
+    paygPartsOf: (accountId, month) => tiered.paygPartsOf(q(), accountId, month),
+    unitRemaindersOfAccounts: (accountIds, month) => tiered.remaindersOfAccounts(q(), accountIds, month),
+    freeMonthsOfAccounts: (accountIds, month) => tiered.freeMonthsOfAccounts(q(), accountIds, month),
+    paygPartsOfAccounts: (accountIds, month) => tiered.paygPartsOfAccounts(q(), accountIds, month),
+    paygStatementMonthOf: (chargeId) => tiered.paygStatementMonthOf(q(), chargeId),
+    latestChargeOccurredAt: (accountId) => tiered.latestChargeOccurredAt(q(), accountId),
     listAudit: (query) => audit.listAudit(q(), query),
     countAudit: (filter) => audit.countAudit(q(), filter),
     ledgerAsOf: (accountId, t) => insight.ledgerAsOf(q(), accountId, t),
@@ -250,9 +299,9 @@ function readsOn(q: () => Q, priceTable: (q: Q) => Promise<PriceTable>): StoreRe
   };
 }
 
-function writesOn(q: () => Q, priceTable: (q: Q) => Promise<PriceTable>): StoreWrites {
+function writesOn(q: () => Q, terms: (q: Q) => Promise<PublishedTerms>): StoreWrites {
   return {
-    ...readsOn(q, priceTable),
+    ...readsOn(q, terms),
     insertAccount: (fields, now) => accounts.insertAccount(q(), fields, now),
     updateAccountFields: (id, fields, now) => accounts.updateAccountFields(q(), id, fields, now),
     saveDeficit: (id, state) => accounts.saveDeficit(q(), id, state),
@@ -265,6 +314,11 @@ function writesOn(q: () => Q, priceTable: (q: Q) => Promise<PriceTable>): StoreW
     insertReversal: (chargeId, reason, actor, now) => ledger.insertReversal(q(), chargeId, reason, actor, now),
     insertPriceVersion: (version) => prices.insertPriceVersion(q(), version),
     insertPriceCancellation: (id, reason, actor, now) => prices.insertPriceCancellation(q(), id, reason, actor, now),
+    insertEnrollment: (enrollment) => tiered.insertEnrollment(q(), enrollment),
+    insertFreeCap: (cap) => tiered.insertFreeCap(q(), cap),
+    insertTokenFlexPool: (pool, now) => tiered.insertTokenFlexPool(q(), pool, now),
+    saveFreeMonth: (accountId, apiCode, month, state) => tiered.saveFreeMonth(q(), accountId, apiCode, month, state),
+    insertPaygPart: (accountId, chargeId, month, part, now) => tiered.insertPaygPart(q(), accountId, chargeId, month, part, now),
     insertApiKey: (key, now) => keys.insertApiKey(q(), key, now),
     markKeyRevoked: (id, now) => keys.markKeyRevoked(q(), id, now),
     appendAudit: (actor, record, now) => audit.appendAudit(q(), actor, record, now),

@@ -100,11 +100,14 @@ export function fundingSourcesAt(tx: Tx, accountId: number, at: Instant): Fundin
 const remainingUpdate = (table: string) =>
   rawStatement(`update "${table}" set "remaining_micros" = "remaining_micros" + @delta where "id" = @id and "remaining_micros" + @delta >= 0`);
 
-const REMAINING_UPDATES = { CREDIT_LOT: remainingUpdate("credit_lots"), FLEX_PACK: remainingUpdate("flex_packs") } as const;
+const REMAINING_UPDATES = {
+  CREDIT_LOT: remainingUpdate("credit_lots"),
+  TOKEN_FLEX: remainingUpdate("token_flex_pools"),
+  FLEX_PACK: remainingUpdate("flex_packs"),
+} as const;
 
-/** Adds (or with a negative delta, takes) tokens to a lot or pack's cached remaining amount. */
+/** Adds (or with a negative delta, takes) tokens to a lot, pool or pack's cached remaining amount. */
 export function adjustRemaining(tx: Tx, kind: SourceKind, id: number, deltaMicros: bigint): void {
-  if (kind === "TOKEN_FLEX") throw new Error("Token Flex pools are not stored yet");
   const result = prepared(tx, REMAINING_UPDATES[kind]).run({ id, delta: toDbMicros(deltaMicros) });
   // The drain never takes more than is there; this guards the invariant at the last step.
   if (result.changes !== 1) throw new Error(`${kind} ${id} would go below zero`);
@@ -144,7 +147,6 @@ export function insertSettlements(
   now: Instant,
 ): void {
   if (settlements.length === 0) return;
-  if (funding.kind === "TOKEN_FLEX") throw new Error("Token Flex pools are not stored yet");
   const kind = funding.kind;
   tx.insert(deficitSettlements)
     .values(
@@ -153,6 +155,7 @@ export function insertSettlements(
         allocationId: settlement.allocationId,
         source: kind,
         creditLotId: kind === "CREDIT_LOT" ? funding.id : null,
+        tokenFlexPoolId: kind === "TOKEN_FLEX" ? funding.id : null,
         flexPackId: kind === "FLEX_PACK" ? funding.id : null,
         amountMicros: toDbMicros(settlement.amountMicros),
         settledAt: now,
@@ -183,10 +186,17 @@ const groupSources = rowsStatement(
      where "account_id" in (select value from json_each(@accountIds)) and "remaining_micros" > 0
    union all
    select 'FLEX_PACK', "id", "account_id", "tokens_micros", "remaining_micros", "purchased_at", "expires_at" from "flex_packs"
+     where "account_id" in (select value from json_each(@accountIds)) and "remaining_micros" > 0
+   union all
+   select 'TOKEN_FLEX', "id", "account_id", "tokens_micros", "remaining_micros", "starts_at", "ends_at" from "token_flex_pools"
      where "account_id" in (select value from json_each(@accountIds)) and "remaining_micros" > 0`,
 );
 
-/** Every lot and pack of the accounts that still holds tokens, whenever valid: a rating group's sources. */
+/**
+ * Every lot, Token Flex pool and pack of the accounts that still holds tokens, whenever valid: a
+ * rating group's sources. A pool reads as poolAsSource maps it (its start and end as purchase and
+ * expiry); an account without pools drains exactly as before.
+ */
 export function sourcesOfAccounts(tx: Tx, accountIds: readonly number[]): GroupSource[] {
   return (prepared(tx, groupSources).all({ accountIds: JSON.stringify(accountIds) }) as [SourceKind, number, number, number, number, number, number][]).map(
     ([kind, id, accountId, size, remaining, purchasedAt, expiresAt]) => ({

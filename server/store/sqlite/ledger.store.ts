@@ -49,12 +49,12 @@ export function findCharge(tx: Tx, id: number): UsageCharge | null {
 }
 
 const chargeInsert = rawStatement(`insert into "usage_charges"
-  ("event_id", "fingerprint", "account_id", "api_code", "price_entry_id", "quantity_micros", "outcome", "occurred_at", "rated_at", "client_id", "labels", "tokens_micros")
-  values (@eventId, @fingerprint, @accountId, @apiCode, @priceEntryId, @quantityMicros, @outcome, @occurredAt, @ratedAt, @clientId, @labels, @tokensMicros)`);
+  ("event_id", "fingerprint", "account_id", "api_code", "price_entry_id", "quantity_micros", "outcome", "occurred_at", "rated_at", "client_id", "labels", "tokens_micros", "units")
+  values (@eventId, @fingerprint, @accountId, @apiCode, @priceEntryId, @quantityMicros, @outcome, @occurredAt, @ratedAt, @clientId, @labels, @tokensMicros, @units)`);
 
 const allocationInsert = rawStatement(`insert into "allocations"
-  ("charge_id", "account_id", "source", "credit_lot_id", "flex_pack_id", "amount_micros", "occurred_at")
-  values (@chargeId, @accountId, @source, @creditLotId, @flexPackId, @amountMicros, @occurredAt)`);
+  ("charge_id", "account_id", "source", "credit_lot_id", "token_flex_pool_id", "flex_pack_id", "amount_micros", "units", "occurred_at")
+  values (@chargeId, @accountId, @source, @creditLotId, @tokenFlexPoolId, @flexPackId, @amountMicros, @units, @occurredAt)`);
 
 export function insertCharge(tx: Tx, charge: NewCharge, parts: readonly Allocation[], now: Instant): UsageCharge {
   const row: InferSelectModel<typeof usageCharges> = {
@@ -71,6 +71,7 @@ export function insertCharge(tx: Tx, charge: NewCharge, parts: readonly Allocati
     clientId: charge.clientId,
     labels: JSON.stringify(charge.labels),
     tokensMicros: toDbMicros(charge.tokensMicros),
+    units: charge.units === null ? null : toDbMicros(charge.units),
   };
   const { id: _, ...values } = row;
   // The row is known but for its id: no RETURNING, which would read it back.
@@ -83,8 +84,10 @@ export function insertCharge(tx: Tx, charge: NewCharge, parts: readonly Allocati
       accountId: charge.accountId,
       source: part.source,
       creditLotId: part.source === "CREDIT_LOT" ? part.sourceId : null,
+      tokenFlexPoolId: part.source === "TOKEN_FLEX" ? part.sourceId : null,
       flexPackId: part.source === "FLEX_PACK" ? part.sourceId : null,
       amountMicros: toDbMicros(part.amountMicros),
+      units: part.units === undefined ? null : toDbMicros(part.units),
       occurredAt: charge.occurredAt,
     });
   }
@@ -112,7 +115,7 @@ export function settlementsOfAllocations(tx: Tx, allocationIds: readonly number[
     .map((row) => ({
       allocationId: row.allocationId,
       source: row.source as SourceKind,
-      sourceId: (row.source === "CREDIT_LOT" ? row.creditLotId : row.flexPackId)!,
+      sourceId: (row.source === "CREDIT_LOT" ? row.creditLotId : row.source === "TOKEN_FLEX" ? row.tokenFlexPoolId : row.flexPackId)!,
       amountMicros: fromDbMicros(row.amountMicros),
     }));
 }

@@ -56,17 +56,18 @@ export function countPriceVersions(tx: Tx): number {
 }
 
 /**
- * Changes whenever a version is published or cancelled, by this process or another one sharing
- * the file: versions and cancellations are append-only. A new version always raises the highest
- * id; a cancellation's rowid is the version's id, which need not be the highest, so
- * cancellations are counted instead.
+ * Changes whenever a version is published or cancelled, or a free cap published, by this process
+ * or another one sharing the file: versions, cancellations and caps are append-only. A new
+ * version or cap always raises its table's highest id; a cancellation's rowid is the version's
+ * id, which need not be the highest, so cancellations are counted instead.
  */
 export function priceTableStamp(tx: Tx): string {
   return (prepared(tx, stampQuery).get() as { stamp: string }).stamp;
 }
 
 const stampQuery = rawStatement(
-  `select (select coalesce(max("id"), 0) from "price_entries") || ':' || (select count(*) from "price_cancellations") as stamp`,
+  `select (select coalesce(max("id"), 0) from "price_entries") || ':' || (select count(*) from "price_cancellations")
+     || ':' || (select coalesce(max("id"), 0) from "free_caps") as stamp`,
 );
 
 /** Who cancelled a version and why; null when it is not cancelled. */

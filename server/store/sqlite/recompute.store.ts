@@ -6,7 +6,7 @@ import type { Tx } from "./database.js";
 const STANDING = "not exists (select 1 from reversals r where r.charge_id = a.charge_id)";
 
 /**
- * Recomputes, from the ledger alone, what every lot and pack should still hold and what every
+ * Recomputes, from the ledger alone, what every lot, Token Flex pool and pack should still hold and what every
  * account should owe, and returns each place where the stored figure differs.
  * Remaining = amount − standing allocations from it − deficit it settled for standing charges.
  *
@@ -49,6 +49,7 @@ export function recomputeLedger(tx: Tx): LedgerDrift[] {
     }
   };
   collect("CreditLot", tx.all<Row>(sourceDrift("credit_lots", "amount_micros", "credit_lot_id")));
+  collect("TokenFlexPool", tx.all<Row>(sourceDrift("token_flex_pools", "tokens_micros", "token_flex_pool_id")));
   collect("FlexPack", tx.all<Row>(sourceDrift("flex_packs", "tokens_micros", "flex_pack_id")));
   collect("Account", tx.all<Row>(accountDrift));
   return drifts;

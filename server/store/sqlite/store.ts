@@ -5,9 +5,9 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { sql } from "drizzle-orm";
 import type { Instant } from "../../core/time.js";
-import { PriceBook } from "../price-book.js";
-import type { PriceTable, RatingOutcome, RatingRequest, SnapshotOptions, Store, StoreReads, StoreWrites, WriteLocks } from "../port.js";
-import { groupKeys, outcomesOf, planGroup, unexpectedItemError } from "../rate-group.js";
+import { PriceBook, type PublishedTerms } from "../price-book.js";
+import type { RatingOutcome, RatingRequest, RatingRules, SnapshotOptions, Store, StoreReads, StoreWrites, WriteLocks } from "../port.js";
+import { DEFAULT_RATING_RULES, groupKeys, NO_TIERED_STATE, outcomesOf, planGroup, type TieredState, tieredNeeds, unexpectedItemError } from "../rate-group.js";
 import * as accounts from "./accounts.store.js";
 import * as audit from "./audit.store.js";
 import { type Db, inTransaction, migrateDatabase, openDatabase, type OpenOptions, prepared, rawStatement, type Tx } from "./database.js";
@@ -18,6 +18,7 @@ import * as ledger from "./ledger.store.js";
 import * as prices from "./prices.store.js";
 import { HEAVY_READS, ReadPool } from "./read-pool.js";
 import { recomputeLedger } from "./recompute.store.js";
+import * as tiered from "./tiered.store.js";
 
 /**
  * Lets one piece of work at a time use the connection. better-sqlite3 runs every statement of a
@@ -90,9 +91,9 @@ export class SqliteStore implements Store {
     readonly db: Db,
     options: StoreOptions = {},
   ) {
-    this.direct = writesOn(db, () => this.priceTableNow(db));
+    this.direct = writesOn(db, () => this.termsNow(db));
     // A read on its own waits for the connection's turn like any unit.
-    const reads = readsOn(db, () => this.priceTableNow(db)) as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const reads = readsOn(db, () => this.termsNow(db)) as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
     this.reads = Object.fromEntries(
       Object.entries(reads).map(([name, read]) => [name, (...args: unknown[]) => this.exclusive(() => read(...args))]),
     ) as unknown as StoreReads;
@@ -129,11 +130,11 @@ export class SqliteStore implements Store {
     return this.unit("immediate", work);
   }
 
-  rateGroup(requests: readonly RatingRequest[], now: Instant): Promise<RatingOutcome[]> {
+  rateGroup(requests: readonly RatingRequest[], now: Instant, rules: RatingRules = DEFAULT_RATING_RULES): Promise<RatingOutcome[]> {
     if (requests.length === 0) return Promise.resolve([]);
     return this.exclusive(() => {
       try {
-        return this.rateInTransaction(requests, now);
+        return this.rateInTransaction(requests, now, rules);
       } catch (error) {
         if (!(error instanceof GroupFault)) throw error;
         // Reading or writing the group met an error no rule foresees (a stored amount that cannot
@@ -142,7 +143,7 @@ export class SqliteStore implements Store {
         if (requests.length === 1) return [{ error: unexpectedItemError(error.cause, requests[0]!.field) }];
         return requests.map((request): RatingOutcome => {
           try {
-            return this.rateInTransaction([request], now)[0]!;
+            return this.rateInTransaction([request], now, rules)[0]!;
           } catch (alone) {
             if (!(alone instanceof GroupFault)) throw alone;
             return { error: unexpectedItemError(alone.cause, request.field) };
@@ -158,25 +159,31 @@ export class SqliteStore implements Store {
    * GroupFault; one that kept the transaction from starting, ended it (SQLite rolls back on a full
    * disk or RAISE(ROLLBACK)) or failed the commit comes out as itself, and fails the whole group.
    */
-  private rateInTransaction(requests: readonly RatingRequest[], now: Instant): RatingOutcome[] {
+  private rateInTransaction(requests: readonly RatingRequest[], now: Instant, rules: RatingRules): RatingOutcome[] {
     return inTransaction(this.db, "immediate", (tx) => {
       try {
         const { accountIds, eventIds } = groupKeys(requests);
+        const terms = this.termsNow(tx);
         const plan = planGroup(
           requests,
           {
             replays: ledger.findChargesByEventIds(tx, eventIds),
             accounts: new Map(accounts.findAccounts(tx, accountIds).map((account) => [account.id, account])),
             sources: funding.sourcesOfAccounts(tx, accountIds),
-            prices: this.priceTableNow(tx),
+            prices: terms.prices,
+            tiered: tieredState(tx, requests, accountIds, terms),
           },
           now,
+          rules,
         );
         // One prepared single-row statement per row: inside one SQLite transaction that costs
         // what a multi-row statement would, without building a statement per group size.
         const written = plan.charges.map(({ charge, allocations }) => ledger.insertCharge(tx, charge, allocations, now));
         for (const change of plan.sourceChanges) funding.adjustRemaining(tx, change.kind, change.id, change.deltaMicros);
         for (const [accountId, deficit] of plan.deficits) accounts.saveDeficit(tx, accountId, deficit);
+        tiered.saveRemainders(tx, plan.remainders);
+        tiered.saveFreeMonths(tx, plan.freeMonths);
+        tiered.insertPaygPartsOf(tx, plan.charges, written, now);
         return outcomesOf(plan, written);
       } catch (error) {
         throw this.db.$client.inTransaction ? new GroupFault(error) : error;
@@ -231,10 +238,23 @@ export class SqliteStore implements Store {
     return this.turn.take(work);
   }
 
-  private priceTableNow(tx: Tx): PriceTable {
+  private termsNow(tx: Tx): PublishedTerms {
     const stamp = prices.priceTableStamp(tx);
-    return this.book.current(stamp) ?? this.book.update(stamp, prices.allPriceVersions(tx));
+    return this.book.current(stamp) ?? this.book.update(stamp, prices.allPriceVersions(tx), tiered.allFreeCaps(tx));
   }
+}
+
+/** The group's tiered state: one query finds no enrollment for a LEGACY group, which reads nothing more. */
+function tieredState(tx: Tx, requests: readonly RatingRequest[], accountIds: readonly number[], terms: PublishedTerms): TieredState {
+  const enrollments = tiered.enrollmentsOf(tx, accountIds);
+  if (enrollments.size === 0) return NO_TIERED_STATE;
+  const needs = tieredNeeds(requests, enrollments, terms.prices);
+  return {
+    enrollments,
+    caps: terms.caps,
+    remainders: tiered.remaindersFor(tx, needs.remainders),
+    freeMonths: tiered.freeMonthsFor(tx, needs.freeMonths),
+  };
 }
 
 export interface StoreOptions {
@@ -242,7 +262,7 @@ export interface StoreOptions {
   readonly readThreads?: number;
 }
 
-function readsOn(db: Db, priceTable: () => PriceTable): StoreReads {
+function readsOn(db: Db, terms: () => PublishedTerms): StoreReads {
   return {
     findAccount: async (id) => accounts.findAccount(db, id),
     findAccounts: async (ids) => accounts.findAccounts(db, ids),
@@ -269,7 +289,7 @@ function readsOn(db: Db, priceTable: () => PriceTable): StoreReads {
     countCharges: async (query) => ledger.countCharges(db, query),
     allocationsOfCharges: async (ids) => ledger.allocationsOfCharges(db, ids),
     settlementsOfAllocations: async (ids) => ledger.settlementsOfAllocations(db, ids),
-    priceTable: async () => priceTable(),
+    priceTable: async () => terms().prices,
     priceVersionsOf: async (apiCode) => prices.priceVersionsOf(db, apiCode),
     findPriceVersion: async (id) => prices.findPriceVersion(db, id),
     findPriceCancellation: async (id) => prices.findPriceCancellation(db, id),
@@ -278,6 +298,19 @@ function readsOn(db: Db, priceTable: () => PriceTable): StoreReads {
     findKeyByHash: async (hash) => keys.findKeyByHash(db, hash),
     countActiveOperatorKeys: async () => keys.countActiveOperatorKeys(db),
     listApiKeys: async () => keys.listApiKeys(db),
+    enrollmentsOf: async (ids) => tiered.enrollmentsOf(db, ids),
+    freeCaps: async () => terms().caps,
+    findTokenFlexPool: async (id) => tiered.findTokenFlexPool(db, id),
+    findTokenFlexPoolByRef: async (ref) => tiered.findTokenFlexPoolByRef(db, ref),
+    tokenFlexPoolsOf: async (accountIds) => tiered.tokenFlexPoolsOf(db, accountIds),
+    unitRemaindersOf: async (accountId) => tiered.remaindersOf(db, accountId),
+    freeMonthsOf: async (accountId, month) => tiered.freeMonthsOf(db, accountId, month),
+    paygPartsOf: async (accountId, month) => tiered.paygPartsOf(db, accountId, month),
+    unitRemaindersOfAccounts: async (accountIds, month) => tiered.remaindersOfAccounts(db, accountIds, month),
+    freeMonthsOfAccounts: async (accountIds, month) => tiered.freeMonthsOfAccounts(db, accountIds, month),
+    paygPartsOfAccounts: async (accountIds, month) => tiered.paygPartsOfAccounts(db, accountIds, month),
+    paygStatementMonthOf: async (chargeId) => tiered.paygStatementMonthOf(db, chargeId),
+    latestChargeOccurredAt: async (accountId) => tiered.latestChargeOccurredAt(db, accountId),
     listAudit: async (query) => audit.listAudit(db, query),
     countAudit: async (filter) => audit.countAudit(db, filter),
     ledgerAsOf: async (accountId, t) => insight.ledgerAsOf(db, accountId, t),
@@ -289,9 +322,9 @@ function readsOn(db: Db, priceTable: () => PriceTable): StoreReads {
   };
 }
 
-function writesOn(db: Db, priceTable: () => PriceTable): StoreWrites {
+function writesOn(db: Db, terms: () => PublishedTerms): StoreWrites {
   return {
-    ...readsOn(db, priceTable),
+    ...readsOn(db, terms),
     insertAccount: async (fields, now) => accounts.insertAccount(db, fields, now),
     updateAccountFields: async (id, fields, now) => accounts.updateAccountFields(db, id, fields, now),
     saveDeficit: async (id, state) => accounts.saveDeficit(db, id, state),
@@ -304,6 +337,11 @@ function writesOn(db: Db, priceTable: () => PriceTable): StoreWrites {
     insertReversal: async (chargeId, reason, actor, now) => ledger.insertReversal(db, chargeId, reason, actor, now),
     insertPriceVersion: async (version) => prices.insertPriceVersion(db, version),
     insertPriceCancellation: async (id, reason, actor, now) => prices.insertPriceCancellation(db, id, reason, actor, now),
+    insertEnrollment: async (enrollment) => tiered.insertEnrollment(db, enrollment),
+    insertFreeCap: async (cap) => tiered.insertFreeCap(db, cap),
+    insertTokenFlexPool: async (pool, now) => tiered.insertTokenFlexPool(db, pool, now),
+    saveFreeMonth: async (accountId, apiCode, month, state) => tiered.saveFreeMonths(db, [{ accountId, apiCode, month, state }]),
+    insertPaygPart: async (accountId, chargeId, month, part, now) => tiered.insertPaygPart(db, accountId, chargeId, month, part, now),
     insertApiKey: async (key, now) => keys.insertApiKey(db, key, now),
     markKeyRevoked: async (id, now) => keys.markKeyRevoked(db, id, now),
     appendAudit: async (actor, record, now) => audit.appendAudit(db, actor, record, now),

@@ -1,0 +1,155 @@
+/**
+ * Domain §8 at service level, paying tiered usage: Token Flex pools (imported idempotently,
+ * soonest end first) before Flex packs, then PAYG or, prepay only, a deficit that restricts at
+ * once until new funds settle it; cloud-credit lots paying nothing at or after the configured
+ * credit acceptance end; PAYG statements OPEN until 3 days after their month and FINAL after.
+ * Test values chosen for the tests (fixtures/tiered.ts): revit at 1 token per 1200 s.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { MAXIMA } from "../../server/core/maxima.js";
+import { formatMicros } from "../../server/core/money.js";
+import { aCreditLot, aFlexPack, anAccount, at, createHarness, OPERATOR, tokens } from "../fixtures/harness.js";
+import { expectRefusedUnchanged, scalar } from "../fixtures/ledger-assertions.js";
+import { anEnrolledAccount, anEventAt, COMPLEX, partsOf, publishTestTerms, REVIT } from "../fixtures/tiered.js";
+
+type Harness = Awaited<ReturnType<typeof createHarness>>;
+
+describe("paying tiered usage", () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await createHarness();
+    await publishTestTerms(h);
+  });
+  afterEach(() => h.close());
+
+  const record = async (accountId: number, apiCode: string, quantity: string, occurredAt: string) =>
+    (await h.services.rating.recordUsage(anEventAt(accountId, apiCode, quantity, occurredAt))).charge;
+  const aPool = (accountId: number, size: string, startsAt: string, endsAt: string, externalRef: string) =>
+    h.services.funding.importTokenFlexPool({ accountId, tokensMicros: tokens(size), startsAt: at(startsAt), endsAt: at(endsAt), externalRef }, OPERATOR);
+
+  describe("Token Flex pools", () => {
+    it("imports a pool once per externalRef: the same payload replays it, another is IDEMPOTENCY_CONFLICT", async () => {
+      const account = await anAccount(h);
+      const pool = await aPool(account.id, "20", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-7");
+      expect(await aPool(account.id, "20", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-7")).toEqual(pool);
+      expect(scalar(h.db, "select count(*) from token_flex_pools")).toBe(1);
+      expect(scalar(h.db, "select count(*) from audit_log where action = 'tokenFlexPool.import'")).toBe(1);
+      await expectRefusedUnchanged(h.db, () => aPool(account.id, "21", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-7"), "IDEMPOTENCY_CONFLICT", "input.externalRef");
+    });
+
+    it("refuses an empty pool, one that ends before it starts and an unknown account, writing nothing", async () => {
+      const account = await anAccount(h);
+      await expectRefusedUnchanged(h.db, () => aPool(account.id, "0", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-0"), "BAD_USER_INPUT", "input.tokens");
+      await expectRefusedUnchanged(h.db, () => aPool(account.id, "5", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z", "EBA-1"), "BAD_USER_INPUT", "input.endsAt");
+      await expectRefusedUnchanged(h.db, () => aPool(999_999, "5", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-2"), "NOT_FOUND", "input.accountId");
+    });
+
+    it("holds a pool's remaining tokens to the ledger: a stored figure that drifts is reported", async () => {
+      const account = await anAccount(h);
+      const pool = await aPool(account.id, "20", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-drift");
+      expect(await h.store.reads.recomputeLedger()).toEqual([]);
+      h.db.$client.prepare("update token_flex_pools set remaining_micros = remaining_micros - 1 where id = ?").run(pool.id);
+      expect(await h.store.reads.recomputeLedger()).toEqual([{ entity: "TokenFlexPool", id: pool.id, storedMicros: tokens("20") - 1n, recomputedMicros: tokens("20") }]);
+    });
+
+    it(`refuses a pool beyond the ${MAXIMA.tokenFlexPoolsPerAccount} one account may hold, writing nothing`, async () => {
+      const account = await anAccount(h);
+      // One-month terms one after another: never more than one valid at once.
+      const month = (index: number) => new Date(Date.UTC(2010, index, 1)).toISOString();
+      for (let index = 0; index < MAXIMA.tokenFlexPoolsPerAccount; index++) {
+        await aPool(account.id, "1", month(index), month(index + 1), `EBA-many-${index}`);
+      }
+      await expectRefusedUnchanged(h.db, () => aPool(account.id, "1", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-one-too-many"), "BAD_USER_INPUT", "input.accountId");
+    });
+
+    it(`refuses a pool whose term overlaps ${MAXIMA.tokenFlexPoolsAtOnce} of the account's, writing nothing; one after them is accepted`, async () => {
+      const account = await anAccount(h);
+      for (let index = 0; index < MAXIMA.tokenFlexPoolsAtOnce; index++) {
+        await aPool(account.id, "1", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", `EBA-at-once-${index}`);
+      }
+      await expectRefusedUnchanged(h.db, () => aPool(account.id, "1", "2026-12-31T00:00:00Z", "2027-06-01T00:00:00Z", "EBA-at-once-more"), "BAD_USER_INPUT", "input.accountId");
+      expect((await aPool(account.id, "1", "2027-01-01T00:00:00Z", "2027-06-01T00:00:00Z", "EBA-after-them")).externalRef).toBe("EBA-after-them");
+    });
+
+    it("lists an account's pools soonest end first, expired ones only when asked", async () => {
+      const account = await anAccount(h);
+      await aPool(account.id, "5", "2025-01-01T00:00:00Z", "2025-12-01T00:00:00Z", "EBA-old");
+      await aPool(account.id, "7", "2025-12-01T00:00:00Z", "2026-12-01T00:00:00Z", "EBA-new");
+      expect((await h.services.funding.tokenFlexPools(account.id)).map((pool) => pool.externalRef)).toEqual(["EBA-new"]);
+      expect((await h.services.funding.tokenFlexPools(account.id, true)).map((pool) => pool.externalRef)).toEqual(["EBA-old", "EBA-new"]);
+    });
+  });
+
+  describe("the paid funding chain", () => {
+    it("drains pools soonest end first, then packs, then PAYG", async () => {
+      const account = await anEnrolledAccount(h, { tier: "PAID", payg: true, from: "2026-01-01T00:00:00Z" });
+      await aPool(account.id, "10", "2026-01-01T00:00:00Z", "2026-12-01T00:00:00Z", "EBA-late");
+      await aPool(account.id, "10", "2026-01-01T00:00:00Z", "2026-06-01T00:00:00Z", "EBA-soon");
+      await aFlexPack(h, account.id, { tokens: "100", purchasedAt: at("2026-01-01T00:00:00Z") });
+      h.setNow("2026-01-10T00:00:00Z");
+      const [late, soon] = await h.services.funding.tokenFlexPools(account.id).then((pools) => [...pools].sort((a, b) => b.endsAt - a.endsAt));
+      const charge = await record(account.id, REVIT, `${1200 * 125}`, "2026-01-05T10:00:00Z");
+      expect(await partsOf(h, charge)).toEqual(["TOKEN_FLEX 10", "TOKEN_FLEX 10", "FLEX_PACK 100", "PAYG 5"]);
+      const pools = await h.store.reads.allocationsOfCharges([charge.id]);
+      expect(pools.slice(0, 2).map((part) => part.tokenFlexPoolId)).toEqual([soon!.id, late!.id]);
+      expect((await h.services.accounts.find(account.id))!.deficitMicros).toBe(0n);
+    });
+
+    it("prepay only: the rest is a deficit, the account is RESTRICTED at once, and new funds settle it first", async () => {
+      const account = await anEnrolledAccount(h, { tier: "PAID", from: "2026-01-01T00:00:00Z" });
+      await aPool(account.id, "2", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-small");
+      h.setNow("2026-01-10T00:00:00Z");
+      const charge = await record(account.id, REVIT, "6000", "2026-01-05T10:00:00Z");
+      expect(await partsOf(h, charge)).toEqual(["TOKEN_FLEX 2", "DEFICIT 3"]);
+      expect(await h.services.tiered.status((await h.services.accounts.find(account.id))!)).toBe("RESTRICTED");
+      await expectRefusedUnchanged(h.db, () => record(account.id, REVIT, "100", "2026-01-06T10:00:00Z"), "ACCOUNT_RESTRICTED", undefined);
+      const pool = await aPool(account.id, "10", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-top-up");
+      expect(formatMicros(pool.remainingMicros)).toBe("7");
+      const settled = (await h.services.accounts.find(account.id))!;
+      expect([settled.deficitMicros, await h.services.tiered.status(settled)]).toEqual([0n, "ACTIVE"]);
+      expect(await partsOf(h, await record(account.id, REVIT, "1200", "2026-01-06T10:00:00Z"))).toEqual(["TOKEN_FLEX 1"]);
+      expect(await h.store.reads.recomputeLedger()).toEqual([]);
+    });
+
+    it("with PAYG never refuses for want of tokens and books no deficit", async () => {
+      const account = await anEnrolledAccount(h, { tier: "PAID", payg: true, from: "2026-01-01T00:00:00Z" });
+      h.setNow("2026-01-10T00:00:00Z");
+      const charge = await record(account.id, COMPLEX, "4", "2026-01-05T10:00:00Z");
+      expect([await partsOf(h, charge), (await h.services.accounts.find(account.id))!.deficitMicros]).toEqual([["PAYG 2"], 0n]);
+    });
+  });
+
+  it("pays nothing from a cloud-credit lot for usage at or after the configured credit acceptance end", async () => {
+    const early = await createHarness({ now: "2022-10-01T00:00:00Z", rules: { creditAcceptanceEndAt: at("2022-09-01T00:00:00Z") } });
+    try {
+      const account = await anAccount(early);
+      await aCreditLot(early, account.id, { amount: "100", purchasedAt: at("2022-06-01T00:00:00Z") });
+      const event = (occurredAt: string) => anEventAt(account.id, COMPLEX, "1", occurredAt);
+      const before = (await early.services.rating.recordUsage(event("2022-08-31T23:59:59Z"))).charge;
+      const after = (await early.services.rating.recordUsage(event("2022-09-01T00:00:00Z"))).charge;
+      expect([await partsOf(early, before), await partsOf(early, after)]).toEqual([["CREDIT_LOT 0.5"], ["DEFICIT 0.5"]]);
+    } finally {
+      early.close();
+    }
+  });
+
+  describe("PAYG statements", () => {
+    it("stay OPEN until 3 days after their month; a part booked later goes on the booking month's statement", async () => {
+      const account = await anEnrolledAccount(h, { tier: "PAID", payg: true, from: "2026-01-01T00:00:00Z" });
+      h.setNow("2026-02-03T23:59:59.999Z");
+      await record(account.id, REVIT, "1200", "2026-01-20T10:00:00Z");
+      expect((await h.services.tiered.paygStatement(account.id, "2026-01")).status).toBe("OPEN");
+      h.setNow("2026-02-04T00:00:00Z");
+      await record(account.id, REVIT, "2400", "2026-01-21T10:00:00Z");
+      const january = await h.services.tiered.paygStatement(account.id, "2026-01");
+      const february = await h.services.tiered.paygStatement(account.id, "2026-02");
+      expect([january.status, formatMicros(january.tokensMicros), february.status, formatMicros(february.tokensMicros)]).toEqual(["FINAL", "1", "OPEN", "2"]);
+      expect(february.lines).toEqual([{ apiCode: REVIT, units: 2n, tokensMicros: tokens("2") }]);
+    });
+
+    it("refuses a month that is not YYYY-MM", async () => {
+      const account = await anAccount(h);
+      await expectRefusedUnchanged(h.db, () => h.services.tiered.paygStatement(account.id, "2026-13"), "BAD_USER_INPUT", "month");
+    });
+  });
+});

@@ -1,0 +1,89 @@
+/**
+ * Two writers on one PostgreSQL database, as two replicas are: a unit that fails because the
+ * other one committed meanwhile runs again and answers as the rules say.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { formatMicros } from "../../server/core/money.js";
+import { DEFAULT_RULES } from "../../server/services/context.js";
+import { createServices, type Services } from "../../server/services/index.js";
+import { PgStore } from "../../server/store/pg/store.js";
+import { at, aUsageEvent, OPERATOR, tokens } from "../fixtures/harness.js";
+import { refusalOf } from "../fixtures/ledger-assertions.js";
+import { freshDatabase, NO_SERVER, TEST_DATABASE_URL, type TestDatabase } from "../fixtures/postgres.js";
+
+const NOW = at("2024-06-01T00:00:00Z");
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.skipIf(!TEST_DATABASE_URL)(`two writers on one PostgreSQL database${TEST_DATABASE_URL ? "" : ` (skipped: ${NO_SERVER})`}`, () => {
+  let database: TestDatabase;
+  let first: PgStore;
+  let second: PgStore;
+  let one: Services;
+  let other: Services;
+
+  beforeAll(async () => {
+    database = await freshDatabase("writers");
+    first = await PgStore.open({ url: database.url, poolSize: 2 });
+    second = await PgStore.open({ url: database.url, poolSize: 2 });
+    one = createServices({ store: first, clock: () => NOW, rules: DEFAULT_RULES });
+    other = createServices({ store: second, clock: () => NOW, rules: DEFAULT_RULES });
+  });
+  afterAll(async () => {
+    await first?.close();
+    await second?.close();
+    await database?.drop();
+  });
+
+  /** Runs `meanwhile` while a unit of the first writer holds `event`'s charge uncommitted, then commits it. */
+  async function whileUncommitted<T>(event: ReturnType<typeof aUsageEvent>, meanwhile: () => Promise<T>): Promise<{ chargeId: number; answer: Promise<T> }> {
+    let answer!: Promise<T>;
+    const chargeId = await first.write({}, async () => {
+      const { charge } = await one.rating.recordUsage(event);
+      answer = meanwhile();
+      // The other writer now waits on the event id's unique index entry.
+      await pause(300);
+      return charge.id;
+    });
+    return { chargeId, answer };
+  }
+
+  it("answers an event committed by the other writer meanwhile as a replay of its charge, charged once", async () => {
+    const account = await one.accounts.create({ name: "Shared", country: "JP" }, OPERATOR);
+    await one.funding.recordFlexPurchase({ accountId: account.id, tokensMicros: tokens("100"), purchasedAt: NOW, channel: "ESTORE", orderRef: "W-1" }, OPERATOR);
+    const event = aUsageEvent(account.id, { eventId: "raced", quantity: "10" });
+    const { chargeId, answer } = await whileUncommitted(event, () => other.rating.recordUsage(event));
+    const { charge, replayed } = await answer;
+    expect([charge.id, replayed]).toEqual([chargeId, true]);
+    expect(await first.reads.countCharges({ accountId: account.id })).toBe(1);
+    expect(formatMicros((await one.accounts.balances([(await one.accounts.find(account.id))!]))[0]!.availableMicros)).toBe("95");
+    expect(await one.ledger.verify()).toEqual([]);
+  });
+
+  it("answers IDEMPOTENCY_CONFLICT when the other writer committed the event id for another account meanwhile", async () => {
+    // Different accounts take different locks: the second writer meets the first one's event id
+    // in the unique index, fails when it commits, and runs its unit again.
+    const account = await one.accounts.create({ name: "Shared too", country: "JP" }, OPERATOR);
+    const neighbour = await one.accounts.create({ name: "Neighbour", country: "JP" }, OPERATOR);
+    const event = aUsageEvent(account.id, { eventId: "raced-differently", quantity: "10" });
+    const { answer } = await whileUncommitted(event, () => refusalOf(() => other.rating.recordUsage({ ...event, accountId: neighbour.id })));
+    const refusal = await answer;
+    expect([refusal.code, refusal.field]).toEqual(["IDEMPOTENCY_CONFLICT", "input.eventId"]);
+    expect(await first.reads.countCharges({ accountId: account.id })).toBe(1);
+    expect(await first.reads.countCharges({ accountId: neighbour.id })).toBe(0);
+  });
+
+  it("answers IDEMPOTENCY_CONFLICT when the other writer booked the seller's order reference for another account meanwhile", async () => {
+    const account = await one.accounts.create({ name: "Buyer", country: "JP" }, OPERATOR);
+    const neighbour = await one.accounts.create({ name: "Other buyer", country: "JP" }, OPERATOR);
+    const purchase = { accountId: account.id, tokensMicros: tokens("100"), purchasedAt: NOW, channel: "ESTORE" as const, orderRef: "W-raced" };
+    let answer!: Promise<Awaited<ReturnType<typeof refusalOf>>>;
+    await first.write({}, async () => {
+      await one.funding.recordFlexPurchase(purchase, OPERATOR);
+      answer = refusalOf(() => other.funding.recordFlexPurchase({ ...purchase, accountId: neighbour.id }, OPERATOR));
+      await pause(300);
+    });
+    const refusal = await answer;
+    expect([refusal.code, refusal.field]).toEqual(["IDEMPOTENCY_CONFLICT", "input.orderRef"]);
+    expect(await first.reads.flexPacksOf([neighbour.id])).toEqual([]);
+  });
+});
