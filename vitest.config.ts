@@ -8,6 +8,9 @@ const STORE_SUITES = ["test/store/**/*.test.ts", "test/services/**/*.test.ts", "
 const NOT_ON_POSTGRES: Record<string, string> = {
   "test/services/migrations.test.ts": "migrates SQLite files (journal mode, foreign keys, the shipped data in a file)",
   "test/services/pg-migrations.test.ts": "tests the PostgreSQL migrations themselves, on PGlite and on the server, in the sqlite project already",
+  "test/services/tiered-postgres.test.ts": "runs on PostgreSQL on a database of its own, in the sqlite project already",
+  "test/store/pg-insight.test.ts": "compares the PostgreSQL insight reads with SQLite's, on a database of its own, in the sqlite project already",
+  "test/store/pg-concurrent-writers.test.ts": "races PostgreSQL writers on a database of its own, in the sqlite project already",
   "test/services/schema-drift.test.ts": "compares the two schemas' table definitions; opens no database",
   "test/graphql/read-pool.test.ts": "the read pool: SQLite's worker threads with read-only connections of their own",
   "test/reliability/read-pool-launch.test.ts": "the read pool's worker, bundled and started as the server starts it",
