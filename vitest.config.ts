@@ -1,16 +1,62 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
-export default defineConfig({
+/** The suites that exercise the store: run on SQLite with everything else, then again on PostgreSQL. */
+const STORE_SUITES = ["test/store/**/*.test.ts", "test/services/**/*.test.ts", "test/graphql/**/*.test.ts", "test/reliability/**/*.test.ts"];
+
+/** Tests about SQLite itself, or about no engine at all, with the reason: they run in the sqlite project only. */
+const NOT_ON_POSTGRES: Record<string, string> = {
+  "test/services/migrations.test.ts": "migrates SQLite files (journal mode, foreign keys, the shipped data in a file)",
+  "test/services/pg-migrations.test.ts": "tests the PostgreSQL migrations themselves, on PGlite and on the server, in the sqlite project already",
+  "test/services/tiered-postgres.test.ts": "runs on PostgreSQL on a database of its own, in the sqlite project already",
+  "test/store/pg-insight.test.ts": "compares the PostgreSQL insight reads with SQLite's, on a database of its own, in the sqlite project already",
+  "test/store/pg-concurrent-writers.test.ts": "races PostgreSQL writers on a database of its own, in the sqlite project already",
+  "test/services/schema-drift.test.ts": "compares the two schemas' table definitions; opens no database",
+  "test/graphql/read-pool.test.ts": "the read pool: SQLite's worker threads with read-only connections of their own",
+  "test/reliability/read-pool-launch.test.ts": "the read pool's worker, bundled and started as the server starts it",
+  "test/reliability/crash-safety.test.ts": "SIGKILLs a server on a SQLite file: WAL recovery, synchronous modes, the file's integrity",
+  "test/reliability/graceful-shutdown.test.ts": "SIGTERM until no WAL file is left behind",
+  "test/reliability/multi-process.test.ts": "server processes sharing one SQLite file: its write lock, its busy timeout, the sqlite3 shell",
+  "test/reliability/access-control.test.ts": "processes sharing one SQLite file, and no secret in the file's bytes, WAL included",
+};
+
+const shared = {
   resolve: {
     // graphql ships both index.mjs and index.js; loading both breaks instanceof checks
     // ("another module or realm"), so every import resolves to one copy.
     alias: [{ find: /^graphql$/, replacement: fileURLToPath(new URL("./node_modules/graphql/index.js", import.meta.url)) }],
   },
+};
+
+/** The PostgreSQL server the postgres project runs on (.ci/run sets it). */
+const POSTGRES_URL = process.env.FLEXGATE_TEST_DATABASE_URL || null;
+if (!POSTGRES_URL) console.info("postgres project skipped: FLEXGATE_TEST_DATABASE_URL is not set: no PostgreSQL server to run against");
+else for (const [file, reason] of Object.entries(NOT_ON_POSTGRES)) console.info(`postgres project leaves out ${file}: ${reason}`);
+
+const timeouts = { testTimeout: 30_000, hookTimeout: 60_000, pool: "forks" } as const;
+
+/** The store's suites again, on a copy of a migrated template database per test (test/fixtures/postgres-setup.ts). */
+const postgresProject = {
+  ...shared,
   test: {
-    include: ["test/**/*.test.ts"],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-    pool: "forks",
+    ...timeouts,
+    // Every statement is a round trip to a server, which the in-process SQLite never pays.
+    testTimeout: 120_000,
+    name: "postgres",
+    include: STORE_SUITES,
+    exclude: Object.keys(NOT_ON_POSTGRES),
+    env: { FLEXGATE_TEST_ENGINE: "postgres" },
+    globalSetup: ["test/fixtures/postgres-setup.ts"],
+  },
+};
+
+export default defineConfig({
+  ...shared,
+  test: {
+    projects: [
+      { ...shared, test: { ...timeouts, name: "sqlite", include: ["test/**/*.test.ts"] } },
+      ...(POSTGRES_URL ? [postgresProject] : []),
+    ],
   },
 });
+

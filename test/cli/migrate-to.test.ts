@@ -16,7 +16,7 @@ import { type MoveProgress, MoveRefused, moveToPostgres } from "../../server/sto
 import { createServices } from "../../server/services/index.js";
 import { migratePostgres, openPool } from "../../server/store/pg/database.js";
 import { PgStore } from "../../server/store/pg/store.js";
-import { aFlexPack, anAccount, aReseller, at, aUsageEvent, createHarness, type Harness, OPERATOR, tokens } from "../fixtures/harness.js";
+import { aFlexPack, anAccount, aReseller, at, aUsageEvent, createSqliteHarness, type SqliteHarness, OPERATOR, tokens } from "../fixtures/harness.js";
 import { anEnrolledAccount, anEventAt, publishTestTerms, REVIT } from "../fixtures/tiered.js";
 import { freshDatabase, NO_SERVER, TEST_DATABASE_URL, type TestDatabase } from "../fixtures/postgres.js";
 
@@ -33,7 +33,7 @@ const TABLES = Object.values(schemaTables).map((table) => {
 const IDENTITY_TABLES = TABLES.filter((table) => table.key === '"id"').map((table) => table.name);
 
 /** Demo data plus what the demo lacks: a settled deficit, a reversal, a cancelled and a retired price, a key. */
-async function aBusySource(h: Harness): Promise<void> {
+async function aBusySource(h: SqliteHarness): Promise<void> {
   expect(await seedDemoData(h.services)).toBe(true);
   const owing = await anAccount(h);
   const charged = await h.services.rating.recordUsage(aUsageEvent(owing.id, { quantity: "300", labels: { project: "tower" } }));
@@ -63,8 +63,8 @@ async function aBusySource(h: Harness): Promise<void> {
   await h.services.rating.recordUsage(anEventAt(paid.id, REVIT, "30000", "2026-01-06T11:00:00Z")); // 25 tokens: pool 20, PAYG 5
 }
 
-function sqliteRows(h: Harness, table: { name: string; key: string }): Record<string, unknown>[] {
-  return h.db.$client.prepare(`select * from "${table.name}" order by ${table.key}`).all() as Record<string, unknown>[];
+function sqliteRows(h: SqliteHarness, table: { name: string; key: string }): Record<string, unknown>[] {
+  return h.file.db.$client.prepare(`select * from "${table.name}" order by ${table.key}`).all() as Record<string, unknown>[];
 }
 
 /** PostgreSQL rows as SQLite stores them: booleans as 0 and 1 (bigints already arrive as numbers). */
@@ -96,28 +96,28 @@ async function flexgate(args: string[], env: Record<string, string>) {
 }
 
 describe.skipIf(!TEST_DATABASE_URL)(`flexgate migrate-to${TEST_DATABASE_URL ? "" : ` (skipped: ${NO_SERVER})`}`, () => {
-  let h: Harness;
+  let h: SqliteHarness;
   let target: TestDatabase;
   let pool: pg.Pool;
   const progress: MoveProgress[] = [];
 
   beforeAll(async () => {
-    h = createHarness({ now: "2024-06-01T00:00:00Z" });
+    h = await createSqliteHarness({ now: "2024-06-01T00:00:00Z" });
     await aBusySource(h);
     target = await freshDatabase("move");
     pool = openPool(target.url, 2);
-    await moveToPostgres({ sqlitePath: h.path, postgresUrl: target.url, chunkRows: 100, onProgress: (step) => progress.push(step) });
+    await moveToPostgres({ sqlitePath: h.file.path, postgresUrl: target.url, chunkRows: 100, onProgress: (step) => progress.push(step) });
   }, 60_000);
 
   afterAll(async () => {
     await pool?.end();
     await target?.drop();
-    h?.close();
+    await h?.close();
   });
 
   it("seeds a source with rows in every table, flags set both ways", () => {
     for (const table of TABLES) expect(sqliteRows(h, table).length, table.name).toBeGreaterThan(0);
-    expect(h.db.$client.prepare("select count(distinct retired) from price_entries").pluck().get()).toBe(2);
+    expect(h.file.db.$client.prepare("select count(distinct retired) from price_entries").pluck().get()).toBe(2);
   });
 
   it.each(TABLES)("copies $name row for row: same ids, same values in every column", async (table) => {
@@ -174,7 +174,7 @@ describe.skipIf(!TEST_DATABASE_URL)(`flexgate migrate-to${TEST_DATABASE_URL ? ""
 
   it("refuses a target that holds data, in one line, and leaves it as it was", async () => {
     const before = await dump(pool);
-    const refused = moveToPostgres({ sqlitePath: h.path, postgresUrl: target.url });
+    const refused = moveToPostgres({ sqlitePath: h.file.path, postgresUrl: target.url });
     await expect(refused).rejects.toThrow(MoveRefused);
     await expect(refused).rejects.toThrow(/is not empty \(\d+ resellers, \d+ accounts, .*\): migrate-to only fills an empty database/);
     expect(await dump(pool)).toEqual(before);
@@ -190,7 +190,7 @@ describe.skipIf(!TEST_DATABASE_URL)(`flexgate migrate-to${TEST_DATABASE_URL ? ""
         "insert into price_entries (api_code, name, meter, unit_quantity, tokens_per_unit_micros, chargeable_outcomes, effective_from, note, published_by, published_at) select api_code, name, meter, unit_quantity, 1, chargeable_outcomes, 4102444800000, 'later', 'someone', 0 from price_entries where id = 1",
       );
       const before = await dump(otherPool);
-      await expect(moveToPostgres({ sqlitePath: h.path, postgresUrl: other.url })).rejects.toThrow(/prices were published or cancelled/);
+      await expect(moveToPostgres({ sqlitePath: h.file.path, postgresUrl: other.url })).rejects.toThrow(/prices were published or cancelled/);
       expect(await dump(otherPool)).toEqual(before);
     } finally {
       await otherPool.end();
@@ -205,7 +205,7 @@ describe.skipIf(!TEST_DATABASE_URL)(`flexgate migrate-to${TEST_DATABASE_URL ? ""
       await migratePostgres(otherPool);
       await otherPool.query("update price_entries set note = 'edited by hand' where id = 3");
       const before = await dump(otherPool);
-      await expect(moveToPostgres({ sqlitePath: h.path, postgresUrl: other.url })).rejects.toThrow(/differ from the SQLite database's shipped price history/);
+      await expect(moveToPostgres({ sqlitePath: h.file.path, postgresUrl: other.url })).rejects.toThrow(/differ from the SQLite database's shipped price history/);
       expect(await dump(otherPool)).toEqual(before);
     } finally {
       await otherPool.end();
@@ -217,14 +217,14 @@ describe.skipIf(!TEST_DATABASE_URL)(`flexgate migrate-to${TEST_DATABASE_URL ? ""
     ["a URL of another scheme", "mysql://127.0.0.1/flexgate", /the target must be a postgres:\/\/ URL/],
     ["a server nobody listens on", "postgres://postgres@127.0.0.1:1/flexgate", /cannot reach the PostgreSQL database 127\.0\.0\.1:1\/flexgate: .*ECONNREFUSED/],
   ])("refuses %s with a clear error", async (_, url, message) => {
-    await expect(moveToPostgres({ sqlitePath: h.path, postgresUrl: url })).rejects.toThrow(message);
+    await expect(moveToPostgres({ sqlitePath: h.file.path, postgresUrl: url })).rejects.toThrow(message);
   });
 
   it("never names the password of a database it cannot reach", async () => {
     const url = new URL(TEST_DATABASE_URL!);
     url.password = "hunter2-secret";
     url.pathname = "/flexgate_no_such_database";
-    const error = (await moveToPostgres({ sqlitePath: h.path, postgresUrl: url.toString() }).catch((refusal: unknown) => refusal)) as Error;
+    const error = (await moveToPostgres({ sqlitePath: h.file.path, postgresUrl: url.toString() }).catch((refusal: unknown) => refusal)) as Error;
     expect(error).toBeInstanceOf(MoveRefused);
     expect(error.message).toMatch(/cannot reach the PostgreSQL database .*flexgate_no_such_database/);
     expect(error.message).not.toContain("hunter2");
@@ -233,7 +233,7 @@ describe.skipIf(!TEST_DATABASE_URL)(`flexgate migrate-to${TEST_DATABASE_URL ? ""
   it("refuses a SQLite file that does not exist, before touching the target", async () => {
     const other = await freshDatabase("move_nosource");
     try {
-      await expect(moveToPostgres({ sqlitePath: `${h.dir}/missing.sqlite`, postgresUrl: other.url })).rejects.toThrow(/no SQLite database at .*missing\.sqlite/);
+      await expect(moveToPostgres({ sqlitePath: `${h.file.dir}/missing.sqlite`, postgresUrl: other.url })).rejects.toThrow(/no SQLite database at .*missing\.sqlite/);
       const check = openPool(other.url, 1);
       try {
         expect((await check.query("select count(*)::int as n from information_schema.tables where table_schema = 'public'")).rows[0].n).toBe(0);
@@ -246,16 +246,16 @@ describe.skipIf(!TEST_DATABASE_URL)(`flexgate migrate-to${TEST_DATABASE_URL ? ""
   });
 
   it("refuses a SQLite file that is not a Flexgate database, or lacks this version's migrations", async () => {
-    const foreign = new Database(`${h.dir}/foreign.sqlite`);
+    const foreign = new Database(`${h.file.dir}/foreign.sqlite`);
     foreign.exec("create table notes (body text)");
     foreign.close();
-    await expect(moveToPostgres({ sqlitePath: `${h.dir}/foreign.sqlite`, postgresUrl: target.url })).rejects.toThrow(/foreign\.sqlite is not a Flexgate database/);
+    await expect(moveToPostgres({ sqlitePath: `${h.file.dir}/foreign.sqlite`, postgresUrl: target.url })).rejects.toThrow(/foreign\.sqlite is not a Flexgate database/);
 
-    h.db.$client.exec(`vacuum into '${h.dir}/older.sqlite'`);
-    const older = new Database(`${h.dir}/older.sqlite`);
+    h.file.db.$client.exec(`vacuum into '${h.file.dir}/older.sqlite'`);
+    const older = new Database(`${h.file.dir}/older.sqlite`);
     older.exec("delete from __drizzle_migrations where created_at = (select max(created_at) from __drizzle_migrations)");
     older.close();
-    await expect(moveToPostgres({ sqlitePath: `${h.dir}/older.sqlite`, postgresUrl: target.url })).rejects.toThrow(/older\.sqlite lacks migrations of this version: run `flexgate migrate` on it first/);
+    await expect(moveToPostgres({ sqlitePath: `${h.file.dir}/older.sqlite`, postgresUrl: target.url })).rejects.toThrow(/older\.sqlite lacks migrations of this version: run `flexgate migrate` on it first/);
   });
 
   it("runs as `flexgate migrate-to <url>` on FLEXGATE_DB, with progress on stderr, into an already migrated target", async () => {
@@ -263,13 +263,13 @@ describe.skipIf(!TEST_DATABASE_URL)(`flexgate migrate-to${TEST_DATABASE_URL ? ""
     try {
       const migrated = await flexgate(["migrate"], { FLEXGATE_DATABASE_URL: other.url });
       expect(migrated.code).toBe(0);
-      const moved = await flexgate(["migrate-to", other.url], { FLEXGATE_DB: h.path });
+      const moved = await flexgate(["migrate-to", other.url], { FLEXGATE_DB: h.file.path });
       expect(moved.code).toBe(0);
       const charges = sqliteRows(h, { name: "usage_charges", key: "id" }).length;
       expect(moved.stderr).toContain(`usage_charges: ${charges}/${charges} rows copied`);
       expect(moved.stdout).toMatch(new RegExp(`^moved \\d+ rows in ${TABLES.length} tables from `));
 
-      const again = await flexgate(["migrate-to", other.url], { FLEXGATE_DB: h.path });
+      const again = await flexgate(["migrate-to", other.url], { FLEXGATE_DB: h.file.path });
       expect(again.code).toBe(1);
       expect(again.stderr.trim().split("\n")).toHaveLength(1);
       expect(again.stderr).toMatch(/^flexgate: the PostgreSQL database .* is not empty/);
@@ -282,7 +282,7 @@ describe.skipIf(!TEST_DATABASE_URL)(`flexgate migrate-to${TEST_DATABASE_URL ? ""
     ["migrate-to not-a-url", 1, /^flexgate: the target must be a postgres:\/\/ URL, got "not-a-url"\n$/],
     ["migrate-to", 2, /^Usage: flexgate migrate-to <postgres-url>/],
   ])("refuses `flexgate %s` with exit code %i and says why", async (args, code, message) => {
-    const result = await flexgate(args.split(" "), { FLEXGATE_DB: h.path });
+    const result = await flexgate(args.split(" "), { FLEXGATE_DB: h.file.path });
     expect(result.code).toBe(code);
     expect(result.stderr).toMatch(message);
   });
@@ -294,7 +294,7 @@ describe.skipIf(!TEST_DATABASE_URL)(`flexgate migrate-to${TEST_DATABASE_URL ? ""
       await migratePostgres(replica);
       let write: Promise<pg.QueryResult> | null = null;
       await moveToPostgres({
-        sqlitePath: h.path,
+        sqlitePath: h.file.path,
         postgresUrl: other.url,
         onProgress: ({ table }) => {
           write ??= table === "usage_charges"
@@ -320,12 +320,12 @@ describe.skipIf(!TEST_DATABASE_URL)(`flexgate migrate-to${TEST_DATABASE_URL ? ""
       const before = sqliteRows(h, audit);
       let written = false;
       await moveToPostgres({
-        sqlitePath: h.path,
+        sqlitePath: h.file.path,
         postgresUrl: other.url,
         onProgress: ({ table }) => {
           if (table !== "usage_charges" || written) return;
           written = true;
-          h.db.$client
+          h.file.db.$client
             .prepare("insert into audit_log (at, actor, actor_role, action, entity_type, entity_id) values (1, 'meanwhile', 'SYSTEM', 'test.write', 'Test', '1')")
             .run();
         },

@@ -26,15 +26,15 @@ afterAll(() => server.close());
 
 describe("an internal failure is INTERNAL_SERVER_ERROR with the generic message and nothing more", () => {
   /** Words that would tell a caller about the internals. */
-  const INTERNALS = [/sqlite/i, /no such table/i, /select /i, /insert /i, /\.ts\b/, /node_modules/, /\/work\//, /\bat \S+ \(/, /stack/i];
+  const INTERNALS = [/sqlite/i, /postgres/i, /no such table/i, /relation /i, /select /i, /insert /i, /\.ts\b/, /node_modules/, /\/work\//, /\bat \S+ \(/, /stack/i];
 
   /** Moves a table aside for one request, then puts it back. */
   async function withTableMoved<T>(table: string, run: () => Promise<T>): Promise<T> {
-    server.db.$client.exec(`ALTER TABLE "${table}" RENAME TO "${table}_moved"`);
+    await server.sql.run(`ALTER TABLE "${table}" RENAME TO "${table}_moved"`);
     try {
       return await run();
     } finally {
-      server.db.$client.exec(`ALTER TABLE "${table}_moved" RENAME TO "${table}"`);
+      await server.sql.run(`ALTER TABLE "${table}_moved" RENAME TO "${table}"`);
     }
   }
 

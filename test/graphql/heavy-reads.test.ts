@@ -8,6 +8,7 @@ import { at } from "../fixtures/harness.js";
 import { fillBusyAccount } from "../fixtures/busy-account.js";
 import { startTestServer, type TestServer } from "../fixtures/server.js";
 import { createWorld, errorCodes, postAlone, type World } from "./support.js";
+import { timeLimit } from "../fixtures/engine.js";
 
 /**
  * Charges of the busy account, spread over the year before now. One heavy read holds the loop
@@ -29,7 +30,7 @@ beforeAll(async () => {
   // The fill held the loop: let the server close the connections it found idle meanwhile
   // before the next request could reuse one.
   await new Promise((resolve) => setTimeout(resolve, 200));
-}, 60_000);
+}, timeLimit(60_000));
 
 afterAll(() => server.close());
 
@@ -95,5 +96,5 @@ describe("heavy reads", () => {
     console.log(`heavy requests ${heavy.map((ms) => ms.toFixed(0)).join(", ")} ms; ${latencies.length} pings, p50 ${latencies[Math.floor(latencies.length / 2)]!.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms`);
     expect(latencies.length).toBeGreaterThan(10);
     expect(p99).toBeLessThan(250);
-  }, 60_000);
+  }, timeLimit(60_000));
 });

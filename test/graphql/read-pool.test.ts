@@ -187,7 +187,7 @@ async function everyHeavyRead(services: Services, accountId: number) {
 describe("the read pool", () => {
   it("answers every heavy read with exactly the figures of the in-process read, without touching the writer's connection", async () => {
     const { server, busyId, statements } = pooled;
-    const inline = createServices({ store: new SqliteStore(server.db), clock: server.now, rules: DEFAULT_RULES });
+    const inline = createServices({ store: new SqliteStore(server.file!.db), clock: server.now, rules: DEFAULT_RULES });
     const expected = await everyHeavyRead(inline, Number(busyId));
     statements.length = 0;
     const answered = await everyHeavyRead(server.services, Number(busyId));

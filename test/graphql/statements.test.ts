@@ -117,13 +117,14 @@ describe("statements per request do not grow with the page", () => {
       expect(node.flexPacks[0].reseller.id).toBe(node.reseller.id);
     }
     // One statement per table read: page, count, plans (the status follows the plan), resellers, lots, packs.
-    expect(run.map((sql) => /from "(\w+)"/.exec(sql)?.[1])).toEqual(["accounts", "accounts", "plan_enrollments", "resellers", "credit_lots", "flex_packs"]);
+    // drizzle quotes the table; SQL written by hand may not.
+    expect(run.map((sql) => /\bfrom "?(\w+)"?/.exec(sql)?.[1])).toEqual(["accounts", "accounts", "plan_enrollments", "resellers", "credit_lots", "flex_packs"]);
   });
 
   it("a page that does not ask for totalCount does not count", async () => {
     const { data, statements: run } = await statementsOf(`{ accounts(first: 5) { edges { node { id } } } }`);
     expect(data.accounts.edges).toHaveLength(5);
-    expect(run.map((sql) => /from "(\w+)"/.exec(sql)?.[1])).toEqual(["accounts"]);
+    expect(run.map((sql) => /\bfrom "?(\w+)"?/.exec(sql)?.[1])).toEqual(["accounts"]);
   });
 
   it("a partner's page costs the same as an operator's", async () => {

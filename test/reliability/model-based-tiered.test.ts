@@ -232,15 +232,15 @@ const codeOf = async (work: () => unknown): Promise<string | null> => {
 };
 
 async function expectSameState(model: Model, h: Harness): Promise<void> {
-  const { services, db } = h;
+  const { services } = h;
   const real = await services.accounts.findMany(model.accounts.map((account) => account.id));
   const [balances, statuses] = [await services.accounts.balances(real), await services.accounts.statuses(real)];
   expect(real.map((account, index) => ({ id: account.id, status: statuses[index], ...balances[index] }))).toEqual(
     model.accounts.map((account) => ({ id: account.id, status: model.status(account), ...model.balance(account) })),
   );
-  const sourceRows = db.$client
-    .prepare("select 'FLEX_PACK' as kind, id, remaining_micros as remaining from flex_packs union all select 'TOKEN_FLEX', id, remaining_micros from token_flex_pools order by 1, 2")
-    .all() as { kind: string; id: number; remaining: number }[];
+  const sourceRows = await h.sql.rows<{ kind: string; id: number; remaining: number }>(
+    "select 'FLEX_PACK' as kind, id, remaining_micros as remaining from flex_packs union all select 'TOKEN_FLEX', id, remaining_micros from token_flex_pools order by 1, 2",
+  );
   expect(sourceRows.map((row) => `${row.kind}#${row.id}=${row.remaining}`)).toEqual(
     [...model.sources].sort((a, b) => a.kind.localeCompare(b.kind) || a.id - b.id).map((s) => `${s.kind}#${s.id}=${s.remaining}`),
   );

@@ -12,6 +12,7 @@ import { expect, it } from "vitest";
 import { FlexgateError } from "../../server/core/errors.js";
 import type { UsageEvent } from "../../server/services/rating.service.js";
 import { createHarness, type Harness, OPERATOR } from "../fixtures/harness.js";
+import { timeLimit } from "../fixtures/engine.js";
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
@@ -201,26 +202,27 @@ const codeOf = async (work: () => unknown): Promise<string | null> => {
 
 /** Both sides as plain data, so a mismatch prints as a readable diff. */
 async function expectSameState(model: Model, h: Real): Promise<void> {
-  const { services, db } = h;
-  const real = await services.accounts.findMany(model.accounts.map((account) => account.id));
+  const { services, sql } = h;
+  // findMany promises the accounts, not their order: PostgreSQL returns an updated row where it now lies.
+  const real = (await services.accounts.findMany(model.accounts.map((account) => account.id))).sort((a, b) => a.id - b.id);
   const balances = await services.accounts.balances(real);
   const statuses = await services.accounts.statuses(real);
   expect(
     real.map((account, index) => ({ id: account.id, policy: account.balancePolicy, status: statuses[index], ...balances[index] })),
   ).toEqual(model.accounts.map((account) => ({ id: account.id, policy: account.policy, status: model.status(account), ...model.balance(account) })));
 
-  const sourceRows = db.$client
-    .prepare("select 'CREDIT_LOT' as kind, id, remaining_micros as remaining from credit_lots union all select 'FLEX_PACK', id, remaining_micros from flex_packs order by 1, 2")
-    .all() as { kind: string; id: number; remaining: number }[];
+  const sourceRows = await sql.rows<{ kind: string; id: number; remaining: number }>(
+    "select 'CREDIT_LOT' as kind, id, remaining_micros as remaining from credit_lots union all select 'FLEX_PACK', id, remaining_micros from flex_packs order by 1, 2",
+  );
   expect(sourceRows.map((row) => `${row.kind}#${row.id}=${row.remaining}`)).toEqual(
     [...model.sources].sort((a, b) => a.kind.localeCompare(b.kind) || a.id - b.id).map((s) => `${s.kind}#${s.id}=${s.remaining}`),
   );
 
-  const allocationRows = db.$client
-    .prepare("select charge_id as charge, source, coalesce(credit_lot_id, flex_pack_id) as sourceId, amount_micros as amount from allocations order by id")
-    .all() as { charge: number; source: string; sourceId: number | null; amount: number }[];
-  const reversed = new Set(db.$client.prepare("select charge_id from reversals").pluck().all() as number[]);
-  const chargeRows = db.$client.prepare("select id, tokens_micros as tokens from usage_charges order by id").all() as { id: number; tokens: number }[];
+  const allocationRows = await sql.rows<{ charge: number; source: string; sourceId: number | null; amount: number }>(
+    `select charge_id as charge, source, coalesce(credit_lot_id, flex_pack_id) as "sourceId", amount_micros as amount from allocations order by id`,
+  );
+  const reversed = new Set(await sql.column<number>("select charge_id from reversals"));
+  const chargeRows = await sql.rows<{ id: number; tokens: number }>("select id, tokens_micros as tokens from usage_charges order by id");
   expect(
     chargeRows.map((row) => ({
       id: row.id,
@@ -470,7 +472,7 @@ it("agrees with a plain model of the rule book after every step of random comman
   const reached = { restricted: 0, settled: 0, reversedDeficit: 0, sameDayPacks: 0, runs: 0, steps: 0 };
   await fc.assert(
     fc.asyncProperty(commands, async (sequence) => {
-      const h = createHarness({ now: START });
+      const h = await createHarness({ now: START });
       try {
         const reseller = await h.services.accounts.createReseller({ name: "Model reseller", tier: "PLATINUM", flexAgreement: true }, OPERATOR);
         const accounts = [];
@@ -488,7 +490,7 @@ it("agrees with a plain model of the rule book after every step of random comman
         if (model.settlements.length > 0) reached.settled++;
         if (model.charges.some((charge) => charge.reversed && charge.parts.some((part) => part.source === "DEFICIT"))) reached.reversedDeficit++;
       } finally {
-        h.close();
+        await h.close();
       }
     }),
     { numRuns: 120, endOnFailure: false },
@@ -502,4 +504,4 @@ it("agrees with a plain model of the rule book after every step of random comman
   expect(reached.settled).toBeGreaterThan(0);
   expect(reached.reversedDeficit).toBeGreaterThan(0);
   expect(reached.sameDayPacks).toBeGreaterThan(0);
-}, 60_000);
+}, timeLimit(60_000));

@@ -21,7 +21,7 @@ describe("importing cloud-credit lots", () => {
   });
 
   it("imports a lot valid one calendar year from purchase (29 February → 28 February)", async () => {
-    h = createHarness();
+    h = await createHarness();
     const account = await anAccount(h);
     const lot = await h.services.funding.importCreditLot(lotImport(account.id, { purchasedAt: at("2020-02-29T10:00:00Z") }), OPERATOR);
     expect(iso(lot.expiresAt)).toBe("2021-02-28T10:00:00.000Z");
@@ -30,12 +30,12 @@ describe("importing cloud-credit lots", () => {
   });
 
   it("returns the same lot when the same external reference and payload come again, writing nothing", async () => {
-    h = createHarness();
+    h = await createHarness();
     const account = await anAccount(h);
     const first = await h.services.funding.importCreditLot(lotImport(account.id), OPERATOR);
-    const before = dbSnapshot(h.db);
+    const before = await dbSnapshot(h.sql);
     expect(await h.services.funding.importCreditLot(lotImport(account.id), OPERATOR)).toEqual(first);
-    expect(dbSnapshot(h.db)).toEqual(before);
+    expect(await dbSnapshot(h.sql)).toEqual(before);
   });
 
   it.each<[string, (accountId: number) => Partial<CreditLotImport> | Promise<Partial<CreditLotImport>>]>([
@@ -43,15 +43,15 @@ describe("importing cloud-credit lots", () => {
     ["another purchase date", () => ({ purchasedAt: at("2022-06-02T00:00:00Z") })],
     ["another account", async () => ({ accountId: (await anAccount(h)).id })],
   ])("refuses the same external reference with %s: IDEMPOTENCY_CONFLICT, nothing written", async (_why, change) => {
-    h = createHarness();
+    h = await createHarness();
     const account = await anAccount(h);
     await h.services.funding.importCreditLot(lotImport(account.id), OPERATOR);
     const changed = lotImport(account.id, await change(account.id));
-    await expectRefusedUnchanged(h.db, () => h.services.funding.importCreditLot(changed, OPERATOR), "IDEMPOTENCY_CONFLICT", "input.externalRef");
+    await expectRefusedUnchanged(h.sql, () => h.services.funding.importCreditLot(changed, OPERATOR), "IDEMPOTENCY_CONFLICT", "input.externalRef");
   });
 
   it("accepts a lot bought on the last day cloud credits were sold", async () => {
-    h = createHarness();
+    h = await createHarness();
     const account = await anAccount(h);
     const lot = await h.services.funding.importCreditLot(lotImport(account.id, { purchasedAt: at("2022-11-06T23:59:59.999Z") }), OPERATOR);
     expect(iso(lot.expiresAt)).toBe("2023-11-06T23:59:59.999Z");
@@ -61,18 +61,18 @@ describe("importing cloud-credit lots", () => {
     ["on the day Flex launched", "2022-11-07T00:00:00Z"],
     ["long after", "2024-01-01T00:00:00Z"],
   ])("refuses a lot bought %s: CREDIT_SALES_ENDED, nothing written", async (_why, purchasedAt) => {
-    h = createHarness();
+    h = await createHarness();
     const account = await anAccount(h);
     const input = lotImport(account.id, { purchasedAt: at(purchasedAt) });
-    await expectRefusedUnchanged(h.db, () => h.services.funding.importCreditLot(input, OPERATOR), "CREDIT_SALES_ENDED", "input.purchasedAt");
+    await expectRefusedUnchanged(h.sql, () => h.services.funding.importCreditLot(input, OPERATOR), "CREDIT_SALES_ENDED", "input.purchasedAt");
   });
 
   it("honours a configured end of credit sales", async () => {
-    h = createHarness({ rules: { creditSalesEndAt: at("2022-12-01T00:00:00Z") } });
+    h = await createHarness({ rules: { creditSalesEndAt: at("2022-12-01T00:00:00Z") } });
     const account = await anAccount(h);
     expect((await h.services.funding.importCreditLot(lotImport(account.id, { purchasedAt: at("2022-11-20T00:00:00Z") }), OPERATOR)).id).toBeGreaterThan(0);
     const late = lotImport(account.id, { purchasedAt: at("2022-12-01T00:00:00Z"), externalRef: "late" });
-    await expectRefusedUnchanged(h.db, () => h.services.funding.importCreditLot(late, OPERATOR), "CREDIT_SALES_ENDED", "input.purchasedAt");
+    await expectRefusedUnchanged(h.sql, () => h.services.funding.importCreditLot(late, OPERATOR), "CREDIT_SALES_ENDED", "input.purchasedAt");
   });
 
   it.each<[string, (accountId: number) => CreditLotImport, ErrorCode, string]>([
@@ -83,9 +83,9 @@ describe("importing cloud-credit lots", () => {
     ["an external reference with a space", (id) => lotImport(id, { externalRef: "lot 1" }), "BAD_USER_INPUT", "input.externalRef"],
     ["a purchase more than 5 minutes ahead", (id) => lotImport(id, { purchasedAt: at("2022-06-01T00:05:00.001Z") }), "BAD_USER_INPUT", "input.purchasedAt"],
   ])("refuses %s, writing nothing", async (_why, input, code, field) => {
-    h = createHarness({ now: "2022-06-01T00:00:00Z" });
+    h = await createHarness({ now: "2022-06-01T00:00:00Z" });
     const account = await anAccount(h);
-    await expectRefusedUnchanged(h.db, () => h.services.funding.importCreditLot(input(account.id), OPERATOR), code, field);
+    await expectRefusedUnchanged(h.sql, () => h.services.funding.importCreditLot(input(account.id), OPERATOR), code, field);
   });
 });
 
@@ -100,7 +100,7 @@ describe("recording Flex purchases", () => {
   });
 
   it("records a pack valid one year with its channel, reseller, order and price", async () => {
-    h = createHarness();
+    h = await createHarness();
     const account = await anAccount(h);
     const reseller = await aReseller(h);
     const pack = await h.services.funding.recordFlexPurchase(
@@ -113,12 +113,12 @@ describe("recording Flex purchases", () => {
   });
 
   it("returns the same pack when the same order reference and payload come again, writing nothing", async () => {
-    h = createHarness();
+    h = await createHarness();
     const account = await anAccount(h);
     const first = await h.services.funding.recordFlexPurchase(purchase(account.id), OPERATOR);
-    const before = dbSnapshot(h.db);
+    const before = await dbSnapshot(h.sql);
     expect(await h.services.funding.recordFlexPurchase(purchase(account.id), OPERATOR)).toEqual(first);
-    expect(dbSnapshot(h.db)).toEqual(before);
+    expect(await dbSnapshot(h.sql)).toEqual(before);
   });
 
   it.each<[string, (accountId: number) => Partial<FlexPurchase> | Promise<Partial<FlexPurchase>>]>([
@@ -127,15 +127,15 @@ describe("recording Flex purchases", () => {
     ["a price where none was given", () => ({ unitPrice: "550", currency: "JPY" })],
     ["another account", async () => ({ accountId: (await anAccount(h)).id })],
   ])("refuses the same order reference with %s: IDEMPOTENCY_CONFLICT, nothing written", async (_why, change) => {
-    h = createHarness();
+    h = await createHarness();
     const account = await anAccount(h);
     await h.services.funding.recordFlexPurchase(purchase(account.id), OPERATOR);
     const changed = purchase(account.id, await change(account.id));
-    await expectRefusedUnchanged(h.db, () => h.services.funding.recordFlexPurchase(changed, OPERATOR), "IDEMPOTENCY_CONFLICT", "input.orderRef");
+    await expectRefusedUnchanged(h.sql, () => h.services.funding.recordFlexPurchase(changed, OPERATOR), "IDEMPOTENCY_CONFLICT", "input.orderRef");
   });
 
   it("scopes order references per seller: two resellers and the eStore may each use the same one", async () => {
-    h = createHarness();
+    h = await createHarness();
     const account = await anAccount(h);
     const [sakura, fuji] = [await aReseller(h), await aReseller(h)];
     const fromSakura = await h.services.funding.recordFlexPurchase(purchase(account.id, { channel: "RESELLER", resellerId: sakura.id }), OPERATOR);
@@ -146,22 +146,22 @@ describe("recording Flex purchases", () => {
     // Within one seller the reference stays the idempotency key: a replay, or a conflict.
     expect(await h.services.funding.recordFlexPurchase(purchase(account.id, { channel: "RESELLER", resellerId: fuji.id }), OPERATOR)).toEqual(fromFuji);
     const changed = purchase(account.id, { channel: "RESELLER", resellerId: fuji.id, tokensMicros: tokens("200") });
-    await expectRefusedUnchanged(h.db, () => h.services.funding.recordFlexPurchase(changed, OPERATOR), "IDEMPOTENCY_CONFLICT", "input.orderRef");
+    await expectRefusedUnchanged(h.sql, () => h.services.funding.recordFlexPurchase(changed, OPERATOR), "IDEMPOTENCY_CONFLICT", "input.orderRef");
   });
 
   it.each([
     ["has not signed the Flex agreement", { flexAgreement: false, active: true }],
     ["is no longer active", { flexAgreement: true, active: false }],
   ])("refuses a reseller that %s: RESELLER_NOT_FLEX_AUTHORIZED, nothing written", async (_why, reseller) => {
-    h = createHarness();
+    h = await createHarness();
     const account = await anAccount(h);
     const { id } = await aReseller(h, reseller);
     const input = purchase(account.id, { channel: "RESELLER", resellerId: id });
-    await expectRefusedUnchanged(h.db, () => h.services.funding.recordFlexPurchase(input, OPERATOR), "RESELLER_NOT_FLEX_AUTHORIZED", "input.resellerId");
+    await expectRefusedUnchanged(h.sql, () => h.services.funding.recordFlexPurchase(input, OPERATOR), "RESELLER_NOT_FLEX_AUTHORIZED", "input.resellerId");
   });
 
   it("lets authorised resellers sell Flex from launch, before the eStore opened", async () => {
-    h = createHarness();
+    h = await createHarness();
     const account = await anAccount(h);
     const reseller = await aReseller(h);
     const pack = await h.services.funding.recordFlexPurchase(purchase(account.id, { channel: "RESELLER", resellerId: reseller.id, purchasedAt: at("2022-11-07T00:00:00Z") }), OPERATOR);
@@ -169,10 +169,10 @@ describe("recording Flex purchases", () => {
   });
 
   it("refuses an eStore purchase before 2023-07-07: ESTORE_NOT_AVAILABLE, nothing written", async () => {
-    h = createHarness();
+    h = await createHarness();
     const account = await anAccount(h);
     const input = purchase(account.id, { purchasedAt: at("2023-07-06T23:59:59.999Z") });
-    await expectRefusedUnchanged(h.db, () => h.services.funding.recordFlexPurchase(input, OPERATOR), "ESTORE_NOT_AVAILABLE", "input.purchasedAt");
+    await expectRefusedUnchanged(h.sql, () => h.services.funding.recordFlexPurchase(input, OPERATOR), "ESTORE_NOT_AVAILABLE", "input.purchasedAt");
     expect((await h.services.funding.recordFlexPurchase(purchase(account.id, { purchasedAt: at("2023-07-07T00:00:00Z") }), OPERATOR)).channel).toBe("ESTORE");
   });
 
@@ -186,13 +186,13 @@ describe("recording Flex purchases", () => {
     ["100.000001", false],
     ["0", false],
   ])("%s tokens: accepted only as whole tokens, at least 100 → %s", async (amount, accepted) => {
-    h = createHarness();
+    h = await createHarness();
     const account = await anAccount(h);
     const input = purchase(account.id, { tokensMicros: tokens(amount) });
     if (accepted) {
       expect(formatMicros((await h.services.funding.recordFlexPurchase(input, OPERATOR)).tokensMicros)).toBe(amount);
     } else {
-      await expectRefusedUnchanged(h.db, () => h.services.funding.recordFlexPurchase(input, OPERATOR), "BAD_USER_INPUT", "input.tokens");
+      await expectRefusedUnchanged(h.sql, () => h.services.funding.recordFlexPurchase(input, OPERATOR), "BAD_USER_INPUT", "input.tokens");
     }
   });
 
@@ -209,38 +209,38 @@ describe("recording Flex purchases", () => {
     ["an empty order reference", (id) => purchase(id, { orderRef: "" }), "BAD_USER_INPUT", "input.orderRef"],
     ["a purchase more than 5 minutes ahead", (id) => purchase(id, { purchasedAt: at("2024-06-01T00:05:00.001Z") }), "BAD_USER_INPUT", "input.purchasedAt"],
   ])("refuses %s, writing nothing", async (_why, input, code, field) => {
-    h = createHarness();
+    h = await createHarness();
     const account = await anAccount(h);
     const reseller = await aReseller(h);
-    await expectRefusedUnchanged(h.db, () => h.services.funding.recordFlexPurchase(input(account.id, reseller.id), OPERATOR), code, field);
+    await expectRefusedUnchanged(h.sql, () => h.services.funding.recordFlexPurchase(input(account.id, reseller.id), OPERATOR), code, field);
   });
 });
 
 describe("new funds settle the deficit first", () => {
   it("owing 5 and buying 100 leaves 95 available and the account ACTIVE", async () => {
-    h = createHarness();
+    h = await createHarness();
     const account = await anAccount(h);
     const { charge } = await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "10" }));
-    expect(deficitOf(h.db, account.id)).toBe("5");
+    expect(await deficitOf(h.sql, account.id)).toBe("5");
     expect(await h.statusOf(account.id)).toBe("GRACE");
 
     const pack = await aFlexPack(h, account.id, { tokens: "100" });
     expect(formatMicros(pack.remainingMicros)).toBe("95");
-    expect(deficitOf(h.db, account.id)).toBe("0");
+    expect(await deficitOf(h.sql, account.id)).toBe("0");
     expect(await h.statusOf(account.id)).toBe("ACTIVE");
     const balance = await h.balanceOf(account.id);
     expect(formatMicros(balance.availableMicros)).toBe("95");
     expect(balance.graceEndsAt).toBeNull();
     // The settlement names the deficit it paid and the pack that paid it.
-    const deficitAllocation = scalar(h.db, "select id from allocations where charge_id = ? and source = 'DEFICIT'", charge.id);
-    expect(h.db.$client.prepare("select allocation_id, source, flex_pack_id, amount_micros from deficit_settlements").all()).toEqual([
+    const deficitAllocation = await scalar(h.sql, "select id from allocations where charge_id = ? and source = 'DEFICIT'", charge.id);
+    expect(await h.sql.rows("select allocation_id, source, flex_pack_id, amount_micros from deficit_settlements order by id")).toEqual([
       { allocation_id: deficitAllocation, source: "FLEX_PACK", flex_pack_id: pack.id, amount_micros: Number(tokens("5")) },
     ]);
     expect(await h.services.ledger.verify()).toEqual([]);
   });
 
   it("owing 101 after grace and buying 100 still owes 1 and stays RESTRICTED until the next purchase", async () => {
-    h = createHarness();
+    h = await createHarness();
     const account = await anAccount(h);
     await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "202" }));
     h.advance(GRACE_PERIOD_MS);
@@ -248,29 +248,27 @@ describe("new funds settle the deficit first", () => {
 
     const first = await aFlexPack(h, account.id, { tokens: "100" });
     expect(formatMicros(first.remainingMicros)).toBe("0");
-    expect(deficitOf(h.db, account.id)).toBe("1");
+    expect(await deficitOf(h.sql, account.id)).toBe("1");
     expect(formatMicros((await h.balanceOf(account.id)).availableMicros)).toBe("-1");
     expect(await h.statusOf(account.id)).toBe("RESTRICTED");
-    await expectRefusedUnchanged(h.db, () => h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: h.now() })), "ACCOUNT_RESTRICTED", undefined);
+    await expectRefusedUnchanged(h.sql, () => h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: h.now() })), "ACCOUNT_RESTRICTED", undefined);
 
     const second = await aFlexPack(h, account.id, { tokens: "100" });
     expect(formatMicros(second.remainingMicros)).toBe("99");
-    expect(deficitOf(h.db, account.id)).toBe("0");
+    expect(await deficitOf(h.sql, account.id)).toBe("0");
     expect(await h.statusOf(account.id)).toBe("ACTIVE");
     const { charge } = await h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: h.now() }));
-    expect(receiptOf(h.db, charge.id)).toEqual([`FLEX_PACK#${second.id}:0.5`]);
+    expect(await receiptOf(h.sql, charge.id)).toEqual([`FLEX_PACK#${second.id}:0.5`]);
     expect(await h.services.ledger.verify()).toEqual([]);
   });
 
   it("pays the oldest deficit first across several charges", async () => {
-    h = createHarness();
+    h = await createHarness();
     const account = await anAccount(h);
     const older = (await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "4" }))).charge;
     const newer = (await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "6" }))).charge;
     const pack = await aFlexPack(h, account.id, { tokens: "100" });
-    const paid = h.db.$client
-      .prepare("select a.charge_id as charge, s.amount_micros as amount from deficit_settlements s join allocations a on a.id = s.allocation_id order by s.id")
-      .all();
+    const paid = await h.sql.rows("select a.charge_id as charge, s.amount_micros as amount from deficit_settlements s join allocations a on a.id = s.allocation_id order by s.id");
     expect(paid).toEqual([
       { charge: older.id, amount: Number(tokens("2")) },
       { charge: newer.id, amount: Number(tokens("3")) },
@@ -280,35 +278,35 @@ describe("new funds settle the deficit first", () => {
   });
 
   it("settles from an imported lot as well", async () => {
-    h = createHarness({ now: "2022-10-15T00:00:00Z" });
+    h = await createHarness({ now: "2022-10-15T00:00:00Z" });
     const account = await anAccount(h);
     await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "10", occurredAt: at("2022-10-14T00:00:00Z") }));
     const lot = await aCreditLot(h, account.id, { amount: "100", purchasedAt: at("2022-10-01T00:00:00Z") });
     expect(formatMicros(lot.remainingMicros)).toBe("95");
-    expect(deficitOf(h.db, account.id)).toBe("0");
+    expect(await deficitOf(h.sql, account.id)).toBe("0");
     expect(await h.services.ledger.verify()).toEqual([]);
   });
 
   it("settles nothing from funds already expired when booked", async () => {
-    h = createHarness();
+    h = await createHarness();
     const account = await anAccount(h);
     await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "10" }));
     const lot = await aCreditLot(h, account.id, { amount: "100", purchasedAt: at("2022-01-01T00:00:00Z") });
     expect(formatMicros(lot.remainingMicros)).toBe("100");
-    expect(deficitOf(h.db, account.id)).toBe("5");
-    expect(scalar(h.db, "select count(*) from deficit_settlements")).toBe(0);
+    expect(await deficitOf(h.sql, account.id)).toBe("5");
+    expect(await scalar(h.sql, "select count(*) from deficit_settlements")).toBe(0);
   });
 
   it("does not settle twice when a purchase is replayed", async () => {
-    h = createHarness();
+    h = await createHarness();
     const account = await anAccount(h);
     await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "10" }));
     const input: FlexPurchase = { accountId: account.id, tokensMicros: tokens("100"), purchasedAt: h.now(), channel: "ESTORE", orderRef: "order-replayed" };
     await h.services.funding.recordFlexPurchase(input, OPERATOR);
     await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "400", occurredAt: h.now() }));
-    expect(deficitOf(h.db, account.id)).toBe("105");
-    const before = dbSnapshot(h.db);
+    expect(await deficitOf(h.sql, account.id)).toBe("105");
+    const before = await dbSnapshot(h.sql);
     expect(formatMicros((await h.services.funding.recordFlexPurchase(input, OPERATOR)).remainingMicros)).toBe("0");
-    expect(dbSnapshot(h.db)).toEqual(before);
+    expect(await dbSnapshot(h.sql)).toEqual(before);
   });
 });

@@ -8,7 +8,7 @@ import { dbSnapshot, deficitOf, scalar } from "../fixtures/ledger-assertions.js"
 
 let h: Harness;
 beforeEach(async () => {
-  h = createHarness();
+  h = await createHarness();
   // One token per call: quantities read as the tokens they cost.
   await h.services.prices.publish({ apiCode: "test/one-token-call", meter: "CALL", unitQuantity: 1, tokensPerUnitMicros: tokens("1"), note: "test" }, OPERATOR);
 });
@@ -41,14 +41,14 @@ describe("the deficit bound", () => {
     const account = await anAccount(h);
     await h.services.rating.recordUsage(call(account.id, formatMicros(MAX_DEFICIT_MICROS - 1n)));
     await h.services.rating.recordUsage(call(account.id, "0.000001"));
-    expect(deficitOf(h.db, account.id)).toBe("1000000000");
+    expect(await deficitOf(h.sql, account.id)).toBe("1000000000");
 
-    const before = dbSnapshot(h.db);
+    const before = await dbSnapshot(h.sql);
     const beyond = call(account.id, "0.000001");
     for (const attempt of [() => h.services.rating.recordUsage(beyond), () => h.services.rating.quoteUsage(beyond)]) {
       await expect(attempt()).rejects.toThrow(expect.objectContaining({ code: "INSUFFICIENT_BALANCE", field: "input.quantity", message: expect.stringMatching(/may not exceed 1000000000 tokens/) }));
     }
-    expect(dbSnapshot(h.db)).toEqual(before);
+    expect(await dbSnapshot(h.sql)).toEqual(before);
     // Free usage still goes through.
     expect((await h.services.rating.recordUsage(call(account.id, "0"))).charge.tokensMicros).toBe(0n);
   });
@@ -57,10 +57,10 @@ describe("the deficit bound", () => {
     const debtor = await anAccount(h);
     // Nine billion tokens fit a safe integer of micros; ten do not. Only the first billion is owed.
     for (let i = 0; i < 9; i++) await answersOf([call(debtor.id, "1000000000")]);
-    expect(deficitOf(h.db, debtor.id)).toBe("1000000000");
+    expect(await deficitOf(h.sql, debtor.id)).toBe("1000000000");
 
     expect(await answersOf(await besideFiveHundred(call(debtor.id, "1000000000")))).toEqual({ charged: 500, INSUFFICIENT_BALANCE: 1 });
-    expect(scalar(h.db, "select count(*) from usage_charges")).toBe(501);
+    expect(await scalar(h.sql, "select count(*) from usage_charges")).toBe(501);
     expect(await h.services.ledger.verify()).toEqual([]);
   });
 });
@@ -69,22 +69,21 @@ describe("an unexpected error in one event of a group", () => {
   it("fails that event alone with INTERNAL_SERVER_ERROR: its 500 neighbours are charged", async () => {
     const broken = await anAccount(h);
     // A stored amount outside the safe-integer range cannot be read: an error no rule foresees.
-    h.db.$client.prepare("update accounts set deficit_micros = 9007199254740993 where id = ?").run(broken.id);
+    await h.sql.run("update accounts set deficit_micros = 9007199254740993 where id = ?", broken.id);
     const settled = await Promise.allSettled([h.services.usageBatcher.record(call(broken.id, "1"))]);
     expect(settled[0]).toMatchObject({ status: "rejected", reason: { code: "INTERNAL_SERVER_ERROR", message: expect.not.stringMatching(/safe integer/) } });
 
     expect(await answersOf(await besideFiveHundred(call(broken.id, "1")))).toEqual({ charged: 500, INTERNAL_SERVER_ERROR: 1 });
-    expect(scalar(h.db, "select count(*) from usage_charges where account_id = ?", broken.id)).toBe(0);
+    expect(await scalar(h.sql, "select count(*) from usage_charges where account_id = ?", broken.id)).toBe(0);
   });
 
   it("isolates an event whose write a storage trigger aborts, and the batch result names it", async () => {
     const [first, second] = [await anAccount(h), await anAccount(h)];
-    h.db.$client.exec(`create trigger inject_fault before insert on usage_charges
-      when new.account_id = ${second.id} begin select raise(abort, 'injected storage fault'); end`);
+    await h.sql.injectFault({ table: "usage_charges", before: "insert", when: `new.account_id = ${second.id}` });
     const results = await h.services.rating.recordUsageBatch([call(first.id, "2"), call(second.id, "3"), call(first.id, "4")]);
     expect(results.map((result) => (result.error ? result.error.code : formatMicros(result.charge.tokensMicros)))).toEqual(["2", "INTERNAL_SERVER_ERROR", "4"]);
-    expect(deficitOf(h.db, first.id)).toBe("6");
-    expect(deficitOf(h.db, second.id)).toBe("0");
+    expect(await deficitOf(h.sql, first.id)).toBe("6");
+    expect(await deficitOf(h.sql, second.id)).toBe("0");
     expect(await h.services.ledger.verify()).toEqual([]);
   });
 });

@@ -24,7 +24,7 @@ describe("balance forecast", () => {
    * (2024-06-01). One token a day was used over the last 30 days, plus one older token.
    */
   async function packExpiringIn30DaysAtOneTokenADay() {
-    h = createHarness({ now: "2024-06-01T00:00:00Z" });
+    h = await createHarness({ now: "2024-06-01T00:00:00Z" });
     const account = await anAccount(h);
     await aFlexPack(h, account.id, { tokens: "100", purchasedAt: at("2023-07-01T00:00:00Z"), channel: "RESELLER", resellerId: (await aReseller(h)).id });
     await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "2", occurredAt: at("2024-04-20T12:00:00Z") }));
@@ -66,14 +66,14 @@ describe("balance forecast", () => {
   });
 
   it("forecasts no depletion for an account that used nothing, and every held token expiring", async () => {
-    h = createHarness({ now: "2024-06-01T00:00:00Z" });
+    h = await createHarness({ now: "2024-06-01T00:00:00Z" });
     const account = await anAccount(h);
     await aFlexPack(h, account.id, { tokens: "100" });
     expect(await shownForecast(account.id)).toEqual({ burnRatePerDay: "0", depletesAt: null, expiringWithin90Days: "0", expiringUnused: "100" });
   });
 
   it("refuses an unknown account", async () => {
-    h = createHarness();
+    h = await createHarness();
     expect(await refusalOf(() => h.services.insight.forecast(999))).toMatchObject({ code: "NOT_FOUND", field: "accountId" });
   });
 });
@@ -87,7 +87,7 @@ describe("balance alerts", () => {
     ]);
 
   it("appear when their condition starts and clear when it ends", async () => {
-    h = createHarness({ now: "2024-06-01T00:00:00Z" });
+    h = await createHarness({ now: "2024-06-01T00:00:00Z" });
     const account = await anAccount(h);
     await aFlexPack(h, account.id, { tokens: "100" }); // bought 2024-05-31, expires 2025-05-31
     expect(await kinds(account.id)).toEqual([]);
@@ -124,14 +124,14 @@ describe("balance alerts", () => {
   });
 
   it("refuses an unknown account", async () => {
-    h = createHarness();
+    h = await createHarness();
     expect(await refusalOf(() => h.services.insight.alerts(999))).toMatchObject({ code: "NOT_FOUND", field: "accountId" });
   });
 });
 
 describe("usage authorization", () => {
   async function accounts() {
-    h = createHarness({ now: "2024-06-01T00:00:00Z" });
+    h = await createHarness({ now: "2024-06-01T00:00:00Z" });
     await h.services.prices.publish(
       { apiCode: "data-management/storage", meter: "MEGABYTE", unitQuantity: 1, tokensPerUnitMicros: 0n, note: "free API" },
       OPERATOR,

@@ -25,7 +25,7 @@ async function allCharges(accountId: number): Promise<UsageCharge[]> {
 describe("balance as of a date", () => {
   /** A 100-token pack; 10 tokens used on 10 May, 5 on 20 May, 2 on 12 May reported late; the 10 reversed on 1 June. */
   async function usageBetweenTwoDates() {
-    h = createHarness({ now: "2024-05-01T00:00:00Z" });
+    h = await createHarness({ now: "2024-05-01T00:00:00Z" });
     const account = await anAccount(h);
     await aFlexPack(h, account.id, { tokens: "100", purchasedAt: at("2024-05-01T00:00:00Z") });
     h.setNow("2024-05-10T13:00:00Z");
@@ -65,7 +65,7 @@ describe("balance as of a date", () => {
   });
 
   it("shows a deficit while it was owed, and the pack that later paid it less what it paid", async () => {
-    h = createHarness({ now: "2024-05-10T13:00:00Z" });
+    h = await createHarness({ now: "2024-05-10T13:00:00Z" });
     const account = await anAccount(h);
     const { charge } = await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "20", occurredAt: at("2024-05-10T12:00:00Z") }));
     h.setNow("2024-05-20T00:00:00Z");
@@ -90,7 +90,7 @@ describe("balance as of a date", () => {
   });
 
   it("splits cloud credits from Flex tokens and drops the lot the day it expires", async () => {
-    h = createHarness({ now: "2022-10-01T00:00:00Z" });
+    h = await createHarness({ now: "2022-10-01T00:00:00Z" });
     const account = await anAccount(h);
     await aCreditLot(h, account.id, { amount: "30", purchasedAt: at("2022-01-15T00:00:00Z") });
     await aFlexPack(h, account.id, { tokens: "100", purchasedAt: at("2022-09-01T00:00:00Z"), channel: "RESELLER", resellerId: (await aReseller(h)).id });
@@ -117,7 +117,7 @@ describe("balance as of a date", () => {
     ["an unknown account", 999, "2024-05-01T00:00:00Z", "NOT_FOUND", "accountId"],
     ["a date more than 5 minutes ahead", null, "2024-06-01T00:05:01Z", "BAD_USER_INPUT", "asOf"],
   ] as const)("refuses %s", async (_what, id, asOf, code, field) => {
-    h = createHarness({ now: "2024-06-01T00:00:00Z" });
+    h = await createHarness({ now: "2024-06-01T00:00:00Z" });
     const account = await anAccount(h);
     expect(await refusalOf(() => h.services.insight.balanceAsOf(id ?? account.id, at(asOf)))).toMatchObject({ code, field });
   });
@@ -125,7 +125,7 @@ describe("balance as of a date", () => {
 
 describe("usage summary", () => {
   async function seededUsage() {
-    h = createHarness({ now: "2024-06-01T00:00:00Z" });
+    h = await createHarness({ now: "2024-06-01T00:00:00Z" });
     const account = await anAccount(h);
     const other = await anAccount(h);
     await aFlexPack(h, account.id, { tokens: "1000", purchasedAt: at("2024-03-01T00:00:00Z") });
@@ -217,7 +217,7 @@ describe("usage summary", () => {
 
 describe("usage export", () => {
   it("has one row per standing charge, oldest first, equal to the charge and what paid it", async () => {
-    h = createHarness({ now: "2022-10-01T00:00:00Z" });
+    h = await createHarness({ now: "2022-10-01T00:00:00Z" });
     const account = await anAccount(h);
     await aCreditLot(h, account.id, { amount: "1", purchasedAt: at("2022-01-15T00:00:00Z") });
     await aFlexPack(h, account.id, { tokens: "100", purchasedAt: at("2022-09-01T00:00:00Z"), channel: "RESELLER", resellerId: (await aReseller(h)).id });
@@ -267,7 +267,7 @@ describe("usage export", () => {
   });
 
   it("streams more charges than one page, in order, ties on the same instant included", async () => {
-    h = createHarness({ now: "2024-06-01T00:00:00Z" });
+    h = await createHarness({ now: "2024-06-01T00:00:00Z" });
     const account = await anAccount(h);
     const instants = ["2024-05-03T00:00:00Z", "2024-05-01T00:00:00Z", "2024-05-02T00:00:00Z"].map(at);
     for (let batch = 0; batch < 2; batch++) {
@@ -284,7 +284,7 @@ describe("usage export", () => {
   });
 
   it("leaves the database free for writes while a download is half read", async () => {
-    h = createHarness({ now: "2024-06-01T00:00:00Z" });
+    h = await createHarness({ now: "2024-06-01T00:00:00Z" });
     const account = await anAccount(h);
     await aFlexPack(h, account.id);
     for (let i = 0; i < 3; i++) await h.services.rating.recordUsage(aUsageEvent(account.id));
@@ -299,7 +299,7 @@ describe("usage export", () => {
     ["to before from", 0, "2024-05-02", "2024-05-01", "BAD_USER_INPUT", "to"],
     ["an unknown account", 999, "2024-05-01", "2024-05-02", "NOT_FOUND", "accountId"],
   ] as const)("refuses %s when called, before any row is read", async (_what, id, from, to, code, field) => {
-    h = createHarness({ now: "2024-06-01T00:00:00Z" });
+    h = await createHarness({ now: "2024-06-01T00:00:00Z" });
     const account = await anAccount(h);
     expect(await refusalOf(() => h.services.insight.exportUsage(id || account.id, at(from), at(to)))).toMatchObject({ code, field });
   });

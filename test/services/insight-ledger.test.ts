@@ -7,7 +7,7 @@ afterEach(() => h.close());
 
 describe("ledger facts the reports rely on", () => {
   it("marks as reversed only the charge that was reversed", async () => {
-    h = createHarness({ now: "2024-06-01T00:00:00Z" });
+    h = await createHarness({ now: "2024-06-01T00:00:00Z" });
     const account = await anAccount(h);
     await aFlexPack(h, account.id);
     const charges = [];
@@ -25,7 +25,7 @@ describe("ledger facts the reports rely on", () => {
   });
 
   it("lets a second purchase settle what the first left of a deficit", async () => {
-    h = createHarness({ now: "2024-06-01T00:00:00Z" });
+    h = await createHarness({ now: "2024-06-01T00:00:00Z" });
     const other = await anAccount(h);
     await aFlexPack(h, other.id);
     await h.services.rating.recordUsage(aUsageEvent(other.id));

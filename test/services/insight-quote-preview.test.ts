@@ -3,17 +3,13 @@ import { formatMicros } from "../../server/core/money.js";
 import type { UsageEvent } from "../../server/services/rating.service.js";
 import type { PricePublication } from "../../server/services/prices.service.js";
 import { aCreditLot, aFlexPack, anAccount, aReseller, at, aUsageEvent, createHarness, type Harness, OPERATOR, tokens } from "../fixtures/harness.js";
-import { refusalOf } from "../fixtures/ledger-assertions.js";
+import { dbSnapshot, refusalOf } from "../fixtures/ledger-assertions.js";
 
 let h: Harness;
 afterEach(() => h.close());
 
 /** Every table's rows, so "writes nothing" compares whole contents. */
-function contents(): Record<string, unknown[]> {
-  const sqlite = h.db.$client;
-  const tables = sqlite.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name").pluck().all() as string[];
-  return Object.fromEntries(tables.map((table) => [table, sqlite.prepare(`select * from "${table}" order by rowid`).all()]));
-}
+const contents = () => dbSnapshot(h.sql);
 
 describe("a quote", () => {
   it.each([
@@ -45,14 +41,14 @@ describe("a quote", () => {
       sources: [],
     },
   ])("equals the charge that follows it: $name", async ({ now, fund, event, tokens: cost, sources }) => {
-    h = createHarness({ now });
+    h = await createHarness({ now });
     const account = await anAccount(h);
     await fund(account.id);
     const usage: UsageEvent = aUsageEvent(account.id, event);
 
-    const before = contents();
+    const before = await contents();
     const quote = await h.services.rating.quoteUsage(usage);
-    expect(contents()).toEqual(before);
+    expect(await contents()).toEqual(before);
 
     const { charge } = await h.services.rating.recordUsage(usage);
     expect(formatMicros(quote.tokensMicros)).toBe(cost);
@@ -79,7 +75,7 @@ describe("price-change preview", () => {
 
   /** Two accounts' Model Derivative usage around the last 30 days (now is 2024-06-01). */
   async function seededUsage() {
-    h = createHarness({ now: "2024-06-01T00:00:00Z" });
+    h = await createHarness({ now: "2024-06-01T00:00:00Z" });
     const a = await anAccount(h);
     const b = await anAccount(h);
     await aFlexPack(h, a.id, { tokens: "100", purchasedAt: at("2024-04-01T00:00:00Z") });
@@ -155,7 +151,7 @@ describe("price-change preview", () => {
   });
 
   it("re-rates each event with its own rounding", async () => {
-    h = createHarness({ now: "2024-06-01T00:00:00Z" });
+    h = await createHarness({ now: "2024-06-01T00:00:00Z" });
     const account = await anAccount(h);
     await aFlexPack(h, account.id);
     for (let i = 0; i < 3; i++) await h.services.rating.recordUsage(aUsageEvent(account.id, { apiCode: "design-automation/revit", quantity: "217" }));
@@ -168,7 +164,7 @@ describe("price-change preview", () => {
   });
 
   it("lists who pays: each account's tokens, change, zero-charge events, and whose balance runs out sooner", async () => {
-    h = createHarness({ now: "2024-06-01T00:00:00Z" });
+    h = await createHarness({ now: "2024-06-01T00:00:00Z" });
     const day = 86_400_000;
     const heavy = await anAccount(h, { name: "Heavy user" });
     const light = await anAccount(h, { name: "Failed jobs only" });
@@ -210,9 +206,9 @@ describe("price-change preview", () => {
 
   it("writes nothing", async () => {
     await seededUsage();
-    const before = contents();
+    const before = await contents();
     await h.services.insight.previewPriceChange(complexJob(), 30);
-    expect(contents()).toEqual(before);
+    expect(await contents()).toEqual(before);
   });
 
   it.each([

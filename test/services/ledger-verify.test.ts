@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { OPERATOR, aCreditLot, aFlexPack, anAccount, at, aUsageEvent, createHarness, type Harness, tokens } from "../fixtures/harness.js";
 
 let h: Harness;
-beforeEach(() => {
-  h = createHarness({ now: "2023-08-01T00:00:00Z" });
+beforeEach(async () => {
+  h = await createHarness({ now: "2023-08-01T00:00:00Z" });
 });
 afterEach(() => h.close());
 
@@ -43,7 +43,7 @@ describe("ledger verification", () => {
   ] as const)("reports a %s whose stored figure drifted (%s.%s of the %s)", async (entity, table, column, which, recomputed) => {
     const entities = await busyLedger();
     const id = entities[which].id;
-    h.db.$client.prepare(`update ${table} set ${column} = ${column} + 7 where id = ?`).run(id);
+    await h.sql.run(`update ${table} set ${column} = ${column} + 7 where id = ?`, id);
     expect(await h.services.ledger.verify()).toEqual([{ entity, id, storedMicros: recomputed + 7n, recomputedMicros: recomputed }]);
   });
 

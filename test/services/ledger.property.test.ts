@@ -1,6 +1,6 @@
 /**
  * Random sequences of lot imports, Flex purchases, usage, reversals, replays and the passing of
- * time, run against the real SQLite store. After every step the ledger must hold together.
+ * time, run against the real store (SQLite or PostgreSQL). After every step the ledger must hold together.
  */
 import { copyFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -15,7 +15,10 @@ import type { CreditLotImport, FlexPurchase } from "../../server/services/fundin
 import type { UsageEvent } from "../../server/services/rating.service.js";
 import { openDatabase } from "../../server/store/sqlite/database.js";
 import { lotAsSource, packAsSource } from "../../server/store/sources.js";
+import { SqliteStore } from "../../server/store/sqlite/store.js";
+import { ENGINE } from "../fixtures/engine.js";
 import { anAccount, at, createHarness, type Harness, harnessOn, OPERATOR } from "../fixtures/harness.js";
+import { openTestStore, sqliteTestStore, type TestStore } from "../fixtures/test-store.js";
 
 const START = "2024-06-01T00:00:00Z";
 const LOTS_FROM = at("2022-12-01T00:00:00Z");
@@ -67,55 +70,58 @@ type Replayable =
 // Lots may be imported at any time here, so lots and packs overlap as much as the steps like.
 const RULES = { ...DEFAULT_RULES, creditSalesEndAt: at("2100-01-01T00:00:00Z") };
 
-let template: Harness;
+/** On SQLite, the migrated file each run copies; PostgreSQL copies the project's template database. */
+let template: TestStore | null = null;
 let h: Harness;
 let run = 0;
-beforeAll(() => {
-  template = createHarness({ now: START, rules: RULES });
-  template.db.$client.pragma("wal_checkpoint(TRUNCATE)");
+beforeAll(async () => {
+  if (ENGINE !== "sqlite") return;
+  template = await openTestStore();
+  template.file!.db.$client.pragma("wal_checkpoint(TRUNCATE)");
 });
-afterAll(() => template.close());
+afterAll(() => template?.close());
 
 /**
- * Every run gets its own database file, copied from one migrated template (cheaper than
- * migrating again), so a run starts empty and a failing case shrinks on its own data.
+ * Every run gets its own database, copied from one migrated template (cheaper than migrating
+ * again), so a run starts empty and a failing case shrinks on its own data.
  */
-function freshStore(): Harness {
-  const path = join(template.dir, `run-${++run}.sqlite`);
-  copyFileSync(template.path, path);
+async function freshStore(): Promise<Harness> {
+  if (!template?.file) return createHarness({ now: START, rules: RULES });
+  const path = join(template.file.dir, `run-${++run}.sqlite`);
+  copyFileSync(template.file.path, path);
   const db = openDatabase({ path, synchronous: "NORMAL" });
   // These runs test the ledger's logic, not durability; without fsyncs a run costs milliseconds.
   db.$client.pragma("synchronous = OFF");
-  return harnessOn({ db, path, dir: template.dir }, { now: START, rules: RULES }, () => {
-    for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
-  });
+  const file = { db, path, dir: template.file.dir };
+  return harnessOn(
+    sqliteTestStore(file, new SqliteStore(db), () => {
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
+    }),
+    { now: START, rules: RULES },
+  );
 }
 
 const between = (from: number, fraction: number) => from + Math.floor(((h.now() - from) * fraction) / 1000);
-const rows = <T>(query: string, ...params: unknown[]) => h.db.$client.prepare(query).all(...params) as T[];
+const rows = <T>(query: string, ...params: unknown[]) => h.sql.rows<T>(query, ...params);
 
 /**
  * What a write could change, cheaply enough to take around every step: the row count of every
  * table (the ledger is append-only) and every mutable figure (remaining amounts, deficits).
  */
-function digest(): string {
-  const sqlite = h.db.$client;
-  const tables = sqlite.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%'").pluck().all() as string[];
-  const counts = tables.map((table) => `${table}:${sqlite.prepare(`select count(*) from "${table}"`).pluck().get()}`);
-  const figures = sqlite
-    .prepare(
-      `select (select group_concat(id || ':' || remaining_micros) from credit_lots)
-        || '|' || (select group_concat(id || ':' || remaining_micros) from flex_packs)
-        || '|' || (select group_concat(id || ':' || deficit_micros || ':' || coalesce(grace_started_at, '-')) from accounts)`,
-    )
-    .pluck()
-    .get();
-  return `${counts.join(",")}|${figures}`;
+async function digest(): Promise<string> {
+  const counts: string[] = [];
+  for (const table of await h.sql.tables()) counts.push(`${table}:${await h.sql.scalar(`select count(*) from "${table}"`)}`);
+  const figures = [
+    await h.sql.rows("select id, remaining_micros from credit_lots order by id"),
+    await h.sql.rows("select id, remaining_micros from flex_packs order by id"),
+    await h.sql.rows("select id, deficit_micros, grace_started_at from accounts order by id"),
+  ];
+  return `${counts.join(",")}|${JSON.stringify(figures)}`;
 }
 
 /** The call must refuse with one of the allowed codes and write nothing. */
 async function expectRefusedUnchanged(work: () => Promise<unknown>, allowed: readonly ErrorCode[]): Promise<void> {
-  const before = digest();
+  const before = await digest();
   let refused: unknown = null;
   try {
     await work();
@@ -124,7 +130,7 @@ async function expectRefusedUnchanged(work: () => Promise<unknown>, allowed: rea
   }
   expect(refused).toBeInstanceOf(FlexgateError);
   expect(allowed).toContain((refused as FlexgateError).code);
-  expect(digest()).toEqual(before);
+  expect(await digest()).toEqual(before);
 }
 
 async function sourcesOf(accountId: number): Promise<FundingSource[]> {
@@ -138,14 +144,14 @@ async function sourcesOf(accountId: number): Promise<FundingSource[]> {
 async function checkLedger(hardStop: Account): Promise<void> {
   expect(await h.services.ledger.verify()).toEqual([]);
   expect(
-    rows(`select c.id from usage_charges c
+    await rows(`select c.id from usage_charges c
           where c.tokens_micros != coalesce((select sum(a.amount_micros) from allocations a where a.charge_id = c.id), 0)`),
   ).toEqual([]);
-  expect(rows("select id from allocations where amount_micros <= 0")).toEqual([]);
-  expect(rows("select id from credit_lots where remaining_micros < 0 or remaining_micros > amount_micros")).toEqual([]);
-  expect(rows("select id from flex_packs where remaining_micros < 0 or remaining_micros > tokens_micros")).toEqual([]);
-  expect(rows("select id from accounts where deficit_micros < 0")).toEqual([]);
-  expect(rows("select id from allocations where account_id = ? and source = 'DEFICIT'", hardStop.id)).toEqual([]);
+  expect(await rows("select id from allocations where amount_micros <= 0")).toEqual([]);
+  expect(await rows("select id from credit_lots where remaining_micros < 0 or remaining_micros > amount_micros")).toEqual([]);
+  expect(await rows("select id from flex_packs where remaining_micros < 0 or remaining_micros > tokens_micros")).toEqual([]);
+  expect(await rows("select id from accounts where deficit_micros < 0")).toEqual([]);
+  expect(await rows("select id from allocations where account_id = ? and source = 'DEFICIT'", hardStop.id)).toEqual([]);
 }
 
 /**
@@ -179,7 +185,7 @@ async function reverseAndCheck(accountId: number, chargeId: number): Promise<voi
   const expected = new Map<string, bigint>();
   const add = (key: string, amount: number) => expected.set(key, (expected.get(key) ?? 0n) + BigInt(amount));
   let unpaidDeficit = 0n;
-  for (const part of rows<{ id: number; source: string; lot: number | null; pack: number | null; amount: number }>(
+  for (const part of await rows<{ id: number; source: string; lot: number | null; pack: number | null; amount: number }>(
     "select id, source, credit_lot_id as lot, flex_pack_id as pack, amount_micros as amount from allocations where charge_id = ?",
     chargeId,
   )) {
@@ -188,7 +194,7 @@ async function reverseAndCheck(accountId: number, chargeId: number): Promise<voi
       continue;
     }
     let settled = 0;
-    for (const paid of rows<{ source: string; lot: number | null; pack: number | null; amount: number }>(
+    for (const paid of await rows<{ source: string; lot: number | null; pack: number | null; amount: number }>(
       "select source, credit_lot_id as lot, flex_pack_id as pack, amount_micros as amount from deficit_settlements where allocation_id = ?",
       part.id,
     )) {
@@ -232,11 +238,11 @@ async function replay(item: Replayable, conflict: boolean): Promise<void> {
 }
 
 async function execute(steps: readonly Step[]): Promise<void> {
-  h = freshStore();
+  h = await freshStore();
   try {
     await executeOn(steps);
   } finally {
-    h.close();
+    await h.close();
   }
 }
 
@@ -290,9 +296,9 @@ async function executeOn(steps: readonly Step[]): Promise<void> {
       if ((await h.services.ledger.findCharge(target.chargeId))!.reversedAt === null) await reverseAndCheck(target.accountId, target.chargeId);
       else await expectRefusedUnchanged(() => h.services.rating.reverseCharge(target.chargeId, "again", OPERATOR), ["BAD_USER_INPUT"]);
     } else if (current.kind === "replay" && replayables.length > 0) {
-      const before = digest();
+      const before = await digest();
       await replay(replayables[current.pick % replayables.length]!, current.conflict);
-      expect(digest()).toEqual(before);
+      expect(await digest()).toEqual(before);
     } else if (current.kind === "advance") {
       h.advance(current.days * DAY);
     }
@@ -300,9 +306,9 @@ async function executeOn(steps: readonly Step[]): Promise<void> {
   }
 
   // Replaying everything at the end changes nothing either.
-  const before = digest();
+  const before = await digest();
   for (const item of replayables) await replay(item, false);
-  expect(digest()).toEqual(before);
+  expect(await digest()).toEqual(before);
 }
 
 describe("the ledger under random sequences of funding, usage, reversals and replays", () => {

@@ -1,17 +1,15 @@
-import { SqliteStore } from "../../server/store/sqlite/store.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { GRACE_PERIOD_MS } from "../../server/core/account.js";
 import type { ErrorCode } from "../../server/core/errors.js";
 import { formatMicros } from "../../server/core/money.js";
 import type { PricePublication } from "../../server/services/prices.service.js";
 import { createServices } from "../../server/services/index.js";
-import { openDatabase } from "../../server/store/sqlite/database.js";
 import { aFlexPack, anAccount, at, aUsageEvent, createHarness, type Harness, OPERATOR, tokens } from "../fixtures/harness.js";
 import { dbSnapshot, expectRefusedUnchanged, receiptOf, scalar } from "../fixtures/ledger-assertions.js";
 
 let h: Harness;
-beforeEach(() => {
-  h = createHarness();
+beforeEach(async () => {
+  h = await createHarness();
 });
 afterEach(() => h.close());
 
@@ -67,7 +65,7 @@ describe("publishing a price change", () => {
     const account = await anAccount(h);
     await aFlexPack(h, account.id);
     const past = (await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "2" }))).charge;
-    const ledgerBefore = dbSnapshot(h.db);
+    const ledgerBefore = await dbSnapshot(h.sql);
 
     const published = await h.services.prices.publish(aPublication(), OPERATOR);
     expect(published.status).toBe("ACTIVE");
@@ -77,7 +75,7 @@ describe("publishing a price change", () => {
     expect(day(history[1]!.effectiveTo)).toBe("2024-06-01");
 
     // Append-only: no ledger row and no earlier price row changed.
-    const after = dbSnapshot(h.db);
+    const after = await dbSnapshot(h.sql);
     for (const table of ["usage_charges", "allocations", "credit_lots", "flex_packs"]) expect(after[table]).toEqual(ledgerBefore[table]);
     expect(after.price_entries!.slice(0, -1)).toEqual(ledgerBefore.price_entries);
     expect(await h.services.ledger.findCharge(past.id)).toEqual(past);
@@ -113,11 +111,11 @@ describe("publishing a price change", () => {
     await aFlexPack(h, account.id);
     const start = at("2024-07-01T00:00:00Z");
     const scheduled = await h.services.prices.publish(aPublication({ effectiveFrom: start }), OPERATOR);
-    const versions = scalar(h.db, "select count(*) from price_entries");
+    const versions = await scalar(h.sql, "select count(*) from price_entries");
 
     const cancelled = await h.services.prices.cancelScheduled(scheduled.id, "published by mistake", OPERATOR);
     expect(cancelled.status).toBe("CANCELLED");
-    expect(scalar(h.db, "select count(*) from price_entries")).toBe(versions);
+    expect(await scalar(h.sql, "select count(*) from price_entries")).toBe(versions);
     expect((await h.services.prices.history(complexJob)).map((v) => v.status)).toEqual(["SUPERSEDED", "ACTIVE", "CANCELLED"]);
 
     h.setNow(start + 1);
@@ -136,7 +134,7 @@ describe("publishing a price change", () => {
     const { charge } = await h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: start + 60_000 }));
     expect(charge.priceEntryId).toBe(scheduled.id);
 
-    await expectRefusedUnchanged(h.db, () => h.services.prices.cancelScheduled(scheduled.id, "too late", OPERATOR), "PRICE_CHANGE_IN_PAST", "id");
+    await expectRefusedUnchanged(h.sql, () => h.services.prices.cancelScheduled(scheduled.id, "too late", OPERATOR), "PRICE_CHANGE_IN_PAST", "id");
     expect((await h.services.prices.find(charge.priceEntryId))!.cancelledAt).toBeNull();
   });
 
@@ -144,11 +142,11 @@ describe("publishing a price change", () => {
     const version = await h.services.prices.publish(aPublication({ effectiveFrom: h.now() + 5 * 60_000 + 1 }), OPERATOR);
     expect((await h.services.prices.cancelScheduled(version.id, "changed our mind", OPERATOR)).status).toBe("CANCELLED");
     const marker = await h.services.prices.retire(complexJob, h.now() + 60_000, "end of life", OPERATOR);
-    await expectRefusedUnchanged(h.db, () => h.services.prices.cancelScheduled(marker.id, "too late", OPERATOR), "PRICE_CHANGE_IN_PAST", "id");
+    await expectRefusedUnchanged(h.sql, () => h.services.prices.cancelScheduled(marker.id, "too late", OPERATOR), "PRICE_CHANGE_IN_PAST", "id");
   });
 
   it("refuses a version that would take effect in the past: PRICE_CHANGE_IN_PAST, nothing written", async () => {
-    await expectRefusedUnchanged(h.db, () => h.services.prices.publish(aPublication({ effectiveFrom: h.now() - 1 }), OPERATOR), "PRICE_CHANGE_IN_PAST", "input.effectiveFrom");
+    await expectRefusedUnchanged(h.sql, () => h.services.prices.publish(aPublication({ effectiveFrom: h.now() - 1 }), OPERATOR), "PRICE_CHANGE_IN_PAST", "input.effectiveFrom");
   });
 
   it.each<[string, (scheduledId: number) => [number, string] | Promise<[number, string]>, ErrorCode, string]>([
@@ -162,7 +160,7 @@ describe("publishing a price change", () => {
   ])("refuses to cancel %s, writing nothing", async (_why, target, code, field) => {
     const scheduled = await h.services.prices.publish(aPublication({ effectiveFrom: at("2024-07-01T00:00:00Z") }), OPERATOR);
     const [id, reason] = await target(scheduled.id);
-    await expectRefusedUnchanged(h.db, () => h.services.prices.cancelScheduled(id, reason, OPERATOR), code, field);
+    await expectRefusedUnchanged(h.sql, () => h.services.prices.cancelScheduled(id, reason, OPERATOR), code, field);
   });
 
   it.each<[string, Partial<PricePublication>, string]>([
@@ -176,7 +174,7 @@ describe("publishing a price change", () => {
     ["a blank note", { note: " " }, "input.note"],
   ])("refuses %s as BAD_USER_INPUT, writing nothing", async (_why, change, field) => {
     if (change.effectiveFrom !== undefined) h.setNow("2022-03-28T00:00:00Z");
-    await expectRefusedUnchanged(h.db, () => h.services.prices.publish(aPublication(change), OPERATOR), "BAD_USER_INPUT", field);
+    await expectRefusedUnchanged(h.sql, () => h.services.prices.publish(aPublication(change), OPERATOR), "BAD_USER_INPUT", field);
   });
 });
 
@@ -189,17 +187,17 @@ describe("retiring an API", () => {
     expect((await h.services.prices.priceTable()).some((v) => v.apiCode === complexJob)).toBe(false);
 
     const event = aUsageEvent(account.id, { occurredAt: h.now() });
-    await expectRefusedUnchanged(h.db, () => h.services.rating.recordUsage(event), "PRICE_NOT_FOUND", "input.apiCode");
+    await expectRefusedUnchanged(h.sql, () => h.services.rating.recordUsage(event), "PRICE_NOT_FOUND", "input.apiCode");
     const late = (await h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: h.now() - 1 }))).charge;
     expect(formatMicros(late.tokensMicros)).toBe("0.5");
   });
 
   it("refuses a retirement dated in the past: PRICE_CHANGE_IN_PAST, nothing written", async () => {
-    await expectRefusedUnchanged(h.db, () => h.services.prices.retire(complexJob, at("2024-01-01T00:00:00Z"), "backdated", OPERATOR), "PRICE_CHANGE_IN_PAST", "effectiveFrom");
+    await expectRefusedUnchanged(h.sql, () => h.services.prices.retire(complexJob, at("2024-01-01T00:00:00Z"), "backdated", OPERATOR), "PRICE_CHANGE_IN_PAST", "effectiveFrom");
   });
 
   it("refuses to retire an API that has no price: NOT_FOUND", async () => {
-    await expectRefusedUnchanged(h.db, () => h.services.prices.retire("model-derivative/unknown-job", null, "nothing to retire", OPERATOR), "NOT_FOUND", "apiCode");
+    await expectRefusedUnchanged(h.sql, () => h.services.prices.retire("model-derivative/unknown-job", null, "nothing to retire", OPERATOR), "NOT_FOUND", "apiCode");
   });
 });
 
@@ -211,7 +209,7 @@ describe("free APIs", () => {
     h.advance(GRACE_PERIOD_MS);
     const { charge } = await h.services.rating.recordUsage(aUsageEvent(account.id, { apiCode: "viewer/load", quantity: "1000", occurredAt: h.now() }));
     expect(charge.tokensMicros).toBe(0n);
-    expect(receiptOf(h.db, charge.id)).toEqual([]);
+    expect(await receiptOf(h.sql, charge.id)).toEqual([]);
   });
 });
 
@@ -232,16 +230,11 @@ describe("rating sees every price change at once", () => {
     expect((await h.services.prices.priceTable()).find((v) => v.apiCode === complexJob)!.status).toBe("ACTIVE");
   });
 
-  it("rates with a version published by another connection to the same file", async () => {
+  it("rates with a version published by another connection to the same database", async () => {
     const account = await anAccount(h);
     await aFlexPack(h, account.id);
     await h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: h.now() }));
-    const other = openDatabase({ path: h.path, synchronous: "NORMAL" });
-    try {
-      await createServices({ store: new SqliteStore(other), clock: h.now, rules: h.services.context.rules }).prices.publish(aPublication(), OPERATOR);
-    } finally {
-      other.$client.close();
-    }
+    await createServices({ store: h.another(), clock: h.now, rules: h.services.context.rules }).prices.publish(aPublication(), OPERATOR);
     const charge = (await h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: h.now() }))).charge;
     expect(formatMicros(charge.tokensMicros)).toBe("0.75");
   });

@@ -9,6 +9,7 @@ import type { Outcome } from "../../server/core/model.js";
 import type { BatchItemResult, UsageEvent } from "../../server/services/rating.service.js";
 import { aCreditLot, aFlexPack, anAccount, at, createHarness, type Harness, tokens } from "../fixtures/harness.js";
 import { dbSnapshot } from "../fixtures/ledger-assertions.js";
+import { timeLimit } from "../fixtures/engine.js";
 
 const APIS = ["model-derivative/complex-job", "design-automation/revit", "reality-capture/photoscene"] as const;
 
@@ -33,7 +34,7 @@ const eventSpec: fc.Arbitrary<EventSpec> = fc.record({
 
 /** Four accounts: one that may owe, a prepaid one, one with nothing, and an unknown id. */
 async function fundedStore(): Promise<{ h: Harness; accountIds: number[] }> {
-  const h = createHarness({ now: "2023-08-01T00:00:00Z" });
+  const h = await createHarness({ now: "2023-08-01T00:00:00Z" });
   // Fixed names and references: the two stores must start byte-identical.
   const owing = await anAccount(h, { name: "Owing" });
   const prepaid = await anAccount(h, { name: "Prepaid", balancePolicy: "HARD_STOP" });
@@ -81,14 +82,14 @@ describe("rating a group", () => {
             expect(singleAnswers[index]!.eventId).toBe(event.eventId);
           }
           expect(groupAnswers).toEqual(singleAnswers);
-          expect(dbSnapshot(grouped.h.db)).toEqual(dbSnapshot(single.h.db));
+          expect(await dbSnapshot(grouped.h.sql)).toEqual(await dbSnapshot(single.h.sql));
           expect(await grouped.h.services.ledger.verify()).toEqual([]);
         } finally {
-          grouped.h.close();
-          single.h.close();
+          await grouped.h.close();
+          await single.h.close();
         }
       }),
       { numRuns: 40 },
     );
-  }, 60_000);
+  }, timeLimit(60_000));
 });

@@ -4,11 +4,13 @@ import type { ErrorCode } from "../../server/core/errors.js";
 import { formatMicros, MAX_TOKENS_MICROS } from "../../server/core/money.js";
 import { MAX_BATCH_SIZE, type UsageEvent } from "../../server/services/rating.service.js";
 import { aCreditLot, aFlexPack, anAccount, aReseller, at, aUsageEvent, createHarness, type Harness, OPERATOR, tokens } from "../fixtures/harness.js";
+import { ENGINE, onSqliteOnly } from "../fixtures/engine.js";
+import { type Fault, faultMessageIn } from "../fixtures/test-sql.js";
 import { dbSnapshot, deficitOf, expectRefusedUnchanged, receiptOf, remainingOf, rowCounts, scalar } from "../fixtures/ledger-assertions.js";
 
 let h: Harness;
-beforeEach(() => {
-  h = createHarness();
+beforeEach(async () => {
+  h = await createHarness();
 });
 afterEach(() => h.close());
 
@@ -21,12 +23,12 @@ describe("idempotent usage recording", () => {
     const first = await h.services.rating.recordUsage(event);
     expect(first.replayed).toBe(false);
 
-    const before = dbSnapshot(h.db);
+    const before = await dbSnapshot(h.sql);
     h.advance(60_000);
     const again = await h.services.rating.recordUsage({ ...event, labels: { site: "b", job: "a" } });
     expect(again.replayed).toBe(true);
     expect(again.charge).toEqual(first.charge);
-    expect(dbSnapshot(h.db)).toEqual(before);
+    expect(await dbSnapshot(h.sql)).toEqual(before);
   });
 
   it("replays the original charge even after the account ran out of tokens", async () => {
@@ -34,7 +36,7 @@ describe("idempotent usage recording", () => {
     await aFlexPack(h, account.id);
     const event = aUsageEvent(account.id, { quantity: "200" });
     const first = await h.services.rating.recordUsage(event);
-    expect(remainingOf(h.db, "FLEX_PACK", 1)).toBe("0");
+    expect(await remainingOf(h.sql, "FLEX_PACK", 1)).toBe("0");
     expect(await h.services.rating.recordUsage(event)).toEqual({ charge: first.charge, replayed: true });
   });
 
@@ -52,7 +54,7 @@ describe("idempotent usage recording", () => {
     const event = aUsageEvent(account.id, { clientId: "app-1", labels: { job: "a" } });
     await h.services.rating.recordUsage(event);
     const changed = { ...event, ...(typeof change === "function" ? await change(account.id) : change) };
-    await expectRefusedUnchanged(h.db, () => h.services.rating.recordUsage(changed), "IDEMPOTENCY_CONFLICT", "input.eventId");
+    await expectRefusedUnchanged(h.sql, () => h.services.rating.recordUsage(changed), "IDEMPOTENCY_CONFLICT", "input.eventId");
   });
 });
 
@@ -70,14 +72,14 @@ describe("credit-first drain on the real store", () => {
     // 240 complex jobs at 0.5 = 120 tokens.
     const { charge } = await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "240", occurredAt: at("2023-01-31T00:00:00Z") }));
     expect(formatMicros(charge.tokensMicros)).toBe("120");
-    expect(receiptOf(h.db, charge.id)).toEqual([
+    expect(await receiptOf(h.sql, charge.id)).toEqual([
       `CREDIT_LOT#${oldLot.id}:4`,
       `CREDIT_LOT#${newLot.id}:10`,
       `FLEX_PACK#${small.id}:100`,
       `FLEX_PACK#${big.id}:6`,
     ]);
-    expect(remainingOf(h.db, "FLEX_PACK", later.id)).toBe("100");
-    expect(remainingOf(h.db, "FLEX_PACK", big.id)).toBe("494");
+    expect(await remainingOf(h.sql, "FLEX_PACK", later.id)).toBe("100");
+    expect(await remainingOf(h.sql, "FLEX_PACK", big.id)).toBe("494");
     expect(await h.services.ledger.verify()).toEqual([]);
   });
 
@@ -89,8 +91,8 @@ describe("credit-first drain on the real store", () => {
     expect(formatMicros(beforeCut.tokensMicros)).toBe("1.5");
     expect(formatMicros(afterCut.tokensMicros)).toBe("0.5");
     expect(beforeCut.priceEntryId).not.toBe(afterCut.priceEntryId);
-    expect(receiptOf(h.db, beforeCut.id)).toEqual([`CREDIT_LOT#${lot.id}:1.5`]);
-    expect(remainingOf(h.db, "CREDIT_LOT", lot.id)).toBe("8");
+    expect(await receiptOf(h.sql, beforeCut.id)).toEqual([`CREDIT_LOT#${lot.id}:1.5`]);
+    expect(await remainingOf(h.sql, "CREDIT_LOT", lot.id)).toBe("8");
   });
 
   it.each([
@@ -100,8 +102,8 @@ describe("credit-first drain on the real store", () => {
     const account = await anAccount(h);
     const lot = await aCreditLot(h, account.id, { amount: "10", purchasedAt: at(purchasedAt) });
     const { charge } = await h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: at(occurredAt), quantity: "2" }));
-    expect(receiptOf(h.db, charge.id)).toEqual([`DEFICIT#-:${formatMicros(charge.tokensMicros)}`]);
-    expect(remainingOf(h.db, "CREDIT_LOT", lot.id)).toBe("10");
+    expect(await receiptOf(h.sql, charge.id)).toEqual([`DEFICIT#-:${formatMicros(charge.tokensMicros)}`]);
+    expect(await remainingOf(h.sql, "CREDIT_LOT", lot.id)).toBe("10");
   });
 
   it("charges 217 s of Design Automation 0.120556 tokens, split to the micro-token across a lot and a pack", async () => {
@@ -113,8 +115,8 @@ describe("credit-first drain on the real store", () => {
     const { charge } = await h.services.rating.recordUsage(
       aUsageEvent(account.id, { apiCode: "design-automation/autocad", quantity: "217", occurredAt: at("2023-01-15T00:00:00Z") }),
     );
-    expect(receiptOf(h.db, charge.id)).toEqual([`CREDIT_LOT#${lot.id}:0.1`, `FLEX_PACK#${pack.id}:0.020556`]);
-    expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe("99.979444");
+    expect(await receiptOf(h.sql, charge.id)).toEqual([`CREDIT_LOT#${lot.id}:0.1`, `FLEX_PACK#${pack.id}:0.020556`]);
+    expect(await remainingOf(h.sql, "FLEX_PACK", pack.id)).toBe("99.979444");
   });
 });
 
@@ -130,10 +132,10 @@ describe("outcomes that are not billed", () => {
     const pack = await aFlexPack(h, account.id);
     const { charge } = await h.services.rating.recordUsage(aUsageEvent(account.id, { apiCode, outcome, quantity }));
     expect(formatMicros(charge.tokensMicros)).toBe(expected);
-    expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe(formatMicros(tokens("100") - tokens(expected)));
+    expect(await remainingOf(h.sql, "FLEX_PACK", pack.id)).toBe(formatMicros(tokens("100") - tokens(expected)));
     // A free outcome still counts in usage reports, so its charge row exists, with no allocation.
-    expect(scalar(h.db, "select count(*) from usage_charges where event_id = ?", charge.eventId)).toBe(1);
-    expect(receiptOf(h.db, charge.id)).toEqual(expected === "0" ? [] : [`FLEX_PACK#${pack.id}:${expected}`]);
+    expect(await scalar(h.sql, "select count(*) from usage_charges where event_id = ?", charge.eventId)).toBe(1);
+    expect(await receiptOf(h.sql, charge.id)).toEqual(expected === "0" ? [] : [`FLEX_PACK#${pack.id}:${expected}`]);
   });
 });
 
@@ -155,7 +157,7 @@ describe("refused usage writes nothing", () => {
   ])("refuses %s", async (_why, event, code, field) => {
     const account = await anAccount(h);
     await aFlexPack(h, account.id);
-    await expectRefusedUnchanged(h.db, () => h.services.rating.recordUsage(event(account.id)), code, field);
+    await expectRefusedUnchanged(h.sql, () => h.services.rating.recordUsage(event(account.id)), code, field);
   });
 
   it("accepts a usage time exactly 5 minutes ahead (clock skew)", async () => {
@@ -171,7 +173,7 @@ describe("refused usage writes nothing", () => {
       OPERATOR,
     );
     const event = aUsageEvent(account.id, { apiCode: "test/expensive", quantity: "1000001", occurredAt: h.now() });
-    await expectRefusedUnchanged(h.db, () => h.services.rating.recordUsage(event), "BAD_USER_INPUT", "input.quantity");
+    await expectRefusedUnchanged(h.sql, () => h.services.rating.recordUsage(event), "BAD_USER_INPUT", "input.quantity");
   });
 });
 
@@ -180,8 +182,8 @@ describe("deficit, grace and restriction (NEGATIVE_WITH_GRACE)", () => {
     const account = await anAccount(h);
     const pack = await aFlexPack(h, account.id, { tokens: "100" });
     const { charge } = await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "210" }));
-    expect(receiptOf(h.db, charge.id)).toEqual([`FLEX_PACK#${pack.id}:100`, "DEFICIT#-:5"]);
-    expect(deficitOf(h.db, account.id)).toBe("5");
+    expect(await receiptOf(h.sql, charge.id)).toEqual([`FLEX_PACK#${pack.id}:100`, "DEFICIT#-:5"]);
+    expect(await deficitOf(h.sql, account.id)).toBe("5");
     expect(await h.statusOf(account.id)).toBe("GRACE");
     const balance = await h.balanceOf(account.id);
     expect(formatMicros(balance.availableMicros)).toBe("-5");
@@ -196,12 +198,12 @@ describe("deficit, grace and restriction (NEGATIVE_WITH_GRACE)", () => {
 
     h.setNow(booked + GRACE_PERIOD_MS - 1);
     const during = await h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: h.now() }));
-    expect(receiptOf(h.db, during.charge.id)).toEqual(["DEFICIT#-:0.5"]);
+    expect(await receiptOf(h.sql, during.charge.id)).toEqual(["DEFICIT#-:0.5"]);
     expect((await h.balanceOf(account.id)).graceEndsAt).toBe(booked + GRACE_PERIOD_MS);
 
     h.setNow(booked + GRACE_PERIOD_MS);
     expect(await h.statusOf(account.id)).toBe("RESTRICTED");
-    await expectRefusedUnchanged(h.db, () => h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: h.now() })), "ACCOUNT_RESTRICTED", undefined);
+    await expectRefusedUnchanged(h.sql, () => h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: h.now() })), "ACCOUNT_RESTRICTED", undefined);
   });
 
   it("still records free usage on a restricted account", async () => {
@@ -210,7 +212,7 @@ describe("deficit, grace and restriction (NEGATIVE_WITH_GRACE)", () => {
     h.advance(GRACE_PERIOD_MS);
     const { charge } = await h.services.rating.recordUsage(aUsageEvent(account.id, { outcome: "FAILED", occurredAt: h.now() }));
     expect(charge.tokensMicros).toBe(0n);
-    expect(deficitOf(h.db, account.id)).toBe("5");
+    expect(await deficitOf(h.sql, account.id)).toBe("5");
   });
 });
 
@@ -218,44 +220,52 @@ describe("HARD_STOP accounts (prepay only)", () => {
   it("refuses a cost the balance cannot cover with INSUFFICIENT_BALANCE and writes nothing", async () => {
     const account = await anAccount(h, { balancePolicy: "HARD_STOP" });
     await aFlexPack(h, account.id, { tokens: "100" });
-    await expectRefusedUnchanged(h.db, () => h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "200.000002" })), "INSUFFICIENT_BALANCE", undefined);
+    await expectRefusedUnchanged(h.sql, () => h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "200.000002" })), "INSUFFICIENT_BALANCE", undefined);
   });
 
   it("spends the balance to the last micro-token, then refuses", async () => {
     const account = await anAccount(h, { balancePolicy: "HARD_STOP" });
     const pack = await aFlexPack(h, account.id, { tokens: "100" });
     await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "199.999998" }));
-    expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe("0.000001");
+    expect(await remainingOf(h.sql, "FLEX_PACK", pack.id)).toBe("0.000001");
     await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "0.000002" }));
-    expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe("0");
-    expect(deficitOf(h.db, account.id)).toBe("0");
-    await expectRefusedUnchanged(h.db, () => h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "0.000002" })), "INSUFFICIENT_BALANCE", undefined);
+    expect(await remainingOf(h.sql, "FLEX_PACK", pack.id)).toBe("0");
+    expect(await deficitOf(h.sql, account.id)).toBe("0");
+    await expectRefusedUnchanged(h.sql, () => h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "0.000002" })), "INSUFFICIENT_BALANCE", undefined);
   });
 });
 
 describe("a drain is all or nothing", () => {
-  /** A storage fault between the charge's insert and the pack update, injected in SQLite itself. */
+  /** A storage fault between the charge's insert and the pack update, injected in the engine itself. */
   function failPackUpdatesBelow(amount: string) {
-    h.db.$client.exec(`create trigger inject_fault before update of remaining_micros on flex_packs
-      when new.remaining_micros < ${tokens(amount)} begin select raise(abort, 'injected storage fault'); end`);
+    return h.sql.injectFault({ table: "flex_packs", before: "update of remaining_micros", when: `new.remaining_micros < ${tokens(amount)}` });
   }
 
   it("leaves no charge or allocation behind when storage fails in the middle of an event", async () => {
     const account = await anAccount(h);
     await aFlexPack(h, account.id, { tokens: "100" });
-    failPackUpdatesBelow("50");
-    const before = dbSnapshot(h.db);
-    await expect(h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "120" }))).rejects.toThrow(/injected storage fault/);
-    expect(dbSnapshot(h.db)).toEqual(before);
+    await failPackUpdatesBelow("50");
+    const before = await dbSnapshot(h.sql);
+    const error = await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "120" })).then(
+      () => null,
+      (failure: unknown) => failure,
+    );
+    expect(faultMessageIn(error)).toMatch(/injected storage fault/);
+    expect(await dbSnapshot(h.sql)).toEqual(before);
     expect(await h.services.ledger.verify()).toEqual([]);
   });
 });
+
+/** RAISE(ROLLBACK) on SQLite: the fault ends the whole transaction, as a full disk or an I/O error would. */
+const ROLLBACK_IS_SQLITES =
+  "RAISE(ROLLBACK) ends a SQLite transaction from inside a statement; on PostgreSQL every error leaves the transaction to the store, which rates the group's events one at a time (group-isolation.test.ts)";
+const packsBelowFifty: Fault = { table: "flex_packs", before: "update of remaining_micros", when: `new.remaining_micros < ${tokens("50")}`, endsTransaction: true };
 
 describe("batches: each item succeeds or fails alone", () => {
   it("commits the good items around a refused one, and the refused one leaves nothing", async () => {
     const account = await anAccount(h, { balancePolicy: "HARD_STOP" });
     const pack = await aFlexPack(h, account.id, { tokens: "100" });
-    const counts = rowCounts(h.db);
+    const counts = await rowCounts(h.sql);
     const items = [
       aUsageEvent(account.id, { quantity: "80" }), // 40 tokens
       { ...aUsageEvent(account.id), quantityMicros: -1n },
@@ -272,12 +282,12 @@ describe("batches: each item succeeds or fails alone", () => {
       false,
     ]);
     expect(results.map((result) => result.eventId)).toEqual(items.map((item) => item.eventId));
-    expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe("10");
-    const after = rowCounts(h.db);
+    expect(await remainingOf(h.sql, "FLEX_PACK", pack.id)).toBe("10");
+    const after = await rowCounts(h.sql);
     expect(after.usage_charges! - counts.usage_charges!).toBe(2);
     expect(after.allocations! - counts.allocations!).toBe(2);
     for (const refused of [items[1]!, items[2]!, items[3]!]) {
-      expect(scalar(h.db, "select count(*) from usage_charges where event_id = ?", refused.eventId)).toBe(0);
+      expect(await scalar(h.sql, "select count(*) from usage_charges where event_id = ?", refused.eventId)).toBe(0);
     }
     expect(await h.services.ledger.verify()).toEqual([]);
   });
@@ -292,29 +302,28 @@ describe("batches: each item succeeds or fails alone", () => {
     expect(first.replayed).toBe(false);
     expect(second).toMatchObject({ replayed: true, charge: first.charge });
     expect({ code: results[2]!.error?.code, field: results[2]!.error?.field }).toEqual({ code: "IDEMPOTENCY_CONFLICT", field: "inputs.2.eventId" });
-    expect(scalar(h.db, "select count(*) from usage_charges")).toBe(1);
+    expect(await scalar(h.sql, "select count(*) from usage_charges")).toBe(1);
   });
 
-  it("rolls the whole batch back when SQLite ends the transaction inside an item, so a retry is clean", async () => {
+  it.skipIf(ENGINE !== "sqlite")(`rolls the whole batch back when SQLite ends the transaction inside an item, so a retry is clean${onSqliteOnly(ROLLBACK_IS_SQLITES)}`, async () => {
     const account = await anAccount(h);
     await aFlexPack(h, account.id, { tokens: "100" });
-    h.db.$client.exec(`create trigger inject_fault before update of remaining_micros on flex_packs
-      when new.remaining_micros < ${tokens("50")} begin select raise(rollback, 'injected storage fault'); end`);
+    await h.sql.injectFault(packsBelowFifty);
     const items = [aUsageEvent(account.id, { quantity: "20" }), aUsageEvent(account.id, { quantity: "100" }), aUsageEvent(account.id, { quantity: "2" })];
-    const before = dbSnapshot(h.db);
+    const before = await dbSnapshot(h.sql);
     await expect(h.services.rating.recordUsageBatch(items)).rejects.toThrow(/injected storage fault/);
-    expect(dbSnapshot(h.db)).toEqual(before);
+    expect(await dbSnapshot(h.sql)).toEqual(before);
 
-    h.db.$client.exec("drop trigger inject_fault");
+    await h.sql.removeFault(packsBelowFifty);
     const retried = await h.services.rating.recordUsageBatch(items);
     expect(retried.every((result) => !result.error && !result.replayed)).toBe(true);
-    expect(remainingOf(h.db, "FLEX_PACK", 1)).toBe("39");
+    expect(await remainingOf(h.sql, "FLEX_PACK", 1)).toBe("39");
   });
 
   it(`refuses more than ${MAX_BATCH_SIZE} events at once, writing nothing`, async () => {
     const account = await anAccount(h);
     const items = Array.from({ length: MAX_BATCH_SIZE + 1 }, () => aUsageEvent(account.id));
-    await expectRefusedUnchanged(h.db, () => h.services.rating.recordUsageBatch(items), "BAD_USER_INPUT", "inputs");
+    await expectRefusedUnchanged(h.sql, () => h.services.rating.recordUsageBatch(items), "BAD_USER_INPUT", "inputs");
   });
 });
 
@@ -323,14 +332,14 @@ describe("quotes", () => {
     const account = await anAccount(h);
     await aFlexPack(h, account.id, { tokens: "100" });
     const event = aUsageEvent(account.id, { quantity: "210" });
-    const before = dbSnapshot(h.db);
+    const before = await dbSnapshot(h.sql);
     const quote = await h.services.rating.quoteUsage(event);
-    expect(dbSnapshot(h.db)).toEqual(before);
+    expect(await dbSnapshot(h.sql)).toEqual(before);
 
     const { charge } = await h.services.rating.recordUsage(event);
     expect(quote.tokensMicros).toBe(charge.tokensMicros);
     expect(quote.price.id).toBe(charge.priceEntryId);
-    expect(quote.allocations.map((a) => `${a.source}#${a.sourceId ?? "-"}:${formatMicros(a.amountMicros)}`)).toEqual(receiptOf(h.db, charge.id));
+    expect(quote.allocations.map((a) => `${a.source}#${a.sourceId ?? "-"}:${formatMicros(a.amountMicros)}`)).toEqual(await receiptOf(h.sql, charge.id));
     expect(formatMicros(quote.balanceAfter.availableMicros)).toBe(formatMicros((await h.balanceOf(account.id)).availableMicros));
   });
 });
@@ -350,23 +359,22 @@ describe("group commit of concurrent recordUsage calls", () => {
         result.status === "fulfilled" ? formatMicros(result.value.charge.tokensMicros) : { code: result.reason.code, field: result.reason.field },
       ),
     ).toEqual(["40", { code: "INSUFFICIENT_BALANCE", field: undefined }, { code: "BAD_USER_INPUT", field: "input.quantity" }, "50"]);
-    expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe("10");
-    expect(scalar(h.db, "select count(*) from usage_charges")).toBe(2);
+    expect(await remainingOf(h.sql, "FLEX_PACK", pack.id)).toBe("10");
+    expect(await scalar(h.sql, "select count(*) from usage_charges")).toBe(2);
     expect(await h.services.ledger.verify()).toEqual([]);
   });
 
-  it("rejects every caller of a group whose transaction SQLite rolls back, and writes nothing", async () => {
+  it.skipIf(ENGINE !== "sqlite")(`rejects every caller of a group whose transaction SQLite rolls back, and writes nothing${onSqliteOnly(ROLLBACK_IS_SQLITES)}`, async () => {
     const account = await anAccount(h);
     await aFlexPack(h, account.id, { tokens: "100" });
     // RAISE(ROLLBACK) ends the whole transaction, as a full disk or an I/O error would.
-    h.db.$client.exec(`create trigger inject_fault before update of remaining_micros on flex_packs
-      when new.remaining_micros < ${tokens("50")} begin select raise(rollback, 'injected storage fault'); end`);
-    const before = dbSnapshot(h.db);
+    await h.sql.injectFault(packsBelowFifty);
+    const before = await dbSnapshot(h.sql);
     const settled = await Promise.allSettled([
       h.services.usageBatcher.record(aUsageEvent(account.id, { quantity: "20" })),
       h.services.usageBatcher.record(aUsageEvent(account.id, { quantity: "100" })),
     ]);
     expect(settled.map((result) => result.status)).toEqual(["rejected", "rejected"]);
-    expect(dbSnapshot(h.db)).toEqual(before);
+    expect(await dbSnapshot(h.sql)).toEqual(before);
   });
 });

@@ -6,8 +6,8 @@ import { aCreditLot, aFlexPack, anAccount, aReseller, at, aUsageEvent, createHar
 import { dbSnapshot, deficitOf, expectRefusedUnchanged, receiptOf, remainingOf, rowCounts, scalar } from "../fixtures/ledger-assertions.js";
 
 let h: Harness;
-beforeEach(() => {
-  h = createHarness();
+beforeEach(async () => {
+  h = await createHarness();
 });
 afterEach(() => h.close());
 
@@ -23,30 +23,30 @@ describe("reversing a charge", () => {
     const pack = await aFlexPack(h, account.id, { channel: "RESELLER", resellerId: (await aReseller(h)).id, purchasedAt: at("2022-12-01T00:00:00Z") });
     await charge(account.id, "40"); // 20 tokens: the lot's 4, then 16 of the other lot
     const split = await charge(account.id, "220", at("2023-01-31T00:00:00Z")); // 110 tokens
-    expect(receiptOf(h.db, split.id)).toEqual([`CREDIT_LOT#${other.id}:34`, `FLEX_PACK#${pack.id}:76`]);
-    expect(remainingOf(h.db, "CREDIT_LOT", lot.id)).toBe("0");
+    expect(await receiptOf(h.sql, split.id)).toEqual([`CREDIT_LOT#${other.id}:34`, `FLEX_PACK#${pack.id}:76`]);
+    expect(await remainingOf(h.sql, "CREDIT_LOT", lot.id)).toBe("0");
 
     const deficitCharge = await charge(account.id, "60"); // 30 tokens: 24 from the pack, 6 owed
-    expect(receiptOf(h.db, deficitCharge.id)).toEqual([`FLEX_PACK#${pack.id}:24`, "DEFICIT#-:6"]);
-    const counts = rowCounts(h.db);
+    expect(await receiptOf(h.sql, deficitCharge.id)).toEqual([`FLEX_PACK#${pack.id}:24`, "DEFICIT#-:6"]);
+    const counts = await rowCounts(h.sql);
 
     const reversed = await h.services.rating.reverseCharge(deficitCharge.id, "duplicate job report", OPERATOR);
     expect(reversed.reversedAt).toBe(h.now());
-    expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe("24");
-    expect(deficitOf(h.db, account.id)).toBe("0");
+    expect(await remainingOf(h.sql, "FLEX_PACK", pack.id)).toBe("24");
+    expect(await deficitOf(h.sql, account.id)).toBe("0");
     expect(await h.statusOf(account.id)).toBe("ACTIVE");
 
     await h.services.rating.reverseCharge(split.id, "wrong account", OPERATOR);
-    expect(remainingOf(h.db, "CREDIT_LOT", other.id)).toBe("34");
-    expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe("100");
-    expect(remainingOf(h.db, "CREDIT_LOT", lot.id)).toBe("0");
+    expect(await remainingOf(h.sql, "CREDIT_LOT", other.id)).toBe("34");
+    expect(await remainingOf(h.sql, "FLEX_PACK", pack.id)).toBe("100");
+    expect(await remainingOf(h.sql, "CREDIT_LOT", lot.id)).toBe("0");
 
     // A reversal is a new ledger entry: the charge and its receipt stay.
-    const after = rowCounts(h.db);
+    const after = await rowCounts(h.sql);
     expect(after.usage_charges).toBe(counts.usage_charges);
     expect(after.allocations).toBe(counts.allocations);
     expect(after.reversals).toBe(counts.reversals! + 2);
-    expect(receiptOf(h.db, split.id)).toEqual([`CREDIT_LOT#${other.id}:34`, `FLEX_PACK#${pack.id}:76`]);
+    expect(await receiptOf(h.sql, split.id)).toEqual([`CREDIT_LOT#${other.id}:34`, `FLEX_PACK#${pack.id}:76`]);
     expect((await h.services.ledger.findCharge(split.id))!.reversedAt).toBe(h.now());
     expect(await h.services.ledger.verify()).toEqual([]);
   });
@@ -56,14 +56,14 @@ describe("reversing a charge", () => {
     const first = await aFlexPack(h, account.id, { tokens: "100" });
     await charge(account.id, "194"); // 97 tokens: 3 left in the first pack
     const owing = await charge(account.id, "16"); // 8 tokens: 3 from the pack, 5 owed
-    expect(receiptOf(h.db, owing.id)).toEqual([`FLEX_PACK#${first.id}:3`, "DEFICIT#-:5"]);
+    expect(await receiptOf(h.sql, owing.id)).toEqual([`FLEX_PACK#${first.id}:3`, "DEFICIT#-:5"]);
     const second = await aFlexPack(h, account.id, { tokens: "100" });
     expect(formatMicros(second.remainingMicros)).toBe("95");
 
     await h.services.rating.reverseCharge(owing.id, "job reported twice", OPERATOR);
-    expect(remainingOf(h.db, "FLEX_PACK", first.id)).toBe("3");
-    expect(remainingOf(h.db, "FLEX_PACK", second.id)).toBe("100");
-    expect(deficitOf(h.db, account.id)).toBe("0");
+    expect(await remainingOf(h.sql, "FLEX_PACK", first.id)).toBe("3");
+    expect(await remainingOf(h.sql, "FLEX_PACK", second.id)).toBe("100");
+    expect(await deficitOf(h.sql, account.id)).toBe("0");
     expect(formatMicros((await h.balanceOf(account.id)).availableMicros)).toBe("103");
     expect(await h.services.ledger.verify()).toEqual([]);
   });
@@ -73,12 +73,12 @@ describe("reversing a charge", () => {
     const owing = await charge(account.id, "202"); // 101 tokens owed
     h.advance(GRACE_PERIOD_MS);
     const pack = await aFlexPack(h, account.id, { tokens: "100" });
-    expect(deficitOf(h.db, account.id)).toBe("1");
+    expect(await deficitOf(h.sql, account.id)).toBe("1");
     expect(await h.statusOf(account.id)).toBe("RESTRICTED");
 
     await h.services.rating.reverseCharge(owing.id, "billing error", OPERATOR);
-    expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe("100");
-    expect(deficitOf(h.db, account.id)).toBe("0");
+    expect(await remainingOf(h.sql, "FLEX_PACK", pack.id)).toBe("100");
+    expect(await deficitOf(h.sql, account.id)).toBe("0");
     expect(await h.statusOf(account.id)).toBe("ACTIVE");
     expect(await h.services.ledger.verify()).toEqual([]);
   });
@@ -90,7 +90,7 @@ describe("reversing a charge", () => {
     h.advance(86_400_000);
     await charge(account.id, "4");
     await h.services.rating.reverseCharge(first.id, "test job", OPERATOR);
-    expect(deficitOf(h.db, account.id)).toBe("2");
+    expect(await deficitOf(h.sql, account.id)).toBe("2");
     expect((await h.balanceOf(account.id)).graceEndsAt).toBe(booked + GRACE_PERIOD_MS);
   });
 
@@ -100,7 +100,7 @@ describe("reversing a charge", () => {
     const spent = await charge(account.id, "20");
     h.setNow(pack.expiresAt + 86_400_000);
     await h.services.rating.reverseCharge(spent.id, "late correction", OPERATOR);
-    expect(remainingOf(h.db, "FLEX_PACK", pack.id)).toBe("100");
+    expect(await remainingOf(h.sql, "FLEX_PACK", pack.id)).toBe("100");
     expect((await h.balanceOf(account.id)).availableMicros).toBe(0n);
     expect(await h.services.ledger.verify()).toEqual([]);
   });
@@ -111,12 +111,12 @@ describe("reversing a charge", () => {
     const event = aUsageEvent(account.id, { quantity: "2" });
     const { charge: original } = await h.services.rating.recordUsage(event);
     await h.services.rating.reverseCharge(original.id, "test", OPERATOR);
-    const before = dbSnapshot(h.db);
+    const before = await dbSnapshot(h.sql);
     const replay = await h.services.rating.recordUsage(event);
     expect(replay.replayed).toBe(true);
     expect(replay.charge.id).toBe(original.id);
     expect(replay.charge.reversedAt).not.toBeNull();
-    expect(dbSnapshot(h.db)).toEqual(before);
+    expect(await dbSnapshot(h.sql)).toEqual(before);
   });
 
   it.each<[string, (chargeId: number) => [number, string] | Promise<[number, string]>, ErrorCode, string]>([
@@ -128,7 +128,7 @@ describe("reversing a charge", () => {
     const account = await anAccount(h);
     await aFlexPack(h, account.id);
     const [id, reason] = await target((await charge(account.id, "2")).id);
-    await expectRefusedUnchanged(h.db, () => h.services.rating.reverseCharge(id, reason, OPERATOR), code, field);
-    expect(scalar(h.db, "select count(*) from reversals")).toBeLessThanOrEqual(1);
+    await expectRefusedUnchanged(h.sql, () => h.services.rating.reverseCharge(id, reason, OPERATOR), code, field);
+    expect(await scalar(h.sql, "select count(*) from reversals")).toBeLessThanOrEqual(1);
   });
 });

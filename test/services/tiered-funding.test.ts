@@ -32,23 +32,23 @@ describe("paying tiered usage", () => {
       const account = await anAccount(h);
       const pool = await aPool(account.id, "20", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-7");
       expect(await aPool(account.id, "20", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-7")).toEqual(pool);
-      expect(scalar(h.db, "select count(*) from token_flex_pools")).toBe(1);
-      expect(scalar(h.db, "select count(*) from audit_log where action = 'tokenFlexPool.import'")).toBe(1);
-      await expectRefusedUnchanged(h.db, () => aPool(account.id, "21", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-7"), "IDEMPOTENCY_CONFLICT", "input.externalRef");
+      expect(await scalar(h.sql, "select count(*) from token_flex_pools")).toBe(1);
+      expect(await scalar(h.sql, "select count(*) from audit_log where action = 'tokenFlexPool.import'")).toBe(1);
+      await expectRefusedUnchanged(h.sql, () => aPool(account.id, "21", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-7"), "IDEMPOTENCY_CONFLICT", "input.externalRef");
     });
 
     it("refuses an empty pool, one that ends before it starts and an unknown account, writing nothing", async () => {
       const account = await anAccount(h);
-      await expectRefusedUnchanged(h.db, () => aPool(account.id, "0", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-0"), "BAD_USER_INPUT", "input.tokens");
-      await expectRefusedUnchanged(h.db, () => aPool(account.id, "5", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z", "EBA-1"), "BAD_USER_INPUT", "input.endsAt");
-      await expectRefusedUnchanged(h.db, () => aPool(999_999, "5", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-2"), "NOT_FOUND", "input.accountId");
+      await expectRefusedUnchanged(h.sql, () => aPool(account.id, "0", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-0"), "BAD_USER_INPUT", "input.tokens");
+      await expectRefusedUnchanged(h.sql, () => aPool(account.id, "5", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z", "EBA-1"), "BAD_USER_INPUT", "input.endsAt");
+      await expectRefusedUnchanged(h.sql, () => aPool(999_999, "5", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-2"), "NOT_FOUND", "input.accountId");
     });
 
     it("holds a pool's remaining tokens to the ledger: a stored figure that drifts is reported", async () => {
       const account = await anAccount(h);
       const pool = await aPool(account.id, "20", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-drift");
       expect(await h.store.reads.recomputeLedger()).toEqual([]);
-      h.db.$client.prepare("update token_flex_pools set remaining_micros = remaining_micros - 1 where id = ?").run(pool.id);
+      await h.sql.run("update token_flex_pools set remaining_micros = remaining_micros - 1 where id = ?", pool.id);
       expect(await h.store.reads.recomputeLedger()).toEqual([{ entity: "TokenFlexPool", id: pool.id, storedMicros: tokens("20") - 1n, recomputedMicros: tokens("20") }]);
     });
 
@@ -59,7 +59,7 @@ describe("paying tiered usage", () => {
       for (let index = 0; index < MAXIMA.tokenFlexPoolsPerAccount; index++) {
         await aPool(account.id, "1", month(index), month(index + 1), `EBA-many-${index}`);
       }
-      await expectRefusedUnchanged(h.db, () => aPool(account.id, "1", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-one-too-many"), "BAD_USER_INPUT", "input.accountId");
+      await expectRefusedUnchanged(h.sql, () => aPool(account.id, "1", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-one-too-many"), "BAD_USER_INPUT", "input.accountId");
     });
 
     it(`refuses a pool whose term overlaps ${MAXIMA.tokenFlexPoolsAtOnce} of the account's, writing nothing; one after them is accepted`, async () => {
@@ -67,7 +67,7 @@ describe("paying tiered usage", () => {
       for (let index = 0; index < MAXIMA.tokenFlexPoolsAtOnce; index++) {
         await aPool(account.id, "1", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", `EBA-at-once-${index}`);
       }
-      await expectRefusedUnchanged(h.db, () => aPool(account.id, "1", "2026-12-31T00:00:00Z", "2027-06-01T00:00:00Z", "EBA-at-once-more"), "BAD_USER_INPUT", "input.accountId");
+      await expectRefusedUnchanged(h.sql, () => aPool(account.id, "1", "2026-12-31T00:00:00Z", "2027-06-01T00:00:00Z", "EBA-at-once-more"), "BAD_USER_INPUT", "input.accountId");
       expect((await aPool(account.id, "1", "2027-01-01T00:00:00Z", "2027-06-01T00:00:00Z", "EBA-after-them")).externalRef).toBe("EBA-after-them");
     });
 
@@ -102,7 +102,7 @@ describe("paying tiered usage", () => {
       const charge = await record(account.id, REVIT, "6000", "2026-01-05T10:00:00Z");
       expect(await partsOf(h, charge)).toEqual(["TOKEN_FLEX 2", "DEFICIT 3"]);
       expect(await h.services.tiered.status((await h.services.accounts.find(account.id))!)).toBe("RESTRICTED");
-      await expectRefusedUnchanged(h.db, () => record(account.id, REVIT, "100", "2026-01-06T10:00:00Z"), "ACCOUNT_RESTRICTED", undefined);
+      await expectRefusedUnchanged(h.sql, () => record(account.id, REVIT, "100", "2026-01-06T10:00:00Z"), "ACCOUNT_RESTRICTED", undefined);
       const pool = await aPool(account.id, "10", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-top-up");
       expect(formatMicros(pool.remainingMicros)).toBe("7");
       const settled = (await h.services.accounts.find(account.id))!;
@@ -129,7 +129,7 @@ describe("paying tiered usage", () => {
       const after = (await early.services.rating.recordUsage(event("2022-09-01T00:00:00Z"))).charge;
       expect([await partsOf(early, before), await partsOf(early, after)]).toEqual([["CREDIT_LOT 0.5"], ["DEFICIT 0.5"]]);
     } finally {
-      early.close();
+      await early.close();
     }
   });
 
@@ -149,7 +149,7 @@ describe("paying tiered usage", () => {
 
     it("refuses a month that is not YYYY-MM", async () => {
       const account = await anAccount(h);
-      await expectRefusedUnchanged(h.db, () => h.services.tiered.paygStatement(account.id, "2026-13"), "BAD_USER_INPUT", "month");
+      await expectRefusedUnchanged(h.sql, () => h.services.tiered.paygStatement(account.id, "2026-13"), "BAD_USER_INPUT", "month");
     });
   });
 });

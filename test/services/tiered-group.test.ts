@@ -70,7 +70,7 @@ describe("rating groups of LEGACY and tiered accounts", () => {
       expect(await partsOf(h, charge(5))).toEqual(["TOKEN_FLEX 1", "PAYG 2"]);
       expect(await h.store.reads.recomputeLedger()).toEqual([]);
     } finally {
-      h.close();
+      await h.close();
     }
   });
 
@@ -98,10 +98,10 @@ describe("rating groups of LEGACY and tiered accounts", () => {
           const singleAnswers: ReturnType<typeof answerOf>[] = [];
           for (const event of events) singleAnswers.push(answerOf((await single.h.services.rating.recordUsageBatch([event]))[0]!));
           expect(groupAnswers).toEqual(singleAnswers);
-          expect(dbSnapshot(grouped.h.db)).toEqual(dbSnapshot(single.h.db));
+          expect(await dbSnapshot(grouped.h.sql)).toEqual(await dbSnapshot(single.h.sql));
         } finally {
-          grouped.h.close();
-          single.h.close();
+          await grouped.h.close();
+          await single.h.close();
         }
       }),
       { numRuns: 8 },
@@ -139,7 +139,7 @@ describe("rating groups of LEGACY and tiered accounts", () => {
           const total = quantities.reduce((sum, milliseconds) => sum + BigInt(milliseconds), 0n);
           expect(units).toBe(total / 1_200_000n);
         } finally {
-          h.close();
+          await h.close();
         }
       }),
       { numRuns: 12 },

@@ -39,7 +39,7 @@ describe("plans of the tiered regime", () => {
     // FREE and PAID in turn, an hour apart.
     const hour = (index: number) => new Date(at("2026-01-01T00:00:00Z") + index * 3_600_000).toISOString();
     for (let index = 0; index < MAXIMA.enrollmentsPerAccount; index++) await enroll(account.id, index % 2 === 0 ? "FREE" : "PAID", hour(index));
-    await expectRefusedUnchanged(h.db, () => enroll(account.id, "FREE", hour(MAXIMA.enrollmentsPerAccount)), "BAD_USER_INPUT", "input.accountId");
+    await expectRefusedUnchanged(h.sql, () => enroll(account.id, "FREE", hour(MAXIMA.enrollmentsPerAccount)), "BAD_USER_INPUT", "input.accountId");
     expect(await h.services.tiered.planHistory(account.id)).toHaveLength(MAXIMA.enrollmentsPerAccount + 1);
   });
 
@@ -57,12 +57,12 @@ describe("plans of the tiered regime", () => {
 
   it("refuses an effectiveFrom before 2025-12-08, a move back to LEGACY and the plan already in force, writing nothing", async () => {
     const account = await anAccount(h);
-    await expectRefusedUnchanged(h.db, () => enroll(account.id, "FREE", "2025-12-07T23:59:59Z"), "BAD_USER_INPUT", "input.effectiveFrom");
-    await expectRefusedUnchanged(h.db, () => enroll(account.id, "LEGACY", "2025-12-19T00:00:00Z"), "BAD_USER_INPUT", "input.tier");
+    await expectRefusedUnchanged(h.sql, () => enroll(account.id, "FREE", "2025-12-07T23:59:59Z"), "BAD_USER_INPUT", "input.effectiveFrom");
+    await expectRefusedUnchanged(h.sql, () => enroll(account.id, "LEGACY", "2025-12-19T00:00:00Z"), "BAD_USER_INPUT", "input.tier");
     await enroll(account.id, "FREE", "2025-12-08T00:00:00Z");
-    await expectRefusedUnchanged(h.db, () => enroll(account.id, "FREE", "2025-12-19T00:00:00Z"), "BAD_USER_INPUT", "input.tier");
+    await expectRefusedUnchanged(h.sql, () => enroll(account.id, "FREE", "2025-12-19T00:00:00Z"), "BAD_USER_INPUT", "input.tier");
     await expectRefusedUnchanged(
-      h.db,
+      h.sql,
       () => h.services.tiered.enrollPlan({ accountId: 999_999, tier: "FREE" }, OPERATOR),
       "NOT_FOUND",
       "input.accountId",
@@ -73,8 +73,8 @@ describe("plans of the tiered regime", () => {
     const account = await anAccount(h);
     h.setNow("2026-01-10T00:00:00Z");
     await h.services.rating.recordUsage(anEventAt(account.id, REVIT, "1200", "2026-01-05T10:00:00Z"));
-    await expectRefusedUnchanged(h.db, () => enroll(account.id, "FREE", "2026-01-05T10:00:00Z"), "BAD_USER_INPUT", "input.effectiveFrom");
-    await expectRefusedUnchanged(h.db, () => enroll(account.id, "FREE", "2026-01-01T00:00:00Z"), "BAD_USER_INPUT", "input.effectiveFrom");
+    await expectRefusedUnchanged(h.sql, () => enroll(account.id, "FREE", "2026-01-05T10:00:00Z"), "BAD_USER_INPUT", "input.effectiveFrom");
+    await expectRefusedUnchanged(h.sql, () => enroll(account.id, "FREE", "2026-01-01T00:00:00Z"), "BAD_USER_INPUT", "input.effectiveFrom");
     await enroll(account.id, "FREE", "2026-01-05T10:00:00.001Z");
     expect((await h.services.tiered.plan(account.id)).tier).toBe("FREE");
   });
@@ -92,9 +92,9 @@ describe("plans of the tiered regime", () => {
     const japan = await anAccount(h, { country: "JP" });
     const brazil = await anAccount(h, { country: "BR" });
     const nowhere = await anAccount(h, { country: null });
-    await expectRefusedUnchanged(h.db, () => enroll(japan.id, "FREE", "2025-12-19T00:00:00Z", true), "BAD_USER_INPUT", "input.payg");
-    await expectRefusedUnchanged(h.db, () => enroll(brazil.id, "PAID", "2025-12-19T00:00:00Z", true), "PAYG_NOT_AVAILABLE", "input.payg");
-    await expectRefusedUnchanged(h.db, () => enroll(nowhere.id, "PAID", "2025-12-19T00:00:00Z", true), "PAYG_NOT_AVAILABLE", "input.payg");
+    await expectRefusedUnchanged(h.sql, () => enroll(japan.id, "FREE", "2025-12-19T00:00:00Z", true), "BAD_USER_INPUT", "input.payg");
+    await expectRefusedUnchanged(h.sql, () => enroll(brazil.id, "PAID", "2025-12-19T00:00:00Z", true), "PAYG_NOT_AVAILABLE", "input.payg");
+    await expectRefusedUnchanged(h.sql, () => enroll(nowhere.id, "PAID", "2025-12-19T00:00:00Z", true), "PAYG_NOT_AVAILABLE", "input.payg");
     await enroll(japan.id, "PAID", "2025-12-19T00:00:00Z", true);
     await enroll(brazil.id, "PAID", "2025-12-19T00:00:00Z");
     expect([(await h.services.tiered.plan(japan.id)).payg, (await h.services.tiered.plan(brazil.id)).tier]).toEqual([true, "PAID"]);
@@ -108,9 +108,9 @@ describe("plans of the tiered regime", () => {
       const japan = await anAccount(configured, { country: "JP" });
       const enrollIn = (accountId: number) => configured.services.tiered.enrollPlan({ accountId, tier: "PAID", payg: true }, OPERATOR);
       await enrollIn(brazil.id);
-      await expectRefusedUnchanged(configured.db, () => enrollIn(japan.id), "PAYG_NOT_AVAILABLE", "input.payg");
+      await expectRefusedUnchanged(configured.sql, () => enrollIn(japan.id), "PAYG_NOT_AVAILABLE", "input.payg");
     } finally {
-      configured.close();
+      await configured.close();
     }
   });
 });

@@ -58,9 +58,9 @@ describe("reports under the tiered plans", () => {
       const account = await anEnrolledAccount(h, { tier: "FREE", from: "2026-01-01T00:00:00Z" });
       h.setNow("2026-01-09T00:00:00Z");
       const first = anEventAt(account.id, REVIT, "1500", "2026-01-05T10:00:00Z");
-      const before = dbSnapshot(h.db);
+      const before = await dbSnapshot(h.sql);
       const quote = await h.services.rating.quoteUsage(first);
-      expect(dbSnapshot(h.db)).toEqual(before);
+      expect(await dbSnapshot(h.sql)).toEqual(before);
       expect([quote.plan.tier, quote.units, quote.tokensMicros, quotedParts(quote), quote.remainderAfter]).toEqual([
         "FREE",
         1n,
@@ -83,8 +83,8 @@ describe("reports under the tiered plans", () => {
       h.setNow("2026-01-09T00:00:00Z");
       await record(account.id, REVIT, "3600", "2026-01-05T10:00:00Z"); // the cap of 3 units
       const late = anEventAt(account.id, REVIT, "100", "2026-01-06T10:00:00Z");
-      await expectRefusedUnchanged(h.db, () => h.services.rating.quoteUsage(late), "API_SUSPENDED", undefined);
-      await expectRefusedUnchanged(h.db, () => h.services.rating.recordUsage(late), "API_SUSPENDED", undefined);
+      await expectRefusedUnchanged(h.sql, () => h.services.rating.quoteUsage(late), "API_SUSPENDED", undefined);
+      await expectRefusedUnchanged(h.sql, () => h.services.rating.recordUsage(late), "API_SUSPENDED", undefined);
       // The next month's allowance is fresh.
       h.setNow("2026-02-02T00:00:00Z");
       expect((await h.services.rating.quoteUsage(anEventAt(account.id, REVIT, "1200", "2026-02-01T10:00:00Z"))).units).toBe(1n);
@@ -121,7 +121,7 @@ describe("reports under the tiered plans", () => {
 
     it("refuse a prepay-only account that owes with ACCOUNT_RESTRICTED, writing nothing", async () => {
       const account = await anOwingPrepayAccount();
-      await expectRefusedUnchanged(h.db, () => h.services.rating.quoteUsage(anEventAt(account.id, REVIT, "100", "2026-01-06T10:00:00Z")), "ACCOUNT_RESTRICTED", undefined);
+      await expectRefusedUnchanged(h.sql, () => h.services.rating.quoteUsage(anEventAt(account.id, REVIT, "100", "2026-01-06T10:00:00Z")), "ACCOUNT_RESTRICTED", undefined);
     });
 
     it("quote a LEGACY event as before: exact tokens, no units, no remainder", async () => {
@@ -199,8 +199,8 @@ describe("reports under the tiered plans", () => {
 
     it("refuses a malformed API code and an unknown account as errors", async () => {
       const account = await anAccount(h);
-      await expectRefusedUnchanged(h.db, () => h.services.insight.usageAuthorization(account.id, " "), "BAD_USER_INPUT", "apiCode");
-      await expectRefusedUnchanged(h.db, () => h.services.insight.usageAuthorization(999_999, REVIT), "NOT_FOUND", "accountId");
+      await expectRefusedUnchanged(h.sql, () => h.services.insight.usageAuthorization(account.id, " "), "BAD_USER_INPUT", "apiCode");
+      await expectRefusedUnchanged(h.sql, () => h.services.insight.usageAuthorization(999_999, REVIT), "NOT_FOUND", "accountId");
     });
   });
 

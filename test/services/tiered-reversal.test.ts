@@ -35,13 +35,13 @@ describe("reversing tiered charges", () => {
     await record(account.id, "1500", "2026-01-05T10:00:00Z");
     const second = await record(account.id, "2700", "2026-01-06T10:00:00Z");
     expect(await partsOf(h, second)).toEqual(["FREE_ALLOWANCE 2u"]);
-    await expectRefusedUnchanged(h.db, () => record(account.id, "100", "2026-01-07T10:00:00Z"), "API_SUSPENDED", undefined);
+    await expectRefusedUnchanged(h.sql, () => record(account.id, "100", "2026-01-07T10:00:00Z"), "API_SUSPENDED", undefined);
 
     await reverse(second.id);
     expect((await h.services.tiered.freeUsage(account.id)).map((row) => [row.usedUnits, row.overrunUnits, row.suspendedUntil])).toEqual([[1n, 0n, null]]);
     expect(await remaindersOf(h, account.id)).toEqual([`${REVIT} 2026-01 600`]);
     expect((await record(account.id, "100", "2026-01-07T10:00:00Z")).units).toBe(0n);
-    await expectRefusedUnchanged(h.db, () => reverse(second.id), "BAD_USER_INPUT", "chargeId");
+    await expectRefusedUnchanged(h.sql, () => reverse(second.id), "BAD_USER_INPUT", "chargeId");
   });
 
   it("gives overrun units back too", async () => {

@@ -80,7 +80,7 @@ describe("charged units and the free allowance", () => {
       h.setNow("2026-01-10T00:00:00Z");
       const first = await record(account.id, COMPLEX, "2", "2026-01-05T10:00:00Z");
       expect([first.units, await partsOf(h, first)]).toEqual([2n, ["OVERRUN 2u"]]);
-      await expectRefusedUnchanged(h.db, () => record(account.id, COMPLEX, "1", "2026-01-06T10:00:00Z"), "API_SUSPENDED", undefined);
+      await expectRefusedUnchanged(h.sql, () => record(account.id, COMPLEX, "1", "2026-01-06T10:00:00Z"), "API_SUSPENDED", undefined);
       expect(await partsOf(h, await record(account.id, REVIT, "1200", "2026-01-06T10:00:00Z"))).toEqual(["FREE_ALLOWANCE 1u"]);
     });
 
@@ -111,11 +111,11 @@ describe("charged units and the free allowance", () => {
     it("refuses a cap that is not a whole number from 0, or that starts in the past, writing nothing", async () => {
       const publish = (unitsPerMonth: number, effectiveFrom?: string) =>
         h.services.tiered.publishFreeCap({ apiCode: REVIT, unitsPerMonth, effectiveFrom: effectiveFrom ? at(effectiveFrom) : null, note: "test value" }, OPERATOR);
-      await expectRefusedUnchanged(h.db, () => publish(-1), "BAD_USER_INPUT", "input.unitsPerMonth");
-      await expectRefusedUnchanged(h.db, () => publish(1.5), "BAD_USER_INPUT", "input.unitsPerMonth");
-      await expectRefusedUnchanged(h.db, () => publish(5, "2025-12-19T00:00:00Z"), "PRICE_CHANGE_IN_PAST", "input.effectiveFrom");
+      await expectRefusedUnchanged(h.sql, () => publish(-1), "BAD_USER_INPUT", "input.unitsPerMonth");
+      await expectRefusedUnchanged(h.sql, () => publish(1.5), "BAD_USER_INPUT", "input.unitsPerMonth");
+      await expectRefusedUnchanged(h.sql, () => publish(5, "2025-12-19T00:00:00Z"), "PRICE_CHANGE_IN_PAST", "input.effectiveFrom");
       await expectRefusedUnchanged(
-        h.db,
+        h.sql,
         () => h.services.tiered.publishFreeCap({ apiCode: "Not A Code", unitsPerMonth: 1, note: "test value" }, OPERATOR),
         "BAD_USER_INPUT",
         "input.apiCode",
@@ -130,7 +130,7 @@ describe("charged units and the free allowance", () => {
       const account = await anEnrolledAccount(h, { tier: "FREE", from: "2026-01-01T00:00:00Z" });
       h.setNow("2026-02-02T00:00:00Z");
       expect(await partsOf(h, await record(account.id, REVIT, "3600", "2026-01-05T10:00:00Z"))).toEqual(["FREE_ALLOWANCE 3u"]);
-      await expectRefusedUnchanged(h.db, () => record(account.id, REVIT, "100", "2026-01-31T23:59:59.999Z"), "API_SUSPENDED", undefined);
+      await expectRefusedUnchanged(h.sql, () => record(account.id, REVIT, "100", "2026-01-31T23:59:59.999Z"), "API_SUSPENDED", undefined);
       expect(await partsOf(h, await record(account.id, REVIT, "1200", "2026-02-01T00:00:00Z"))).toEqual(["FREE_ALLOWANCE 1u"]);
     });
 
@@ -144,7 +144,7 @@ describe("charged units and the free allowance", () => {
       h.setNow("2026-01-12T00:00:00Z");
       const paid = await record(account.id, REVIT, "1200", "2026-01-11T10:00:00Z");
       expect([paid.units, (await partsOf(h, paid))[0]!.split(" ")[0]]).toEqual([1n, "FLEX_PACK"]);
-      await expectRefusedUnchanged(h.db, () => record(account.id, REVIT, "100", "2026-01-09T10:00:00Z"), "API_SUSPENDED", undefined);
+      await expectRefusedUnchanged(h.sql, () => record(account.id, REVIT, "100", "2026-01-09T10:00:00Z"), "API_SUSPENDED", undefined);
     });
 
     it("shows the month's usage with used units never above the cap", async () => {

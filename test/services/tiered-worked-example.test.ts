@@ -46,7 +46,7 @@ describe("the worked example of domain §8, through the services", () => {
   });
 
   it("FREE: 100 s of revit is refused API_SUSPENDED and writes nothing", async () => {
-    await expectRefusedUnchanged(h.db, () => record(REVIT, "100", "2026-01-08T10:00:00Z"), "API_SUSPENDED", undefined);
+    await expectRefusedUnchanged(h.sql, () => record(REVIT, "100", "2026-01-08T10:00:00Z"), "API_SUSPENDED", undefined);
   });
 
   it("FREE: a complex job still rates", async () => {

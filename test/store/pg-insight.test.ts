@@ -23,7 +23,7 @@ import { recomputeLedger as sqliteRecompute } from "../../server/store/sqlite/re
 import { formatMicros } from "../../server/core/money.js";
 import * as pgFunding from "../../server/store/pg/funding.js";
 import * as sqliteFunding from "../../server/store/sqlite/funding.store.js";
-import { aCreditLot, aFlexPack, anAccount, aReseller, at, aUsageEvent, createHarness, type Harness, OPERATOR, tokens } from "../fixtures/harness.js";
+import { aCreditLot, aFlexPack, anAccount, aReseller, at, aUsageEvent, createSqliteHarness, type SqliteHarness, OPERATOR, tokens } from "../fixtures/harness.js";
 import { anEnrolledAccount, publishTestTerms, REVIT } from "../fixtures/tiered.js";
 import { freshDatabase, NO_SERVER, TEST_DATABASE_URL, type TestDatabase } from "../fixtures/postgres.js";
 
@@ -112,7 +112,7 @@ async function allPages(
   return pages;
 }
 
-const record = async (h: Harness, accountId: number, apiCode: string, quantity: string, occurredAt: string, clientId: string | null = null) => {
+const record = async (h: SqliteHarness, accountId: number, apiCode: string, quantity: string, occurredAt: string, clientId: string | null = null) => {
   h.setNow(at(occurredAt) + 60_000);
   return (await h.services.rating.recordUsage(aUsageEvent(accountId, { apiCode, quantity, occurredAt: at(occurredAt), clientId }))).charge;
 };
@@ -122,7 +122,7 @@ const record = async (h: Harness, accountId: number, apiCode: string, quantity: 
  * midnight and one reported days late; a deficit settled by a later pack, a second one only
  * partly settled; reversals of a funded charge, a settled deficit charge and a partly settled one.
  */
-async function busyLedger(h: Harness) {
+async function busyLedger(h: SqliteHarness) {
   const reseller = await aReseller(h);
   const pack = (accountId: number, iso: string) => {
     h.setNow(iso);
@@ -165,8 +165,8 @@ async function busyLedger(h: Harness) {
 }
 
 /** Every instant the ledger records, a millisecond either side, and the UTC midnights around them. */
-function instantsOf(h: Harness): Instant[] {
-  const recorded = h.db.$client
+function instantsOf(h: SqliteHarness): Instant[] {
+  const recorded = h.file.db.$client
     .prepare(
       `select occurred_at as t from usage_charges union select rated_at from usage_charges
        union select settled_at from deficit_settlements union select reversed_at from reversals
@@ -182,28 +182,28 @@ function instantsOf(h: Harness): Instant[] {
 }
 
 describe.skipIf(!TEST_DATABASE_URL)(`PostgreSQL insight reads${TEST_DATABASE_URL ? "" : ` (skipped: ${NO_SERVER})`}`, () => {
-  let h: Harness;
+  let h: SqliteHarness;
   let postgres: Awaited<ReturnType<typeof migratedDatabase>>;
   let q: Q;
   let accounts: number[];
   let instants: Instant[];
 
   beforeAll(async () => {
-    h = createHarness({ now: "2022-11-01T00:00:00Z" });
+    h = await createSqliteHarness({ now: "2022-11-01T00:00:00Z" });
     ({ accounts } = await busyLedger(h));
     instants = instantsOf(h);
     postgres = await migratedDatabase("insight");
     q = postgres.db;
-    await copyTables(h.db, postgres.db);
+    await copyTables(h.file.db, postgres.db);
   }, 60_000);
   afterAll(async () => {
     await postgres?.close();
-    h?.close();
+    await h?.close();
   });
 
   it("copies a ledger whose stored figures agree with its entries", async () => {
     expect(instants.length).toBeGreaterThan(40);
-    expect(sqliteRecompute(h.db)).toEqual([]);
+    expect(sqliteRecompute(h.file.db)).toEqual([]);
     expect(await pgRecompute(q)).toEqual([]);
   });
 
@@ -211,14 +211,14 @@ describe.skipIf(!TEST_DATABASE_URL)(`PostgreSQL insight reads${TEST_DATABASE_URL
     let deficitMoves = 0;
     for (const accountId of [...accounts, 999]) {
       for (const t of instants) {
-        const expected = sqliteInsight.ledgerAsOf(h.db, accountId, t);
+        const expected = sqliteInsight.ledgerAsOf(h.file.db, accountId, t);
         deficitMoves += expected.deficitMoves.length;
         expect(ledgerInAnyOrder(await pgInsight.ledgerAsOf(q, accountId, t)), `account ${accountId} as of ${t}`).toEqual(ledgerInAnyOrder(expected));
       }
     }
     // The ledger exercised what these reads are for: bookings, settlements and reversals of a deficit.
     expect(deficitMoves).toBeGreaterThan(0);
-    const owing = sqliteInsight.ledgerAsOf(h.db, accounts[1]!, h.now());
+    const owing = sqliteInsight.ledgerAsOf(h.file.db, accounts[1]!, h.now());
     // Booked: 10, 210 and the late 1; settled: 10 and 100; reversed: the settled charge (nothing
     // left owed) and the partly settled one (110 still owed).
     expect(owing.deficitMoves.map((move) => move.deltaMicros).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(
@@ -229,7 +229,7 @@ describe.skipIf(!TEST_DATABASE_URL)(`PostgreSQL insight reads${TEST_DATABASE_URL
   it("sum the tokens charged since each instant, as SQLite does", async () => {
     for (const accountId of accounts) {
       for (const since of instants) {
-        expect(await pgInsight.chargedSince(q, accountId, since), `account ${accountId} since ${since}`).toBe(sqliteInsight.chargedSince(h.db, accountId, since));
+        expect(await pgInsight.chargedSince(q, accountId, since), `account ${accountId} since ${since}`).toBe(sqliteInsight.chargedSince(h.file.db, accountId, since));
       }
     }
     expect(await pgInsight.chargedSince(q, accounts[0]!, 0)).toBeGreaterThan(0n);
@@ -244,7 +244,7 @@ describe.skipIf(!TEST_DATABASE_URL)(`PostgreSQL insight reads${TEST_DATABASE_URL
     for (const accountId of accounts) {
       for (const [from, to] of windows) {
         for (const clientId of [null, "web", "cli", "nobody"]) {
-          const expected: DailyUsage[] = sqliteInsight.dailyUsage(h.db, accountId, from, to, clientId);
+          const expected: DailyUsage[] = sqliteInsight.dailyUsage(h.file.db, accountId, from, to, clientId);
           expect(byText(await pgInsight.dailyUsage(q, accountId, from, to, clientId)), `account ${accountId} [${from}, ${to}) ${clientId}`).toEqual(byText(expected));
         }
       }
@@ -261,7 +261,7 @@ describe.skipIf(!TEST_DATABASE_URL)(`PostgreSQL insight reads${TEST_DATABASE_URL
     let groups = 0;
     for (const apiCode of [...API_CODES, "no/such-api"]) {
       for (const since of instants) {
-        const expected: AccountUsageGroup[] = sqliteInsight.usageGroupsSince(h.db, apiCode, since);
+        const expected: AccountUsageGroup[] = sqliteInsight.usageGroupsSince(h.file.db, apiCode, since);
         groups += expected.length;
         expect(byText(await pgInsight.usageGroupsSince(q, apiCode, since)), `${apiCode} since ${since}`).toEqual(byText(expected));
       }
@@ -278,7 +278,7 @@ describe.skipIf(!TEST_DATABASE_URL)(`PostgreSQL insight reads${TEST_DATABASE_URL
     for (const accountId of accounts) {
       for (const [from, to] of windows) {
         for (const limit of [1, 2, 3, 100]) {
-          const expected = await allPages((after) => sqliteInsight.exportPage(h.db, accountId, from, to, after, limit));
+          const expected = await allPages((after) => sqliteInsight.exportPage(h.file.db, accountId, from, to, after, limit));
           const pages = await allPages((after) => pgInsight.exportPage(q, accountId, from, to, after, limit));
           expect(pages, `account ${accountId} [${from}, ${to}) by ${limit}`).toEqual(expected);
         }
@@ -298,10 +298,10 @@ describe.skipIf(!TEST_DATABASE_URL)(`PostgreSQL insight reads${TEST_DATABASE_URL
     const undo = drift.map((statement) => statement.replace("+ 7", "- 7").replace("- 3", "+ 3").replace("+ 11", "- 11"));
     try {
       for (const statement of drift) {
-        h.db.$client.exec(statement);
+        h.file.db.$client.exec(statement);
         await q.execute(statement);
       }
-      const expected: LedgerDrift[] = sqliteRecompute(h.db);
+      const expected: LedgerDrift[] = sqliteRecompute(h.file.db);
       expect(expected.map((found) => [found.entity, found.storedMicros - found.recomputedMicros])).toEqual([
         ["CreditLot", 7n],
         ["FlexPack", -3n],
@@ -310,7 +310,7 @@ describe.skipIf(!TEST_DATABASE_URL)(`PostgreSQL insight reads${TEST_DATABASE_URL
       expect(byText(await pgRecompute(q))).toEqual(byText(expected));
     } finally {
       for (const statement of undo) {
-        h.db.$client.exec(statement);
+        h.file.db.$client.exec(statement);
         await q.execute(statement);
       }
     }
@@ -325,7 +325,7 @@ describe.skipIf(!TEST_DATABASE_URL)(`PostgreSQL insight reads${TEST_DATABASE_URL
  * account with PAYG pays beyond its pool on the statement; a FREE account counts free and
  * overrun units; a LEGACY account holds a pool its usage draws on.
  */
-async function tieredLedger(h: Harness) {
+async function tieredLedger(h: SqliteHarness) {
   await publishTestTerms(h);
   const pool = (accountId: number, size: string, startsAt: string, endsAt: string, ref: string) =>
     h.services.funding.importTokenFlexPool({ accountId, tokensMicros: tokens(size), startsAt: at(startsAt), endsAt: at(endsAt), externalRef: ref }, OPERATOR);
@@ -353,37 +353,37 @@ async function tieredLedger(h: Harness) {
 }
 
 describe.skipIf(!TEST_DATABASE_URL)(`PostgreSQL insight reads of tiered accounts${TEST_DATABASE_URL ? "" : ` (skipped: ${NO_SERVER})`}`, () => {
-  let h: Harness;
+  let h: SqliteHarness;
   let postgres: Awaited<ReturnType<typeof migratedDatabase>>;
   let q: Q;
   let ledger: Awaited<ReturnType<typeof tieredLedger>>;
   let instants: Instant[];
 
   beforeAll(async () => {
-    h = await createHarness({ now: "2025-12-01T00:00:00Z" });
+    h = await createSqliteHarness({ now: "2025-12-01T00:00:00Z" });
     ledger = await tieredLedger(h);
     instants = [
       ...instantsOf(h),
-      ...(h.db.$client.prepare("select starts_at from token_flex_pools union select ends_at from token_flex_pools").pluck().all() as number[]),
+      ...(h.file.db.$client.prepare("select starts_at from token_flex_pools union select ends_at from token_flex_pools").pluck().all() as number[]),
     ].sort((a, b) => a - b);
     postgres = await migratedDatabase("insight_tiered");
     q = postgres.db;
-    await copyTables(h.db, postgres.db);
+    await copyTables(h.file.db, postgres.db);
   }, 60_000);
   afterAll(async () => {
     await postgres?.close();
-    h?.close();
+    await h?.close();
   });
 
   it("copies a ledger whose stored figures agree with its entries", async () => {
-    expect(sqliteRecompute(h.db)).toEqual([]);
+    expect(sqliteRecompute(h.file.db)).toEqual([]);
     expect(await pgRecompute(q)).toEqual([]);
   });
 
   it("rebuild each account's ledger, pools and their draws and settlements included, as of every instant, as SQLite does", async () => {
     for (const accountId of ledger.accounts) {
       for (const t of instants) {
-        expect(ledgerInAnyOrder(await pgInsight.ledgerAsOf(q, accountId, t)), `account ${accountId} as of ${t}`).toEqual(ledgerInAnyOrder(sqliteInsight.ledgerAsOf(h.db, accountId, t)));
+        expect(ledgerInAnyOrder(await pgInsight.ledgerAsOf(q, accountId, t)), `account ${accountId} as of ${t}`).toEqual(ledgerInAnyOrder(sqliteInsight.ledgerAsOf(h.file.db, accountId, t)));
       }
     }
     const prepay = await pgInsight.ledgerAsOf(q, ledger.prepay, h.now());
@@ -401,7 +401,7 @@ describe.skipIf(!TEST_DATABASE_URL)(`PostgreSQL insight reads of tiered accounts
   it("give the same lots, pools and packs valid at every instant as SQLite", async () => {
     for (const accountId of ledger.accounts) {
       for (const t of instants) {
-        const expected = sqliteFunding.fundingSourcesAt(h.db, accountId, t);
+        const expected = sqliteFunding.fundingSourcesAt(h.file.db, accountId, t);
         expect(byText(await pgFunding.fundingSourcesAt(q, accountId, t)), `account ${accountId} at ${t}`).toEqual(byText(expected));
       }
     }
@@ -412,9 +412,9 @@ describe.skipIf(!TEST_DATABASE_URL)(`PostgreSQL insight reads of tiered accounts
     const from = at("2025-12-01T00:00:00Z");
     const to = at("2026-02-01T00:00:00Z");
     for (const accountId of ledger.accounts) {
-      expect(byText(await pgInsight.dailyUsage(q, accountId, from, to, null))).toEqual(byText(sqliteInsight.dailyUsage(h.db, accountId, from, to, null)));
+      expect(byText(await pgInsight.dailyUsage(q, accountId, from, to, null))).toEqual(byText(sqliteInsight.dailyUsage(h.file.db, accountId, from, to, null)));
       for (const limit of [1, 100]) {
-        expect(await allPages((after) => pgInsight.exportPage(q, accountId, from, to, after, limit))).toEqual(await allPages((after) => sqliteInsight.exportPage(h.db, accountId, from, to, after, limit)));
+        expect(await allPages((after) => pgInsight.exportPage(q, accountId, from, to, after, limit))).toEqual(await allPages((after) => sqliteInsight.exportPage(h.file.db, accountId, from, to, after, limit)));
       }
     }
     const [legacy, prepay, payg, free] = ledger.accounts as [number, number, number, number];
@@ -432,38 +432,38 @@ describe.skipIf(!TEST_DATABASE_URL)(`PostgreSQL insight sums beyond 2^53 micros$
   const ROW = 3_100_000_000_000_001;
   const SUM = 3n * BigInt(ROW);
   const DAY = at("2023-06-01T00:00:00Z");
-  let h: Harness;
+  let h: SqliteHarness;
   let postgres: Awaited<ReturnType<typeof migratedDatabase>>;
   let accountId: number;
   let lotId: number;
 
   beforeAll(async () => {
     expect(SUM > BigInt(Number.MAX_SAFE_INTEGER)).toBe(true);
-    h = createHarness({ now: "2022-11-01T00:00:00Z" });
+    h = await createSqliteHarness({ now: "2022-11-01T00:00:00Z" });
     accountId = (await anAccount(h)).id;
     lotId = (await aCreditLot(h, accountId, { amount: "1000000000", purchasedAt: at("2022-10-01T00:00:00Z") })).id;
-    const price = h.db.$client.prepare("select id from price_entries where api_code = ? order by effective_from desc").pluck().get(COMPLEX_JOB) as number;
+    const price = h.file.db.$client.prepare("select id from price_entries where api_code = ? order by effective_from desc").pluck().get(COMPLEX_JOB) as number;
     // Three charges on one day, each paid by three allocations of ROW: the first from the lot, the others owed.
     for (const [index, source] of (["CREDIT_LOT", "DEFICIT", "DEFICIT"] as const).entries()) {
       const occurredAt = DAY + 3_600_000 * (index + 1);
-      const [charge] = h.db
+      const [charge] = h.file.db
         .insert(sqliteSchema.usageCharges)
         .values({ eventId: `whale-${index}`, fingerprint: "whale", accountId, apiCode: COMPLEX_JOB, priceEntryId: price, quantityMicros: ROW, outcome: "SUCCEEDED", occurredAt, ratedAt: occurredAt, tokensMicros: ROW })
         .returning()
         .all();
       for (let part = 0; part < 3; part++) {
-        h.db
+        h.file.db
           .insert(sqliteSchema.allocations)
           .values({ chargeId: charge!.id, accountId, source, creditLotId: source === "CREDIT_LOT" ? lotId : null, amountMicros: ROW, occurredAt })
           .run();
       }
     }
     postgres = await migratedDatabase("insight_sums");
-    await copyTables(h.db, postgres.db);
+    await copyTables(h.file.db, postgres.db);
   }, 60_000);
   afterAll(async () => {
     await postgres?.close();
-    h?.close();
+    await h?.close();
   });
 
   it("come back exact from every read, as from SQLite", async () => {
@@ -486,11 +486,11 @@ describe.skipIf(!TEST_DATABASE_URL)(`PostgreSQL insight sums beyond 2^53 micros$
       [0n, SUM],
     ]);
 
-    expect(await pgInsight.chargedSince(q, accountId, DAY)).toBe(sqliteInsight.chargedSince(h.db, accountId, DAY));
-    expect(await pgInsight.dailyUsage(q, accountId, DAY, after, null)).toEqual(sqliteInsight.dailyUsage(h.db, accountId, DAY, after, null));
-    expect(await pgInsight.usageGroupsSince(q, COMPLEX_JOB, DAY)).toEqual(sqliteInsight.usageGroupsSince(h.db, COMPLEX_JOB, DAY));
-    expect(ledgerInAnyOrder(ledger)).toEqual(ledgerInAnyOrder(sqliteInsight.ledgerAsOf(h.db, accountId, after)));
-    expect(page).toEqual(sqliteInsight.exportPage(h.db, accountId, DAY, after, null, 10));
+    expect(await pgInsight.chargedSince(q, accountId, DAY)).toBe(sqliteInsight.chargedSince(h.file.db, accountId, DAY));
+    expect(await pgInsight.dailyUsage(q, accountId, DAY, after, null)).toEqual(sqliteInsight.dailyUsage(h.file.db, accountId, DAY, after, null));
+    expect(await pgInsight.usageGroupsSince(q, COMPLEX_JOB, DAY)).toEqual(sqliteInsight.usageGroupsSince(h.file.db, COMPLEX_JOB, DAY));
+    expect(ledgerInAnyOrder(ledger)).toEqual(ledgerInAnyOrder(sqliteInsight.ledgerAsOf(h.file.db, accountId, after)));
+    expect(page).toEqual(sqliteInsight.exportPage(h.file.db, accountId, DAY, after, null, 10));
   });
 
   it("leave the ledger recomputation exact, drifts included", async () => {
@@ -503,9 +503,9 @@ describe.skipIf(!TEST_DATABASE_URL)(`PostgreSQL insight sums beyond 2^53 micros$
 
   it("refuse a single stored amount beyond safe integers rather than round it, as SQLite does", async () => {
     const tooBig = "9007199254740993";
-    h.db.$client.prepare(`update credit_lots set amount_micros = ${tooBig} where id = ?`).run(lotId);
+    h.file.db.$client.prepare(`update credit_lots set amount_micros = ${tooBig} where id = ?`).run(lotId);
     await postgres.db.execute(`update credit_lots set amount_micros = ${tooBig} where id = ${lotId}`);
-    expect(() => sqliteInsight.ledgerAsOf(h.db, accountId, DAY)).toThrow(RangeError);
+    expect(() => sqliteInsight.ledgerAsOf(h.file.db, accountId, DAY)).toThrow(RangeError);
     const refused: unknown = await pgInsight.ledgerAsOf(postgres.db, accountId, DAY).catch((error: unknown) => error);
     // Drizzle wraps what the pool's parser threw in its query error.
     expect(refused instanceof Error && refused.cause).toBeInstanceOf(RangeError);

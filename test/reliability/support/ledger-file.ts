@@ -12,6 +12,7 @@ import type { Actor } from "../../../server/core/model.js";
 import { DEFAULT_RULES } from "../../../server/services/context.js";
 import { createServices, type Services } from "../../../server/services/index.js";
 import { type Db, migrateDatabase, openDatabase } from "../../../server/store/sqlite/database.js";
+import type { TestSql } from "../../fixtures/test-sql.js";
 
 export const TEST_ACTOR: Actor = { name: "reliability test", role: "OPERATOR", keyId: null, resellerId: null };
 
@@ -53,25 +54,40 @@ export async function expectSoundLedger(services: Services, db: Db): Promise<voi
  * Row count and, per column, the sum of its numbers and the total length of its text: equal
  * snapshots mean nothing was inserted, deleted or changed in any way a refusal could.
  */
-export function logicalSnapshot(db: Db): Record<string, Record<string, number>> {
-  const sqlite = db.$client;
-  const tables = sqlite
-    .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name")
-    .pluck()
-    .all() as string[];
-  return Object.fromEntries(
-    tables.map((table) => {
-      const columns = (sqlite.pragma(`table_info("${table}")`) as { name: string }[]).map((column) => column.name);
-      const parts = [
-        "count(*) as rows",
-        ...columns.flatMap((column) => [
-          `coalesce(sum(case when typeof("${column}") in ('integer', 'real') then "${column}" end), 0) as "sum:${column}"`,
-          `coalesce(sum(length(cast("${column}" as blob))), 0) as "bytes:${column}"`,
-        ]),
-      ];
-      return [table, sqlite.prepare(`select ${parts.join(", ")} from "${table}"`).get() as Record<string, number>];
-    }),
-  );
+export async function logicalSnapshot(sql: TestSql): Promise<Record<string, Record<string, number>>> {
+  const snapshot: Record<string, Record<string, number>> = {};
+  if (sql.engine === "postgres") {
+    // One statement for every table: thousands of requests each take two snapshots.
+    const columns = await sql.rows<{ table: string; column: string; numeric: boolean }>(
+      `select table_name as "table", column_name as "column", data_type in ('bigint', 'integer', 'smallint', 'numeric') as numeric
+       from information_schema.columns where table_schema = 'public' order by table_name, ordinal_position`,
+    );
+    const tables = [...new Set(columns.map((column) => column.table))];
+    const parts = tables.map((table) => {
+      const figures = columns
+        .filter((column) => column.table === table)
+        .flatMap(({ column, numeric }) => [
+          ...(numeric ? [`'sum:${column}', coalesce(sum("${column}"), 0)`] : []),
+          `'bytes:${column}', coalesce(sum(octet_length("${column}"::text)), 0)`,
+        ]);
+      return `(select jsonb_build_object('rows', count(*), ${figures.join(", ")}) from "${table}") as "${table}"`;
+    });
+    const [row] = await sql.rows<Record<string, Record<string, number>>>(`select ${parts.join(", ")}`);
+    for (const table of tables) snapshot[table] = row![table]!;
+    return snapshot;
+  }
+  for (const table of await sql.tables()) {
+    const columns = await sql.column<string>(`select name from pragma_table_info('${table}')`);
+    const parts = [
+      "count(*) as rows",
+      ...columns.flatMap((column) => [
+        `coalesce(sum(case when typeof("${column}") in ('integer', 'real') then "${column}" end), 0) as "sum:${column}"`,
+        `coalesce(sum(length(cast("${column}" as blob))), 0) as "bytes:${column}"`,
+      ]),
+    ];
+    snapshot[table] = (await sql.rows<Record<string, number>>(`select ${parts.join(", ")} from "${table}"`))[0]!;
+  }
+  return snapshot;
 }
 
 /** The raw bytes of the database and its WAL and shared-memory files, whichever exist. */

@@ -1,8 +1,9 @@
 /**
- * A separate OS process that drains one account through its own SQLite connection, so the
- * concurrency test exercises real cross-process locking rather than one event loop taking turns.
+ * A separate OS process that drains one account through its own connection (to a SQLite file,
+ * or to a PostgreSQL database when given its URL), so the concurrency test exercises real
+ * cross-process locking rather than one event loop taking turns.
  *
- * argv: <db path> <account id> <worker name> <events> <now ms> <mode: single|batch> <shared events>
+ * argv: <db path or postgres:// URL> <account id> <worker name> <events> <now ms> <mode: single|batch> <shared events>
  * Prints "ready", waits for a line on stdin, records its events, prints one JSON line of results.
  * It pauses a millisecond between transactions, as a server between requests does: SQLite's busy
  * handler is not fair, and a writer that never lets go would simply starve the other process.
@@ -13,13 +14,17 @@ import { FlexgateError } from "../../../server/core/errors.js";
 import { DEFAULT_RULES } from "../../../server/services/context.js";
 import { createServices } from "../../../server/services/index.js";
 import type { BatchItemResult, UsageEvent } from "../../../server/services/rating.service.js";
+import { openPool } from "../../../server/store/pg/database.js";
+import { PgStore } from "../../../server/store/pg/store.js";
 import { openDatabase } from "../../../server/store/sqlite/database.js";
 
 const [path, accountArg, name, countArg, nowArg, mode, sharedArg] = process.argv.slice(2);
 const accountId = Number(accountArg);
 const now = Number(nowArg);
-const db = openDatabase({ path: path!, synchronous: "FULL", busyTimeoutMs: 30_000 });
-const services = createServices({ store: new SqliteStore(db), clock: () => now, rules: DEFAULT_RULES });
+const store = path!.startsWith("postgres://")
+  ? new PgStore(openPool(path!, 2))
+  : new SqliteStore(openDatabase({ path: path!, synchronous: "FULL", busyTimeoutMs: 30_000 }));
+const services = createServices({ store, clock: () => now, rules: DEFAULT_RULES });
 
 const event = (eventId: string): UsageEvent => ({
   eventId,
@@ -74,7 +79,7 @@ process.stdout.write("ready\n");
 const lines = createInterface({ input: process.stdin });
 lines.once("line", async () => {
   const outcomes = await run();
-  db.$client.close();
+  await store.close();
   process.stdout.write(`${JSON.stringify(outcomes)}\n`);
   lines.close();
   process.stdin.destroy();
