@@ -97,7 +97,7 @@ const both = (expectation: Expectation) => ({ variables: expectation, inline: ex
  */
 type Kind =
   | { kind: "decimal" }
-  | { kind: "int"; accepts1000?: boolean }
+  | { kind: "int"; accepts1000?: boolean; acceptsZero?: boolean }
   | { kind: "ref" }
   | { kind: "apiCode" }
   | { kind: "text"; optional?: boolean }
@@ -140,7 +140,10 @@ function casesFor(slot: string, spec: Kind): Case[] {
         expect:
           value instanceof Raw && value.token === "1e3" && spec.accepts1000
             ? { variables: "accepted", inline: bad(field) }
-            : both(bad(field)),
+            : // -0 is the Int 0, which a count that may be zero (a free cap of none) accepts.
+              value instanceof Raw && value.token === "-0" && spec.acceptsZero
+              ? both("accepted")
+              : both(bad(field)),
       }));
     case "ref":
     case "apiCode":
@@ -582,7 +585,78 @@ const OPERATIONS: readonly Operation[] = [
       ["after", { kind: "cursor" }],
     ],
   },
+  // The tiered regime's operations, last: their baselines move the clock into the regime
+  // (enrollments start on or after 2025-12-08 and never ahead of now).
+  {
+    on: "Mutation",
+    name: "enrollPlan",
+    selection: "{ id plan { tier } }",
+    valid: async () => ({ input: { accountId: await freshTieredAccount("JP"), tier: "PAID", payg: false, effectiveFrom: ago(1) } }),
+    slots: [
+      ["input.accountId", { kind: "id", unknown: "NOT_FOUND" }],
+      ["input.tier", { kind: "enum" }],
+      ["input.effectiveFrom", { kind: "pastDate" }],
+    ],
+    extra: async () => [
+      { label: "back to LEGACY", args: { input: { accountId: await freshTieredAccount("JP"), tier: "LEGACY" } }, expect: bad("input.tier") },
+      { label: "PAYG on the Free tier", args: { input: { accountId: await freshTieredAccount("JP"), tier: "FREE", payg: true } }, expect: bad("input.payg") },
+      { label: "PAYG where it is not offered", args: { input: { accountId: await freshTieredAccount("BR"), tier: "PAID", payg: true } }, expect: { code: "PAYG_NOT_AVAILABLE", field: "input.payg" } },
+      { label: "a start before the regime", args: { input: { accountId: await freshTieredAccount("JP"), tier: "FREE", effectiveFrom: "2025-12-07T00:00:00Z" } }, expect: bad("input.effectiveFrom") },
+    ],
+  },
+  {
+    on: "Mutation",
+    name: "publishFreeCap",
+    selection: "{ id unitsPerMonth }",
+    valid: () => {
+      enterTieredRegime();
+      return { input: { apiCode: "design-automation/revit", unitsPerMonth: 3, effectiveFrom: new Date(server.now() + DAY + ++sequence * 1000).toISOString(), note: "hostile test value" } };
+    },
+    slots: [
+      ["input.apiCode", { kind: "apiCode" }],
+      ["input.unitsPerMonth", { kind: "int", accepts1000: true, acceptsZero: true }],
+      ["input.effectiveFrom", { kind: "laterDate" }],
+      ["input.note", { kind: "text" }],
+    ],
+    extra: () => [
+      { label: "a cap effective yesterday", args: { input: { apiCode: "design-automation/revit", unitsPerMonth: 3, effectiveFrom: ago(1), note: "late" } }, expect: { code: "PRICE_CHANGE_IN_PAST", field: "input.effectiveFrom" } },
+    ],
+  },
+  {
+    on: "Mutation",
+    name: "importTokenFlexPool",
+    selection: "{ id tokens }",
+    valid: async () => ({
+      input: { accountId: await freshTieredAccount("JP"), tokens: "20", startsAt: "2026-01-01T00:00:00Z", endsAt: "2027-01-01T00:00:00Z", externalRef: unique("hostile-pool") },
+    }),
+    slots: [
+      ["input.accountId", { kind: "id", unknown: "NOT_FOUND" }],
+      ["input.tokens", { kind: "decimal" }],
+      ["input.startsAt", { kind: "windowFrom", to: "input.endsAt" }],
+      ["input.endsAt", { kind: "windowTo" }],
+      ["input.externalRef", { kind: "ref" }],
+    ],
+  },
+  {
+    on: "Query",
+    name: "freeCaps",
+    selection: "{ apiCode unitsPerMonth }",
+    valid: () => {
+      enterTieredRegime();
+      return { asOf: ago(0) };
+    },
+    slots: [["asOf", { kind: "filterDate" }]],
+  },
 ];
+
+/** The clock of the tiered operations: inside the regime, where enrollments may start. */
+const enterTieredRegime = () => server.setNow("2026-06-01T00:00:00Z");
+
+/** A new account with no usage yet, on the clock of the tiered regime: each enrollment needs its own. */
+async function freshTieredAccount(country: string): Promise<string> {
+  enterTieredRegime();
+  return String((await server.services.accounts.create({ name: unique("hostile-tiered"), country }, OPERATOR)).id);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Documents: the same arguments as variables or written inline, from the committed SDL's types.

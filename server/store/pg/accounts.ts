@@ -4,7 +4,7 @@ import type { DeficitState } from "../../core/account.js";
 import type { Account, Reseller } from "../../core/model.js";
 import type { AccountFields, AccountQuery, ResellerFields, ResellerQuery } from "../port.js";
 import { toAccount, toDbMicros, toReseller } from "../rows.js";
-import type { Q } from "./database.js";
+import { type Q, storableText } from "./database.js";
 
 export async function findAccount(q: Q, id: number): Promise<Account | null> {
   const [row] = await q.select().from(accounts).where(eq(accounts.id, id));
@@ -37,7 +37,7 @@ const accountConditions = (query: Omit<AccountQuery, "afterId" | "limit">) =>
   and(
     query.resellerId != null ? eq(accounts.resellerId, query.resellerId) : undefined,
     // ILIKE matches SQLite's LIKE, which ignores ASCII case.
-    query.nameContains ? ilike(accounts.name, `%${escapeLike(query.nameContains)}%`) : undefined,
+    query.nameContains ? (storableText(query.nameContains) ? ilike(accounts.name, `%${escapeLike(query.nameContains)}%`) : sql`false`) : undefined,
   );
 
 export async function listAccounts(q: Q, query: AccountQuery): Promise<Account[]> {
@@ -88,7 +88,7 @@ const toResellerRow = (fields: Partial<ResellerFields>) => ({
 
 /** Facet match on a JSON array column, case-insensitively. */
 const hasFacet = (column: typeof resellers.locations, value: string) =>
-  sql`exists (select 1 from json_array_elements_text(${column}::json) facet where lower(facet) = lower(${value}))`;
+  storableText(value) ? sql`exists (select 1 from json_array_elements_text(${column}::json) facet where lower(facet) = lower(${value}))` : sql`false`;
 
 function resellerConditions(query: Omit<ResellerQuery, "afterId" | "limit">) {
   return and(

@@ -1,10 +1,10 @@
-import { and, desc, eq, gte, lt, sql } from "drizzle-orm";
+import { and, desc, gte, lt, sql } from "drizzle-orm";
 import { auditLog } from "../../../schema/tables.pg.js";
 import type { Actor, AuditEntry } from "../../core/model.js";
 import type { Instant } from "../../core/time.js";
 import type { AuditFilter, AuditQuery, AuditRecord } from "../port.js";
 import { auditSnapshot, toAuditEntry } from "../rows.js";
-import type { Q } from "./database.js";
+import { type Q, textEquals } from "./database.js";
 
 export async function appendAudit(q: Q, actor: Actor, record: AuditRecord, now: Instant): Promise<void> {
   await q.insert(auditLog).values({
@@ -21,8 +21,8 @@ export async function appendAudit(q: Q, actor: Actor, record: AuditRecord, now: 
 
 const matching = (filter: AuditFilter) =>
   and(
-    filter.entityType ? eq(auditLog.entityType, filter.entityType) : undefined,
-    filter.actor !== undefined ? eq(auditLog.actor, filter.actor) : undefined,
+    filter.entityType ? textEquals(auditLog.entityType, filter.entityType) : undefined,
+    filter.actor !== undefined ? textEquals(auditLog.actor, filter.actor) : undefined,
     filter.from !== undefined ? gte(auditLog.at, filter.from) : undefined,
     filter.to !== undefined ? lt(auditLog.at, filter.to) : undefined,
   );

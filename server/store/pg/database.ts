@@ -1,5 +1,6 @@
 import { drizzle, type NodePgDatabase, type NodePgQueryResultHKT } from "drizzle-orm/node-postgres";
-import type { PgDatabase } from "drizzle-orm/pg-core";
+import type { PgColumn, PgDatabase } from "drizzle-orm/pg-core";
+import { eq, sql } from "drizzle-orm";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
 import { log } from "../../log.js";
@@ -66,3 +67,13 @@ export async function migratePostgres(pool: pg.Pool): Promise<void> {
 
 /** The database or an open transaction: store functions accept both. */
 export type Q = PgDatabase<NodePgQueryResultHKT, typeof schemaTables>;
+
+/**
+ * Whether `text` can be stored at all: PostgreSQL text holds no NUL character, and the server
+ * refuses a parameter with one. No stored value equals or contains such a text, so a filter on
+ * it matches nothing (SQLite, which stores NULs, finds nothing either).
+ */
+export const storableText = (text: string) => !text.includes("\u0000");
+
+/** `column = text`, or nothing at all for a text no row can hold. */
+export const textEquals = (column: PgColumn, text: string) => (storableText(text) ? eq(column, text) : sql`false`);

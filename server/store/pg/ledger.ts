@@ -7,7 +7,7 @@ import type { Instant } from "../../core/time.js";
 import { CHARGE_ORDERS, type ChargeQuery, type NewCharge } from "../port.js";
 import type { PlannedCharge } from "../rate-group.js";
 import { fromDbMicros, toAllocation, toDbMicros, toUsageCharge } from "../rows.js";
-import type { Q } from "./database.js";
+import { type Q, textEquals } from "./database.js";
 
 const reversedAt = sql<number | null>`(select r.reversed_at from reversals r where r.charge_id = "usage_charges"."id")`;
 
@@ -113,8 +113,8 @@ function chargeConditions(query: Omit<ChargeQuery, "order" | "after" | "limit">)
     eq(usageCharges.accountId, query.accountId),
     query.from != null ? gte(usageCharges.occurredAt, query.from) : undefined,
     query.to != null ? lt(usageCharges.occurredAt, query.to) : undefined,
-    query.apiCode ? eq(usageCharges.apiCode, query.apiCode) : undefined,
-    query.clientId ? eq(usageCharges.clientId, query.clientId) : undefined,
+    query.apiCode ? textEquals(usageCharges.apiCode, query.apiCode) : undefined,
+    query.clientId ? textEquals(usageCharges.clientId, query.clientId) : undefined,
   );
 }
 
