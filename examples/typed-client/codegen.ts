@@ -19,8 +19,8 @@ const config: CodegenConfig = {
   generates: {
     // Typed documents and result types for the operations in src/ (`graphql()` and `*Document`).
     "src/flexgate/": { preset: "client", config: { scalars } },
-    // Every type of the schema, ErrorCode included: no field returns it, so the operations'
-    // types above never mention it, yet `extensions.code` and `UsageError.code` take its values.
+    // Every type of the schema, ErrorCode included: only UsageAuthorization.code returns it, so
+    // the operations' types above seldom mention it, yet `extensions.code` and `UsageError.code` take its values.
     "src/flexgate/schema.ts": {
       plugins: ["typescript"],
       config: { scalars, enumsAsConst: true, namingConvention: { enumValues: "keep" } },

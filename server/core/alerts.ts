@@ -49,7 +49,9 @@ export interface AlertFacts {
 
 /**
  * The alerts that hold now, most severe first (RESTRICTED, DEFICIT, API_SUSPENDED, LOW_BALANCE,
- * FREE_CAP_NEAR, EXPIRING_SOON), so a console can show the first one as the headline. An alert
+ * FREE_CAP_NEAR, EXPIRING_SOON), so a console can show the first one as the headline. Each
+ * account-wide kind appears at most once; API_SUSPENDED or FREE_CAP_NEAR (never both) at most
+ * once per API with FREE usage this month (MAXIMA.alertsPerAccount). An alert
  * clears by itself as soon as its condition no longer holds: nothing is stored or acknowledged.
  * Under a tiered plan there is no grace period (domain §8), so no grace end is named.
  */
@@ -90,8 +92,10 @@ export function balanceAlerts(facts: AlertFacts): BalanceAlert[] {
   }
   alerts.push(...free.filter((alert) => alert.kind === "API_SUSPENDED"));
   // available < 20% of bought, in exact integers. With nothing bought in 12 months the
-  // threshold is zero, so only a negative balance is low (and DEFICIT already says why).
-  if (balance.availableMicros * 100n < boughtInLastYearMicros * LOW_BALANCE_PERCENT) {
+  // threshold is zero, so only a negative balance is low (and DEFICIT already says why). Under
+  // PAYG nothing is ever refused (usage beyond the tokens held is billed in arrears): a low
+  // balance is no warning there.
+  if (!plan.payg && balance.availableMicros * 100n < boughtInLastYearMicros * LOW_BALANCE_PERCENT) {
     alerts.push({
       kind: "LOW_BALANCE",
       message:

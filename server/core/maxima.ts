@@ -4,6 +4,9 @@
  * model (graphql/cost.ts) multiplies by it, so the cost of a query is an upper bound of the rows
  * it can make the server read, whatever the data. README "Guarantees" lists them.
  */
+/** Metered API codes the price book may hold; several maxima are per API. */
+const PRICED_APIS = 100;
+
 export const MAXIMA = Object.freeze({
   /**
    * Flex packs of one account whose year of validity overlaps a new pack's year: the purchase
@@ -35,14 +38,18 @@ export const MAXIMA = Object.freeze({
    * bounds `planHistory` (LEGACY plus the enrollments).
    */
   enrollmentsPerAccount: 100,
-  /** Kinds of balance alert; an account shows each at most once. */
-  alertsPerAccount: 4,
+  /**
+   * Alerts of one account at once: RESTRICTED, DEFICIT, LOW_BALANCE and EXPIRING_SOON once each,
+   * and per API either API_SUSPENDED or FREE_CAP_NEAR (core/alerts.ts). Both need FREE usage of
+   * the API this month, so a price: at most one per priced API.
+   */
+  alertsPerAccount: 4 + PRICED_APIS,
   /** Labels on one usage event. */
   labelsPerEvent: 20,
   /** Events in one recordUsageBatch. */
   eventsPerBatch: 1_000,
   /** Metered API codes in the price book: publishing a version of a 101st code is refused. */
-  pricedApis: 100,
+  pricedApis: PRICED_APIS,
   /** Versions of one API code, retirements and cancelled ones included. */
   versionsPerApi: 100,
   /** API keys, revoked ones included (revoked keys stay for the audit trail). */

@@ -78,8 +78,11 @@ const READ_WEIGHTS: Record<string, (args: Args) => number> = {
   // A balance in the past replays every allocation before asOf, however old: two per request.
   "Account.balance": (args) => (args.asOf == null ? 0 : 1.5 * HEAVY_READ),
   "Account.forecast": () => HEAVY_READ,
-  // Alerts read the account's lots and packs, expired ones included: at most their maxima.
-  "Account.alerts": () => MAXIMA.creditLotsPerAccount + MAXIMA.flexPacksPerAccount,
+  // Alerts read the account's lots, Token Flex pools and packs, expired ones included, its
+  // enrollments, and for a FREE plan its month of free usage (a row per API); the free caps come
+  // with the price book, which the store keeps in memory between changes.
+  "Account.alerts": () =>
+    MAXIMA.creditLotsPerAccount + MAXIMA.tokenFlexPoolsPerAccount + MAXIMA.flexPacksPerAccount + MAXIMA.enrollmentsPerAccount + MAXIMA.pricedApis,
   "Account.usageSummary": (args) => HEAVY_READ + SCAN_PER_DAY * windowDays(args, args.groupBy === "DAY" ? MAXIMA.summaryDaysByDay : MAXIMA.summaryDaysByMonth),
   // A statement sums the PAYG parts of one month: about as many rows as a month of the
   // account's charges, the scan a MONTH usage report makes of one month.

@@ -1,5 +1,5 @@
 import "reflect-metadata";
-import { GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
+import { type GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
 import { buildSchemaSync } from "type-graphql";
 import { DEFERRING_SCALARS } from "./scalars.js";
 import { strictInputs } from "./unparsed.js";
@@ -9,13 +9,12 @@ import { PriceImpactAccountResolver, PriceResolver } from "./resolvers/price.res
 import { ResellerResolver } from "./resolvers/reseller.resolver.js";
 import { AccountTieredResolver, TieredResolver } from "./resolvers/tiered.resolver.js";
 import { AccountUsageResolver, AllocationResolver, UsageResolver } from "./resolvers/usage.resolver.js";
-import { ErrorCodeEnum } from "./types/error-code.js";
 
 let built: GraphQLSchema | undefined;
 
 /** The schema, built once per process from the type-graphql classes. */
 export function graphqlSchema(): GraphQLSchema {
-  built ??= strictInputs(withErrorCodes(describeRoots(buildSchemaSync({
+  built ??= strictInputs(describeRoots(buildSchemaSync({
     resolvers: [
       AccountResolver,
       CreditLotResolver,
@@ -31,14 +30,8 @@ export function graphqlSchema(): GraphQLSchema {
       KeyResolver,
     ],
     validate: false,
-  }))), DEFERRING_SCALARS);
+  })), DEFERRING_SCALARS);
   return built;
-}
-
-/** Adds the ErrorCode enum, which no field returns, so that it appears in the SDL all the same. */
-function withErrorCodes(schema: GraphQLSchema): GraphQLSchema {
-  const config = schema.toConfig();
-  return new GraphQLSchema({ ...config, types: [...config.types, ErrorCodeEnum] });
 }
 
 /**

@@ -1,8 +1,8 @@
 import { balanceAt, type Balance } from "../core/balance.js";
 import { badInput, notFound } from "../core/errors.js";
-import { balanceUnderPlan, type Enrollment, planAt, statusUnderPlan } from "../core/plan.js";
+import { balanceUnderPlan, type Enrollment, type Plan, planAt, statusUnderPlan } from "../core/plan.js";
 import { MAXIMA } from "../core/maxima.js";
-import type { Account, AccountStatus, Actor, BalancePolicy, CreditLot, FlexPack, PartnerTier, Reseller } from "../core/model.js";
+import type { Account, AccountStatus, Actor, BalancePolicy, CreditLot, FlexPack, Instant, PartnerTier, Reseller, TokenFlexPoolRecord } from "../core/model.js";
 import { cleanCountry, cleanText } from "../core/text.js";
 import { lotAsSource, packAsSource, poolAsSource } from "../store/sources.js";
 import type { ResellerQuery, StoreReads } from "../store/port.js";
@@ -106,17 +106,11 @@ export class AccountService {
       await reads.enrollmentsOf(ids),
     ] as const);
     return accounts.map((account) =>
-      balanceUnderPlan(
+      balanceOfHoldings(
+        account,
         planAt(enrollments.get(account.id) ?? [], now),
-        balanceAt(
-          [
-            ...(lots.get(account.id) ?? []).map(lotAsSource),
-            ...(pools.get(account.id) ?? []).map(poolAsSource),
-            ...(packs.get(account.id) ?? []).map(packAsSource),
-          ],
-          account,
-          now,
-        ),
+        { lots: lots.get(account.id) ?? [], pools: pools.get(account.id) ?? [], packs: packs.get(account.id) ?? [] },
+        now,
       ),
     );
   }
@@ -268,6 +262,23 @@ export class AccountService {
     }
     return fields;
   }
+}
+
+/** What an account holds: its lots, Token Flex pools and packs, expired ones included or not. */
+export interface Holdings {
+  readonly lots: readonly CreditLot[];
+  readonly pools: readonly TokenFlexPoolRecord[];
+  readonly packs: readonly FlexPack[];
+}
+
+/**
+ * The balance at `now` of what the account holds, under the plan in force then: pools count
+ * among the flex tokens, and a tiered plan shows no grace end. `balances` reads the holdings in
+ * one snapshot; the GraphQL layer passes those its loaders already read for the page.
+ */
+export function balanceOfHoldings(account: Account, plan: Plan, holdings: Holdings, now: Instant): Balance {
+  const sources = [...holdings.lots.map(lotAsSource), ...holdings.pools.map(poolAsSource), ...holdings.packs.map(packAsSource)];
+  return balanceUnderPlan(plan, balanceAt(sources, account, now));
 }
 
 export function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {

@@ -6,6 +6,7 @@ import { authorizeTieredUsage, type TieredAuthorizationFacts } from "../../serve
 import type { ErrorCode } from "../../server/core/errors.js";
 import { forecastUnderPlan, type ForecastInput } from "../../server/core/forecast.js";
 import { EMPTY_FREE_MONTH, type FreeUsageRow, takeFreeUnits } from "../../server/core/free-allowance.js";
+import { MAXIMA } from "../../server/core/maxima.js";
 import { balanceUnderPlan, LEGACY_PLAN, type Plan } from "../../server/core/plan.js";
 import { checkTokenFlexPoolOrThrow, isPoolExpired, poolAsSource, type TokenFlexPool } from "../../server/core/token-flex.js";
 import { refusalOf } from "../fixtures/ledger-assertions.js";
@@ -107,6 +108,33 @@ describe("balance alerts under a plan", () => {
     expect(alerts[0]!.message).toContain("owes 4 tokens");
     expect(alerts[0]!.message).not.toContain("grace period ended");
     expect(alerts[1]!.message).not.toContain("grace");
+  });
+
+  it("raises no LOW_BALANCE under PAYG, where nothing is ever refused, and still does on prepay only", () => {
+    const low = { balance: balance("2", null), status: "ACTIVE" as const, boughtInLastYearMicros: tokens("100"), expiring: none };
+    expect(balanceAlerts({ ...low, plan: PAYG }).map((alert) => alert.kind)).toEqual(["DEFICIT"]);
+    expect(balanceAlerts({ ...low, plan: PREPAY }).map((alert) => alert.kind)).toEqual(["DEFICIT", "LOW_BALANCE"]);
+    expect(balanceAlerts({ ...low, balance: { ...balance("0", null), flexTokensMicros: tokens("5"), availableMicros: tokens("5") }, plan: PAYG })).toEqual([]);
+  });
+
+  it("reaches at most MAXIMA.alertsPerAccount: each account-wide kind once, and one alert per priced API", () => {
+    // The worst case: every account-wide kind holds, and each of the most APIs the price book may
+    // hold is suspended or near its cap (never both for one API).
+    const rows: FreeUsageRow[] = Array.from({ length: MAXIMA.pricedApis }, (_, i) =>
+      i % 2 === 0
+        ? { apiCode: `api/${i}`, capUnits: 3n, usedUnits: 3n, overrunUnits: 1n, suspendedUntil: utc("2026-02-01") }
+        : { apiCode: `api/${i}`, capUnits: 5n, usedUnits: 4n, overrunUnits: 0n, suspendedUntil: null },
+    );
+    const alerts = balanceAlerts({
+      balance: balance("4", null),
+      status: "RESTRICTED",
+      boughtInLastYearMicros: tokens("100"),
+      expiring: { tokensMicros: tokens("1"), soonest: utc("2026-03-01") },
+      plan: FREE,
+      freeUsage: { rows, now },
+    });
+    expect(alerts).toHaveLength(MAXIMA.alertsPerAccount);
+    expect(new Set(alerts.map((alert) => alert.kind))).toEqual(new Set(["RESTRICTED", "DEFICIT", "API_SUSPENDED", "LOW_BALANCE", "FREE_CAP_NEAR", "EXPIRING_SOON"]));
   });
 
   it("keeps the LEGACY restriction dated at its grace end", () => {

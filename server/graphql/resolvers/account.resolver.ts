@@ -1,10 +1,10 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
-import { balanceAt, type Balance } from "../../core/balance.js";
+import type { Balance } from "../../core/balance.js";
 import { FlexgateError } from "../../core/errors.js";
 import type { Account as AccountModel, CreditLot as CreditLotModel, FlexPack as FlexPackModel } from "../../core/model.js";
 import { statusUnderPlan } from "../../core/plan.js";
 import { parseId } from "../../core/text.js";
-import { lotAsSource, packAsSource } from "../../store/sources.js";
+import { balanceOfHoldings } from "../../services/accounts.service.js";
 import type { GraphQLContext } from "../context.js";
 import { DateTimeScalar } from "../scalars.js";
 import { yieldTurns } from "../turns.js";
@@ -117,7 +117,7 @@ export class AccountResolver {
     return statusUnderPlan(await planInForce(loaders, account.id, now), account, now);
   }
 
-  @FieldResolver(() => BalanceType, { description: "Balance now, or as it stood at `asOf` (usage reported late counts at its usage time)." })
+  @FieldResolver(() => BalanceType, { description: "Balance now, or as it stood at `asOf` (usage reported late counts at its usage time). Token Flex pools count among the flex tokens; under a FREE or PAID plan graceEndsAt is null (the tiered plans have no grace)." })
   async balance(
     @Root() account: AccountModel,
     @Arg("asOf", () => DateTimeScalar, { nullable: true, description: "The moment; default now." }) asOf: number | null,
@@ -127,8 +127,16 @@ export class AccountResolver {
       await yieldTurns();
       return services.insight.balanceAsOf(account.id, asOf);
     }
-    const [lots, packs] = await Promise.all([loaders.creditLots.load(account.id), loaders.flexPacks.load(account.id)]);
-    return balanceAt([...lots.map(lotAsSource), ...packs.map(packAsSource)], account, services.context.clock());
+    // The service's own composition over what the page's loaders read once for every account
+    // (lots, pools, packs and the plan the status reads too), so a page costs no more statements.
+    const now = services.context.clock();
+    const [lots, pools, packs, plan] = await Promise.all([
+      loaders.creditLots.load(account.id),
+      loaders.tokenFlexPools.load(account.id),
+      loaders.flexPacks.load(account.id),
+      planInForce(loaders, account.id, now),
+    ]);
+    return balanceOfHoldings(account, plan, { lots, pools, packs }, now);
   }
 
   @FieldResolver(() => [CreditLot], { description: "Cloud-credit lots, soonest expiry first." })

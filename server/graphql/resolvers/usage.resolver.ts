@@ -97,6 +97,7 @@ export class UsageResolver {
     return {
       ...quote,
       priceEntry: await loaders.priceEntry.load(quote.price.id),
+      units: quote.units === null ? null : Number(quote.units),
       allocations: quote.allocations.map((allocation): AllocationView => ({
         source: allocation.source,
         amountMicros: allocation.amountMicros,
@@ -228,7 +229,8 @@ export class AccountUsageResolver {
     @Ctx() { services }: GraphQLContext,
   ) {
     await yieldTurns();
-    return services.insight.usageSummary(account.id, from, to, groupBy, clientId);
+    const rows = await services.insight.usageSummary(account.id, from, to, groupBy, clientId);
+    return rows.map((row) => ({ ...row, units: row.units === null ? null : Number(row.units) }));
   }
 
   @FieldResolver(() => BalanceForecast, { description: "Burn rate, depletion date and the tokens that will expire unused." })

@@ -4,7 +4,9 @@ import type { MaybeUnparsed } from "../unparsed.js";
 import { Balance } from "./account.type.js";
 import { connectionOf } from "./common.js";
 import { AccountStatus, AlertKind, AllocationSource, UsageOutcome } from "./enums.js";
+import { ErrorCode } from "./error-code.js";
 import { PriceEntry } from "./price.type.js";
+import { UnitRemainder } from "./tiered.type.js";
 import { Roles } from "../roles.js";
 
 @ObjectType({ description: "A free-form label on a usage event." })
@@ -172,8 +174,14 @@ export class UsageQuote {
   @Field(() => PriceEntry, { description: "The price version that would rate it." })
   priceEntry!: PriceEntry;
 
-  @Field(() => [Allocation], { description: "The lots, packs and deficit that would pay it, in drain order." })
+  @Field(() => [Allocation], { description: "What would pay it, in drain order: lots, Token Flex pools, packs, PAYG or deficit; for a FREE event its free allowance and overrun." })
   allocations!: Allocation[];
+
+  @Field(() => Int, { nullable: true, description: "Whole charged units the event would be charged under the plan in force at occurredAt (partial units roll over); null under LEGACY, which rates exactly." })
+  units!: number | null;
+
+  @Field(() => UnitRemainder, { nullable: true, description: "The partial unit the API would carry after the event, under a FREE or PAID plan; null under LEGACY." })
+  remainderAfter!: UnitRemainder | null;
 
   // A balance is the account's business: a metering pipeline learns whether it may go on from
   // usageAuthorization, not from the amounts.
@@ -192,6 +200,12 @@ export class UsageAuthorization {
 
   @Field(() => String, { nullable: true, description: "Why not, when not allowed." })
   reason!: string | null;
+
+  @Field(() => ErrorCode, {
+    nullable: true,
+    description: "Why not, as the error code recordUsage would give: API_SUSPENDED, ACCOUNT_RESTRICTED, INSUFFICIENT_BALANCE or PRICE_NOT_FOUND. Null when allowed.",
+  })
+  code!: string | null;
 }
 
 @ObjectType({ description: "Usage of one API in one UTC period." })
@@ -210,6 +224,9 @@ export class UsageSummaryRow {
 
   @Field(() => TokensScalar, { name: "tokens", description: "Tokens charged." })
   tokensMicros!: bigint;
+
+  @Field(() => Int, { nullable: true, description: "Whole charged units of the row's FREE and PAID charges; null when every charge of the row was rated under LEGACY, which counts no units." })
+  units!: number | null;
 }
 
 @ObjectType({ description: "Where the balance is heading at the recent burn rate." })
@@ -225,6 +242,9 @@ export class BalanceForecast {
 
   @Field(() => TokensScalar, { name: "expiringUnused", description: "Tokens that will expire unused at that rate, following the drain order." })
   expiringUnusedMicros!: bigint;
+
+  @Field(() => Boolean, { description: "True under PAYG: usage beyond the tokens held is billed in arrears, so the balance never runs out and depletesAt is null." })
+  unlimited!: boolean;
 }
 
 @ObjectType({ description: "A signal about an account's balance that a portal can show now." })
