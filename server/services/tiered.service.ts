@@ -4,7 +4,7 @@
  * Rating under the plans is the store's (store/rate-group.ts); Token Flex pools are funding
  * (FundingService).
  */
-import { badInput } from "../core/errors.js";
+import { badInput, FlexgateError } from "../core/errors.js";
 import { capsInForce, checkFreeCapOrThrow, type FreeCap, type FreeUsageRow, freeUsageRows } from "../core/free-allowance.js";
 import { MAXIMA } from "../core/maxima.js";
 import type { Account, AccountStatus, Actor } from "../core/model.js";
@@ -119,6 +119,11 @@ export class TieredService {
     return this.context.store.write({ apiCodes: [apiCode] }, async (tx) => {
       const now = this.context.clock();
       const { unitsPerMonth, effectiveFrom } = checkFreeCapOrThrow({ apiCode, unitsPerMonth: input.unitsPerMonth, effectiveFrom: input.effectiveFrom, note }, now);
+      // Caps only for priced APIs: an API without a price rates nothing to cap, and the caps
+      // then stay within the price table's bound of APIs (the cost of freeCaps relies on it).
+      if ((await tx.priceVersionsOf(apiCode)).length === 0) {
+        throw new FlexgateError("PRICE_NOT_FOUND", `${apiCode} has no price: publish its price before its free cap`, `${field}.apiCode`);
+      }
       // As many caps per API as price versions: the caps list stays bounded (core/maxima.ts).
       if ((await tx.freeCaps()).filter((cap) => cap.apiCode === apiCode).length >= MAXIMA.versionsPerApi) {
         throw badInput(`${field}.apiCode`, `${apiCode} already has ${MAXIMA.versionsPerApi} free caps, the most one API may have`);

@@ -111,6 +111,7 @@ describe("enrollPlan", () => {
 describe("publishFreeCap and freeCaps", () => {
   it("publishes a cap now or later, and freeCaps shows the one in force at asOf", async () => {
     const apiCode = unique("test/capped");
+    await ok(server, `mutation($apiCode: String!) { publishPrice(input: { apiCode: $apiCode, meter: JOB, unitQuantity: 1, tokensPerUnit: "1", note: "test value, not APS's" }) { id } }`, { apiCode });
     const now = (await ok(server, PUBLISH_CAP, { input: { apiCode, unitsPerMonth: 5, note: "test value, not APS's" } })).publishFreeCap;
     expect(now).toMatchObject({ apiCode, unitsPerMonth: 5, effectiveFrom: "2026-01-10T00:00:00.000Z", note: "test value, not APS's" });
     await ok(server, PUBLISH_CAP, { input: { apiCode, unitsPerMonth: 0, effectiveFrom: "2026-02-01T00:00:00Z", note: "test value, not APS's" } });
@@ -127,6 +128,7 @@ describe("publishFreeCap and freeCaps", () => {
     ["a negative cap", { unitsPerMonth: -1 }, "BAD_USER_INPUT", "input.unitsPerMonth"],
     ["an effectiveFrom in the past", { unitsPerMonth: 3, effectiveFrom: "2026-01-09T00:00:00Z" }, "PRICE_CHANGE_IN_PAST", "input.effectiveFrom"],
     ["an empty note", { unitsPerMonth: 3, note: "" }, "BAD_USER_INPUT", "input.note"],
+    ["a cap for an API without a price", { unitsPerMonth: 3 }, "PRICE_NOT_FOUND", "input.apiCode"],
   ])("refuses %s, naming the field and writing nothing", async (_label, input, code, field) => {
     const error = await refused(PUBLISH_CAP, { input: { apiCode: unique("test/capped"), note: "test value, not APS's", ...input } });
     expect([error.extensions.code, error.extensions.field]).toEqual([code, field]);

@@ -108,7 +108,7 @@ describe("charged units and the free allowance", () => {
       expect(await partsOf(h, await record(account.id, COMPLEX, "1", "2026-01-10T10:00:00Z"))).toEqual(["FREE_ALLOWANCE 1u"]);
     });
 
-    it("refuses a cap that is not a whole number from 0, or that starts in the past, writing nothing", async () => {
+    it("refuses a cap that is not a whole number from 0, starts in the past or names an API without a price, writing nothing", async () => {
       const publish = (unitsPerMonth: number, effectiveFrom?: string) =>
         h.services.tiered.publishFreeCap({ apiCode: REVIT, unitsPerMonth, effectiveFrom: effectiveFrom ? at(effectiveFrom) : null, note: "test value" }, OPERATOR);
       await expectRefusedUnchanged(h.sql, () => publish(-1), "BAD_USER_INPUT", "input.unitsPerMonth");
@@ -118,6 +118,12 @@ describe("charged units and the free allowance", () => {
         h.sql,
         () => h.services.tiered.publishFreeCap({ apiCode: "Not A Code", unitsPerMonth: 1, note: "test value" }, OPERATOR),
         "BAD_USER_INPUT",
+        "input.apiCode",
+      );
+      await expectRefusedUnchanged(
+        h.sql,
+        () => h.services.tiered.publishFreeCap({ apiCode: "no-such/api", unitsPerMonth: 1, note: "test value" }, OPERATOR),
+        "PRICE_NOT_FOUND",
         "input.apiCode",
       );
       const cap = await publish(0);
