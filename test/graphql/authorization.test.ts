@@ -157,7 +157,11 @@ const operations: Operation[] = [
     allowed: ["OPERATOR"],
     // A test value, not APS's: any cap will do, each role's attempt on an API of its own.
     query: `mutation($apiCode: String!) { publishFreeCap(input: { apiCode: $apiCode, unitsPerMonth: 3, note: "test value, not APS's" }) { id } }`,
-    variables: () => ({ apiCode: unique("test/capped") }),
+    variables: async () => {
+      const apiCode = unique("test/capped");
+      await server.services.prices.publish({ apiCode, name: "Capped test API", meter: "JOB", unitQuantity: 1, tokensPerUnitMicros: 1_000_000n, note: "test value, not APS's" }, OPERATOR);
+      return { apiCode };
+    },
   },
   {
     name: "importTokenFlexPool",

@@ -233,7 +233,8 @@ const codeOf = async (work: () => unknown): Promise<string | null> => {
 
 async function expectSameState(model: Model, h: Harness): Promise<void> {
   const { services } = h;
-  const real = await services.accounts.findMany(model.accounts.map((account) => account.id));
+  // findMany promises no order: PostgreSQL returns an updated row where it now lies.
+  const real = (await services.accounts.findMany(model.accounts.map((account) => account.id))).sort((a, b) => a.id - b.id);
   const [balances, statuses] = [await services.accounts.balances(real), await services.accounts.statuses(real)];
   expect(real.map((account, index) => ({ id: account.id, status: statuses[index], ...balances[index] }))).toEqual(
     model.accounts.map((account) => ({ id: account.id, status: model.status(account), ...model.balance(account) })),
