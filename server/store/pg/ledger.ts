@@ -27,7 +27,10 @@ export async function findChargeByEventId(q: Q, eventId: string): Promise<{ char
 export async function findChargesByEventIds(q: Q, eventIds: readonly string[]): Promise<Map<string, { charge: UsageCharge; fingerprint: string }>> {
   const found = new Map<string, { charge: UsageCharge; fingerprint: string }>();
   if (eventIds.length === 0) return found;
-  for (const row of await selectCharges(q).where(sql`${usageCharges.eventId} = any(${sql.param(eventIds)}::text[])`)) {
+  // A semi-join with the ids unnested, not `= any(array)`: while a young table's statistics still
+  // say it is empty the planner scans it, and a scan testing each row against every id of a
+  // 500-event group cost seconds at 30,000 charges; a hash of the ids costs one pass.
+  for (const row of await selectCharges(q).where(sql`${usageCharges.eventId} in (select unnest(${sql.param(eventIds)}::text[]))`)) {
     found.set(row.row.eventId, { charge: toCharge(row), fingerprint: row.row.fingerprint });
   }
   return found;

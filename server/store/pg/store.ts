@@ -21,7 +21,7 @@ import type { DeficitState } from "../../core/account.js";
 import type { Instant } from "../../core/time.js";
 import { log } from "../../log.js";
 import { PriceBook, type PublishedTerms } from "../price-book.js";
-import type { RatingOutcome, RatingRequest, RatingRules, Store, StoreReads, StoreWrites, WriteLocks } from "../port.js";
+import type { RatingOutcome, RatingRequest, RatingRules, SnapshotOptions, Store, StoreReads, StoreWrites, WriteLocks } from "../port.js";
 import {
   DEFAULT_RATING_RULES,
   groupKeys,
@@ -81,14 +81,18 @@ export class PgStore implements Store {
     this.reads = readsOn(() => this.openUnit.getStore() ?? this.db, (q) => this.termsNow(q));
   }
 
-  snapshot<T>(work: (reads: StoreReads) => Promise<T>): Promise<T> {
+  snapshot<T>(work: (reads: StoreReads) => Promise<T>, options: SnapshotOptions = {}): Promise<T> {
     const unit = this.openUnit.getStore();
     if (unit) return work(readsOn(() => unit, (q) => this.termsNow(q)));
     // The database server does the reading: heavy or not, the work leaves this loop free.
-    return this.db.transaction((tx) => work(readsOn(() => tx, (q) => this.termsNow(q))), {
-      isolationLevel: "repeatable read",
-      accessMode: "read only",
-    });
+    return this.db.transaction(
+      async (tx) => {
+        // A heavy read (the whole ledger, a year of usage) may scan: see openPool.
+        if (options.heavy) await tx.execute(sql`set local enable_seqscan = on`);
+        return work(readsOn(() => tx, (q) => this.termsNow(q)));
+      },
+      { isolationLevel: "repeatable read", accessMode: "read only" },
+    );
   }
 
   write<T>(locks: WriteLocks, work: (tx: StoreWrites) => Promise<T>): Promise<T> {
