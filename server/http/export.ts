@@ -14,6 +14,13 @@ import { type Locals, sendError } from "./auth.js";
 import { csvLine, textCell, valueCell } from "./csv.js";
 
 /** The export shows an account's charges: the roles that may read an account may export it. */
+/** Answers a refusal met before the first line with its status, code and field; anything else goes on up. */
+function refuse(res: Response, error: unknown): void {
+  if (!(error instanceof FlexgateError)) throw error;
+  const status = { FORBIDDEN: 403, NOT_FOUND: 404 }[error.code as string] ?? 400;
+  sendError(res, status, error.code, error.message, error.field);
+}
+
 const EXPORT_ROLES = rolesOfField(graphqlSchema(), "Query", "account");
 
 const HEADER = ["occurredAt", "eventId", "apiCode", "clientId", "quantity", "outcome", "tokens", "paidFromCredits", "paidFromFlex", "deficit", "units"];
@@ -40,11 +47,7 @@ export function usageExportHandler(services: Services) {
       // happens before any row become a clean 500, not a 200 whose connection is then cut.
       next = await rows.next();
     } catch (error) {
-      if (error instanceof FlexgateError) {
-        const status = { FORBIDDEN: 403, NOT_FOUND: 404 }[error.code as string] ?? 400;
-        return sendError(res, status, error.code, error.message, error.field);
-      }
-      throw error;
+      return refuse(res, error);
     }
     res.setHeader("Content-Type", "text/csv; charset=utf-8");
     res.setHeader("Content-Disposition", 'attachment; filename="usage.csv"');
@@ -97,11 +100,7 @@ export function paygExportHandler(services: Services) {
       const account = new AccountAccess(viewer).visibleOrThrow(await services.accounts.find(accountId), "accountId");
       statement = await services.tiered.paygStatement(account.id, month);
     } catch (error) {
-      if (error instanceof FlexgateError) {
-        const status = { FORBIDDEN: 403, NOT_FOUND: 404 }[error.code as string] ?? 400;
-        return sendError(res, status, error.code, error.message, error.field);
-      }
-      throw error;
+      return refuse(res, error);
     }
     res.setHeader("Content-Type", "text/csv; charset=utf-8");
     res.setHeader("Content-Disposition", `attachment; filename="payg-${statement.month}.csv"`);

@@ -19,6 +19,7 @@ import type {
 import type { FreeCap } from "../core/free-allowance.js";
 import type { Enrollment } from "../core/plan.js";
 import type { Outcome, PriceVersion } from "../core/price.js";
+import type { ResellerFields } from "./port.js";
 
 export function fromDbMicros(value: number): bigint {
   if (!Number.isSafeInteger(value)) throw new RangeError(`stored amount ${value} is not a safe integer`);
@@ -116,4 +117,17 @@ export const toAuditEntry = (row: InferSelectModel<typeof t.auditLog>): AuditEnt
 export function auditSnapshot(value: unknown): string | null {
   if (value === null || value === undefined) return null;
   return JSON.stringify(value, (_key, item: unknown) => (typeof item === "bigint" ? item.toString() : item));
+}
+
+/** Reseller fields as columns: the facet lists are stored as JSON arrays. */
+export const toResellerRow = (fields: Partial<ResellerFields>) => ({
+  ...fields,
+  locations: fields.locations && JSON.stringify(fields.locations),
+  languages: fields.languages && JSON.stringify(fields.languages),
+  services: fields.services && JSON.stringify(fields.services),
+});
+
+/** Escapes LIKE wildcards so a search for "50%" finds "50%", not everything. */
+export function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }

@@ -3,7 +3,7 @@ import { accounts, resellers } from "../../../schema/tables.pg.js";
 import type { DeficitState } from "../../core/account.js";
 import type { Account, Reseller } from "../../core/model.js";
 import type { AccountFields, AccountQuery, ResellerFields, ResellerQuery } from "../port.js";
-import { toAccount, toDbMicros, toReseller } from "../rows.js";
+import { escapeLike, toAccount, toDbMicros, toReseller, toResellerRow } from "../rows.js";
 import { type Q, storableText } from "./database.js";
 
 export async function findAccount(q: Q, id: number): Promise<Account | null> {
@@ -26,11 +26,6 @@ export async function lockAccounts(q: Q, ids: readonly number[]): Promise<Accoun
   if (ids.length === 0) return [];
   const sorted = [...new Set(ids)].sort((a, b) => a - b);
   return (await q.select().from(accounts).where(inArray(accounts.id, sorted)).orderBy(asc(accounts.id)).for("no key update")).map(toAccount);
-}
-
-/** Escapes LIKE wildcards so a search for "50%" finds "50%", not everything. */
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
 const accountConditions = (query: Omit<AccountQuery, "afterId" | "limit">) =>
@@ -78,13 +73,6 @@ export async function saveDeficit(q: Q, id: number, state: DeficitState): Promis
     .set({ deficitMicros: toDbMicros(state.deficitMicros), graceStartedAt: state.graceStartedAt })
     .where(eq(accounts.id, id));
 }
-
-const toResellerRow = (fields: Partial<ResellerFields>) => ({
-  ...fields,
-  locations: fields.locations && JSON.stringify(fields.locations),
-  languages: fields.languages && JSON.stringify(fields.languages),
-  services: fields.services && JSON.stringify(fields.services),
-});
 
 /** Facet match on a JSON array column, case-insensitively. */
 const hasFacet = (column: typeof resellers.locations, value: string) =>

@@ -4,7 +4,7 @@ import type { DeficitState } from "../../core/account.js";
 import type { Account, BalancePolicy, Reseller } from "../../core/model.js";
 import { columnsOf, prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
 import type { AccountFields, AccountQuery, ResellerFields, ResellerQuery } from "../port.js";
-import { toAccount, toDbMicros, toReseller } from "../rows.js";
+import { escapeLike, toAccount, toDbMicros, toReseller, toResellerRow } from "../rows.js";
 
 const account = columnsOf(accounts);
 const accountById = rowsStatement(`select ${account.list} from "accounts" where "accounts"."id" = @id`);
@@ -48,11 +48,6 @@ function accountQuery(tx: Tx, query: Omit<AccountQuery, "afterId" | "limit">) {
   return { statements, params };
 }
 
-/** Escapes LIKE wildcards so a search for "50%" finds "50%", not everything. */
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
-
 export function listAccounts(tx: Tx, query: AccountQuery): Account[] {
   const { statements, params } = accountQuery(tx, query);
   // Ids start at 1, so "after 0" is the first page.
@@ -88,13 +83,6 @@ const deficitUpdate = rawStatement(`update "accounts" set "deficit_micros" = @de
 export function saveDeficit(tx: Tx, id: number, state: DeficitState): void {
   prepared(tx, deficitUpdate).run({ id, deficitMicros: toDbMicros(state.deficitMicros), graceStartedAt: state.graceStartedAt });
 }
-
-const toResellerRow = (fields: Partial<ResellerFields>) => ({
-  ...fields,
-  locations: fields.locations && JSON.stringify(fields.locations),
-  languages: fields.languages && JSON.stringify(fields.languages),
-  services: fields.services && JSON.stringify(fields.services),
-});
 
 /** Facet match on a JSON array column, case-insensitively. */
 const hasFacet = (column: typeof resellers.locations, value: string) =>
