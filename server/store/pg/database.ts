@@ -26,12 +26,7 @@ pg.types.setTypeParser(pg.types.builtins.NUMERIC, safeInteger);
 export function openPool(url: string, max = 10): pg.Pool {
   // An answer means stored: every commit waits for its WAL flush, whatever the server's or the
   // role's default says.
-  // No sequential scans but where nothing else can answer: every write and lookup has its index.
-  // Statistics lag a table that grows fast (a new database, a moved one: autovacuum analyses a
-  // minute later), and meanwhile the planner believed usage_charges empty and scanned it for
-  // each foreign-key check and event-id lookup of a group, seconds per 500 events at 30,000
-  // charges. Heavy reports turn scans back on in their snapshot (PgStore.snapshot).
-  const pool = new pg.Pool({ connectionString: url, max, options: "-c synchronous_commit=on -c enable_seqscan=off" });
+  const pool = new pg.Pool({ connectionString: url, max, options: "-c synchronous_commit=on" });
   // An idle connection the server ends (a restart, a failover, a dropped database) emits an error
   // on the pool; unheard, it would end the process. The next query opens a new connection.
   pool.on("error", (error) => log.warn("an idle PostgreSQL connection was closed", { error: error.message }));
