@@ -10,7 +10,7 @@ import { MAXIMA } from "../../server/core/maxima.js";
 import { formatMicros } from "../../server/core/money.js";
 import { aCreditLot, aFlexPack, anAccount, at, createHarness, OPERATOR, tokens } from "../fixtures/harness.js";
 import { expectRefusedUnchanged, scalar } from "../fixtures/ledger-assertions.js";
-import { anEnrolledAccount, anEventAt, COMPLEX, partsOf, publishTestTerms, REVIT } from "../fixtures/tiered.js";
+import { anEnrolledAccount, anEventAt, aPool, COMPLEX, partsOf, publishTestTerms, REVIT } from "../fixtures/tiered.js";
 
 type Harness = Awaited<ReturnType<typeof createHarness>>;
 
@@ -24,29 +24,27 @@ describe("paying tiered usage", () => {
 
   const record = async (accountId: number, apiCode: string, quantity: string, occurredAt: string) =>
     (await h.services.rating.recordUsage(anEventAt(accountId, apiCode, quantity, occurredAt))).charge;
-  const aPool = (accountId: number, size: string, startsAt: string, endsAt: string, externalRef: string) =>
-    h.services.funding.importTokenFlexPool({ accountId, tokensMicros: tokens(size), startsAt: at(startsAt), endsAt: at(endsAt), externalRef }, OPERATOR);
 
   describe("Token Flex pools", () => {
     it("imports a pool once per externalRef: the same payload replays it, another is IDEMPOTENCY_CONFLICT", async () => {
       const account = await anAccount(h);
-      const pool = await aPool(account.id, "20", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-7");
-      expect(await aPool(account.id, "20", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-7")).toEqual(pool);
+      const pool = await aPool(h, account.id, "20", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-7");
+      expect(await aPool(h, account.id, "20", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-7")).toEqual(pool);
       expect(await scalar(h.sql, "select count(*) from token_flex_pools")).toBe(1);
       expect(await scalar(h.sql, "select count(*) from audit_log where action = 'tokenFlexPool.import'")).toBe(1);
-      await expectRefusedUnchanged(h.sql, () => aPool(account.id, "21", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-7"), "IDEMPOTENCY_CONFLICT", "input.externalRef");
+      await expectRefusedUnchanged(h.sql, () => aPool(h, account.id, "21", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-7"), "IDEMPOTENCY_CONFLICT", "input.externalRef");
     });
 
     it("refuses an empty pool, one that ends before it starts and an unknown account, writing nothing", async () => {
       const account = await anAccount(h);
-      await expectRefusedUnchanged(h.sql, () => aPool(account.id, "0", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-0"), "BAD_USER_INPUT", "input.tokens");
-      await expectRefusedUnchanged(h.sql, () => aPool(account.id, "5", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z", "EBA-1"), "BAD_USER_INPUT", "input.endsAt");
-      await expectRefusedUnchanged(h.sql, () => aPool(999_999, "5", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-2"), "NOT_FOUND", "input.accountId");
+      await expectRefusedUnchanged(h.sql, () => aPool(h, account.id, "0", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-0"), "BAD_USER_INPUT", "input.tokens");
+      await expectRefusedUnchanged(h.sql, () => aPool(h, account.id, "5", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z", "EBA-1"), "BAD_USER_INPUT", "input.endsAt");
+      await expectRefusedUnchanged(h.sql, () => aPool(h, 999_999, "5", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-2"), "NOT_FOUND", "input.accountId");
     });
 
     it("holds a pool's remaining tokens to the ledger: a stored figure that drifts is reported", async () => {
       const account = await anAccount(h);
-      const pool = await aPool(account.id, "20", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-drift");
+      const pool = await aPool(h, account.id, "20", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-drift");
       expect(await h.store.reads.recomputeLedger()).toEqual([]);
       await h.sql.run("update token_flex_pools set remaining_micros = remaining_micros - 1 where id = ?", pool.id);
       expect(await h.store.reads.recomputeLedger()).toEqual([{ entity: "TokenFlexPool", id: pool.id, storedMicros: tokens("20") - 1n, recomputedMicros: tokens("20") }]);
@@ -57,24 +55,24 @@ describe("paying tiered usage", () => {
       // One-month terms one after another: never more than one valid at once.
       const month = (index: number) => new Date(Date.UTC(2010, index, 1)).toISOString();
       for (let index = 0; index < MAXIMA.tokenFlexPoolsPerAccount; index++) {
-        await aPool(account.id, "1", month(index), month(index + 1), `EBA-many-${index}`);
+        await aPool(h, account.id, "1", month(index), month(index + 1), `EBA-many-${index}`);
       }
-      await expectRefusedUnchanged(h.sql, () => aPool(account.id, "1", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-one-too-many"), "BAD_USER_INPUT", "input.accountId");
+      await expectRefusedUnchanged(h.sql, () => aPool(h, account.id, "1", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-one-too-many"), "BAD_USER_INPUT", "input.accountId");
     });
 
     it(`refuses a pool whose term overlaps ${MAXIMA.tokenFlexPoolsAtOnce} of the account's, writing nothing; one after them is accepted`, async () => {
       const account = await anAccount(h);
       for (let index = 0; index < MAXIMA.tokenFlexPoolsAtOnce; index++) {
-        await aPool(account.id, "1", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", `EBA-at-once-${index}`);
+        await aPool(h, account.id, "1", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", `EBA-at-once-${index}`);
       }
-      await expectRefusedUnchanged(h.sql, () => aPool(account.id, "1", "2026-12-31T00:00:00Z", "2027-06-01T00:00:00Z", "EBA-at-once-more"), "BAD_USER_INPUT", "input.accountId");
-      expect((await aPool(account.id, "1", "2027-01-01T00:00:00Z", "2027-06-01T00:00:00Z", "EBA-after-them")).externalRef).toBe("EBA-after-them");
+      await expectRefusedUnchanged(h.sql, () => aPool(h, account.id, "1", "2026-12-31T00:00:00Z", "2027-06-01T00:00:00Z", "EBA-at-once-more"), "BAD_USER_INPUT", "input.accountId");
+      expect((await aPool(h, account.id, "1", "2027-01-01T00:00:00Z", "2027-06-01T00:00:00Z", "EBA-after-them")).externalRef).toBe("EBA-after-them");
     });
 
     it("lists an account's pools soonest end first, expired ones only when asked", async () => {
       const account = await anAccount(h);
-      await aPool(account.id, "5", "2025-01-01T00:00:00Z", "2025-12-01T00:00:00Z", "EBA-old");
-      await aPool(account.id, "7", "2025-12-01T00:00:00Z", "2026-12-01T00:00:00Z", "EBA-new");
+      await aPool(h, account.id, "5", "2025-01-01T00:00:00Z", "2025-12-01T00:00:00Z", "EBA-old");
+      await aPool(h, account.id, "7", "2025-12-01T00:00:00Z", "2026-12-01T00:00:00Z", "EBA-new");
       expect((await h.services.funding.tokenFlexPools(account.id)).map((pool) => pool.externalRef)).toEqual(["EBA-new"]);
       expect((await h.services.funding.tokenFlexPools(account.id, true)).map((pool) => pool.externalRef)).toEqual(["EBA-old", "EBA-new"]);
     });
@@ -83,8 +81,8 @@ describe("paying tiered usage", () => {
   describe("the paid funding chain", () => {
     it("drains pools soonest end first, then packs, then PAYG", async () => {
       const account = await anEnrolledAccount(h, { tier: "PAID", payg: true, from: "2026-01-01T00:00:00Z" });
-      await aPool(account.id, "10", "2026-01-01T00:00:00Z", "2026-12-01T00:00:00Z", "EBA-late");
-      await aPool(account.id, "10", "2026-01-01T00:00:00Z", "2026-06-01T00:00:00Z", "EBA-soon");
+      await aPool(h, account.id, "10", "2026-01-01T00:00:00Z", "2026-12-01T00:00:00Z", "EBA-late");
+      await aPool(h, account.id, "10", "2026-01-01T00:00:00Z", "2026-06-01T00:00:00Z", "EBA-soon");
       await aFlexPack(h, account.id, { tokens: "100", purchasedAt: at("2026-01-01T00:00:00Z") });
       h.setNow("2026-01-10T00:00:00Z");
       const [late, soon] = await h.services.funding.tokenFlexPools(account.id).then((pools) => [...pools].sort((a, b) => b.endsAt - a.endsAt));
@@ -97,13 +95,13 @@ describe("paying tiered usage", () => {
 
     it("prepay only: the rest is a deficit, the account is RESTRICTED at once, and new funds settle it first", async () => {
       const account = await anEnrolledAccount(h, { tier: "PAID", from: "2026-01-01T00:00:00Z" });
-      await aPool(account.id, "2", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-small");
+      await aPool(h, account.id, "2", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-small");
       h.setNow("2026-01-10T00:00:00Z");
       const charge = await record(account.id, REVIT, "6000", "2026-01-05T10:00:00Z");
       expect(await partsOf(h, charge)).toEqual(["TOKEN_FLEX 2", "DEFICIT 3"]);
       expect(await h.services.tiered.status((await h.services.accounts.find(account.id))!)).toBe("RESTRICTED");
       await expectRefusedUnchanged(h.sql, () => record(account.id, REVIT, "100", "2026-01-06T10:00:00Z"), "ACCOUNT_RESTRICTED", undefined);
-      const pool = await aPool(account.id, "10", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-top-up");
+      const pool = await aPool(h, account.id, "10", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-top-up");
       expect(formatMicros(pool.remainingMicros)).toBe("7");
       const settled = (await h.services.accounts.find(account.id))!;
       expect([settled.deficitMicros, await h.services.tiered.status(settled)]).toEqual([0n, "ACTIVE"]);

@@ -14,7 +14,7 @@ import type { Account } from "../../server/core/model.js";
 import type { UsageQuote } from "../../server/services/rating.service.js";
 import { aFlexPack, anAccount, at, collect, createHarness, OPERATOR, tokens } from "../fixtures/harness.js";
 import { dbSnapshot, expectRefusedUnchanged } from "../fixtures/ledger-assertions.js";
-import { anEnrolledAccount, anEventAt, COMPLEX, partsOf, publishTestTerms, REVIT } from "../fixtures/tiered.js";
+import { anEnrolledAccount, anEventAt, aPool, COMPLEX, partsOf, publishTestTerms, REVIT } from "../fixtures/tiered.js";
 
 type Harness = Awaited<ReturnType<typeof createHarness>>;
 const DAY = 86_400_000;
@@ -33,8 +33,6 @@ describe("reports under the tiered plans", () => {
 
   const record = async (accountId: number, apiCode: string, quantity: string, occurredAt: string) =>
     (await h.services.rating.recordUsage(anEventAt(accountId, apiCode, quantity, occurredAt))).charge;
-  const aPool = (accountId: number, size: string, startsAt: string, endsAt: string, externalRef: string) =>
-    h.services.funding.importTokenFlexPool({ accountId, tokensMicros: tokens(size), startsAt: at(startsAt), endsAt: at(endsAt), externalRef }, OPERATOR);
   const fresh = async (account: Account) => (await h.services.accounts.find(account.id))!;
   /** A PAID prepay-only account owing 1 token since 2026-01-09 (1200 s of revit and no funds). */
   const anOwingPrepayAccount = async () => {
@@ -92,7 +90,7 @@ describe("reports under the tiered plans", () => {
 
     it("quote a PAID event drained from pool then pack, with the balance after counting the pool, as recording then rates it", async () => {
       const account = await anEnrolledAccount(h, { tier: "PAID", payg: true, from: "2026-01-01T00:00:00Z" });
-      await aPool(account.id, "20", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-quote");
+      await aPool(h, account.id, "20", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-quote");
       await aFlexPack(h, account.id, { tokens: "100", purchasedAt: at("2026-01-01T00:00:00Z") });
       h.setNow("2026-01-10T00:00:00Z");
       const event = anEventAt(account.id, REVIT, "36000", "2026-01-05T10:00:00Z");
@@ -134,7 +132,7 @@ describe("reports under the tiered plans", () => {
 
     it("quote a LEGACY event paid from a Token Flex pool as rating pays it", async () => {
       const account = await anAccount(h);
-      await aPool(account.id, "5", "2025-12-01T00:00:00Z", "2026-12-01T00:00:00Z", "EBA-legacy");
+      await aPool(h, account.id, "5", "2025-12-01T00:00:00Z", "2026-12-01T00:00:00Z", "EBA-legacy");
       h.setNow("2025-12-21T00:00:00Z");
       const event = anEventAt(account.id, COMPLEX, "2", "2025-12-20T10:00:00Z");
       const quote = await h.services.rating.quoteUsage(event);
@@ -224,7 +222,7 @@ describe("reports under the tiered plans", () => {
 
     it("counts Token Flex pools among the flex tokens, only while valid", async () => {
       const account = await anEnrolledAccount(h, { tier: "PAID", from: "2026-01-01T00:00:00Z" });
-      await aPool(account.id, "20", "2026-01-01T00:00:00Z", "2026-03-01T00:00:00Z", "EBA-balance");
+      await aPool(h, account.id, "20", "2026-01-01T00:00:00Z", "2026-03-01T00:00:00Z", "EBA-balance");
       await aFlexPack(h, account.id, { tokens: "100", purchasedAt: at("2026-01-01T00:00:00Z") });
       h.setNow("2026-01-10T00:00:00Z");
       expect(formatMicros((await h.balanceOf(account.id)).flexTokensMicros)).toBe("120");
@@ -235,12 +233,12 @@ describe("reports under the tiered plans", () => {
 
     it("rebuilds the balance as of any date with pools, their draws, their reversals and the deficits they settle", async () => {
       const account = await anEnrolledAccount(h, { tier: "PAID", from: "2026-01-01T00:00:00Z" });
-      await aPool(account.id, "20", "2026-01-02T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-asof");
+      await aPool(h, account.id, "20", "2026-01-02T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-asof");
       h.setNow("2026-01-10T00:00:00Z");
       const charge = await record(account.id, REVIT, "30000", "2026-01-05T10:00:00Z"); // 25 tokens: pool 20, deficit 5
       expect(await partsOf(h, charge)).toEqual(["TOKEN_FLEX 20", "DEFICIT 5"]);
       h.setNow("2026-01-12T00:00:00Z");
-      await aPool(account.id, "10", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-settles"); // pays the 5 owed
+      await aPool(h, account.id, "10", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-settles"); // pays the 5 owed
       h.setNow("2026-01-15T00:00:00Z");
       await h.services.rating.reverseCharge(charge.id, "test: reversed", OPERATOR);
       h.setNow("2026-01-20T00:00:00Z");
@@ -315,7 +313,7 @@ describe("reports under the tiered plans", () => {
     /** 30 tokens of revit used on 2026-01-10 against a pool of 60; the forecast read on 2026-01-31. */
     const burning = async (plan: { tier: "PAID"; payg: boolean }) => {
       const account = await anEnrolledAccount(h, { ...plan, from: "2026-01-01T00:00:00Z" });
-      await aPool(account.id, "60", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", `EBA-forecast-${account.id}`);
+      await aPool(h, account.id, "60", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", `EBA-forecast-${account.id}`);
       h.setNow("2026-01-10T12:00:00Z");
       await record(account.id, REVIT, "36000", "2026-01-10T10:00:00Z");
       h.setNow("2026-01-31T00:00:00Z");
