@@ -26,6 +26,7 @@ export function createServices(context: ServiceContext) {
     prices,
     rating,
     tiered: new TieredService(context),
-    usageBatcher: new UsageBatcher(rating),
+    // SQLite has one writer: a second group would only queue behind the first, so arrivals gather instead.
+    usageBatcher: new UsageBatcher(rating, { maxInFlight: context.store.engine === "sqlite" ? 1 : Number.POSITIVE_INFINITY }),
   });
 }

@@ -1,87 +1,144 @@
-import type { GroupItem, RatingService, RecordedUsage, UsageEvent } from "./rating.service.js";
+import type { BatchItemResult, GroupItem, RatingService, RecordedUsage, UsageEvent } from "./rating.service.js";
 
 export interface BatcherOptions {
-  /** A group is committed as soon as it holds this many events. */
+  /**
+   * A group is committed as soon as it holds this many events. A caller's events are never split
+   * across groups, so a group may hold more when one caller brings more on its own.
+   */
   readonly maxGroupSize: number;
   /**
    * How long the first event of a group may wait for company, in milliseconds. 0 waits only
    * until the requests that arrived together have been read (one turn of the event loop).
    */
   readonly maxWaitMs: number;
+  /**
+   * Groups rated at once. An engine with one writer (SQLite) gains nothing from a second group
+   * queued behind the first: with 1, whatever arrives while a group commits gathers into the
+   * next one, so a busy server writes fewer, larger transactions.
+   */
+  readonly maxInFlight: number;
 }
 
-export const DEFAULT_BATCHER_OPTIONS: BatcherOptions = Object.freeze({ maxGroupSize: 500, maxWaitMs: 0 });
+export const DEFAULT_BATCHER_OPTIONS: BatcherOptions = Object.freeze({ maxGroupSize: 2_000, maxWaitMs: 0, maxInFlight: Number.POSITIVE_INFINITY });
 
-interface Pending extends GroupItem {
-  resolve(result: RecordedUsage): void;
+/** One caller's events: committed in the same transaction, answered together. */
+interface Pending {
+  readonly items: readonly GroupItem[];
+  resolve(results: BatchItemResult[]): void;
   reject(error: unknown): void;
 }
 
 /**
- * Group commit for recordUsage. Requests that arrive together are rated in one transaction with
- * one durable commit instead of one fsync each; a refused event fails alone. While a group
- * commits, the next one gathers. A caller is answered only after the commit that holds its event.
+ * Group commit for usage events. Callers that arrive together, single events (recordUsage) and
+ * whole batches (recordUsageBatch) alike, are rated in one transaction with one durable commit
+ * instead of one fsync each; a refused event fails alone. While a group commits, the next one
+ * gathers. A caller is answered only after the commit that holds its events.
  */
 export class UsageBatcher {
   private queue: Pending[] = [];
+  private queuedEvents = 0;
   private scheduled: (() => void) | null = null;
   /** Groups being rated now: a shutdown waits for them before it closes the store. */
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly options: BatcherOptions;
 
   constructor(
     private readonly rating: RatingService,
-    private readonly options: BatcherOptions = DEFAULT_BATCHER_OPTIONS,
-  ) {}
+    options: Partial<BatcherOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_BATCHER_OPTIONS, ...options };
+  }
 
-  record(event: UsageEvent, field = "input"): Promise<RecordedUsage> {
+  /** Rates one event; a refusal rejects with its FlexgateError. */
+  async record(event: UsageEvent, field = "input"): Promise<RecordedUsage> {
+    const [result] = await this.recordAll([{ event, field }]);
+    if (result!.error) throw result!.error;
+    return { charge: result!.charge, replayed: result!.replayed };
+  }
+
+  /** Rates a caller's events in one transaction, each answered alone, in order. */
+  recordAll(items: readonly GroupItem[]): Promise<BatchItemResult[]> {
+    if (items.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
-      this.queue.push({ event, field, resolve, reject });
-      if (this.queue.length >= this.options.maxGroupSize) void this.flush();
+      this.queue.push({ items, resolve, reject });
+      this.queuedEvents += items.length;
+      if (this.queuedEvents >= this.options.maxGroupSize) this.pump();
       else this.schedule();
     });
   }
 
-  /** Commits whatever is waiting now; resolves when its callers have been answered. */
+  /** Starts a group of whatever is waiting now, if a lane is free; resolves when its callers have been answered. */
   flush(): Promise<void> {
     this.scheduled?.();
     this.scheduled = null;
-    const group = this.queue;
-    this.queue = [];
-    if (group.length === 0) return Promise.resolve();
-    const rated = this.rate(group).finally(() => this.inFlight.delete(rated));
-    this.inFlight.add(rated);
-    return rated;
+    return this.pump() ?? Promise.resolve();
   }
 
   /** Commits what is waiting and waits for every group in flight: nothing is left to rate after it. */
   async drain(): Promise<void> {
-    await this.flush();
-    await Promise.all(this.inFlight);
+    while (this.queue.length > 0 || this.inFlight.size > 0) {
+      this.flush();
+      await Promise.all(this.inFlight);
+    }
   }
 
-  private async rate(group: Pending[]): Promise<void> {
-    let results;
+  /** Starts as many groups as there are free lanes; returns the last one started. */
+  private pump(): Promise<void> | undefined {
+    let started: Promise<void> | undefined;
+    while (this.queue.length > 0 && this.inFlight.size < this.options.maxInFlight) {
+      const group = this.takeGroup();
+      const rated: Promise<void> = this.rate(group).finally(() => {
+        this.inFlight.delete(rated);
+        // What gathered meanwhile goes next, without waiting for another arrival.
+        if (this.queue.length > 0) this.schedule();
+      });
+      this.inFlight.add(rated);
+      started = rated;
+    }
+    return started;
+  }
+
+  /** Callers from the head of the queue, whole, up to maxGroupSize events (at least one caller). */
+  private takeGroup(): Pending[] {
+    let events = 0;
+    let count = 0;
+    while (count < this.queue.length) {
+      const size = this.queue[count]!.items.length;
+      if (count > 0 && events + size > this.options.maxGroupSize) break;
+      events += size;
+      count++;
+    }
+    this.queuedEvents -= events;
+    return this.queue.splice(0, count);
+  }
+
+  private async rate(group: readonly Pending[]): Promise<void> {
+    let results: BatchItemResult[];
     try {
-      results = await this.rating.recordGroup(group);
+      results = await this.rating.recordGroup(group.length === 1 ? group[0]!.items : group.flatMap((pending) => pending.items));
     } catch (error) {
       // The transaction itself failed (not one event): nothing of the group was committed.
       for (const pending of group) pending.reject(error);
       return;
     }
-    results.forEach((result, index) => {
-      const pending = group[index]!;
-      if (result.error) pending.reject(result.error);
-      else pending.resolve({ charge: result.charge, replayed: result.replayed });
-    });
+    let next = 0;
+    for (const pending of group) {
+      pending.resolve(results.slice(next, next + pending.items.length));
+      next += pending.items.length;
+    }
   }
 
   private schedule(): void {
     if (this.scheduled) return;
+    const run = () => {
+      this.scheduled = null;
+      this.pump();
+    };
     if (this.options.maxWaitMs > 0) {
-      const timer = setTimeout(() => void this.flush(), this.options.maxWaitMs);
+      const timer = setTimeout(run, this.options.maxWaitMs);
       this.scheduled = () => clearTimeout(timer);
     } else {
-      const immediate = setImmediate(() => void this.flush());
+      const immediate = setImmediate(run);
       this.scheduled = () => clearImmediate(immediate);
     }
   }

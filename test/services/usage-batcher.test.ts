@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { UsageBatcher } from "../../server/services/usage-batcher.js";
 import { aFlexPack, anAccount, aUsageEvent, createHarness, type Harness } from "../fixtures/harness.js";
 
 let h: Harness;
@@ -32,5 +33,97 @@ describe("draining the usage batcher before a shutdown", () => {
 
   it("resolves at once when nothing is waiting or in flight", async () => {
     await expect(h.services.usageBatcher.drain()).resolves.toBeUndefined();
+  });
+});
+
+/**
+ * Each group the store rates, as its events' ids, in order. The first group waits for `release`,
+ * so callers can arrive while it is rating.
+ */
+function recordGroups(h: Harness) {
+  const groups: string[][] = [];
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const rateGroup = h.store.rateGroup.bind(h.store);
+  h.store.rateGroup = async (requests, ...rest) => {
+    groups.push(requests.map((request) => request.eventId));
+    if (groups.length === 1) await released;
+    return rateGroup(requests, ...rest);
+  };
+  return { groups, release };
+}
+
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+const itemsOf = (accountId: number, ids: readonly string[], quantity = "1") => ids.map((eventId, index) => ({ event: aUsageEvent(accountId, { eventId, quantity }), field: `inputs.${index}` }));
+
+describe("group commit of whole batches, one group at a time", () => {
+  it("rates batches that arrive while a group commits together in the next group, answering each caller its own events", async () => {
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id, { tokens: "100" });
+    const { groups, release } = recordGroups(h);
+    const batcher = new UsageBatcher(h.services.rating, { maxInFlight: 1 });
+    const first = batcher.recordAll(itemsOf(account.id, ["a1", "a2"]));
+    await nextTurn(); // the first group is rating while the others arrive, turns apart
+    const second = batcher.recordAll(itemsOf(account.id, ["b1", "b2"]));
+    await nextTurn();
+    const third = batcher.recordAll(itemsOf(account.id, ["c1"]));
+    await nextTurn();
+    release();
+    const answers = await Promise.all([first, second, third]);
+    expect(groups).toEqual([["a1", "a2"], ["b1", "b2", "c1"]]);
+    expect(answers.map((results) => results.map((result) => [result.eventId, result.error ? result.error.code : result.charge.eventId]))).toEqual([
+      [["a1", "a1"], ["a2", "a2"]],
+      [["b1", "b1"], ["b2", "b2"]],
+      [["c1", "c1"]],
+    ]);
+  });
+
+  it("never splits a caller's events across groups, even when they alone exceed the group size", async () => {
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id, { tokens: "100" });
+    const { groups, release } = recordGroups(h);
+    release();
+    const batcher = new UsageBatcher(h.services.rating, { maxInFlight: 1, maxGroupSize: 3 });
+    await Promise.all([
+      batcher.recordAll(itemsOf(account.id, ["a1", "a2"])),
+      batcher.recordAll(itemsOf(account.id, ["b1", "b2"])),
+      batcher.recordAll(itemsOf(account.id, ["c1", "c2", "c3", "c4"])),
+    ]);
+    expect(groups).toEqual([["a1", "a2"], ["b1", "b2"], ["c1", "c2", "c3", "c4"]]);
+  });
+
+  it("answers an event sent by two callers in one group once charged and once replayed, and a changed payload as a conflict", async () => {
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id, { tokens: "100" });
+    const { groups, release } = recordGroups(h);
+    release();
+    const batcher = new UsageBatcher(h.services.rating, { maxInFlight: 1 });
+    const [first, same, changed] = await Promise.all([
+      batcher.recordAll(itemsOf(account.id, ["shared"])),
+      batcher.recordAll(itemsOf(account.id, ["shared"])),
+      batcher.recordAll(itemsOf(account.id, ["shared"], "2")),
+    ]);
+    expect(groups).toEqual([["shared", "shared", "shared"]]);
+    expect(first[0]).toMatchObject({ replayed: false });
+    const charged = first[0]!;
+    if (charged.error) throw charged.error;
+    expect(same[0]).toMatchObject({ replayed: true, charge: { id: charged.charge.id } });
+    expect(changed[0]!.error).toMatchObject({ code: "IDEMPOTENCY_CONFLICT", field: "inputs.0.eventId" });
+    expect(await h.services.ledger.verify()).toEqual([]);
+  });
+
+  it("rejects every caller of a group whose transaction fails, and rates the next group", async () => {
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id, { tokens: "100" });
+    const batcher = new UsageBatcher(h.services.rating, { maxInFlight: 1 });
+    const rateGroup = h.store.rateGroup.bind(h.store);
+    let failures = 1;
+    h.store.rateGroup = (...args) => (failures-- > 0 ? Promise.reject(new Error("disk I/O error")) : rateGroup(...args));
+    const settled = await Promise.allSettled([batcher.recordAll(itemsOf(account.id, ["x1"])), batcher.recordAll(itemsOf(account.id, ["x2"]))]);
+    expect(settled.map((result) => result.status)).toEqual(["rejected", "rejected"]);
+    const [after] = await batcher.recordAll(itemsOf(account.id, ["y1"]));
+    expect(after).toMatchObject({ eventId: "y1", replayed: false });
+    expect(await h.sql.scalar("select count(*) from usage_charges")).toBe(1);
   });
 });

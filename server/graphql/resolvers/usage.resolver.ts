@@ -83,7 +83,7 @@ export class UsageResolver {
         throw error;
       }
     });
-    const recorded = await services.rating.recordGroup(items);
+    const recorded = await services.usageBatcher.recordAll(items);
     let next = 0;
     return early.map((result) => result ?? toResult(recorded[next++]!));
   }
