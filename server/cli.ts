@@ -65,8 +65,8 @@ Lists API keys with their role, reseller and state. Secrets are never shown.`,
 
 async function openServices() {
   const config = loadConfig();
-  // A one-shot command reads little: no read pool to start and stop.
-  const store = await openStore({ ...config, readThreads: 0 });
+  // A one-shot command reads and rates little: no threads to start and stop.
+  const store = await openStore({ ...config, readThreads: 0, ratingThread: false });
   return { store, config, services: createServices({ store, clock: Date.now, rules: config.rules ?? DEFAULT_RULES }) };
 }
 

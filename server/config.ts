@@ -15,6 +15,8 @@ export interface Config {
   readonly synchronous: SynchronousMode;
   /** Worker threads that run heavy reads on their own SQLite connections; 0 runs them on the main loop. */
   readonly readThreads: number;
+  /** Rate usage on a worker thread with its own SQLite connection, off the main loop. */
+  readonly ratingThread: boolean;
   /** Registered as an operator key at start when no operator key exists yet. */
   readonly bootstrapOperatorKey: string | null;
   /** Load the demo resellers and accounts into an empty database at start. */
@@ -52,10 +54,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!Number.isInteger(readThreads) || readThreads < 0 || readThreads > 64) {
     throw new ConfigError(`FLEXGATE_READ_THREADS must be a whole number from 0 to 64, got "${env.FLEXGATE_READ_THREADS}"`);
   }
-  const demo = (env.FLEXGATE_DEMO ?? "on").toLowerCase();
-  if (!["on", "off", "true", "false", "1", "0"].includes(demo)) {
-    throw new ConfigError(`FLEXGATE_DEMO must be on or off, got "${env.FLEXGATE_DEMO}"`);
-  }
+  const demoData = switchSetting(env, "FLEXGATE_DEMO", true);
+  const ratingThread = switchSetting(env, "FLEXGATE_RATING_THREAD", true);
   const idle = env.FLEXGATE_CONSOLE_IDLE_MINUTES ? Number(env.FLEXGATE_CONSOLE_IDLE_MINUTES) : DEFAULT_CONSOLE_IDLE_MINUTES;
   if (!Number.isInteger(idle) || idle < 1 || idle > 1440) {
     throw new ConfigError(`FLEXGATE_CONSOLE_IDLE_MINUTES must be a whole number of minutes from 1 to 1440, got "${env.FLEXGATE_CONSOLE_IDLE_MINUTES}"`);
@@ -69,7 +69,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     synchronous,
     readThreads,
     bootstrapOperatorKey: bootstrap,
-    demoData: ["on", "true", "1"].includes(demo),
+    demoData,
+    ratingThread,
     rules: Object.freeze({
       creditSalesEndAt: dateSetting(env, "FLEXGATE_CREDIT_SALES_END", DEFAULT_RULES.creditSalesEndAt),
       estoreStartAt: dateSetting(env, "FLEXGATE_ESTORE_START", DEFAULT_RULES.estoreStartAt),
@@ -98,4 +99,13 @@ function countriesSetting(env: NodeJS.ProcessEnv, name: string, fallback: readon
   const wrong = codes.find((code) => !/^[A-Z]{2}$/.test(code));
   if (wrong !== undefined) throw new ConfigError(`${name} must list two-letter country codes separated by commas, such as "JP,US", got "${value}"`);
   return Object.freeze([...new Set(codes)]);
+}
+
+/** An on/off variable: on, off, true, false, 1 or 0, any case. */
+function switchSetting(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const value = env[name];
+  if (value === undefined || value === "") return fallback;
+  const lower = value.toLowerCase();
+  if (!["on", "off", "true", "false", "1", "0"].includes(lower)) throw new ConfigError(`${name} must be on or off, got "${value}"`);
+  return ["on", "true", "1"].includes(lower);
 }

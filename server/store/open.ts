@@ -4,7 +4,7 @@ import { PgStore } from "./pg/store.js";
 import type { Store } from "./port.js";
 import { SqliteStore } from "./sqlite/store.js";
 
-export type StoreConfig = Pick<Config, "dbPath" | "synchronous" | "databaseUrl"> & Partial<Pick<Config, "readThreads" | "databasePool">>;
+export type StoreConfig = Pick<Config, "dbPath" | "synchronous" | "databaseUrl"> & Partial<Pick<Config, "readThreads" | "ratingThread" | "databasePool">>;
 
 /**
  * Opens the configured engine and applies pending migrations: FLEXGATE_DATABASE_URL selects
@@ -14,7 +14,9 @@ export async function openStore(config: StoreConfig): Promise<Store> {
   if (config.databaseUrl !== null) {
     return PgStore.open({ url: config.databaseUrl, poolSize: config.databasePool });
   }
-  return SqliteStore.open({ path: config.dbPath, synchronous: config.synchronous, readThreads: config.readThreads });
+  const store = SqliteStore.open({ path: config.dbPath, synchronous: config.synchronous, readThreads: config.readThreads, ratingThread: config.ratingThread });
+  await store.ready();
+  return store;
 }
 
 /** Applies pending migrations to the configured engine and closes it again (`flexgate migrate`). */
@@ -28,5 +30,5 @@ export async function migrateStore(config: StoreConfig): Promise<void> {
     }
     return;
   }
-  await (await openStore({ ...config, readThreads: 0 })).close();
+  await (await openStore({ ...config, readThreads: 0, ratingThread: false })).close();
 }

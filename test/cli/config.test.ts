@@ -10,6 +10,7 @@ describe("loadConfig", () => {
     expect(config).toMatchObject({ port: 4000, host: "127.0.0.1", dbPath: "./data/flexgate.sqlite", synchronous: "FULL", bootstrapOperatorKey: null, demoData: true, consoleIdleMinutes: 30, databaseUrl: null });
     expect(config.rules).toEqual(DEFAULT_RULES);
     expect(config.readThreads).toBe(Math.min(2, availableParallelism()));
+    expect(config.ratingThread).toBe(true);
     expect(Object.isFrozen(config)).toBe(true);
   });
 
@@ -28,7 +29,9 @@ describe("loadConfig", () => {
       FLEXGATE_DATABASE_URL: "postgres://flexgate@db.internal:5432/flexgate",
       FLEXGATE_READ_THREADS: "0",
       FLEXGATE_DATABASE_POOL: "24",
+      FLEXGATE_RATING_THREAD: "off",
     });
+    expect(config.ratingThread).toBe(false);
     expect(config.databaseUrl).toBe("postgres://flexgate@db.internal:5432/flexgate");
     expect(config.consoleIdleMinutes).toBe(5);
     expect(config.databasePool).toBe(24);
@@ -45,6 +48,7 @@ describe("loadConfig", () => {
     ["a demo switch that is neither on nor off", { FLEXGATE_DEMO: "maybe" }, "FLEXGATE_DEMO"],
     ["a bootstrap secret of 31 characters", { FLEXGATE_BOOTSTRAP_OPERATOR_KEY: "x".repeat(31) }, "FLEXGATE_BOOTSTRAP_OPERATOR_KEY must be at least 32 characters"],
     ["the README's example bootstrap secret", { FLEXGATE_BOOTSTRAP_OPERATOR_KEY: "choose-a-secret-of-32-characters-or-more" }, "FLEXGATE_BOOTSTRAP_OPERATOR_KEY holds the example value from the README"],
+    ["a rating thread switch that is neither on nor off", { FLEXGATE_RATING_THREAD: "auto" }, "FLEXGATE_RATING_THREAD must be on or off"],
     ["a read pool of no whole number of threads", { FLEXGATE_READ_THREADS: "two" }, "FLEXGATE_READ_THREADS"],
     ["a negative read pool", { FLEXGATE_READ_THREADS: "-1" }, "FLEXGATE_READ_THREADS"],
     ["an idle sign-out of zero minutes", { FLEXGATE_CONSOLE_IDLE_MINUTES: "0" }, "FLEXGATE_CONSOLE_IDLE_MINUTES"],

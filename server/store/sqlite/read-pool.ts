@@ -14,6 +14,7 @@ import { Piscina } from "piscina";
 import { log } from "../../log.js";
 import type { StoreReads } from "../port.js";
 import type { ReadAnswer, ReadRequest, SessionTask } from "./read-worker.js";
+import { workerEntry } from "./worker-entry.js";
 
 /**
  * The reads that scan a window of the ledger rather than a few rows: called on their own, they
@@ -24,19 +25,6 @@ export const HEAVY_READS = ["ledgerAsOf", "chargedSince", "dailyUsage", "usageGr
 /** Two threads, or one on a single core: more would only take turns with the main loop. */
 export const defaultReadThreads = () => Math.min(2, availableParallelism());
 
-/**
- * The worker sits beside this module with the same extension: read-worker.ts from the sources
- * (tests, `tsx`, and tsx loads it in the thread too), read-worker.js in dist/, or a bundle's
- * second entry point.
- */
-function workerEntry(): { filename: string; execArgv: string[] } {
-  const extension = /\.[cm]?[jt]s$/.exec(new URL(import.meta.url).pathname)?.[0] ?? ".js";
-  return {
-    filename: new URL(`./read-worker${extension}`, import.meta.url).href,
-    execArgv: extension.endsWith("ts") ? ["--import", "tsx"] : [],
-  };
-}
-
 export class ReadPool {
   private readonly pool: Piscina<SessionTask, void>;
 
@@ -46,7 +34,7 @@ export class ReadPool {
     private readonly methods: readonly (keyof StoreReads)[],
   ) {
     this.pool = new Piscina({
-      ...workerEntry(),
+      ...workerEntry("read-worker"),
       // Every thread opens its connection at start and keeps it: a session never waits for one.
       minThreads: threads,
       maxThreads: threads,

@@ -17,6 +17,7 @@ import * as keys from "./keys.store.js";
 import * as ledger from "./ledger.store.js";
 import * as prices from "./prices.store.js";
 import { HEAVY_READS, ReadPool } from "./read-pool.js";
+import { RatingThread } from "./rating-thread.js";
 import { recomputeLedger } from "./recompute.store.js";
 import * as tiered from "./tiered.store.js";
 
@@ -79,6 +80,11 @@ export class SqliteStore implements Store {
   /** Heavy reads run here when the database is a file; see heavyPath. */
   private readonly readPool: ReadPool | null;
 
+  /** Rating groups run here when the database is a file and the thread is asked for. */
+  private readonly ratingThread: RatingThread | null;
+
+  private closed: Promise<void> | null = null;
+
   /** Opens (creating it) and migrates the file. */
   static open(options: OpenOptions & StoreOptions): SqliteStore {
     const db = openDatabase(options);
@@ -101,6 +107,7 @@ export class SqliteStore implements Store {
     // heavy reads stay on this loop.
     const threads = db.$client.memory ? 0 : (options.readThreads ?? 0);
     this.readPool = threads > 0 ? new ReadPool(db.$client.name, threads, Object.keys(reads) as (keyof StoreReads)[]) : null;
+    this.ratingThread = options.ratingThread && !db.$client.memory ? new RatingThread(db.$client.name, options.synchronous ?? "FULL") : null;
     if (this.readPool) {
       const pooled = this.reads as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
       for (const name of HEAVY_READS) {
@@ -132,6 +139,9 @@ export class SqliteStore implements Store {
 
   rateGroup(requests: readonly RatingRequest[], now: Instant, rules: RatingRules = DEFAULT_RATING_RULES): Promise<RatingOutcome[]> {
     if (requests.length === 0) return Promise.resolve([]);
+    const thread = this.ratingThread;
+    // Inside a unit this connection holds the write lock: the group must run on it, here.
+    if (thread && !this.openUnit.getStore()?.open) return this.turn.take(() => thread.rate(requests, now, rules));
     return this.exclusive(() => {
       try {
         return this.rateInTransaction(requests, now, rules);
@@ -197,9 +207,21 @@ export class SqliteStore implements Store {
     });
   }
 
-  async close(): Promise<void> {
-    await this.readPool?.close();
-    await this.exclusive(() => this.db.$client.close());
+  /** Resolves when the rating thread, if any, can take its first group: a server starts listening after it. */
+  async ready(): Promise<void> {
+    await this.ratingThread?.ready;
+  }
+
+  /** Closes the threads and the connection; closing again waits for the same close. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      await this.readPool?.close();
+      await this.exclusive(async () => {
+        await this.ratingThread?.close();
+        this.db.$client.close();
+      });
+    })();
+    return this.closed;
   }
 
   /**
@@ -260,6 +282,10 @@ function tieredState(tx: Tx, requests: readonly RatingRequest[], accountIds: rea
 export interface StoreOptions {
   /** Threads of the read pool for heavy reads; 0 (the default) reads everything on this loop. */
   readonly readThreads?: number;
+  /** Rate groups of usage events on a worker thread (rating-thread.ts); off by default. */
+  readonly ratingThread?: boolean;
+  /** The file's synchronous mode, for the rating thread's connection. */
+  readonly synchronous?: OpenOptions["synchronous"];
 }
 
 function readsOn(db: Db, terms: () => PublishedTerms): StoreReads {

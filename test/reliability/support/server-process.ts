@@ -23,7 +23,7 @@ export type Launcher = { readonly kind: "tsx" } | { readonly kind: "bundle"; rea
 export const TSX: Launcher = { kind: "tsx" };
 
 /**
- * Bundles server/cli.ts, and the read pool's worker beside it, with their packages left external. The bundle is written inside the
+ * Bundles server/cli.ts, and the worker threads' modules beside it, with their packages left external. The bundle is written inside the
  * repository (node_modules/.cache) so it finds the packages and the migrations folder from there.
  */
 export async function bundleServer(): Promise<{ launcher: Launcher; dispose(): void }> {
@@ -32,7 +32,7 @@ export async function bundleServer(): Promise<{ launcher: Launcher; dispose(): v
   const dir = mkdtempSync(join(cache, "flexgate-reliability-"));
   const entry = join(dir, "cli.mjs");
   await build({
-    entryPoints: { cli: join(REPO_ROOT, "server", "cli.ts"), "read-worker": join(REPO_ROOT, "server", "store", "sqlite", "read-worker.ts") },
+    entryPoints: { cli: join(REPO_ROOT, "server", "cli.ts"), "read-worker": join(REPO_ROOT, "server", "store", "sqlite", "read-worker.ts"), "rating-worker": join(REPO_ROOT, "server", "store", "sqlite", "rating-worker.ts") },
     outdir: dir,
     outExtension: { ".js": ".mjs" },
     bundle: true,
