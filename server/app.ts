@@ -14,6 +14,7 @@ import { requireKey, sendError, viewerAtOperationStart } from "./http/auth.js";
 import { consoleRouter } from "./http/console.js";
 import { auditExportHandler, priceTableExportHandler } from "./http/console-exports.js";
 import { paygExportHandler, usageExportHandler } from "./http/export.js";
+import { ingestHandlers } from "./http/ingest.js";
 import { BODY_LIMIT_BYTES } from "./http/body-limit.js";
 import { log } from "./log.js";
 import type { Clock } from "./services/context.js";
@@ -110,6 +111,7 @@ export async function createApp({ config, store, clock = Date.now, requestTimeou
       context: async ({ req }) => createContext(services, await viewerAtOperationStart(services, req)),
     }),
   );
+  app.post("/v1/events", requireKey(services), noStore, ...ingestHandlers(services));
   app.get("/export/usage.csv", requireKey(services), usageExportHandler(services));
   app.get("/export/payg.csv", requireKey(services), paygExportHandler(services));
   app.get("/export/audit.csv", requireKey(services), auditExportHandler(services));

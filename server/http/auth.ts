@@ -32,11 +32,7 @@ const SEND_A_KEY = "send a valid API key as `Authorization: Bearer <key>`";
 export function requireKey(services: Services) {
   return async (req: Request, res: Response<unknown, Locals>, next: NextFunction) => {
     const viewer = await viewerFromHeader(services, req.headers.authorization);
-    if (!viewer) {
-      res.setHeader("WWW-Authenticate", CHALLENGE);
-      sendError(res, 401, "UNAUTHENTICATED", SEND_A_KEY);
-      return;
-    }
+    if (!viewer) return refuseUnauthenticated(res);
     res.locals.viewer = viewer;
     res.locals.checkedWithBody = bodyArrived(req);
     next();
@@ -60,13 +56,24 @@ function bodyArrived(req: Request): boolean {
  * lookup, which on PostgreSQL is a round trip to the database.
  */
 export async function viewerAtOperationStart(services: Services, req: Request): Promise<Viewer> {
-  const locals = (req.res as Response<unknown, Locals> | undefined)?.locals;
-  if (locals?.checkedWithBody && locals.viewer) return locals.viewer;
-  const viewer = await viewerFromHeader(services, req.headers.authorization);
+  const viewer = await viewerAfterBody(services, req);
   if (!viewer) {
     throw new GraphQLError(SEND_A_KEY, {
       extensions: { code: "UNAUTHENTICATED", http: { status: 401, headers: new Map([["www-authenticate", CHALLENGE]]) } },
     });
   }
   return viewer;
+}
+
+/** The caller's key once the body is in (see viewerAtOperationStart), or null when it no longer holds. */
+export async function viewerAfterBody(services: Services, req: Request): Promise<Viewer | null> {
+  const locals = (req.res as Response<unknown, Locals> | undefined)?.locals;
+  if (locals?.checkedWithBody && locals.viewer) return locals.viewer;
+  return viewerFromHeader(services, req.headers.authorization);
+}
+
+/** Answers 401 with the challenge: no key, or one that is unknown or revoked. */
+export function refuseUnauthenticated(res: Response): void {
+  res.setHeader("WWW-Authenticate", CHALLENGE);
+  sendError(res, 401, "UNAUTHENTICATED", SEND_A_KEY);
 }
