@@ -66,8 +66,8 @@ const SETTINGS = QUICK
   : { seconds: 10, warmupSeconds: 3, rawMs: 5000, bareMs: 3000, largeCharges: 1_000_000, largeAccounts: 10_000 };
 const SMALL = { accounts: 200, resellers: 2 };
 const CONNECTIONS = 32;
-/** Batch clients are few and each request is large. */
-const BATCH_CONNECTIONS = 4;
+/** As many batch clients as single-event ones: concurrent batches are what group commit merges. */
+const BATCH_CONNECTIONS = 32;
 const BATCH_SIZE = 500;
 const ONLY = new Set((args.only ?? "B1,B2,B3,B4,B6").toUpperCase().split(",").map((part) => part.trim()));
 const RESULTS = join(REPO_ROOT, "bench", "results");
@@ -110,6 +110,16 @@ const recordBody = (accounts: GenerateSummary) => () => JSON.stringify({ query: 
 const batchBody = (accounts: GenerateSummary) => () =>
   JSON.stringify({ query: BATCH, variables: { inputs: Array.from({ length: BATCH_SIZE }, () => usageInput(accounts)) } });
 const batchAccepted = (body: string) => !body.includes('"errors"') && !body.includes('"code"');
+
+/** The same events as CloudEvents, for POST /v1/events. */
+const cloudEventsBody = (accounts: GenerateSummary) => () =>
+  JSON.stringify(
+    Array.from({ length: BATCH_SIZE }, () => {
+      const { eventId, accountId, occurredAt, ...data } = usageInput(accounts);
+      return { specversion: "1.0", id: eventId, source: "//bench", type: "com.autodesk.aps.usage", subject: accountId, time: occurredAt, data };
+    }),
+  );
+const cloudEventsAccepted = (body: string) => !body.includes('"errors"') && !body.includes('"code"');
 
 interface Keys {
   readonly metering: string;
@@ -285,6 +295,15 @@ async function measureB2(server: RunningServer, keys: Keys, small: GenerateSumma
   return batch;
 }
 
+/** B2 through POST /v1/events: the same events as a CloudEvents batch; acknowledged counts events. */
+async function measureIngest(server: RunningServer, keys: Keys, small: GenerateSummary, acknowledged: { count: number }): Promise<LoadResult> {
+  const counted = { count: 0 };
+  const options = { url: server.url, key: keys.metering, connections: BATCH_CONNECTIONS, seconds: SETTINGS.seconds, body: cloudEventsBody(small), accept: cloudEventsAccepted, path: "/v1/events", contentType: "application/cloudevents-batch+json" };
+  const ingest = await measure("POST /v1/events", options, counted);
+  acknowledged.count += counted.count * BATCH_SIZE;
+  return ingest;
+}
+
 /** B3: the portal page, then bare graphql-js on the same data, which must give the same answer. */
 async function measureB3(server: RunningServer, keys: Keys, data: Parameters<typeof bareGraphql>[0], checks: Record<string, unknown>, checkName: string) {
   const portal = await measure("portal query", { url: server.url, key: keys.partner, connections: CONNECTIONS, seconds: SETTINGS.seconds, body: () => PORTAL }, { count: 0 });
@@ -300,7 +319,7 @@ async function measureB3(server: RunningServer, keys: Keys, data: Parameters<typ
 
 interface Report {
   b1?: { record: LoadResult; typename: LoadResult; rawSingle: number; peakRssMb: number };
-  b2?: { batch: LoadResult; eventsPerSecond: number; rawBatch: number; inProcess: number };
+  b2?: { batch: LoadResult; eventsPerSecond: number; ingest: LoadResult; rawBatch: number; inProcess: number };
   b3?: { portal: LoadResult; bareExecute: number; bareFull: number; inProcess: PortalInProcess };
   b4?: { generated: GenerateSummary; record: LoadResult; typename: LoadResult; portal: LoadResult; peakRssMb: number };
   /** Tiered (PAID prepay) against LEGACY rating, in process, on each engine. */
@@ -466,6 +485,7 @@ async function main(): Promise<void> {
         if (ONLY.has("B2")) {
           say(`B2: recordUsageBatch, ${BATCH_SIZE} events per request, ${BATCH_CONNECTIONS} connections`);
           const batch = await measureB2(server, keys, small, acknowledged);
+          const ingest = await measureIngest(server, keys, small, acknowledged);
           const rawBatch = rawInsertRate(work, BATCH_SIZE, SETTINGS.rawMs).rowsPerSecond;
           // The same rating on a copy of the server's database, in this process: what B2 would
           // be with a free transport.
@@ -473,7 +493,7 @@ async function main(): Promise<void> {
             ratingInProcess(store, { first: small.firstAccountId, last: small.lastAccountId }, BATCH_SIZE, SETTINGS.rawMs),
           );
           say(`  ${fmt(batch.perSecond * BATCH_SIZE)} events/s; raw better-sqlite3, ${BATCH_SIZE} rows per durable transaction: ${fmt(rawBatch)} rows/s; rating in process: ${fmt(inProcess)} events/s`);
-          report.b2 = { batch, eventsPerSecond: batch.perSecond * BATCH_SIZE, rawBatch, inProcess };
+          report.b2 = { batch, eventsPerSecond: batch.perSecond * BATCH_SIZE, ingest, rawBatch, inProcess };
         }
         if (ONLY.has("B6")) {
           const b6 = await withSqliteStore(await copyOf(smallPath, "small-tiered.sqlite"), (store) => tieredAgainstLegacy(store, BATCH_SIZE, SETTINGS.rawMs));
@@ -544,7 +564,9 @@ function renderTable(report: Report, info: ReturnType<typeof machine>): string {
     rows.push(["B1", "the same, against SQLite alone", `${fmt(b1.record.perSecond)} events/s`, `raw better-sqlite3, 1 insert per durable transaction: ${fmt(b1.rawSingle)}/s`, ratioText(raw, 1), "> 1", mark(raw > 1)]);
   }
   if (b2) {
-    rows.push(["B2", `recordUsageBatch, ${BATCH_SIZE} events per request, ${BATCH_CONNECTIONS} connections`, `${fmt(b2.eventsPerSecond)} events/s (${fmt(b2.batch.perSecond, 1)} req/s, ${latency(b2.batch)})`, `raw better-sqlite3, ${BATCH_SIZE} inserts per durable transaction: ${fmt(b2.rawBatch)} rows/s`, fmt(b2.eventsPerSecond / b2.rawBatch, 2), "≥ 20,000 events/s", mark(b2.eventsPerSecond >= 20_000)]);
+    const ingested = b2.ingest.perSecond * BATCH_SIZE;
+    rows.push(["B2", `recordUsageBatch, ${BATCH_SIZE} events per request, ${BATCH_CONNECTIONS} connections`, `${fmt(b2.eventsPerSecond)} events/s (${fmt(b2.batch.perSecond, 1)} req/s, ${latency(b2.batch)})`, `raw better-sqlite3, ${BATCH_SIZE} inserts per durable transaction: ${fmt(b2.rawBatch)} rows/s`, fmt(b2.eventsPerSecond / b2.rawBatch, 2), "≥ 30,000 events/s", mark(b2.eventsPerSecond >= 30_000)]);
+    rows.push(["B2", `the same events as CloudEvents, POST /v1/events, ${BATCH_CONNECTIONS} connections`, `${fmt(ingested)} events/s (${fmt(b2.ingest.perSecond, 1)} req/s, ${latency(b2.ingest)})`, `raw better-sqlite3, ${BATCH_SIZE} inserts per durable transaction: ${fmt(b2.rawBatch)} rows/s`, fmt(ingested / b2.rawBatch, 2), "≥ 30,000 events/s", mark(ingested >= 30_000)]);
     rows.push(["B2", `the rating service alone, ${BATCH_SIZE} events per call, in the benchmark process (no HTTP, no GraphQL)`, `${fmt(b2.inProcess)} events/s`, "what B2 would be with a free transport", "", "", ""]);
   }
   if (b3) {

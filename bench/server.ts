@@ -163,19 +163,22 @@ export interface LoadOptions {
   readonly seconds: number;
   /** A fresh request body for every request. */
   readonly body: () => string;
+  /** Where the requests go (default /graphql) and as what (default application/json). */
+  readonly path?: string;
+  readonly contentType?: string;
   /** True when a 2xx body is a success (default: it carries no "errors" entry). */
   readonly accept?: (body: string) => boolean;
 }
 
-/** POSTs to /graphql from `connections` keep-alive connections for `seconds`. */
+/** POSTs to /graphql (or `path`) from `connections` keep-alive connections for `seconds`. */
 export async function load(options: LoadOptions): Promise<LoadResult> {
   const accept = options.accept ?? ((body: string) => !body.includes('"errors"'));
   let ok = 0;
   let refused = 0;
   const request: RequestSpec = {
     method: "POST",
-    path: "/graphql",
-    headers: { "content-type": "application/json", authorization: `Bearer ${options.key}` },
+    path: options.path ?? "/graphql",
+    headers: { "content-type": options.contentType ?? "application/json", authorization: `Bearer ${options.key}` },
     setupRequest: (spec) => ({ ...spec, body: options.body() }),
     onResponse: (status, body) => {
       if (status >= 200 && status < 300 && accept(body)) ok++;
