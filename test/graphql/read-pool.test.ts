@@ -24,9 +24,10 @@ interface Setup {
   readonly statements: string[];
 }
 
+/** With a read pool, the server is set up as `flexgate serve` runs it: rating on its thread too. */
 async function setUp(readThreads: number): Promise<Setup> {
   const statements: string[] = [];
-  const server = await startTestServer({ now: NOW, readThreads, onStatement: (sql) => statements.push(sql) });
+  const server = await startTestServer({ now: NOW, readThreads, ratingThread: readThreads > 0, onStatement: (sql) => statements.push(sql) });
   const world = await createWorld(server, 1);
   const busyId = world.own.accountIds[0]!;
   await fillBusyAccount(server, Number(busyId), CHARGES, at(NOW));
