@@ -19,7 +19,7 @@ import { parseId } from "../core/text.js";
 import { parseInstant } from "../core/time.js";
 import { rolesOfField } from "../graphql/roles.js";
 import { graphqlSchema } from "../graphql/schema.js";
-import { assertBatchSize, type BatchItemResult, type GroupItem, type UsageEvent } from "../services/rating.service.js";
+import { assertBatchSize, type BatchItemResult, type UsageEvent } from "../services/rating.service.js";
 import type { Services } from "../services/index.js";
 import { type Locals, refuseUnauthenticated, sendError, viewerAfterBody } from "./auth.js";
 import { BODY_LIMIT_BYTES } from "./body-limit.js";
@@ -69,27 +69,10 @@ export function ingestHandlers(services: Services) {
       if (!(error instanceof FlexgateError)) throw error;
       return sendError(res, 400, error.code, error.message, error.field);
     }
-    res.json(await recordEvents(services, events));
+    // An event that cannot even be read fails alone, as a malformed batch item does.
+    res.json((await services.usageBatcher.recordBatch(events, "events", usageEventOf, idOf)).map(answerOf));
   };
   return [mayIngest, express.json({ limit: BODY_LIMIT_BYTES, type: CLOUDEVENTS_BATCH }), ingest];
-}
-
-async function recordEvents(services: Services, events: readonly unknown[]): Promise<IngestAnswer[]> {
-  // An event that cannot even be read fails alone, as a malformed batch item does.
-  const items: GroupItem[] = [];
-  const early = events.map((event, index): IngestAnswer | null => {
-    const field = `events.${index}`;
-    try {
-      items.push({ event: usageEventOf(event, field), field });
-      return null;
-    } catch (error) {
-      if (!(error instanceof FlexgateError)) throw error;
-      return answerOf({ eventId: idOf(event), error });
-    }
-  });
-  const recorded = await services.usageBatcher.recordAll(items);
-  let next = 0;
-  return early.map((answer) => answer ?? answerOf(recorded[next++]!));
 }
 
 function answerOf(result: BatchItemResult): IngestAnswer {

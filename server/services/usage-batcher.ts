@@ -1,3 +1,4 @@
+import { FlexgateError } from "../core/errors.js";
 import type { BatchItemResult, GroupItem, RatingService, RecordedUsage, UsageEvent } from "./rating.service.js";
 
 export interface BatcherOptions {
@@ -65,6 +66,28 @@ export class UsageBatcher {
       if (this.queuedEvents >= this.options.maxGroupSize) this.pump();
       else this.schedule();
     });
+  }
+
+  /**
+   * Rates a batch whose items are read first (`read` makes each a UsageEvent): an item that
+   * cannot be read (a malformed id, a repeated label) fails alone with its FlexgateError, as an
+   * event that rating refuses does. `field` names the batch: its items are "field.0", "field.1"…
+   */
+  async recordBatch<T>(inputs: readonly T[], field: string, read: (input: T, field: string) => UsageEvent, eventIdOf: (input: T) => string): Promise<BatchItemResult[]> {
+    const items: GroupItem[] = [];
+    const unread = inputs.map((input, index): BatchItemResult | null => {
+      const itemField = `${field}.${index}`;
+      try {
+        items.push({ event: read(input, itemField), field: itemField });
+        return null;
+      } catch (error) {
+        if (error instanceof FlexgateError) return { eventId: eventIdOf(input), error };
+        throw error;
+      }
+    });
+    const recorded = await this.recordAll(items);
+    let next = 0;
+    return unread.map((result) => result ?? recorded[next++]!);
   }
 
   /** Starts a group of whatever is waiting now, if a lane is free; resolves when its callers have been answered. */

@@ -1,8 +1,8 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
-import { badInput, FlexgateError } from "../../core/errors.js";
+import { badInput } from "../../core/errors.js";
 import type { Account as AccountModel, ChargeAllocation, UsageCharge as UsageChargeModel } from "../../core/model.js";
 import { parseId } from "../../core/text.js";
-import { assertBatchSize, type BatchItemResult, type GroupItem, type UsageEvent } from "../../services/rating.service.js";
+import { assertBatchSize, type BatchItemResult, type UsageEvent } from "../../services/rating.service.js";
 import type { GraphQLContext } from "../context.js";
 import { DateTimeScalar } from "../scalars.js";
 import { yieldTurns } from "../turns.js";
@@ -71,21 +71,7 @@ export class UsageResolver {
   @Mutation(() => [RecordUsageResult], { description: "Rates up to 1,000 events in one transaction; each succeeds or fails alone, in order." })
   async recordUsageBatch(@Arg("inputs", () => [UsageInput], { description: "The events." }) inputs: UsageInput[], @Ctx() { services }: GraphQLContext) {
     assertBatchSize(inputs.length, "inputs");
-    // An input that cannot even be read (a malformed id, a repeated label) fails alone too.
-    const items: GroupItem[] = [];
-    const early = inputs.map((input, index): RecordUsageResult | null => {
-      const field = `inputs.${index}`;
-      try {
-        items.push({ event: toUsageEvent(input, field), field });
-        return null;
-      } catch (error) {
-        if (error instanceof FlexgateError) return toResult({ eventId: input.eventId, error });
-        throw error;
-      }
-    });
-    const recorded = await services.usageBatcher.recordAll(items);
-    let next = 0;
-    return early.map((result) => result ?? toResult(recorded[next++]!));
+    return (await services.usageBatcher.recordBatch(inputs, "inputs", toUsageEvent, (input) => input.eventId)).map(toResult);
   }
 
   @Roles("OPERATOR", "METERING", "PARTNER")
