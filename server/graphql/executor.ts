@@ -7,6 +7,7 @@ import {
   type GraphQLInputType,
   type GraphQLSchema,
   isEnumType,
+  isInputObjectType,
   isScalarType,
   Kind,
   TypeInfo,
@@ -44,11 +45,11 @@ export function jitExecutor(schema: GraphQLSchema): GatewayExecutor {
     if (!byOperation) compiled.set(document, (byOperation = new Map()));
     const key = operationName ?? "";
     const known = byOperation.get(key);
-    if (known === undefined && process.env.JIT_FIRST !== "1") {
+    if (known === undefined) {
       byOperation.set(key, "seen");
       return undefined;
     }
-    if (known === "seen" || known === undefined) {
+    if (known === "seen") {
       const query = compilable(schema, document) ? compile(schema, document, operationName) : undefined;
       byOperation.set(key, query ?? "graphql-js");
       return query;
@@ -95,16 +96,17 @@ function plainInput(type: GraphQLInputType | null | undefined): boolean {
 export function compilable(schema: GraphQLSchema, document: DocumentNode): boolean {
   const typeInfo = new TypeInfo(schema);
   let plain = true;
-  const literal = (node: ValueNode) => node.kind !== Kind.VARIABLE && node.kind !== Kind.NULL;
+  // An input object literal is judged by its fields, each visited in turn.
+  const check = (node: { value: ValueNode }) => {
+    const type = typeInfo.getInputType();
+    const literal = node.value.kind !== Kind.VARIABLE && node.value.kind !== Kind.NULL;
+    if (literal && !(type && isInputObjectType(getNamedType(type))) && !plainInput(type)) plain = false;
+  };
   visit(
     document,
     visitWithTypeInfo(typeInfo, {
-      Argument(node) {
-        if (literal(node.value) && !plainInput(typeInfo.getInputType())) plain = false;
-      },
-      ObjectField(node) {
-        if (literal(node.value) && !plainInput(typeInfo.getInputType())) plain = false;
-      },
+      Argument: check,
+      ObjectField: check,
       VariableDefinition(node) {
         if (node.defaultValue && !plainInput(typeFromAST(schema, node.type) as GraphQLInputType | undefined)) plain = false;
       },
