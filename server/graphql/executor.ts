@@ -70,7 +70,9 @@ export function jitExecutor(schema: GraphQLSchema): GatewayExecutor {
 function compile(schema: GraphQLSchema, document: DocumentNode, operationName: string | null): CompiledQuery | undefined {
   try {
     const query = compileQuery(schema, document, operationName ?? undefined, { disablingCapturingStackErrors: true });
-    return isCompiledQuery(query) ? query : undefined;
+    if (!isCompiledQuery(query)) return undefined;
+    log.debug("compiled a query", { operationName: operationName ?? undefined });
+    return query;
   } catch (error) {
     log.warn("graphql-jit could not compile a query; graphql-js runs it", { error: error instanceof Error ? error.message : String(error) });
     return undefined;
