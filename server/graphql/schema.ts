@@ -2,6 +2,7 @@ import "reflect-metadata";
 import { type GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
 import { buildSchemaSync } from "type-graphql";
 import { DEFERRING_SCALARS } from "./scalars.js";
+import { directResolvers } from "./direct-resolvers.js";
 import { plainFields } from "./plain-fields.js";
 import { strictInputs } from "./unparsed.js";
 import { AccountResolver, CreditLotResolver, FlexPackResolver } from "./resolvers/account.resolver.js";
@@ -15,7 +16,7 @@ let built: GraphQLSchema | undefined;
 
 /** The schema, built once per process from the type-graphql classes. */
 export function graphqlSchema(): GraphQLSchema {
-  built ??= plainFields(strictInputs(describeRoots(buildSchemaSync({
+  built ??= plainFields(strictInputs(directResolvers(describeRoots(buildSchemaSync({
     resolvers: [
       AccountResolver,
       CreditLotResolver,
@@ -31,7 +32,7 @@ export function graphqlSchema(): GraphQLSchema {
       KeyResolver,
     ],
     validate: false,
-  })), DEFERRING_SCALARS));
+  }))), DEFERRING_SCALARS));
   return built;
 }
 
