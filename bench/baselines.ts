@@ -301,7 +301,21 @@ export function readPortalData(path: string): PortalAccount[] {
 
 export interface BareServer {
   readonly url: string;
+  readonly pid: number;
   stop(): Promise<void>;
+}
+
+/**
+ * CPU seconds (user + system, every thread) a process has used so far, from /proc/<pid>/stat. On a
+ * machine shared with other work, throughput follows the share of the cores a process gets;
+ * requests per CPU second of the process does not.
+ */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // The fields after the command name, which may hold spaces, start at its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticksPerSecond = 100; // USER_HZ, 100 on every Linux that Node supports
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
 }
 
 /**
@@ -329,6 +343,7 @@ export async function startBareServer(data: readonly PortalAccount[], dir: strin
   });
   return {
     url,
+    pid: child.pid!,
     async stop() {
       child.kill("SIGTERM");
       const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
