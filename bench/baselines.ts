@@ -2,7 +2,9 @@
  * The baselines each Flexgate figure is compared with, measured in the benchmark process in the
  * same run: what SQLite alone, PostgreSQL alone and graphql-js alone can do on this machine right now.
  */
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
@@ -10,6 +12,7 @@ import { buildSchema, execute, type ExecutionResult, graphqlSync, parse, validat
 import { balanceAt } from "../server/core/balance.js";
 import type { FundingSource } from "../server/core/drain.js";
 import { formatMicros } from "../server/core/money.js";
+import { formatInstant } from "../server/core/time.js";
 import { createContext } from "../server/graphql/context.js";
 import { graphqlSchema } from "../server/graphql/schema.js";
 import type { Viewer } from "../server/core/model.js";
@@ -111,20 +114,26 @@ export async function portalInProcess(store: Store, resellerId: number, millisec
   return { schemaExecute, reads };
 }
 
-/** The partner-portal query of B3, sent to the server and run by bare graphql-js alike. */
-export const PORTAL_QUERY = "query Portal { accounts(first: 50) { edges { node { balance { available } reseller { name } flexPacks { remaining } } } } }";
+/**
+ * The partner-portal page of B3, sent to the server and run by bare graphql-js alike: 50 accounts
+ * with their reseller, balance, cloud-credit lots (expired ones too, as a portal's history shows
+ * them) and Flex packs, each with what is left and when it expires.
+ */
+export const PORTAL_QUERY =
+  "query Portal { accounts(first: 50) { edges { node { balance { available } reseller { name } creditLots(includeExpired: true) { remaining expiresAt } flexPacks { remaining expiresAt } } } } }";
 
 const BARE_SDL = `
   type Query { accounts(first: Int): AccountConnection! }
   type AccountConnection { edges: [AccountEdge!]! }
   type AccountEdge { node: Account! }
-  type Account { balance: Balance! reseller: Reseller flexPacks: [FlexPack!]! }
+  type Account { balance: Balance! reseller: Reseller creditLots(includeExpired: Boolean): [CreditLot!]! flexPacks(includeExpired: Boolean): [FlexPack!]! }
   type Balance { available: String! }
   type Reseller { name: String! }
-  type FlexPack { remaining: String! }
+  type CreditLot { remaining: String! expiresAt: String! }
+  type FlexPack { remaining: String! expiresAt: String! }
 `;
 
-interface PortalAccount {
+export interface PortalAccount {
   readonly id: number;
   readonly deficitMicros: bigint;
   readonly graceStartedAt: number | null;
@@ -239,34 +248,107 @@ function source(kind: FundingSource["kind"], row: { id: number; remaining_micros
 
 /**
  * graphql-js alone: a schema built from SDL, plain resolvers over in-memory objects doing the
- * same domain work as the server's (balance from the sources, packs still valid, amounts as
- * decimal strings). No HTTP, no Apollo, no type-graphql, no database.
+ * same domain work as the server's (balance from the sources, lots and packs listed as the server
+ * lists them, amounts as decimal strings, instants as ISO strings). No HTTP, no Apollo, no
+ * type-graphql, no database.
  */
 export function bareGraphql(data: readonly PortalAccount[]) {
   const schema = buildSchema(BARE_SDL);
   const document = parse(PORTAL_QUERY);
   const errors = validate(schema, document);
   if (errors.length > 0) throw new Error(errors.map(String).join("\n"));
+  const listed = (account: PortalAccount, kind: FundingSource["kind"], includeExpired: boolean | null | undefined) => {
+    const now = Date.now();
+    return account.sources
+      .filter((s) => s.kind === kind && (includeExpired || s.expiresAt > now))
+      .map((s) => ({ remaining: formatMicros(s.remainingMicros), expiresAt: formatInstant(s.expiresAt) }));
+  };
   const nodes = data.map((account) => ({
     balance: () => ({ available: formatMicros(balanceAt(account.sources, account, Date.now()).availableMicros) }),
     reseller: account.resellerName === null ? null : { name: account.resellerName },
-    flexPacks: () => {
-      const now = Date.now();
-      return account.sources.filter((s) => s.kind === "FLEX_PACK" && s.expiresAt > now).map((s) => ({ remaining: formatMicros(s.remainingMicros) }));
-    },
+    creditLots: ({ includeExpired }: { includeExpired?: boolean | null }) => listed(account, "CREDIT_LOT", includeExpired),
+    flexPacks: ({ includeExpired }: { includeExpired?: boolean | null }) => listed(account, "FLEX_PACK", includeExpired),
   }));
   const rootValue = { accounts: ({ first }: { first: number }) => ({ edges: nodes.slice(0, first).map((node) => ({ node })) }) };
   const run = () => execute({ schema, document, rootValue }) as ExecutionResult;
   return {
+    schema,
+    /** The portal document, parsed and validated once. */
+    document,
+    query: PORTAL_QUERY,
+    rootValue,
     /** One execution's result, to compare with the server's answer. */
     result: () => run(),
-    /** Executions per second of the pre-parsed, pre-validated document (Apollo caches both too). */
+    /** Executions per second of the pre-parsed, pre-validated document, in this process. */
     executeRate(milliseconds: number): number {
       return rate(milliseconds, () => run());
     },
     /** Per second with parsing and validation on every call, for scale. */
     fullRate(milliseconds: number): number {
       return rate(milliseconds, () => void graphqlSync({ schema, source: PORTAL_QUERY, rootValue }));
+    },
+  };
+}
+
+/** Writes the portal's in-memory data to a JSON file for the bare server child (amounts as strings). */
+export function writePortalData(path: string, data: readonly PortalAccount[]): void {
+  writeFileSync(path, JSON.stringify(data, (_key, value: unknown) => (typeof value === "bigint" ? `${value}n` : value)));
+}
+
+export function readPortalData(path: string): PortalAccount[] {
+  return JSON.parse(readFileSync(path, "utf8"), (_key, value: unknown) => (typeof value === "string" && /^-?\d+n$/.test(value) ? BigInt(value.slice(0, -1)) : value)) as PortalAccount[];
+}
+
+export interface BareServer {
+  readonly url: string;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * CPU seconds (user + system, every thread) a process has used so far, from /proc/<pid>/stat. On a
+ * machine shared with other work, throughput follows the share of the cores a process gets;
+ * requests per CPU second of the process does not.
+ */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // The fields after the command name, which may hold spaces, start at its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticksPerSecond = 100; // USER_HZ, 100 on every Linux that Node supports
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+}
+
+/**
+ * B3's baseline over HTTP: bench/bare-server.ts in a child process (NODE_ENV=production, like the
+ * server), serving the portal document over `data` from memory; driven by the same load as the
+ * server, so both sides pay for HTTP, JSON and the load generator alike.
+ */
+export async function startBareServer(data: readonly PortalAccount[], dir: string): Promise<BareServer> {
+  const file = join(dir, `portal-data-${randomUUID()}.json`);
+  writePortalData(file, data);
+  const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "bare-server.ts"), file], {
+    env: { ...process.env, NODE_ENV: "production" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    let buffered = "";
+    child.stdout!.setEncoding("utf8");
+    child.stdout!.on("data", (chunk: string) => {
+      buffered += chunk;
+      const newline = buffered.indexOf("\n");
+      if (newline >= 0) resolve((JSON.parse(buffered.slice(0, newline)) as { url: string }).url);
+    });
+    void exited.then((code) => reject(new Error(`the bare graphql-js server exited with ${code} before listening`)));
+  });
+  return {
+    url,
+    pid: child.pid!,
+    async stop() {
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
     },
   };
 }

@@ -26,7 +26,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { cpus } from "node:os";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { DEFAULT_RULES } from "../server/services/context.js";
@@ -34,7 +34,7 @@ import { createServices } from "../server/services/index.js";
 import { type Db, openDatabase } from "../server/store/sqlite/database.js";
 import { PgStore } from "../server/store/pg/store.js";
 import type { Store } from "../server/store/port.js";
-import { bareGraphql, loadPortalData, loadPortalDataFromPostgres, PORTAL_QUERY, portalInProcess, type PortalInProcess, ratingInProcess, rawInsertRate, rawPostgresInsertRate } from "./baselines.js";
+import { bareGraphql, cpuSeconds, loadPortalData, loadPortalDataFromPostgres, type PortalAccount, PORTAL_QUERY, portalInProcess, type PortalInProcess, ratingInProcess, rawInsertRate, rawPostgresInsertRate, startBareServer } from "./baselines.js";
 import { assertServerFits, BENCH_ADMIN_URL, createBenchDatabase, fillFromSqlite } from "./postgres.js";
 import { generateDatabase, type GenerateSummary } from "./generate.js";
 import { printProfile, summariseProfile } from "./profile-summary.js";
@@ -304,23 +304,42 @@ async function measureIngest(server: RunningServer, keys: Keys, small: GenerateS
   return ingest;
 }
 
-/** B3: the portal page, then bare graphql-js on the same data, which must give the same answer. */
-async function measureB3(server: RunningServer, keys: Keys, data: Parameters<typeof bareGraphql>[0], checks: Record<string, unknown>, checkName: string) {
-  const portal = await measure("portal query", { url: server.url, key: keys.partner, connections: CONNECTIONS, seconds: SETTINGS.seconds, body: () => PORTAL }, { count: 0 });
-  const bare = bareGraphql(data);
-  // The same answer from both, so the comparison is like for like.
-  const served = await graphql<unknown>(server.url, keys.partner, PORTAL_QUERY);
-  checks[checkName] = JSON.stringify(served) === JSON.stringify(bare.result().data);
-  const bareExecute = bare.executeRate(SETTINGS.bareMs);
-  const bareFull = bare.fullRate(SETTINGS.bareMs);
-  say(`  bare graphql-js: execute ${fmt(bareExecute)}/s, parse+validate+execute ${fmt(bareFull)}/s; same answer: ${checks[checkName]}`);
-  return { portal, bareExecute, bareFull };
+/**
+ * B3: the portal page against bare graphql-js serving the same document over the same data from
+ * memory, behind bare node:http in a child process, both under the same load in alternating
+ * slices; both must give the same answer. Bare graphql-js in this process is kept for scale.
+ */
+async function measureB3(server: RunningServer, keys: Keys, data: readonly PortalAccount[], dir: string, checks: Record<string, unknown>, checkName: string) {
+  const bareServer = await startBareServer(data, dir);
+  try {
+    // The same answer from both, so the comparison is like for like.
+    const served = await graphql<unknown>(server.url, keys.partner, PORTAL_QUERY);
+    const bareServed = await graphql<unknown>(bareServer.url, keys.partner, PORTAL_QUERY);
+    checks[checkName] = JSON.stringify(served) === JSON.stringify(bareServed);
+    if (!checks[checkName]) say(`  the answers differ:\n  server: ${JSON.stringify(served).slice(0, 400)}\n  bare:   ${JSON.stringify(bareServed).slice(0, 400)}`);
+    const loadOf = (url: string): LoadOptions => ({ url, key: keys.partner, connections: CONNECTIONS, seconds: SETTINGS.seconds, body: () => PORTAL });
+    // Each process's CPU time over the pair, and every request it answered (warm-ups included):
+    // each is idle while the other one is loaded.
+    const answered = [{ count: 0 }, { count: 0 }] as const;
+    const cpuBefore = [cpuSeconds(bareServer.pid), cpuSeconds(server.pid)];
+    const [bareHttp, portal] = await measurePair(["bare graphql-js over HTTP", "portal query"], [loadOf(bareServer.url), loadOf(server.url)], answered);
+    const perCpuSecond = (side: 0 | 1, pid: number) => answered[side].count / (cpuSeconds(pid) - cpuBefore[side]!);
+    const cpu = { bare: perCpuSecond(0, bareServer.pid), portal: perCpuSecond(1, server.pid) };
+    say(`  per CPU second of each server process: bare ${fmt(cpu.bare)} requests, portal ${fmt(cpu.portal)} (ratio ${fmt(cpu.portal / cpu.bare, 2)})`);
+    const bare = bareGraphql(data);
+    const bareExecute = bare.executeRate(SETTINGS.bareMs);
+    const bareFull = bare.fullRate(SETTINGS.bareMs);
+    say(`  ratio ${fmt(portal.perSecond / bareHttp.perSecond, 2)}; bare graphql-js in this process: execute ${fmt(bareExecute)}/s, parse+validate+execute ${fmt(bareFull)}/s; same answer: ${checks[checkName]}`);
+    return { portal, bareHttp, cpu, bareExecute, bareFull };
+  } finally {
+    await bareServer.stop();
+  }
 }
 
 interface Report {
   b1?: { record: LoadResult; typename: LoadResult; rawSingle: number; peakRssMb: number };
   b2?: { batch: LoadResult; eventsPerSecond: number; ingest: LoadResult; rawBatch: number; inProcess: number };
-  b3?: { portal: LoadResult; bareExecute: number; bareFull: number; inProcess: PortalInProcess };
+  b3?: { portal: LoadResult; bareHttp: LoadResult; cpu: { bare: number; portal: number }; bareExecute: number; bareFull: number; inProcess: PortalInProcess };
   b4?: { generated: GenerateSummary; record: LoadResult; typename: LoadResult; portal: LoadResult; peakRssMb: number };
   /** Tiered (PAID prepay) against LEGACY rating, in process, on each engine. */
   b6?: { sqlite?: TieredComparison; postgres?: TieredComparison };
@@ -334,7 +353,7 @@ interface PostgresReport {
   b1?: { record: LoadResult; typename: LoadResult; rawSingle: number; peakRssMb: number };
   /** rawBatch: raw node-postgres, BATCH_CONNECTIONS connections, BATCH_SIZE rows per transaction. */
   b2?: { batch: LoadResult; eventsPerSecond: number; rawBatch: number; inProcess: number };
-  b3?: { portal: LoadResult; bareExecute: number; bareFull: number; inProcess: PortalInProcess };
+  b3?: { portal: LoadResult; bareHttp: LoadResult; cpu: { bare: number; portal: number }; bareExecute: number; bareFull: number; inProcess: PortalInProcess };
   /** The same load on one replica, and split evenly across two on the same database. */
   replicas?: { b1?: { one: LoadResult; two: LoadResult }; b2?: { one: LoadResult; two: LoadResult } };
 }
@@ -384,7 +403,7 @@ async function postgresBenchmarks(smallPath: string, small: GenerateSummary, ope
       }
       if (ONLY.has("B3")) {
         say(`PG B3: partner portal accounts(first: 50), ${CONNECTIONS} connections`);
-        const b3 = await measureB3(server, keys, await loadPortalDataFromPostgres(database.url, 1), report.checks, "pgB3SameAnswer");
+        const b3 = await measureB3(server, keys, await loadPortalDataFromPostgres(database.url, 1), dirname(smallPath), report.checks, "pgB3SameAnswer");
         pgReport.b3 = { ...b3, inProcess: { schemaExecute: Number.NaN, reads: Number.NaN } };
       }
       if (ONLY.has("B1") || ONLY.has("B2")) {
@@ -502,7 +521,7 @@ async function main(): Promise<void> {
         }
         if (ONLY.has("B3")) {
           say(`B3: partner portal accounts(first: 50), ${CONNECTIONS} connections`);
-          const b3 = await measureB3(server, keys, loadPortalData(smallPath, 1), report.checks, "b3SameAnswer");
+          const b3 = await measureB3(server, keys, loadPortalData(smallPath, 1), work, report.checks, "b3SameAnswer");
           const inProcess = await withSqliteStore(await copyOf(smallPath, "small-portal.sqlite"), (store) => portalInProcess(store, 1, SETTINGS.bareMs));
           say(`  in process: the server's schema ${fmt(inProcess.schemaExecute)}/s, the page's reads alone ${fmt(inProcess.reads)}/s`);
           report.b3 = { ...b3, inProcess };
@@ -570,10 +589,12 @@ function renderTable(report: Report, info: ReturnType<typeof machine>): string {
     rows.push(["B2", `the rating service alone, ${BATCH_SIZE} events per call, in the benchmark process (no HTTP, no GraphQL)`, `${fmt(b2.inProcess)} events/s`, "what B2 would be with a free transport", "", "", ""]);
   }
   if (b3) {
-    const ratio = b3.portal.perSecond / b3.bareExecute;
-    rows.push(["B3", `partner portal \`accounts(first: 50)\`, PARTNER key, ${CONNECTIONS} connections`, `${fmt(b3.portal.perSecond)} req/s (${latency(b3.portal)})`, `bare graphql-js \`execute\`, in-memory data: ${fmt(b3.bareExecute)}/s (with parse + validate: ${fmt(b3.bareFull)}/s)`, ratioText(ratio, 0.4), "≥ 0.40", mark(ratio >= 0.4)]);
-    rows.push(["B3", "the server's schema alone, in the benchmark process (no HTTP, no Apollo)", `${fmt(b3.inProcess.schemaExecute)}/s`, "what B3 would be with a free transport", fmt(b3.inProcess.schemaExecute / b3.bareExecute, 2), "", ""]);
-    rows.push(["B3", "the page's store reads alone, in the benchmark process", `${fmt(b3.inProcess.reads)}/s`, "what B3 would be if GraphQL cost nothing too", fmt(b3.inProcess.reads / b3.bareExecute, 2), "", ""]);
+    const ratio = b3.portal.perSecond / b3.bareHttp.perSecond;
+    rows.push(["B3", `partner portal \`accounts(first: 50)\` (balance, reseller, lots, packs), PARTNER key, ${CONNECTIONS} connections`, `${fmt(b3.portal.perSecond)} req/s (${latency(b3.portal)})`, `bare graphql-js \`execute\` behind bare node:http, in-memory data, same load: ${fmt(b3.bareHttp.perSecond)} req/s (${latency(b3.bareHttp)})`, ratioText(ratio, 0.6), "≥ 0.60", mark(ratio >= 0.6)]);
+    rows.push(["B3", "the same, per CPU second of each server process (robust to other work on the machine)", `${fmt(b3.cpu.portal)} req per CPU s`, `bare graphql-js behind node:http: ${fmt(b3.cpu.bare)} req per CPU s`, fmt(b3.cpu.portal / b3.cpu.bare, 2), "", ""]);
+    rows.push(["B3", "bare graphql-js alone, in the benchmark process (no HTTP)", `${fmt(b3.bareExecute)}/s`, `with parse + validate: ${fmt(b3.bareFull)}/s`, "", "", ""]);
+    rows.push(["B3", "the server's schema alone, in the benchmark process (no HTTP, no Apollo)", `${fmt(b3.inProcess.schemaExecute)}/s`, `bare graphql-js in process: ${fmt(b3.bareExecute)}/s`, fmt(b3.inProcess.schemaExecute / b3.bareExecute, 2), "", ""]);
+    rows.push(["B3", "the page's store reads alone, in the benchmark process", `${fmt(b3.inProcess.reads)}/s`, `bare graphql-js in process: ${fmt(b3.bareExecute)}/s`, fmt(b3.inProcess.reads / b3.bareExecute, 2), "", ""]);
   }
   if (b4) {
     const size = `${fmt(b4.generated.charges)} charges, ${fmt(b4.generated.accounts)} accounts`;
@@ -644,17 +665,19 @@ function postgresRows(pg: PostgresReport, sqlite: Pick<Report, "b1" | "b2" | "b3
     rows.push(["PG B2", `the rating service alone on PostgreSQL, ${BATCH_SIZE} events per call, in the benchmark process`, `${fmt(pg.b2.inProcess)} events/s`, "what PG B2 would be with a free transport", "", "", ""]);
   }
   if (pg.b3) {
+    const ratio = pg.b3.portal.perSecond / pg.b3.bareHttp.perSecond;
     rows.push([
       "PG B3",
       `partner portal \`accounts(first: 50)\` on PostgreSQL, ${CONNECTIONS} connections`,
       `${fmt(pg.b3.portal.perSecond)} req/s (${latency(pg.b3.portal)})`,
-      `bare graphql-js \`execute\`, in-memory data: ${fmt(pg.b3.bareExecute)}/s${onSqlite(sqlite.b3?.portal.perSecond, "req/s")}`,
-      fmt(pg.b3.portal.perSecond / pg.b3.bareExecute, 2),
-      "",
-      "",
+      `bare graphql-js \`execute\` behind bare node:http, in-memory data, same load: ${fmt(pg.b3.bareHttp.perSecond)} req/s${onSqlite(sqlite.b3?.portal.perSecond, "req/s")}`,
+      ratioText(ratio, 0.6),
+      "≥ 0.60",
+      mark(ratio >= 0.6),
     ]);
-    rows.push(["PG B3", "the server's schema alone on PostgreSQL, in the benchmark process", `${fmt(pg.b3.inProcess.schemaExecute)}/s`, "what PG B3 would be with a free transport", fmt(pg.b3.inProcess.schemaExecute / pg.b3.bareExecute, 2), "", ""]);
-    rows.push(["PG B3", "the page's store reads alone on PostgreSQL, in the benchmark process", `${fmt(pg.b3.inProcess.reads)}/s`, "what PG B3 would be if GraphQL cost nothing too", fmt(pg.b3.inProcess.reads / pg.b3.bareExecute, 2), "", ""]);
+    rows.push(["PG B3", "the same, per CPU second of each server process (PostgreSQL's own not counted)", `${fmt(pg.b3.cpu.portal)} req per CPU s`, `bare graphql-js behind node:http: ${fmt(pg.b3.cpu.bare)} req per CPU s`, fmt(pg.b3.cpu.portal / pg.b3.cpu.bare, 2), "", ""]);
+    rows.push(["PG B3", "the server's schema alone on PostgreSQL, in the benchmark process", `${fmt(pg.b3.inProcess.schemaExecute)}/s`, `bare graphql-js in process: ${fmt(pg.b3.bareExecute)}/s`, fmt(pg.b3.inProcess.schemaExecute / pg.b3.bareExecute, 2), "", ""]);
+    rows.push(["PG B3", "the page's store reads alone on PostgreSQL, in the benchmark process", `${fmt(pg.b3.inProcess.reads)}/s`, `bare graphql-js in process: ${fmt(pg.b3.bareExecute)}/s`, fmt(pg.b3.inProcess.reads / pg.b3.bareExecute, 2), "", ""]);
   }
   const replicas = pg.replicas;
   if (replicas?.b1) {

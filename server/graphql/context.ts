@@ -35,6 +35,30 @@ function perArgument<A, K, V>(make: (argument: A) => DataLoader<K, V>): (argumen
 }
 
 /**
+ * A DataLoader whose values, once read, can also be taken without a promise: a page whose
+ * children were read ahead (see prefetch.ts) resolves its fields synchronously, and graphql-js
+ * (or graphql-jit) then spends nothing on a promise per field.
+ */
+export class SettledLoader<K, V> extends DataLoader<K, V> {
+  private readonly settled: Map<K, V>;
+
+  constructor(batch: (keys: readonly K[]) => Promise<V[]>) {
+    const settled = new Map<K, V>();
+    super(async (keys) => {
+      const values = await batch(keys);
+      keys.forEach((key, index) => settled.set(key, values[index]!));
+      return values;
+    });
+    this.settled = settled;
+  }
+
+  /** The value when it has been read already, else the promise of it (the loader batches and caches as usual). */
+  loaded(key: K): V | Promise<V> {
+    return this.settled.has(key) ? this.settled.get(key)! : this.load(key);
+  }
+}
+
+/**
  * Loaders for every parent → child hop, made fresh for each request: a loader's cache must
  * never outlive the request, or one caller could see another's data.
  */
@@ -56,17 +80,17 @@ export function createLoaders(services: Services) {
     account: new DataLoader<number, Account | null>(async (ids) =>
       byKey(ids, new Map((await services.accounts.findMany(ids)).map((account) => [account.id, account])), null),
     ),
-    reseller: new DataLoader<number, Reseller | null>(async (ids) =>
+    reseller: new SettledLoader<number, Reseller | null>(async (ids) =>
       byKey(ids, new Map((await services.accounts.findResellers(ids)).map((reseller) => [reseller.id, reseller])), null),
     ),
-    creditLots: new DataLoader<number, CreditLot[]>(async (accountIds) => byKey(accountIds, await services.accounts.creditLots(accountIds), [])),
-    flexPacks: new DataLoader<number, FlexPack[]>(async (accountIds) => byKey(accountIds, await services.accounts.flexPacks(accountIds), [])),
+    creditLots: new SettledLoader<number, CreditLot[]>(async (accountIds) => byKey(accountIds, await services.accounts.creditLots(accountIds), [])),
+    flexPacks: new SettledLoader<number, FlexPack[]>(async (accountIds) => byKey(accountIds, await services.accounts.flexPacks(accountIds), [])),
     allocations: new DataLoader<number, ChargeAllocation[]>(async (chargeIds) => byKey(chargeIds, await services.ledger.allocations(chargeIds), [])),
     // The tiered regime (domain §8): a page of accounts reads each of these once.
     /** LEGACY, then each enrollment: the plan in force is read from it too (one read for both). */
-    planHistory: new DataLoader<number, Plan[]>(async (accountIds) => byKey(accountIds, await services.tiered.planHistories(accountIds), [])),
+    planHistory: new SettledLoader<number, Plan[]>(async (accountIds) => byKey(accountIds, await services.tiered.planHistories(accountIds), [])),
     /** Every pool of the account, expired ones included: the resolvers leave those out unless asked. */
-    tokenFlexPools: new DataLoader<number, TokenFlexPoolRecord[]>(async (accountIds) => byKey(accountIds, await services.funding.tokenFlexPoolsOf(accountIds, true), [])),
+    tokenFlexPools: new SettledLoader<number, TokenFlexPoolRecord[]>(async (accountIds) => byKey(accountIds, await services.funding.tokenFlexPoolsOf(accountIds, true), [])),
     unitRemainders: new DataLoader<number, UnitRemainderView[]>(async (accountIds) => byKey(accountIds, await services.tiered.unitRemaindersOf(accountIds), [])),
     /** By month, already checked ("YYYY-MM"). */
     freeUsage: perArgument((month: Month) => new DataLoader<number, FreeUsageRow[]>(async (accountIds) => byKey(accountIds, await services.tiered.freeUsageOf(accountIds, month), []))),

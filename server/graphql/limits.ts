@@ -1,7 +1,7 @@
 import type { ApolloServerPlugin } from "@apollo/server";
 import { maxAliasesRule } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
-import { GraphQLError, type ValidationContext, type ValidationRule } from "graphql";
+import { type DocumentNode, GraphQLError, type ValidationContext, type ValidationRule } from "graphql";
 import { getComplexity } from "graphql-query-complexity";
 import { estimateCost } from "./cost.js";
 
@@ -34,6 +34,8 @@ function tooComplex(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: "QUERY_TOO_COMPLEX", http: { status: 400 } } });
 }
 
+const costTooHigh = (cost: number) => tooComplex(`the query would cost ${cost}; at most ${LIMITS.maxCost} is allowed (ask for smaller pages or fewer reports)`);
+
 /** Armor's rules report through this: its message without the "Syntax Error: " it prefixes. */
 const reportTooComplex = (context: ValidationContext | null, error: GraphQLError) =>
   context?.reportError(tooComplex(error.message.replace(/^Syntax Error: /, "")));
@@ -48,10 +50,23 @@ export const queryShapeRules: ValidationRule[] = [
  * The cost limit, checked once the operation is known and before it runs. A request whose
  * variables do not fit the document is left to execution, which refuses it before any resolver.
  */
+/**
+ * Costs of operations without variables, by document and operation name: the same document costs
+ * the same every time (Apollo keeps one parsed document per query text), and computing it was a
+ * twentieth of serving a portal page. An operation with variables is costed on every request.
+ */
+const fixedCosts = new WeakMap<DocumentNode, Map<string, number>>();
+
 export const queryCostPlugin: ApolloServerPlugin = {
   async requestDidStart() {
     return {
-      async didResolveOperation({ request, document, schema }) {
+      async didResolveOperation({ request, document, schema, operation }) {
+        const fixed = operation !== undefined && !operation.variableDefinitions?.length;
+        const known = fixed ? fixedCosts.get(document)?.get(request.operationName ?? "") : undefined;
+        if (known !== undefined) {
+          if (known > LIMITS.maxCost) throw costTooHigh(known);
+          return;
+        }
         let cost: number;
         try {
           cost = getComplexity({
@@ -67,9 +82,11 @@ export const queryCostPlugin: ApolloServerPlugin = {
           if (/maximum allowed number of nodes/.test(error.message)) throw tooComplex(`the query selects more than ${LIMITS.maxSelections} fields`);
           return;
         }
-        if (cost > LIMITS.maxCost) {
-          throw tooComplex(`the query would cost ${cost}; at most ${LIMITS.maxCost} is allowed (ask for smaller pages or fewer reports)`);
+        if (fixed) {
+          const costs = fixedCosts.get(document) ?? new Map<string, number>();
+          fixedCosts.set(document, costs.set(request.operationName ?? "", cost));
         }
+        if (cost > LIMITS.maxCost) throw costTooHigh(cost);
       },
     };
   },

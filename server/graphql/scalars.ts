@@ -58,13 +58,31 @@ export const QuantityScalar = amountScalar(
 
 const parseDateTime = deferring(parseInstant);
 
+/**
+ * ISO strings of the instants served lately. A portal page shows the same purchase and expiry
+ * instants on every request, and formatting a Date was a sizeable part of serving one; the cache
+ * is dropped whole when full, so it never holds more than ISO_CACHE_SIZE strings.
+ */
+const isoStrings = new Map<number, string>();
+const ISO_CACHE_SIZE = 10_000;
+
+function isoString(instant: number): string {
+  let text = isoStrings.get(instant);
+  if (text === undefined) {
+    text = formatInstant(instant);
+    if (isoStrings.size >= ISO_CACHE_SIZE) isoStrings.clear();
+    isoStrings.set(instant, text);
+  }
+  return text;
+}
+
 export const DateTimeScalar = new GraphQLScalarType<MaybeUnparsed<Instant>, string>({
   name: "DateTime",
   description:
     'An instant as an RFC 3339 date-time, such as "2024-05-01T10:00:00Z" or "2024-05-01T19:00:00.123456+09:00", or a date such as "2024-05-01" (midnight UTC). Offsets are normalised to UTC; digits below the millisecond are truncated. Outputs are always UTC with milliseconds ("2024-05-01T10:00:00.000Z").',
   serialize: (value) => {
     if (typeof value !== "number") throw new TypeError("DateTime must be serialized from epoch milliseconds");
-    return formatInstant(value);
+    return isoString(value);
   },
   parseValue: parseDateTime,
   parseLiteral: literal(parseDateTime, "DateTime"),

@@ -2,6 +2,8 @@ import "reflect-metadata";
 import { type GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
 import { buildSchemaSync } from "type-graphql";
 import { DEFERRING_SCALARS } from "./scalars.js";
+import { directResolvers } from "./direct-resolvers.js";
+import { plainFields } from "./plain-fields.js";
 import { strictInputs } from "./unparsed.js";
 import { AccountResolver, CreditLotResolver, FlexPackResolver } from "./resolvers/account.resolver.js";
 import { KeyResolver } from "./resolvers/key.resolver.js";
@@ -14,7 +16,7 @@ let built: GraphQLSchema | undefined;
 
 /** The schema, built once per process from the type-graphql classes. */
 export function graphqlSchema(): GraphQLSchema {
-  built ??= strictInputs(describeRoots(buildSchemaSync({
+  built ??= plainFields(strictInputs(directResolvers(describeRoots(buildSchemaSync({
     resolvers: [
       AccountResolver,
       CreditLotResolver,
@@ -30,7 +32,7 @@ export function graphqlSchema(): GraphQLSchema {
       KeyResolver,
     ],
     validate: false,
-  })), DEFERRING_SCALARS);
+  }))), DEFERRING_SCALARS));
   return built;
 }
 

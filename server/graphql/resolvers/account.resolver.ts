@@ -1,7 +1,8 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import type { GraphQLResolveInfo } from "graphql";
+import { Arg, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import type { Balance } from "../../core/balance.js";
 import { FlexgateError } from "../../core/errors.js";
-import type { Account as AccountModel, CreditLot as CreditLotModel, FlexPack as FlexPackModel } from "../../core/model.js";
+import type { Account as AccountModel, CreditLot as CreditLotModel, FlexPack as FlexPackModel, TokenFlexPoolRecord } from "../../core/model.js";
 import { statusUnderPlan } from "../../core/plan.js";
 import { parseId } from "../../core/text.js";
 import { balanceOfHoldings } from "../../services/accounts.service.js";
@@ -24,9 +25,16 @@ import { decodeCursor, toConnection } from "../types/common.js";
 import { AccountStatus } from "../types/enums.js";
 import { Reseller } from "../types/reseller.type.js";
 import { Roles } from "../roles.js";
-import { planInForce } from "./tiered.resolver.js";
+import { planOf } from "./tiered.resolver.js";
+import { pageReads, readingAhead } from "../prefetch.js";
+import type { Plan } from "../../core/plan.js";
 
 const optionalId = (value: string | null | undefined, field: string) => (value == null ? value : parseId(value, field));
+
+/** `f` of a value, at once when the value is there, else when it arrives. */
+function then<T, R>(value: T | Promise<T>, f: (value: T) => R): R | Promise<R> {
+  return value instanceof Promise ? value.then(f) : f(value);
+}
 
 /** Lots and packs of an account, the expired ones only when asked for. */
 function visible<T extends { expiresAt: number }>(items: readonly T[], includeExpired: boolean | null | undefined, now: number): T[] {
@@ -48,6 +56,7 @@ export class AccountResolver {
     @Arg("after", () => String, { nullable: true, description: "The endCursor of the previous page." }) after: string | null,
     @Arg("filter", () => AccountFilter, { nullable: true, description: "Narrows the list." }) filter: AccountFilter | null,
     @Ctx() { services, access, loaders }: GraphQLContext,
+    @Info() info: GraphQLResolveInfo,
   ) {
     const requested = optionalId(filter?.resellerId, "filter.resellerId");
     const scope = access.resellerScope;
@@ -55,7 +64,7 @@ export class AccountResolver {
     const resellerId = scope === undefined ? requested : requested != null && requested !== scope ? -1 : scope;
     const page = await services.accounts.list({ resellerId, nameContains: filter?.nameContains }, first, decodeCursor(after));
     for (const account of page.items) loaders.account.prime(account.id, account);
-    return toConnection(page);
+    return readingAhead(toConnection(page), pageReads(info), loaders);
   }
 
   @Roles("OPERATOR")
@@ -106,55 +115,58 @@ export class AccountResolver {
 
   @FieldResolver(() => Reseller, { nullable: true, description: "The reseller the account buys through." })
   reseller(@Root() account: AccountModel, @Ctx() { loaders }: GraphQLContext) {
-    return account.resellerId === null ? null : loaders.reseller.load(account.resellerId);
+    return account.resellerId === null ? null : loaders.reseller.loaded(account.resellerId);
   }
 
   @FieldResolver(() => AccountStatus, {
     description: "ACTIVE, GRACE or RESTRICTED, as of now, under the plan in force: the tiered plans have no grace (a prepay-only deficit restricts at once; with PAYG nothing is refused).",
   })
-  async status(@Root() account: AccountModel, @Ctx() { services, loaders }: GraphQLContext) {
+  status(@Root() account: AccountModel, @Ctx() { services, loaders }: GraphQLContext) {
     const now = services.context.clock();
-    return statusUnderPlan(await planInForce(loaders, account.id, now), account, now);
+    return then(loaders.planHistory.loaded(account.id), (history) => statusUnderPlan(planOf(history, now), account, now));
   }
 
   @FieldResolver(() => BalanceType, { description: "Balance now, or as it stood at `asOf` (usage reported late counts at its usage time). Token Flex pools count among the flex tokens; under a FREE or PAID plan graceEndsAt is null (the tiered plans have no grace)." })
-  async balance(
+  balance(
     @Root() account: AccountModel,
     @Arg("asOf", () => DateTimeScalar, { nullable: true, description: "The moment; default now." }) asOf: number | null,
     @Ctx() { services, loaders }: GraphQLContext,
-  ): Promise<Balance> {
-    if (asOf != null) {
-      await yieldTurns();
-      return services.insight.balanceAsOf(account.id, asOf);
-    }
+  ): Balance | Promise<Balance> {
+    if (asOf != null) return yieldTurns().then(() => services.insight.balanceAsOf(account.id, asOf));
     // The service's own composition over what the page's loaders read once for every account
-    // (lots, pools, packs and the plan the status reads too), so a page costs no more statements.
+    // (lots, pools, packs and the plan the status reads too), so a page costs no more statements;
+    // without a promise when the page has read them ahead.
     const now = services.context.clock();
-    const [lots, pools, packs, plan] = await Promise.all([
-      loaders.creditLots.load(account.id),
-      loaders.tokenFlexPools.load(account.id),
-      loaders.flexPacks.load(account.id),
-      planInForce(loaders, account.id, now),
-    ]);
-    return balanceOfHoldings(account, plan, { lots, pools, packs }, now);
+    const lots = loaders.creditLots.loaded(account.id);
+    const pools = loaders.tokenFlexPools.loaded(account.id);
+    const packs = loaders.flexPacks.loaded(account.id);
+    const history = loaders.planHistory.loaded(account.id);
+    const compose = (lots: CreditLotModel[], pools: TokenFlexPoolRecord[], packs: FlexPackModel[], history: Plan[]) =>
+      balanceOfHoldings(account, planOf(history, now), { lots, pools, packs }, now);
+    if (lots instanceof Promise || pools instanceof Promise || packs instanceof Promise || history instanceof Promise) {
+      return Promise.all([lots, pools, packs, history]).then(([lots, pools, packs, history]) => compose(lots, pools, packs, history));
+    }
+    return compose(lots, pools, packs, history);
   }
 
   @FieldResolver(() => [CreditLot], { description: "Cloud-credit lots, soonest expiry first." })
-  async creditLots(
+  creditLots(
     @Root() account: AccountModel,
     @Arg("includeExpired", () => Boolean, { nullable: true, description: "Include expired lots (default false)." }) includeExpired: boolean | null,
     @Ctx() { loaders, services }: GraphQLContext,
   ) {
-    return visible(await loaders.creditLots.load(account.id), includeExpired, services.context.clock());
+    const now = services.context.clock();
+    return then(loaders.creditLots.loaded(account.id), (lots) => visible(lots, includeExpired, now));
   }
 
   @FieldResolver(() => [FlexPack], { description: "Flex packs, soonest expiry first." })
-  async flexPacks(
+  flexPacks(
     @Root() account: AccountModel,
     @Arg("includeExpired", () => Boolean, { nullable: true, description: "Include expired packs (default false)." }) includeExpired: boolean | null,
     @Ctx() { loaders, services }: GraphQLContext,
   ) {
-    return visible(await loaders.flexPacks.load(account.id), includeExpired, services.context.clock());
+    const now = services.context.clock();
+    return then(loaders.flexPacks.loaded(account.id), (packs) => visible(packs, includeExpired, now));
   }
 }
 
@@ -175,6 +187,6 @@ export class FlexPackResolver {
 
   @FieldResolver(() => Reseller, { nullable: true, description: "The reseller that sold it; null for the eStore." })
   reseller(@Root() pack: FlexPackModel, @Ctx() { loaders }: GraphQLContext) {
-    return pack.resellerId === null ? null : loaders.reseller.load(pack.resellerId);
+    return pack.resellerId === null ? null : loaders.reseller.loaded(pack.resellerId);
   }
 }

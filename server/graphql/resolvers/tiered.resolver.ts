@@ -40,7 +40,11 @@ function toStatement(statement: PaygStatementModel): PaygStatement {
  * latest plan started by then; LEGACY, which has no start, before any.
  */
 export async function planInForce(loaders: Loaders, accountId: number, now: Instant): Promise<PlanModel> {
-  const history = await loaders.planHistory.load(accountId);
+  return planOf(await loaders.planHistory.load(accountId), now);
+}
+
+/** The plan in force at `now` in an account's plan history. */
+export function planOf(history: readonly PlanModel[], now: Instant): PlanModel {
   let current = history[0]!;
   for (const plan of history) if (plan.effectiveFrom === null || plan.effectiveFrom <= now) current = plan;
   return current;

@@ -1,0 +1,82 @@
+import {
+  type FieldNode,
+  getDirectiveValues,
+  GraphQLIncludeDirective,
+  GraphQLSkipDirective,
+  type GraphQLResolveInfo,
+  Kind,
+  type SelectionSetNode,
+} from "graphql";
+import type { Account } from "../core/model.js";
+import type { ConnectionValue, Edge } from "./types/common.js";
+import type { Loaders } from "./context.js";
+
+/** The loaders a page of accounts can read ahead, each keyed by account id except `reseller`. */
+type PageLoader = "planHistory" | "reseller" | "creditLots" | "tokenFlexPools" | "flexPacks";
+
+/**
+ * What each Account field reads, in the order its resolver asks: a page reads ahead in the order
+ * the resolvers would have, so it makes the same statements in the same order as without the
+ * read-ahead. `balance` with `asOf` reads the past instead, and is left to its resolver.
+ */
+const READS: Readonly<Record<string, (field: FieldNode) => readonly PageLoader[]>> = {
+  status: () => ["planHistory"],
+  plan: () => ["planHistory"],
+  reseller: () => ["reseller"],
+  balance: (field) => (field.arguments?.some((argument) => argument.name.value === "asOf") ? [] : ["creditLots", "tokenFlexPools", "flexPacks", "planHistory"]),
+  creditLots: () => ["creditLots"],
+  flexPacks: () => ["flexPacks"],
+};
+
+/**
+ * The loaders the Account fields selected under `edges { node { … } }` of a connection will use,
+ * in the order they first ask for them; fields skipped by @skip or @include read nothing.
+ */
+export function pageReads(info: GraphQLResolveInfo): PageLoader[] {
+  const reads: PageLoader[] = [];
+  const included = (node: FieldNode | { directives?: FieldNode["directives"] }) =>
+    !getDirectiveValues(GraphQLSkipDirective, node, info.variableValues)?.if && getDirectiveValues(GraphQLIncludeDirective, node, info.variableValues)?.if !== false;
+  /** Every field of a selection set, through fragments, in document order. */
+  const fields = function* (selectionSet: SelectionSetNode | undefined, seen: Set<string>): Generator<FieldNode> {
+    for (const selection of selectionSet?.selections ?? []) {
+      if (!included(selection)) continue;
+      if (selection.kind === Kind.FIELD) yield selection;
+      else if (selection.kind === Kind.INLINE_FRAGMENT) yield* fields(selection.selectionSet, seen);
+      else if (!seen.has(selection.name.value)) {
+        seen.add(selection.name.value);
+        yield* fields(info.fragments[selection.name.value]?.selectionSet, seen);
+      }
+    }
+  };
+  const named = (name: string) => (field: FieldNode) => field.name.value === name;
+  for (const connection of info.fieldNodes) {
+    for (const edges of [...fields(connection.selectionSet, new Set())].filter(named("edges"))) {
+      for (const node of [...fields(edges.selectionSet, new Set())].filter(named("node"))) {
+        for (const field of fields(node.selectionSet, new Set())) {
+          for (const read of READS[field.name.value]?.(field) ?? []) if (!reads.includes(read)) reads.push(read);
+        }
+      }
+    }
+  }
+  return reads;
+}
+
+/**
+ * Reads ahead what a page's Account fields will ask for, through the request's loaders (so in
+ * one batch per loader, cached for the request), when graphql-js reaches the page's edges: by
+ * then fields before them (totalCount) have made their own reads, in the order they always did.
+ * The fields then find their values settled and resolve without a promise each.
+ */
+export function readingAhead(connection: ConnectionValue<Account>, reads: readonly PageLoader[], loaders: Loaders): ConnectionValue<Account> {
+  const accounts = connection.edges.map((edge) => edge.node);
+  if (reads.length === 0 || accounts.length === 0) return connection;
+  const edges = connection.edges;
+  let ready: Promise<Edge<Account>[]> | undefined;
+  const read = async () => {
+    const ids = accounts.map((account) => account.id);
+    const resellerIds = [...new Set(accounts.flatMap((account) => (account.resellerId === null ? [] : [account.resellerId])))];
+    await Promise.all(reads.map((loader) => (loader === "reseller" ? loaders.reseller.loadMany(resellerIds) : loaders[loader].loadMany(ids))));
+    return edges;
+  };
+  return Object.defineProperty(connection, "edges", { get: () => (ready ??= read()), enumerable: true, configurable: true });
+}
