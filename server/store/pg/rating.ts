@@ -1,23 +1,25 @@
 /**
- * A rating group's statements on PostgreSQL: the group takes four round trips to the database,
- * whatever its size and however many tables it writes.
+ * A rating group's statements on PostgreSQL: two round trips to the database, whatever the
+ * group's size and however many tables it writes.
  *
- *   1. `begin`, the group's planner setting and the lock of its accounts, sent as one text;
- *   2. one read of everything the decisions need (the price book's stamp, replays, sources,
- *      enrollments), after the lock;
- *   3. one data-modifying statement writing every row of the group;
- *   4. `commit`.
+ *   1. `begin`, the group's planner setting, the lock of its accounts, then one read of
+ *      everything the decisions need (the price book's stamp, replays, sources, enrollments);
+ *   2. one data-modifying statement writing every row of the group, then `commit`.
  *
- * The lock is a statement of its own, never folded into the read: under READ COMMITTED a
- * statement that waited on a row lock goes on reading other tables from the snapshot it took
- * before waiting, so a read in the same statement could miss what the previous holder of the
- * lock committed. The read that follows takes its snapshot after the lock is granted.
+ * Each round trip is one text of several statements (a simple query), and the answer to the
+ * second comes back only once the commit is done. The lock stays a statement of its own, never
+ * folded into the read: under READ COMMITTED a statement that waited on a row lock goes on
+ * reading other tables from the snapshot it took before waiting, so a read in the same statement
+ * could miss what the previous holder of the lock committed. Each statement of a simple query
+ * takes a snapshot of its own, so the read, the next one, sees everything committed before the
+ * lock was granted.
  *
- * The read and the write are hand-written SQL texts, run as prepared statements (a name per
- * text: each connection parses and plans them once), with every value a parameter: building them
- * through drizzle for each group cost more of the server's CPU than executing the GraphQL.
+ * The read and the write are hand-written SQL prepared once per connection (PREPARE) and run by
+ * EXECUTE with their values written into the text: the database parses and plans each once per
+ * connection, and the server builds no query through drizzle for a group. Both cost more of the
+ * server's CPU than the GraphQL execution did, as did each extra round trip.
  */
-import type pg from "pg";
+import pg from "pg";
 import type { Account, UsageCharge } from "../../core/model.js";
 import type { Enrollment } from "../../core/plan.js";
 import type { Instant } from "../../core/time.js";
@@ -30,6 +32,51 @@ function safeInteger(value: unknown): number {
   return value;
 }
 const safeOrNull = (value: unknown) => (value === null ? null : safeInteger(value));
+
+type Value = string | number | null;
+
+/** A text in an array literal: quoted, with its backslashes and double quotes escaped. */
+const arrayElement = (value: Value) => (value === null ? "NULL" : typeof value === "number" ? String(value) : `"${value.replace(/[\\"]/g, "\\$&")}"`);
+
+/**
+ * A value written into a statement's text, where a simple query carries it (it takes no
+ * parameters): an integer checked, a text quoted by node-postgres, an array as the literal of
+ * its elements ('{1,2}', '{"a","b"}'), which EXECUTE reads as its parameter's array type.
+ */
+function literal(value: Value | readonly Value[]): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return literal(`{${value.map((item) => arrayElement(checked(item))).join(",")}}`);
+  const item = checked(value as Value);
+  return typeof item === "number" ? String(item) : item === null ? "null" : pg.escapeLiteral(item);
+}
+
+function checked(value: Value): Value {
+  if (typeof value === "number" && !Number.isSafeInteger(value)) throw new RangeError(`${value} is not a safe integer`);
+  // A NUL would end the query text there; PostgreSQL text cannot hold one anyway.
+  if (typeof value === "string" && value.includes("\u0000")) throw new RangeError("a text to store holds a NUL character");
+  return value;
+}
+
+/** Prepared statements of the rating path, by name. */
+interface Prepared {
+  readonly name: string;
+  readonly text: string;
+}
+
+/** The statements each connection has prepared (PREPARE outlives transactions, rolled back or not). */
+const preparedOn = new WeakMap<pg.ClientBase, Set<string>>();
+
+/** Prepares `statement` on the connection unless it already is, in a round trip of its own (once per connection). */
+async function prepare(client: pg.ClientBase, statement: Prepared): Promise<void> {
+  let names = preparedOn.get(client);
+  if (!names) preparedOn.set(client, (names = new Set()));
+  if (names.has(statement.name)) return;
+  await client.query(`prepare ${statement.name} as ${statement.text}`);
+  names.add(statement.name);
+}
+
+/** `execute name(values...)`: the prepared statement run with its values written into the text. */
+const execute = (statement: Prepared, values: readonly (Value | readonly Value[])[]) => `execute ${statement.name}(${values.map(literal).join(", ")})`;
 
 /**
  * The text that opens the group, sets its planner setting and locks its accounts' rows, FOR NO
@@ -51,19 +98,13 @@ function lockText(opening: "begin" | "", accountIds: readonly number[]): string 
     from accounts where id = any('{${ids.join(",")}}'::bigint[]) order by id for no key update`;
 }
 
-/** Opens the group (see lockText) and answers the locked accounts. */
-export async function openGroup(client: pg.ClientBase, opening: "begin" | "", accountIds: readonly number[]): Promise<Account[]> {
-  const results = (await client.query(lockText(opening, accountIds))) as unknown as pg.QueryResult[];
-  return results[results.length - 1]!.rows.map(toAccount);
-}
-
 /**
  * Everything a group's decisions read after its lock, as one row: the price book's change stamp,
  * the charges already stored under its event ids (a semi-join with the ids unnested: see
  * ledger.findChargesByEventIds), every lot, pack and pool of its accounts that still holds
  * tokens (in that order, as sourcesOfAccounts reads them), and their enrollments, oldest first.
  */
-const READ_GROUP = {
+const READ_GROUP: Prepared = {
   name: "flexgate_group_read",
   text: `select
     (select version from price_book_version where id = 1) as stamp,
@@ -85,7 +126,7 @@ const READ_GROUP = {
     (select json_agg(e) from (
       select account_id, tier, payg, effective_from from plan_enrollments
         where account_id = any($1::bigint[]) order by account_id, effective_from) e) as enrollments`,
-} as const;
+};
 
 type ReplayJson = Parameters<typeof toUsageCharge>[0] & { reversedAt: number | null };
 type SourceJson = { kind: GroupSource["kind"]; id: number; account_id: number; size: number; remaining: number; starts: number; ends: number };
@@ -98,12 +139,21 @@ export interface GroupRead {
   readonly enrollments: Map<number, Enrollment[]>;
 }
 
-export async function readGroup(client: pg.ClientBase, accountIds: readonly number[], eventIds: readonly string[]): Promise<GroupRead> {
-  const { rows } = await client.query<{ stamp: number; replays: ReplayJson[] | null; sources: SourceJson[] | null; enrollments: EnrollmentJson[] | null }>({
-    ...READ_GROUP,
-    values: [accountIds, eventIds],
-  });
-  const row = rows[0]!;
+/**
+ * Opens the group (see lockText) and reads what its decisions need (READ_GROUP), in one round
+ * trip: the read is the next statement of the same text, so it takes its snapshot once the lock
+ * is granted.
+ */
+export async function openGroup(
+  client: pg.ClientBase,
+  opening: "begin" | "",
+  accountIds: readonly number[],
+  eventIds: readonly string[],
+): Promise<{ accounts: Account[]; read: GroupRead }> {
+  await prepare(client, READ_GROUP);
+  const results = (await client.query(`${lockText(opening, accountIds)};\n${execute(READ_GROUP, [accountIds, eventIds])}`)) as unknown as pg.QueryResult[];
+  const accounts = results[results.length - 2]!.rows.map(toAccount);
+  const row = results[results.length - 1]!.rows[0] as { stamp: number; replays: ReplayJson[] | null; sources: SourceJson[] | null; enrollments: EnrollmentJson[] | null };
   const replays = new Map<string, { charge: UsageCharge; fingerprint: string }>();
   for (const { reversedAt, ...stored } of row.replays ?? []) {
     for (const key of ["id", "accountId", "priceEntryId", "occurredAt", "ratedAt"] as const) safeInteger(stored[key]);
@@ -128,14 +178,16 @@ export async function readGroup(client: pg.ClientBase, accountIds: readonly numb
     if (list) list.push(enrollment);
     else enrollments.set(accountId, [enrollment]);
   }
-  return { stamp: String(row.stamp), replays, sources, enrollments };
+  return { accounts, read: { stamp: String(row.stamp), replays, sources, enrollments } };
 }
 
 /**
  * Every row a group writes, in one statement: its charges, their allocations and PAYG parts (each
  * joined to its charge by event id, which the group's new charges hold once each), the lots',
- * pools' and packs' new remaining amounts (none may go below zero: the rows that would are not
- * updated, and the counts tell), the accounts' deficits, the remainders and the FREE months.
+ * pools' and packs' new remaining amounts, the accounts' deficits, the remainders and the FREE
+ * months. The drain never takes more than is there; the last step guards it all the same: a
+ * lot, pool or pack that would go below zero is not updated, its count falls short, and the
+ * statement fails (a text that is no integer, naming the kind), so the commit after it never runs.
  * Rows are inserted in the order given (`with ordinality`), so ids follow the events' order as
  * they did with one statement per table: a charge's allocations read back in drain order.
  *
@@ -143,7 +195,7 @@ export async function readGroup(client: pg.ClientBase, accountIds: readonly numb
  * table, and the foreign-key checks of the allocations and PAYG parts run at the statement's end,
  * when the charges are there.
  */
-const WRITE_GROUP = {
+const WRITE_GROUP: Prepared = {
   name: "flexgate_group_write",
   text: `with charges as (
     insert into usage_charges (event_id, fingerprint, account_id, api_code, price_entry_id, quantity_micros, outcome, occurred_at, rated_at, client_id, labels, tokens_micros, units)
@@ -195,8 +247,10 @@ const WRITE_GROUP = {
       order by p.n
   )
   select (select json_agg(json_build_array(id, event_id)) from charges) as charges,
-    (select count(*) from lots) as lots, (select count(*) from pools) as pools, (select count(*) from packs) as packs`,
-} as const;
+    (select case when count(*) = $45 then 0 else ('a CREDIT_LOT of the group would go below zero: ' || count(*))::int end from lots) as lots,
+    (select case when count(*) = $46 then 0 else ('a TOKEN_FLEX of the group would go below zero: ' || count(*))::int end from pools) as pools,
+    (select case when count(*) = $47 then 0 else ('a FLEX_PACK of the group would go below zero: ' || count(*))::int end from packs) as packs`,
+};
 
 const micros = (value: bigint | null | undefined) => (value === null || value === undefined ? null : toDbMicros(value));
 
@@ -204,10 +258,17 @@ function column<T, V>(items: readonly T[], pick: (item: T) => V): V[] {
   return items.map(pick);
 }
 
-/** Writes the plan's rows (see WRITE_GROUP) and returns the new charges as stored, in the plan's order. */
-export async function writeGroup(client: pg.ClientBase, plan: GroupPlan, now: Instant): Promise<UsageCharge[]> {
+/**
+ * Writes the plan's rows (see WRITE_GROUP) and returns the new charges as stored, in the plan's
+ * order. `closing` is `commit` for a group of its own, sent in the same round trip: the answer
+ * comes back once the group is committed, or with the error that kept it from being.
+ */
+export async function writeGroup(client: pg.ClientBase, plan: GroupPlan, now: Instant, closing: "commit" | ""): Promise<UsageCharge[]> {
   const { charges, sourceChanges, deficits, remainders, freeMonths } = plan;
-  if (charges.length === 0 && sourceChanges.length === 0 && deficits.size === 0 && remainders.length === 0 && freeMonths.length === 0) return [];
+  if (charges.length === 0 && sourceChanges.length === 0 && deficits.size === 0 && remainders.length === 0 && freeMonths.length === 0) {
+    if (closing) await client.query(closing);
+    return [];
+  }
   const newCharges = charges.map(({ charge }) => charge);
   const parts = charges.flatMap(({ charge, allocations }) => allocations.map((part) => ({ eventId: charge.eventId, part })));
   const payg = charges.flatMap(({ charge, payg: owed }) => (owed ? [{ eventId: charge.eventId, ...owed }] : []));
@@ -254,13 +315,13 @@ export async function writeGroup(client: pg.ClientBase, plan: GroupPlan, now: In
     column(payg, (p) => p.part.apiCode),
     column(payg, (p) => toDbMicros(p.part.units)),
     column(payg, (p) => toDbMicros(p.part.tokensMicros)),
+    lots.length,
+    pools.length,
+    packs.length,
   ];
-  const { rows } = await client.query<{ charges: [number, string][] | null; lots: number; pools: number; packs: number }>({ ...WRITE_GROUP, values });
-  const written = rows[0]!;
-  // The drain never takes more than is there; this guards the invariant at the last step.
-  for (const [kind, changes, updated] of [["CREDIT_LOT", lots, written.lots], ["TOKEN_FLEX", pools, written.pools], ["FLEX_PACK", packs, written.packs]] as const) {
-    if (updated !== changes.length) throw new Error(`a ${kind} of the group would go below zero`);
-  }
+  await prepare(client, WRITE_GROUP);
+  const sent = (await client.query(`${execute(WRITE_GROUP, values)}${closing ? `;\n${closing}` : ""}`)) as unknown as pg.QueryResult | pg.QueryResult[];
+  const written = (Array.isArray(sent) ? sent[0]! : sent).rows[0] as { charges: [number, string][] | null };
   const ids = new Map((written.charges ?? []).map(([id, eventId]) => [eventId, safeInteger(id)]));
   return newCharges.map((charge): UsageCharge => {
     const { fingerprint: _, ...fields } = charge;

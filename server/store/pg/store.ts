@@ -132,8 +132,7 @@ export class PgStore implements Store {
    */
   private async rateInUnit(unit: Unit, opening: "begin" | "", requests: readonly RatingRequest[], now: Instant, rules: RatingRules): Promise<RatingOutcome[]> {
     const { accountIds, eventIds } = groupKeys(requests);
-    const locked = await rating.openGroup(unit.client, opening, accountIds);
-    const read = await rating.readGroup(unit.client, accountIds, eventIds);
+    const { accounts: locked, read } = await rating.openGroup(unit.client, opening, accountIds, eventIds);
     const terms = this.book.current(read.stamp) ?? this.book.update(read.stamp, await prices.allPriceVersions(unit.q), await tiered.allFreeCaps(unit.q));
     const plan = planGroup(
       requests,
@@ -147,7 +146,8 @@ export class PgStore implements Store {
       now,
       rules,
     );
-    const written = await rating.writeGroup(unit.client, plan, now);
+    const written = await rating.writeGroup(unit.client, plan, now, opening ? "commit" : "");
+    if (opening) unit.committed = true;
     return outcomesOf(plan, written);
   }
 

@@ -21,6 +21,8 @@ export interface Unit extends Conn {
   readonly client: pg.PoolClient;
   /** Savepoints open inside it: work that joins the unit runs in one, as drizzle's nested transactions did. */
   depth: number;
+  /** Set by work that sent its own `commit` (with its last statement, in one round trip). */
+  committed: boolean;
 }
 
 /** drizzle over each pooled connection, made once: building one reads the whole schema. */
@@ -29,7 +31,7 @@ const drizzleOf = new WeakMap<pg.PoolClient, Q>();
 function unitOn(client: pg.PoolClient): Unit {
   let q = drizzleOf.get(client);
   if (!q) drizzleOf.set(client, (q = drizzle({ client, schema: schemaTables })));
-  return { q, client, depth: 0 };
+  return { q, client, depth: 0, committed: false };
 }
 
 /**
@@ -42,8 +44,9 @@ export async function inTransaction<T>(pool: pg.Pool, work: (unit: Unit) => Prom
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    const result = await work(unitOn(client));
-    await client.query("commit");
+    const unit = unitOn(client);
+    const result = await work(unit);
+    if (!unit.committed) await client.query("commit");
     return result;
   } catch (error) {
     try {
