@@ -9,6 +9,17 @@ import { moveToPostgres } from "../server/store/move-to-postgres.js";
 /** The server the bench database is created on, as an admin URL (its own database is only connected to). */
 export const BENCH_ADMIN_URL = process.env.FLEXGATE_BENCH_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres";
 
+/**
+ * Where the bench's server is, as the run reports it: host and port over TCP, or the socket's
+ * folder when the URL names one (`postgres://postgres@localhost/postgres?host=/var/run/postgresql`
+ * connects every server of the run over the Unix socket).
+ */
+export function benchServerPlace(url = BENCH_ADMIN_URL): string {
+  const parsed = new URL(url);
+  const socket = parsed.searchParams.get("host");
+  return socket?.startsWith("/") ? `the Unix socket in ${socket}` : parsed.host;
+}
+
 export interface BenchDatabase {
   readonly name: string;
   readonly url: string;
@@ -34,7 +45,7 @@ export async function assertServerFits(connections: number): Promise<void> {
   try {
     await admin.connect();
   } catch (error) {
-    throw new Error(`cannot reach the PostgreSQL server of FLEXGATE_BENCH_DATABASE_URL (${new URL(BENCH_ADMIN_URL).host}): ${(error as Error).message}`);
+    throw new Error(`cannot reach the PostgreSQL server of FLEXGATE_BENCH_DATABASE_URL (${benchServerPlace()}): ${(error as Error).message}`);
   }
   try {
     const { rows } = await admin.query<{ max: number; used: number }>(

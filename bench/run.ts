@@ -35,7 +35,7 @@ import { type Db, openDatabase } from "../server/store/sqlite/database.js";
 import { PgStore } from "../server/store/pg/store.js";
 import type { Store } from "../server/store/port.js";
 import { bareGraphql, cpuSeconds, loadPortalData, loadPortalDataFromPostgres, type PortalAccount, PORTAL_QUERY, portalInProcess, type PortalInProcess, ratingInProcess, rawInsertRate, rawPostgresInsertRate, startBareServer } from "./baselines.js";
-import { assertServerFits, BENCH_ADMIN_URL, createBenchDatabase, fillFromSqlite } from "./postgres.js";
+import { assertServerFits, benchServerPlace, createBenchDatabase, fillFromSqlite } from "./postgres.js";
 import { generateDatabase, type GenerateSummary } from "./generate.js";
 import { printProfile, summariseProfile } from "./profile-summary.js";
 import { tieredAgainstLegacy, type TieredComparison } from "./tiered.js";
@@ -348,7 +348,7 @@ interface Report {
 }
 
 interface PostgresReport {
-  readonly server: { version: string; synchronousCommit: string; pool: number };
+  readonly server: { version: string; synchronousCommit: string; pool: number; place: string };
   /** rawSingle: raw node-postgres, `pool` connections, one insert per transaction. */
   b1?: { record: LoadResult; typename: LoadResult; rawSingle: number; peakRssMb: number };
   /** rawBatch: raw node-postgres, BATCH_CONNECTIONS connections, BATCH_SIZE rows per transaction. */
@@ -364,7 +364,7 @@ async function postgresServer(url: string) {
   try {
     const version = (await client.query<{ server_version: string }>("show server_version")).rows[0]!.server_version;
     const synchronousCommit = (await client.query<{ synchronous_commit: string }>("show synchronous_commit")).rows[0]!.synchronous_commit;
-    return { version, synchronousCommit, pool: PG_POOL };
+    return { version, synchronousCommit, pool: PG_POOL, place: benchServerPlace() };
   } finally {
     await client.end();
   }
@@ -376,7 +376,7 @@ async function postgresServer(url: string) {
  */
 async function postgresBenchmarks(smallPath: string, small: GenerateSummary, operatorKey: string, report: Report): Promise<void> {
   const database = await createBenchDatabase();
-  say(`PostgreSQL: database ${database.name} on ${new URL(BENCH_ADMIN_URL).host}, ${PG_POOL} connections per server`);
+  say(`PostgreSQL: database ${database.name} on ${benchServerPlace()}, ${PG_POOL} connections per server`);
   try {
     const copied = await fillFromSqlite(smallPath, database.url);
     say(`  filled from the SQLite database: ${copied.accounts} accounts, ${copied.credit_lots} lots, ${copied.flex_packs} packs`);
@@ -623,7 +623,7 @@ function renderTable(report: Report, info: ReturnType<typeof machine>): string {
   if (report.pg) rows.push(...postgresRows(report.pg, { b1, b2, b3 }, mark, latency));
   const header = ["", "Measurement", "Flexgate", "Baseline, same run", "Ratio", "Target", "Met"];
   const pgLine = report.pg
-    ? ` PostgreSQL ${report.pg.server.version} on the same machine, synchronous_commit=${report.pg.server.synchronousCommit}, ${report.pg.server.pool} connections per server (FLEXGATE_DATABASE_POOL).`
+    ? ` PostgreSQL ${report.pg.server.version} on the same machine (${report.pg.server.place}), synchronous_commit=${report.pg.server.synchronousCommit}, ${report.pg.server.pool} connections per server (FLEXGATE_DATABASE_POOL).`
     : "";
   const lines = [
     `Machine: ${info.nproc} × ${info.cpu}, ${info.memoryGb} GB, Node ${info.node}, commit ${info.commit}; server ${args.tsx ? "run through tsx" : "compiled, as npm start runs it"}; SQLite WAL, server synchronous=${SYNCHRONOUS}.${pgLine}`,

@@ -86,4 +86,19 @@ describe.skipIf(!TEST_DATABASE_URL)(`two writers on one PostgreSQL database${TES
     expect([refusal.code, refusal.field]).toEqual(["IDEMPOTENCY_CONFLICT", "input.orderRef"]);
     expect(await first.reads.flexPacksOf([neighbour.id])).toEqual([]);
   });
+
+  it("rates a group that waited on the other writer's lock on what that writer committed", async () => {
+    const account = await one.accounts.create({ name: "Waiting", country: "JP" }, OPERATOR);
+    await one.funding.recordFlexPurchase({ accountId: account.id, tokensMicros: tokens("100"), purchasedAt: at("2024-05-01T00:00:00Z"), channel: "ESTORE", orderRef: "W-wait" }, OPERATOR);
+    // The first writer drains 90 of the pack's 100 tokens and holds the account's row; the other
+    // writer's group waits for it, then must find the 10 left, not the 100 there before it waited.
+    const { answer } = await whileUncommitted(aUsageEvent(account.id, { quantity: "180" }), () => other.rating.recordUsage(aUsageEvent(account.id, { quantity: "40" })));
+    const { charge } = await answer;
+    const parts = await first.reads.allocationsOfCharges([charge.id]);
+    expect(parts.map((part) => [part.source, formatMicros(part.amountMicros)])).toEqual([
+      ["FLEX_PACK", "10"],
+      ["DEFICIT", "10"],
+    ]);
+    expect(await one.ledger.verify()).toEqual([]);
+  });
 });

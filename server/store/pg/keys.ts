@@ -4,6 +4,7 @@ import type { ApiKey } from "../../core/model.js";
 import type { Instant } from "../../core/time.js";
 import type { NewApiKey } from "../port.js";
 import { toApiKey } from "../rows.js";
+import type pg from "pg";
 import type { Q } from "./database.js";
 
 export async function insertApiKey(q: Q, key: NewApiKey, now: Instant): Promise<ApiKey> {
@@ -16,10 +17,20 @@ export async function findApiKey(q: Q, id: number): Promise<ApiKey | null> {
   return row ? toApiKey(row) : null;
 }
 
-/** Runs on every API request. */
-export async function findActiveKeyByHash(q: Q, secretHash: string): Promise<ApiKey | null> {
-  const [row] = await q.select().from(apiKeys).where(and(eq(apiKeys.secretHash, secretHash), isNull(apiKeys.revokedAt)));
-  return row ? toApiKey(row) : null;
+/**
+ * Runs on every API request, so it skips drizzle: a constant text, prepared once per connection.
+ * The secret's hash is not read back; the key never shows it.
+ */
+const ACTIVE_KEY_BY_HASH = {
+  name: "flexgate_active_key",
+  text: `select id, name, role, reseller_id as "resellerId", secret_prefix as "secretPrefix", created_by as "createdBy",
+      created_at as "createdAt", revoked_at as "revokedAt"
+    from "api_keys" where secret_hash = $1 and revoked_at is null`,
+} as const;
+
+export async function findActiveKeyByHash(client: pg.Pool | pg.ClientBase, secretHash: string): Promise<ApiKey | null> {
+  const { rows } = await client.query<ApiKey>({ ...ACTIVE_KEY_BY_HASH, values: [secretHash] });
+  return rows[0] ?? null;
 }
 
 /** The key a secret belongs to, revoked or not: a revoked key's secret must never be registered again. */

@@ -17,7 +17,7 @@ import { sql } from "drizzle-orm";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import pg from "pg";
 import { schemaTables } from "../../../schema/tables.pg.js";
-import type { DeficitState } from "../../core/account.js";
+import type { Enrollment } from "../../core/plan.js";
 import type { Instant } from "../../core/time.js";
 import { log } from "../../log.js";
 import { PriceBook, type PublishedTerms } from "../price-book.js";
@@ -28,12 +28,10 @@ import {
   NO_TIERED_STATE,
   outcomesOf,
   planGroup,
-  type SourceChange,
   type TieredState,
   tieredNeeds,
   unexpectedItemError,
 } from "../rate-group.js";
-import { toDbMicros } from "../rows.js";
 import * as accounts from "./accounts.js";
 import * as audit from "./audit.js";
 import { migratePostgres, openPool, type Q } from "./database.js";
@@ -42,8 +40,10 @@ import * as insight from "./insight.js";
 import * as keys from "./keys.js";
 import * as ledger from "./ledger.js";
 import * as prices from "./prices.js";
+import * as rating from "./rating.js";
 import { recomputeLedger } from "./recompute.js";
 import * as tiered from "./tiered.js";
+import { type Conn, inSavepoint, inTransaction, type Unit } from "./unit.js";
 
 /** unique_violation, deadlock_detected, serialization_failure: another writer won; run again. */
 const RERUN_CODES = new Set(["23505", "40P01", "40001"]);
@@ -60,8 +60,8 @@ export class PgStore implements Store {
   readonly reads: StoreReads;
   private readonly db: NodePgDatabase<typeof schemaTables>;
   private readonly book = new PriceBook();
-  /** The transaction of the unit whose work is running: work it calls joins it (as a savepoint). */
-  private readonly openUnit = new AsyncLocalStorage<Q>();
+  /** The unit whose work is running: work it calls joins it (in a savepoint). */
+  private readonly openUnit = new AsyncLocalStorage<Unit>();
 
   /** Connects and applies pending migrations (under an advisory lock: replicas may start together). */
   static async open(options: PgStoreOptions): Promise<PgStore> {
@@ -77,28 +77,34 @@ export class PgStore implements Store {
 
   constructor(readonly pool: pg.Pool) {
     this.db = drizzle({ client: pool, schema: schemaTables });
+    const anyConnection: Conn = { q: this.db, client: pool };
     // A read on its own runs on any pooled connection, or inside the unit that is running.
-    this.reads = readsOn(() => this.openUnit.getStore() ?? this.db, (q) => this.termsNow(q));
+    this.reads = readsOn(() => this.openUnit.getStore() ?? anyConnection, (q) => this.termsNow(q));
   }
 
   snapshot<T>(work: (reads: StoreReads) => Promise<T>): Promise<T> {
     const unit = this.openUnit.getStore();
     if (unit) return work(readsOn(() => unit, (q) => this.termsNow(q)));
     // The database server does the reading: heavy or not, the work leaves this loop free.
-    return this.db.transaction((tx) => work(readsOn(() => tx, (q) => this.termsNow(q))), {
-      isolationLevel: "repeatable read",
-      accessMode: "read only",
+    return inTransaction(this.pool, async (own) => {
+      await own.client.query("begin isolation level repeatable read read only");
+      return work(readsOn(() => own, (q) => this.termsNow(q)));
     });
   }
 
   write<T>(locks: WriteLocks, work: (tx: StoreWrites) => Promise<T>): Promise<T> {
-    const unit = this.openUnit.getStore();
-    const run = async (tx: Q) => {
-      await lock(tx, locks);
-      return this.openUnit.run(tx, () => work(writesOn(() => tx, (q) => this.termsNow(q))));
+    const run = async (unit: Unit) => {
+      await lock(unit.q, locks);
+      return this.openUnit.run(unit, () => work(writesOn(() => unit, (q) => this.termsNow(q))));
     };
-    if (unit) return unit.transaction(run);
-    return rerunning(() => this.db.transaction(run));
+    const unit = this.openUnit.getStore();
+    if (unit) return inSavepoint(unit, () => run(unit));
+    return rerunning(() =>
+      inTransaction(this.pool, async (own) => {
+        await own.client.query("begin");
+        return run(own);
+      }),
+    );
   }
 
   async rateGroup(requests: readonly RatingRequest[], now: Instant, rules: RatingRules = DEFAULT_RATING_RULES): Promise<RatingOutcome[]> {
@@ -106,9 +112,9 @@ export class PgStore implements Store {
     // Inside a unit (the demo seed records usage in the unit that made its accounts), the group
     // joins it: another connection would not see what the unit has not committed.
     const unit = this.openUnit.getStore();
-    if (unit) return unit.transaction((tx) => this.rateInTransaction(tx, requests, now, rules));
+    if (unit) return inSavepoint(unit, () => this.rateInUnit(unit, "", requests, now, rules));
     try {
-      return await rerunning(() => this.db.transaction((tx) => this.rateInTransaction(tx, requests, now, rules)));
+      return await rerunning(() => inTransaction(this.pool, (own) => this.rateInUnit(own, "begin", requests, now, rules)));
     } catch (error) {
       // An error no rule foresees (a stored amount that cannot be read, a storage fault) rolled
       // the group back. Rated one at a time, the events it does not concern go through.
@@ -119,39 +125,34 @@ export class PgStore implements Store {
     }
   }
 
-  /** Lock, read, decide in memory, then one multi-row statement per table: see store/rate-group.ts. */
-  private async rateInTransaction(tx: Q, requests: readonly RatingRequest[], now: Instant, rules: RatingRules): Promise<RatingOutcome[]> {
+  /**
+   * Lock, read, decide in memory, then write every row in one statement: store/rate-group.ts has
+   * the algorithm, pg/rating.ts the statements. `opening` opens the transaction in the lock's
+   * round trip, or is empty inside a unit's savepoint.
+   */
+  private async rateInUnit(unit: Unit, opening: "begin" | "", requests: readonly RatingRequest[], now: Instant, rules: RatingRules): Promise<RatingOutcome[]> {
     const { accountIds, eventIds } = groupKeys(requests);
-    // Every read and write of a group has its index. Statistics lag a table that grows fast (a
-    // new or moved database: autovacuum analyses it a minute later), and meanwhile the planner,
-    // believing usage_charges empty, scanned it for each foreign-key check and event-id lookup
-    // of a group: seconds per 500 events at 30,000 charges. Within the group, it never scans.
-    await tx.execute(sql`set local enable_seqscan = off`);
-    const locked = await accounts.lockAccounts(tx, accountIds);
-    const terms = await this.termsNow(tx);
+    const { accounts: locked, read } = await rating.openGroup(unit.client, opening, accountIds, eventIds);
+    const terms = this.book.current(read.stamp) ?? this.book.update(read.stamp, await prices.allPriceVersions(unit.q), await tiered.allFreeCaps(unit.q));
     const plan = planGroup(
       requests,
       {
-        replays: await ledger.findChargesByEventIds(tx, eventIds),
+        replays: read.replays,
         accounts: new Map(locked.map((account) => [account.id, account])),
-        sources: await funding.sourcesOfAccounts(tx, accountIds),
+        sources: read.sources,
         prices: terms.prices,
-        tiered: await tieredState(tx, requests, accountIds, terms),
+        tiered: await tieredState(unit.q, requests, read.enrollments, terms),
       },
       now,
       rules,
     );
-    const written = await ledger.insertCharges(tx, plan.charges, now);
-    await applySourceChanges(tx, plan.sourceChanges);
-    await saveDeficits(tx, plan.deficits);
-    await tiered.saveRemainders(tx, plan.remainders);
-    await tiered.saveFreeMonths(tx, plan.freeMonths);
-    await tiered.insertPaygPartsOf(tx, plan.charges, written, now);
+    const written = await rating.writeGroup(unit.client, plan, now, opening ? "commit" : "");
+    if (opening) unit.committed = true;
     return outcomesOf(plan, written);
   }
 
   async ping(): Promise<void> {
-    await this.db.execute(sql`select 1`);
+    await this.pool.query("select 1");
   }
 
   async close(): Promise<void> {
@@ -164,16 +165,15 @@ export class PgStore implements Store {
   }
 }
 
-/** The group's tiered state: one query finds no enrollment for a LEGACY group, which reads nothing more. */
-async function tieredState(tx: Q, requests: readonly RatingRequest[], accountIds: readonly number[], terms: PublishedTerms): Promise<TieredState> {
-  const enrollments = await tiered.enrollmentsOf(tx, accountIds);
+/** The group's tiered state: a LEGACY group (no enrollments among its accounts) reads nothing more. */
+async function tieredState(q: Q, requests: readonly RatingRequest[], enrollments: ReadonlyMap<number, readonly Enrollment[]>, terms: PublishedTerms): Promise<TieredState> {
   if (enrollments.size === 0) return NO_TIERED_STATE;
   const needs = tieredNeeds(requests, enrollments, terms.prices);
   return {
     enrollments,
     caps: terms.caps,
-    remainders: await tiered.remaindersFor(tx, needs.remainders),
-    freeMonths: await tiered.freeMonthsFor(tx, needs.freeMonths),
+    remainders: await tiered.remaindersFor(q, needs.remainders),
+    freeMonths: await tiered.freeMonthsFor(q, needs.freeMonths),
   };
 }
 
@@ -216,35 +216,9 @@ function sqlStateOf(error: unknown): string | undefined {
   return undefined;
 }
 
-const SOURCE_TABLES = { CREDIT_LOT: "credit_lots", TOKEN_FLEX: "token_flex_pools", FLEX_PACK: "flex_packs" } as const;
-
-/** Each lot's, pool's and pack's change of a group, one statement per kind; none may go below zero. */
-async function applySourceChanges(tx: Q, changes: readonly SourceChange[]): Promise<void> {
-  for (const kind of ["CREDIT_LOT", "TOKEN_FLEX", "FLEX_PACK"] as const) {
-    const ofKind = changes.filter((change) => change.kind === kind);
-    if (ofKind.length === 0) continue;
-    const { rows } = await tx.execute(sql`
-      update ${sql.identifier(SOURCE_TABLES[kind])} s set remaining_micros = s.remaining_micros + d.delta
-      from unnest(${sql.param(ofKind.map((change) => change.id))}::bigint[], ${sql.param(ofKind.map((change) => toDbMicros(change.deltaMicros)))}::bigint[]) d(id, delta)
-      where s.id = d.id and s.remaining_micros + d.delta >= 0
-      returning s.id`);
-    // The drain never takes more than is there; this guards the invariant at the last step.
-    if (rows.length !== ofKind.length) throw new Error(`a ${kind} of the group would go below zero`);
-  }
-}
-
-async function saveDeficits(tx: Q, deficits: ReadonlyMap<number, DeficitState>): Promise<void> {
-  if (deficits.size === 0) return;
-  const entries = [...deficits];
-  await tx.execute(sql`
-    update accounts a set deficit_micros = d.micros, grace_started_at = d.grace
-    from unnest(${sql.param(entries.map(([id]) => id))}::bigint[], ${sql.param(entries.map(([, state]) => toDbMicros(state.deficitMicros)))}::bigint[],
-      ${sql.param(entries.map(([, state]) => state.graceStartedAt))}::bigint[]) d(id, micros, grace)
-    where a.id = d.id`);
-}
-
-/** The port's reads on whatever `q()` is when each read starts: the pool, or a unit's transaction. */
-function readsOn(q: () => Q, terms: (q: Q) => Promise<PublishedTerms>): StoreReads {
+/** The port's reads on whatever `conn()` is when each read starts: the pool, or a unit's connection. */
+function readsOn(conn: () => Conn, terms: (q: Q) => Promise<PublishedTerms>): StoreReads {
+  const q = () => conn().q;
   return {
     findAccount: (id) => accounts.findAccount(q(), id),
     findAccounts: (ids) => accounts.findAccounts(q(), ids),
@@ -276,7 +250,7 @@ function readsOn(q: () => Q, terms: (q: Q) => Promise<PublishedTerms>): StoreRea
     findPriceVersion: (id) => prices.findPriceVersion(q(), id),
     findPriceCancellation: (id) => prices.findPriceCancellation(q(), id),
     findApiKey: (id) => keys.findApiKey(q(), id),
-    findActiveKeyByHash: (hash) => keys.findActiveKeyByHash(q(), hash),
+    findActiveKeyByHash: (hash) => keys.findActiveKeyByHash(conn().client, hash),
     findKeyByHash: (hash) => keys.findKeyByHash(q(), hash),
     countActiveOperatorKeys: () => keys.countActiveOperatorKeys(q()),
     listApiKeys: () => keys.listApiKeys(q()),
@@ -304,9 +278,10 @@ function readsOn(q: () => Q, terms: (q: Q) => Promise<PublishedTerms>): StoreRea
   };
 }
 
-function writesOn(q: () => Q, terms: (q: Q) => Promise<PublishedTerms>): StoreWrites {
+function writesOn(conn: () => Conn, terms: (q: Q) => Promise<PublishedTerms>): StoreWrites {
+  const q = () => conn().q;
   return {
-    ...readsOn(q, terms),
+    ...readsOn(conn, terms),
     insertAccount: (fields, now) => accounts.insertAccount(q(), fields, now),
     updateAccountFields: (id, fields, now) => accounts.updateAccountFields(q(), id, fields, now),
     saveDeficit: (id, state) => accounts.saveDeficit(q(), id, state),
