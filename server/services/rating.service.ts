@@ -41,6 +41,11 @@ export type BatchItemResult =
   | ({ readonly eventId: string } & RecordedUsage & { readonly error?: undefined })
   | { readonly eventId: string; readonly error: FlexgateError };
 
+/** An event as the check left it: the request to rate, or the refusal to answer with. */
+export type CheckedItem =
+  | { readonly eventId: string; readonly request: RatingRequest; readonly error?: undefined }
+  | { readonly eventId: string; readonly error: FlexgateError; readonly request?: undefined };
+
 /** One event of a group and the input path its errors name ("inputs.3"). */
 export interface GroupItem {
   readonly event: UsageEvent;
@@ -150,20 +155,32 @@ export class RatingService {
    * that fails validation is answered without reaching the store.
    */
   async recordGroup(items: readonly GroupItem[]): Promise<BatchItemResult[]> {
-    const checked = items.map(({ event, field }) => {
+    return this.rateChecked(this.check(items));
+  }
+
+  /**
+   * Validates a group's events and fingerprints them, without reading anything: each becomes
+   * the request the store rates, or the refusal it is answered with. UsageBatcher checks events
+   * as they arrive, so a group waits for nothing but the store when its turn comes.
+   */
+  check(items: readonly GroupItem[]): CheckedItem[] {
+    return items.map(({ event, field }) => {
       try {
-        return this.ratingRequest(event, field);
+        return { eventId: event.eventId, request: this.ratingRequest(event, field) };
       } catch (error) {
-        if (error instanceof FlexgateError) return error;
+        if (error instanceof FlexgateError) return { eventId: event.eventId, error };
         throw error;
       }
     });
-    const requests = checked.filter((item): item is RatingRequest => !(item instanceof FlexgateError));
+  }
+
+  /** Rates checked events in ONE transaction; those refused by the check are answered as they are. */
+  async rateChecked(items: readonly CheckedItem[]): Promise<BatchItemResult[]> {
+    const requests = items.flatMap((item) => (item.error ? [] : [item.request]));
     const outcomes = await this.context.store.rateGroup(requests, this.context.clock(), this.ratingRules());
     let next = 0;
-    return checked.map((item, index): BatchItemResult => {
-      const eventId = items[index]!.event.eventId;
-      const outcome = item instanceof FlexgateError ? { error: item } : outcomes[next++]!;
+    return items.map(({ eventId, error }): BatchItemResult => {
+      const outcome = error ? { error } : outcomes[next++]!;
       return outcome.error ? { eventId, error: outcome.error } : { eventId, charge: outcome.charge, replayed: outcome.replayed };
     });
   }

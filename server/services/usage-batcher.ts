@@ -1,5 +1,5 @@
 import { FlexgateError } from "../core/errors.js";
-import type { BatchItemResult, GroupItem, RatingService, RecordedUsage, UsageEvent } from "./rating.service.js";
+import type { BatchItemResult, CheckedItem, GroupItem, RatingService, RecordedUsage, UsageEvent } from "./rating.service.js";
 
 export interface BatcherOptions {
   /**
@@ -22,9 +22,9 @@ export interface BatcherOptions {
 
 export const DEFAULT_BATCHER_OPTIONS: BatcherOptions = Object.freeze({ maxGroupSize: 2_000, maxWaitMs: 0, maxInFlight: Number.POSITIVE_INFINITY });
 
-/** One caller's events: committed in the same transaction, answered together. */
+/** One caller's events, checked: committed in the same transaction, answered together. */
 interface Pending {
-  readonly items: readonly GroupItem[];
+  readonly items: readonly CheckedItem[];
   resolve(results: BatchItemResult[]): void;
   reject(error: unknown): void;
 }
@@ -57,11 +57,20 @@ export class UsageBatcher {
     return { charge: result!.charge, replayed: result!.replayed };
   }
 
-  /** Rates a caller's events in one transaction, each answered alone, in order. */
+  /**
+   * Rates a caller's events in one transaction, each answered alone, in order. They are checked
+   * (validated, fingerprinted) as they arrive, while an earlier group may still be rating.
+   */
   recordAll(items: readonly GroupItem[]): Promise<BatchItemResult[]> {
     if (items.length === 0) return Promise.resolve([]);
+    let checked: CheckedItem[];
+    try {
+      checked = this.rating.check(items);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return new Promise((resolve, reject) => {
-      this.queue.push({ items, resolve, reject });
+      this.queue.push({ items: checked, resolve, reject });
       this.queuedEvents += items.length;
       if (this.queuedEvents >= this.options.maxGroupSize) this.pump();
       else this.schedule();
@@ -110,10 +119,11 @@ export class UsageBatcher {
     let started: Promise<void> | undefined;
     while (this.queue.length > 0 && this.inFlight.size < this.options.maxInFlight) {
       const group = this.takeGroup();
-      const rated: Promise<void> = this.rate(group).finally(() => {
+      const rated: Promise<void> = this.rate(group, () => {
         this.inFlight.delete(rated);
-        // What gathered meanwhile goes next, without waiting for another arrival.
-        if (this.queue.length > 0) this.schedule();
+        // What gathered meanwhile goes to the store before this group's callers are answered:
+        // answering them (rendering their results) then overlaps the next group's rating.
+        this.pump();
       });
       this.inFlight.add(rated);
       started = rated;
@@ -135,15 +145,18 @@ export class UsageBatcher {
     return this.queue.splice(0, count);
   }
 
-  private async rate(group: readonly Pending[]): Promise<void> {
+  /** Rates a group, calls `done` as soon as the store has answered, then answers the callers. */
+  private async rate(group: readonly Pending[], done: () => void): Promise<void> {
     let results: BatchItemResult[];
     try {
-      results = await this.rating.recordGroup(group.length === 1 ? group[0]!.items : group.flatMap((pending) => pending.items));
+      results = await this.rating.rateChecked(group.length === 1 ? group[0]!.items : group.flatMap((pending) => pending.items));
     } catch (error) {
+      done();
       // The transaction itself failed (not one event): nothing of the group was committed.
       for (const pending of group) pending.reject(error);
       return;
     }
+    done();
     let next = 0;
     for (const pending of group) {
       pending.resolve(results.slice(next, next + pending.items.length));
