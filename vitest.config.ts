@@ -38,10 +38,13 @@ const POSTGRES_URL = process.env.FLEXGATE_TEST_DATABASE_URL || null;
  * (test/fixtures/pglite.ts). PGlite is one session in this process: these are left out, and why.
  */
 const NOT_ON_PGLITE: Record<string, string> = {
-  "test/reliability/**/*.test.ts": "the reliability suites run server processes, or long random sequences, against a server: with FLEXGATE_TEST_DATABASE_URL only",
+  "test/reliability/hostile-input.test.ts": "in process, but minutes of requests on a server already: with FLEXGATE_TEST_DATABASE_URL only, to keep npm test short",
+  "test/reliability/model-based.test.ts": "in process, but long random sequences: with FLEXGATE_TEST_DATABASE_URL only, to keep npm test short",
+  "test/reliability/model-based-tiered.test.ts": "in process, but long random sequences: with FLEXGATE_TEST_DATABASE_URL only, to keep npm test short",
   "test/graphql/heavy-reads.test.ts": "times pings answered while heavy reads run: PGlite runs those reads on this process's event loop, where a server would run them",
 };
 
+/** The functional suites; the reliability ones start server processes, or run for minutes. */
 const PGLITE_INCLUDE = ["test/store/**/*.test.ts", "test/services/**/*.test.ts", "test/graphql/**/*.test.ts"];
 
 const timeouts = { testTimeout: 30_000, hookTimeout: 60_000, pool: "forks" } as const;
