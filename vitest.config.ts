@@ -32,8 +32,21 @@ const shared = {
 
 /** The PostgreSQL server the postgres project runs on (.ci/run sets it). */
 const POSTGRES_URL = process.env.FLEXGATE_TEST_DATABASE_URL || null;
-if (!POSTGRES_URL) console.info("postgres project skipped: FLEXGATE_TEST_DATABASE_URL is not set: no PostgreSQL server to run against");
-else for (const [file, reason] of Object.entries(NOT_ON_POSTGRES)) console.info(`postgres project leaves out ${file}: ${reason}`);
+
+/**
+ * Without a server, the functional suites run on PostgreSQL in process: PGlite behind a
+ * PostgreSQL socket, reached by the production engine through node-postgres as a server would be
+ * (test/fixtures/pglite.ts). PGlite is one session in this process: these are left out, and why.
+ */
+const NOT_ON_PGLITE: Record<string, string> = {
+  "test/reliability/hostile-input.test.ts": "in process, but minutes of requests on a server already: with FLEXGATE_TEST_DATABASE_URL only, to keep npm test short",
+  "test/reliability/model-based.test.ts": "in process, but long random sequences: with FLEXGATE_TEST_DATABASE_URL only, to keep npm test short",
+  "test/reliability/model-based-tiered.test.ts": "in process, but long random sequences: with FLEXGATE_TEST_DATABASE_URL only, to keep npm test short",
+  "test/graphql/heavy-reads.test.ts": "times pings answered while heavy reads run: PGlite runs those reads on this process's event loop, where a server would run them",
+};
+
+/** The functional suites; the reliability ones start server processes, or run for minutes. */
+const PGLITE_INCLUDE = ["test/store/**/*.test.ts", "test/services/**/*.test.ts", "test/graphql/**/*.test.ts"];
 
 const timeouts = { testTimeout: 30_000, hookTimeout: 60_000, pool: "forks" } as const;
 
@@ -52,12 +65,32 @@ const postgresProject = {
   },
 };
 
+/** The functional suites on the PostgreSQL engine, on an in-process PGlite per test worker. */
+const pgliteProject = {
+  ...postgresProject,
+  test: {
+    ...postgresProject.test,
+    // PostgreSQL compiled to WebAssembly runs each statement several times slower than a server.
+    testTimeout: 600_000,
+    name: "pglite",
+    include: PGLITE_INCLUDE,
+    exclude: [...Object.keys(NOT_ON_POSTGRES), ...Object.keys(NOT_ON_PGLITE)],
+    env: { FLEXGATE_TEST_ENGINE: "postgres", FLEXGATE_TEST_POSTGRES: "pglite" },
+  },
+};
+
+if (POSTGRES_URL) for (const [file, reason] of Object.entries(NOT_ON_POSTGRES)) console.info(`postgres project leaves out ${file}: ${reason}`);
+else {
+  console.info("postgres project skipped: FLEXGATE_TEST_DATABASE_URL is not set; the pglite project runs the store, service and GraphQL suites on PostgreSQL in process");
+  for (const [file, reason] of Object.entries({ ...NOT_ON_POSTGRES, ...NOT_ON_PGLITE })) console.info(`pglite project leaves out ${file}: ${reason}`);
+}
+
 export default defineConfig({
   ...shared,
   test: {
     projects: [
       { ...shared, test: { ...timeouts, name: "sqlite", include: ["test/**/*.test.ts"] } },
-      ...(POSTGRES_URL ? [postgresProject] : []),
+      POSTGRES_URL ? postgresProject : pgliteProject,
     ],
   },
 });
