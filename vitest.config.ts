@@ -43,6 +43,8 @@ const NOT_ON_PGLITE: Record<string, string> = {
   "test/reliability/model-based.test.ts": "in process, but long random sequences: with FLEXGATE_TEST_DATABASE_URL only, to keep npm test short",
   "test/reliability/model-based-tiered.test.ts": "in process, but long random sequences: with FLEXGATE_TEST_DATABASE_URL only, to keep npm test short",
   "test/graphql/heavy-reads.test.ts": "times pings answered while heavy reads run: PGlite runs those reads on this process's event loop, where a server would run them",
+  "test/services/rating-group.test.ts": "random groups compared with one-at-a-time rating, minutes on PGlite: with FLEXGATE_TEST_DATABASE_URL only, to keep npm test short",
+  "test/services/ledger.property.test.ts": "random command sequences, minutes on PGlite: with FLEXGATE_TEST_DATABASE_URL only, to keep npm test short",
 };
 
 /** The functional suites; the reliability ones start server processes, or run for minutes. */
