@@ -10,7 +10,7 @@ describe("loadConfig", () => {
     expect(config).toMatchObject({ port: 4000, host: "127.0.0.1", dbPath: "./data/flexgate.sqlite", synchronous: "FULL", bootstrapOperatorKey: null, demoData: true, consoleIdleMinutes: 30, databaseUrl: null });
     expect(config.rules).toEqual(DEFAULT_RULES);
     expect(config.readThreads).toBe(Math.min(2, availableParallelism()));
-    expect(config.ratingThread).toBe(true);
+    expect(config.ratingThread).toBe(availableParallelism() > 2);
     expect(Object.isFrozen(config)).toBe(true);
   });
 
@@ -29,9 +29,9 @@ describe("loadConfig", () => {
       FLEXGATE_DATABASE_URL: "postgres://flexgate@db.internal:5432/flexgate",
       FLEXGATE_READ_THREADS: "0",
       FLEXGATE_DATABASE_POOL: "24",
-      FLEXGATE_RATING_THREAD: "off",
+      FLEXGATE_RATING_THREAD: availableParallelism() > 2 ? "off" : "on",
     });
-    expect(config.ratingThread).toBe(false);
+    expect(config.ratingThread).toBe(availableParallelism() <= 2);
     expect(config.databaseUrl).toBe("postgres://flexgate@db.internal:5432/flexgate");
     expect(config.consoleIdleMinutes).toBe(5);
     expect(config.databasePool).toBe(24);

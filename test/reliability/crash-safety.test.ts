@@ -217,7 +217,9 @@ it(`keeps every acknowledged write exactly once through ${KILLS} SIGKILLs, and r
       // A killed process loses nothing it committed in either durability mode (NORMAL only risks
       // the last commits on power loss or an OS crash), so the restarts alternate between them.
       const synchronous = kill % 2 === 0 ? "NORMAL" : "FULL";
-      server = await startServer({ dbPath: file.path, launcher: bundle.launcher, env: { FLEXGATE_SYNCHRONOUS: synchronous } });
+      // Every other pair of restarts rates on the rating thread, killed with the process mid-group.
+      const ratingThread = kill % 4 < 2 ? "on" : "off";
+      server = await startServer({ dbPath: file.path, launcher: bundle.launcher, env: { FLEXGATE_SYNCHRONOUS: synchronous, FLEXGATE_RATING_THREAD: ratingThread } });
       expect(server.output()).toContain(`"synchronous":"${synchronous}"`);
       const url = server.url;
       const clients = [
@@ -281,7 +283,7 @@ it(`keeps every acknowledged write exactly once through ${KILLS} SIGKILLs, and r
       expect(BigInt(tieredTokens as number), "tiered account").toBe((tieredSeconds / 3600n) * 2n * MICROS);
       expect(await services.ledger.verify()).toEqual([]);
       console.info(
-        `crash safety (seed ${seed}): ${KILLS} SIGKILLs (synchronous FULL and NORMAL alternating), ${requests} requests, ${usage.length} usage events and ${purchases.length} purchases, ` +
+        `crash safety (seed ${seed}): ${KILLS} SIGKILLs (synchronous FULL and NORMAL alternating, the rating thread on and off), ${requests} requests, ${usage.length} usage events and ${purchases.length} purchases, ` +
           `${lost} requests lost to kills, ${retries} retries during the run, ${unansweredCount} unanswered retried at the end, ` +
           `${committedButLost} committed before the kill cut the answer`,
       );

@@ -20,7 +20,15 @@ export class RatingThread {
     private readonly path: string,
     private readonly synchronous: SynchronousMode,
   ) {
-    this.pool = new Piscina({ ...workerEntry("rating-worker"), minThreads: 1, maxThreads: 1, idleTimeout: Number.POSITIVE_INFINITY });
+    this.pool = new Piscina({
+      ...workerEntry("rating-worker"),
+      minThreads: 1,
+      maxThreads: 1,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      // A group's objects live for one task: a small young generation holds them, where V8's
+      // default would grow a second heap as large as the main thread's.
+      resourceLimits: { maxYoungGenerationSizeMb: 8 },
+    });
     this.ready = this.pool.run({ kind: "open", path, synchronous }).then(() => undefined);
     // Awaited by SqliteStore.ready; a failure here also fails the first group, which waits behind it.
     this.ready.catch(() => undefined);

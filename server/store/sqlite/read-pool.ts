@@ -42,6 +42,9 @@ export class ReadPool {
       // Reads are background work: on a machine with no core to spare, the kernel runs the
       // writer's loop first (piscina applies it with @napi-rs/nice, per thread on Linux).
       niceIncrement: 10,
+      // A read's rows live for one session: a small young generation holds them, where V8's
+      // default would give every thread a heap as large as the main thread's.
+      resourceLimits: { maxYoungGenerationSizeMb: 8 },
     });
     // A thread that fails (its file missing from a build) fails the reads it was given; the
     // server goes on answering everything else.
