@@ -19,7 +19,7 @@ import { parseId } from "../core/text.js";
 import { parseInstant } from "../core/time.js";
 import { rolesOfField } from "../graphql/roles.js";
 import { graphqlSchema } from "../graphql/schema.js";
-import { assertBatchSize, type BatchItemResult, type UsageEvent } from "../services/rating.service.js";
+import { assertBatchSize, type BatchItemResult, labelsFromList, type UsageEvent } from "../services/rating.service.js";
 import type { Services } from "../services/index.js";
 import { type Locals, refuseUnauthenticated, sendError, viewerAfterBody } from "./auth.js";
 import { BODY_LIMIT_BYTES } from "./body-limit.js";
@@ -131,14 +131,9 @@ function text(value: unknown, field: string): string {
 
 /** UsageInput's labels: a list of { key, value }, each key once. */
 function labelsOf(value: unknown, field: string): Record<string, string> {
-  // No prototype: "__proto__" is a key like any other.
-  const labels: Record<string, string> = Object.create(null);
-  if (value == null) return labels;
+  if (value == null) return labelsFromList([], field);
   if (!Array.isArray(value)) throw badInput(field, `${field} must be a list of { key, value }`);
-  for (const label of value) {
-    if (!isObject(label) || typeof label.key !== "string" || typeof label.value !== "string") throw badInput(field, `${field} must be a list of { key, value } strings`);
-    if (Object.hasOwn(labels, label.key)) throw badInput(field, `label "${label.key}" is given twice`);
-    labels[label.key] = label.value;
-  }
-  return labels;
+  const isLabel = (label: unknown): label is { key: string; value: string } => isObject(label) && typeof label.key === "string" && typeof label.value === "string";
+  if (!value.every(isLabel)) throw badInput(field, `${field} must be a list of { key, value } strings`);
+  return labelsFromList(value, field);
 }

@@ -119,6 +119,19 @@ function cleanLabelKey(key: string, field: string): string {
   return cleanText(key, field, { max: MAX_LABEL_KEY_LENGTH });
 }
 
+/**
+ * A UsageInput's list of labels as the event's map, each key once (`field` names the list).
+ * No prototype: "__proto__" is a key like any other, not a way to drop a label.
+ */
+export function labelsFromList(list: Iterable<{ readonly key: string; readonly value: string }>, field: string): Record<string, string> {
+  const labels: Record<string, string> = Object.create(null);
+  for (const label of list) {
+    if (Object.hasOwn(labels, label.key)) throw badInput(field, `label "${label.key}" is given twice`);
+    labels[label.key] = label.value;
+  }
+  return labels;
+}
+
 /** @throws FlexgateError BAD_USER_INPUT when a batch holds more than MAX_BATCH_SIZE events */
 export function assertBatchSize(count: number, field: string): void {
   if (count > MAX_BATCH_SIZE) throw badInput(field, `${field} may hold at most ${MAX_BATCH_SIZE} events`);

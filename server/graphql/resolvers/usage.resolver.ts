@@ -1,8 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
-import { badInput } from "../../core/errors.js";
 import type { Account as AccountModel, ChargeAllocation, UsageCharge as UsageChargeModel } from "../../core/model.js";
 import { parseId } from "../../core/text.js";
-import { assertBatchSize, type BatchItemResult, type UsageEvent } from "../../services/rating.service.js";
+import { assertBatchSize, type BatchItemResult, labelsFromList, type UsageEvent } from "../../services/rating.service.js";
 import type { GraphQLContext } from "../context.js";
 import { DateTimeScalar } from "../scalars.js";
 import { yieldTurns } from "../turns.js";
@@ -35,12 +34,7 @@ import { Roles } from "../roles.js";
  * (see unparsed.ts): refused here, they fail that item alone.
  */
 function toUsageEvent(input: UsageInput, field: string): UsageEvent {
-  // No prototype: "__proto__" is a key like any other, not a way to drop a label.
-  const labels: Record<string, string> = Object.create(null);
-  for (const label of input.labels ?? []) {
-    if (Object.hasOwn(labels, label.key)) throw badInput(`${field}.labels`, `label "${label.key}" is given twice`);
-    labels[label.key] = label.value;
-  }
+  const labels = labelsFromList(input.labels ?? [], `${field}.labels`);
   return {
     ...input,
     accountId: parseId(input.accountId, `${field}.accountId`),
