@@ -8,7 +8,7 @@ import { LedgerService } from "./ledger.service.js";
 import { PriceService } from "./prices.service.js";
 import { RatingService } from "./rating.service.js";
 import { TieredService } from "./tiered.service.js";
-import { UsageBatcher } from "./usage-batcher.js";
+import { SINGLE_WRITER_BATCHING, UsageBatcher } from "./usage-batcher.js";
 
 export type Services = ReturnType<typeof createServices>;
 
@@ -27,6 +27,6 @@ export function createServices(context: ServiceContext) {
     rating,
     tiered: new TieredService(context),
     // SQLite has one writer: a second group would only queue behind the first, so arrivals gather instead.
-    usageBatcher: new UsageBatcher(rating, { maxInFlight: context.store.engine === "sqlite" ? 1 : Number.POSITIVE_INFINITY }),
+    usageBatcher: new UsageBatcher(rating, context.store.engine === "sqlite" ? SINGLE_WRITER_BATCHING : {}),
   });
 }

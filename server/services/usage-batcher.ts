@@ -18,9 +18,23 @@ export interface BatcherOptions {
    * next one, so a busy server writes fewer, larger transactions.
    */
   readonly maxInFlight: number;
+  /**
+   * Under load, how long at most a group may wait for company beyond maxWaitMs, in milliseconds.
+   * A group that starts within one group's time of the last one ending waits up to half that
+   * time, so requests still being read join it: with one writer, a 2,000-event group costs
+   * two-thirds per event of a 500-event one, while a writer taking whatever one request brought
+   * commits many small groups. An idle writer rates at once. 0 turns this off.
+   */
+  readonly busyWaitMs: number;
 }
 
-export const DEFAULT_BATCHER_OPTIONS: BatcherOptions = Object.freeze({ maxGroupSize: 2_000, maxWaitMs: 0, maxInFlight: Number.POSITIVE_INFINITY });
+export const DEFAULT_BATCHER_OPTIONS: BatcherOptions = Object.freeze({ maxGroupSize: 2_000, maxWaitMs: 0, maxInFlight: Number.POSITIVE_INFINITY, busyWaitMs: 0 });
+
+/**
+ * For an engine with one writer (SQLite): one group at a time, and under load a wait of up to
+ * 50 ms for company, a fraction of a full group's rating time.
+ */
+export const SINGLE_WRITER_BATCHING: Partial<BatcherOptions> = Object.freeze({ maxInFlight: 1, busyWaitMs: 50 });
 
 /** One caller's events, checked: committed in the same transaction, answered together. */
 interface Pending {
@@ -42,6 +56,8 @@ export class UsageBatcher {
   /** Groups being rated now: a shutdown waits for them before it closes the store. */
   private readonly inFlight = new Set<Promise<void>>();
   private readonly options: BatcherOptions;
+  /** When the last group's rating ended and how long it took (performance.now() milliseconds). */
+  private lastGroup = { endedAt: Number.NEGATIVE_INFINITY, tookMs: 0 };
 
   constructor(
     private readonly rating: RatingService,
@@ -119,11 +135,14 @@ export class UsageBatcher {
     let started: Promise<void> | undefined;
     while (this.queue.length > 0 && this.inFlight.size < this.options.maxInFlight) {
       const group = this.takeGroup();
+      const startedAt = performance.now();
       const rated: Promise<void> = this.rate(group, () => {
         this.inFlight.delete(rated);
+        this.lastGroup = { endedAt: performance.now(), tookMs: performance.now() - startedAt };
         // What gathered meanwhile goes to the store before this group's callers are answered:
         // answering them (rendering their results) then overlaps the next group's rating.
-        this.pump();
+        if (this.queuedEvents >= this.options.maxGroupSize || this.waitMs() === 0) this.pump();
+        else if (this.queue.length > 0) this.schedule();
       });
       this.inFlight.add(rated);
       started = rated;
@@ -164,14 +183,22 @@ export class UsageBatcher {
     }
   }
 
+  /** How long a group starting now waits for company: see maxWaitMs and busyWaitMs. */
+  private waitMs(): number {
+    const { endedAt, tookMs } = this.lastGroup;
+    const busy = performance.now() - endedAt < tookMs;
+    return this.options.maxWaitMs + (busy ? Math.min(tookMs / 2, this.options.busyWaitMs) : 0);
+  }
+
   private schedule(): void {
     if (this.scheduled) return;
     const run = () => {
       this.scheduled = null;
       this.pump();
     };
-    if (this.options.maxWaitMs > 0) {
-      const timer = setTimeout(run, this.options.maxWaitMs);
+    const waitMs = this.waitMs();
+    if (waitMs > 0) {
+      const timer = setTimeout(run, waitMs);
       this.scheduled = () => clearTimeout(timer);
     } else {
       const immediate = setImmediate(run);

@@ -127,3 +127,55 @@ describe("group commit of whole batches, one group at a time", () => {
     expect(await h.sql.scalar("select count(*) from usage_charges")).toBe(1);
   });
 });
+
+describe("waiting for company under load, one writer", () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /** A first group that takes about 40 ms to rate, then answered: the writer has just been busy. */
+  async function afterASlowGroup(batcher: UsageBatcher, accountId: number) {
+    const { groups, release } = recordGroups(h);
+    const first = batcher.recordAll(itemsOf(accountId, ["a1"]));
+    await sleep(40);
+    release();
+    await first;
+    return groups;
+  }
+
+  it("gathers batches read shortly after a group ends into one group, where taking the first alone would rate each apart", async () => {
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id, { tokens: "100" });
+    const rated = async (batcher: UsageBatcher, prefix: string) => {
+      const groups = await afterASlowGroup(batcher, account.id);
+      const second = batcher.recordAll(itemsOf(account.id, [`${prefix}b1`, `${prefix}b2`]));
+      await nextTurn(); // the next request's body arrives a turn later
+      await nextTurn();
+      const third = batcher.recordAll(itemsOf(account.id, [`${prefix}c1`]));
+      await Promise.all([second, third]);
+      return groups.slice(1);
+    };
+    expect(await rated(new UsageBatcher(h.services.rating, { maxInFlight: 1, busyWaitMs: 50 }), "")).toEqual([["b1", "b2", "c1"]]);
+    expect(await rated(new UsageBatcher(h.services.rating, { maxInFlight: 1, busyWaitMs: 0 }), "x")).toEqual([["xb1", "xb2"], ["xc1"]]);
+  });
+
+  it("starts a full group at once, busy or not", async () => {
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id, { tokens: "100" });
+    const batcher = new UsageBatcher(h.services.rating, { maxInFlight: 1, busyWaitMs: 50, maxGroupSize: 2 });
+    const groups = await afterASlowGroup(batcher, account.id);
+    const full = batcher.recordAll(itemsOf(account.id, ["f1", "f2"]));
+    expect(groups).toEqual([["a1"], ["f1", "f2"]]);
+    await full;
+  });
+
+  it("rates at the next turn when the writer has been idle", async () => {
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id, { tokens: "100" });
+    const { groups, release } = recordGroups(h);
+    release();
+    const batcher = new UsageBatcher(h.services.rating, { maxInFlight: 1, busyWaitMs: 50 });
+    const lone = batcher.recordAll(itemsOf(account.id, ["lone"]));
+    await nextTurn();
+    expect(groups).toEqual([["lone"]]);
+    await lone;
+  });
+});

@@ -48,13 +48,14 @@ export function findCharge(tx: Tx, id: number): UsageCharge | null {
   return toUsageCharge(row, reversedAt);
 }
 
+// Positional parameters: binding by name looks each one up on the object, a tenth of an insert.
 const chargeInsert = rawStatement(`insert into "usage_charges"
   ("event_id", "fingerprint", "account_id", "api_code", "price_entry_id", "quantity_micros", "outcome", "occurred_at", "rated_at", "client_id", "labels", "tokens_micros", "units")
-  values (@eventId, @fingerprint, @accountId, @apiCode, @priceEntryId, @quantityMicros, @outcome, @occurredAt, @ratedAt, @clientId, @labels, @tokensMicros, @units)`);
+  values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
 
 const allocationInsert = rawStatement(`insert into "allocations"
   ("charge_id", "account_id", "source", "credit_lot_id", "token_flex_pool_id", "flex_pack_id", "amount_micros", "units", "occurred_at")
-  values (@chargeId, @accountId, @source, @creditLotId, @tokenFlexPoolId, @flexPackId, @amountMicros, @units, @occurredAt)`);
+  values (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
 
 export function insertCharge(tx: Tx, charge: NewCharge, parts: readonly Allocation[], now: Instant): UsageCharge {
   const row: InferSelectModel<typeof usageCharges> = {
@@ -73,23 +74,27 @@ export function insertCharge(tx: Tx, charge: NewCharge, parts: readonly Allocati
     tokensMicros: toDbMicros(charge.tokensMicros),
     units: charge.units === null ? null : toDbMicros(charge.units),
   };
-  const { id: _, ...values } = row;
   // The row is known but for its id: no RETURNING, which would read it back.
-  row.id = Number(prepared(tx, chargeInsert).run(values).lastInsertRowid);
+  row.id = Number(
+    prepared(tx, chargeInsert).run(
+      row.eventId, row.fingerprint, row.accountId, row.apiCode, row.priceEntryId, row.quantityMicros,
+      row.outcome, row.occurredAt, row.ratedAt, row.clientId, row.labels, row.tokensMicros, row.units,
+    ).lastInsertRowid,
+  );
   // One row per part: a charge splits across one to a few sources.
   const insertAllocation = parts.length > 0 ? prepared(tx, allocationInsert) : null;
   for (const part of parts) {
-    insertAllocation!.run({
-      chargeId: row.id,
-      accountId: charge.accountId,
-      source: part.source,
-      creditLotId: part.source === "CREDIT_LOT" ? part.sourceId : null,
-      tokenFlexPoolId: part.source === "TOKEN_FLEX" ? part.sourceId : null,
-      flexPackId: part.source === "FLEX_PACK" ? part.sourceId : null,
-      amountMicros: toDbMicros(part.amountMicros),
-      units: part.units === undefined ? null : toDbMicros(part.units),
-      occurredAt: charge.occurredAt,
-    });
+    insertAllocation!.run(
+      row.id,
+      charge.accountId,
+      part.source,
+      part.source === "CREDIT_LOT" ? part.sourceId : null,
+      part.source === "TOKEN_FLEX" ? part.sourceId : null,
+      part.source === "FLEX_PACK" ? part.sourceId : null,
+      toDbMicros(part.amountMicros),
+      part.units === undefined ? null : toDbMicros(part.units),
+      charge.occurredAt,
+    );
   }
   return toUsageCharge(row, null);
 }
