@@ -58,12 +58,13 @@ export function rawInsertRate(dir: string, rowsPerTransaction: number, milliseco
 }
 
 /**
- * The rating service alone: recordUsageBatch of `batchSize` events on its own connection, in the
- * benchmark process, no HTTP and no GraphQL. Not a baseline but the ceiling B2 could reach with a
- * free transport; on SQLite it runs on a copy of the database the server used, on PostgreSQL on
- * the same database once the servers have stopped.
+ * The rating service alone: batches of `batchSize` events from `callers` callers at once through
+ * the usage batcher, on its own connection, in the benchmark process, no HTTP and no GraphQL. Not
+ * a baseline but the ceiling B2 could reach with a free transport, grouped as the server groups
+ * concurrent batches; on SQLite it runs on a copy of the database the server used, on PostgreSQL
+ * on the same database once the servers have stopped.
  */
-export async function ratingInProcess(store: Store, accounts: { first: number; last: number }, batchSize: number, milliseconds: number): Promise<number> {
+export async function ratingInProcess(store: Store, accounts: { first: number; last: number }, batchSize: number, milliseconds: number, callers = 4): Promise<number> {
   const services = createServices({ store, clock: Date.now, rules: DEFAULT_RULES });
   const span = accounts.last - accounts.first + 1;
   const batch = () =>
@@ -77,10 +78,12 @@ export async function ratingInProcess(store: Store, accounts: { first: number; l
       clientId: "bench-client",
       labels: {},
     }));
-  return batchSize * (await rateAsync(milliseconds, async () => {
-    const refused = (await services.rating.recordUsageBatch(batch())).find((result) => result.error);
+  const record = async () => {
+    const items = batch().map((event, index) => ({ event, field: `inputs.${index}` }));
+    const refused = (await services.usageBatcher.recordAll(items)).find((result) => result.error);
     if (refused) throw refused.error;
-  }));
+  };
+  return batchSize * callers * (await rateAsync(milliseconds, async () => void (await Promise.all(Array.from({ length: callers }, record)))));
 }
 
 export interface PortalInProcess {
