@@ -1,12 +1,12 @@
 /**
- * The hot reads of a page of accounts (the accounts, their lots, packs and Token Flex pools) as
+ * The hot reads of a page of accounts (the accounts, their resellers, lots, packs and Token Flex pools) as
  * rows in array form, for both engines: better-sqlite3's raw mode and node-postgres's
  * `rowMode: "array"`. Each select list below is written once for both (the drift test holds the
  * tables equal) and each mapper builds the domain object straight from the array: a page reads a
  * few hundred of these rows, and making an object per row natively, then copying it into the
  * domain object, cost more than the database's own work.
  */
-import type { Account, CreditLot, FlexPack, TokenFlexPoolRecord } from "../core/model.js";
+import type { Account, CreditLot, FlexPack, Reseller, TokenFlexPoolRecord } from "../core/model.js";
 import { fromDbMicros } from "./rows.js";
 
 /** A boolean column: SQLite gives 0 or 1, PostgreSQL true or false. */
@@ -27,6 +27,23 @@ export const accountOfRow = (row: ArrayRow): Account => ({
   demo: flag(row[7]),
   createdAt: row[8] as number,
   updatedAt: row[9] as number,
+});
+
+export const RESELLER_COLUMNS = `"id", "name", "tier", "flex_agreement", "active", "locations", "languages", "services", "demo", "created_at", "updated_at"`;
+
+/** The facet lists are stored as JSON arrays. */
+export const resellerOfRow = (row: ArrayRow): Reseller => ({
+  id: row[0] as number,
+  name: row[1] as string,
+  tier: row[2] as Reseller["tier"],
+  flexAgreement: flag(row[3]),
+  active: flag(row[4]),
+  locations: JSON.parse(row[5] as string) as string[],
+  languages: JSON.parse(row[6] as string) as string[],
+  services: JSON.parse(row[7] as string) as string[],
+  demo: flag(row[8]),
+  createdAt: row[9] as number,
+  updatedAt: row[10] as number,
 });
 
 // Domain lots, packs and pools carry no fingerprint: only the idempotent purchase path reads it back.

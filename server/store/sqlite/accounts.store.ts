@@ -2,8 +2,8 @@ import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import { accounts, resellers } from "../../../schema/tables.js";
 import type { DeficitState } from "../../core/account.js";
 import type { Account, BalancePolicy, Reseller } from "../../core/model.js";
-import { columnsOf, prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
-import { ACCOUNT_COLUMNS, accountOfRow, type ArrayRow } from "../array-rows.js";
+import { prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
+import { ACCOUNT_COLUMNS, accountOfRow, type ArrayRow, RESELLER_COLUMNS, resellerOfRow } from "../array-rows.js";
 import type { AccountFields, AccountQuery, ResellerFields, ResellerQuery } from "../port.js";
 import { escapeLike, toAccount, toDbMicros, toReseller, toResellerRow } from "../rows.js";
 
@@ -105,12 +105,11 @@ export function findReseller(tx: Tx, id: number): Reseller | null {
   return row ? toReseller(row) : null;
 }
 
-const reseller = columnsOf(resellers);
-const resellersByIds = rowsStatement(`select ${reseller.list} from "resellers" where "resellers"."id" in (select value from json_each(@ids))`);
+const resellersByIds = rowsStatement(`select ${RESELLER_COLUMNS} from "resellers" where "resellers"."id" in (select value from json_each(@ids))`);
 
 export function findResellers(tx: Tx, ids: readonly number[]): Reseller[] {
   if (ids.length === 0) return [];
-  return prepared(tx, resellersByIds).all({ ids: JSON.stringify(ids) }).map((row) => toReseller(reseller.read(row)));
+  return (prepared(tx, resellersByIds).all({ ids: JSON.stringify(ids) }) as ArrayRow[]).map(resellerOfRow);
 }
 
 export function listResellers(tx: Tx, query: ResellerQuery): Reseller[] {
