@@ -90,3 +90,13 @@ export const poolOfRow = (row: ArrayRow): TokenFlexPoolRecord => ({
   externalRef: row[6] as string,
   createdAt: row[7] as number,
 });
+
+/**
+ * Soonest expiry first, then by id: the order the lots, packs (by `expiresAt`) and pools (by
+ * `endsAt`) of a page are listed in. SQLite would sort the wide rows in a temporary B-tree,
+ * copying every value in and out, which cost as much as reading them; sorting the mapped objects
+ * here costs a fraction of it.
+ */
+export function soonestFirst<T extends { readonly id: number }>(items: T[], end: (item: T) => number): T[] {
+  return items.sort((a, b) => end(a) - end(b) || a.id - b.id);
+}
