@@ -1,6 +1,6 @@
 /**
- * The hot reads of a page of accounts (the accounts, their resellers, lots, packs and Token Flex pools) as
- * rows in array form, for both engines: better-sqlite3's raw mode and node-postgres's
+ * The hot reads of a page of accounts (the accounts, their resellers, lots, packs and Token Flex
+ * pools) as rows in array form, for both engines: better-sqlite3's raw mode and node-postgres's
  * `rowMode: "array"`. Each select list below is written once for both (the drift test holds the
  * tables equal) and each mapper builds the domain object straight from the array: a page reads a
  * few hundred of these rows, and making an object per row natively, then copying it into the
