@@ -41,6 +41,7 @@ function perArgument<A, K, V>(make: (argument: A) => DataLoader<K, V>): (argumen
  */
 export class SettledLoader<K, V> extends DataLoader<K, V> {
   private readonly settled: Map<K, V>;
+  private readonly batch: (keys: readonly K[]) => Promise<V[]>;
 
   constructor(batch: (keys: readonly K[]) => Promise<V[]>) {
     const settled = new Map<K, V>();
@@ -50,11 +51,34 @@ export class SettledLoader<K, V> extends DataLoader<K, V> {
       return values;
     });
     this.settled = settled;
+    this.batch = batch;
   }
 
   /** The value when it has been read already, else the promise of it (the loader batches and caches as usual). */
   loaded(key: K): V | Promise<V> {
     return this.settled.has(key) ? this.settled.get(key)! : this.load(key);
+  }
+
+  /**
+   * Reads the keys not read yet in one batch, as `loadMany` would, without a pending promise
+   * and a microtask for each key: a page reads its fields' values ahead (prefetch.ts) and its
+   * resolvers take them with `loaded`. They are primed into the cache, so a later `load` reads
+   * nothing again. A failed read settles nothing: each field then loads its value itself and
+   * answers the error at its own path, as it would without the read-ahead.
+   */
+  async readAhead(keys: readonly K[]): Promise<void> {
+    const missing = [...new Set(keys)].filter((key) => !this.settled.has(key));
+    if (missing.length === 0) return;
+    let values: V[];
+    try {
+      values = await this.batch(missing);
+    } catch {
+      return;
+    }
+    missing.forEach((key, index) => {
+      this.settled.set(key, values[index]!);
+      this.prime(key, values[index]!);
+    });
   }
 }
 

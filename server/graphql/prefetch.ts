@@ -75,7 +75,7 @@ export function readingAhead(connection: ConnectionValue<Account>, reads: readon
   const read = async () => {
     const ids = accounts.map((account) => account.id);
     const resellerIds = [...new Set(accounts.flatMap((account) => (account.resellerId === null ? [] : [account.resellerId])))];
-    await Promise.all(reads.map((loader) => (loader === "reseller" ? loaders.reseller.loadMany(resellerIds) : loaders[loader].loadMany(ids))));
+    await Promise.all(reads.map((loader) => (loader === "reseller" ? loaders.reseller.readAhead(resellerIds) : loaders[loader].readAhead(ids))));
     return edges;
   };
   return Object.defineProperty(connection, "edges", { get: () => (ready ??= read()), enumerable: true, configurable: true });

@@ -1,10 +1,11 @@
-import { and, asc, eq, gt, ilike, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import { accounts, resellers } from "../../../schema/tables.pg.js";
 import type { DeficitState } from "../../core/account.js";
 import type { Account, Reseller } from "../../core/model.js";
 import type { AccountFields, AccountQuery, ResellerFields, ResellerQuery } from "../port.js";
 import { escapeLike, toAccount, toDbMicros, toReseller, toResellerRow } from "../rows.js";
-import { type Q, storableText } from "./database.js";
+import { ACCOUNT_COLUMNS, accountOfRow, RESELLER_COLUMNS, resellerOfRow } from "../array-rows.js";
+import { arrayRows, type Q, storableText } from "./database.js";
 
 export async function findAccount(q: Q, id: number): Promise<Account | null> {
   const [row] = await q.select().from(accounts).where(eq(accounts.id, id));
@@ -28,26 +29,42 @@ export async function lockAccounts(q: Q, ids: readonly number[]): Promise<Accoun
   return (await q.select().from(accounts).where(inArray(accounts.id, sorted)).orderBy(asc(accounts.id)).for("no key update")).map(toAccount);
 }
 
-const accountConditions = (query: Omit<AccountQuery, "afterId" | "limit">) =>
-  and(
-    query.resellerId != null ? eq(accounts.resellerId, query.resellerId) : undefined,
-    // ILIKE matches SQLite's LIKE, which ignores ASCII case.
-    query.nameContains ? (storableText(query.nameContains) ? ilike(accounts.name, `%${escapeLike(query.nameContains)}%`) : sql`false`) : undefined,
-  );
+/**
+ * The filters of an account query as conditions on numbered parameters from `$${first}` on, their
+ * values, and a key naming the shape: the values are always parameters, so a few named
+ * statements cover every query. ILIKE matches SQLite's LIKE, which ignores ASCII case; a name
+ * no row can hold matches none.
+ */
+function accountFilter(query: Omit<AccountQuery, "afterId" | "limit">, first: number) {
+  const conditions: string[] = [];
+  const values: unknown[] = [];
+  let key = "";
+  if (query.resellerId != null) {
+    values.push(query.resellerId);
+    conditions.push(`"reseller_id" = $${first + values.length - 1}`);
+    key += "r";
+  }
+  if (query.nameContains && storableText(query.nameContains)) {
+    values.push(`%${escapeLike(query.nameContains)}%`);
+    conditions.push(`"name" ilike $${first + values.length - 1}`);
+    key += "n";
+  } else if (query.nameContains) {
+    conditions.push("false");
+    key += "x";
+  }
+  return { conditions, values, key };
+}
 
 export async function listAccounts(q: Q, query: AccountQuery): Promise<Account[]> {
-  const rows = await q
-    .select()
-    .from(accounts)
-    .where(and(accountConditions(query), gt(accounts.id, query.afterId ?? 0)))
-    .orderBy(asc(accounts.id))
-    .limit(query.limit);
-  return rows.map(toAccount);
+  const { conditions, values, key } = accountFilter(query, 3);
+  const text = `select ${ACCOUNT_COLUMNS} from "accounts" where ${[`"id" > $1`, ...conditions].join(" and ")} order by "id" limit $2`;
+  return (await arrayRows(q, `flexgate_accounts_${key}`, text, [query.afterId ?? 0, query.limit, ...values])).map(accountOfRow);
 }
 
 export async function countAccounts(q: Q, query: Omit<AccountQuery, "afterId" | "limit">): Promise<number> {
-  const [row] = await q.select({ n: sql<number>`count(*)` }).from(accounts).where(accountConditions(query));
-  return Number(row!.n);
+  const { conditions, values, key } = accountFilter(query, 1);
+  const text = `select count(*) from "accounts"${conditions.length > 0 ? ` where ${conditions.join(" and ")}` : ""}`;
+  return Number((await arrayRows(q, `flexgate_account_count_${key}`, text, values))[0]![0]);
 }
 
 export async function insertAccount(q: Q, fields: AccountFields, now: number): Promise<Account> {
@@ -95,9 +112,11 @@ export async function findReseller(q: Q, id: number): Promise<Reseller | null> {
   return row ? toReseller(row) : null;
 }
 
+const RESELLERS_BY_IDS = `select ${RESELLER_COLUMNS} from "resellers" where "id" = any($1::bigint[])`;
+
 export async function findResellers(q: Q, ids: readonly number[]): Promise<Reseller[]> {
   if (ids.length === 0) return [];
-  return (await q.select().from(resellers).where(inArray(resellers.id, [...ids]))).map(toReseller);
+  return (await arrayRows(q, "flexgate_resellers_by_ids", RESELLERS_BY_IDS, [ids])).map(resellerOfRow);
 }
 
 export async function listResellers(q: Q, query: ResellerQuery): Promise<Reseller[]> {

@@ -5,6 +5,7 @@ import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
 import { log } from "../../log.js";
 import { schemaTables } from "../../../schema/tables.pg.js";
+import type { ArrayRow } from "../array-rows.js";
 import { findMigrationsFolder } from "../folders.js";
 
 export type PgDb = NodePgDatabase<typeof schemaTables>;
@@ -77,3 +78,17 @@ export const storableText = (text: string) => !text.includes("\u0000");
 
 /** `column = text`, or nothing at all for a text no row can hold. */
 export const textEquals = (column: PgColumn, text: string) => (storableText(text) ? eq(column, text) : sql`false`);
+
+/** The node-postgres pool or connection behind drizzle (drizzle keeps it on the session). */
+function clientOf(q: Q): pg.Pool | pg.ClientBase {
+  return (q as unknown as { session: { client: pg.Pool | pg.ClientBase } }).session.client;
+}
+
+/**
+ * The rows of a hand-written select as arrays (see array-rows.ts), on the connection `q` runs
+ * on, skipping drizzle's query building and row mapping: the page reads run on every portal
+ * request. Named, so each connection prepares it once.
+ */
+export async function arrayRows(q: Q, name: string, text: string, values: readonly unknown[]): Promise<ArrayRow[]> {
+  return (await clientOf(q).query<unknown[]>({ name, text, values: [...values], rowMode: "array" })).rows;
+}

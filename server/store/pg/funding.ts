@@ -7,7 +7,8 @@ import type { Instant } from "../../core/time.js";
 import type { NewCreditLot, NewFlexPack } from "../port.js";
 import type { GroupSource } from "../rate-group.js";
 import { fromDbMicros, toCreditLot, toDbMicros, toFlexPack } from "../rows.js";
-import type { Q } from "./database.js";
+import { LOT_COLUMNS, lotOfRow, PACK_COLUMNS, packOfRow } from "../array-rows.js";
+import { arrayRows, type Q } from "./database.js";
 
 export async function findCreditLotByRef(q: Q, externalRef: string): Promise<{ lot: CreditLot; fingerprint: string } | null> {
   const [row] = await q.select().from(creditLots).where(eq(creditLots.externalRef, externalRef));
@@ -48,24 +49,18 @@ export async function insertFlexPack(q: Q, pack: NewFlexPack, now: Instant): Pro
   return toFlexPack(row!);
 }
 
+const LOTS_OF_ACCOUNTS = `select ${LOT_COLUMNS} from "credit_lots" where "account_id" = any($1::bigint[]) order by "expires_at", "id"`;
+
 export async function creditLotsOf(q: Q, accountIds: readonly number[]): Promise<CreditLot[]> {
   if (accountIds.length === 0) return [];
-  const rows = await q
-    .select()
-    .from(creditLots)
-    .where(inArray(creditLots.accountId, [...accountIds]))
-    .orderBy(asc(creditLots.expiresAt), asc(creditLots.id));
-  return rows.map(toCreditLot);
+  return (await arrayRows(q, "flexgate_lots_of_accounts", LOTS_OF_ACCOUNTS, [accountIds])).map(lotOfRow);
 }
+
+const PACKS_OF_ACCOUNTS = `select ${PACK_COLUMNS} from "flex_packs" where "account_id" = any($1::bigint[]) order by "expires_at", "id"`;
 
 export async function flexPacksOf(q: Q, accountIds: readonly number[]): Promise<FlexPack[]> {
   if (accountIds.length === 0) return [];
-  const rows = await q
-    .select()
-    .from(flexPacks)
-    .where(inArray(flexPacks.accountId, [...accountIds]))
-    .orderBy(asc(flexPacks.expiresAt), asc(flexPacks.id));
-  return rows.map(toFlexPack);
+  return (await arrayRows(q, "flexgate_packs_of_accounts", PACKS_OF_ACCOUNTS, [accountIds])).map(packOfRow);
 }
 
 type SourceRow = { kind: SourceKind; id: number; account_id: number; size: number; remaining: number; purchased_at: number; expires_at: number };

@@ -14,21 +14,22 @@ import type { Instant } from "../../core/time.js";
 import type { NewEnrollment, NewFreeCap, NewTokenFlexPool, StoredRemainder } from "../port.js";
 import type { PlannedCharge, PlannedFreeMonth, PlannedRemainder } from "../rate-group.js";
 import { fromDbMicros, toDbMicros, toEnrollment, toFreeCap, toTokenFlexPool } from "../rows.js";
-import type { Q } from "./database.js";
+import { POOL_COLUMNS, poolOfRow } from "../array-rows.js";
+import { arrayRows, type Q } from "./database.js";
 import { bumpPriceBook } from "./prices.js";
 
 const bigints = (values: readonly number[]) => sql`${`{${values.join(",")}}`}::bigint[]`;
+
+const ENROLLMENTS_OF_ACCOUNTS = `select "account_id", "tier", "payg", "effective_from" from "plan_enrollments"
+  where "account_id" = any($1::bigint[]) order by "account_id", "effective_from"`;
 
 /** The enrollments of the accounts that have any, oldest first; rating runs this once per group. */
 export async function enrollmentsOf(q: Q, accountIds: readonly number[]): Promise<Map<number, Enrollment[]>> {
   const byAccount = new Map<number, Enrollment[]>();
   if (accountIds.length === 0) return byAccount;
-  const { rows } = await q.execute<{ account_id: number; tier: "FREE" | "PAID"; payg: boolean; effective_from: number }>(sql`
-    select account_id, tier, payg, effective_from from plan_enrollments
-      where account_id = any(${bigints(accountIds)}) order by account_id, effective_from`);
-  for (const row of rows) {
-    const enrollment = toEnrollment({ tier: row.tier, payg: row.payg, effectiveFrom: Number(row.effective_from) });
-    const accountId = Number(row.account_id);
+  const rows = await arrayRows(q, "flexgate_enrollments_of_accounts", ENROLLMENTS_OF_ACCOUNTS, [accountIds]);
+  for (const [accountId, tier, payg, effectiveFrom] of rows as [number, "FREE" | "PAID", boolean, number][]) {
+    const enrollment = toEnrollment({ tier, payg, effectiveFrom });
     const list = byAccount.get(accountId);
     if (list) list.push(enrollment);
     else byAccount.set(accountId, [enrollment]);
@@ -64,15 +65,12 @@ export async function findTokenFlexPoolByRef(q: Q, externalRef: string): Promise
   return row ? { pool: toTokenFlexPool(row), fingerprint: row.fingerprint } : null;
 }
 
+const POOLS_OF_ACCOUNTS = `select ${POOL_COLUMNS} from "token_flex_pools" where "account_id" = any($1::bigint[]) order by "ends_at", "id"`;
+
 /** Pools of the accounts, soonest end first. */
 export async function tokenFlexPoolsOf(q: Q, accountIds: readonly number[]): Promise<TokenFlexPoolRecord[]> {
   if (accountIds.length === 0) return [];
-  const rows = await q
-    .select()
-    .from(tokenFlexPools)
-    .where(inArray(tokenFlexPools.accountId, [...accountIds]))
-    .orderBy(asc(tokenFlexPools.endsAt), asc(tokenFlexPools.id));
-  return rows.map(toTokenFlexPool);
+  return (await arrayRows(q, "flexgate_pools_of_accounts", POOLS_OF_ACCOUNTS, [accountIds])).map(poolOfRow);
 }
 
 export async function insertTokenFlexPool(q: Q, pool: NewTokenFlexPool, now: Instant): Promise<TokenFlexPoolRecord> {

@@ -2,23 +2,23 @@ import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import { accounts, resellers } from "../../../schema/tables.js";
 import type { DeficitState } from "../../core/account.js";
 import type { Account, BalancePolicy, Reseller } from "../../core/model.js";
-import { columnsOf, prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
+import { prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
+import { ACCOUNT_COLUMNS, accountOfRow, type ArrayRow, RESELLER_COLUMNS, resellerOfRow } from "../array-rows.js";
 import type { AccountFields, AccountQuery, ResellerFields, ResellerQuery } from "../port.js";
 import { escapeLike, toAccount, toDbMicros, toReseller, toResellerRow } from "../rows.js";
 
-const account = columnsOf(accounts);
-const accountById = rowsStatement(`select ${account.list} from "accounts" where "accounts"."id" = @id`);
+const accountById = rowsStatement(`select ${ACCOUNT_COLUMNS} from "accounts" where "accounts"."id" = @id`);
 
 export function findAccount(tx: Tx, id: number): Account | null {
-  const row = prepared(tx, accountById).get({ id });
-  return row ? toAccount(account.read(row)) : null;
+  const row = prepared(tx, accountById).get({ id }) as ArrayRow | undefined;
+  return row ? accountOfRow(row) : null;
 }
 
-const accountsByIds = rowsStatement(`select ${account.list} from "accounts" where "accounts"."id" in (select value from json_each(@ids))`);
+const accountsByIds = rowsStatement(`select ${ACCOUNT_COLUMNS} from "accounts" where "accounts"."id" in (select value from json_each(@ids))`);
 
 export function findAccounts(tx: Tx, ids: readonly number[]): Account[] {
   if (ids.length === 0) return [];
-  return prepared(tx, accountsByIds).all({ ids: JSON.stringify(ids) }).map((row) => toAccount(account.read(row)));
+  return (prepared(tx, accountsByIds).all({ ids: JSON.stringify(ids) }) as ArrayRow[]).map(accountOfRow);
 }
 
 /**
@@ -31,7 +31,7 @@ function accountStatements(filterByReseller: boolean, filterByName: boolean) {
     filterByName ? `"accounts"."name" like @namePattern escape '\\'` : null,
   ].filter((condition) => condition !== null);
   const list = rowsStatement(
-    `select ${account.list} from "accounts" where ${[...where, `"accounts"."id" > @afterId`].join(" and ")} order by "accounts"."id" limit @limit`,
+    `select ${ACCOUNT_COLUMNS} from "accounts" where ${[...where, `"accounts"."id" > @afterId`].join(" and ")} order by "accounts"."id" limit @limit`,
   );
   const count = rawStatement(`select count(*) as n from "accounts"${where.length > 0 ? ` where ${where.join(" and ")}` : ""}`);
   return (tx: Tx) => ({ list: list(tx), count: count(tx) });
@@ -51,7 +51,7 @@ function accountQuery(tx: Tx, query: Omit<AccountQuery, "afterId" | "limit">) {
 export function listAccounts(tx: Tx, query: AccountQuery): Account[] {
   const { statements, params } = accountQuery(tx, query);
   // Ids start at 1, so "after 0" is the first page.
-  return statements.list.all({ ...params, afterId: query.afterId ?? 0, limit: query.limit }).map((row) => toAccount(account.read(row)));
+  return (statements.list.all({ ...params, afterId: query.afterId ?? 0, limit: query.limit }) as ArrayRow[]).map(accountOfRow);
 }
 
 export function countAccounts(tx: Tx, query: Omit<AccountQuery, "afterId" | "limit">): number {
@@ -105,12 +105,11 @@ export function findReseller(tx: Tx, id: number): Reseller | null {
   return row ? toReseller(row) : null;
 }
 
-const reseller = columnsOf(resellers);
-const resellersByIds = rowsStatement(`select ${reseller.list} from "resellers" where "resellers"."id" in (select value from json_each(@ids))`);
+const resellersByIds = rowsStatement(`select ${RESELLER_COLUMNS} from "resellers" where "resellers"."id" in (select value from json_each(@ids))`);
 
 export function findResellers(tx: Tx, ids: readonly number[]): Reseller[] {
   if (ids.length === 0) return [];
-  return prepared(tx, resellersByIds).all({ ids: JSON.stringify(ids) }).map((row) => toReseller(reseller.read(row)));
+  return (prepared(tx, resellersByIds).all({ ids: JSON.stringify(ids) }) as ArrayRow[]).map(resellerOfRow);
 }
 
 export function listResellers(tx: Tx, query: ResellerQuery): Reseller[] {

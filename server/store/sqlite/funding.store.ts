@@ -4,7 +4,8 @@ import type { FundingSource, SourceKind } from "../../core/drain.js";
 import type { OutstandingDeficit, Settlement } from "../../core/ledger.js";
 import type { CreditLot, FlexPack } from "../../core/model.js";
 import type { Instant } from "../../core/time.js";
-import { columnsOf, prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
+import { prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
+import { type ArrayRow, LOT_COLUMNS, lotOfRow, PACK_COLUMNS, packOfRow, soonestFirst } from "../array-rows.js";
 import type { NewCreditLot, NewFlexPack } from "../port.js";
 import type { GroupSource } from "../rate-group.js";
 import { lotAsSource, packAsSource } from "../sources.js";
@@ -52,26 +53,22 @@ export function insertFlexPack(tx: Tx, pack: NewFlexPack, now: Instant): FlexPac
   return toFlexPack(row);
 }
 
-// Domain lots and packs carry no fingerprint: only the idempotent purchase path reads it back.
-const lot = columnsOf(creditLots, ["fingerprint"]);
-const pack = columnsOf(flexPacks, ["fingerprint"]);
-
 const lotsOfAccounts = rowsStatement(
-  `select ${lot.list} from "credit_lots" where "credit_lots"."account_id" in (select value from json_each(@accountIds)) order by "credit_lots"."expires_at", "credit_lots"."id"`,
+  `select ${LOT_COLUMNS} from "credit_lots" where "account_id" in (select value from json_each(@accountIds))`,
 );
 
 export function creditLotsOf(tx: Tx, accountIds: readonly number[]): CreditLot[] {
   if (accountIds.length === 0) return [];
-  return prepared(tx, lotsOfAccounts).all({ accountIds: JSON.stringify(accountIds) }).map((row) => toCreditLot(lot.read(row)));
+  return soonestFirst((prepared(tx, lotsOfAccounts).all({ accountIds: JSON.stringify(accountIds) }) as ArrayRow[]).map(lotOfRow), (lot) => lot.expiresAt);
 }
 
 const packsOfAccounts = rowsStatement(
-  `select ${pack.list} from "flex_packs" where "flex_packs"."account_id" in (select value from json_each(@accountIds)) order by "flex_packs"."expires_at", "flex_packs"."id"`,
+  `select ${PACK_COLUMNS} from "flex_packs" where "account_id" in (select value from json_each(@accountIds))`,
 );
 
 export function flexPacksOf(tx: Tx, accountIds: readonly number[]): FlexPack[] {
   if (accountIds.length === 0) return [];
-  return prepared(tx, packsOfAccounts).all({ accountIds: JSON.stringify(accountIds) }).map((row) => toFlexPack(pack.read(row)));
+  return soonestFirst((prepared(tx, packsOfAccounts).all({ accountIds: JSON.stringify(accountIds) }) as ArrayRow[]).map(packOfRow), (pack) => pack.expiresAt);
 }
 
 // Only what the drain reads, lots, pools and packs in one statement (a pool as poolAsSource maps it).

@@ -15,6 +15,7 @@ import type { NewEnrollment, NewFreeCap, NewTokenFlexPool, StoredRemainder } fro
 import type { PlannedCharge, PlannedFreeMonth, PlannedRemainder } from "../rate-group.js";
 import { fromDbMicros, toDbMicros, toEnrollment, toFreeCap, toTokenFlexPool } from "../rows.js";
 import { prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
+import { type ArrayRow, POOL_COLUMNS, poolOfRow, soonestFirst } from "../array-rows.js";
 
 const enrollmentsOfAccounts = rowsStatement(
   `select "account_id", "tier", "payg", "effective_from" from "plan_enrollments"
@@ -59,16 +60,14 @@ export function findTokenFlexPoolByRef(tx: Tx, externalRef: string): { pool: Tok
   return row ? { pool: toTokenFlexPool(row), fingerprint: row.fingerprint } : null;
 }
 
+const poolsOfAccounts = rowsStatement(
+  `select ${POOL_COLUMNS} from "token_flex_pools" where "account_id" in (select value from json_each(@accountIds))`,
+);
+
 /** Pools of the accounts, soonest end first. */
 export function tokenFlexPoolsOf(tx: Tx, accountIds: readonly number[]): TokenFlexPoolRecord[] {
   if (accountIds.length === 0) return [];
-  return tx
-    .select()
-    .from(tokenFlexPools)
-    .where(inArray(tokenFlexPools.accountId, [...accountIds]))
-    .orderBy(asc(tokenFlexPools.endsAt), asc(tokenFlexPools.id))
-    .all()
-    .map(toTokenFlexPool);
+  return soonestFirst((prepared(tx, poolsOfAccounts).all({ accountIds: JSON.stringify(accountIds) }) as ArrayRow[]).map(poolOfRow), (pool) => pool.endsAt);
 }
 
 export function insertTokenFlexPool(tx: Tx, pool: NewTokenFlexPool, now: Instant): TokenFlexPoolRecord {
