@@ -1,6 +1,6 @@
 import { drizzle, type NodePgDatabase, type NodePgQueryResultHKT } from "drizzle-orm/node-postgres";
 import type { PgColumn, PgDatabase } from "drizzle-orm/pg-core";
-import { eq, sql } from "drizzle-orm";
+import { DrizzleQueryError, eq, sql } from "drizzle-orm";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
 import { log } from "../../log.js";
@@ -87,8 +87,13 @@ function clientOf(q: Q): pg.Pool | pg.ClientBase {
 /**
  * The rows of a hand-written select as arrays (see array-rows.ts), on the connection `q` runs
  * on, skipping drizzle's query building and row mapping: the page reads run on every portal
- * request. Named, so each connection prepares it once.
+ * request. Named, so each connection prepares it once. A failure comes out as drizzle's query
+ * error, as from every other read of the store, the driver's or type parser's error its cause.
  */
 export async function arrayRows(q: Q, name: string, text: string, values: readonly unknown[]): Promise<ArrayRow[]> {
-  return (await clientOf(q).query<unknown[]>({ name, text, values: [...values], rowMode: "array" })).rows;
+  try {
+    return (await clientOf(q).query<unknown[]>({ name, text, values: [...values], rowMode: "array" })).rows;
+  } catch (error) {
+    throw new DrizzleQueryError(text, [...values], error as Error);
+  }
 }
