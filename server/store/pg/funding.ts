@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNull, sql } from "drizzle-orm";
+import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import { allocations, creditLots, deficitSettlements, flexPacks, reversals, tokenFlexPools } from "../../../schema/tables.pg.js";
 import type { FundingSource, SourceKind } from "../../core/drain.js";
 import type { OutstandingDeficit, Settlement } from "../../core/ledger.js";

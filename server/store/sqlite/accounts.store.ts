@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import { accounts, resellers } from "../../../schema/tables.js";
 import type { DeficitState } from "../../core/account.js";
-import type { Account, BalancePolicy, Reseller } from "../../core/model.js";
+import type { Account, Reseller } from "../../core/model.js";
 import { prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
 import { ACCOUNT_COLUMNS, accountOfRow, type ArrayRow, RESELLER_COLUMNS, resellerOfRow } from "../array-rows.js";
 import type { AccountFields, AccountQuery, ResellerFields, ResellerQuery } from "../port.js";

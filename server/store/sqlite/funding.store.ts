@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, isNull, sql } from "drizzle-orm";
+import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import { allocations, creditLots, deficitSettlements, flexPacks, reversals } from "../../../schema/tables.js";
 import type { FundingSource, SourceKind } from "../../core/drain.js";
 import type { OutstandingDeficit, Settlement } from "../../core/ledger.js";
