@@ -138,7 +138,8 @@ export class UsageBatcher {
       const startedAt = performance.now();
       const rated: Promise<void> = this.rate(group, () => {
         this.inFlight.delete(rated);
-        this.lastGroup = { endedAt: performance.now(), tookMs: performance.now() - startedAt };
+        const endedAt = performance.now();
+        this.lastGroup = { endedAt, tookMs: endedAt - startedAt };
         // What gathered meanwhile goes to the store before this group's callers are answered:
         // answering them (rendering their results) then overlaps the next group's rating.
         if (this.queuedEvents >= this.options.maxGroupSize || this.waitMs() === 0) this.pump();
