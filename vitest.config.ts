@@ -14,6 +14,7 @@ const NOT_ON_POSTGRES: Record<string, string> = {
   "test/reliability/replicas.test.ts": "runs three replicas on a PostgreSQL database of its own, in the sqlite project already",
   "test/services/schema-drift.test.ts": "compares the two schemas' table definitions; opens no database",
   "test/graphql/read-pool.test.ts": "the read pool: SQLite's worker threads with read-only connections of their own",
+  "test/store/threads-loaded.test.ts": "worker threads' start and end, which no store takes part in",
   "test/store/rating-thread.test.ts": "the rating thread: a worker thread with a SQLite connection of its own",
   "test/reliability/read-pool-launch.test.ts": "the read pool's worker, bundled and started as the server starts it",
   "test/reliability/crash-safety.test.ts": "SIGKILLs a server on a SQLite file: WAL recovery, synchronous modes, the file's integrity",

@@ -14,6 +14,7 @@ import { Piscina } from "piscina";
 import { log } from "../../log.js";
 import type { StoreReads } from "../port.js";
 import type { ReadAnswer, ReadRequest, SessionTask } from "./read-worker.js";
+import { threadsLoaded } from "./threads-loaded.js";
 import { workerEntry } from "./worker-entry.js";
 
 /**
@@ -27,6 +28,7 @@ export const defaultReadThreads = () => Math.min(2, availableParallelism());
 
 export class ReadPool {
   private readonly pool: Piscina<SessionTask, void>;
+  private readonly loaded: Promise<void>;
 
   constructor(
     private readonly path: string,
@@ -49,6 +51,7 @@ export class ReadPool {
     // A thread that fails (its file missing from a build) fails the reads it was given; the
     // server goes on answering everything else.
     this.pool.on("error", (error: unknown) => log.error("a read pool thread failed", { error: String(error) }));
+    this.loaded = threadsLoaded(this.pool);
   }
 
   async snapshot<T>(work: (reads: StoreReads) => Promise<T>): Promise<T> {
@@ -92,7 +95,9 @@ export class ReadPool {
     }
   }
 
-  close(): Promise<void> {
-    return this.pool.destroy();
+  /** Waits for the threads still loading: a server stopped as it starts must not abort. */
+  async close(): Promise<void> {
+    await this.loaded;
+    await this.pool.destroy();
   }
 }
