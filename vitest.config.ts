@@ -88,13 +88,41 @@ else {
   for (const [file, reason] of Object.entries({ ...NOT_ON_POSTGRES, ...NOT_ON_PGLITE })) console.info(`pglite project leaves out ${file}: ${reason}`);
 }
 
+/**
+ * Files that time some requests while others run (pings beside heavy reads, a refusal against a
+ * baseline): they run after everything else, one file at a time, so no other test shares the
+ * machine's cores with them. Everything else runs two files at a time: most of the suite waits
+ * on server processes, PostgreSQL or a browser rather than on a core.
+ */
+const TIMED = [
+  "test/graphql/read-pool.test.ts",
+  "test/graphql/heavy-reads.test.ts",
+  "test/graphql/limits.test.ts",
+  "test/graphql/list-maxima.test.ts",
+  "test/graphql/roles.test.ts",
+  "test/graphql/slow-requests.test.ts",
+];
+
+type Project = { test: { name: string; exclude?: string[] } };
+
+/** A project as two: its untimed files with the others, then its timed ones alone, in group `timedGroup`. */
+function splitTimed<P extends Project>(project: P, timedGroup: number) {
+  const leftOut = project.test.exclude ?? [];
+  return [
+    { ...project, test: { ...project.test, exclude: [...leftOut, ...TIMED], maxWorkers: 2, sequence: { groupOrder: 0 } } },
+    {
+      ...project,
+      test: { ...project.test, name: `${project.test.name}-timed`, include: TIMED.filter((file) => !leftOut.includes(file)), exclude: [], maxWorkers: 1, sequence: { groupOrder: timedGroup } },
+    },
+  ];
+}
+
 export default defineConfig({
   ...shared,
   test: {
     projects: [
-      { ...shared, test: { ...timeouts, name: "sqlite", include: ["test/**/*.test.ts"] } },
-      POSTGRES_URL ? postgresProject : pgliteProject,
+      ...splitTimed({ ...shared, test: { ...timeouts, name: "sqlite", include: ["test/**/*.test.ts"] } }, 1),
+      ...splitTimed(POSTGRES_URL ? postgresProject : pgliteProject, 2),
     ],
   },
 });
-
