@@ -18,6 +18,7 @@ import {
 } from "graphql";
 import { type CompiledQuery, compileQuery, isCompiledQuery } from "graphql-jit";
 import { log } from "../log.js";
+import { unparsedRefusal } from "./unparsed.js";
 
 type GatewayInterface = ApolloServerOptionsWithGateway<never>["gateway"];
 type GatewayExecutor = NonNullable<Awaited<ReturnType<GatewayInterface["load"]>>["executor"]>;
@@ -32,7 +33,8 @@ type GatewayExecutor = NonNullable<Awaited<ReturnType<GatewayInterface["load"]>>
  * shapes to find the field and the code. So a query whose compiled run reports any error is run
  * again by graphql-js, and its answer is what the client gets: a query writes nothing, so running
  * it twice changes nothing but time, and only on the error path. Mutations always run on
- * graphql-js, once.
+ * graphql-js, once, and a mutation document one of whose fields would refuse a malformed value
+ * is refused whole before any of them runs (unparsedRefusal).
  *
  * A document is compiled on its second execution: most one-off documents (an integrator
  * exploring, introspection) never pay for compilation, and those a client repeats soon do.
@@ -58,6 +60,8 @@ export function jitExecutor(schema: GraphQLSchema): GatewayExecutor {
   };
 
   return async ({ document, operation, operationName, request, context }) => {
+    const refusal = unparsedRefusal(schema, document, operation, request.variables ?? {});
+    if (refusal) return { data: null, errors: [refusal] };
     const graphqlJs = () =>
       execute({ schema, document, contextValue: context, variableValues: request.variables, operationName: request.operationName }) as ExecutionResult | Promise<ExecutionResult>;
     const query = operation.operation === "query" ? compiledFor(document, operationName) : undefined;

@@ -1,12 +1,24 @@
 import {
   defaultFieldResolver,
+  type DocumentNode,
+  type FieldNode,
+  type GraphQLError,
   type GraphQLField,
   type GraphQLInputType,
   type GraphQLSchema,
+  getArgumentValues,
+  getDirectiveValues,
   getNamedType,
+  getVariableValues,
+  GraphQLIncludeDirective,
+  GraphQLSkipDirective,
   isInputObjectType,
   isObjectType,
   isScalarType,
+  Kind,
+  locatedError,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
 } from "graphql";
 
 /**
@@ -56,12 +68,71 @@ export function strictInputs(schema: GraphQLSchema, deferring: ReadonlySet<strin
   return schema;
 }
 
+/** The arguments each wrapped field refuses unparsed values in. */
+const CHECKED = new WeakMap<GraphQLField<unknown, unknown>, readonly string[]>();
+
 function wrap(field: GraphQLField<unknown, unknown>, checked: readonly string[]): void {
+  CHECKED.set(field, checked);
   const resolve = field.resolve ?? defaultFieldResolver;
   field.resolve = (source, args: Record<string, unknown>, context, info) => {
     for (const name of checked) refuseUnparsed(args[name], name);
     return resolve(source, args, context, info);
   };
+}
+
+/**
+ * The refusal a mutation document gets before any of its fields runs, when one of its fields
+ * would refuse an unparsed value: graphql-js runs a mutation's fields one after the other, so the
+ * second field's refusal would otherwise come after the first had written. With standard scalars
+ * the value would have failed the whole document before execution; so it does here, with the
+ * error the field would give (its path, code and argument). Null when every field may run, or
+ * when the variables do not fit the document (execution refuses those before any field runs).
+ * A document of one field needs nothing: its wrapper refuses before its resolver.
+ */
+export function unparsedRefusal(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>): GraphQLError | null {
+  const mutation = schema.getMutationType();
+  if (operation.operation !== "mutation" || !mutation) return null;
+  // @skip and @include take Booleans, the same before coercion: a batch of one field (500
+  // events) is not coerced an extra time to learn that.
+  const fields = rootFields(document, operation.selectionSet, variables);
+  if (fields.length < 2) return null;
+  const { coerced } = getVariableValues(schema, operation.variableDefinitions ?? [], variables);
+  if (!coerced) return null;
+  for (const node of fields) {
+    const field = mutation.getFields()[node.name.value];
+    const checked = field && CHECKED.get(field);
+    if (!checked) continue;
+    let args: Record<string, unknown>;
+    try {
+      args = getArgumentValues(field, node, coerced);
+    } catch {
+      return null; // an argument execution refuses as graphql-js does, at its own field
+    }
+    try {
+      for (const name of checked) refuseUnparsed(args[name], name);
+    } catch (error) {
+      return locatedError(error, node, [node.alias?.value ?? node.name.value]);
+    }
+  }
+  return null;
+}
+
+/** The fields a selection set runs, through fragments, without those @skip or @include leave out. */
+function rootFields(document: DocumentNode, selectionSet: SelectionSetNode, variables: Record<string, unknown>): FieldNode[] {
+  const seen = new Set<string>();
+  const fragments = new Map(document.definitions.flatMap((definition) => (definition.kind === Kind.FRAGMENT_DEFINITION ? [[definition.name.value, definition] as const] : [])));
+  const collect = (set: SelectionSetNode): FieldNode[] =>
+    set.selections.flatMap((selection) => {
+      if (getDirectiveValues(GraphQLSkipDirective, selection, variables)?.if === true) return [];
+      if (getDirectiveValues(GraphQLIncludeDirective, selection, variables)?.if === false) return [];
+      if (selection.kind === Kind.FIELD) return [selection];
+      if (selection.kind === Kind.INLINE_FRAGMENT) return collect(selection.selectionSet);
+      const fragment = fragments.get(selection.name.value);
+      if (!fragment || seen.has(fragment.name.value)) return [];
+      seen.add(fragment.name.value);
+      return collect(fragment.selectionSet);
+    });
+  return collect(selectionSet);
 }
 
 function refuseUnparsed(value: unknown, path: string): void {

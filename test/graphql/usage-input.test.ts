@@ -88,6 +88,33 @@ describe("a batch item with a malformed value fails alone", () => {
     expect(await refusal(`query($at: DateTime) { priceTable(asOf: $at) { id } }`, { at: "tomorrow" })).toBe("BAD_USER_INPUT asOf");
     expect(await chargesOf([input.eventId])).toBe(0);
   });
+
+  it("refuses a document of several mutations whole when a later one holds a malformed value: the earlier ones write nothing", async () => {
+    const TWO = `mutation($first: UsageInput!, $second: UsageInput!) {
+      first: recordUsage(input: $first) { charge { id } }
+      second: recordUsage(input: $second) { charge { id } }
+    }`;
+    const first = usageInput(accountId);
+    const second = usageInput(accountId, { quantity: "twelve" });
+    const { body } = await server.graphql(TWO, { first, second });
+    expect(body.data ?? null).toBeNull();
+    expect(body.errors!.map((error: { path: string[]; extensions: { code: string; field: string } }) => [error.path, error.extensions.code, error.extensions.field])).toEqual([
+      [["second"], "BAD_USER_INPUT", "input.quantity"],
+    ]);
+    // Inline, through a fragment, and in a field that is not recordUsage alike.
+    const inline = usageInput(accountId);
+    const inlineAnswer = await server.graphql(`mutation($first: UsageInput!) {
+      first: recordUsage(input: $first) { charge { id } }
+      ...Late
+    }
+    fragment Late on Mutation { importCreditLot(input: { accountId: "${accountId}", amount: "-x", purchasedAt: "2024-05-01T00:00:00Z", externalRef: "never" }) { id } }`, { first: inline });
+    expect(inlineAnswer.body.errors!.map((error: { extensions: { code: string; field: string } }) => `${error.extensions.code} ${error.extensions.field}`)).toEqual(["BAD_USER_INPUT input.amount"]);
+    expect(await chargesOf([first.eventId, inline.eventId])).toBe(0);
+    expect(await scalar(server.sql, `select count(*) from credit_lots where external_ref = 'never'`)).toBe(0);
+    // Well-formed, both run, one after the other.
+    const both = await ok(server, TWO, { first: usageInput(accountId), second: usageInput(accountId) });
+    expect([both.first.charge.id, both.second.charge.id].every(Boolean)).toBe(true);
+  });
 });
 
 describe("timestamps as clients write them", () => {
