@@ -20,6 +20,19 @@ export function benchServerPlace(url = BENCH_ADMIN_URL): string {
   return socket?.startsWith("/") ? `the Unix socket in ${socket}` : parsed.host;
 }
 
+/** Whether the bench's server takes a connection (within three seconds). */
+export async function benchServerAnswers(): Promise<boolean> {
+  const admin = new pg.Client({ connectionString: BENCH_ADMIN_URL, connectionTimeoutMillis: 3_000 });
+  try {
+    await admin.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+}
+
 export interface BenchDatabase {
   readonly name: string;
   readonly url: string;

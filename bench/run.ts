@@ -3,13 +3,15 @@
  * every figure next to a baseline measured in the same run (the machine is shared and noisy, so
  * the ratios matter more than the absolute numbers).
  *
- *   npm run bench                 full run (about 3 minutes, a 1,000,000-charge database)
+ *   npm run bench                 full run (about 6 minutes, a 1,000,000-charge database), both engines
+ *                                 when the PostgreSQL server below answers, SQLite alone otherwise
  *   npm run bench -- --quick      short run (well under a minute, a 100,000-charge database)
  *   npm run bench -- --profile    also write a CPU profile of each server and summarise it
  *   npm run bench -- --only B1,B3 run some of B1 (with B5), B2, B3, B4, B6 (tiered against LEGACY rating)
  *   npm run bench -- --tsx        run the server from its TypeScript sources through tsx
  *   npm run bench -- --synchronous NORMAL   run the server with FLEXGATE_SYNCHRONOUS=NORMAL
- *   npm run bench -- --store postgres      also B1-B3 on PostgreSQL, and 1 vs 2 replicas on it
+ *   npm run bench -- --store sqlite        SQLite's figures only
+ *   npm run bench -- --store postgres      also B1-B3 on PostgreSQL, and 1 vs 2 replicas on it, or fail
  *   npm run bench -- --store postgres --pool 20   FLEXGATE_DATABASE_POOL of each PostgreSQL server
  *
  * On PostgreSQL the run creates a database flexgate_bench_<pid> on the server named by
@@ -35,7 +37,7 @@ import { type Db, openDatabase } from "../server/store/sqlite/database.js";
 import { PgStore } from "../server/store/pg/store.js";
 import type { Store } from "../server/store/port.js";
 import { bareGraphql, cpuSeconds, loadPortalData, loadPortalDataFromPostgres, type PortalAccount, PORTAL_QUERY, portalInProcess, type PortalInProcess, ratingInProcess, rawInsertRate, rawPostgresInsertRate, startBareServer } from "./baselines.js";
-import { assertServerFits, benchServerPlace, createBenchDatabase, fillFromSqlite } from "./postgres.js";
+import { assertServerFits, benchServerAnswers, benchServerPlace, createBenchDatabase, fillFromSqlite } from "./postgres.js";
 import { generateDatabase, type GenerateSummary } from "./generate.js";
 import { printProfile, summariseProfile } from "./profile-summary.js";
 import { tieredAgainstLegacy, type TieredComparison } from "./tiered.js";
@@ -49,13 +51,17 @@ const { values: args } = parseArgs({
     keep: { type: "boolean", default: false },
     tsx: { type: "boolean", default: false },
     synchronous: { type: "string", default: "FULL" },
-    store: { type: "string", default: "sqlite" },
+    store: { type: "string", default: "auto" },
     pool: { type: "string", default: "10" },
   },
 });
-if (args.store !== "sqlite" && args.store !== "postgres") throw new Error(`--store must be sqlite or postgres, got "${args.store}"`);
-/** Besides SQLite's figures, the same on PostgreSQL and 1 vs 2 replicas on it. */
-const POSTGRES = args.store === "postgres";
+if (!["auto", "sqlite", "postgres"].includes(args.store)) throw new Error(`--store must be auto, sqlite or postgres, got "${args.store}"`);
+/**
+ * Besides SQLite's figures, the same on PostgreSQL and 1 vs 2 replicas on it: always with
+ * `--store postgres`, by default when the server answers, never with `--store sqlite`.
+ */
+const POSTGRES = args.store === "postgres" || (args.store === "auto" && (await benchServerAnswers()));
+if (args.store === "auto" && !POSTGRES) console.log(`no PostgreSQL server answers at ${benchServerPlace()} (FLEXGATE_BENCH_DATABASE_URL): SQLite figures only`);
 const PG_POOL = Number(args.pool);
 if (!Number.isInteger(PG_POOL) || PG_POOL < 1) throw new Error(`--pool must be a whole number of connections, got "${args.pool}"`);
 
@@ -603,7 +609,7 @@ async function main(): Promise<void> {
   console.log(`\n${QUICK ? "quick" : "full"} run, ${fmt(seconds)} s in all`);
   writeFileSync(
     join(RESULTS, "latest.json"),
-    `${JSON.stringify({ at: new Date().toISOString(), mode: QUICK ? "quick" : "full", store: args.store, seconds, settings: SETTINGS, connections: CONNECTIONS, batchConnections: BATCH_CONNECTIONS, batchSize: BATCH_SIZE, machine: info, report, table }, null, 2)}\n`,
+    `${JSON.stringify({ at: new Date().toISOString(), mode: QUICK ? "quick" : "full", stores: POSTGRES ? ["sqlite", "postgres"] : ["sqlite"], seconds, settings: SETTINGS, connections: CONNECTIONS, batchConnections: BATCH_CONNECTIONS, batchSize: BATCH_SIZE, machine: info, report, table }, null, 2)}\n`,
   );
 }
 
