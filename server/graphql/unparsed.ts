@@ -92,13 +92,11 @@ function wrap(field: GraphQLField<unknown, unknown>, checked: readonly string[])
 export function unparsedRefusal(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>): GraphQLError | null {
   const mutation = schema.getMutationType();
   if (operation.operation !== "mutation" || !mutation) return null;
-  // @skip and @include take Booleans, the same before coercion: a batch of one field (500
-  // events) is not coerced an extra time to learn that.
-  const fields = rootFields(document, operation.selectionSet, variables);
-  if (fields.length < 2) return null;
+  // Counted as written first: a batch of one field (500 events) is not coerced a second time.
+  if (rootFields(document, operation.selectionSet, null).length < 2) return null;
   const { coerced } = getVariableValues(schema, operation.variableDefinitions ?? [], variables);
   if (!coerced) return null;
-  for (const node of fields) {
+  for (const node of rootFields(document, operation.selectionSet, coerced)) {
     const field = mutation.getFields()[node.name.value];
     const checked = field && CHECKED.get(field);
     if (!checked) continue;
@@ -117,14 +115,17 @@ export function unparsedRefusal(schema: GraphQLSchema, document: DocumentNode, o
   return null;
 }
 
-/** The fields a selection set runs, through fragments, without those @skip or @include leave out. */
-function rootFields(document: DocumentNode, selectionSet: SelectionSetNode, variables: Record<string, unknown>): FieldNode[] {
+/**
+ * The fields a selection set runs, through fragments, without those @skip or @include leave out
+ * with these variables; with null, every field written.
+ */
+function rootFields(document: DocumentNode, selectionSet: SelectionSetNode, variables: Record<string, unknown> | null): FieldNode[] {
   const seen = new Set<string>();
   const fragments = new Map(document.definitions.flatMap((definition) => (definition.kind === Kind.FRAGMENT_DEFINITION ? [[definition.name.value, definition] as const] : [])));
   const collect = (set: SelectionSetNode): FieldNode[] =>
     set.selections.flatMap((selection) => {
-      if (getDirectiveValues(GraphQLSkipDirective, selection, variables)?.if === true) return [];
-      if (getDirectiveValues(GraphQLIncludeDirective, selection, variables)?.if === false) return [];
+      if (variables && getDirectiveValues(GraphQLSkipDirective, selection, variables)?.if === true) return [];
+      if (variables && getDirectiveValues(GraphQLIncludeDirective, selection, variables)?.if === false) return [];
       if (selection.kind === Kind.FIELD) return [selection];
       if (selection.kind === Kind.INLINE_FRAGMENT) return collect(selection.selectionSet);
       const fragment = fragments.get(selection.name.value);

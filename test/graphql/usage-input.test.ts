@@ -111,6 +111,18 @@ describe("a batch item with a malformed value fails alone", () => {
     expect(inlineAnswer.body.errors!.map((error: { extensions: { code: string; field: string } }) => `${error.extensions.code} ${error.extensions.field}`)).toEqual(["BAD_USER_INPUT input.amount"]);
     expect(await chargesOf([first.eventId, inline.eventId])).toBe(0);
     expect(await scalar(server.sql, `select count(*) from credit_lots where external_ref = 'never'`)).toBe(0);
+    // A field that @skip leaves out (by a variable's default) refuses nothing: the others run.
+    const kept = usageInput(accountId);
+    const skipped = await ok(
+      server,
+      `mutation($first: UsageInput!, $second: UsageInput!, $late: Boolean = true) {
+        first: recordUsage(input: $first) { charge { id } }
+        second: recordUsage(input: $second) @skip(if: $late) { charge { id } }
+      }`,
+      { first: kept, second: usageInput(accountId, { quantity: "twelve" }) },
+    );
+    expect(skipped.second).toBeUndefined();
+    expect(await chargesOf([kept.eventId])).toBe(1);
     // Well-formed, both run, one after the other.
     const both = await ok(server, TWO, { first: usageInput(accountId), second: usageInput(accountId) });
     expect([both.first.charge.id, both.second.charge.id].every(Boolean)).toBe(true);
