@@ -111,6 +111,15 @@ export function itemsOf(typeName: string, field: GraphQLField<unknown, unknown>,
   return size(args);
 }
 
+/**
+ * Whether the cost of `Type.field` can depend on the values of its arguments (a page size, a
+ * window, a batch's length). Every other field costs the same whatever its arguments say.
+ */
+export function costReadsArguments(typeName: string, field: GraphQLField<unknown, unknown>): boolean {
+  const key = `${typeName}.${field.name}`;
+  return key in LIST_SIZES || key in READ_WEIGHTS || getNamedType(field.type).name.endsWith("Connection");
+}
+
 /** graphql-query-complexity's estimator for this schema. */
 export function estimateCost({ type, field, args, childComplexity }: ComplexityEstimatorArgs): number {
   // Introspection is answered from the schema, whose size is fixed; the selection limit bounds it.

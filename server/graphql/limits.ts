@@ -1,9 +1,9 @@
 import type { ApolloServerPlugin } from "@apollo/server";
 import { maxAliasesRule } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
-import { type DocumentNode, GraphQLError, type ValidationContext, type ValidationRule } from "graphql";
+import { BREAK, type ASTNode, type DocumentNode, GraphQLError, type GraphQLSchema, TypeInfo, type ValidationContext, type ValidationRule, visit, visitWithTypeInfo } from "graphql";
 import { getComplexity } from "graphql-query-complexity";
-import { estimateCost } from "./cost.js";
+import { costReadsArguments, estimateCost } from "./cost.js";
 
 /**
  * Abuse limits, all checked before anything runs. Each check takes time linear in the document:
@@ -47,21 +47,66 @@ export const queryShapeRules: ValidationRule[] = [
 ];
 
 /**
+ * Costs of operations whose variables cannot change them, by document and operation name: the
+ * same document costs the same every time (Apollo keeps one parsed document per query text), and
+ * computing it was a twentieth of serving a portal page and of a recordUsage request. An
+ * operation whose variables reach what the cost model reads is costed on every request.
+ */
+const fixedCosts = new WeakMap<DocumentNode, Map<string, number>>();
+
+const ignoringVariables = new WeakMap<DocumentNode, boolean>();
+
+/**
+ * Whether a document costs the same whatever its variables: none of them reaches an argument the
+ * cost model reads (costReadsArguments) nor a directive (@skip and @include leave fields out).
+ * `recordUsage(input: $input)` does; `accounts(first: $n)` and `recordUsageBatch(inputs: $inputs)`
+ * do not.
+ */
+export function costIgnoresVariables(schema: GraphQLSchema, document: DocumentNode): boolean {
+  let known = ignoringVariables.get(document);
+  if (known === undefined) {
+    const typeInfo = new TypeInfo(schema);
+    known = true;
+    visit(
+      document,
+      visitWithTypeInfo(typeInfo, {
+        Directive(node) {
+          if (holdsVariable(node)) known = false;
+        },
+        Field(node) {
+          const parent = typeInfo.getParentType();
+          const field = typeInfo.getFieldDef();
+          const readsArguments = !parent || !field || costReadsArguments(parent.name, field);
+          if (readsArguments && node.arguments?.some((argument) => holdsVariable(argument))) known = false;
+        },
+      }),
+    );
+    ignoringVariables.set(document, known);
+  }
+  return known;
+}
+
+function holdsVariable(node: ASTNode): boolean {
+  let found = false;
+  visit(node, {
+    Variable() {
+      found = true;
+      return BREAK;
+    },
+  });
+  return found;
+}
+
+/**
  * The cost limit, checked once the operation is known and before it runs. A request whose
  * variables do not fit the document is left to execution, which refuses it before any resolver.
  */
-/**
- * Costs of operations without variables, by document and operation name: the same document costs
- * the same every time (Apollo keeps one parsed document per query text), and computing it was a
- * twentieth of serving a portal page. An operation with variables is costed on every request.
- */
-const fixedCosts = new WeakMap<DocumentNode, Map<string, number>>();
 
 export const queryCostPlugin: ApolloServerPlugin = {
   async requestDidStart() {
     return {
       async didResolveOperation({ request, document, schema, operation }) {
-        const fixed = operation !== undefined && !operation.variableDefinitions?.length;
+        const fixed = operation !== undefined && (!operation.variableDefinitions?.length || costIgnoresVariables(schema, document));
         const known = fixed ? fixedCosts.get(document)?.get(request.operationName ?? "") : undefined;
         if (known !== undefined) {
           if (known > LIMITS.maxCost) throw costTooHigh(known);

@@ -3,8 +3,10 @@
  * counter: the only SQL a refused request may cause is the API-key lookup, and a mutation in a
  * refused document writes nothing.
  */
+import { parse } from "graphql";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { LIMITS } from "../../server/graphql/limits.js";
+import { costIgnoresVariables, LIMITS } from "../../server/graphql/limits.js";
+import { graphqlSchema } from "../../server/graphql/schema.js";
 import { BODY_LIMIT_BYTES } from "../../server/http/body-limit.js";
 import { startTestServer, type TestServer } from "../fixtures/server.js";
 import { bearer, createWorld, errorCodes, ok, request, timed, trivialRequestMs, type World } from "./support.js";
@@ -70,6 +72,41 @@ describe("query limits", () => {
     expect(status).toBe(400);
     expect(body.data).toBeUndefined();
     expect(work()).toEqual([]);
+  });
+
+  it("costs the same document again for each request whose variables reach a page size or a @skip", async () => {
+    const pages = `query($n: Int) { accounts(first: $n) { edges { node { charges(first: $n) { edges { node { allocations { amount } } } } } } } }`;
+    const skipping = `query($skip: Boolean!) { accounts(first: 5) { edges { node { charges(first: 100) @skip(if: $skip) { edges { node { allocations { amount } } } } } } } }`;
+    for (const [query, cheap, costly] of [
+      [pages, { n: 1 }, { n: 100 }],
+      [skipping, { skip: true }, { skip: false }],
+    ] as const) {
+      expect((await server.graphql(query, cheap)).body.errors).toBeUndefined();
+      expect(errorCodes((await server.graphql(query, costly)).body)).toEqual(["QUERY_TOO_COMPLEX"]);
+      expect((await server.graphql(query, cheap)).body.errors).toBeUndefined();
+    }
+  });
+
+  it("refuses a costly document each time when its variables reach nothing the cost model reads", async () => {
+    const forecasts = `query($id: ID!) { ${aliases(4, "account(id: $id) { forecast { __typename } }")} }`;
+    for (const id of world.own.accountIds) {
+      const { status, body } = await server.graphql(forecasts, { id });
+      expect(status).toBe(400);
+      expect(errorCodes(body)).toEqual(["QUERY_TOO_COMPLEX"]);
+    }
+    expect(work()).toEqual([]);
+  });
+
+  it.each([
+    ["an input no cost reads", `mutation($input: UsageInput!) { recordUsage(input: $input) { charge { id } } }`, true],
+    ["an account id", `query($id: ID!) { account(id: $id) { balance { available } creditLots { id } } }`, true],
+    ["a page size", `query($n: Int) { accounts(first: $n) { totalCount } }`, false],
+    ["a batch, whose length is its cost", `mutation($inputs: [UsageInput!]!) { recordUsageBatch(inputs: $inputs) { eventId } }`, false],
+    ["a nested page size", `query($id: ID!, $n: Int) { account(id: $id) { charges(first: $n) { totalCount } } }`, false],
+    ["a @skip", `query($s: Boolean!) { priceTable @skip(if: $s) { id } }`, false],
+    ["a fragment's page size", `query($n: Int) { ...Page } fragment Page on Query { accounts(first: $n) { totalCount } }`, false],
+  ])("knows whether variables can change a document's cost: %s", (_label, query, ignores) => {
+    expect(costIgnoresVariables(graphqlSchema(), parse(query))).toBe(ignores);
   });
 
   it("refuses a document of more than 10,000 tokens while parsing, and its mutation writes nothing", async () => {
