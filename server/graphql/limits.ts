@@ -63,27 +63,27 @@ const ignoringVariables = new WeakMap<DocumentNode, boolean>();
  * do not.
  */
 export function costIgnoresVariables(schema: GraphQLSchema, document: DocumentNode): boolean {
-  let known = ignoringVariables.get(document);
-  if (known === undefined) {
+  let ignores = ignoringVariables.get(document);
+  if (ignores === undefined) {
     const typeInfo = new TypeInfo(schema);
-    known = true;
+    ignores = true;
     visit(
       document,
       visitWithTypeInfo(typeInfo, {
         Directive(node) {
-          if (holdsVariable(node)) known = false;
+          if (holdsVariable(node)) ignores = false;
         },
         Field(node) {
           const parent = typeInfo.getParentType();
           const field = typeInfo.getFieldDef();
           const readsArguments = !parent || !field || costReadsArguments(parent.name, field);
-          if (readsArguments && node.arguments?.some((argument) => holdsVariable(argument))) known = false;
+          if (readsArguments && node.arguments?.some((argument) => holdsVariable(argument))) ignores = false;
         },
       }),
     );
-    ignoringVariables.set(document, known);
+    ignoringVariables.set(document, ignores);
   }
-  return known;
+  return ignores;
 }
 
 function holdsVariable(node: ASTNode): boolean {
@@ -101,7 +101,6 @@ function holdsVariable(node: ASTNode): boolean {
  * The cost limit, checked once the operation is known and before it runs. A request whose
  * variables do not fit the document is left to execution, which refuses it before any resolver.
  */
-
 export const queryCostPlugin: ApolloServerPlugin = {
   async requestDidStart() {
     return {
