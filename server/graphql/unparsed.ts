@@ -87,13 +87,14 @@ function wrap(field: GraphQLField<unknown, unknown>, checked: readonly string[])
  * the value would have failed the whole document before execution; so it does here, with the
  * error the field would give (its path, code and argument). Null when every field may run, or
  * when the variables do not fit the document (execution refuses those before any field runs).
- * A document of one field needs nothing: its wrapper refuses before its resolver.
+ * A field alone needs nothing: its wrapper refuses before its resolver.
  */
 export function unparsedRefusal(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>): GraphQLError | null {
   const mutation = schema.getMutationType();
   if (operation.operation !== "mutation" || !mutation) return null;
-  // Counted as written first: a batch of one field (500 events) is not coerced a second time.
-  if (rootFields(document, operation.selectionSet, null).length < 2) return null;
+  // One field alone, as a batch is, needs nothing: its 500 events are not coerced a second time.
+  const { selections } = operation.selectionSet;
+  if (selections.length === 1 && selections[0]!.kind === Kind.FIELD) return null;
   const { coerced } = getVariableValues(schema, operation.variableDefinitions ?? [], variables);
   if (!coerced) return null;
   for (const node of rootFields(document, operation.selectionSet, coerced)) {
@@ -115,17 +116,14 @@ export function unparsedRefusal(schema: GraphQLSchema, document: DocumentNode, o
   return null;
 }
 
-/**
- * The fields a selection set runs, through fragments, without those @skip or @include leave out
- * with these variables; with null, every field written.
- */
-function rootFields(document: DocumentNode, selectionSet: SelectionSetNode, variables: Record<string, unknown> | null): FieldNode[] {
+/** The fields a selection set runs, through fragments, without those @skip or @include leave out. */
+function rootFields(document: DocumentNode, selectionSet: SelectionSetNode, variables: Record<string, unknown>): FieldNode[] {
   const seen = new Set<string>();
   const fragments = new Map(document.definitions.flatMap((definition) => (definition.kind === Kind.FRAGMENT_DEFINITION ? [[definition.name.value, definition] as const] : [])));
   const collect = (set: SelectionSetNode): FieldNode[] =>
     set.selections.flatMap((selection) => {
-      if (variables && getDirectiveValues(GraphQLSkipDirective, selection, variables)?.if === true) return [];
-      if (variables && getDirectiveValues(GraphQLIncludeDirective, selection, variables)?.if === false) return [];
+      if (getDirectiveValues(GraphQLSkipDirective, selection, variables)?.if === true) return [];
+      if (getDirectiveValues(GraphQLIncludeDirective, selection, variables)?.if === false) return [];
       if (selection.kind === Kind.FIELD) return [selection];
       if (selection.kind === Kind.INLINE_FRAGMENT) return collect(selection.selectionSet);
       const fragment = fragments.get(selection.name.value);
