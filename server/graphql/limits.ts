@@ -1,9 +1,9 @@
 import type { ApolloServerPlugin } from "@apollo/server";
 import { maxAliasesRule } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
-import { BREAK, type ASTNode, type DocumentNode, GraphQLError, type GraphQLSchema, TypeInfo, type ValidationContext, type ValidationRule, visit, visitWithTypeInfo } from "graphql";
+import { BREAK, type ASTNode, type DocumentNode, GraphQLError, type GraphQLSchema, Kind, TypeInfo, type ValidationContext, type ValidationRule, visit, visitWithTypeInfo } from "graphql";
 import { getComplexity } from "graphql-query-complexity";
-import { costReadsArguments, estimateCost } from "./cost.js";
+import { costReadsArguments, estimateCost, LENGTH_ONLY_ARGUMENTS } from "./cost.js";
 
 /**
  * Abuse limits, all checked before anything runs. Each check takes time linear in the document:
@@ -47,14 +47,52 @@ export const queryShapeRules: ValidationRule[] = [
 ];
 
 /**
- * Costs of operations whose variables cannot change them, by document and operation name: the
- * same document costs the same every time (Apollo keeps one parsed document per query text), and
- * computing it was a twentieth of serving a portal page and of a recordUsage request. An
- * operation whose variables reach what the cost model reads is costed on every request.
+ * Costs of operations by document, and by operation name and the lengths of the lists that decide
+ * them (see costKey): the same document costs the same every time (Apollo keeps one parsed
+ * document per query text), and computing it, which coerces every variable, was a twentieth of
+ * serving a portal page and of a recordUsage request, and coercing a batch's events a second time
+ * a twentieth of recording it. An operation whose variables reach what the cost model reads
+ * otherwise is costed on every request.
  */
-const fixedCosts = new WeakMap<DocumentNode, Map<string, number>>();
+const knownCosts = new WeakMap<DocumentNode, Map<string, number>>();
 
-const ignoringVariables = new WeakMap<DocumentNode, boolean>();
+/**
+ * What of a document's variables its cost depends on: nothing, the lengths of some list variables
+ * (each passed whole as an argument of LENGTH_ONLY_ARGUMENTS), or their values.
+ */
+type CostVariables = { readonly values: true } | { readonly values: false; readonly lengths: readonly string[] };
+
+const costVariablesOf = new WeakMap<DocumentNode, CostVariables>();
+
+function costVariables(schema: GraphQLSchema, document: DocumentNode): CostVariables {
+  let known = costVariablesOf.get(document);
+  if (known === undefined) {
+    const typeInfo = new TypeInfo(schema);
+    let values = false;
+    const lengths: string[] = [];
+    visit(
+      document,
+      visitWithTypeInfo(typeInfo, {
+        Directive(node) {
+          if (holdsVariable(node)) values = true;
+        },
+        Field(node) {
+          const parent = typeInfo.getParentType();
+          const field = typeInfo.getFieldDef();
+          if (parent && field && !costReadsArguments(parent.name, field)) return;
+          const lengthOnly = parent && field ? LENGTH_ONLY_ARGUMENTS[`${parent.name}.${field.name}`] : undefined;
+          for (const argument of node.arguments ?? []) {
+            if (argument.name.value === lengthOnly && argument.value.kind === Kind.VARIABLE) lengths.push(argument.value.name.value);
+            else if (holdsVariable(argument)) values = true;
+          }
+        },
+      }),
+    );
+    known = values ? { values } : { values, lengths };
+    costVariablesOf.set(document, known);
+  }
+  return known;
+}
 
 /**
  * Whether a document costs the same whatever its variables: none of them reaches an argument the
@@ -63,27 +101,26 @@ const ignoringVariables = new WeakMap<DocumentNode, boolean>();
  * do not.
  */
 export function costIgnoresVariables(schema: GraphQLSchema, document: DocumentNode): boolean {
-  let ignores = ignoringVariables.get(document);
-  if (ignores === undefined) {
-    const typeInfo = new TypeInfo(schema);
-    ignores = true;
-    visit(
-      document,
-      visitWithTypeInfo(typeInfo, {
-        Directive(node) {
-          if (holdsVariable(node)) ignores = false;
-        },
-        Field(node) {
-          const parent = typeInfo.getParentType();
-          const field = typeInfo.getFieldDef();
-          const readsArguments = !parent || !field || costReadsArguments(parent.name, field);
-          if (readsArguments && node.arguments?.some((argument) => holdsVariable(argument))) ignores = false;
-        },
-      }),
-    );
-    ignoringVariables.set(document, ignores);
+  const variables = costVariables(schema, document);
+  return !variables.values && variables.lengths.length === 0;
+}
+
+/**
+ * What this request's cost is known by, for a document that costs the same for every request with
+ * the same key: its operation name, and the length of each list its cost counts. Null when the
+ * cost must be computed from the variables' values, or a counted list variable is not a list
+ * (GraphQL coerces a lone item to a list of one; computing the cost handles that).
+ */
+export function costKey(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown>): string | null {
+  const costs = costVariables(schema, document);
+  if (costs.values) return null;
+  let key = operationName ?? "";
+  for (const name of costs.lengths) {
+    const list = variables[name];
+    if (!Array.isArray(list)) return null;
+    key += `|${list.length}`;
   }
-  return ignores;
+  return key;
 }
 
 function holdsVariable(node: ASTNode): boolean {
@@ -105,8 +142,9 @@ export const queryCostPlugin: ApolloServerPlugin = {
   async requestDidStart() {
     return {
       async didResolveOperation({ request, document, schema, operation }) {
-        const fixed = operation !== undefined && (!operation.variableDefinitions?.length || costIgnoresVariables(schema, document));
-        const known = fixed ? fixedCosts.get(document)?.get(request.operationName ?? "") : undefined;
+        const variables = request.variables ?? {};
+        const key = operation === undefined ? null : costKey(schema, document, request.operationName, variables);
+        const known = key === null ? undefined : knownCosts.get(document)?.get(key);
         if (known !== undefined) {
           if (known > LIMITS.maxCost) throw costTooHigh(known);
           return;
@@ -116,7 +154,7 @@ export const queryCostPlugin: ApolloServerPlugin = {
           cost = getComplexity({
             schema,
             query: document,
-            variables: request.variables ?? {},
+            variables,
             operationName: request.operationName ?? undefined,
             estimators: [estimateCost],
             maxQueryNodes: LIMITS.maxSelections,
@@ -126,9 +164,9 @@ export const queryCostPlugin: ApolloServerPlugin = {
           if (/maximum allowed number of nodes/.test(error.message)) throw tooComplex(`the query selects more than ${LIMITS.maxSelections} fields`);
           return;
         }
-        if (fixed) {
-          const costs = fixedCosts.get(document) ?? new Map<string, number>();
-          fixedCosts.set(document, costs.set(request.operationName ?? "", cost));
+        if (key !== null) {
+          const costs = knownCosts.get(document) ?? new Map<string, number>();
+          knownCosts.set(document, costs.set(key, cost));
         }
         if (cost > LIMITS.maxCost) throw costTooHigh(cost);
       },

@@ -9,7 +9,7 @@ import { costIgnoresVariables, LIMITS } from "../../server/graphql/limits.js";
 import { graphqlSchema } from "../../server/graphql/schema.js";
 import { BODY_LIMIT_BYTES } from "../../server/http/body-limit.js";
 import { startTestServer, type TestServer } from "../fixtures/server.js";
-import { bearer, createWorld, errorCodes, ok, request, timed, trivialRequestMs, type World } from "./support.js";
+import { bearer, createWorld, errorCodes, ok, request, timed, trivialRequestMs, usageInput, type World } from "./support.js";
 
 let server: TestServer;
 let world: World;
@@ -84,6 +84,26 @@ describe("query limits", () => {
       expect((await server.graphql(query, cheap)).body.errors).toBeUndefined();
       expect(errorCodes((await server.graphql(query, costly)).body)).toEqual(["QUERY_TOO_COMPLEX"]);
       expect((await server.graphql(query, cheap)).body.errors).toBeUndefined();
+    }
+  });
+
+  it("costs a batch document once for each length of its list: the same length, whatever its events, costs the same", async () => {
+    // Each event may answer with a receipt of up to ALLOCATIONS_PER_CHARGE lines: 469 fit the budget, 470 do not.
+    const batch = `mutation($inputs: [UsageInput!]!) { recordUsageBatch(inputs: $inputs) { charge { allocations { amount } } } }`;
+    const events = (count: number) => Array.from({ length: count }, () => usageInput(world.own.accountIds[0]!));
+    for (const count of [469, 470]) {
+      const first = events(count);
+      // The second list holds a malformed event: the cost known for its length is refused first, or execution refuses it.
+      const second = [...events(count - 1), usageInput(world.own.accountIds[0]!, { quantity: "twelve" })];
+      for (const inputs of [first, second]) {
+        statements.length = 0;
+        const { body } = await server.graphql(batch, { inputs });
+        if (count === 470) {
+          expect(errorCodes(body)).toEqual(["QUERY_TOO_COMPLEX"]);
+          expect(work()).toEqual([]);
+        } else if (inputs === first) expect(body.errors).toBeUndefined();
+        else expect((body.data as { recordUsageBatch: { charge: unknown }[] }).recordUsageBatch.at(-1)!.charge).toBeNull();
+      }
     }
   });
 
