@@ -9,7 +9,7 @@ describe("loadConfig", () => {
     const config = loadConfig({});
     expect(config).toMatchObject({ port: 4000, host: "127.0.0.1", dbPath: "./data/flexgate.sqlite", synchronous: "FULL", bootstrapOperatorKey: null, demoData: true, consoleIdleMinutes: 30, databaseUrl: null });
     expect(config.rules).toEqual(DEFAULT_RULES);
-    expect(config.readThreads).toBe(Math.min(2, availableParallelism()));
+    expect(config.readThreads).toBe(Math.min(2, Math.max(1, availableParallelism() - 1)));
     expect(config.ratingThread).toBe(availableParallelism() > 2);
     expect(Object.isFrozen(config)).toBe(true);
   });

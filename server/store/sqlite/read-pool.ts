@@ -23,8 +23,11 @@ import { workerEntry } from "./worker-entry.js";
  */
 export const HEAVY_READS = ["ledgerAsOf", "chargedSince", "dailyUsage", "usageGroupsSince", "exportPage", "recomputeLedger"] as const satisfies readonly (keyof StoreReads)[];
 
-/** Two threads, or one on a single core: more would only take turns with the main loop. */
-export const defaultReadThreads = () => Math.min(2, availableParallelism());
+/**
+ * A thread for each core the main loop leaves, at least one and at most two: more would only take
+ * turns with the main loop, and each holds a heap of its own (about 18 MB idle).
+ */
+export const defaultReadThreads = () => Math.min(2, Math.max(1, availableParallelism() - 1));
 
 export class ReadPool {
   private readonly pool: Piscina<SessionTask, void>;
