@@ -2,29 +2,22 @@ import { type BalanceAlert, balanceAlerts, boughtInLastYear } from "../core/aler
 import { authorizeTieredUsage, authorizeUsage, type TieredAuthorization, type UsageAuthorization } from "../core/authorization.js";
 import { type Balance, balanceAt } from "../core/balance.js";
 import { badInput } from "../core/errors.js";
-import { type BalanceForecast, BURN_WINDOW_DAYS, expiringWithin, forecastUnderPlan } from "../core/forecast.js";
+import { type BalanceForecast, expiringWithin } from "../core/forecast.js";
 import { capAt, EMPTY_FREE_MONTH, freeUsageRows } from "../core/free-allowance.js";
 import { monthOf } from "../core/month.js";
 import { balanceUnderPlan, type Plan, statusUnderPlan } from "../core/plan.js";
-import {
-  assertWindow,
-  balanceAsOf,
-  summarizeUsage,
-  USAGE_GROUPINGS,
-  type UsageExportRow,
-  type UsageGrouping,
-  type UsageSummaryRow,
-} from "../core/history.js";
+import { assertWindow, USAGE_GROUPINGS, type UsageExportRow, type UsageGrouping, type UsageSummaryRow } from "../core/history.js";
 import { MAXIMA } from "../core/maxima.js";
 import type { Instant } from "../core/model.js";
 import { priceInForce, type PriceVersion } from "../core/price.js";
-import { type AccountImpact, changePercent, impactDays, mostAffected, priceImpact, type PriceImpact, proposedBurnPerDay } from "../core/price-impact.js";
+import { type AccountImpact, impactDays, type PriceImpact } from "../core/price-impact.js";
 import { cleanApiCode, cleanReference } from "../core/text.js";
 import { assertNotFuture, DAY_MS } from "../core/time.js";
 import type { ExportCursor, ExportPage, StoreReads } from "../store/port.js";
 import { accountOrThrow, type ServiceContext } from "./context.js";
 import { fundsOf, planOf } from "./plan-reads.js";
 import { type PricePublication, PriceService } from "./prices.service.js";
+import { REPORTS } from "./reports.js";
 
 export type { AccountImpact, BalanceAlert, BalanceForecast, PriceImpact, UsageAuthorization, UsageExportRow, UsageGrouping, UsageSummaryRow };
 
@@ -60,10 +53,7 @@ export class InsightService {
   async balanceAsOf(accountId: number, asOf: Instant): Promise<Balance> {
     if (!Number.isSafeInteger(asOf) || asOf < 0) throw badInput("asOf", "asOf is not a valid instant");
     assertNotFuture(asOf, this.context.clock(), "asOf");
-    return this.context.store.snapshot(async (reads) => {
-      await accountOrThrow(reads, accountId, "accountId");
-      return balanceUnderPlan(await planOf(reads, accountId, asOf), balanceAsOf(await reads.ledgerAsOf(accountId, asOf), asOf));
-    }, HEAVY);
+    return this.context.store.report(REPORTS.balanceAsOf, accountId, asOf);
   }
 
   /**
@@ -79,10 +69,7 @@ export class InsightService {
     const maxDays = groupBy === "DAY" ? MAXIMA.summaryDaysByDay : MAXIMA.summaryDaysByMonth;
     if (to - from > maxDays * DAY_MS) throw badInput("to", `a ${groupBy} summary spans at most ${maxDays} days; ask for several shorter ones`);
     const client = clientId == null ? null : cleanReference(clientId, "clientId");
-    return this.context.store.snapshot(async (reads) => {
-      await accountOrThrow(reads, accountId, "accountId");
-      return summarizeUsage(await reads.dailyUsage(accountId, from, to, client), groupBy);
-    }, HEAVY);
+    return this.context.store.report(REPORTS.usageSummary, accountId, from, to, groupBy, client);
   }
 
   /**
@@ -94,16 +81,7 @@ export class InsightService {
    * @throws FlexgateError NOT_FOUND (accountId)
    */
   async forecast(accountId: number): Promise<BalanceForecast> {
-    const now = this.context.clock();
-    return this.context.store.snapshot(async (reads) => {
-      const account = await accountOrThrow(reads, accountId, "accountId");
-      return forecastUnderPlan(await planOf(reads, accountId, now), {
-        sources: await fundsOf(reads, accountId),
-        deficitMicros: account.deficitMicros,
-        chargedInWindowMicros: await reads.chargedSince(accountId, now - BURN_WINDOW_DAYS * DAY_MS),
-        now,
-      });
-    }, HEAVY);
+    return this.context.store.report(REPORTS.forecast, accountId, this.context.clock());
   }
 
   /**
@@ -179,31 +157,7 @@ export class InsightService {
       publishedBy: "",
       publishedAt: now,
     };
-    const changeAt = Math.max(now, input.effectiveFrom ?? now);
-    return this.context.store.snapshot(async (reads) => {
-      const { byAccount, ...totals } = priceImpact(await reads.usageGroupsSince(checked.apiCode, now - window * DAY_MS), proposed, window);
-      const accounts: AccountImpact[] = [];
-      for (const usage of mostAffected(byAccount)) {
-        const account = await accountOrThrow(reads, usage.accountId, "accountId");
-        const plan = await planOf(reads, account.id, now);
-        const projection = {
-          sources: await fundsOf(reads, account.id),
-          deficitMicros: account.deficitMicros,
-          chargedInWindowMicros: await reads.chargedSince(account.id, now - BURN_WINDOW_DAYS * DAY_MS),
-          now,
-        };
-        const observed = forecastUnderPlan(plan, projection);
-        const ratePerDayMicros = proposedBurnPerDay(observed.burnRatePerDayMicros, usage, window);
-        accounts.push({
-          ...usage,
-          deltaTokensMicros: usage.proposedTokensMicros - usage.currentTokensMicros,
-          changePercent: changePercent(usage.currentTokensMicros, usage.proposedTokensMicros),
-          depletesAt: observed.depletesAt,
-          proposedDepletesAt: forecastUnderPlan(plan, { ...projection, rateFrom: { at: changeAt, ratePerDayMicros } }).depletesAt,
-        });
-      }
-      return { ...totals, accounts };
-    }, HEAVY);
+    return this.context.store.report(REPORTS.priceImpact, proposed, window, now, Math.max(now, input.effectiveFrom ?? now));
   }
 
   /**
@@ -222,9 +176,6 @@ export class InsightService {
 }
 
 export const EXPORT_PAGE_SIZE = 1000;
-
-/** Scans of a window of the ledger: the store may run them away from the loop that answers writes. */
-const HEAVY = { heavy: true } as const;
 
 async function* exportRows(reads: StoreReads, accountId: number, from: Instant, to: Instant): AsyncGenerator<UsageExportRow, void, undefined> {
   let after: ExportCursor | null = null;

@@ -378,11 +378,27 @@ export interface SnapshotOptions {
   readonly heavy?: boolean;
 }
 
+/**
+ * A heavy report: the whole work of one read-only snapshot, from its reads to its answer. Its
+ * name is its key in services/reports.ts, where another thread finds it: arguments and answer
+ * must survive a structured clone.
+ */
+export interface Report<A extends readonly unknown[], R> {
+  readonly name: string;
+  run(reads: StoreReads, ...args: A): Promise<R>;
+}
+
 export interface Store {
   readonly engine: StoreEngine;
   readonly reads: StoreReads;
   /** Runs several reads in one read-only snapshot, so they agree with each other. */
   snapshot<T>(work: (reads: StoreReads) => Promise<T>, options?: SnapshotOptions): Promise<T>;
+  /**
+   * Runs a heavy report in one read-only snapshot. An engine that reads away from the writers'
+   * loop runs the whole report there (SQLite's read pool), so the rows it reads and the work of
+   * summing them never reach that loop: only the answer does.
+   */
+  report<A extends readonly unknown[], R>(report: Report<A, R>, ...args: A): Promise<R>;
   /**
    * Runs a read-modify-write unit: it commits whole when `work` resolves, and nothing of it is
    * kept when `work` throws. An engine may run `work` again when a concurrent writer made it

@@ -21,7 +21,7 @@ import type { Enrollment } from "../../core/plan.js";
 import type { Instant } from "../../core/time.js";
 import { log } from "../../log.js";
 import { PriceBook, type PublishedTerms } from "../price-book.js";
-import type { RatingOutcome, RatingRequest, RatingRules, Store, StoreReads, StoreWrites, WriteLocks } from "../port.js";
+import type { RatingOutcome, RatingRequest, RatingRules, Report, Store, StoreReads, StoreWrites, WriteLocks } from "../port.js";
 import {
   DEFAULT_RATING_RULES,
   groupKeys,
@@ -90,6 +90,10 @@ export class PgStore implements Store {
       await own.client.query("begin isolation level repeatable read read only");
       return work(readsOn(() => own, (q) => this.termsNow(q)));
     });
+  }
+
+  report<A extends readonly unknown[], R>(report: Report<A, R>, ...args: A): Promise<R> {
+    return this.snapshot((reads) => report.run(reads, ...args));
   }
 
   write<T>(locks: WriteLocks, work: (tx: StoreWrites) => Promise<T>): Promise<T> {

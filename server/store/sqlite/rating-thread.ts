@@ -10,7 +10,8 @@ import { FlexgateError } from "../../core/errors.js";
 import type { Instant } from "../../core/time.js";
 import type { RatingOutcome, RatingRequest, RatingRules } from "../port.js";
 import type { SynchronousMode } from "./database.js";
-import { rebuilt, type RatingTask, type TaskAnswer } from "./rating-worker.js";
+import { rebuilt } from "./crossing.js";
+import type { RatingTask, TaskAnswer } from "./rating-worker.js";
 import { workerEntry } from "./worker-entry.js";
 
 export class RatingThread {

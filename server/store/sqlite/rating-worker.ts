@@ -7,6 +7,7 @@
 import type { ErrorCode } from "../../core/errors.js";
 import type { Instant } from "../../core/time.js";
 import type { RatingOutcome, RatingRequest, RatingRules } from "../port.js";
+import { type CrossedError, crossed } from "./crossing.js";
 import { openDatabase, type SynchronousMode } from "./database.js";
 import { SqliteStore } from "./store.js";
 
@@ -28,27 +29,6 @@ export type CrossedOutcome =
 
 /** What the task answers: the group's outcomes, or the error that failed the whole group. */
 export type TaskAnswer = { readonly outcomes: CrossedOutcome[] } | { readonly failed: CrossedError } | null;
-
-/**
- * An unexpected error as it crosses: structured clone keeps a plain Error but turns a subclass
- * (better-sqlite3's SqliteError) into a bare object, losing its message.
- */
-export interface CrossedError {
-  readonly name: string;
-  readonly message: string;
-  readonly stack: string | undefined;
-  readonly code: unknown;
-}
-
-function crossed(error: unknown): CrossedError {
-  if (!(error instanceof Error)) return { name: "Error", message: String(error), stack: undefined, code: undefined };
-  return { name: error.name, message: error.message, stack: error.stack, code: (error as { code?: unknown }).code };
-}
-
-/** The error again, on the thread that receives it. */
-export function rebuilt(error: CrossedError): Error {
-  return Object.assign(new Error(error.message), { name: error.name, stack: error.stack }, error.code === undefined ? {} : { code: error.code });
-}
 
 let open: { readonly path: string; readonly store: SqliteStore } | null = null;
 

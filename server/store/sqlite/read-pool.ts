@@ -6,14 +6,18 @@
  *
  * A snapshot is a session on one worker: the work runs here, and each read it makes crosses to
  * the worker, which answers it inside one read transaction, so the reads agree as `snapshot`
- * promises. Answers cross by structured clone, which keeps bigints, Maps and plain objects.
+ * promises. A report (services/reports.ts) runs whole on the worker, in one read transaction,
+ * and only its answer crosses: the rows it reads and the work of summing them stay off this
+ * loop. Answers cross by structured clone, which keeps bigints, Maps and plain objects.
  */
 import { availableParallelism } from "node:os";
 import { MessageChannel } from "node:worker_threads";
 import { Piscina } from "piscina";
 import { log } from "../../log.js";
 import type { StoreReads } from "../port.js";
-import type { ReadAnswer, ReadRequest, SessionTask } from "./read-worker.js";
+import { FlexgateError } from "../../core/errors.js";
+import { rebuilt } from "./crossing.js";
+import type { ReadAnswer, ReadRequest, ReportAnswer, ReportTask, SessionTask } from "./read-worker.js";
 import { threadsLoaded } from "./threads-loaded.js";
 import { workerEntry } from "./worker-entry.js";
 
@@ -30,7 +34,7 @@ export const HEAVY_READS = ["ledgerAsOf", "chargedSince", "dailyUsage", "usageGr
 export const defaultReadThreads = () => Math.min(2, Math.max(1, availableParallelism() - 1));
 
 export class ReadPool {
-  private readonly pool: Piscina<SessionTask, void>;
+  private readonly pool: Piscina<SessionTask | ReportTask, ReportAnswer | void>;
   private readonly loaded: Promise<void>;
 
   constructor(
@@ -96,6 +100,14 @@ export class ReadPool {
       port.close();
       if (failure) throw failure.error;
     }
+  }
+
+  /** Runs the report of this name (services/reports.ts) on a worker; its refusal is thrown as the FlexgateError it was. */
+  async report<R>(name: string, args: readonly unknown[]): Promise<R> {
+    const answer = (await this.pool.run({ path: this.path, name, args } satisfies ReportTask, { name: "runReport" })) as ReportAnswer;
+    if ("value" in answer) return answer.value as R;
+    if ("refused" in answer) throw new FlexgateError(answer.refused.code, answer.refused.message, answer.refused.field);
+    throw rebuilt(answer.failed);
   }
 
   /** Waits for the threads still loading: a server stopped as it starts must not abort. */

@@ -1,12 +1,29 @@
 /**
  * A thread of the read pool (read-pool.ts). It opens the SQLite file read-only once and serves
  * snapshot sessions: each session is one read transaction on this thread's connection, and the
- * reads that arrive on its port run in it with the adapter's own read functions.
+ * reads that arrive on its port run in it with the adapter's own read functions. It also runs
+ * whole reports (services/reports.ts), each in one read transaction, and answers with the result.
  */
 import type { MessagePort } from "node:worker_threads";
-import type { StoreReads } from "../port.js";
+import { type ErrorCode, FlexgateError } from "../../core/errors.js";
+import { REPORTS } from "../../services/reports.js";
+import type { Report, StoreReads } from "../port.js";
 import { openDatabase } from "./database.js";
+import { type CrossedError, crossed } from "./crossing.js";
 import { SqliteStore } from "./store.js";
+
+export interface ReportTask {
+  readonly path: string;
+  /** A key of REPORTS. */
+  readonly name: string;
+  readonly args: readonly unknown[];
+}
+
+/** A report's answer; a refusal crosses as its code, message and field. */
+export type ReportAnswer =
+  | { readonly value: unknown }
+  | { readonly refused: { readonly code: ErrorCode; readonly message: string; readonly field: string | undefined } }
+  | { readonly failed: CrossedError };
 
 export interface SessionTask {
   readonly path: string;
@@ -43,5 +60,16 @@ export default async function serveSession({ path, port }: SessionTask): Promise
     );
   } finally {
     port.close();
+  }
+}
+
+export async function runReport({ path, name, args }: ReportTask): Promise<ReportAnswer> {
+  const report = (REPORTS as Record<string, Report<readonly unknown[], unknown>>)[name];
+  try {
+    if (!report) throw new Error(`no report is named ${name}`);
+    return { value: await storeOf(path).snapshot((reads) => report.run(reads, ...args)) };
+  } catch (error) {
+    if (error instanceof FlexgateError) return { refused: { code: error.code, message: error.message, field: error.field } };
+    return { failed: crossed(error) };
   }
 }

@@ -6,7 +6,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { sql } from "drizzle-orm";
 import type { Instant } from "../../core/time.js";
 import { PriceBook, type PublishedTerms } from "../price-book.js";
-import type { RatingOutcome, RatingRequest, RatingRules, SnapshotOptions, Store, StoreReads, StoreWrites, WriteLocks } from "../port.js";
+import type { RatingOutcome, RatingRequest, RatingRules, Report, SnapshotOptions, Store, StoreReads, StoreWrites, WriteLocks } from "../port.js";
 import { DEFAULT_RATING_RULES, groupKeys, NO_TIERED_STATE, outcomesOf, planGroup, type TieredState, tieredNeeds, unexpectedItemError } from "../rate-group.js";
 import * as accounts from "./accounts.store.js";
 import * as audit from "./audit.store.js";
@@ -112,23 +112,35 @@ export class SqliteStore implements Store {
       const pooled = this.reads as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
       for (const name of HEAVY_READS) {
         const inProcess = pooled[name]!;
-        pooled[name] = (...args) => this.heavyPath((reads) => (reads[name] as (...args: unknown[]) => Promise<unknown>)(...args), () => inProcess(...args));
+        pooled[name] = (...args) =>
+          this.heavyPath(
+            (pool) => pool.snapshot((reads) => (reads[name] as (...args: unknown[]) => Promise<unknown>)(...args)),
+            () => inProcess(...args),
+          );
       }
     }
   }
 
   snapshot<T>(work: (reads: StoreReads) => Promise<T>, options: SnapshotOptions = {}): Promise<T> {
-    if (options.heavy) return this.heavyPath(work, () => this.unit("deferred", work));
+    if (options.heavy) return this.heavyPath((pool) => pool.snapshot(work), () => this.unit("deferred", work));
     return this.unit("deferred", work);
+  }
+
+  /** On the read pool, the whole report runs on a read thread: the rows it reads stay there. */
+  report<A extends readonly unknown[], R>(report: Report<A, R>, ...args: A): Promise<R> {
+    return this.heavyPath(
+      (pool) => pool.report<R>(report.name, args),
+      () => this.unit("deferred", (reads) => report.run(reads, ...args)),
+    );
   }
 
   /**
    * The one place that decides where heavy reads run: on the read pool, unless there is none or
    * the caller is inside a unit of this connection, whose writes only this connection sees.
    */
-  private heavyPath<T>(work: (reads: StoreReads) => Promise<T>, inProcess: () => Promise<T>): Promise<T> {
+  private heavyPath<T>(onPool: (pool: ReadPool) => Promise<T>, inProcess: () => Promise<T>): Promise<T> {
     if (!this.readPool || this.openUnit.getStore()?.open) return inProcess();
-    return this.readPool.snapshot(work);
+    return onPool(this.readPool);
   }
 
   // SQLite has one writer: the IMMEDIATE transaction takes the write lock before the first read,
