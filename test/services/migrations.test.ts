@@ -61,6 +61,16 @@ describe("migrations and default data", () => {
     expect(db.$client.prepare("select count(*) from price_entries").pluck().get()).toBe(before);
   });
 
+  it("checks foreign keys after applying migrations, and not on a start with none to apply", () => {
+    const checks = (statements: string[]) => statements.filter((sql) => /foreign_key_check/i.test(sql)).length;
+    const path = join((dir = mkdtempSync(join(tmpdir(), "flexgate-migrate-"))), "flexgate.sqlite");
+    const first: string[] = [];
+    SqliteStore.open({ path, onStatement: (sql) => first.push(sql) }).db.$client.close();
+    const again: string[] = [];
+    db = SqliteStore.open({ path, onStatement: (sql) => again.push(sql) }).db;
+    expect([checks(first), checks(again)]).toEqual([1, 0]);
+  });
+
   it("ships the published APS price history in every new database", () => {
     migrateDatabase(freshFile());
     const rows = db.$client
