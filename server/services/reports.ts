@@ -4,7 +4,7 @@
  * finds it here by its name) and hand back only the answer. Arguments and answers are plain
  * values: they cross threads by structured clone.
  */
-import { type Balance } from "../core/balance.js";
+import type { Balance } from "../core/balance.js";
 import { type BalanceForecast, BURN_WINDOW_DAYS, forecastUnderPlan } from "../core/forecast.js";
 import { balanceAsOf, summarizeUsage, type UsageGrouping, type UsageSummaryRow } from "../core/history.js";
 import type { Instant } from "../core/model.js";
@@ -77,5 +77,3 @@ export const REPORTS = named({
     return { ...totals, accounts };
   },
 });
-
-export type ReportName = keyof typeof REPORTS;

@@ -13,9 +13,9 @@
 import { availableParallelism } from "node:os";
 import { MessageChannel } from "node:worker_threads";
 import { Piscina } from "piscina";
+import { FlexgateError } from "../../core/errors.js";
 import { log } from "../../log.js";
 import type { StoreReads } from "../port.js";
-import { FlexgateError } from "../../core/errors.js";
 import { rebuilt } from "./crossing.js";
 import type { ReadAnswer, ReadRequest, ReportAnswer, ReportTask, SessionTask } from "./read-worker.js";
 import { threadsLoaded } from "./threads-loaded.js";
