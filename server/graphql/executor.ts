@@ -8,6 +8,7 @@ import {
   type GraphQLSchema,
   isEnumType,
   isInputObjectType,
+  isNonNullType,
   isScalarType,
   Kind,
   TypeInfo,
@@ -92,12 +93,27 @@ function plainInput(type: GraphQLInputType | null | undefined): boolean {
 }
 
 /**
+ * Whether graphql-jit keeps a literal as graphql-js would: one of a plain type, or of one of our
+ * scalars when its value is a number or a string (an instant that parses), which graphql-jit
+ * writes into its code unchanged.
+ */
+function keptLiteral(type: GraphQLInputType | null | undefined, node: ValueNode): boolean {
+  if (plainInput(type)) return true;
+  const scalar = type && isNonNullType(type) ? type.ofType : type;
+  if (!scalar || !isScalarType(scalar)) return false;
+  const value: unknown = scalar.parseLiteral(node, undefined);
+  return typeof value === "number" || typeof value === "string";
+}
+
+/**
  * Whether graphql-jit runs the document's operations as graphql-js would. graphql-jit coerces
  * literal arguments and default values when it compiles and writes them into the code it
  * generates as JSON: our amounts (bigint) cannot be, and a value a deferring scalar could not
  * parse (Unparsed, refused by strictInputs with its field) would arrive as a plain object. So a
- * document with a literal, or a default, of one of our scalars or of an input object runs on
- * graphql-js; variables are coerced when the query runs, by the scalars themselves, and are fine.
+ * document with such a literal, with a default of one of our scalars, or with a literal of an
+ * input object holding one, runs on graphql-js; a literal instant that parses is a number and is
+ * kept (a year of daily usage asked for with literal dates renders compiled); variables are
+ * coerced when the query runs, by the scalars themselves, and are fine.
  */
 export function compilable(schema: GraphQLSchema, document: DocumentNode): boolean {
   const typeInfo = new TypeInfo(schema);
@@ -106,7 +122,7 @@ export function compilable(schema: GraphQLSchema, document: DocumentNode): boole
   const check = (node: { value: ValueNode }) => {
     const type = typeInfo.getInputType();
     const literal = node.value.kind !== Kind.VARIABLE && node.value.kind !== Kind.NULL;
-    if (literal && !(type && isInputObjectType(getNamedType(type))) && !plainInput(type)) plain = false;
+    if (literal && !(type && isInputObjectType(getNamedType(type))) && !keptLiteral(type, node.value)) plain = false;
   };
   visit(
     document,

@@ -49,6 +49,12 @@ describe("a repeated query gets graphql-js's answer", () => {
     ],
     ["fragments and directives", `query($with: Boolean!) { accounts(first: 5) { edges { node { ...Row balance @include(if: $with) { available } } } } } fragment Row on Account { id name plan { tier } }`, { with: true }, "OPERATOR"],
     ["a balance in the past", `query($at: DateTime) { accounts(first: 1) { edges { node { balance(asOf: $at) { available flexTokens } } } } }`, { at: "2024-05-15T00:00:00Z" }, "OPERATOR"],
+    [
+      "literal dates: a balance in the past and a month of daily usage",
+      `query { accounts(first: 1) { edges { node { balance(asOf: "2024-05-15T00:00:00Z") { available } usageSummary(from: "2024-05-01T00:00:00Z", to: "2024-06-01T00:00:00Z", groupBy: DAY) { periodStart apiCode tokens } } } } }`,
+      undefined,
+      "OPERATOR",
+    ],
     ["charges and their receipts", `query { accounts(first: 5) { edges { node { charges(first: 5) { edges { node { id tokens allocations { source amount } } } } } } } }`, undefined, "OPERATOR"],
     ["introspection", `query { __schema { queryType { name } types { name kind } } }`, undefined, "INTEGRATOR"],
   ])("%s", async (_label, query, variables, caller) => {
@@ -77,6 +83,8 @@ describe("documents graphql-jit would run differently stay on graphql-js", () =>
     ["plain literals and variables", `query($q: Quantity!) { accounts(first: 5, filter: { nameContains: "x" }) { totalCount } a: priceTable { id } }`, true],
     ["an amount literal (a bigint once coerced)", `query { quoteUsage(input: { accountId: "1", apiCode: "x", quantity: "5", outcome: SUCCEEDED, occurredAt: "2024-05-01" }) { tokens } }`, false],
     ["a date literal (kept unparsed when it does not parse)", `query { priceTable(asOf: "yesterday") { id } }`, false],
+    ["a date literal that parses (an instant: a number once coerced)", `query { priceTable(asOf: "2024-05-01T00:00:00Z") { id } }`, true],
+    ["a date literal that parses, inside an input object", `query { quoteUsage(input: { accountId: "1", apiCode: "x", quantity: "5", outcome: SUCCEEDED, occurredAt: "2024-05-01" }) { tokens } }`, false],
     ["a variable's default of one of our scalars", `query($when: DateTime = "2024-05-01") { priceTable(asOf: $when) { id } }`, false],
   ])("%s", (_label, query, expected) => {
     expect(compilable(schema, parse(query))).toBe(expected);
