@@ -16,6 +16,7 @@ const NOT_ON_POSTGRES: Record<string, string> = {
   "test/graphql/read-pool.test.ts": "the read pool: SQLite's worker threads with read-only connections of their own",
   "test/store/threads-loaded.test.ts": "worker threads' start and end, which no store takes part in",
   "test/store/rating-thread.test.ts": "the rating thread: a worker thread with a SQLite connection of its own",
+  "test/store/checkpoints.test.ts": "SQLite's WAL checkpoints, run on the read pool",
   "test/reliability/read-pool-launch.test.ts": "the read pool's worker, bundled and started as the server starts it",
   "test/reliability/crash-safety.test.ts": "SIGKILLs a server on a SQLite file: WAL recovery, synchronous modes, the file's integrity",
   "test/reliability/graceful-shutdown.test.ts": "SIGTERM until no WAL file is left behind",

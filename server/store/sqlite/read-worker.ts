@@ -8,7 +8,7 @@ import type { MessagePort } from "node:worker_threads";
 import { type ErrorCode, FlexgateError } from "../../core/errors.js";
 import { REPORTS } from "../../services/reports.js";
 import type { Report, StoreReads } from "../port.js";
-import { openDatabase } from "./database.js";
+import { type Db, openDatabase, type SynchronousMode } from "./database.js";
 import { type CrossedError, crossed } from "./crossing.js";
 import { SqliteStore } from "./store.js";
 
@@ -24,6 +24,11 @@ export type ReportAnswer =
   | { readonly value: unknown }
   | { readonly refused: { readonly code: ErrorCode; readonly message: string; readonly field: string | undefined } }
   | { readonly failed: CrossedError };
+
+export interface CheckpointTask {
+  readonly path: string;
+  readonly synchronous: SynchronousMode;
+}
 
 export interface SessionTask {
   readonly path: string;
@@ -72,4 +77,16 @@ export async function runReport({ path, name, args }: ReportTask): Promise<Repor
     if (error instanceof FlexgateError) return { refused: { code: error.code, message: error.message, field: error.field } };
     return { failed: crossed(error) };
   }
+}
+
+const checkpointers = new Map<string, Db>();
+
+/**
+ * Copies what the WAL holds back into the database file and syncs it, waiting for no reader or
+ * writer (PASSIVE), on a connection of its own: the read connections may not write the file.
+ */
+export function checkpoint({ path, synchronous }: CheckpointTask): void {
+  let db = checkpointers.get(path);
+  if (!db) checkpointers.set(path, (db = openDatabase({ path, synchronous })));
+  db.$client.pragma("wal_checkpoint(PASSIVE)");
 }

@@ -1,0 +1,60 @@
+/**
+ * With a read pool, the WAL is checkpointed on a thread of the pool, not inside the writer's
+ * commits on the main loop: the writer keeps only a backstop of its own.
+ */
+import { statSync } from "node:fs";
+import { afterEach, describe, expect, it } from "vitest";
+import { BACKSTOP_CHECKPOINT_PAGES } from "../../server/store/sqlite/read-pool.js";
+import { aFlexPack, anAccount, aUsageEvent, type Harness, harnessOn } from "../fixtures/harness.js";
+import { openTestStore } from "../fixtures/test-store.js";
+
+const open: Harness[] = [];
+afterEach(async () => {
+  for (const h of open.splice(0)) await h.close();
+});
+
+async function harness(readThreads: number): Promise<Harness> {
+  const h = harnessOn(await openTestStore({ engine: "sqlite", readThreads }), {});
+  open.push(h);
+  return h;
+}
+
+/** When the database file itself last changed: a checkpoint writes it, a commit only the WAL. */
+const fileChangedAt = (h: Harness) => statSync(h.file!.path).mtimeMs;
+
+/** Resolves with whether the file changed within `ms`. */
+async function fileChangesWithin(h: Harness, since: number, ms: number): Promise<boolean> {
+  for (const started = Date.now(); Date.now() - started < ms; await new Promise((resolve) => setTimeout(resolve, 25))) {
+    if (fileChangedAt(h) !== since) return true;
+  }
+  return false;
+}
+
+/** A few hundred charges: a few hundred WAL pages, far below the writer's own threshold. */
+async function someUsage(h: Harness): Promise<void> {
+  const account = await anAccount(h);
+  await aFlexPack(h, account.id, { tokens: "1000", orderRef: `pack-${account.id}` });
+  const results = await h.services.rating.recordUsageBatch(Array.from({ length: 300 }, (_, i) => aUsageEvent(account.id, { eventId: `checkpoint-${account.id}-${i}` })));
+  expect(results.filter((result) => result.error)).toEqual([]);
+}
+
+describe("checkpoints", () => {
+  it("copies the WAL into the file on the read pool soon after a commit, the writer's own checkpoint kept as a backstop", async () => {
+    const h = await harness(1);
+    expect(h.file!.db.$client.pragma("wal_autocheckpoint", { simple: true })).toBe(BACKSTOP_CHECKPOINT_PAGES);
+    await someUsage(h);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const before = fileChangedAt(h);
+    await someUsage(h);
+    expect(await fileChangesWithin(h, before, 3_000)).toBe(true);
+  });
+
+  it("leaves the writer's own checkpoint as it was without a read pool, and the file untouched by a small commit", async () => {
+    const h = await harness(0);
+    expect(h.file!.db.$client.pragma("wal_autocheckpoint", { simple: true })).toBe(10_000);
+    await someUsage(h);
+    const before = fileChangedAt(h);
+    await someUsage(h);
+    expect(await fileChangesWithin(h, before, 1_000)).toBe(false);
+  });
+});
