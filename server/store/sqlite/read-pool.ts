@@ -37,9 +37,6 @@ export const defaultReadThreads = () => Math.min(2, Math.max(1, availableParalle
 /** How often a thread of the pool checkpoints the WAL (see startCheckpoints). */
 const CHECKPOINT_EVERY_MS = 200;
 
-/** The writer's own checkpoint when the pool checkpoints: about 400 MB of WAL, only if the pool's fall behind. */
-export const BACKSTOP_CHECKPOINT_PAGES = 100_000;
-
 export class ReadPool {
   private readonly pool: Piscina<SessionTask | ReportTask | CheckpointTask, ReportAnswer | void>;
   private readonly loaded: Promise<void>;
@@ -120,10 +117,12 @@ export class ReadPool {
 
   /**
    * Checkpoints the WAL on a thread of the pool every CHECKPOINT_EVERY_MS. SQLite otherwise runs a
-   * checkpoint inside the commit that fills the WAL, on the writer's loop: it copies the WAL back
-   * into the database file and syncs it, which on a million-charge ledger held that loop long
-   * enough to put B4's p99 at 100 ms (44 ms with no checkpoint during the run). The writer keeps
-   * its own as a backstop (BACKSTOP_CHECKPOINT_PAGES) should these fall behind.
+   * checkpoint inside the commit that fills the WAL (10,000 pages, database.ts), on the writer's
+   * loop: it copies the WAL back into the database file and syncs it, which on a million-charge
+   * ledger held that loop long enough to put B4's p99 at 100 ms (44 ms with no checkpoint during
+   * the run). The pool's checkpoints let the writer start the WAL over before it fills; under a
+   * load that never pauses, the writer's own still runs when it fills, to keep the WAL at its
+   * size, but finds most of it copied already.
    */
   startCheckpoints(synchronous: SynchronousMode): void {
     const timer = setInterval(() => {

@@ -16,7 +16,7 @@ import * as insight from "./insight.store.js";
 import * as keys from "./keys.store.js";
 import * as ledger from "./ledger.store.js";
 import * as prices from "./prices.store.js";
-import { BACKSTOP_CHECKPOINT_PAGES, HEAVY_READS, ReadPool } from "./read-pool.js";
+import { HEAVY_READS, ReadPool } from "./read-pool.js";
 import { RatingThread } from "./rating-thread.js";
 import { recomputeLedger } from "./recompute.store.js";
 import * as tiered from "./tiered.store.js";
@@ -109,7 +109,6 @@ export class SqliteStore implements Store {
     this.readPool = threads > 0 ? new ReadPool(db.$client.name, threads, Object.keys(reads) as (keyof StoreReads)[]) : null;
     this.ratingThread = options.ratingThread && !db.$client.memory ? new RatingThread(db.$client.name, options.synchronous ?? "FULL") : null;
     if (this.readPool) {
-      db.$client.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
       this.readPool.startCheckpoints(options.synchronous ?? "FULL");
       const pooled = this.reads as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
       for (const name of HEAVY_READS) {
