@@ -1,15 +1,8 @@
-import {
-  type FieldNode,
-  getDirectiveValues,
-  GraphQLIncludeDirective,
-  GraphQLSkipDirective,
-  type GraphQLResolveInfo,
-  Kind,
-  type SelectionSetNode,
-} from "graphql";
+import type { FieldNode, GraphQLResolveInfo, SelectionSetNode } from "graphql";
 import type { Account } from "../core/model.js";
 import type { ConnectionValue, Edge } from "./types/common.js";
 import type { Loaders } from "./context.js";
+import { selectedFields } from "./selections.js";
 
 /** The loaders a page of accounts can read ahead, each keyed by account id except `reseller`. */
 type PageLoader = "planHistory" | "reseller" | "creditLots" | "tokenFlexPools" | "flexPacks";
@@ -34,25 +27,12 @@ const READS: Readonly<Record<string, (field: FieldNode) => readonly PageLoader[]
  */
 export function pageReads(info: GraphQLResolveInfo): PageLoader[] {
   const reads: PageLoader[] = [];
-  const included = (node: FieldNode | { directives?: FieldNode["directives"] }) =>
-    !getDirectiveValues(GraphQLSkipDirective, node, info.variableValues)?.if && getDirectiveValues(GraphQLIncludeDirective, node, info.variableValues)?.if !== false;
-  /** Every field of a selection set, through fragments, in document order. */
-  const fields = function* (selectionSet: SelectionSetNode | undefined, seen: Set<string>): Generator<FieldNode> {
-    for (const selection of selectionSet?.selections ?? []) {
-      if (!included(selection)) continue;
-      if (selection.kind === Kind.FIELD) yield selection;
-      else if (selection.kind === Kind.INLINE_FRAGMENT) yield* fields(selection.selectionSet, seen);
-      else if (!seen.has(selection.name.value)) {
-        seen.add(selection.name.value);
-        yield* fields(info.fragments[selection.name.value]?.selectionSet, seen);
-      }
-    }
-  };
+  const fields = (selectionSet: SelectionSetNode | undefined) => selectedFields(selectionSet, info.fragments, info.variableValues);
   const named = (name: string) => (field: FieldNode) => field.name.value === name;
   for (const connection of info.fieldNodes) {
-    for (const edges of [...fields(connection.selectionSet, new Set())].filter(named("edges"))) {
-      for (const node of [...fields(edges.selectionSet, new Set())].filter(named("node"))) {
-        for (const field of fields(node.selectionSet, new Set())) {
+    for (const edges of fields(connection.selectionSet).filter(named("edges"))) {
+      for (const node of fields(edges.selectionSet).filter(named("node"))) {
+        for (const field of fields(node.selectionSet)) {
           for (const read of READS[field.name.value]?.(field) ?? []) if (!reads.includes(read)) reads.push(read);
         }
       }

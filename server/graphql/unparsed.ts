@@ -1,25 +1,21 @@
 import {
   defaultFieldResolver,
   type DocumentNode,
-  type FieldNode,
   type GraphQLError,
   type GraphQLField,
   type GraphQLInputType,
   type GraphQLSchema,
   getArgumentValues,
-  getDirectiveValues,
   getNamedType,
   getVariableValues,
-  GraphQLIncludeDirective,
-  GraphQLSkipDirective,
   isInputObjectType,
   isObjectType,
   isScalarType,
   Kind,
   locatedError,
   type OperationDefinitionNode,
-  type SelectionSetNode,
 } from "graphql";
+import { selectedFields } from "./selections.js";
 
 /**
  * A scalar value that did not parse, kept instead of refused. graphql-js coerces every variable
@@ -97,7 +93,8 @@ export function unparsedRefusal(schema: GraphQLSchema, document: DocumentNode, o
   if (selections.length === 1 && selections[0]!.kind === Kind.FIELD) return null;
   const { coerced } = getVariableValues(schema, operation.variableDefinitions ?? [], variables);
   if (!coerced) return null;
-  for (const node of rootFields(document, operation.selectionSet, coerced)) {
+  const fragments = Object.fromEntries(document.definitions.flatMap((definition) => (definition.kind === Kind.FRAGMENT_DEFINITION ? [[definition.name.value, definition] as const] : [])));
+  for (const node of selectedFields(operation.selectionSet, fragments, coerced)) {
     const field = mutation.getFields()[node.name.value];
     const checked = field && CHECKED.get(field);
     if (!checked) continue;
@@ -114,24 +111,6 @@ export function unparsedRefusal(schema: GraphQLSchema, document: DocumentNode, o
     }
   }
   return null;
-}
-
-/** The fields a selection set runs, through fragments, without those @skip or @include leave out. */
-function rootFields(document: DocumentNode, selectionSet: SelectionSetNode, variables: Record<string, unknown>): FieldNode[] {
-  const seen = new Set<string>();
-  const fragments = new Map(document.definitions.flatMap((definition) => (definition.kind === Kind.FRAGMENT_DEFINITION ? [[definition.name.value, definition] as const] : [])));
-  const collect = (set: SelectionSetNode): FieldNode[] =>
-    set.selections.flatMap((selection) => {
-      if (getDirectiveValues(GraphQLSkipDirective, selection, variables)?.if === true) return [];
-      if (getDirectiveValues(GraphQLIncludeDirective, selection, variables)?.if === false) return [];
-      if (selection.kind === Kind.FIELD) return [selection];
-      if (selection.kind === Kind.INLINE_FRAGMENT) return collect(selection.selectionSet);
-      const fragment = fragments.get(selection.name.value);
-      if (!fragment || seen.has(fragment.name.value)) return [];
-      seen.add(fragment.name.value);
-      return collect(fragment.selectionSet);
-    });
-  return collect(selectionSet);
 }
 
 function refuseUnparsed(value: unknown, path: string): void {
