@@ -3,26 +3,17 @@
  * than inside the writer's commit that fills it, on the main loop.
  */
 import { statSync } from "node:fs";
-import { afterEach, describe, expect, it } from "vitest";
-import { aFlexPack, anAccount, aUsageEvent, type Harness, harnessOn } from "../fixtures/harness.js";
-import { openTestStore } from "../fixtures/test-store.js";
+import { describe, expect, it } from "vitest";
+import { aFlexPack, anAccount, aUsageEvent, type SqliteHarness, sqliteHarnesses } from "../fixtures/harness.js";
 
-const open: Harness[] = [];
-afterEach(async () => {
-  for (const h of open.splice(0)) await h.close();
-});
-
-async function harness(readThreads: number): Promise<Harness> {
-  const h = harnessOn(await openTestStore({ engine: "sqlite", readThreads }), {});
-  open.push(h);
-  return h;
-}
+const opened = sqliteHarnesses();
+const harness = (readThreads: number) => opened({ readThreads });
 
 /** When the database file itself last changed: a checkpoint writes it, a commit only the WAL. */
-const fileChangedAt = (h: Harness) => statSync(h.file!.path).mtimeMs;
+const fileChangedAt = (h: SqliteHarness) => statSync(h.file.path).mtimeMs;
 
 /** Resolves with whether the file changed within `ms`. */
-async function fileChangesWithin(h: Harness, since: number, ms: number): Promise<boolean> {
+async function fileChangesWithin(h: SqliteHarness, since: number, ms: number): Promise<boolean> {
   for (const started = Date.now(); Date.now() - started < ms; await new Promise((resolve) => setTimeout(resolve, 25))) {
     if (fileChangedAt(h) !== since) return true;
   }
@@ -30,7 +21,7 @@ async function fileChangesWithin(h: Harness, since: number, ms: number): Promise
 }
 
 /** A few hundred charges: a few hundred WAL pages, far below the writer's own threshold. */
-async function someUsage(h: Harness): Promise<void> {
+async function someUsage(h: SqliteHarness): Promise<void> {
   const account = await anAccount(h);
   await aFlexPack(h, account.id, { tokens: "1000", orderRef: `pack-${account.id}` });
   const results = await h.services.rating.recordUsageBatch(Array.from({ length: 300 }, (_, i) => aUsageEvent(account.id, { eventId: `checkpoint-${account.id}-${i}` })));

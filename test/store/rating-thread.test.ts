@@ -3,26 +3,17 @@
  * the same answers, refusals as FlexgateErrors with their code, message and field, the same rows.
  */
 import { existsSync } from "node:fs";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { FlexgateError } from "../../server/core/errors.js";
 import { formatMicros } from "../../server/core/money.js";
 import type { BatchItemResult, UsageEvent } from "../../server/services/rating.service.js";
-import { aFlexPack, anAccount, at, aUsageEvent, type Harness, harnessOn, OPERATOR, tokens } from "../fixtures/harness.js";
+import { aFlexPack, anAccount, at, aUsageEvent, type Harness, OPERATOR, sqliteHarnesses, tokens } from "../fixtures/harness.js";
 import { dbSnapshot } from "../fixtures/ledger-assertions.js";
 import { faultMessageIn } from "../fixtures/test-sql.js";
-import { openTestStore } from "../fixtures/test-store.js";
 import { anEnrolledAccount, anEventAt, COMPLEX, publishTestTerms, REVIT } from "../fixtures/tiered.js";
 
-const open: Harness[] = [];
-afterEach(async () => {
-  for (const h of open.splice(0)) await h.close();
-});
-
-async function harness(ratingThread: boolean): Promise<Harness> {
-  const h = harnessOn(await openTestStore({ engine: "sqlite", ratingThread }), {});
-  open.push(h);
-  return h;
-}
+const opened = sqliteHarnesses();
+const harness = (ratingThread: boolean) => opened({ ratingThread });
 
 /** An answer as a comparable value: the charge, or the refusal with its class. */
 const answerOf = (result: BatchItemResult) =>
