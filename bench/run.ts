@@ -557,7 +557,7 @@ async function main(): Promise<void> {
           const inProcess = await withSqliteStore(await copyOf(smallPath, "small-copy.sqlite"), (store) => ratingInProcess(store, accounts, BATCH_SIZE, SETTINGS.rawMs));
           // The same with ids that sort by time, as a pipeline minting UUIDv7s or ULIDs sends them.
           const inProcessOrderedIds = await withSqliteStore(await copyOf(smallPath, "small-ordered.sqlite"), (store) =>
-            ratingInProcess(store, accounts, BATCH_SIZE, SETTINGS.rawMs, { eventId: () => uuidV7() }),
+            ratingInProcess(store, accounts, BATCH_SIZE, SETTINGS.rawMs, { eventId: uuidV7 }),
           );
           say(`  ${fmt(batch.perSecond * BATCH_SIZE)} events/s; raw better-sqlite3, ${BATCH_SIZE} rows per durable transaction: ${fmt(rawBatch)} rows/s; rating in process: ${fmt(inProcess)} events/s, with time-ordered event ids ${fmt(inProcessOrderedIds)}`);
           report.b2 = { batch, eventsPerSecond: batch.perSecond * BATCH_SIZE, ingest, rawBatch, inProcess, inProcessOrderedIds };
