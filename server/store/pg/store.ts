@@ -12,7 +12,6 @@
  * - reads that must agree run in one REPEATABLE READ READ ONLY snapshot.
  * Commits are synchronous (the server's default `synchronous_commit = on`): an answer means stored.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import { sql } from "drizzle-orm";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import pg from "pg";
@@ -32,6 +31,7 @@ import {
   tieredNeeds,
   unexpectedItemError,
 } from "../rate-group.js";
+import { UnitContext } from "../unit-context.js";
 import * as accounts from "./accounts.js";
 import * as audit from "./audit.js";
 import { migratePostgres, openPool, type Q } from "./database.js";
@@ -61,7 +61,7 @@ export class PgStore implements Store {
   private readonly db: NodePgDatabase<typeof schemaTables>;
   private readonly book = new PriceBook();
   /** The unit whose work is running: work it calls joins it (in a savepoint). */
-  private readonly openUnit = new AsyncLocalStorage<Unit>();
+  private readonly openUnit = new UnitContext<Unit>();
 
   /** Connects and applies pending migrations (under an advisory lock: replicas may start together). */
   static async open(options: PgStoreOptions): Promise<PgStore> {
@@ -79,11 +79,11 @@ export class PgStore implements Store {
     this.db = drizzle({ client: pool, schema: schemaTables });
     const anyConnection: Conn = { q: this.db, client: pool };
     // A read on its own runs on any pooled connection, or inside the unit that is running.
-    this.reads = readsOn(() => this.openUnit.getStore() ?? anyConnection, (q) => this.termsNow(q));
+    this.reads = readsOn(() => this.openUnit.current() ?? anyConnection, (q) => this.termsNow(q));
   }
 
   snapshot<T>(work: (reads: StoreReads) => Promise<T>): Promise<T> {
-    const unit = this.openUnit.getStore();
+    const unit = this.openUnit.current();
     if (unit) return work(readsOn(() => unit, (q) => this.termsNow(q)));
     // The database server does the reading: heavy or not, the work leaves this loop free.
     return inTransaction(this.pool, async (own) => {
@@ -101,7 +101,7 @@ export class PgStore implements Store {
       await lock(unit.q, locks);
       return this.openUnit.run(unit, () => work(writesOn(() => unit, (q) => this.termsNow(q))));
     };
-    const unit = this.openUnit.getStore();
+    const unit = this.openUnit.current();
     if (unit) return inSavepoint(unit, () => run(unit));
     return rerunning(() =>
       inTransaction(this.pool, async (own) => {
@@ -115,7 +115,7 @@ export class PgStore implements Store {
     if (requests.length === 0) return [];
     // Inside a unit (the demo seed records usage in the unit that made its accounts), the group
     // joins it: another connection would not see what the unit has not committed.
-    const unit = this.openUnit.getStore();
+    const unit = this.openUnit.current();
     if (unit) return inSavepoint(unit, () => this.rateInUnit(unit, "", requests, now, rules));
     try {
       return await rerunning(() => inTransaction(this.pool, (own) => this.rateInUnit(own, "begin", requests, now, rules)));

@@ -2,12 +2,12 @@
  * The embedded engine: one SQLite file through better-sqlite3, synchronous inside, behind the
  * asynchronous port.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import { sql } from "drizzle-orm";
 import type { Instant } from "../../core/time.js";
 import { PriceBook, type PublishedTerms } from "../price-book.js";
 import type { RatingOutcome, RatingRequest, RatingRules, Report, SnapshotOptions, Store, StoreReads, StoreWrites, WriteLocks } from "../port.js";
 import { DEFAULT_RATING_RULES, groupKeys, NO_TIERED_STATE, outcomesOf, planGroup, type TieredState, tieredNeeds, unexpectedItemError } from "../rate-group.js";
+import { UnitContext } from "../unit-context.js";
 import * as accounts from "./accounts.store.js";
 import * as audit from "./audit.store.js";
 import { type Db, inTransaction, migrateDatabase, openDatabase, type OpenOptions, prepared, rawStatement, type Tx } from "./database.js";
@@ -72,7 +72,7 @@ export class SqliteStore implements Store {
    * savepoint instead of waiting for the turn it holds. `open` turns false when the unit ends, so
    * a timer the work left behind waits like everyone else.
    */
-  private readonly openUnit = new AsyncLocalStorage<{ open: boolean }>();
+  private readonly openUnit = new UnitContext<{ open: boolean }>();
   private readonly book = new PriceBook();
   /** The connection's reads and writes without waiting for the turn: for work that holds it. */
   private readonly direct: StoreWrites;
@@ -140,7 +140,7 @@ export class SqliteStore implements Store {
    * the caller is inside a unit of this connection, whose writes only this connection sees.
    */
   private heavyPath<T>(onPool: (pool: ReadPool) => Promise<T>, inProcess: () => Promise<T>): Promise<T> {
-    if (!this.readPool || this.openUnit.getStore()?.open) return inProcess();
+    if (!this.readPool || this.openUnit.current()?.open) return inProcess();
     return onPool(this.readPool);
   }
 
@@ -154,7 +154,7 @@ export class SqliteStore implements Store {
     if (requests.length === 0) return Promise.resolve([]);
     const thread = this.ratingThread;
     // Inside a unit this connection holds the write lock: the group must run on it, here.
-    if (thread && !this.openUnit.getStore()?.open) return this.turn.take(() => thread.rate(requests, now, rules));
+    if (thread && !this.openUnit.current()?.open) return this.turn.take(() => thread.rate(requests, now, rules));
     return this.exclusive(() => {
       try {
         return this.rateInTransaction(requests, now, rules);
@@ -269,7 +269,7 @@ export class SqliteStore implements Store {
 
   /** Runs `work` in the connection's turn, or at once inside the unit that holds it. */
   private exclusive<T>(work: () => T | Promise<T>): Promise<T> {
-    if (this.openUnit.getStore()?.open) return Promise.resolve().then(work);
+    if (this.openUnit.current()?.open) return Promise.resolve().then(work);
     return this.turn.take(work);
   }
 
