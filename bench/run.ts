@@ -24,7 +24,7 @@
  */
 import { SqliteStore } from "../server/store/sqlite/store.js";
 import { execSync } from "node:child_process";
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { cpus } from "node:os";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -39,6 +39,7 @@ import type { Store } from "../server/store/port.js";
 import { bareGraphql, cpuSeconds, loadPortalData, loadPortalDataFromPostgres, type PortalAccount, PORTAL_QUERY, portalInProcess, type PortalInProcess, ratingInProcess, rawInsertRate, rawPostgresInsertRate, startBareServer, uuidV7 } from "./baselines.js";
 import { assertServerFits, benchServerAnswers, benchServerPlace, createBenchDatabase, fillFromSqlite } from "./postgres.js";
 import { generateDatabase, type GenerateSummary } from "./generate.js";
+import { BATCH_SIZE, batchAccepted, batchBody, cloudEventsAccepted, cloudEventsBody, PORTAL, recordBody, TYPENAME } from "./requests.js";
 import { printProfile, summariseProfile } from "./profile-summary.js";
 import { tieredAgainstLegacy, type TieredComparison } from "./tiered.js";
 import { buildServer, createKey, graphql, load, type LoadOptions, type LoadResult, mainThreadProfile, REPO_ROOT, type RunningServer, type ServerOptions, startServer } from "./server.js";
@@ -75,7 +76,6 @@ const SMALL = { accounts: 200, resellers: 2 };
 const CONNECTIONS = 32;
 /** As many batch clients as single-event ones: concurrent batches are what group commit merges. */
 const BATCH_CONNECTIONS = 32;
-const BATCH_SIZE = 500;
 /**
  * Batch clients in the replica comparison: its slices last half of B2's window, and 32 batches in
  * flight on PostgreSQL take longer than that to answer, so a slice would end with none answered.
@@ -87,51 +87,6 @@ const PROFILES = join(RESULTS, "profiles");
 
 /** Functions whose inclusive time the profile summary reports. */
 const PROFILE_MARKERS = ["recordGroup", "recordUsageBatch", "execute", "expressMiddleware", "requireKey", "jsonParser", "createContext", "writev", "fdatasync", "fsync", "authenticate", "rateInTransaction", "submit"];
-
-const RECORD = "mutation Record($input: UsageInput!) { recordUsage(input: $input) { replayed charge { id tokens } } }";
-const BATCH = "mutation Batch($inputs: [UsageInput!]!) { recordUsageBatch(inputs: $inputs) { eventId replayed error { code } charge { id tokens } } }";
-const TYPENAME = JSON.stringify({ query: "{ __typename }" });
-const PORTAL = JSON.stringify({ query: PORTAL_QUERY });
-
-/** Premium APIs in force today, with typical quantities in their meter units. */
-const USAGE_MIX: readonly (readonly [string, string])[] = [
-  ["model-derivative/simple-job", "1"],
-  ["model-derivative/complex-job", "1"],
-  ["design-automation/autocad", "125"],
-  ["design-automation/revit", "300.5"],
-  ["flow-graph-engine/processing", "1800"],
-  ["reality-capture/photoscene", "120"],
-];
-
-function usageInput(accounts: GenerateSummary) {
-  const [apiCode, quantity] = USAGE_MIX[Math.floor(Math.random() * USAGE_MIX.length)]!;
-  const span = accounts.lastAccountId - accounts.firstAccountId + 1;
-  return {
-    // Random ids, as APS job ids are: the worst case for the unique index.
-    eventId: randomUUID(),
-    accountId: String(accounts.firstAccountId + Math.floor(Math.random() * span)),
-    apiCode,
-    quantity,
-    outcome: "SUCCEEDED",
-    occurredAt: new Date().toISOString(),
-    clientId: "bench-client",
-  };
-}
-
-const recordBody = (accounts: GenerateSummary) => () => JSON.stringify({ query: RECORD, variables: { input: usageInput(accounts) } });
-const batchBody = (accounts: GenerateSummary) => () =>
-  JSON.stringify({ query: BATCH, variables: { inputs: Array.from({ length: BATCH_SIZE }, () => usageInput(accounts)) } });
-const batchAccepted = (body: string) => !body.includes('"errors"') && !body.includes('"code"');
-
-/** The same events as CloudEvents, for POST /v1/events. */
-const cloudEventsBody = (accounts: GenerateSummary) => () =>
-  JSON.stringify(
-    Array.from({ length: BATCH_SIZE }, () => {
-      const { eventId, accountId, occurredAt, ...data } = usageInput(accounts);
-      return { specversion: "1.0", id: eventId, source: "//bench", type: "com.autodesk.aps.usage", subject: accountId, time: occurredAt, data };
-    }),
-  );
-const cloudEventsAccepted = (body: string) => !body.includes('"errors"') && !body.includes('"code"');
 
 interface Keys {
   readonly metering: string;

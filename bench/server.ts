@@ -19,10 +19,10 @@ const BUILD_DIR = join(REPO_ROOT, "bench", "results", "dist");
  * plain JavaScript, no TypeScript loader in the process to inflate its memory or its profile.
  * Inside the repository, so the server finds migrations/ the way dist/ does.
  */
-export function buildServer(): void {
-  rmSync(BUILD_DIR, { recursive: true, force: true });
-  execFileSync(process.execPath, [join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json", "--noCheck", "--outDir", BUILD_DIR], {
-    cwd: REPO_ROOT,
+export function buildServer(outDir = BUILD_DIR, sourceDir = REPO_ROOT): void {
+  rmSync(outDir, { recursive: true, force: true });
+  execFileSync(process.execPath, [join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json", "--noCheck", "--outDir", outDir], {
+    cwd: sourceDir,
     stdio: "inherit",
   });
 }
@@ -39,6 +39,8 @@ export interface ServerOptions {
   readonly profileDir?: string;
   /** Run the TypeScript sources through tsx instead of the build (see buildServer). */
   readonly tsx?: boolean;
+  /** The folder buildServer compiled into, when not the default one. */
+  readonly build?: string;
   /** FLEXGATE_SYNCHRONOUS for the server; FULL (the default) is what the figures are about. */
   readonly synchronous?: "FULL" | "NORMAL";
 }
@@ -55,7 +57,7 @@ export interface RunningServer {
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const profile = options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] : [];
-  const entry = options.tsx ? ["--import", "tsx", "server/cli.ts"] : [join(BUILD_DIR, "server", "cli.js")];
+  const entry = options.tsx ? ["--import", "tsx", "server/cli.ts"] : [join(options.build ?? BUILD_DIR, "server", "cli.js")];
   const child: ChildProcess = spawn(process.execPath, [...profile, ...entry, "serve"], {
     cwd: REPO_ROOT,
     env: {
