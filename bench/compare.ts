@@ -56,9 +56,8 @@ function figures(accounts: GenerateSummary): Figure[] {
 const say = (message: string) => process.stderr.write(`${message}\n`);
 const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-async function main(): Promise<void> {
-  const root = join(REPO_ROOT, "bench", "results", "compare");
-  rmSync(root, { recursive: true, force: true });
+/** The compiled servers by name: the ref's (under its short sha) and the working tree's. */
+function buildBoth(root: string): Record<string, string> {
   const source = join(root, "source");
   mkdirSync(source, { recursive: true });
   const sha = execSync(`git rev-parse --short ${ref}`, { cwd: REPO_ROOT, encoding: "utf8" }).trim();
@@ -67,8 +66,22 @@ async function main(): Promise<void> {
   buildServer(builds[sha], source);
   buildServer(builds["working tree"]);
   say(`compiled ${sha} and the working tree`);
+  return builds;
+}
 
-  const path = join(root, "compare.sqlite");
+async function main(): Promise<void> {
+  // Inside the repository, so both builds find node_modules; removed afterwards, sources and all.
+  const root = join(REPO_ROOT, "bench", "results", "compare");
+  rmSync(root, { recursive: true, force: true });
+  try {
+    await compare(buildBoth(root), join(root, "compare.sqlite"));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+async function compare(builds: Record<string, string>, path: string): Promise<void> {
+  const [sha] = Object.keys(builds) as [string];
   const accounts = await generateDatabase({ path, accounts: 200, resellers: 2, charges: 0, verify: "none", progress: false });
   const operatorKey = `bench-operator-${randomBytes(16).toString("hex")}`;
   const cpuPerUnit = new Map<string, number[]>();

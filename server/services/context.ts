@@ -1,9 +1,9 @@
-import { createHash } from "node:crypto";
 import { badInput, notFound } from "../core/errors.js";
 import { MAXIMA } from "../core/maxima.js";
 import type { Account } from "../core/model.js";
 import { DEFAULT_CREDIT_ACCEPTANCE_END_AT } from "../core/drain.js";
 import { DEFAULT_PAYG_COUNTRIES } from "../core/plan.js";
+import { sha256Hex } from "../core/sha256.js";
 import type { Instant } from "../core/time.js";
 import type { Store, StoreReads } from "../store/port.js";
 
@@ -46,7 +46,7 @@ export function fingerprint(payload: Record<string, unknown>): string {
     }
     return value;
   });
-  return createHash("sha256").update(canonical).digest("hex");
+  return sha256Hex(canonical);
 }
 
 /** A page of a connection: the items and whether more follow. */

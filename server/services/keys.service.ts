@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { badInput, notFound } from "../core/errors.js";
 import { MAXIMA } from "../core/maxima.js";
 import { type Actor, type ApiKey, type Role, ROLES } from "../core/model.js";
+import { sha256Hex } from "../core/sha256.js";
 import { cleanText } from "../core/text.js";
 import type { StoreWrites } from "../store/port.js";
 import type { ServiceContext } from "./context.js";
@@ -25,7 +26,7 @@ const SECRET_PREFIX = "fg_";
  * brute-force, and a fast hash keeps authentication cheap on every request.
  */
 export function hashSecret(secret: string): string {
-  return createHash("sha256").update(secret).digest("hex");
+  return sha256Hex(secret);
 }
 
 /** Enough of a generated secret to tell keys apart; nothing of a secret a person chose. */

@@ -15,8 +15,8 @@ import { decideChargeOrThrow } from "../core/rating.js";
 import { cleanApiCode, cleanReference, cleanText } from "../core/text.js";
 import { assertNotFuture, type Instant } from "../core/time.js";
 import { reduceDeficit } from "../core/account.js";
+import { sha256Hex } from "../core/sha256.js";
 import type { RatingRequest, RatingRules, StoreReads, StoreWrites } from "../store/port.js";
-import * as crypto from "node:crypto";
 import { accountOrThrow, type ServiceContext } from "./context.js";
 import { fundsOf, planOf } from "./plan-reads.js";
 
@@ -99,12 +99,6 @@ export function usageFingerprint(event: UsageEvent): string {
   });
   return sha256Hex(canonical);
 }
-
-/** crypto.hash (Node 20.12 and later) hashes in one call; createHash is the same digest, slower. */
-const sha256Hex: (text: string) => string =
-  typeof (crypto as { hash?: unknown }).hash === "function"
-    ? (text) => (crypto as unknown as { hash(algorithm: string, data: string, encoding: string): string }).hash("sha256", text, "hex")
-    : (text) => crypto.createHash("sha256").update(text).digest("hex");
 
 export const MAX_LABELS = MAXIMA.labelsPerEvent;
 export const MAX_LABEL_KEY_LENGTH = 64;

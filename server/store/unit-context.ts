@@ -7,7 +7,8 @@ import { AsyncLocalStorage } from "node:async_hooks";
  * process about three times slower to create and settle (HTTP, Apollo, graphql-jit, dataloader),
  * not only the promises of the unit's own work. Between units nothing needs the context: the
  * storage is disabled when the last open unit ends, and `current()` answers undefined, as it
- * would anyway, until the next unit starts.
+ * would anyway, until the next unit starts. (`disable()` is marked experimental in Node 20 and
+ * 22; test/store/unit-context.test.ts checks the hooks stop.)
  */
 export class UnitContext<T extends object> {
   private readonly storage = new AsyncLocalStorage<T>();
