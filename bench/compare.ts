@@ -1,37 +1,39 @@
 /**
  * Before and after in one run: the server built from a git ref against the server built from the
- * working tree, on the same database, taking turns under the same loads, compared by the CPU each
- * server process spends per request (robust to the load generator and anything else sharing the
- * machine, unlike requests per second).
+ * working tree, both running at once on copies of one database, loaded in turn in short slices
+ * under the same loads, compared by the CPU each server process spends per event or page. CPU per
+ * request does not move with the load generator sharing the machine, and pairing each slice of
+ * one server with the next slice of the other cancels the drift of a shared machine's speed,
+ * which on a two-core VM moves a single build's figure by ±15% from one minute to the next.
  *
- *   npm run bench:compare -- HEAD~1                 three rounds of B1, B2 and B3 on SQLite
- *   npm run bench:compare -- main --rounds 5 --only B3
+ *   npm run bench:compare -- HEAD~1                    B1, B2 and B3 on SQLite, 8 pairs of 2 s slices each
+ *   npm run bench:compare -- main --pairs 12 --only B3
  *
- * The ref is compiled from `git archive` into bench/results/compare/ and runs on this checkout's
- * node_modules and on a database made by this checkout's migrations: compare refs whose
- * dependencies and schema are the working tree's.
+ * The ref is compiled from `git archive` into bench/results/compare/ (removed afterwards) and runs
+ * on this checkout's node_modules and on a database made by this checkout's migrations: compare
+ * refs whose dependencies and schema are the working tree's.
  */
 import { execSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { cpuSeconds } from "./baselines.js";
 import { generateDatabase, type GenerateSummary } from "./generate.js";
 import { BATCH_SIZE, batchAccepted, batchBody, PORTAL, recordBody } from "./requests.js";
-import { buildServer, createKey, load, type LoadOptions, REPO_ROOT, startServer } from "./server.js";
+import { buildServer, createKey, load, type LoadOptions, REPO_ROOT, type RunningServer, startServer } from "./server.js";
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    rounds: { type: "string", default: "3" },
-    seconds: { type: "string", default: "5" },
+    pairs: { type: "string", default: "8" },
+    seconds: { type: "string", default: "2" },
     only: { type: "string", default: "B1,B2,B3" },
   },
 });
 const ref = positionals[0];
 if (!ref) throw new Error("name the git ref to compare the working tree with, e.g. npm run bench:compare -- HEAD~1");
-const ROUNDS = Number(args.rounds);
+const PAIRS = Number(args.pairs);
 const SECONDS = Number(args.seconds);
 const ONLY = new Set(args.only!.toUpperCase().split(","));
 
@@ -55,6 +57,7 @@ function figures(accounts: GenerateSummary): Figure[] {
 
 const say = (message: string) => process.stderr.write(`${message}\n`);
 const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
 
 /** The compiled servers by name: the ref's (under its short sha) and the working tree's. */
 function buildBoth(root: string): Record<string, string> {
@@ -80,40 +83,55 @@ async function main(): Promise<void> {
   }
 }
 
+/** A compiled server running on its own copy of the database, with its keys. */
+interface Side {
+  readonly name: string;
+  readonly server: RunningServer;
+  readonly keys: { metering: string; partner: string };
+}
+
 async function compare(builds: Record<string, string>, path: string): Promise<void> {
-  const [sha] = Object.keys(builds) as [string];
   const accounts = await generateDatabase({ path, accounts: 200, resellers: 2, charges: 0, verify: "none", progress: false });
   const operatorKey = `bench-operator-${randomBytes(16).toString("hex")}`;
-  const cpuPerUnit = new Map<string, number[]>();
-  for (let round = 1; round <= ROUNDS; round++) {
-    // Alternate which build goes first, so neither always meets the database a round fuller.
-    const order = round % 2 === 1 ? Object.keys(builds) : Object.keys(builds).reverse();
-    for (const name of order) {
-      const server = await startServer({ dbPath: path, operatorKey, build: builds[name] });
-      try {
-        const keys = { metering: await createKey(server.url, operatorKey, "METERING"), partner: await createKey(server.url, operatorKey, "PARTNER", 1) };
-        for (const figure of figures(accounts)) {
-          const options = figure.options(server.url, keys);
-          await load({ ...options, seconds: 1 });
-          const before = cpuSeconds(server.pid);
-          const result = await load({ ...options, seconds: SECONDS });
-          const cpuMs = ((cpuSeconds(server.pid) - before) * 1000) / (result.ok * figure.perRequest);
-          const key = `${figure.name} ${name}`;
-          cpuPerUnit.set(key, [...(cpuPerUnit.get(key) ?? []), cpuMs]);
-          say(`round ${round}, ${figure.name}, ${name}: ${(result.perSecond * figure.perRequest).toFixed(0)} ${figure.unit}s/s, ${cpuMs.toFixed(3)} ms of server CPU per ${figure.unit}${result.failed ? `, ${result.failed} refused` : ""}`);
-        }
-      } finally {
-        await server.stop();
-      }
+  const sides: Side[] = [];
+  try {
+    for (const [name, build] of Object.entries(builds)) {
+      const copy = `${path}.${sides.length}`;
+      copyFileSync(path, copy);
+      const server = await startServer({ dbPath: copy, operatorKey, build });
+      sides.push({ name, server, keys: { metering: await createKey(server.url, operatorKey, "METERING"), partner: await createKey(server.url, operatorKey, "PARTNER", 1) } });
     }
+    const rows = [];
+    for (const figure of figures(accounts)) rows.push(await measure(figure, sides as [Side, Side]));
+    console.log(`\n| figure | ${sides[0]!.name}: server CPU per unit (mean) | ${sides[1]!.name} | speed-up (median of ${PAIRS} paired slices) |\n|---|---|---|---|`);
+    for (const row of rows) console.log(row);
+  } finally {
+    for (const side of sides) await side.server.stop();
   }
+}
 
-  console.log(`\n| figure | ${sha}: server CPU per unit (median of ${ROUNDS}) | working tree | speed-up |\n|---|---|---|---|`);
-  for (const figure of figures(accounts)) {
-    const before = median(cpuPerUnit.get(`${figure.name} ${sha}`)!);
-    const after = median(cpuPerUnit.get(`${figure.name} working tree`)!);
-    console.log(`| ${figure.name} | ${before.toFixed(3)} ms per ${figure.unit} | ${after.toFixed(3)} ms per ${figure.unit} | ×${(before / after).toFixed(2)} |`);
+/** One figure: PAIRS pairs of slices, the first of each pair alternating between the two sides. */
+async function measure(figure: Figure, [before, after]: [Side, Side]): Promise<string> {
+  const slice = async (side: Side, seconds: number) => {
+    const options = figure.options(side.server.url, side.keys);
+    const cpuBefore = cpuSeconds(side.server.pid);
+    const result = await load({ ...options, seconds });
+    return ((cpuSeconds(side.server.pid) - cpuBefore) * 1000) / (result.ok * figure.perRequest);
+  };
+  for (const side of [before, after]) await slice(side, 1);
+  const cpu = { before: [] as number[], after: [] as number[] };
+  const speedUps: number[] = [];
+  for (let pair = 0; pair < PAIRS; pair++) {
+    const order = pair % 2 === 0 ? [before, after] : [after, before];
+    const taken = new Map<Side, number>();
+    for (const side of order) taken.set(side, await slice(side, SECONDS));
+    cpu.before.push(taken.get(before)!);
+    cpu.after.push(taken.get(after)!);
+    speedUps.push(taken.get(before)! / taken.get(after)!);
+    say(`${figure.name} pair ${pair + 1}: ${before.name} ${taken.get(before)!.toFixed(3)} ms, ${after.name} ${taken.get(after)!.toFixed(3)} ms of server CPU per ${figure.unit}`);
   }
+  const spread = `×${Math.min(...speedUps).toFixed(2)}–${Math.max(...speedUps).toFixed(2)}`;
+  return `| ${figure.name} | ${mean(cpu.before).toFixed(3)} ms per ${figure.unit} | ${mean(cpu.after).toFixed(3)} ms per ${figure.unit} | ×${median(speedUps).toFixed(2)} (pairs ${spread}) |`;
 }
 
 await main();
