@@ -251,13 +251,16 @@ export const allocations = sqliteTable(
     amountMicros: integer("amount_micros").notNull(),
     /** Whole charged units of a FREE_ALLOWANCE, OVERRUN or PAYG part; null otherwise. */
     units: integer("units"),
-    /** The usage time of the charge, kept here so balances as of a date need no join. */
+    /** The usage time of the charge (the ledger check and past deficits read it here). */
     occurredAt: integer("occurred_at").notNull(),
   },
   // No index by lot or pack: no query looks allocations up by the source that paid them (the
   // ledger check groups them in one pass), and each index cost about a tenth of rating an event.
   // Lots and packs are never deleted or re-keyed, so their foreign keys need no child index.
-  (t) => [index("allocations_charge_idx").on(t.chargeId), index("allocations_deficit_idx").on(t.accountId, t.source)],
+  // Deficit parts only: settlements and past deficits look them up by account. An account's other
+  // parts are found through its charges (usage_charges by account and time), so rating writes no
+  // entry per account here for every event, about a tenth of rating one.
+  (t) => [index("allocations_charge_idx").on(t.chargeId), index("allocations_deficit_idx").on(t.accountId).where(sql`${t.source} = 'DEFICIT'`)],
 );
 
 /** New funds paying a deficit allocation: which lot or pack paid how much of which allocation. */

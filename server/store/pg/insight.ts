@@ -50,9 +50,10 @@ const toDraw = (row: DrawRow): SourceDraw => ({ kind: row.kind, id: row.id, amou
 export async function ledgerAsOf(q: Q, accountId: number, t: Instant): Promise<LedgerAsOf> {
   const allocated = await rows<DrawRow>(
     q,
+    // Through the account's charges before t: allocations are indexed by account for deficit parts only.
     sql`select a.source as kind, coalesce(a.credit_lot_id, a.token_flex_pool_id, a.flex_pack_id) as id, sum(a.amount_micros)::text as amount
-      from allocations a
-      where a.account_id = ${accountId} and a.source in ('CREDIT_LOT', 'TOKEN_FLEX', 'FLEX_PACK') and a.occurred_at < ${t} and ${standingAt(t)}
+      from usage_charges c join allocations a on a.charge_id = c.id
+      where c.account_id = ${accountId} and c.occurred_at < ${t} and a.source in ('CREDIT_LOT', 'TOKEN_FLEX', 'FLEX_PACK') and ${standingAt(t)}
       group by a.source, a.credit_lot_id, a.token_flex_pool_id, a.flex_pack_id`,
   );
   const settled = await rows<DrawRow>(
