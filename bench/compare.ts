@@ -21,7 +21,7 @@ import { parseArgs } from "node:util";
 import { cpuSeconds } from "./baselines.js";
 import { generateDatabase, type GenerateSummary } from "./generate.js";
 import { BATCH_SIZE, batchAccepted, batchBody, PORTAL, recordBody } from "./requests.js";
-import { buildServer, createKey, load, type LoadOptions, REPO_ROOT, type RunningServer, startServer } from "./server.js";
+import { buildServer, type Keys, keysFor, load, type LoadOptions, REPO_ROOT, type RunningServer, startServer } from "./server.js";
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
@@ -42,7 +42,7 @@ interface Figure {
   readonly name: string;
   readonly unit: string;
   readonly perRequest: number;
-  readonly options: (url: string, keys: { metering: string; partner: string }) => Omit<LoadOptions, "seconds">;
+  readonly options: (url: string, keys: Keys) => Omit<LoadOptions, "seconds">;
 }
 
 function figures(accounts: GenerateSummary): Figure[] {
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
 interface Side {
   readonly name: string;
   readonly server: RunningServer;
-  readonly keys: { metering: string; partner: string };
+  readonly keys: Keys;
 }
 
 async function compare(builds: Record<string, string>, path: string): Promise<void> {
@@ -99,7 +99,7 @@ async function compare(builds: Record<string, string>, path: string): Promise<vo
       const copy = `${path}.${sides.length}`;
       copyFileSync(path, copy);
       const server = await startServer({ dbPath: copy, operatorKey, build });
-      sides.push({ name, server, keys: { metering: await createKey(server.url, operatorKey, "METERING"), partner: await createKey(server.url, operatorKey, "PARTNER", 1) } });
+      sides.push({ name, server, keys: await keysFor(server, operatorKey) });
     }
     const rows = [];
     for (const figure of figures(accounts)) rows.push(await measure(figure, sides as [Side, Side]));

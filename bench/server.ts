@@ -148,6 +148,19 @@ export async function createKey(url: string, operatorKey: string, role: string, 
   return data.createApiKey.secret;
 }
 
+/** The keys the benchmarks send requests with: a metering pipeline's and reseller 1's portal's. */
+export interface Keys {
+  readonly metering: string;
+  readonly partner: string;
+}
+
+export async function keysFor(server: RunningServer, operatorKey: string): Promise<Keys> {
+  return {
+    metering: await createKey(server.url, operatorKey, "METERING"),
+    partner: await createKey(server.url, operatorKey, "PARTNER", 1),
+  };
+}
+
 export interface LoadResult {
   /** Requests answered with 2xx and no GraphQL error, per second of the run. */
   readonly perSecond: number;
