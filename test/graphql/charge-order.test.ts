@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENGINE, onSqliteOnly } from "../fixtures/engine.js";
 import { startTestServer, type TestServer } from "../fixtures/server.js";
+import { sqlitePlan } from "../fixtures/test-sql.js";
 import { errorCodes, ok, usageInput } from "./support.js";
 
 let server: TestServer;
@@ -137,11 +138,7 @@ describe.skipIf(ENGINE !== "sqlite")(`each order is one index range read, never 
       recording = false;
     }
     const pageQuery = statements.find((sql) => /from "usage_charges" .*order by/.test(sql))!;
-    return server.file!.db.$client
-      .prepare(`explain query plan ${pageQuery}`)
-      .all()
-      .map((row: any) => row.detail)
-      .join("; ");
+    return sqlitePlan(server.file!.db, pageQuery);
   }
 
   it.each(ORDERS)("%s, first page and a page after a cursor", async (orderBy) => {

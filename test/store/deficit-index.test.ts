@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { aFlexPack, anAccount, at, aUsageEvent, harnessOn, type SqliteHarness } from "../fixtures/harness.js";
+import { sqlitePlan } from "../fixtures/test-sql.js";
 import { openTestStore } from "../fixtures/test-store.js";
 
 let h: SqliteHarness;
@@ -28,7 +29,7 @@ async function allocationPlans(work: () => Promise<unknown>): Promise<string[]> 
   await work();
   return statements
     .filter((sql) => /from "?allocations"?|join "?allocations"?/i.test(sql) && !/^insert/i.test(sql.trim()))
-    .map((sql) => (h.file.db.$client.prepare(`explain query plan ${sql}`).all() as { detail: string }[]).map((row) => row.detail).join("; "));
+    .map((sql) => sqlitePlan(h.file.db, sql));
 }
 
 describe("the deficit index", () => {
