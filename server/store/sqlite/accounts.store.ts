@@ -2,7 +2,7 @@ import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import { accounts, resellers } from "../../../schema/tables.js";
 import type { DeficitState } from "../../core/account.js";
 import type { Account, Reseller } from "../../core/model.js";
-import { prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
+import { jsonRowsStatement, prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
 import { ACCOUNT_COLUMNS, accountOfRow, type ArrayRow, RESELLER_COLUMNS, resellerOfRow } from "../array-rows.js";
 import type { AccountFields, AccountQuery, ResellerFields, ResellerQuery } from "../port.js";
 import { escapeLike, toAccount, toDbMicros, toReseller, toResellerRow } from "../rows.js";
@@ -30,8 +30,10 @@ function accountStatements(filterByReseller: boolean, filterByName: boolean) {
     filterByReseller ? `"accounts"."reseller_id" = @resellerId` : null,
     filterByName ? `"accounts"."name" like @namePattern escape '\\'` : null,
   ].filter((condition) => condition !== null);
-  const list = rowsStatement(
-    `select ${ACCOUNT_COLUMNS} from "accounts" where ${[...where, `"accounts"."id" > @afterId`].join(" and ")} order by "accounts"."id" limit @limit`,
+  const list = jsonRowsStatement(
+    ACCOUNT_COLUMNS,
+    `from (select ${ACCOUNT_COLUMNS} from "accounts" where ${[...where, `"accounts"."id" > @afterId`].join(" and ")} order by "accounts"."id" limit @limit)`,
+    `"id"`,
   );
   const count = rawStatement(`select count(*) as n from "accounts"${where.length > 0 ? ` where ${where.join(" and ")}` : ""}`);
   return (tx: Tx) => ({ list: list(tx), count: count(tx) });
@@ -51,7 +53,7 @@ function accountQuery(tx: Tx, query: Omit<AccountQuery, "afterId" | "limit">) {
 export function listAccounts(tx: Tx, query: AccountQuery): Account[] {
   const { statements, params } = accountQuery(tx, query);
   // Ids start at 1, so "after 0" is the first page.
-  return (statements.list.all({ ...params, afterId: query.afterId ?? 0, limit: query.limit }) as ArrayRow[]).map(accountOfRow);
+  return statements.list.all({ ...params, afterId: query.afterId ?? 0, limit: query.limit }).map(accountOfRow);
 }
 
 export function countAccounts(tx: Tx, query: Omit<AccountQuery, "afterId" | "limit">): number {

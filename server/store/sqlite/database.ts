@@ -6,6 +6,7 @@ import { migrate } from "drizzle-orm/better-sqlite3/migrator";
 import { getTableColumns, getTableName, type InferSelectModel } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { schemaTables } from "../../../schema/tables.js";
+import type { ArrayRow } from "../array-rows.js";
 import { findMigrationsFolder } from "../folders.js";
 
 export type Schema = typeof schemaTables;
@@ -163,6 +164,22 @@ export const rawStatement = (source: string) => (tx: Tx) => connectionOf(tx).pre
  * into the domain object, cost more than the query on pages of a hundred and more rows.
  */
 export const rowsStatement = (source: string) => (tx: Tx) => connectionOf(tx).prepare(source).raw(true);
+
+/**
+ * Like rowsStatement, for the reads that bring a page its hundreds of rows: SQLite hands the rows
+ * over as one JSON text, `[[…], …]`, which JSON.parse turns into the same arrays. better-sqlite3
+ * makes every value through V8's API, about 0.15 µs each here, and a portal page's Flex packs
+ * alone are 1,800 values; JSON.parse makes them in a third of the time (the page's packs read in
+ * 211 µs instead of 340). `columns` are the select list, plain names of integer, text or null
+ * columns (a REAL would print with 15 digits only); `from` is the rest of the select, from its
+ * `from`; the rows come in `orderBy`'s order, or in no particular one without it.
+ */
+export const jsonRowsStatement = (columns: string, from: string, orderBy?: string) => (tx: Tx) => {
+  const statement = connectionOf(tx)
+    .prepare(`select json_group_array(json_array(${columns})${orderBy ? ` order by ${orderBy}` : ""}) ${from}`)
+    .pluck(true);
+  return { all: (params?: Record<string, unknown>) => JSON.parse((params === undefined ? statement.get() : statement.get(params)) as string) as ArrayRow[] };
+};
 
 /**
  * The select list of a table's columns, in its drizzle key order, and a reader turning a raw

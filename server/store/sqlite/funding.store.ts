@@ -4,8 +4,8 @@ import type { FundingSource, SourceKind } from "../../core/drain.js";
 import type { OutstandingDeficit, Settlement } from "../../core/ledger.js";
 import type { CreditLot, FlexPack } from "../../core/model.js";
 import type { Instant } from "../../core/time.js";
-import { prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
-import { type ArrayRow, LOT_COLUMNS, lotOfRow, PACK_COLUMNS, packOfRow, soonestFirst } from "../array-rows.js";
+import { jsonRowsStatement, prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
+import { LOT_COLUMNS, lotOfRow, PACK_COLUMNS, packOfRow, soonestFirst } from "../array-rows.js";
 import type { NewCreditLot, NewFlexPack } from "../port.js";
 import type { GroupSource } from "../rate-group.js";
 import { lotAsSource, packAsSource } from "../sources.js";
@@ -53,22 +53,18 @@ export function insertFlexPack(tx: Tx, pack: NewFlexPack, now: Instant): FlexPac
   return toFlexPack(row);
 }
 
-const lotsOfAccounts = rowsStatement(
-  `select ${LOT_COLUMNS} from "credit_lots" where "account_id" in (select value from json_each(@accountIds))`,
-);
+const lotsOfAccounts = jsonRowsStatement(LOT_COLUMNS, `from "credit_lots" where "account_id" in (select value from json_each(@accountIds))`);
 
 export function creditLotsOf(tx: Tx, accountIds: readonly number[]): CreditLot[] {
   if (accountIds.length === 0) return [];
-  return soonestFirst((prepared(tx, lotsOfAccounts).all({ accountIds: JSON.stringify(accountIds) }) as ArrayRow[]).map(lotOfRow), (lot) => lot.expiresAt);
+  return soonestFirst(prepared(tx, lotsOfAccounts).all({ accountIds: JSON.stringify(accountIds) }).map(lotOfRow), (lot) => lot.expiresAt);
 }
 
-const packsOfAccounts = rowsStatement(
-  `select ${PACK_COLUMNS} from "flex_packs" where "account_id" in (select value from json_each(@accountIds))`,
-);
+const packsOfAccounts = jsonRowsStatement(PACK_COLUMNS, `from "flex_packs" where "account_id" in (select value from json_each(@accountIds))`);
 
 export function flexPacksOf(tx: Tx, accountIds: readonly number[]): FlexPack[] {
   if (accountIds.length === 0) return [];
-  return soonestFirst((prepared(tx, packsOfAccounts).all({ accountIds: JSON.stringify(accountIds) }) as ArrayRow[]).map(packOfRow), (pack) => pack.expiresAt);
+  return soonestFirst(prepared(tx, packsOfAccounts).all({ accountIds: JSON.stringify(accountIds) }).map(packOfRow), (pack) => pack.expiresAt);
 }
 
 // Only what the drain reads, lots, pools and packs in one statement (a pool as poolAsSource maps it).

@@ -14,8 +14,8 @@ import type { Instant } from "../../core/time.js";
 import type { NewEnrollment, NewFreeCap, NewTokenFlexPool, StoredRemainder } from "../port.js";
 import type { PlannedCharge, PlannedFreeMonth, PlannedRemainder } from "../rate-group.js";
 import { fromDbMicros, toDbMicros, toEnrollment, toFreeCap, toTokenFlexPool } from "../rows.js";
-import { prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
-import { type ArrayRow, POOL_COLUMNS, poolOfRow, soonestFirst } from "../array-rows.js";
+import { jsonRowsStatement, prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
+import { POOL_COLUMNS, poolOfRow, soonestFirst } from "../array-rows.js";
 
 const enrollmentsOfAccounts = rowsStatement(
   `select "account_id", "tier", "payg", "effective_from" from "plan_enrollments"
@@ -60,14 +60,12 @@ export function findTokenFlexPoolByRef(tx: Tx, externalRef: string): { pool: Tok
   return row ? { pool: toTokenFlexPool(row), fingerprint: row.fingerprint } : null;
 }
 
-const poolsOfAccounts = rowsStatement(
-  `select ${POOL_COLUMNS} from "token_flex_pools" where "account_id" in (select value from json_each(@accountIds))`,
-);
+const poolsOfAccounts = jsonRowsStatement(POOL_COLUMNS, `from "token_flex_pools" where "account_id" in (select value from json_each(@accountIds))`);
 
 /** Pools of the accounts, soonest end first. */
 export function tokenFlexPoolsOf(tx: Tx, accountIds: readonly number[]): TokenFlexPoolRecord[] {
   if (accountIds.length === 0) return [];
-  return soonestFirst((prepared(tx, poolsOfAccounts).all({ accountIds: JSON.stringify(accountIds) }) as ArrayRow[]).map(poolOfRow), (pool) => pool.endsAt);
+  return soonestFirst(prepared(tx, poolsOfAccounts).all({ accountIds: JSON.stringify(accountIds) }).map(poolOfRow), (pool) => pool.endsAt);
 }
 
 export function insertTokenFlexPool(tx: Tx, pool: NewTokenFlexPool, now: Instant): TokenFlexPoolRecord {
