@@ -21,7 +21,7 @@ import { parseArgs } from "node:util";
 import { cpuSeconds } from "./baselines.js";
 import { generateDatabase, type GenerateSummary } from "./generate.js";
 import { BATCH_SIZE, batchAccepted, batchBody, PORTAL, recordBody } from "./requests.js";
-import { buildServer, type Keys, keysFor, load, type LoadOptions, REPO_ROOT, type RunningServer, startServer } from "./server.js";
+import { buildServer, type Keys, keysFor, load, type LoadOptions, REPO_ROOT, type RunningServer, say, startServer } from "./server.js";
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
@@ -55,7 +55,6 @@ function figures(accounts: GenerateSummary): Figure[] {
   return all.filter((figure) => ONLY.has(figure.name));
 }
 
-const say = (message: string) => process.stderr.write(`${message}\n`);
 const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
 

@@ -42,7 +42,7 @@ import { generateDatabase, type GenerateSummary } from "./generate.js";
 import { BATCH_SIZE, batchAccepted, batchBody, cloudEventsAccepted, cloudEventsBody, PORTAL, recordBody, TYPENAME } from "./requests.js";
 import { printProfile, summariseProfile } from "./profile-summary.js";
 import { tieredAgainstLegacy, type TieredComparison } from "./tiered.js";
-import { buildServer, graphql, type Keys, keysFor, load, type LoadOptions, type LoadResult, mainThreadProfile, REPO_ROOT, type RunningServer, type ServerOptions, startServer } from "./server.js";
+import { buildServer, graphql, type Keys, keysFor, load, type LoadOptions, type LoadResult, mainThreadProfile, REPO_ROOT, type RunningServer, say, type ServerOptions, startServer } from "./server.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -87,10 +87,6 @@ const PROFILES = join(RESULTS, "profiles");
 
 /** Functions whose inclusive time the profile summary reports. */
 const PROFILE_MARKERS = ["recordGroup", "recordUsageBatch", "execute", "expressMiddleware", "requireKey", "jsonParser", "createContext", "writev", "fdatasync", "fsync", "authenticate", "rateInTransaction", "submit"];
-
-function say(message: string): void {
-  process.stderr.write(`${message}\n`);
-}
 
 /** Runs a load once unmeasured (JIT, caches), then measured; acknowledged counts both. */
 async function measure(label: string, options: Parameters<typeof load>[0], acknowledged: { count: number }): Promise<LoadResult> {

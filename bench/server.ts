@@ -10,6 +10,11 @@ import autocannon, { type RequestSpec } from "autocannon";
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
+/** Progress for the person running a benchmark, on stderr: stdout carries the results. */
+export function say(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
 /** Where buildServer() puts the compiled server (git-ignored with the rest of bench/results). */
 const BUILD_DIR = join(REPO_ROOT, "bench", "results", "dist");
 
