@@ -8,6 +8,8 @@
  *
  *   npm run bench:compare -- HEAD~1                    B1, B2 and B3 on SQLite, 8 pairs of 2 s slices each
  *   npm run bench:compare -- main --pairs 12 --only B3
+ *   npm run bench:compare -- HEAD --node-flags="--max-semi-space-size=64"   an option of node, measured
+ *                                                     by starting only the working tree's server with it
  *
  * The ref is compiled from `git archive` into bench/results/compare/ (removed afterwards) and runs
  * on this checkout's node_modules and on a database made by this checkout's migrations: compare
@@ -21,7 +23,7 @@ import { parseArgs } from "node:util";
 import { cpuSeconds } from "./baselines.js";
 import { generateDatabase, type GenerateSummary } from "./generate.js";
 import { BATCH_SIZE, batchAccepted, batchBody, PORTAL, recordBody } from "./requests.js";
-import { buildServer, type Keys, keysFor, load, type LoadOptions, REPO_ROOT, type RunningServer, say, startServer } from "./server.js";
+import { buildServer, type Keys, keysFor, load, type LoadOptions, nodeFlagsOf, REPO_ROOT, type RunningServer, say, startServer } from "./server.js";
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
@@ -29,6 +31,7 @@ const { values: args, positionals } = parseArgs({
     pairs: { type: "string", default: "8" },
     seconds: { type: "string", default: "2" },
     only: { type: "string", default: "B1,B2,B3" },
+    "node-flags": { type: "string" },
   },
 });
 const ref = positionals[0];
@@ -36,6 +39,7 @@ if (!ref) throw new Error("name the git ref to compare the working tree with, e.
 const PAIRS = Number(args.pairs);
 const SECONDS = Number(args.seconds);
 const ONLY = new Set(args.only!.toUpperCase().split(","));
+const NODE_FLAGS = nodeFlagsOf(args["node-flags"]);
 
 /** Each figure's load, the unit its CPU is counted in, and how many of those a request carries. */
 interface Figure {
@@ -97,8 +101,9 @@ async function compare(builds: Record<string, string>, path: string): Promise<vo
     for (const [name, build] of Object.entries(builds)) {
       const copy = `${path}.${sides.length}`;
       copyFileSync(path, copy);
-      const server = await startServer({ dbPath: copy, operatorKey, build });
-      sides.push({ name, server, keys: await keysFor(server, operatorKey) });
+      const nodeFlags = name === "working tree" ? NODE_FLAGS : [];
+      const server = await startServer({ dbPath: copy, operatorKey, build, nodeFlags });
+      sides.push({ name: nodeFlags.length ? `${name} (node ${nodeFlags.join(" ")})` : name, server, keys: await keysFor(server, operatorKey) });
     }
     const rows = [];
     for (const figure of figures(accounts)) rows.push(await measure(figure, sides as [Side, Side]));

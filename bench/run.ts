@@ -10,6 +10,7 @@
  *   npm run bench -- --only B1,B3 run some of B1 (with B5), B2, B3, B4, B6 (tiered against LEGACY rating)
  *   npm run bench -- --tsx        run the server from its TypeScript sources through tsx
  *   npm run bench -- --synchronous NORMAL   run the server with FLEXGATE_SYNCHRONOUS=NORMAL
+ *   npm run bench -- --node-flags="--heap-growing-percent=150"   start the server's node with these options
  *   npm run bench -- --store sqlite        SQLite's figures only
  *   npm run bench -- --store postgres      also B1-B3 on PostgreSQL, and 1 vs 2 replicas on it, or fail
  *   npm run bench -- --store postgres --pool 20   FLEXGATE_DATABASE_POOL of each PostgreSQL server
@@ -42,7 +43,7 @@ import { generateDatabase, type GenerateSummary } from "./generate.js";
 import { BATCH_SIZE, batchAccepted, batchBody, cloudEventsAccepted, cloudEventsBody, PORTAL, recordBody, TYPENAME } from "./requests.js";
 import { printProfile, summariseProfile } from "./profile-summary.js";
 import { tieredAgainstLegacy, type TieredComparison } from "./tiered.js";
-import { buildServer, graphql, type Keys, keysFor, load, type LoadOptions, type LoadResult, mainThreadProfile, REPO_ROOT, type RunningServer, say, type ServerOptions, startServer } from "./server.js";
+import { buildServer, graphql, type Keys, keysFor, load, type LoadOptions, type LoadResult, mainThreadProfile, nodeFlagsOf, REPO_ROOT, type RunningServer, say, type ServerOptions, startServer } from "./server.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -54,6 +55,7 @@ const { values: args } = parseArgs({
     synchronous: { type: "string", default: "FULL" },
     store: { type: "string", default: "auto" },
     pool: { type: "string", default: "10" },
+    "node-flags": { type: "string" },
   },
 });
 if (!["auto", "sqlite", "postgres"].includes(args.store)) throw new Error(`--store must be auto, sqlite or postgres, got "${args.store}"`);
@@ -68,6 +70,7 @@ if (!Number.isInteger(PG_POOL) || PG_POOL < 1) throw new Error(`--pool must be a
 
 const QUICK = args.quick!;
 const SYNCHRONOUS = args.synchronous!.toUpperCase() === "NORMAL" ? "NORMAL" : "FULL";
+const NODE_FLAGS = nodeFlagsOf(args["node-flags"]);
 // B2 keeps windows of 6 s or more: 32 batches of 500 events in flight take seconds to answer.
 const SETTINGS = QUICK
   ? { seconds: 2, batchSeconds: 6, warmupSeconds: 1, rawMs: 1000, bareMs: 1000, largeCharges: 100_000, largeAccounts: 10_000 }
@@ -211,7 +214,7 @@ async function withServer<T>(name: string, database: Pick<ServerOptions, "dbPath
     rmSync(profileDir, { recursive: true, force: true });
     mkdirSync(profileDir, { recursive: true });
   }
-  const server = await startServer({ ...database, operatorKey, tsx: args.tsx, synchronous: SYNCHRONOUS, ...(args.profile ? { profileDir } : {}) });
+  const server = await startServer({ ...database, operatorKey, tsx: args.tsx, synchronous: SYNCHRONOUS, nodeFlags: NODE_FLAGS, ...(args.profile ? { profileDir } : {}) });
   try {
     return await work(server);
   } finally {
@@ -615,7 +618,7 @@ function renderTable(report: Report, info: ReturnType<typeof machine>): string {
     ? ` PostgreSQL ${report.pg.server.version} on the same machine (${report.pg.server.place}), synchronous_commit=${report.pg.server.synchronousCommit}, ${report.pg.server.pool} connections per server (FLEXGATE_DATABASE_POOL).`
     : "";
   const lines = [
-    `Machine: ${info.nproc} × ${info.cpu}, ${info.memoryGb} GB, Node ${info.node}, commit ${info.commit}; server ${args.tsx ? "run through tsx" : "compiled, as npm start runs it"}; SQLite WAL, server synchronous=${SYNCHRONOUS}.${pgLine}`,
+    `Machine: ${info.nproc} × ${info.cpu}, ${info.memoryGb} GB, Node ${info.node}, commit ${info.commit}; server ${args.tsx ? "run through tsx" : "compiled, as npm start runs it"}; SQLite WAL, server synchronous=${SYNCHRONOUS}${NODE_FLAGS.length ? `; server node options ${NODE_FLAGS.join(" ")}` : ""}.${pgLine}`,
     "",
     `| ${header.join(" | ")} |`,
     `|${header.map(() => "---").join("|")}|`,

@@ -8,6 +8,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon, { type RequestSpec } from "autocannon";
 
+/** `--node-flags="…"` of the bench commands, as a list (empty when not given). */
+export const nodeFlagsOf = (value: string | undefined): string[] => (value ?? "").split(/\s+/).filter(Boolean);
+
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 /** Progress for the person running a benchmark, on stderr: stdout carries the results. */
@@ -48,6 +51,8 @@ export interface ServerOptions {
   readonly build?: string;
   /** FLEXGATE_SYNCHRONOUS for the server; FULL (the default) is what the figures are about. */
   readonly synchronous?: "FULL" | "NORMAL";
+  /** Options for the server's node (V8's among them, e.g. --heap-growing-percent=150): ones NODE_OPTIONS may not carry. */
+  readonly nodeFlags?: readonly string[];
 }
 
 export interface RunningServer {
@@ -63,7 +68,7 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const profile = options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] : [];
   const entry = options.tsx ? ["--import", "tsx", "server/cli.ts"] : [join(options.build ?? BUILD_DIR, "server", "cli.js")];
-  const child: ChildProcess = spawn(process.execPath, [...profile, ...entry, "serve"], {
+  const child: ChildProcess = spawn(process.execPath, [...profile, ...(options.nodeFlags ?? []), ...entry, "serve"], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
