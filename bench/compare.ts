@@ -25,6 +25,9 @@ import { generateDatabase, type GenerateSummary } from "./generate.js";
 import { BATCH_SIZE, batchAccepted, batchBody, PORTAL, recordBody } from "./requests.js";
 import { buildServer, type Keys, keysFor, load, type LoadOptions, nodeFlagsOf, REPO_ROOT, type RunningServer, say, startServer } from "./server.js";
 
+/** The side built from the working tree: the one `--node-flags` applies to. */
+const WORKING_TREE = "working tree";
+
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
   options: {
@@ -68,9 +71,9 @@ function buildBoth(root: string): Record<string, string> {
   mkdirSync(source, { recursive: true });
   const sha = execSync(`git rev-parse --short ${ref}`, { cwd: REPO_ROOT, encoding: "utf8" }).trim();
   execSync(`git archive ${sha} | tar -x -C ${source}`, { cwd: REPO_ROOT, stdio: "inherit" });
-  const builds = { [sha]: join(source, "dist"), "working tree": join(root, "working-tree") };
+  const builds = { [sha]: join(source, "dist"), [WORKING_TREE]: join(root, "working-tree") };
   buildServer(builds[sha], source);
-  buildServer(builds["working tree"]);
+  buildServer(builds[WORKING_TREE]);
   say(`compiled ${sha} and the working tree`);
   return builds;
 }
@@ -101,7 +104,7 @@ async function compare(builds: Record<string, string>, path: string): Promise<vo
     for (const [name, build] of Object.entries(builds)) {
       const copy = `${path}.${sides.length}`;
       copyFileSync(path, copy);
-      const nodeFlags = name === "working tree" ? NODE_FLAGS : [];
+      const nodeFlags = name === WORKING_TREE ? NODE_FLAGS : [];
       const server = await startServer({ dbPath: copy, operatorKey, build, nodeFlags });
       sides.push({ name: nodeFlags.length ? `${name} (node ${nodeFlags.join(" ")})` : name, server, keys: await keysFor(server, operatorKey) });
     }
