@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginCacheControlDisabled } from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
@@ -16,7 +16,8 @@ import { consoleRouter } from "./http/console.js";
 import { auditExportHandler, priceTableExportHandler } from "./http/console-exports.js";
 import { paygExportHandler, usageExportHandler } from "./http/export.js";
 import { ingestHandlers } from "./http/ingest.js";
-import { BODY_LIMIT_BYTES } from "./http/body-limit.js";
+import { BODY_LIMIT_BYTES, BODY_TOO_LARGE, NOT_JSON } from "./http/body-limit.js";
+import { graphqlPost, isPlainGraphqlPost } from "./http/graphql-post.js";
 import { log } from "./log.js";
 import type { Clock } from "./services/context.js";
 import { createServices, type Services } from "./services/index.js";
@@ -45,15 +46,13 @@ export interface App {
 const REQUEST_TIMEOUT_MS = 30_000;
 const HEADERS_TIMEOUT_MS = 10_000;
 
-function httpServer(app: express.Express, requestTimeout: number): Server {
-  return createServer(
-    {
-      requestTimeout,
-      headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeout),
-      connectionsCheckingInterval: Math.max(100, Math.min(1_000, requestTimeout / 4)),
-    },
-    app,
-  );
+/** An HTTP server with the request limits above; its request handler is added once the app is built. */
+function httpServer(requestTimeout: number): Server {
+  return createServer({
+    requestTimeout,
+    headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeout),
+    connectionsCheckingInterval: Math.max(100, Math.min(1_000, requestTimeout / 4)),
+  });
 }
 
 /** Balances and ledgers change with every event: no cache, shared or private, may keep an answer. */
@@ -66,7 +65,7 @@ function noStore(_req: Request, res: Response, next: NextFunction): void {
 export async function createApp({ config, store, clock = Date.now, requestTimeoutMs = REQUEST_TIMEOUT_MS }: AppOptions): Promise<App> {
   const services = createServices({ store, clock, rules: config.rules });
   const app = express();
-  const server = httpServer(app, requestTimeoutMs);
+  const server = httpServer(requestTimeoutMs);
   const apollo = new ApolloServer<GraphQLContext>({
     // The schema, executed by graphql-jit for queries (graphql/executor.ts) through Apollo's
     // documented hook for an executor of one's own.
@@ -122,10 +121,19 @@ export async function createApp({ config, store, clock = Date.now, requestTimeou
   app.use((_req: Request, res: Response) => sendError(res, 404, "NOT_FOUND", "no such route"));
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const status = (error as { status?: number }).status ?? 500;
-    if (status === 413) return sendError(res, 413, "BAD_USER_INPUT", `the request body is larger than ${BODY_LIMIT_BYTES} bytes, the size of the largest valid batch`);
-    if (status >= 400 && status < 500) return sendError(res, status, "BAD_USER_INPUT", "the request body is not valid JSON");
+    if (status === 413) return sendError(res, 413, "BAD_USER_INPUT", BODY_TOO_LARGE);
+    if (status >= 400 && status < 500) return sendError(res, status, "BAD_USER_INPUT", NOT_JSON);
     log.error("unexpected HTTP error", { error: error instanceof Error ? error.stack : String(error) });
     return sendError(res, 500, "INTERNAL_SERVER_ERROR", GENERIC_MESSAGE);
+  });
+
+  const plainGraphqlPost = graphqlPost(services, apollo);
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    if (!isPlainGraphqlPost(req)) return app(req, res);
+    plainGraphqlPost(req, res).catch((error: unknown) => {
+      log.error("unexpected HTTP error", { error: error instanceof Error ? error.stack : String(error) });
+      if (!res.headersSent) sendError(res, 500, "INTERNAL_SERVER_ERROR", GENERIC_MESSAGE);
+    });
   });
 
   return {

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { NextFunction, Request, Response } from "express";
 import { GraphQLError } from "graphql";
 import type { Viewer } from "../core/model.js";
@@ -18,8 +19,13 @@ export async function viewerFromHeader(services: Services, header: string | unde
   return key ? { key, actor: actorOf(key) } : null;
 }
 
-export function sendError(res: Response, status: number, code: string, message: string, field?: string) {
-  res.status(status).json({ errors: [{ message, extensions: { code, ...(field ? { field } : {}) } }] });
+/** Answers a refusal, or a failure, as the API's error envelope (on Express's routes and on the plain GraphQL path alike). */
+export function sendError(res: ServerResponse, status: number, code: string, message: string, field?: string) {
+  const body = JSON.stringify({ errors: [{ message, extensions: { code, ...(field ? { field } : {}) } }] });
+  res.statusCode = status;
+  res.setHeader("Content-Type", "application/json; charset=utf-8");
+  res.setHeader("Content-Length", Buffer.byteLength(body));
+  res.end(body);
 }
 
 const CHALLENGE = 'Bearer realm="flexgate"';
@@ -43,7 +49,7 @@ export function requireKey(services: Services) {
  * Whether every byte of the body is in: the request says its length, and that much waits unread
  * (`complete` is only set once the body has been read). A chunked body is never taken as in.
  */
-function bodyArrived(req: Request): boolean {
+export function bodyArrived(req: IncomingMessage): boolean {
   const length = req.headers["content-length"];
   return req.complete || (length !== undefined && req.readableLength >= Number(length));
 }
@@ -56,7 +62,15 @@ function bodyArrived(req: Request): boolean {
  * lookup, which on PostgreSQL is a round trip to the database.
  */
 export async function viewerAtOperationStart(services: Services, req: Request): Promise<Viewer> {
-  const viewer = await viewerAfterBody(services, req);
+  return operationViewer(services, req.headers.authorization, checkedWithBody(req));
+}
+
+/**
+ * viewerAtOperationStart for a request whose key was checked as `checked` (null when its body
+ * was still on its way then) and is sent in `header`.
+ */
+export async function operationViewer(services: Services, header: string | undefined, checked: Viewer | null): Promise<Viewer> {
+  const viewer = checked ?? (await viewerFromHeader(services, header));
   if (!viewer) {
     throw new GraphQLError(SEND_A_KEY, {
       extensions: { code: "UNAUTHENTICATED", http: { status: 401, headers: new Map([["www-authenticate", CHALLENGE]]) } },
@@ -67,13 +81,17 @@ export async function viewerAtOperationStart(services: Services, req: Request): 
 
 /** The caller's key once the body is in (see viewerAtOperationStart), or null when it no longer holds. */
 export async function viewerAfterBody(services: Services, req: Request): Promise<Viewer | null> {
+  return checkedWithBody(req) ?? viewerFromHeader(services, req.headers.authorization);
+}
+
+/** The viewer requireKey found, when the whole body had arrived as it answered; else null. */
+function checkedWithBody(req: Request): Viewer | null {
   const locals = (req.res as Response<unknown, Locals> | undefined)?.locals;
-  if (locals?.checkedWithBody && locals.viewer) return locals.viewer;
-  return viewerFromHeader(services, req.headers.authorization);
+  return (locals?.checkedWithBody && locals.viewer) || null;
 }
 
 /** Answers 401 with the challenge: no key, or one that is unknown or revoked. */
-export function refuseUnauthenticated(res: Response): void {
+export function refuseUnauthenticated(res: ServerResponse): void {
   res.setHeader("WWW-Authenticate", CHALLENGE);
   sendError(res, 401, "UNAUTHENTICATED", SEND_A_KEY);
 }

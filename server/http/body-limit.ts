@@ -29,3 +29,6 @@ const EVENT_BYTES =
 const ENVELOPE_BYTES = 64 * 1024;
 
 export const BODY_LIMIT_BYTES = MAX_BATCH_SIZE * EVENT_BYTES + ENVELOPE_BYTES;
+
+export const BODY_TOO_LARGE = `the request body is larger than ${BODY_LIMIT_BYTES} bytes, the size of the largest valid batch`;
+export const NOT_JSON = "the request body is not valid JSON";

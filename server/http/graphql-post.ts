@@ -1,0 +1,78 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { type ApolloServer, HeaderMap } from "@apollo/server";
+import { createContext, type GraphQLContext } from "../graphql/context.js";
+import type { Services } from "../services/index.js";
+import { BODY_LIMIT_BYTES, BODY_TOO_LARGE, NOT_JSON } from "./body-limit.js";
+import { bodyArrived, operationViewer, refuseUnauthenticated, sendError, viewerFromHeader } from "./auth.js";
+
+/**
+ * The one shape of request almost every client sends to the API, answered straight from
+ * node:http: `POST /graphql`, a JSON body in UTF-8 with its length given, not compressed. Express
+ * (its router, its request and response objects and body-parser) cost about a tenth of the CPU of
+ * a portal page and of a recordUsage request, for work this shape does not need. Every other
+ * request, odd content types, encodings and GET included, goes through Express as before; this
+ * path answers exactly as that one does (the HTTP tests run both).
+ */
+export function isPlainGraphqlPost(req: IncomingMessage): boolean {
+  const { headers } = req;
+  return (
+    req.method === "POST" &&
+    req.url === "/graphql" &&
+    headers["content-length"] !== undefined &&
+    headers["transfer-encoding"] === undefined &&
+    headers["content-encoding"] === undefined &&
+    PLAIN_JSON.has(headers["content-type"]?.toLowerCase() ?? "")
+  );
+}
+
+const PLAIN_JSON = new Set(["application/json", "application/json; charset=utf-8"]);
+
+export function graphqlPost(services: Services, apollo: ApolloServer<GraphQLContext>) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    res.setHeader("Cache-Control", "no-store");
+    const viewer = await viewerFromHeader(services, req.headers.authorization);
+    if (!viewer) return refuseUnauthenticated(res);
+    const checkedWithBody = bodyArrived(req);
+    if (Number(req.headers["content-length"]) > BODY_LIMIT_BYTES) return sendError(res, 413, "BAD_USER_INPUT", BODY_TOO_LARGE);
+    const text = await bodyText(req);
+    if (text === null) return void req.destroy();
+    const body = parseJson(text);
+    if (body === undefined) return sendError(res, 400, "BAD_USER_INPUT", NOT_JSON);
+    const headers = new HeaderMap();
+    for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(", ") : value);
+    const answer = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: "POST", headers, search: "", body },
+      context: async () => createContext(services, await operationViewer(services, req.headers.authorization, checkedWithBody ? viewer : null)),
+    });
+    for (const [name, value] of answer.headers) res.setHeader(name, value);
+    res.statusCode = answer.status ?? 200;
+    // Apollo answers a single operation whole; incremental delivery (@defer) is not enabled.
+    if (answer.body.kind !== "complete") throw new Error("an incremental answer reached the plain GraphQL path");
+    res.setHeader("Content-Length", Buffer.byteLength(answer.body.string));
+    res.end(answer.body.string);
+  };
+}
+
+/** The body as text, or null when the client went away before sending all of it. */
+function bodyText(req: IncomingMessage): Promise<string | null> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    // body-parser's decoder drops a byte order mark; so does this.
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8").replace(/^\uFEFF/, "")));
+    // A client gone before the end closes the request without an "end": nothing is run.
+    req.on("close", () => resolve(null));
+  });
+}
+
+/** As body-parser's `json()` reads it: an empty body is `{}`, and only an object or an array is JSON here. */
+function parseJson(text: string): unknown {
+  if (text.length === 0) return {};
+  const first = /^[\x20\x09\x0a\x0d]*([^\x20\x09\x0a\x0d])/.exec(text)?.[1];
+  if (first !== "{" && first !== "[") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
