@@ -61,6 +61,12 @@ function noStore(_req: Request, res: Response, next: NextFunction): void {
   next();
 }
 
+/** A failure no refusal explains: logged whole, answered with the generic message. */
+function failUnexpectedly(res: ServerResponse, error: unknown): void {
+  log.error("unexpected HTTP error", { error: error instanceof Error ? error.stack : String(error) });
+  if (!res.headersSent) sendError(res, 500, "INTERNAL_SERVER_ERROR", GENERIC_MESSAGE);
+}
+
 /** Builds the whole application on an HTTP server that is not listening yet. */
 export async function createApp({ config, store, clock = Date.now, requestTimeoutMs = REQUEST_TIMEOUT_MS }: AppOptions): Promise<App> {
   const services = createServices({ store, clock, rules: config.rules });
@@ -123,17 +129,13 @@ export async function createApp({ config, store, clock = Date.now, requestTimeou
     const status = (error as { status?: number }).status ?? 500;
     if (status === 413) return sendError(res, 413, "BAD_USER_INPUT", BODY_TOO_LARGE);
     if (status >= 400 && status < 500) return sendError(res, status, "BAD_USER_INPUT", NOT_JSON);
-    log.error("unexpected HTTP error", { error: error instanceof Error ? error.stack : String(error) });
-    return sendError(res, 500, "INTERNAL_SERVER_ERROR", GENERIC_MESSAGE);
+    return failUnexpectedly(res, error);
   });
 
   const plainGraphqlPost = graphqlPost(services, apollo);
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     if (!isPlainGraphqlPost(req)) return app(req, res);
-    plainGraphqlPost(req, res).catch((error: unknown) => {
-      log.error("unexpected HTTP error", { error: error instanceof Error ? error.stack : String(error) });
-      if (!res.headersSent) sendError(res, 500, "INTERNAL_SERVER_ERROR", GENERIC_MESSAGE);
-    });
+    plainGraphqlPost(req, res).catch((error: unknown) => failUnexpectedly(res, error));
   });
 
   return {

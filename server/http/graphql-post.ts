@@ -29,9 +29,9 @@ const PLAIN_JSON = new Set(["application/json", "application/json; charset=utf-8
 
 export function graphqlPost(services: Services, apollo: ApolloServer<GraphQLContext>) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    res.setHeader("Cache-Control", "no-store");
     const viewer = await viewerFromHeader(services, req.headers.authorization);
     if (!viewer) return refuseUnauthenticated(res);
+    res.setHeader("Cache-Control", "no-store");
     const checkedWithBody = bodyArrived(req);
     if (Number(req.headers["content-length"]) > BODY_LIMIT_BYTES) return sendError(res, 413, "BAD_USER_INPUT", BODY_TOO_LARGE);
     const text = await bodyText(req);
@@ -61,7 +61,8 @@ function bodyText(req: IncomingMessage): Promise<string | null> {
     // body-parser's decoder drops a byte order mark; so does this.
     req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8").replace(/^\uFEFF/, "")));
     // A client gone before the end closes the request without an "end": nothing is run.
-    req.on("close", () => resolve(null));
+    req.on("close", () => req.complete || resolve(null));
+    req.on("error", () => resolve(null));
   });
 }
 
