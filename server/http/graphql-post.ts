@@ -28,6 +28,7 @@ export function isPlainGraphqlPost(req: IncomingMessage): boolean {
 
 const PLAIN_JSON = new Set(["application/json", "application/json; charset=utf-8"]);
 
+/** The handler of the requests `isPlainGraphqlPost` picks: the key checked before the body is read, as `requireKey` does. */
 export function graphqlPost(services: Services, apollo: ApolloServer<GraphQLContext>) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const viewer = await viewerFromHeader(services, req.headers.authorization);
