@@ -5,11 +5,15 @@ import type { Viewer } from "../core/model.js";
 import { actorOf } from "../services/keys.service.js";
 import type { Services } from "../services/index.js";
 
-export interface Locals {
-  viewer?: Viewer;
+/** What the key check before the body found (checkKeyBeforeBody). */
+export interface KeyCheck {
+  readonly viewer: Viewer;
   /** The whole body had arrived when the key check answered: the check is as fresh as the operation. */
-  checkedWithBody?: boolean;
+  readonly checkedWithBody: boolean;
 }
+
+/** Express routes keep the key check in `res.locals`, set by requireKey. */
+export type Locals = Partial<KeyCheck>;
 
 /** The caller's key from `Authorization: Bearer <secret>`, or null. Looked up on every request, so a revoked key stops at once. */
 export async function viewerFromHeader(services: Services, header: string | undefined): Promise<Viewer | null> {
@@ -37,19 +41,28 @@ const SEND_A_KEY = "send a valid API key as `Authorization: Bearer <key>`";
  */
 export function requireKey(services: Services) {
   return async (req: Request, res: Response<unknown, Locals>, next: NextFunction) => {
-    const viewer = await viewerFromHeader(services, req.headers.authorization);
-    if (!viewer) return refuseUnauthenticated(res);
-    res.locals.viewer = viewer;
-    res.locals.checkedWithBody = bodyArrived(req);
+    const check = await checkKeyBeforeBody(services, req, res);
+    if (!check) return;
+    Object.assign(res.locals, check);
     next();
   };
+}
+
+/** The key check of requireKey, for Express's routes and the plain GraphQL path alike: null once it has answered 401. */
+export async function checkKeyBeforeBody(services: Services, req: IncomingMessage, res: ServerResponse): Promise<KeyCheck | null> {
+  const viewer = await viewerFromHeader(services, req.headers.authorization);
+  if (!viewer) {
+    refuseUnauthenticated(res);
+    return null;
+  }
+  return { viewer, checkedWithBody: bodyArrived(req) };
 }
 
 /**
  * Whether every byte of the body is in: the request says its length, and that much waits unread
  * (`complete` is only set once the body has been read). A chunked body is never taken as in.
  */
-export function bodyArrived(req: IncomingMessage): boolean {
+function bodyArrived(req: IncomingMessage): boolean {
   const length = req.headers["content-length"];
   return req.complete || (length !== undefined && req.readableLength >= Number(length));
 }
@@ -62,15 +75,12 @@ export function bodyArrived(req: IncomingMessage): boolean {
  * lookup, which on PostgreSQL is a round trip to the database.
  */
 export async function viewerAtOperationStart(services: Services, req: Request): Promise<Viewer> {
-  return operationViewer(services, req.headers.authorization, checkedWithBody(req));
+  return operationViewer(services, req.headers.authorization, localsOf(req));
 }
 
-/**
- * viewerAtOperationStart for a request whose key was checked as `checked` (null when its body
- * was still on its way then) and is sent in `header`.
- */
-export async function operationViewer(services: Services, header: string | undefined, checked: Viewer | null): Promise<Viewer> {
-  const viewer = checked ?? (await viewerFromHeader(services, header));
+/** viewerAtOperationStart for a request whose key is sent in `header` and was checked as `check`. */
+export async function operationViewer(services: Services, header: string | undefined, check: Locals | undefined): Promise<Viewer> {
+  const viewer = standing(check) ?? (await viewerFromHeader(services, header));
   if (!viewer) {
     throw new GraphQLError(SEND_A_KEY, {
       extensions: { code: "UNAUTHENTICATED", http: { status: 401, headers: new Map([["www-authenticate", CHALLENGE]]) } },
@@ -81,13 +91,14 @@ export async function operationViewer(services: Services, header: string | undef
 
 /** The caller's key once the body is in (see viewerAtOperationStart), or null when it no longer holds. */
 export async function viewerAfterBody(services: Services, req: Request): Promise<Viewer | null> {
-  return checkedWithBody(req) ?? viewerFromHeader(services, req.headers.authorization);
+  return standing(localsOf(req)) ?? viewerFromHeader(services, req.headers.authorization);
 }
 
-/** The viewer requireKey found, when the whole body had arrived as it answered; else null. */
-function checkedWithBody(req: Request): Viewer | null {
-  const locals = (req.res as Response<unknown, Locals> | undefined)?.locals;
-  return (locals?.checkedWithBody && locals.viewer) || null;
+const localsOf = (req: Request): Locals | undefined => (req.res as Response<unknown, Locals> | undefined)?.locals;
+
+/** The viewer the check before the body found, when the whole body had arrived as it answered; else null. */
+function standing(check: Locals | undefined): Viewer | null {
+  return (check?.checkedWithBody && check.viewer) || null;
 }
 
 /** Answers 401 with the challenge: no key, or one that is unknown or revoked. */

@@ -3,7 +3,7 @@ import { type ApolloServer, HeaderMap } from "@apollo/server";
 import { createContext, type GraphQLContext } from "../graphql/context.js";
 import type { Services } from "../services/index.js";
 import { BODY_LIMIT_BYTES, BODY_TOO_LARGE, NOT_JSON } from "./body-limit.js";
-import { bodyArrived, operationViewer, refuseUnauthenticated, sendError, viewerFromHeader } from "./auth.js";
+import { checkKeyBeforeBody, operationViewer, sendError } from "./auth.js";
 
 /**
  * The one shape of request almost every client sends to the API, answered straight from
@@ -31,10 +31,9 @@ const PLAIN_JSON = new Set(["application/json", "application/json; charset=utf-8
 /** The handler of the requests `isPlainGraphqlPost` picks: the key checked before the body is read, as `requireKey` does. */
 export function graphqlPost(services: Services, apollo: ApolloServer<GraphQLContext>) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const viewer = await viewerFromHeader(services, req.headers.authorization);
-    if (!viewer) return refuseUnauthenticated(res);
+    const check = await checkKeyBeforeBody(services, req, res);
+    if (!check) return;
     res.setHeader("Cache-Control", "no-store");
-    const checkedWithBody = bodyArrived(req);
     if (Number(req.headers["content-length"]) > BODY_LIMIT_BYTES) return sendError(res, 413, "BAD_USER_INPUT", BODY_TOO_LARGE);
     const text = await bodyText(req);
     if (text === null) return void req.destroy();
@@ -44,14 +43,16 @@ export function graphqlPost(services: Services, apollo: ApolloServer<GraphQLCont
     for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(", ") : value);
     const answer = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: "POST", headers, search: "", body },
-      context: async () => createContext(services, await operationViewer(services, req.headers.authorization, checkedWithBody ? viewer : null)),
+      context: async () => createContext(services, await operationViewer(services, req.headers.authorization, check)),
     });
     for (const [name, value] of answer.headers) res.setHeader(name, value);
     res.statusCode = answer.status ?? 200;
     // Apollo answers a single operation whole; incremental delivery (@defer) is not enabled.
     if (answer.body.kind !== "complete") throw new Error("an incremental answer reached the plain GraphQL path");
-    res.setHeader("Content-Length", Buffer.byteLength(answer.body.string));
-    res.end(answer.body.string);
+    // Encoded once, to give its length and to send it (a portal page answers about 32 KB).
+    const bytes = Buffer.from(answer.body.string);
+    res.setHeader("Content-Length", bytes.length);
+    res.end(bytes);
   };
 }
 
