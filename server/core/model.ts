@@ -72,6 +72,13 @@ export interface FlexPack {
   readonly createdAt: Instant;
 }
 
+/**
+ * What a lot or pack holds and when it pays, without how it was bought: all a balance and the
+ * drain read of it. Operations that show no more of them read only these columns.
+ */
+export type LotHolding = Pick<CreditLot, "id" | "accountId" | "amountMicros" | "remainingMicros" | "purchasedAt" | "expiresAt">;
+export type PackHolding = Pick<FlexPack, "id" | "accountId" | "tokensMicros" | "remainingMicros" | "purchasedAt" | "expiresAt">;
+
 export interface UsageCharge {
   readonly id: number;
   readonly eventId: string;

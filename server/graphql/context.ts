@@ -1,6 +1,6 @@
 import DataLoader from "dataloader";
 import type { FreeUsageRow } from "../core/free-allowance.js";
-import type { Account, ChargeAllocation, CreditLot, FlexPack, Reseller, TokenFlexPoolRecord, Viewer } from "../core/model.js";
+import type { Account, ChargeAllocation, LotHolding, PackHolding, Reseller, TokenFlexPoolRecord, Viewer } from "../core/model.js";
 import type { Month } from "../core/month.js";
 import type { PaygStatement } from "../core/payg.js";
 import type { Plan } from "../core/plan.js";
@@ -89,6 +89,7 @@ export class SettledLoader<K, V> extends DataLoader<K, V> {
 export function createLoaders(services: Services) {
   // First pages of reseller → accounts, one loader per page size asked for.
   const resellerAccountLoaders = new Map<number | null, DataLoader<number, Page<Account>>>();
+  let holdingsOnly = false;
   return {
     resellerAccounts(first: number | null) {
       let loader = resellerAccountLoaders.get(first);
@@ -107,8 +108,20 @@ export function createLoaders(services: Services) {
     reseller: new SettledLoader<number, Reseller | null>(async (ids) =>
       byKey(ids, new Map((await services.accounts.findResellers(ids)).map((reseller) => [reseller.id, reseller])), null),
     ),
-    creditLots: new SettledLoader<number, CreditLot[]>(async (accountIds) => byKey(accountIds, await services.accounts.creditLots(accountIds), [])),
-    flexPacks: new SettledLoader<number, FlexPack[]>(async (accountIds) => byKey(accountIds, await services.accounts.flexPacks(accountIds), [])),
+    /**
+     * Lots and packs read as holdings only (see holdings.ts) from now on: for an operation that
+     * selects nothing else of them, said before it runs. Full rows are holdings too, so a field
+     * that reads them takes either.
+     */
+    readHoldingsOnly() {
+      holdingsOnly = true;
+    },
+    creditLots: new SettledLoader<number, LotHolding[]>(async (accountIds) =>
+      byKey(accountIds, holdingsOnly ? await services.accounts.lotHoldings(accountIds) : await services.accounts.creditLots(accountIds), []),
+    ),
+    flexPacks: new SettledLoader<number, PackHolding[]>(async (accountIds) =>
+      byKey(accountIds, holdingsOnly ? await services.accounts.packHoldings(accountIds) : await services.accounts.flexPacks(accountIds), []),
+    ),
     allocations: new DataLoader<number, ChargeAllocation[]>(async (chargeIds) => byKey(chargeIds, await services.ledger.allocations(chargeIds), [])),
     // The tiered regime (domain §8): a page of accounts reads each of these once.
     /** LEGACY, then each enrollment: the plan in force is read from it too (one read for both). */

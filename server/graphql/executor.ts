@@ -19,6 +19,8 @@ import {
 } from "graphql";
 import { type CompiledQuery, compileQuery, isCompiledQuery } from "graphql-jit";
 import { log } from "../log.js";
+import type { GraphQLContext } from "./context.js";
+import { selectsOnlyHoldings } from "./holdings.js";
 import { unparsedRefusal } from "./unparsed.js";
 
 type GatewayInterface = ApolloServerOptionsWithGateway<never>["gateway"];
@@ -63,6 +65,7 @@ export function jitExecutor(schema: GraphQLSchema): GatewayExecutor {
   return async ({ document, operation, operationName, request, context }) => {
     const refusal = unparsedRefusal(schema, document, operation, request.variables ?? {});
     if (refusal) return { data: null, errors: [refusal] };
+    if (selectsOnlyHoldings(schema, document)) (context as GraphQLContext).loaders.readHoldingsOnly();
     const graphqlJs = () =>
       execute({ schema, document, contextValue: context, variableValues: request.variables, operationName: request.operationName }) as ExecutionResult | Promise<ExecutionResult>;
     const query = operation.operation === "query" ? compiledFor(document, operationName) : undefined;

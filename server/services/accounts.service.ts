@@ -2,7 +2,7 @@ import { balanceAt, type Balance } from "../core/balance.js";
 import { badInput, notFound } from "../core/errors.js";
 import { balanceUnderPlan, type Enrollment, type Plan, planAt, statusUnderPlan } from "../core/plan.js";
 import { MAXIMA } from "../core/maxima.js";
-import type { Account, AccountStatus, Actor, BalancePolicy, CreditLot, FlexPack, Instant, PartnerTier, Reseller, TokenFlexPoolRecord } from "../core/model.js";
+import type { Account, AccountStatus, Actor, BalancePolicy, CreditLot, FlexPack, Instant, LotHolding, PackHolding, PartnerTier, Reseller, TokenFlexPoolRecord } from "../core/model.js";
 import { cleanCountry, cleanText } from "../core/text.js";
 import { lotAsSource, packAsSource, poolAsSource } from "../store/sources.js";
 import type { ResellerQuery, StoreReads } from "../store/port.js";
@@ -100,9 +100,9 @@ export class AccountService {
     const now = this.context.clock();
     const ids = accounts.map((account) => account.id);
     const [lots, pools, packs, enrollments] = await this.context.store.snapshot(async (reads) => [
-      groupBy(await reads.creditLotsOf(ids), (lot) => lot.accountId),
+      groupBy(await reads.lotHoldingsOf(ids), (lot) => lot.accountId),
       groupBy(await reads.tokenFlexPoolsOf(ids), (pool) => pool.accountId),
-      groupBy(await reads.flexPacksOf(ids), (pack) => pack.accountId),
+      groupBy(await reads.packHoldingsOf(ids), (pack) => pack.accountId),
       await reads.enrollmentsOf(ids),
     ] as const);
     return accounts.map((account) =>
@@ -121,6 +121,14 @@ export class AccountService {
 
   async flexPacks(accountIds: readonly number[]): Promise<Map<number, FlexPack[]>> {
     return groupBy(await this.reads.flexPacksOf(accountIds), (pack) => pack.accountId);
+  }
+
+  async lotHoldings(accountIds: readonly number[]): Promise<Map<number, LotHolding[]>> {
+    return groupBy(await this.reads.lotHoldingsOf(accountIds), (lot) => lot.accountId);
+  }
+
+  async packHoldings(accountIds: readonly number[]): Promise<Map<number, PackHolding[]>> {
+    return groupBy(await this.reads.packHoldingsOf(accountIds), (pack) => pack.accountId);
   }
 
   /** @throws FlexgateError BAD_USER_INPUT, NOT_FOUND (reseller) */
@@ -266,9 +274,9 @@ export class AccountService {
 
 /** What an account holds: its lots, Token Flex pools and packs, expired ones included or not. */
 export interface Holdings {
-  readonly lots: readonly CreditLot[];
+  readonly lots: readonly LotHolding[];
   readonly pools: readonly TokenFlexPoolRecord[];
-  readonly packs: readonly FlexPack[];
+  readonly packs: readonly PackHolding[];
 }
 
 /**

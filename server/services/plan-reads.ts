@@ -11,9 +11,9 @@ import { lotAsSource, packAsSource, poolAsSource } from "../store/sources.js";
 /** Every lot, Token Flex pool and pack of the account, whenever valid, with what each holds now. */
 export async function fundsOf(reads: StoreReads, accountId: number): Promise<FundingSource[]> {
   return [
-    ...(await reads.creditLotsOf([accountId])).map(lotAsSource),
+    ...(await reads.lotHoldingsOf([accountId])).map(lotAsSource),
     ...(await reads.tokenFlexPoolsOf([accountId])).map(poolAsSource),
-    ...(await reads.flexPacksOf([accountId])).map(packAsSource),
+    ...(await reads.packHoldingsOf([accountId])).map(packAsSource),
   ];
 }
 

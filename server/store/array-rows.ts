@@ -6,7 +6,7 @@
  * few hundred of these rows, and making an object per row natively, then copying it into the
  * domain object, cost more than the database's own work.
  */
-import type { Account, CreditLot, FlexPack, Reseller, TokenFlexPoolRecord } from "../core/model.js";
+import type { Account, CreditLot, FlexPack, LotHolding, PackHolding, Reseller, TokenFlexPoolRecord } from "../core/model.js";
 import { fromDbMicros } from "./rows.js";
 
 /** A boolean column: SQLite gives 0 or 1, PostgreSQL true or false. */
@@ -48,7 +48,20 @@ export const resellerOfRow = (row: ArrayRow): Reseller => ({
 
 // Domain lots, packs and pools carry no fingerprint: only the idempotent purchase path reads it back.
 
-export const LOT_COLUMNS = `"id", "account_id", "amount_micros", "remaining_micros", "purchased_at", "expires_at", "external_ref", "created_at"`;
+// A lot's and a pack's holding columns come first in their full select lists, in the same order.
+
+export const LOT_HOLDING_COLUMNS = `"id", "account_id", "amount_micros", "remaining_micros", "purchased_at", "expires_at"`;
+
+export const lotHoldingOfRow = (row: ArrayRow): LotHolding => ({
+  id: row[0] as number,
+  accountId: row[1] as number,
+  amountMicros: fromDbMicros(row[2] as number),
+  remainingMicros: fromDbMicros(row[3] as number),
+  purchasedAt: row[4] as number,
+  expiresAt: row[5] as number,
+});
+
+export const LOT_COLUMNS = `${LOT_HOLDING_COLUMNS}, "external_ref", "created_at"`;
 
 export const lotOfRow = (row: ArrayRow): CreditLot => ({
   id: row[0] as number,
@@ -61,7 +74,18 @@ export const lotOfRow = (row: ArrayRow): CreditLot => ({
   createdAt: row[7] as number,
 });
 
-export const PACK_COLUMNS = `"id", "account_id", "tokens_micros", "remaining_micros", "purchased_at", "expires_at", "channel", "reseller_id", "order_ref", "unit_price", "currency", "created_at"`;
+export const PACK_HOLDING_COLUMNS = `"id", "account_id", "tokens_micros", "remaining_micros", "purchased_at", "expires_at"`;
+
+export const packHoldingOfRow = (row: ArrayRow): PackHolding => ({
+  id: row[0] as number,
+  accountId: row[1] as number,
+  tokensMicros: fromDbMicros(row[2] as number),
+  remainingMicros: fromDbMicros(row[3] as number),
+  purchasedAt: row[4] as number,
+  expiresAt: row[5] as number,
+});
+
+export const PACK_COLUMNS = `${PACK_HOLDING_COLUMNS}, "channel", "reseller_id", "order_ref", "unit_price", "currency", "created_at"`;
 
 export const packOfRow = (row: ArrayRow): FlexPack => ({
   id: row[0] as number,

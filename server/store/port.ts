@@ -25,7 +25,9 @@ import type {
   ChargeAllocation,
   CreditLot,
   FlexPack,
+  LotHolding,
   Outcome,
+  PackHolding,
   Reseller,
   Role,
   SalesChannel,
@@ -228,8 +230,12 @@ export interface StoreReads {
   sourceCounts(kind: SourceKind, accountId: number, from: Instant, to: Instant): Promise<{ total: number; overlapping: number }>;
   /** Lots of the accounts, soonest expiry first. */
   creditLotsOf(accountIds: readonly number[]): Promise<CreditLot[]>;
+  /** What the lots of the accounts hold, without how they were bought; soonest expiry first. */
+  lotHoldingsOf(accountIds: readonly number[]): Promise<LotHolding[]>;
   /** Packs of the accounts, soonest expiry first. */
   flexPacksOf(accountIds: readonly number[]): Promise<FlexPack[]>;
+  /** What the packs of the accounts hold, without how they were bought; soonest expiry first. */
+  packHoldingsOf(accountIds: readonly number[]): Promise<PackHolding[]>;
   /** The lots, Token Flex pools and packs of an account that still hold tokens and are valid at `at`. */
   fundingSourcesAt(accountId: number, at: Instant): Promise<FundingSource[]>;
   /** Deficit allocations of standing charges not yet fully paid, oldest first. */

@@ -1,8 +1,8 @@
 import type { FundingSource } from "../core/drain.js";
-import type { CreditLot, FlexPack } from "../core/model.js";
+import type { LotHolding, PackHolding } from "../core/model.js";
 
 /** A lot as the drain sees it. */
-export const lotAsSource = (lot: CreditLot): FundingSource => ({
+export const lotAsSource = (lot: LotHolding): FundingSource => ({
   kind: "CREDIT_LOT",
   id: lot.id,
   sizeMicros: lot.amountMicros,
@@ -12,7 +12,7 @@ export const lotAsSource = (lot: CreditLot): FundingSource => ({
 });
 
 /** A pack as the drain sees it. */
-export const packAsSource = (pack: FlexPack): FundingSource => ({
+export const packAsSource = (pack: PackHolding): FundingSource => ({
   kind: "FLEX_PACK",
   id: pack.id,
   sizeMicros: pack.tokensMicros,

@@ -2,7 +2,7 @@ import type { GraphQLResolveInfo } from "graphql";
 import { Arg, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import type { Balance } from "../../core/balance.js";
 import { FlexgateError } from "../../core/errors.js";
-import type { Account as AccountModel, CreditLot as CreditLotModel, FlexPack as FlexPackModel, TokenFlexPoolRecord } from "../../core/model.js";
+import type { Account as AccountModel, FlexPack as FlexPackModel, LotHolding, PackHolding, TokenFlexPoolRecord } from "../../core/model.js";
 import { statusUnderPlan } from "../../core/plan.js";
 import { parseId } from "../../core/text.js";
 import { balanceOfHoldings } from "../../services/accounts.service.js";
@@ -141,7 +141,7 @@ export class AccountResolver {
     const pools = loaders.tokenFlexPools.loaded(account.id);
     const packs = loaders.flexPacks.loaded(account.id);
     const history = loaders.planHistory.loaded(account.id);
-    const compose = (lots: CreditLotModel[], pools: TokenFlexPoolRecord[], packs: FlexPackModel[], history: Plan[]) =>
+    const compose = (lots: LotHolding[], pools: TokenFlexPoolRecord[], packs: PackHolding[], history: Plan[]) =>
       balanceOfHoldings(account, planOf(history, now), { lots, pools, packs }, now);
     if (lots instanceof Promise || pools instanceof Promise || packs instanceof Promise || history instanceof Promise) {
       return Promise.all([lots, pools, packs, history]).then(([lots, pools, packs, history]) => compose(lots, pools, packs, history));
@@ -173,7 +173,7 @@ export class AccountResolver {
 @Resolver(() => CreditLot)
 export class CreditLotResolver {
   @FieldResolver(() => Boolean, { description: "True once expiresAt has passed: what is left is lost." })
-  expired(@Root() lot: CreditLotModel, @Ctx() { services }: GraphQLContext) {
+  expired(@Root() lot: LotHolding, @Ctx() { services }: GraphQLContext) {
     return lot.expiresAt <= services.context.clock();
   }
 }
@@ -181,7 +181,7 @@ export class CreditLotResolver {
 @Resolver(() => FlexPack)
 export class FlexPackResolver {
   @FieldResolver(() => Boolean, { description: "True once expiresAt has passed: what is left is lost." })
-  expired(@Root() pack: FlexPackModel, @Ctx() { services }: GraphQLContext) {
+  expired(@Root() pack: PackHolding, @Ctx() { services }: GraphQLContext) {
     return pack.expiresAt <= services.context.clock();
   }
 

@@ -2,12 +2,12 @@ import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import { allocations, creditLots, deficitSettlements, flexPacks, reversals, tokenFlexPools } from "../../../schema/tables.pg.js";
 import type { FundingSource, SourceKind } from "../../core/drain.js";
 import type { OutstandingDeficit, Settlement } from "../../core/ledger.js";
-import type { CreditLot, FlexPack } from "../../core/model.js";
+import type { CreditLot, FlexPack, LotHolding, PackHolding } from "../../core/model.js";
 import type { Instant } from "../../core/time.js";
 import type { NewCreditLot, NewFlexPack } from "../port.js";
 import type { GroupSource } from "../rate-group.js";
 import { fromDbMicros, toCreditLot, toDbMicros, toFlexPack } from "../rows.js";
-import { LOT_COLUMNS, lotOfRow, PACK_COLUMNS, packOfRow } from "../array-rows.js";
+import { type ArrayRow, LOT_COLUMNS, LOT_HOLDING_COLUMNS, lotHoldingOfRow, lotOfRow, PACK_COLUMNS, PACK_HOLDING_COLUMNS, packHoldingOfRow, packOfRow } from "../array-rows.js";
 import { arrayRows, type Q } from "./database.js";
 
 export async function findCreditLotByRef(q: Q, externalRef: string): Promise<{ lot: CreditLot; fingerprint: string } | null> {
@@ -49,19 +49,26 @@ export async function insertFlexPack(q: Q, pack: NewFlexPack, now: Instant): Pro
   return toFlexPack(row!);
 }
 
-const LOTS_OF_ACCOUNTS = `select ${LOT_COLUMNS} from "credit_lots" where "account_id" = any($1::bigint[]) order by "expires_at", "id"`;
+const ofAccounts = (table: string, columns: string) => `select ${columns} from "${table}" where "account_id" = any($1::bigint[]) order by "expires_at", "id"`;
+const LOTS_OF_ACCOUNTS = ofAccounts("credit_lots", LOT_COLUMNS);
+const LOT_HOLDINGS_OF_ACCOUNTS = ofAccounts("credit_lots", LOT_HOLDING_COLUMNS);
+const PACKS_OF_ACCOUNTS = ofAccounts("flex_packs", PACK_COLUMNS);
+const PACK_HOLDINGS_OF_ACCOUNTS = ofAccounts("flex_packs", PACK_HOLDING_COLUMNS);
 
-export async function creditLotsOf(q: Q, accountIds: readonly number[]): Promise<CreditLot[]> {
+/** The rows a select of ofAccounts, prepared under `name`, finds for the accounts (soonest expiry first). */
+async function soonestOfAccounts<T>(q: Q, name: string, text: string, accountIds: readonly number[], ofRow: (row: ArrayRow) => T): Promise<T[]> {
   if (accountIds.length === 0) return [];
-  return (await arrayRows(q, "flexgate_lots_of_accounts", LOTS_OF_ACCOUNTS, [accountIds])).map(lotOfRow);
+  return (await arrayRows(q, name, text, [accountIds])).map(ofRow);
 }
 
-const PACKS_OF_ACCOUNTS = `select ${PACK_COLUMNS} from "flex_packs" where "account_id" = any($1::bigint[]) order by "expires_at", "id"`;
-
-export async function flexPacksOf(q: Q, accountIds: readonly number[]): Promise<FlexPack[]> {
-  if (accountIds.length === 0) return [];
-  return (await arrayRows(q, "flexgate_packs_of_accounts", PACKS_OF_ACCOUNTS, [accountIds])).map(packOfRow);
-}
+export const creditLotsOf = (q: Q, accountIds: readonly number[]): Promise<CreditLot[]> =>
+  soonestOfAccounts(q, "flexgate_lots_of_accounts", LOTS_OF_ACCOUNTS, accountIds, lotOfRow);
+export const lotHoldingsOf = (q: Q, accountIds: readonly number[]): Promise<LotHolding[]> =>
+  soonestOfAccounts(q, "flexgate_lot_holdings_of_accounts", LOT_HOLDINGS_OF_ACCOUNTS, accountIds, lotHoldingOfRow);
+export const flexPacksOf = (q: Q, accountIds: readonly number[]): Promise<FlexPack[]> =>
+  soonestOfAccounts(q, "flexgate_packs_of_accounts", PACKS_OF_ACCOUNTS, accountIds, packOfRow);
+export const packHoldingsOf = (q: Q, accountIds: readonly number[]): Promise<PackHolding[]> =>
+  soonestOfAccounts(q, "flexgate_pack_holdings_of_accounts", PACK_HOLDINGS_OF_ACCOUNTS, accountIds, packHoldingOfRow);
 
 type SourceRow = { kind: SourceKind; id: number; account_id: number; size: number; remaining: number; purchased_at: number; expires_at: number };
 

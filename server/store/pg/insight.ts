@@ -18,7 +18,7 @@ import type { ExportCursor, ExportPage } from "../port.js";
 import { lotAsSource, packAsSource } from "../sources.js";
 import type { Q } from "./database.js";
 import { poolAsSource } from "../../core/token-flex.js";
-import { creditLotsOf, flexPacksOf } from "./funding.js";
+import { lotHoldingsOf, packHoldingsOf } from "./funding.js";
 import { tokenFlexPoolsOf } from "./tiered.js";
 
 /** A sum read as text (`sum(x)::text`): exact however large; an empty sum is zero. */
@@ -35,9 +35,9 @@ async function rows<Row extends Record<string, unknown>>(q: Q, query: SQL): Prom
 /** Every lot, Token Flex pool and pack of the account, each kind in the order the drain spends them. */
 async function sourcesOf(q: Q, accountId: number) {
   return [
-    ...(await creditLotsOf(q, [accountId])).map(lotAsSource),
+    ...(await lotHoldingsOf(q, [accountId])).map(lotAsSource),
     ...(await tokenFlexPoolsOf(q, [accountId])).map(poolAsSource),
-    ...(await flexPacksOf(q, [accountId])).map(packAsSource),
+    ...(await packHoldingsOf(q, [accountId])).map(packAsSource),
   ];
 }
 

@@ -2,10 +2,21 @@ import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import { allocations, creditLots, deficitSettlements, flexPacks, reversals } from "../../../schema/tables.js";
 import type { FundingSource, SourceKind } from "../../core/drain.js";
 import type { OutstandingDeficit, Settlement } from "../../core/ledger.js";
-import type { CreditLot, FlexPack } from "../../core/model.js";
+import type { CreditLot, FlexPack, LotHolding, PackHolding } from "../../core/model.js";
 import type { Instant } from "../../core/time.js";
 import { jsonRowsStatement, prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
-import { LOT_COLUMNS, lotOfRow, PACK_COLUMNS, packOfRow, soonestFirst } from "../array-rows.js";
+import {
+  type ArrayRow,
+  LOT_COLUMNS,
+  LOT_HOLDING_COLUMNS,
+  lotHoldingOfRow,
+  lotOfRow,
+  PACK_COLUMNS,
+  PACK_HOLDING_COLUMNS,
+  packHoldingOfRow,
+  packOfRow,
+  soonestFirst,
+} from "../array-rows.js";
 import type { NewCreditLot, NewFlexPack } from "../port.js";
 import type { GroupSource } from "../rate-group.js";
 import { lotAsSource, packAsSource } from "../sources.js";
@@ -53,19 +64,22 @@ export function insertFlexPack(tx: Tx, pack: NewFlexPack, now: Instant): FlexPac
   return toFlexPack(row);
 }
 
-const lotsOfAccounts = jsonRowsStatement(LOT_COLUMNS, `from "credit_lots" where "account_id" in (select value from json_each(@accountIds))`);
+const ofAccounts = (table: string, columns: string) => jsonRowsStatement(columns, `from "${table}" where "account_id" in (select value from json_each(@accountIds))`);
+const lotsOfAccounts = ofAccounts("credit_lots", LOT_COLUMNS);
+const lotHoldingsOfAccounts = ofAccounts("credit_lots", LOT_HOLDING_COLUMNS);
+const packsOfAccounts = ofAccounts("flex_packs", PACK_COLUMNS);
+const packHoldingsOfAccounts = ofAccounts("flex_packs", PACK_HOLDING_COLUMNS);
 
-export function creditLotsOf(tx: Tx, accountIds: readonly number[]): CreditLot[] {
+/** The rows a statement of ofAccounts finds for the accounts, soonest expiry first. */
+function soonestOfAccounts<T extends { readonly id: number; readonly expiresAt: Instant }>(tx: Tx, statement: ReturnType<typeof ofAccounts>, accountIds: readonly number[], ofRow: (row: ArrayRow) => T): T[] {
   if (accountIds.length === 0) return [];
-  return soonestFirst(prepared(tx, lotsOfAccounts).all({ accountIds: JSON.stringify(accountIds) }).map(lotOfRow), (lot) => lot.expiresAt);
+  return soonestFirst(prepared(tx, statement).all({ accountIds: JSON.stringify(accountIds) }).map(ofRow), (source) => source.expiresAt);
 }
 
-const packsOfAccounts = jsonRowsStatement(PACK_COLUMNS, `from "flex_packs" where "account_id" in (select value from json_each(@accountIds))`);
-
-export function flexPacksOf(tx: Tx, accountIds: readonly number[]): FlexPack[] {
-  if (accountIds.length === 0) return [];
-  return soonestFirst(prepared(tx, packsOfAccounts).all({ accountIds: JSON.stringify(accountIds) }).map(packOfRow), (pack) => pack.expiresAt);
-}
+export const creditLotsOf = (tx: Tx, accountIds: readonly number[]): CreditLot[] => soonestOfAccounts(tx, lotsOfAccounts, accountIds, lotOfRow);
+export const lotHoldingsOf = (tx: Tx, accountIds: readonly number[]): LotHolding[] => soonestOfAccounts(tx, lotHoldingsOfAccounts, accountIds, lotHoldingOfRow);
+export const flexPacksOf = (tx: Tx, accountIds: readonly number[]): FlexPack[] => soonestOfAccounts(tx, packsOfAccounts, accountIds, packOfRow);
+export const packHoldingsOf = (tx: Tx, accountIds: readonly number[]): PackHolding[] => soonestOfAccounts(tx, packHoldingsOfAccounts, accountIds, packHoldingOfRow);
 
 // Only what the drain reads, lots, pools and packs in one statement (a pool as poolAsSource maps it).
 const usableSources = rowsStatement(

@@ -17,7 +17,7 @@ import type { Db } from "./database.js";
 import type { ExportCursor, ExportPage } from "../port.js";
 import { lotAsSource, packAsSource } from "../sources.js";
 import { poolAsSource } from "../../core/token-flex.js";
-import { creditLotsOf, flexPacksOf } from "./funding.store.js";
+import { lotHoldingsOf, packHoldingsOf } from "./funding.store.js";
 import { tokenFlexPoolsOf } from "./tiered.store.js";
 
 const statements = new WeakMap<Database.Database, Map<string, Database.Statement>>();
@@ -100,9 +100,9 @@ export function ledgerAsOf(db: Db, accountId: number, t: Instant): LedgerAsOf {
   );
   return {
     sources: [
-      ...creditLotsOf(db, [accountId]).map(lotAsSource),
+      ...lotHoldingsOf(db, [accountId]).map(lotAsSource),
       ...tokenFlexPoolsOf(db, [accountId]).map(poolAsSource),
-      ...flexPacksOf(db, [accountId]).map(packAsSource),
+      ...packHoldingsOf(db, [accountId]).map(packAsSource),
     ],
     draws: [...allocated, ...settled],
     deficitBookedMicros: micros(booked.amount),
