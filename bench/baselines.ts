@@ -14,6 +14,7 @@ import type { FundingSource } from "../server/core/drain.js";
 import { formatMicros } from "../server/core/money.js";
 import { formatInstant } from "../server/core/time.js";
 import { createContext } from "../server/graphql/context.js";
+import { selectsOnlyHoldings } from "../server/graphql/holdings.js";
 import { graphqlSchema } from "../server/graphql/schema.js";
 import type { Viewer } from "../server/core/model.js";
 import { DEFAULT_RULES } from "../server/services/context.js";
@@ -125,14 +126,18 @@ export async function portalInProcess(store: Store, resellerId: number, millisec
   const document = parse(PORTAL_QUERY);
   const actor = { name: "bench partner", role: "PARTNER", keyId: 0, resellerId } as const;
   const viewer: Viewer = { key: { id: 0, name: actor.name, role: "PARTNER", resellerId, secretPrefix: "", createdBy: "bench", createdAt: 0, revokedAt: null }, actor };
+  const holdingsOnly = selectsOnlyHoldings(schema, document);
   const schemaExecute = await rateAsync(milliseconds, async () => {
-    const result = await execute({ schema, document, contextValue: createContext(services, viewer) });
+    const contextValue = createContext(services, viewer);
+    // As the server's executor prepares the loaders for this document.
+    if (holdingsOnly) contextValue.loaders.readHoldingsOnly();
+    const result = await execute({ schema, document, contextValue });
     if (result.errors) throw result.errors[0];
   });
   const reads = await rateAsync(milliseconds, async () => {
     const ids = (await services.accounts.list({ resellerId }, 50, undefined)).items.map((account) => account.id);
-    await services.accounts.creditLots(ids);
-    await services.accounts.flexPacks(ids);
+    await services.accounts.lotHoldings(ids);
+    await services.accounts.packHoldings(ids);
     await services.accounts.findResellers([resellerId]);
   });
   return { schemaExecute, reads };
