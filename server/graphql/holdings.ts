@@ -14,7 +14,7 @@ const judged = new WeakMap<DocumentNode, boolean>();
 /**
  * Whether every CreditLot and FlexPack field anywhere in the document is a holding's: then its
  * operation may read lots and packs as holdings, without how each was bought (half a pack's
- * columns, and the costlier half: a portal page reads its packs in about half the time). Fields
+ * columns, and its strings: a portal page reads its packs in two thirds of the time). Fields
  * left out by @skip or @include, or in fragments no operation spreads, count too: the answer
  * holds for every operation of the document with any variables. Judged once per document (Apollo
  * keeps a repeated document as one object in its document cache).
