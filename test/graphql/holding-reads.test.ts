@@ -57,25 +57,27 @@ afterAll(() => server.close());
 /** A field as a selection: with its own first-level fields when it is an object. */
 function selection(type: GraphQLObjectType, name: string): string {
   const fieldType = getNamedType(type.getFields()[name]!.type);
-  return isObjectType(fieldType) ? `${name} { ${Object.keys(fieldType.getFields()).filter((field) => !isObjectType(getNamedType(fieldType.getFields()[field]!.type))).join(" ")} }` : name;
+  if (!isObjectType(fieldType)) return name;
+  const leaves = Object.values(fieldType.getFields()).filter((field) => !isObjectType(getNamedType(field.type)));
+  return `${name} { ${leaves.map((field) => field.name).join(" ")} }`;
 }
 
 describe("lots and packs read as holdings", () => {
   const schema = graphqlSchema();
 
   it.each([
-    ["CreditLot", "creditLots(includeExpired: true)", "externalRef"],
-    ["FlexPack", "flexPacks(includeExpired: true)", "orderRef"],
+    ["CreditLot", "creditLots", "externalRef"],
+    ["FlexPack", "flexPacks", "orderRef"],
   ] as const)("every %s field answers the same from a holding as from the full row", async (typeName, list, fullOnly) => {
     const type = schema.getType(typeName) as GraphQLObjectType;
     for (const field of Object.keys(type.getFields())) {
-      const page = (fields: string) => `{ accounts(first: 10) { edges { node { balance { available } ${list} { ${fields} } } } } }`;
+      const page = (fields: string) => `{ accounts(first: 10) { edges { node { balance { available } ${list}(includeExpired: true) { ${fields} } } } } }`;
       const alone = await sourceReadsOf(page(selection(type, field)));
       const beside = await sourceReadsOf(page(`${selection(type, field)} ${field === fullOnly ? "id" : fullOnly}`));
       // Only a field a holding answers lets the operation read holdings.
       expect(alone.reads.every(onlyHoldingColumns), `${field}: ${alone.reads.join("; ")}`).toBe(HOLDING_FIELDS[typeName]!.has(field));
       expect(beside.reads.every(onlyHoldingColumns), `${field} beside ${fullOnly}`).toBe(false);
-      const values = (data: any) => data.accounts.edges.map((edge: any) => [edge.node.balance, edge.node[list.split("(")[0]!].map((item: any) => item[field])]);
+      const values = (data: any) => data.accounts.edges.map((edge: any) => [edge.node.balance, edge.node[list].map((item: any) => item[field])]);
       expect(values(alone.data), field).toEqual(values(beside.data));
     }
   });
