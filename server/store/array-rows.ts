@@ -48,7 +48,8 @@ export const resellerOfRow = (row: ArrayRow): Reseller => ({
 
 // Domain lots, packs and pools carry no fingerprint: only the idempotent purchase path reads it back.
 
-// A lot's and a pack's holding columns come first in their full select lists, in the same order.
+// A lot's and a pack's holding columns come first in their full select lists, in the same order:
+// the full rows' mappers start from the holding's.
 
 export const LOT_HOLDING_COLUMNS = `"id", "account_id", "amount_micros", "remaining_micros", "purchased_at", "expires_at"`;
 
@@ -63,16 +64,8 @@ export const lotHoldingOfRow = (row: ArrayRow): LotHolding => ({
 
 export const LOT_COLUMNS = `${LOT_HOLDING_COLUMNS}, "external_ref", "created_at"`;
 
-export const lotOfRow = (row: ArrayRow): CreditLot => ({
-  id: row[0] as number,
-  accountId: row[1] as number,
-  amountMicros: fromDbMicros(row[2] as number),
-  remainingMicros: fromDbMicros(row[3] as number),
-  purchasedAt: row[4] as number,
-  expiresAt: row[5] as number,
-  externalRef: row[6] as string,
-  createdAt: row[7] as number,
-});
+/** A full row is its holding (the first six values) and how the lot was bought. */
+export const lotOfRow = (row: ArrayRow): CreditLot => ({ ...lotHoldingOfRow(row), externalRef: row[6] as string, createdAt: row[7] as number });
 
 export const PACK_HOLDING_COLUMNS = `"id", "account_id", "tokens_micros", "remaining_micros", "purchased_at", "expires_at"`;
 
@@ -87,13 +80,9 @@ export const packHoldingOfRow = (row: ArrayRow): PackHolding => ({
 
 export const PACK_COLUMNS = `${PACK_HOLDING_COLUMNS}, "channel", "reseller_id", "order_ref", "unit_price", "currency", "created_at"`;
 
+/** A full row is its holding (the first six values) and how the pack was bought. */
 export const packOfRow = (row: ArrayRow): FlexPack => ({
-  id: row[0] as number,
-  accountId: row[1] as number,
-  tokensMicros: fromDbMicros(row[2] as number),
-  remainingMicros: fromDbMicros(row[3] as number),
-  purchasedAt: row[4] as number,
-  expiresAt: row[5] as number,
+  ...packHoldingOfRow(row),
   channel: row[6] as FlexPack["channel"],
   resellerId: row[7] as number | null,
   orderRef: row[8] as string,
