@@ -18,16 +18,21 @@ afterAll(() => cleanups.forEach((cleanup) => cleanup()));
 
 /**
  * A request whose headers and first half of the body are sent now and the rest when `finish` is
- * called: the server holds it in flight, mid-body, for as long as the test wants.
+ * called: the server holds it in flight, mid-body, for as long as the test wants. `held` resolves
+ * once the server has parsed its headers and taken it as a request: Node answers
+ * `Expect: 100-continue` with "100 Continue" just as it hands the request to the server's handlers.
  */
 function halfSentRequest(url: string, key: string, body: string) {
   const { hostname, port } = new URL(url);
   const bytes = Buffer.from(body);
   const half = Math.floor(bytes.length / 2);
   let finish = () => {};
+  let held = () => {};
+  const heldByServer = new Promise<void>((resolve) => (held = resolve));
   const answer = new Promise<{ status: number; body: any }>((resolve, reject) => {
+    const headers = { "content-type": "application/json", "content-length": bytes.length, authorization: `Bearer ${key}`, expect: "100-continue" };
     const req = request(
-      { hostname, port, path: "/graphql", method: "POST", headers: { "content-type": "application/json", "content-length": bytes.length, authorization: `Bearer ${key}` } },
+      { hostname, port, path: "/graphql", method: "POST", headers },
       (res) => {
         let text = "";
         res.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
@@ -36,10 +41,11 @@ function halfSentRequest(url: string, key: string, body: string) {
       },
     );
     req.on("error", reject);
+    req.on("continue", () => held());
     req.write(bytes.subarray(0, half));
     finish = () => req.end(bytes.subarray(half));
   });
-  return { answer, finish: () => finish() };
+  return { answer, held: heldByServer, finish: () => finish() };
 }
 
 it("finishes in-flight requests on SIGTERM, acknowledges only what it committed, exits 0 and leaves no WAL behind", async () => {
@@ -90,7 +96,7 @@ it("finishes in-flight requests on SIGTERM, acknowledges only what it committed,
     // saw fewer than CLIENTS answers when other suites were loading both cores.
     for (const giveUp = Date.now() + 15_000; acknowledged.length <= CLIENTS && Date.now() < giveUp; ) await sleep(20);
     const inFlight = halfSentRequest(server.url, seeded.metering, JSON.stringify({ query: RECORD, variables: { input: input("shutdown-in-flight") } }));
-    await sleep(150);
+    await inFlight.held;
     const acknowledgedBeforeSignal = acknowledged.length;
     signalled = true;
     server.child.kill("SIGTERM");

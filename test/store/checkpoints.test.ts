@@ -35,8 +35,10 @@ describe("checkpoints", () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     const before = fileChangedAt(h);
     await someUsage(h);
-    expect(await fileChangesWithin(h, before, 3_000)).toBe(true);
-  });
+    // Checkpoints run every 200 ms on a niced thread; while other suites load both cores, the
+    // kernel can leave that thread waiting for seconds. The wait ends at the first change.
+    expect(await fileChangesWithin(h, before, 20_000)).toBe(true);
+  }, 45_000);
 
   it("leaves the file untouched by a small commit without a read pool: the writer checkpoints only a full WAL", async () => {
     const h = await harness(0);
