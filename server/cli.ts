@@ -8,7 +8,6 @@ import { serveUntilSignalled } from "./main.js";
 import { seedDemoData } from "./seed/demo.js";
 import { DEFAULT_RULES } from "./services/context.js";
 import { createServices } from "./services/index.js";
-import { MoveRefused, moveToPostgres } from "./store/move-to-postgres.js";
 import { migrateStore, openStore } from "./store/open.js";
 
 const CLI_ACTOR: Actor = { name: "flexgate CLI", role: "SYSTEM", keyId: null, resellerId: null };
@@ -130,7 +129,16 @@ async function run(argv: string[]): Promise<number> {
         return 2;
       }
       const config = loadConfig();
-      const moved = await moveToPostgres({ sqlitePath: config.dbPath, postgresUrl: url, onProgress: progressLine() });
+      // Imported here: a server on SQLite never loads node-postgres (see store/open.ts).
+      const { MoveRefused, moveToPostgres } = await import("./store/move-to-postgres.js");
+      let moved: Awaited<ReturnType<typeof moveToPostgres>>;
+      try {
+        moved = await moveToPostgres({ sqlitePath: config.dbPath, postgresUrl: url, onProgress: progressLine() });
+      } catch (error) {
+        if (!(error instanceof MoveRefused)) throw error;
+        console.error(`flexgate: ${error.message}`);
+        return 1;
+      }
       const rows = moved.tables.reduce((sum, table) => sum + table.rows, 0);
       console.log(`moved ${rows} rows in ${moved.tables.length} tables from ${config.dbPath}; serve with FLEXGATE_DATABASE_URL set to the target`);
       return 0;
@@ -187,10 +195,7 @@ run(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof MoveRefused) {
-      console.error(`flexgate: ${error.message}`);
-      process.exitCode = 1;
-    } else if (error instanceof ConfigError || error instanceof FlexgateError) {
+    if (error instanceof ConfigError || error instanceof FlexgateError) {
       console.error(`flexgate: ${error.message}`);
       process.exitCode = 2;
     } else if (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS")) {

@@ -1,6 +1,4 @@
 import type { Config } from "../config.js";
-import { migratePostgres, openPool } from "./pg/database.js";
-import { PgStore } from "./pg/store.js";
 import type { Store } from "./port.js";
 import { SqliteStore } from "./sqlite/store.js";
 
@@ -12,6 +10,9 @@ export type StoreConfig = Pick<Config, "dbPath" | "synchronous" | "databaseUrl">
  */
 export async function openStore(config: StoreConfig): Promise<Store> {
   if (config.databaseUrl !== null) {
+    // Loaded only when chosen: node-postgres, drizzle's PostgreSQL dialect and our PostgreSQL
+    // store hold about 9 MB of a SQLite server's memory for nothing.
+    const { PgStore } = await import("./pg/store.js");
     return PgStore.open({ url: config.databaseUrl, poolSize: config.databasePool });
   }
   const store = SqliteStore.open({ path: config.dbPath, synchronous: config.synchronous, readThreads: config.readThreads, ratingThread: config.ratingThread });
@@ -22,6 +23,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
 /** Applies pending migrations to the configured engine and closes it again (`flexgate migrate`). */
 export async function migrateStore(config: StoreConfig): Promise<void> {
   if (config.databaseUrl !== null) {
+    const { migratePostgres, openPool } = await import("./pg/database.js");
     const pool = openPool(config.databaseUrl, 1);
     try {
       await migratePostgres(pool);
