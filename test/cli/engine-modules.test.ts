@@ -4,13 +4,11 @@
  * B5's peak for nothing. A probe preloaded into the real server's process counts the modules of
  * `pg` it holds when it exits.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-
-const REPO = new URL("../..", import.meta.url).pathname;
+import { killServersLeft, serveOnce } from "./support/serve-once.js";
 
 const PROBE = `
 import { createRequire } from "node:module";
@@ -23,31 +21,17 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "flexgate-engine-modules-"));
   writeFileSync(join(dir, "probe.mjs"), PROBE);
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => {
+  killServersLeft();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 /** Starts `flexgate serve` with the probe, stops it once it listens, and returns how many `pg` modules it had loaded. */
-function pgModulesOfServe(env: Record<string, string>): Promise<{ listened: boolean; pgModules: number }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "--import", join(dir, "probe.mjs"), "server/cli.ts", "serve", "--no-demo"], {
-    cwd: REPO,
-    env: { ...process.env, FLEXGATE_DB: join(dir, "serve.sqlite"), FLEXGATE_SYNCHRONOUS: "NORMAL", PORT: "0", LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  let listened = false;
-  child.stderr.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-    if (!listened && stderr.includes("Flexgate is listening")) {
-      listened = true;
-      child.kill("SIGTERM");
-    }
-  });
-  return new Promise((resolve, reject) =>
-    child.on("exit", () => {
-      const counted = /pg modules loaded: (\d+)/.exec(stderr);
-      if (counted) resolve({ listened, pgModules: Number(counted[1]) });
-      else reject(new Error(`the probe did not report:\n${stderr}`));
-    }),
-  );
+async function pgModulesOfServe(env: Record<string, string>): Promise<{ listened: boolean; pgModules: number }> {
+  const { listened, stderr } = await serveOnce(join(dir, "serve.sqlite"), env, ["--import", join(dir, "probe.mjs")]);
+  const counted = /pg modules loaded: (\d+)/.exec(stderr);
+  if (!counted) throw new Error(`the probe did not report:\n${stderr}`);
+  return { listened, pgModules: Number(counted[1]) };
 }
 
 it("serves from SQLite without loading node-postgres", async () => {

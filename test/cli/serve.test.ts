@@ -4,7 +4,6 @@
  * (a revoked or example secret, a port in use) ending with one clear line.
  */
 import { SqliteStore } from "../../server/store/sqlite/store.js";
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
@@ -16,21 +15,20 @@ import { SYSTEM_ACTOR } from "../../server/core/model.js";
 import { DEFAULT_RULES } from "../../server/services/context.js";
 import { createServices } from "../../server/services/index.js";
 import { migrateDatabase, openDatabase } from "../../server/store/sqlite/database.js";
+import { killServersLeft, serveOnce } from "./support/serve-once.js";
 
-const REPO = new URL("../..", import.meta.url).pathname;
 const README_EXAMPLE = "choose-a-secret-of-32-characters-or-more";
 const freshSecret = () => randomBytes(32).toString("base64");
 
 let dir: string;
 let dbPath: string;
-const children: ChildProcess[] = [];
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "flexgate-serve-"));
   dbPath = join(dir, "serve.sqlite");
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
-afterAll(() => children.forEach((child) => child.kill("SIGKILL")));
+afterAll(killServersLeft);
 
 /** Runs the keys service on the test's file, as another process would. */
 async function withKeys<T>(work: (keys: ReturnType<typeof createServices>["keys"]) => T | Promise<T>): Promise<T> {
@@ -43,28 +41,7 @@ async function withKeys<T>(work: (keys: ReturnType<typeof createServices>["keys"
   }
 }
 
-/**
- * Starts `flexgate serve`; resolves when it is listening (then stops it with SIGTERM) or when it
- * exits on its own, with its exit code and everything it wrote to stderr.
- */
-function serve(env: Record<string, string>): Promise<{ code: number | null; listened: boolean; stderr: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "server/cli.ts", "serve", "--no-demo"], {
-    cwd: REPO,
-    env: { ...process.env, FLEXGATE_DB: dbPath, FLEXGATE_SYNCHRONOUS: "NORMAL", PORT: "0", LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  children.push(child);
-  let stderr = "";
-  let listened = false;
-  child.stderr!.on("data", (chunk) => {
-    stderr += chunk.toString();
-    if (!listened && stderr.includes("Flexgate is listening")) {
-      listened = true;
-      child.kill("SIGTERM");
-    }
-  });
-  return new Promise((resolve) => child.on("exit", (code) => resolve({ code, listened, stderr })));
-}
+const serve = (env: Record<string, string>) => serveOnce(dbPath, env);
 
 const logLines = (stderr: string) => stderr.trim().split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as { level: string; message: string });
 

@@ -27,8 +27,7 @@ function halfSentRequest(url: string, key: string, body: string) {
   const bytes = Buffer.from(body);
   const half = Math.floor(bytes.length / 2);
   let finish = () => {};
-  let held = () => {};
-  const heldByServer = new Promise<void>((resolve) => (held = resolve));
+  let held!: Promise<void>;
   const answer = new Promise<{ status: number; body: any }>((resolve, reject) => {
     const headers = { "content-type": "application/json", "content-length": bytes.length, authorization: `Bearer ${key}`, expect: "100-continue" };
     const req = request(
@@ -41,11 +40,11 @@ function halfSentRequest(url: string, key: string, body: string) {
       },
     );
     req.on("error", reject);
-    req.on("continue", () => held());
+    held = new Promise((resolve) => req.once("continue", () => resolve()));
     req.write(bytes.subarray(0, half));
     finish = () => req.end(bytes.subarray(half));
   });
-  return { answer, held: heldByServer, finish: () => finish() };
+  return { answer, held, finish: () => finish() };
 }
 
 it("finishes in-flight requests on SIGTERM, acknowledges only what it committed, exits 0 and leaves no WAL behind", async () => {
