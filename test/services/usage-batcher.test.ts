@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { UsageBatcher } from "../../server/services/usage-batcher.js";
+import { SINGLE_WRITER_BATCHING, UsageBatcher } from "../../server/services/usage-batcher.js";
 import { aFlexPack, anAccount, aUsageEvent, createHarness, type Harness } from "../fixtures/harness.js";
 
 let h: Harness;
@@ -165,6 +165,49 @@ describe("waiting for company under load, one writer", () => {
     const full = batcher.recordAll(itemsOf(account.id, ["f1", "f2"]));
     expect(groups).toEqual([["a1"], ["f1", "f2"]]);
     await full;
+  });
+
+  /** How many turns of the event loop had passed each time the store was handed a group. */
+  function turnsAtEachGroup() {
+    let turns = 0;
+    let counting = true;
+    const count = () => {
+      if (!counting) return;
+      turns++;
+      setImmediate(count);
+    };
+    setImmediate(count);
+    const seen: number[] = [];
+    const rateGroup = h.store.rateGroup.bind(h.store);
+    h.store.rateGroup = (...args) => {
+      seen.push(turns);
+      return rateGroup(...args);
+    };
+    return { seen, stop: () => (counting = false) };
+  }
+
+  it("under load, turns the event loop before each group, so connections waiting to be accepted get in", async () => {
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id, { tokens: "100" });
+    const turns = SINGLE_WRITER_BATCHING.turnsBeforeGroup!;
+    expect(turns).toBeGreaterThanOrEqual(4);
+    const batcher = new UsageBatcher(h.services.rating, { ...SINGLE_WRITER_BATCHING, maxGroupSize: 2 });
+    await afterASlowGroup(batcher, account.id);
+    const groups = turnsAtEachGroup();
+    await batcher.recordAll(itemsOf(account.id, ["f1", "f2"]));
+    groups.stop();
+    expect(groups.seen).toHaveLength(1);
+    expect(groups.seen[0]).toBeGreaterThanOrEqual(turns);
+  });
+
+  it("gives no turns before a group when the writer has been idle", async () => {
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id, { tokens: "100" });
+    const batcher = new UsageBatcher(h.services.rating, { ...SINGLE_WRITER_BATCHING, maxGroupSize: 2 });
+    const groups = turnsAtEachGroup();
+    await batcher.recordAll(itemsOf(account.id, ["i1", "i2"]));
+    groups.stop();
+    expect(groups.seen).toEqual([0]);
   });
 
   it("rates at the next turn when the writer has been idle", async () => {
