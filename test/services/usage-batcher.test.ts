@@ -186,7 +186,7 @@ describe("waiting for company under load, one writer", () => {
     return { seen, stop: () => (counting = false) };
   }
 
-  it("under load, turns the event loop before each group, so connections waiting to be accepted get in", async () => {
+  it("under load, turns the event loop before each group: Node accepts one waiting connection per turn", async () => {
     const account = await anAccount(h);
     await aFlexPack(h, account.id, { tokens: "100" });
     const turns = SINGLE_WRITER_BATCHING.turnsBeforeGroup!;
