@@ -1,4 +1,5 @@
 import { FlexgateError } from "../core/errors.js";
+import { yieldTurns } from "../turns.js";
 import type { BatchItemResult, CheckedItem, GroupItem, RatingService, RecordedUsage, UsageEvent } from "./rating.service.js";
 
 export interface BatcherOptions {
@@ -51,8 +52,6 @@ export const DEFAULT_BATCHER_OPTIONS: BatcherOptions = Object.freeze({
  * before each group, so up to eight new connections get in per group.
  */
 export const SINGLE_WRITER_BATCHING: Partial<BatcherOptions> = Object.freeze({ maxInFlight: 1, busyWaitMs: 50, turnsBeforeGroup: 8 });
-
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** One caller's events, checked: committed in the same transaction, answered together. */
 interface Pending {
@@ -188,7 +187,8 @@ export class UsageBatcher {
   private async rate(group: readonly Pending[], turns: number, done: () => void): Promise<void> {
     let results: BatchItemResult[];
     try {
-      for (let turn = 0; turn < turns; turn++) await nextTurn();
+      // No await when there are no turns: an idle writer's group reaches the store in this turn.
+      if (turns > 0) await yieldTurns(turns);
       results = await this.rating.rateChecked(group.length === 1 ? group[0]!.items : group.flatMap((pending) => pending.items));
     } catch (error) {
       done();

@@ -8,7 +8,7 @@ import { parseId } from "../../core/text.js";
 import { balanceOfHoldings } from "../../services/accounts.service.js";
 import type { GraphQLContext } from "../context.js";
 import { DateTimeScalar } from "../scalars.js";
-import { yieldTurns } from "../turns.js";
+import { yieldTurns } from "../../turns.js";
 import {
   Account,
   AccountConnection,

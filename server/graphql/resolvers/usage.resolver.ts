@@ -4,7 +4,7 @@ import { parseId } from "../../core/text.js";
 import { assertBatchSize, type BatchItemResult, labelsFromList, type UsageEvent } from "../../services/rating.service.js";
 import type { GraphQLContext } from "../context.js";
 import { DateTimeScalar } from "../scalars.js";
-import { yieldTurns } from "../turns.js";
+import { yieldTurns } from "../../turns.js";
 import { parsedOrThrow } from "../unparsed.js";
 import { Account, CreditLot, FlexPack } from "../types/account.type.js";
 import { CHARGE_ORDERS, chargeSortKey } from "../../store/port.js";
