@@ -23,4 +23,19 @@ describe("console test browser", () => {
       await browser.close();
     }
   });
+
+  it("keeps serving new pages after a test's context is closed, as each console test file does", { timeout: 120_000 }, async () => {
+    const browser = await launchChromium({ preferPackaged: true });
+    try {
+      for (let test = 0; test < 3; test++) {
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        await page.goto(`${server.url}/console/`);
+        await page.getByLabel("Operator API key").waitFor();
+        await context.close();
+      }
+    } finally {
+      await browser.close();
+    }
+  });
 });

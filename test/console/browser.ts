@@ -17,6 +17,9 @@ export async function launchChromium(options: { preferPackaged?: boolean } = {})
     return chromium.launch({ executablePath: DEBIAN_CHROMIUM, headless: true, args: ["--headless", "--no-sandbox", "--disable-gpu", ...QUIET] });
   }
   const packaged = (await import("@sparticuz/chromium")).default;
-  // The package unpacks its browser into the temporary folder on first use and knows the flags it needs.
-  return chromium.launch({ executablePath: await packaged.executablePath(), headless: true, args: [...packaged.args, ...QUIET] });
+  // The package unpacks its browser into the temporary folder on first use and knows the flags it
+  // needs, but for --single-process, made for one page per browser (AWS Lambda): with it, the
+  // browser is gone once a context closes, and each console test file closes one per test.
+  const args = packaged.args.filter((flag) => flag !== "--single-process");
+  return chromium.launch({ executablePath: await packaged.executablePath(), headless: true, args: [...args, ...QUIET] });
 }
