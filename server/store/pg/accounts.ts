@@ -5,7 +5,7 @@ import type { Account, Reseller } from "../../core/model.js";
 import type { AccountFields, AccountQuery, ResellerFields, ResellerQuery } from "../port.js";
 import { escapeLike, toAccount, toDbMicros, toReseller, toResellerRow } from "../rows.js";
 import { ACCOUNT_COLUMNS, accountOfRow, RESELLER_COLUMNS, resellerOfRow } from "../array-rows.js";
-import { arrayRows, type Q, storableText } from "./database.js";
+import { arrayRows, jsonRows, type Q, storableText } from "./database.js";
 
 export async function findAccount(q: Q, id: number): Promise<Account | null> {
   const [row] = await q.select().from(accounts).where(eq(accounts.id, id));
@@ -57,8 +57,9 @@ function accountFilter(query: Omit<AccountQuery, "afterId" | "limit">, first: nu
 
 export async function listAccounts(q: Q, query: AccountQuery): Promise<Account[]> {
   const { conditions, values, key } = accountFilter(query, 3);
-  const text = `select ${ACCOUNT_COLUMNS} from "accounts" where ${[`"id" > $1`, ...conditions].join(" and ")} order by "id" limit $2`;
-  return (await arrayRows(q, `flexgate_accounts_${key}`, text, [query.afterId ?? 0, query.limit, ...values])).map(accountOfRow);
+  const select = `select ${ACCOUNT_COLUMNS} from "accounts" where ${[`"id" > $1`, ...conditions].join(" and ")} order by "id" limit $2`;
+  const page = { select, columns: ACCOUNT_COLUMNS, orderBy: `"id"` };
+  return (await jsonRows(q, `flexgate_accounts_${key}`, page, [query.afterId ?? 0, query.limit, ...values])).map(accountOfRow);
 }
 
 export async function countAccounts(q: Q, query: Omit<AccountQuery, "afterId" | "limit">): Promise<number> {

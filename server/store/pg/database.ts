@@ -97,3 +97,26 @@ export async function arrayRows(q: Q, name: string, text: string, values: readon
     throw new DrizzleQueryError(text, [...values], error as Error);
   }
 }
+
+/** A select whose rows a page reads by the hundred: see jsonRows. */
+export interface ManyRows {
+  /** A plain select of `columns`, from one table or subquery. */
+  readonly select: string;
+  readonly columns: string;
+  /** The order of the rows, in terms of `columns`. */
+  readonly orderBy: string;
+}
+
+/**
+ * The rows of a select as one JSON array of arrays, as the SQLite store's jsonRowsStatement reads
+ * them: node-postgres parses every value of every row on its own, about twice the CPU of
+ * JSON.parse reading the same rows as one value (150 packs: 320–370 µs against 150–210). The
+ * select stays as written, first in the statement, so the statement still shows what it reads.
+ * `columns` are plain integer, boolean, text or null columns. An integer beyond 2^53 reads as
+ * the nearest double, as on SQLite, instead of failing the int8 parser: an amount still fails
+ * fromDbMicros, and ids and instants are far from that bound.
+ */
+export async function jsonRows(q: Q, name: string, read: ManyRows, values: readonly unknown[]): Promise<ArrayRow[]> {
+  const text = `with "selected" as (${read.select}) select coalesce(json_agg(json_build_array(${read.columns}) order by ${read.orderBy}), '[]'::json) from "selected"`;
+  return (await arrayRows(q, name, text, values))[0]![0] as ArrayRow[];
+}

@@ -8,7 +8,7 @@ import type { NewCreditLot, NewFlexPack } from "../port.js";
 import type { GroupSource } from "../rate-group.js";
 import { fromDbMicros, toCreditLot, toDbMicros, toFlexPack } from "../rows.js";
 import { type ArrayRow, LOT_COLUMNS, LOT_HOLDING_COLUMNS, lotHoldingOfRow, lotOfRow, PACK_COLUMNS, PACK_HOLDING_COLUMNS, packHoldingOfRow, packOfRow } from "../array-rows.js";
-import { arrayRows, type Q } from "./database.js";
+import { jsonRows, type ManyRows, type Q } from "./database.js";
 
 export async function findCreditLotByRef(q: Q, externalRef: string): Promise<{ lot: CreditLot; fingerprint: string } | null> {
   const [row] = await q.select().from(creditLots).where(eq(creditLots.externalRef, externalRef));
@@ -49,16 +49,20 @@ export async function insertFlexPack(q: Q, pack: NewFlexPack, now: Instant): Pro
   return toFlexPack(row!);
 }
 
-const ofAccounts = (table: string, columns: string) => `select ${columns} from "${table}" where "account_id" = any($1::bigint[]) order by "expires_at", "id"`;
+const ofAccounts = (table: string, columns: string): ManyRows => ({
+  select: `select ${columns} from "${table}" where "account_id" = any($1::bigint[])`,
+  columns,
+  orderBy: `"expires_at", "id"`,
+});
 const LOTS_OF_ACCOUNTS = ofAccounts("credit_lots", LOT_COLUMNS);
 const LOT_HOLDINGS_OF_ACCOUNTS = ofAccounts("credit_lots", LOT_HOLDING_COLUMNS);
 const PACKS_OF_ACCOUNTS = ofAccounts("flex_packs", PACK_COLUMNS);
 const PACK_HOLDINGS_OF_ACCOUNTS = ofAccounts("flex_packs", PACK_HOLDING_COLUMNS);
 
 /** The rows a select of ofAccounts, prepared under `name`, finds for the accounts (soonest expiry first). */
-async function soonestOfAccounts<T>(q: Q, name: string, text: string, accountIds: readonly number[], ofRow: (row: ArrayRow) => T): Promise<T[]> {
+async function soonestOfAccounts<T>(q: Q, name: string, read: ManyRows, accountIds: readonly number[], ofRow: (row: ArrayRow) => T): Promise<T[]> {
   if (accountIds.length === 0) return [];
-  return (await arrayRows(q, name, text, [accountIds])).map(ofRow);
+  return (await jsonRows(q, name, read, [accountIds])).map(ofRow);
 }
 
 export const creditLotsOf = (q: Q, accountIds: readonly number[]): Promise<CreditLot[]> =>

@@ -15,7 +15,7 @@ import type { NewEnrollment, NewFreeCap, NewTokenFlexPool, StoredRemainder } fro
 import type { PlannedCharge, PlannedFreeMonth, PlannedRemainder } from "../rate-group.js";
 import { fromDbMicros, toDbMicros, toEnrollment, toFreeCap, toTokenFlexPool } from "../rows.js";
 import { POOL_COLUMNS, poolOfRow } from "../array-rows.js";
-import { arrayRows, type Q } from "./database.js";
+import { arrayRows, jsonRows, type ManyRows, type Q } from "./database.js";
 import { bumpPriceBook } from "./prices.js";
 
 const bigints = (values: readonly number[]) => sql`${`{${values.join(",")}}`}::bigint[]`;
@@ -65,12 +65,16 @@ export async function findTokenFlexPoolByRef(q: Q, externalRef: string): Promise
   return row ? { pool: toTokenFlexPool(row), fingerprint: row.fingerprint } : null;
 }
 
-const POOLS_OF_ACCOUNTS = `select ${POOL_COLUMNS} from "token_flex_pools" where "account_id" = any($1::bigint[]) order by "ends_at", "id"`;
+const POOLS_OF_ACCOUNTS: ManyRows = {
+  select: `select ${POOL_COLUMNS} from "token_flex_pools" where "account_id" = any($1::bigint[])`,
+  columns: POOL_COLUMNS,
+  orderBy: `"ends_at", "id"`,
+};
 
 /** Pools of the accounts, soonest end first. */
 export async function tokenFlexPoolsOf(q: Q, accountIds: readonly number[]): Promise<TokenFlexPoolRecord[]> {
   if (accountIds.length === 0) return [];
-  return (await arrayRows(q, "flexgate_pools_of_accounts", POOLS_OF_ACCOUNTS, [accountIds])).map(poolOfRow);
+  return (await jsonRows(q, "flexgate_pools_of_accounts", POOLS_OF_ACCOUNTS, [accountIds])).map(poolOfRow);
 }
 
 export async function insertTokenFlexPool(q: Q, pool: NewTokenFlexPool, now: Instant): Promise<TokenFlexPoolRecord> {
