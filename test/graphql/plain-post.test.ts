@@ -93,6 +93,18 @@ describe("the plain GraphQL path and Express answer alike", () => {
     expect(names.filter((name: string) => name === "plain" || name === "through Express").sort()).toEqual(["plain", "through Express"]);
   });
 
+  it("gives the answer's length in bytes, not characters, for names beyond ASCII", async () => {
+    const name = "株式会社テスト 😀 Ünïcödé";
+    const response = await fetch(`${server.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": PLAIN, authorization: `Bearer ${server.operatorKey}` },
+      body: query(`mutation($name: String!) { createAccount(input: { name: $name }) { name } }`, { name }),
+    });
+    const bytes = Buffer.from(await response.arrayBuffer());
+    expect(response.headers.get("content-length")).toBe(String(bytes.length));
+    expect(JSON.parse(bytes.toString("utf8"))).toEqual({ data: { createAccount: { name } } });
+  });
+
   it("runs nothing for a client that goes away halfway through its body, and keeps serving", async () => {
     const before = (await ok(server, `{ accounts(first: 1) { totalCount } }`)).accounts.totalCount;
     const body = query(`mutation { createAccount(input: { name: "never" }) { id } }`);
