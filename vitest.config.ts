@@ -20,6 +20,7 @@ const NOT_ON_POSTGRES: Record<string, string> = {
   "test/store/checkpoints.test.ts": "SQLite's WAL checkpoints, run on the read pool",
   "test/store/deficit-index.test.ts": "reads SQLite's index pages (dbstat) and query plans",
   "test/store/json-rows.test.ts": "SQLite's page reads as one JSON text, against better-sqlite3's raw rows",
+  "test/store/kept-statements.test.ts": "SQLite re-preparing statements whose bound LIMIT or LIKE it reads while planning",
   "test/reliability/read-pool-launch.test.ts": "the read pool's worker, bundled and started as the server starts it",
   "test/reliability/crash-safety.test.ts": "SIGKILLs a server on a SQLite file: WAL recovery, synchronous modes, the file's integrity",
   "test/reliability/graceful-shutdown.test.ts": "SIGTERM until no WAL file is left behind",

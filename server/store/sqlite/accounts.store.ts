@@ -2,7 +2,7 @@ import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import { accounts, resellers } from "../../../schema/tables.js";
 import type { DeficitState } from "../../core/account.js";
 import type { Account, Reseller } from "../../core/model.js";
-import { jsonRowsStatement, prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
+import { jsonRowsStatement, prepared, rawStatement, rowsStatement, type Tx, unplanned } from "./database.js";
 import { ACCOUNT_COLUMNS, accountOfRow, type ArrayRow, RESELLER_COLUMNS, resellerOfRow } from "../array-rows.js";
 import type { AccountFields, AccountQuery, ResellerFields, ResellerQuery } from "../port.js";
 import { escapeLike, toAccount, toDbMicros, toReseller, toResellerRow } from "../rows.js";
@@ -28,11 +28,11 @@ export function findAccounts(tx: Tx, ids: readonly number[]): Account[] {
 function accountStatements(filterByReseller: boolean, filterByName: boolean) {
   const where = [
     filterByReseller ? `"accounts"."reseller_id" = @resellerId` : null,
-    filterByName ? `"accounts"."name" like @namePattern escape '\\'` : null,
+    filterByName ? `"accounts"."name" like ${unplanned("namePattern")} escape '\\'` : null,
   ].filter((condition) => condition !== null);
   const list = jsonRowsStatement(
     ACCOUNT_COLUMNS,
-    `from (select ${ACCOUNT_COLUMNS} from "accounts" where ${[...where, `"accounts"."id" > @afterId`].join(" and ")} order by "accounts"."id" limit @limit)`,
+    `from (select ${ACCOUNT_COLUMNS} from "accounts" where ${[...where, `"accounts"."id" > @afterId`].join(" and ")} order by "accounts"."id" limit ${unplanned("limit")})`,
     `"id"`,
   );
   const count = rawStatement(`select count(*) as n from "accounts"${where.length > 0 ? ` where ${where.join(" and ")}` : ""}`);

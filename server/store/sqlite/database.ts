@@ -152,18 +152,41 @@ function connectionOf(tx: Tx): Database.Database {
 }
 
 /**
+ * A parameter that SQLite must not read while it plans: write `limit ${unplanned("limit")}`, not
+ * `limit @limit`, in a statement kept prepared. SQLite (3.53, in better-sqlite3 12) reads the
+ * value bound to a bare LIMIT (to size the result) or LIKE pattern (to range over an index by the
+ * pattern's fixed prefix) while it prepares a statement, and so binding that parameter again
+ * expires the statement: every run prepared it anew. The portal's account page was prepared again
+ * on every request, 12 of its 44 µs in a quiet process and 16% of the server's CPU per page under
+ * B3's load, where the parser and planner run cold (`npm run bench:compare`). Under a unary plus,
+ * which changes no value in SQLite, the parameter is an expression SQLite does not look into; the
+ * plans stay the same (no index serves these limits better, and the patterns start with `%`).
+ */
+export const unplanned = (parameter: string) => `+@${parameter}`;
+
+/**
+ * Prepares a statement to be kept and run many times, refusing one that binds a bare LIMIT or
+ * LIKE parameter: SQLite would prepare it again on every run (see unplanned).
+ */
+export function prepareKept(connection: Database.Database, source: string): Database.Statement {
+  const planned = /\b(limit|like)\s+[@:$?]/i.exec(source);
+  if (planned) throw new Error(`a kept statement binds a bare ${planned[1]!.toUpperCase()} parameter, which SQLite reads while planning: write \`${planned[1]} \${unplanned(name)}\``);
+  return connection.prepare(source);
+}
+
+/**
  * A plain better-sqlite3 statement with named parameters (`@name`), for `prepared()`. The hot
  * statements of rating and of the portal's pages are written this way: drizzle's per-row mapping
  * and parameter filling cost as much as SQLite's own work for these small statements.
  */
-export const rawStatement = (source: string) => (tx: Tx) => connectionOf(tx).prepare(source);
+export const rawStatement = (source: string) => (tx: Tx) => prepareKept(connectionOf(tx), source);
 
 /**
  * Like rawStatement, for a select whose rows come back as arrays (better-sqlite3's raw mode),
  * to be read with columnsOf(...).read: building an object per row natively, then copying it
  * into the domain object, cost more than the query on pages of a hundred and more rows.
  */
-export const rowsStatement = (source: string) => (tx: Tx) => connectionOf(tx).prepare(source).raw(true);
+export const rowsStatement = (source: string) => (tx: Tx) => prepareKept(connectionOf(tx), source).raw(true);
 
 /**
  * Like rowsStatement, for the reads that bring a page its hundreds of rows: SQLite hands the rows
@@ -175,8 +198,7 @@ export const rowsStatement = (source: string) => (tx: Tx) => connectionOf(tx).pr
  * `from`; the rows come in `orderBy`'s order, or in no particular one without it.
  */
 export const jsonRowsStatement = (columns: string, from: string, orderBy?: string) => (tx: Tx) => {
-  const statement = connectionOf(tx)
-    .prepare(`select json_group_array(json_array(${columns})${orderBy ? ` order by ${orderBy}` : ""}) ${from}`)
+  const statement = prepareKept(connectionOf(tx), `select json_group_array(json_array(${columns})${orderBy ? ` order by ${orderBy}` : ""}) ${from}`)
     .pluck(true);
   return { all: (params?: Record<string, unknown>) => JSON.parse((params === undefined ? statement.get() : statement.get(params)) as string) as ArrayRow[] };
 };

@@ -13,7 +13,7 @@ import type { Outcome } from "../../core/model.js";
 import type { Meter } from "../../core/price.js";
 import type { AccountUsageGroup } from "../../core/price-impact.js";
 import { DAY_MS, type Instant } from "../../core/time.js";
-import type { Db } from "./database.js";
+import { type Db, prepareKept, unplanned } from "./database.js";
 import type { ExportCursor, ExportPage } from "../port.js";
 import { lotAsSource, packAsSource } from "../sources.js";
 import { poolAsSource } from "../../core/token-flex.js";
@@ -31,7 +31,7 @@ function statement(db: Db, source: string): Database.Statement {
   }
   let prepared = cache.get(source);
   if (!prepared) {
-    prepared = db.$client.prepare(source).safeIntegers(true);
+    prepared = prepareKept(db.$client, source).safeIntegers(true);
     cache.set(source, prepared);
   }
   return prepared;
@@ -187,7 +187,7 @@ const EXPORT_PAGE = `
     and (c.occurred_at > @afterAt or (c.occurred_at = @afterAt and c.id > @afterId))
     and ${STANDING_NOW("c.id")}
   order by c.occurred_at, c.id
-  limit @limit`;
+  limit ${unplanned("limit")}`;
 
 /**
  * One keyset page of the standing charges of an account in [from, to), oldest first.
