@@ -4,7 +4,7 @@
  * run prepares it anew. They write `unplanned(name)` instead, which SQLite evaluates as it runs.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { type Db, jsonRowsStatement, openDatabase, prepared, rawStatement, rowsStatement, unplanned } from "../../server/store/sqlite/database.js";
+import { type Db, jsonRowsStatement, openDatabase, prepared, rawStatement, rowsStatement, type Tx, unplanned } from "../../server/store/sqlite/database.js";
 
 let db: Db | undefined;
 afterEach(() => {
@@ -23,7 +23,7 @@ function scratch(): Db {
 }
 
 describe("a statement kept prepared", () => {
-  it.each([
+  it.each<[string, (tx: Tx) => unknown]>([
     ["LIMIT", rawStatement(`select "id" from t order by "id" limit @limit`)],
     ["LIMIT", rowsStatement(`select "id" from t order by "id" LIMIT ?`)],
     ["LIKE", rowsStatement(`select "id" from t where "name" like @pattern`)],
