@@ -155,12 +155,13 @@ function connectionOf(tx: Tx): Database.Database {
  * A parameter that SQLite must not read while it plans: write `limit ${unplanned("limit")}`, not
  * `limit @limit`, in a statement kept prepared. SQLite (3.53, in better-sqlite3 12) reads the
  * value bound to a bare LIMIT (to size the result) or LIKE pattern (to range over an index by the
- * pattern's fixed prefix) while it prepares a statement, and so binding that parameter again
- * expires the statement: every run prepared it anew. The portal's account page was prepared again
- * on every request, 12 of its 44 µs in a quiet process and 16% of the server's CPU per page under
- * B3's load, where the parser and planner run cold (`npm run bench:compare`). Under a unary plus,
- * which changes no value in SQLite, the parameter is an expression SQLite does not look into; the
- * plans stay the same (no index serves these limits better, and the patterns start with `%`).
+ * pattern's fixed prefix) while it prepares a statement, so binding that parameter again expires
+ * the statement and its next run prepares it anew. The portal's account page was prepared again
+ * on every request: 12 of its 44 µs in a quiet process, and 14% of a page's server CPU under
+ * B3's load (`npm run bench:compare`), where SQLite's parser runs with cold caches. Under a unary
+ * plus, which changes no value in SQLite, the parameter is an expression SQLite does not look
+ * into; the plans stay the same (no index serves these limits better, and the patterns start
+ * with `%`).
  */
 export const unplanned = (parameter: string) => `+@${parameter}`;
 
