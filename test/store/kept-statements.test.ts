@@ -1,10 +1,13 @@
 /**
  * Statements the SQLite store keeps prepared must not bind a bare LIMIT or LIKE parameter:
  * SQLite reads such a value while planning, so binding it again expires the statement, and every
- * run prepares it anew. They write `unplanned(name)` instead, which SQLite evaluates as it runs.
+ * run prepares it anew. They write `unplanned(name)` instead, which SQLite evaluates as it runs;
+ * drizzle's queries take `unplannedLimit(n)`, or SQLite would prepare each of them twice.
  */
+import { asc } from "drizzle-orm";
+import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { afterEach, describe, expect, it } from "vitest";
-import { type Db, jsonRowsStatement, openDatabase, prepared, rawStatement, rowsStatement, type Tx, unplanned } from "../../server/store/sqlite/database.js";
+import { type Db, jsonRowsStatement, openDatabase, prepared, rawStatement, rowsStatement, type Tx, unplanned, unplannedLimit } from "../../server/store/sqlite/database.js";
 
 let db: Db | undefined;
 afterEach(() => {
@@ -48,5 +51,16 @@ describe("a statement kept prepared", () => {
   it("may still name limit and like where nothing is bound", () => {
     const statement = prepared(scratch(), rowsStatement(`select "id" from t where "name" like 'B%' order by "id" limit 5`));
     expect(statement.all()).toEqual([[2]]);
+  });
+});
+
+describe("a drizzle query's limit", () => {
+  const t = sqliteTable("t", { id: integer("id").primaryKey(), name: text("name").notNull() });
+
+  it("is bound under a plus, and each call takes its own", () => {
+    const database = scratch();
+    const page = (limit: number) => database.select().from(t).orderBy(asc(t.id)).limit(unplannedLimit(limit));
+    expect(page(2).toSQL()).toMatchObject({ sql: expect.stringMatching(/ limit \+\?$/), params: [2] });
+    expect([2, 4, 1].map((limit) => page(limit).all().map((row) => row.name))).toEqual([NAMES.slice(0, 2), NAMES.slice(0, 4), NAMES.slice(0, 1)]);
   });
 });

@@ -2,7 +2,7 @@ import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import { accounts, resellers } from "../../../schema/tables.js";
 import type { DeficitState } from "../../core/account.js";
 import type { Account, Reseller } from "../../core/model.js";
-import { jsonRowsStatement, prepared, rawStatement, rowsStatement, type Tx, unplanned } from "./database.js";
+import { jsonRowsStatement, prepared, rawStatement, rowsStatement, type Tx, unplanned, unplannedLimit } from "./database.js";
 import { ACCOUNT_COLUMNS, accountOfRow, type ArrayRow, RESELLER_COLUMNS, resellerOfRow } from "../array-rows.js";
 import type { AccountFields, AccountQuery, ResellerFields, ResellerQuery } from "../port.js";
 import { escapeLike, toAccount, toDbMicros, toReseller, toResellerRow } from "../rows.js";
@@ -120,7 +120,7 @@ export function listResellers(tx: Tx, query: ResellerQuery): Reseller[] {
     .from(resellers)
     .where(and(...resellerConditions(query), query.afterId ? gt(resellers.id, query.afterId) : undefined))
     .orderBy(asc(resellers.id))
-    .limit(query.limit)
+    .limit(unplannedLimit(query.limit))
     .all()
     .map(toReseller);
 }

@@ -2,7 +2,7 @@ import { and, desc, eq, gte, lt, sql } from "drizzle-orm";
 import { auditLog } from "../../../schema/tables.js";
 import type { Actor, AuditEntry } from "../../core/model.js";
 import type { Instant } from "../../core/time.js";
-import type { Tx } from "./database.js";
+import { type Tx, unplannedLimit } from "./database.js";
 import type { AuditFilter, AuditQuery, AuditRecord } from "../port.js";
 import { auditSnapshot, toAuditEntry } from "../rows.js";
 
@@ -35,7 +35,7 @@ export function listAudit(tx: Tx, query: AuditQuery): AuditEntry[] {
     .from(auditLog)
     .where(and(matching(query), query.beforeId ? lt(auditLog.id, query.beforeId) : undefined))
     .orderBy(desc(auditLog.id))
-    .limit(query.limit)
+    .limit(unplannedLimit(query.limit))
     .all()
     .map(toAuditEntry);
 }

@@ -4,7 +4,7 @@ import type { Allocation, SourceKind } from "../../core/drain.js";
 import type { LedgerSettlement } from "../../core/ledger.js";
 import type { ChargeAllocation, UsageCharge } from "../../core/model.js";
 import type { Instant } from "../../core/time.js";
-import { columnsOf, prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
+import { columnsOf, prepared, rawStatement, rowsStatement, type Tx, unplannedLimit } from "./database.js";
 import { CHARGE_ORDERS, type ChargeQuery, type NewCharge } from "../port.js";
 import { fromDbMicros, toAllocation, toDbMicros, toUsageCharge } from "../rows.js";
 
@@ -151,7 +151,7 @@ export function listCharges(tx: Tx, query: ChargeQuery): UsageCharge[] {
     .from(usageCharges)
     .where(and(chargeConditions(query), afterKey))
     .orderBy(...columns.map((column) => (descending ? desc(column) : asc(column))))
-    .limit(query.limit)
+    .limit(unplannedLimit(query.limit))
     .all()
     .map((row) => toUsageCharge(row.row, row.reversedAt));
 }

@@ -14,7 +14,7 @@ import type { Instant } from "../../core/time.js";
 import type { NewEnrollment, NewFreeCap, NewTokenFlexPool, StoredRemainder } from "../port.js";
 import type { PlannedCharge, PlannedFreeMonth, PlannedRemainder } from "../rate-group.js";
 import { fromDbMicros, toDbMicros, toEnrollment, toFreeCap, toTokenFlexPool } from "../rows.js";
-import { jsonRowsStatement, prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
+import { jsonRowsStatement, prepared, rawStatement, rowsStatement, type Tx, unplannedLimit } from "./database.js";
 import { POOL_COLUMNS, poolOfRow, soonestFirst } from "../array-rows.js";
 
 const enrollmentsOfAccounts = rowsStatement(
@@ -211,7 +211,7 @@ export function paygStatementMonthOf(tx: Tx, chargeId: number): Month | null {
     .from(paygParts)
     .where(eq(paygParts.chargeId, chargeId))
     .orderBy(asc(paygParts.id))
-    .limit(1)
+    .limit(unplannedLimit(1))
     .get();
   return row?.month ?? null;
 }
