@@ -10,6 +10,9 @@
  *   npm run bench:compare -- main --pairs 12 --only B3
  *   npm run bench:compare -- HEAD --node-flags="--max-semi-space-size=64"   an option of node, measured
  *                                                     by starting only the working tree's server with it
+ *   npm run bench:compare -- HEAD --store postgres --connections 32   each server on a PostgreSQL copy
+ *                                                     (FLEXGATE_BENCH_DATABASE_URL), every figure's load
+ *                                                     with 32 connections (more than its 10 pooled ones)
  *
  * The ref is compiled from `git archive` into bench/results/compare/ (removed afterwards) and runs
  * on this checkout's node_modules and on a database made by this checkout's migrations: compare
@@ -22,6 +25,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { cpuSeconds } from "./baselines.js";
 import { generateDatabase, type GenerateSummary } from "./generate.js";
+import { type BenchDatabase, createBenchDatabase, fillFromSqlite } from "./postgres.js";
 import { BATCH_SIZE, batchAccepted, batchBody, PORTAL, recordBody } from "./requests.js";
 import { buildServer, type Keys, keysFor, load, type LoadOptions, nodeFlagsOf, REPO_ROOT, type RunningServer, say, startServer } from "./server.js";
 
@@ -35,6 +39,8 @@ const { values: args, positionals } = parseArgs({
     seconds: { type: "string", default: "2" },
     only: { type: "string", default: "B1,B2,B3" },
     "node-flags": { type: "string" },
+    store: { type: "string", default: "sqlite" },
+    connections: { type: "string" },
   },
 });
 const ref = positionals[0];
@@ -43,6 +49,10 @@ const PAIRS = Number(args.pairs);
 const SECONDS = Number(args.seconds);
 const ONLY = new Set(args.only!.toUpperCase().split(","));
 const NODE_FLAGS = nodeFlagsOf(args["node-flags"]);
+if (!["sqlite", "postgres"].includes(args.store!)) throw new Error(`--store must be sqlite or postgres, got "${args.store}"`);
+const POSTGRES = args.store === "postgres";
+const CONNECTIONS = args.connections === undefined ? undefined : Number(args.connections);
+if (CONNECTIONS !== undefined && !(Number.isInteger(CONNECTIONS) && CONNECTIONS > 0)) throw new Error(`--connections must be a whole number, got "${args.connections}"`);
 
 /** Each figure's load, the unit its CPU is counted in, and how many of those a request carries. */
 interface Figure {
@@ -59,7 +69,9 @@ function figures(accounts: GenerateSummary): Figure[] {
     { name: "B2", unit: "event", perRequest: BATCH_SIZE, options: (url, keys) => ({ url, key: keys.metering, connections: 4, body: batchBody(accounts), accept: batchAccepted }) },
     { name: "B3", unit: "page", perRequest: 1, options: (url, keys) => ({ url, key: keys.partner, connections: 8, body: () => PORTAL }) },
   ];
-  return all.filter((figure) => ONLY.has(figure.name));
+  return all
+    .filter((figure) => ONLY.has(figure.name))
+    .map((figure) => (CONNECTIONS === undefined ? figure : { ...figure, options: (url, keys) => ({ ...figure.options(url, keys), connections: CONNECTIONS }) }));
 }
 
 const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -100,12 +112,20 @@ async function compare(builds: Record<string, string>, path: string): Promise<vo
   const accounts = await generateDatabase({ path, accounts: 200, resellers: 2, charges: 0, verify: "none", progress: false });
   const operatorKey = `bench-operator-${randomBytes(16).toString("hex")}`;
   const sides: Side[] = [];
+  const databases: BenchDatabase[] = [];
   try {
     for (const [name, build] of Object.entries(builds)) {
       const copy = `${path}.${sides.length}`;
       copyFileSync(path, copy);
       const nodeFlags = name === WORKING_TREE ? NODE_FLAGS : [];
-      const server = await startServer({ dbPath: copy, operatorKey, build, nodeFlags });
+      let databaseUrl: string | undefined;
+      if (POSTGRES) {
+        const database = await createBenchDatabase(`_${sides.length}`);
+        databases.push(database);
+        await fillFromSqlite(copy, database.url);
+        databaseUrl = database.url;
+      }
+      const server = await startServer({ dbPath: copy, databaseUrl, operatorKey, build, nodeFlags });
       sides.push({ name: nodeFlags.length ? `${name} (node ${nodeFlags.join(" ")})` : name, server, keys: await keysFor(server, operatorKey) });
     }
     const rows = [];
@@ -114,6 +134,7 @@ async function compare(builds: Record<string, string>, path: string): Promise<vo
     for (const row of rows) console.log(row);
   } finally {
     for (const side of sides) await side.server.stop();
+    for (const database of databases) await database.drop();
   }
 }
 

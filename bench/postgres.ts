@@ -73,9 +73,9 @@ export async function assertServerFits(connections: number): Promise<void> {
   }
 }
 
-/** Creates flexgate_bench_<pid> (dropping a leftover of the same name first); drop() removes it, connections and all. */
-export async function createBenchDatabase(): Promise<BenchDatabase> {
-  const name = `flexgate_bench_${process.pid}`;
+/** Creates flexgate_bench_<pid><suffix> (dropping a leftover of the same name first); drop() removes it, connections and all. */
+export async function createBenchDatabase(suffix = ""): Promise<BenchDatabase> {
+  const name = `flexgate_bench_${process.pid}${suffix}`;
   await onAdmin(`drop database if exists "${name}" with (force)`);
   await onAdmin(`create database "${name}"`);
   const url = new URL(BENCH_ADMIN_URL);

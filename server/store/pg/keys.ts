@@ -4,7 +4,7 @@ import type { ApiKey } from "../../core/model.js";
 import type { Instant } from "../../core/time.js";
 import type { NewApiKey } from "../port.js";
 import { toApiKey } from "../rows.js";
-import type pg from "pg";
+import pg from "pg";
 import type { Q } from "./database.js";
 
 export async function insertApiKey(q: Q, key: NewApiKey, now: Instant): Promise<ApiKey> {
@@ -28,9 +28,45 @@ const ACTIVE_KEY_BY_HASH = {
     from "api_keys" where secret_hash = $1 and revoked_at is null`,
 } as const;
 
-export async function findActiveKeyByHash(client: pg.Pool | pg.ClientBase, secretHash: string): Promise<ApiKey | null> {
+async function queryActiveKey(client: pg.ClientBase, secretHash: string): Promise<ApiKey | null> {
   const { rows } = await client.query<ApiKey>({ ...ACTIVE_KEY_BY_HASH, values: [secretHash] });
   return rows[0] ?? null;
+}
+
+/** Per pool: the lookup of each key hash that waits for a connection, its query not yet sent. */
+const waitingLookups = new WeakMap<pg.Pool, Map<string, Promise<ApiKey | null>>>();
+
+/**
+ * The active key with this hash. On the pool, lookups of one key that wait together for a
+ * connection share one query: every request looks its key up, all of a metering pipeline's
+ * connections send the same key, and under load most lookups queue for a pooled connection
+ * behind the rating groups, so they went out as many identical round trips. A lookup joins one
+ * whose query has not been sent yet, never one already sent: the answer it shares comes from a
+ * snapshot taken after both requests arrived, as fresh as a query of its own, so a key revoked
+ * before a request arrives still stops it.
+ */
+export function findActiveKeyByHash(client: pg.Pool | pg.ClientBase, secretHash: string): Promise<ApiKey | null> {
+  if (!(client instanceof pg.Pool)) return queryActiveKey(client, secretHash);
+  let waiting = waitingLookups.get(client);
+  if (!waiting) waitingLookups.set(client, (waiting = new Map()));
+  const joined = waiting.get(secretHash);
+  if (joined) return joined;
+  const pool = client;
+  const lookup = (async () => {
+    // From the moment a connection is in hand the query is on its way: later lookups start their own.
+    const connection = await pool.connect().finally(() => waiting.delete(secretHash));
+    try {
+      const key = await queryActiveKey(connection, secretHash);
+      connection.release();
+      return key;
+    } catch (error) {
+      // As pool.query does: a connection whose query failed is not reused.
+      connection.release(error instanceof Error ? error : true);
+      throw error;
+    }
+  })();
+  waiting.set(secretHash, lookup);
+  return lookup;
 }
 
 /** The key a secret belongs to, revoked or not: a revoked key's secret must never be registered again. */
