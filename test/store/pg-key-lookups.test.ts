@@ -1,10 +1,10 @@
 /**
- * Every request looks its key up. On PostgreSQL, lookups of one key that wait together for a
- * pooled connection share one query, and a lookup never takes the answer of a query sent before
- * it started: that answer could predate a revocation the request came after.
+ * Every request looks its key up. On PostgreSQL, lookups of one key that wait together share one
+ * query, and a lookup never takes the answer of a query sent before it arrived: that answer could
+ * predate a revocation the request came after.
  */
 import pg from "pg";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ApiKey } from "../../server/core/model.js";
 import { PgStore } from "../../server/store/pg/store.js";
 import { freshDatabase, NO_SERVER, TEST_DATABASE_URL, type TestDatabase } from "../fixtures/postgres.js";
@@ -24,6 +24,18 @@ describe.skipIf(!TEST_DATABASE_URL)(`key lookups on PostgreSQL${TEST_DATABASE_UR
       return revoked ? tx.markKeyRevoked(key.id, 2) : key;
     });
   const lookup = (name: string) => store.reads.findActiveKeyByHash(`hash-of-${name}`);
+  /** Until a key lookup waits for the lock `admin` holds: seen from a connection outside that transaction, whose statistics stay as they were. */
+  const lookupWaitingOnLock = async () => {
+    const watcher = new pg.Client({ connectionString: database.url });
+    await watcher.connect();
+    try {
+      while ((await watcher.query("select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%api_keys%'")).rowCount === 0) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    } finally {
+      await watcher.end();
+    }
+  };
 
   beforeAll(async () => {
     database = await freshDatabase("key_lookups");
@@ -40,9 +52,6 @@ describe.skipIf(!TEST_DATABASE_URL)(`key lookups on PostgreSQL${TEST_DATABASE_UR
     await store?.close();
     await database?.drop();
   });
-  beforeEach(() => {
-    acquired = 0;
-  });
 
   it("lookups waiting for a connection make one query per key, each answered as its own would be", async () => {
     const held = await store.pool.connect();
@@ -53,16 +62,42 @@ describe.skipIf(!TEST_DATABASE_URL)(`key lookups on PostgreSQL${TEST_DATABASE_UR
     expect(acquired).toBe(4);
   });
 
-  it("a lookup that starts once another's query is on its way makes its own query", async () => {
-    // The table locked, the first lookup's query waits inside the database server.
-    await admin.query("begin; lock table api_keys in access exclusive mode");
-    const first = lookup("metering");
-    while ((await admin.query("select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%api_keys%'")).rowCount === 0) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
+  it("lookups arriving while their key's query is on its way wait for it, then go together as the next query, connections to spare or not", async () => {
+    const roomy = new PgStore(new pg.Pool({ connectionString: database.url, max: 3 }));
+    let queries = 0;
+    roomy.pool.on("acquire", () => queries++);
+    const find = (name: string) => roomy.reads.findActiveKeyByHash(`hash-of-${name}`);
+    try {
+      // The table locked, the first lookup's query waits inside the database server.
+      await admin.query("begin; lock table api_keys in access exclusive mode");
+      const first = find("metering");
+      await lookupWaitingOnLock();
+      // One after another, each with time to take a free connection and send a query of its own.
+      const later = [];
+      for (const name of ["metering", "metering", "metering", "partner"]) {
+        later.push(find(name));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(queries).toBe(2);
+      await admin.query("rollback");
+      expect(await Promise.all([first, ...later])).toEqual([metering, metering, metering, metering, partner]);
+      expect(queries).toBe(3);
+    } finally {
+      // Ends the lock whatever happened (a rollback outside a transaction only warns).
+      await admin.query("rollback");
+      await roomy.close();
     }
-    const second = lookup("metering");
-    await admin.query("rollback");
-    expect(await Promise.all([first, second])).toEqual([metering, metering]);
-    expect(acquired).toBe(2);
+  });
+
+  it("a lookup that cannot get a connection fails alone: the next one queries afresh", async () => {
+    const failing = new PgStore(new pg.Pool({ connectionString: database.url, max: 1, connectionTimeoutMillis: 50 }));
+    const held = await failing.pool.connect();
+    try {
+      await expect(failing.reads.findActiveKeyByHash("hash-of-metering")).rejects.toThrow(/timeout/i);
+    } finally {
+      held.release();
+    }
+    expect(await failing.reads.findActiveKeyByHash("hash-of-metering")).toEqual(metering);
+    await failing.close();
   });
 });

@@ -33,30 +33,44 @@ async function queryActiveKey(client: pg.ClientBase, secretHash: string): Promis
   return rows[0] ?? null;
 }
 
-/** Per pool: the lookup of each key hash that waits for a connection, its query not yet sent. */
-const waitingLookups = new WeakMap<pg.Pool, Map<string, Promise<ApiKey | null>>>();
+/** A key's lookups on one pool: the one waiting to be sent, which later lookups join, and the one on its way. */
+interface KeyLookups {
+  waiting?: Promise<ApiKey | null>;
+  onItsWay?: Promise<unknown>;
+}
+
+const lookupsOn = new WeakMap<pg.Pool, Map<string, KeyLookups>>();
 
 /**
- * The active key with this hash. On the pool, lookups of one key that wait together for a
- * connection share one query: every request looks its key up, all of a metering pipeline's
- * connections send the same key, and under load most lookups queue for a pooled connection
- * behind the rating groups, so they went out as many identical round trips. A lookup joins one
- * whose query has not been sent yet, never one already sent: the answer it shares comes from a
- * snapshot taken after both requests arrived, as fresh as a query of its own, so a key revoked
- * before a request arrives still stops it.
+ * The active key with this hash. On the pool, a key has at most one lookup query on its way: a
+ * lookup arriving meanwhile waits for it to come back, and every lookup that arrived in between
+ * goes out together as the next query. Every request looks its key up (a revoked key stops at
+ * once), and all of a metering pipeline's connections send the same key, so under load they went
+ * out as as many identical round trips as requests. A lookup never takes the answer of a query
+ * sent before it arrived: each answer comes from a snapshot taken after every request it serves
+ * arrived, as fresh as a query of their own, so a key revoked before a request arrives stops it.
+ * The cost is a round trip of waiting for a request that arrives while its key's query is out.
  */
 export function findActiveKeyByHash(client: pg.Pool | pg.ClientBase, secretHash: string): Promise<ApiKey | null> {
   if (!(client instanceof pg.Pool)) return queryActiveKey(client, secretHash);
-  let waiting = waitingLookups.get(client);
-  if (!waiting) waitingLookups.set(client, (waiting = new Map()));
-  const joined = waiting.get(secretHash);
-  if (joined) return joined;
-  const pool = client;
-  const lookup = (async () => {
-    // From the moment a connection is in hand the query is on its way: later lookups start their own.
-    const connection = await pool.connect().finally(() => waiting.delete(secretHash));
+  let byHash = lookupsOn.get(client);
+  if (!byHash) lookupsOn.set(client, (byHash = new Map()));
+  let lookups = byHash.get(secretHash);
+  if (!lookups) byHash.set(secretHash, (lookups = {}));
+  return (lookups.waiting ??= nextLookup(client, byHash, secretHash, lookups));
+}
+
+async function nextLookup(pool: pg.Pool, byHash: Map<string, KeyLookups>, secretHash: string, lookups: KeyLookups): Promise<ApiKey | null> {
+  let query: Promise<ApiKey | null> | undefined;
+  try {
+    await lookups.onItsWay?.catch(() => undefined);
+    const connection = await pool.connect();
+    // From here the query is on its way: a lookup arriving now waits for its answer, then goes next.
+    query = queryActiveKey(connection, secretHash);
+    lookups.waiting = undefined;
+    lookups.onItsWay = query;
     try {
-      const key = await queryActiveKey(connection, secretHash);
+      const key = await query;
       connection.release();
       return key;
     } catch (error) {
@@ -64,9 +78,12 @@ export function findActiveKeyByHash(client: pg.Pool | pg.ClientBase, secretHash:
       connection.release(error instanceof Error ? error : true);
       throw error;
     }
-  })();
-  waiting.set(secretHash, lookup);
-  return lookup;
+  } finally {
+    // A lookup that could not get a connection leaves nothing behind for later ones to join.
+    if (!query) lookups.waiting = undefined;
+    else if (lookups.onItsWay === query) lookups.onItsWay = undefined;
+    if (!lookups.waiting && !lookups.onItsWay) byHash.delete(secretHash);
+  }
 }
 
 /** The key a secret belongs to, revoked or not: a revoked key's secret must never be registered again. */
