@@ -45,8 +45,8 @@ const lookupsOn = new WeakMap<pg.Pool, Map<string, KeyLookups>>();
  * The active key with this hash. On the pool, a key has at most one lookup query on its way: a
  * lookup arriving meanwhile waits for it to come back, and every lookup that arrived in between
  * goes out together as the next query. Every request looks its key up (a revoked key stops at
- * once), and all of a metering pipeline's connections send the same key, so under load they went
- * out as as many identical round trips as requests. A lookup never takes the answer of a query
+ * once), and all of a metering pipeline's connections send the same key, so under load there
+ * were as many identical round trips as requests. A lookup never takes the answer of a query
  * sent before it arrived: each answer comes from a snapshot taken after every request it serves
  * arrived, as fresh as a query of their own, so a key revoked before a request arrives stops it.
  * The cost is a round trip of waiting for a request that arrives while its key's query is out.

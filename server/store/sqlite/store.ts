@@ -17,6 +17,7 @@ import * as keys from "./keys.store.js";
 import * as ledger from "./ledger.store.js";
 import * as prices from "./prices.store.js";
 import { HEAVY_READS, ReadPool } from "./read-pool.js";
+import { shareReadsPerTurn } from "./shared-reads.js";
 import { RatingThread } from "./rating-thread.js";
 import { recomputeLedger } from "./recompute.store.js";
 import * as tiered from "./tiered.store.js";
@@ -43,51 +44,6 @@ class ConnectionTurn {
       else this.busy = false;
     }
   }
-}
-
-/**
- * The reads a request for a portal's account page makes, and every request's key lookup: the
- * reads many clients ask for at once with the same arguments (all of a metering pipeline's
- * connections send one key; a reseller's users and dashboards open the same page). They are
- * shared per turn of the event loop (sharedPerTurn).
- */
-const SHARED_PER_TURN = [
-  "findActiveKeyByHash",
-  "listAccounts",
-  "countAccounts",
-  "findResellers",
-  "creditLotsOf",
-  "lotHoldingsOf",
-  "tokenFlexPoolsOf",
-  "flexPacksOf",
-  "packHoldingsOf",
-  "enrollmentsOf",
-] as const satisfies readonly (keyof StoreReads)[];
-
-/**
- * Calls with the same arguments made in one turn of the event loop share one read, made once the
- * turn's requests have all been read (at setImmediate). Each read is a read transaction of its
- * own on the writer's connection, whose locks alone cost 5.5 µs (a key lookup took 6.5 µs in a
- * quiet process, ten in one transaction 12.3 µs), and a page's reads build and parse hundreds of
- * rows. The read comes after every request it serves arrived, so it is as fresh as a read of
- * their own: a key revoked, or a pack bought, before a request arrives is in its answer. The
- * callers share one result, so an array is frozen: a caller must copy it to change it.
- */
-function sharedPerTurn<A extends unknown[], T>(read: (...args: A) => Promise<T>): (...args: A) => Promise<T> {
-  const pending = new Map<string, Promise<T>>();
-  return (...args) => {
-    const key = JSON.stringify(args);
-    let shared = pending.get(key);
-    if (!shared) {
-      shared = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
-        pending.delete(key);
-        const result = await read(...args);
-        return Array.isArray(result) ? (Object.freeze(result) as T) : result;
-      });
-      pending.set(key, shared);
-    }
-    return shared;
-  };
 }
 
 const unitStatements = (tx: Tx) => ({
@@ -148,8 +104,7 @@ export class SqliteStore implements Store {
     this.reads = Object.fromEntries(
       Object.entries(reads).map(([name, read]) => [name, (...args: unknown[]) => this.exclusive(() => read(...args))]),
     ) as unknown as StoreReads;
-    const shared = this.reads as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-    for (const name of SHARED_PER_TURN) shared[name] = sharedPerTurn(shared[name]!);
+    shareReadsPerTurn(this.reads);
     // Other threads cannot open a ":memory:" database: it is this connection's alone, and its
     // heavy reads stay on this loop.
     const threads = db.$client.memory ? 0 : (options.readThreads ?? 0);
