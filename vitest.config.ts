@@ -13,7 +13,7 @@ const NOT_ON_POSTGRES: Record<string, string> = {
   "test/store/pg-concurrent-writers.test.ts": "races PostgreSQL writers on a database of its own, in the sqlite project already",
   "test/store/pg-json-rows.test.ts": "reads PostgreSQL's rows as one JSON value, on a database of its own, in the sqlite project already",
   "test/store/sqlite-shared-reads.test.ts": "SQLite's reads shared per turn of the event loop",
-  "test/store/pg-key-lookups.test.ts": "shares PostgreSQL key lookups on a pool of its own, on a database of its own, in the sqlite project already",
+  "test/store/pg-shared-reads.test.ts": "shares PostgreSQL reads on pools of its own, on a database of its own, in the sqlite project already",
   "test/reliability/replicas.test.ts": "runs three replicas on a PostgreSQL database of its own, in the sqlite project already",
   "test/services/schema-drift.test.ts": "compares the two schemas' table definitions; opens no database",
   "test/graphql/read-pool.test.ts": "the read pool: SQLite's worker threads with read-only connections of their own",

@@ -7,6 +7,7 @@ import type { Instant } from "../../core/time.js";
 import { PriceBook, type PublishedTerms } from "../price-book.js";
 import type { RatingOutcome, RatingRequest, RatingRules, Report, SnapshotOptions, Store, StoreReads, StoreWrites, WriteLocks } from "../port.js";
 import { DEFAULT_RATING_RULES, groupKeys, NO_TIERED_STATE, outcomesOf, planGroup, type TieredState, tieredNeeds, unexpectedItemError } from "../rate-group.js";
+import { SHARED_PER_TURN, sharedPerTurn } from "../shared-reads.js";
 import { UnitContext } from "../unit-context.js";
 import * as accounts from "./accounts.store.js";
 import * as audit from "./audit.store.js";
@@ -17,7 +18,6 @@ import * as keys from "./keys.store.js";
 import * as ledger from "./ledger.store.js";
 import * as prices from "./prices.store.js";
 import { HEAVY_READS, ReadPool } from "./read-pool.js";
-import { shareReadsPerTurn } from "./shared-reads.js";
 import { RatingThread } from "./rating-thread.js";
 import { recomputeLedger } from "./recompute.store.js";
 import * as tiered from "./tiered.store.js";
@@ -104,7 +104,8 @@ export class SqliteStore implements Store {
     this.reads = Object.fromEntries(
       Object.entries(reads).map(([name, read]) => [name, (...args: unknown[]) => this.exclusive(() => read(...args))]),
     ) as unknown as StoreReads;
-    shareReadsPerTurn(this.reads);
+    const shared = this.reads as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    for (const name of SHARED_PER_TURN) shared[name] = sharedPerTurn(shared[name]!);
     // Other threads cannot open a ":memory:" database: it is this connection's alone, and its
     // heavy reads stay on this loop.
     const threads = db.$client.memory ? 0 : (options.readThreads ?? 0);

@@ -1,8 +1,8 @@
 /**
- * Reads that many requests make at once with the same arguments, shared on SQLite by the calls
- * made in one turn of the event loop.
+ * Reads that many requests make at once with the same arguments, shared by the calls made in one
+ * turn of the event loop.
  */
-import type { StoreReads } from "../port.js";
+import type { StoreReads } from "./port.js";
 
 /**
  * The reads a request for a portal's account page makes, and every request's key lookup: the
@@ -10,7 +10,7 @@ import type { StoreReads } from "../port.js";
  * connections send one key; a reseller's users and dashboards open the same page). They are
  * shared per turn of the event loop (sharedPerTurn).
  */
-const SHARED_PER_TURN = [
+export const SHARED_PER_TURN = [
   "findActiveKeyByHash",
   "listAccounts",
   "countAccounts",
@@ -25,14 +25,14 @@ const SHARED_PER_TURN = [
 
 /**
  * Calls with the same arguments made in one turn of the event loop share one read, made once the
- * turn's requests have all been read (at setImmediate). Each read is a read transaction of its
- * own on the writer's connection, whose locks alone cost 5.5 µs (a key lookup took 6.5 µs in a
- * quiet process, ten in one transaction 12.3 µs), and a page's reads build and parse hundreds of
- * rows. The read comes after every request it serves arrived, so it is as fresh as a read of
+ * turn's requests have all been read (at setImmediate). On SQLite each read is a read
+ * transaction of its own on the writer's connection, whose locks alone cost 5.5 µs (a key lookup
+ * took 6.5 µs in a quiet process, ten in one transaction 12.3 µs); on PostgreSQL each is a round
+ * trip; and a page's reads build and parse hundreds of rows. The read comes after every request it serves arrived, so it is as fresh as a read of
  * their own: a key revoked, or a pack bought, before a request arrives is in its answer. The
  * callers share one result, so an array is frozen: a caller must copy it to change it.
  */
-function sharedPerTurn<A extends unknown[], T>(read: (...args: A) => Promise<T>): (...args: A) => Promise<T> {
+export function sharedPerTurn<A extends unknown[], T>(read: (...args: A) => Promise<T>): (...args: A) => Promise<T> {
   const pending = new Map<string, Promise<T>>();
   return (...args) => {
     const key = JSON.stringify(args);
@@ -47,10 +47,4 @@ function sharedPerTurn<A extends unknown[], T>(read: (...args: A) => Promise<T>)
     }
     return shared;
   };
-}
-
-/** Replaces each read of SHARED_PER_TURN with its shared form. */
-export function shareReadsPerTurn(reads: StoreReads): void {
-  const byName = reads as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-  for (const name of SHARED_PER_TURN) byName[name] = sharedPerTurn(byName[name]!);
 }

@@ -1,7 +1,8 @@
 /**
  * Every request looks its key up. On PostgreSQL, lookups of one key that wait together share one
  * query, and a lookup never takes the answer of a query sent before it arrived: that answer could
- * predate a revocation the request came after.
+ * predate a revocation the request came after. A page's reads are shared per turn, except a
+ * unit's, which see what it has not committed.
  */
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -99,5 +100,27 @@ describe.skipIf(!TEST_DATABASE_URL)(`key lookups on PostgreSQL${TEST_DATABASE_UR
     }
     expect(await failing.reads.findActiveKeyByHash("hash-of-metering")).toEqual(metering);
     await failing.close();
+  });
+
+  it("a page read inside a unit sees what the unit has not committed; the same read outside it, in the same turn, does not", async () => {
+    const roomy = new PgStore(new pg.Pool({ connectionString: database.url, max: 3 }));
+    const query = { resellerId: null, limit: 100 };
+    try {
+      let inserted!: () => void;
+      const insertedNow = new Promise<void>((resolve) => (inserted = resolve));
+      const outside = insertedNow.then(() => roomy.reads.listAccounts(query));
+      const inside = await roomy.write({}, async (tx) => {
+        await tx.insertAccount({ name: "Not committed yet", country: "JP", resellerId: null, balancePolicy: "HARD_STOP" }, 1);
+        inserted();
+        const own = roomy.reads.listAccounts(query);
+        // The unit stays open until the read outside it has been answered.
+        await outside;
+        return own;
+      });
+      expect(inside.map((account) => account.name)).toContain("Not committed yet");
+      expect((await outside).map((account) => account.name)).not.toContain("Not committed yet");
+    } finally {
+      await roomy.close();
+    }
   });
 });
