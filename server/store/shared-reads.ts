@@ -10,7 +10,7 @@ import type { StoreReads } from "./port.js";
  * connections send one key; a reseller's users and dashboards open the same page). They are
  * shared per turn of the event loop (sharedPerTurn).
  */
-export const SHARED_PER_TURN = [
+const SHARED_PER_TURN = [
   "findActiveKeyByHash",
   "listAccounts",
   "countAccounts",
@@ -47,4 +47,20 @@ export function sharedPerTurn<A extends unknown[], T>(read: (...args: A) => Prom
     }
     return shared;
   };
+}
+
+/**
+ * Replaces each read of SHARED_PER_TURN (but `except`) with its shared form, for calls made
+ * outside a unit. A unit's reads see what it has not committed, so they are its alone: shared
+ * with a read outside it, they would hand that read uncommitted rows, or (on SQLite, where the
+ * outside read waits for the unit to end) keep the unit waiting for its own read.
+ */
+export function shareReadsPerTurn(reads: StoreReads, inUnit: () => boolean, except?: keyof StoreReads): void {
+  const byName = reads as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  for (const name of SHARED_PER_TURN) {
+    if (name === except) continue;
+    const alone = byName[name]!;
+    const shared = sharedPerTurn(alone);
+    byName[name] = (...args) => (inUnit() ? alone(...args) : shared(...args));
+  }
 }

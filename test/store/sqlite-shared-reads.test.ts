@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ApiKey } from "../../server/core/model.js";
+import type { StoreWrites } from "../../server/store/port.js";
 import { SqliteStore } from "../../server/store/sqlite/store.js";
 
 let store: SqliteStore;
@@ -16,8 +17,9 @@ let resellers: [number, number];
 
 const newKey = (name: string) =>
   store.write({}, async (tx) => tx.insertApiKey({ name, role: "METERING", resellerId: null, secretHash: `hash-of-${name}`, secretPrefix: "fg_", createdBy: "test" }, 1));
-const newAccount = (name: string, resellerId: number) =>
-  store.write({}, (tx) => tx.insertAccount({ name, country: "JP", resellerId, balancePolicy: "HARD_STOP" }, 1));
+const newAccountIn = (tx: StoreWrites, name: string, resellerId = resellers[0]) =>
+  tx.insertAccount({ name, country: "JP", resellerId, balancePolicy: "HARD_STOP" }, 1);
+const newAccount = (name: string, resellerId: number) => store.write({}, (tx) => newAccountIn(tx, name, resellerId));
 const page = (resellerId: number) => store.reads.listAccounts({ resellerId, limit: 10 });
 const lookup = (name: string) => store.reads.findActiveKeyByHash(`hash-of-${name}`);
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
@@ -78,6 +80,23 @@ describe("a portal page's reads on SQLite", () => {
     const [first, second] = await Promise.all([page(resellers[0]), page(resellers[0])]);
     expect(() => first.pop()).toThrow(TypeError);
     expect(second).toHaveLength(2);
+  });
+
+  it("inside a unit, see what it has not committed, and share nothing with the same read outside it", async () => {
+    let inserted!: () => void;
+    const insertedNow = new Promise<void>((resolve) => (inserted = resolve));
+    // Asked for in the same turn as the unit's own read, while the unit is open.
+    const outside = insertedNow.then(() => page(resellers[0]));
+    let inside: readonly { name: string }[] = [];
+    const rolledBack = store.write({}, async (tx) => {
+      await newAccountIn(tx, "Never committed");
+      inserted();
+      inside = await page(resellers[0]);
+      throw new Error("rolled back");
+    });
+    await expect(rolledBack).rejects.toThrow("rolled back");
+    expect(inside.map((account) => account.name)).toContain("Never committed");
+    expect((await outside).map((account) => account.name)).not.toContain("Never committed");
   });
 
   it("read what was committed before them: an account added after one page is on the next", async () => {

@@ -31,7 +31,7 @@ import {
   tieredNeeds,
   unexpectedItemError,
 } from "../rate-group.js";
-import { SHARED_PER_TURN, sharedPerTurn } from "../shared-reads.js";
+import { shareReadsPerTurn } from "../shared-reads.js";
 import { UnitContext } from "../unit-context.js";
 import * as accounts from "./accounts.js";
 import * as audit from "./audit.js";
@@ -81,15 +81,8 @@ export class PgStore implements Store {
     const anyConnection: Conn = { q: this.db, client: pool };
     // A read on its own runs on any pooled connection, or inside the unit that is running.
     this.reads = readsOn(() => this.openUnit.current() ?? anyConnection, (q) => this.termsNow(q));
-    // Reads on their own are shared per turn; a unit's reads see what it has not committed, and
-    // are its alone. Key lookups share their queries their own way (keys.findActiveKeyByHash).
-    const reads = this.reads as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-    for (const name of SHARED_PER_TURN) {
-      if (name === "findActiveKeyByHash") continue;
-      const alone = reads[name]!;
-      const shared = sharedPerTurn(alone);
-      reads[name] = (...args) => (this.openUnit.current() ? alone(...args) : shared(...args));
-    }
+    // Key lookups share their queries their own way (keys.findActiveKeyByHash).
+    shareReadsPerTurn(this.reads, () => this.openUnit.current() !== undefined, "findActiveKeyByHash");
   }
 
   snapshot<T>(work: (reads: StoreReads) => Promise<T>): Promise<T> {

@@ -7,7 +7,7 @@ import type { Instant } from "../../core/time.js";
 import { PriceBook, type PublishedTerms } from "../price-book.js";
 import type { RatingOutcome, RatingRequest, RatingRules, Report, SnapshotOptions, Store, StoreReads, StoreWrites, WriteLocks } from "../port.js";
 import { DEFAULT_RATING_RULES, groupKeys, NO_TIERED_STATE, outcomesOf, planGroup, type TieredState, tieredNeeds, unexpectedItemError } from "../rate-group.js";
-import { SHARED_PER_TURN, sharedPerTurn } from "../shared-reads.js";
+import { shareReadsPerTurn } from "../shared-reads.js";
 import { UnitContext } from "../unit-context.js";
 import * as accounts from "./accounts.store.js";
 import * as audit from "./audit.store.js";
@@ -104,8 +104,7 @@ export class SqliteStore implements Store {
     this.reads = Object.fromEntries(
       Object.entries(reads).map(([name, read]) => [name, (...args: unknown[]) => this.exclusive(() => read(...args))]),
     ) as unknown as StoreReads;
-    const shared = this.reads as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-    for (const name of SHARED_PER_TURN) shared[name] = sharedPerTurn(shared[name]!);
+    shareReadsPerTurn(this.reads, () => this.openUnit.current()?.open === true);
     // Other threads cannot open a ":memory:" database: it is this connection's alone, and its
     // heavy reads stay on this loop.
     const threads = db.$client.memory ? 0 : (options.readThreads ?? 0);
