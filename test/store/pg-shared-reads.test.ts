@@ -25,12 +25,12 @@ describe.skipIf(!TEST_DATABASE_URL)(`key lookups on PostgreSQL${TEST_DATABASE_UR
       return revoked ? tx.markKeyRevoked(key.id, 2) : key;
     });
   const lookup = (name: string) => store.reads.findActiveKeyByHash(`hash-of-${name}`);
-  /** Until a key lookup waits for the lock `admin` holds: seen from a connection outside that transaction, whose statistics stay as they were. */
-  const lookupWaitingOnLock = async () => {
+  /** Until `count` key lookups wait for the lock `admin` holds: seen from a connection outside that transaction, whose statistics stay as they were. */
+  const lookupsWaitingOnLock = async (count = 1) => {
     const watcher = new pg.Client({ connectionString: database.url });
     await watcher.connect();
     try {
-      while ((await watcher.query("select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%api_keys%'")).rowCount === 0) {
+      while ((await watcher.query("select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%api_keys%'")).rowCount! < count) {
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
     } finally {
@@ -72,13 +72,16 @@ describe.skipIf(!TEST_DATABASE_URL)(`key lookups on PostgreSQL${TEST_DATABASE_UR
       // The table locked, the first lookup's query waits inside the database server.
       await admin.query("begin; lock table api_keys in access exclusive mode");
       const first = find("metering");
-      await lookupWaitingOnLock();
+      await lookupsWaitingOnLock();
       // One after another, each with time to take a free connection and send a query of its own.
       const later = [];
       for (const name of ["metering", "metering", "metering", "partner"]) {
         later.push(find(name));
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
+      // The first lookup's query and the other key's own (its connection may take a while to open).
+      await lookupsWaitingOnLock(2);
+      await new Promise((resolve) => setTimeout(resolve, 50));
       expect(queries).toBe(2);
       await admin.query("rollback");
       expect(await Promise.all([first, ...later])).toEqual([metering, metering, metering, metering, partner]);
