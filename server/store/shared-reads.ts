@@ -28,11 +28,12 @@ const SHARED_PER_TURN = [
  * turn's requests have all been read (at setImmediate). On SQLite each read is a read
  * transaction of its own on the writer's connection, whose locks alone cost 5.5 µs (a key lookup
  * took 6.5 µs in a quiet process, ten in one transaction 12.3 µs); on PostgreSQL each is a round
- * trip; and a page's reads build and parse hundreds of rows. The read comes after every request it serves arrived, so it is as fresh as a read of
- * their own: a key revoked, or a pack bought, before a request arrives is in its answer. The
- * callers share one result, so an array is frozen: a caller must copy it to change it.
+ * trip; and a page's reads build and parse hundreds of rows. The read comes after every request
+ * it serves arrived, so it is as fresh as a read of their own: a key revoked, or a pack bought,
+ * before a request arrives is in its answer. The callers share one result, so an array is
+ * frozen: a caller must copy it to change it.
  */
-export function sharedPerTurn<A extends unknown[], T>(read: (...args: A) => Promise<T>): (...args: A) => Promise<T> {
+function sharedPerTurn<A extends unknown[], T>(read: (...args: A) => Promise<T>): (...args: A) => Promise<T> {
   const pending = new Map<string, Promise<T>>();
   return (...args) => {
     const key = JSON.stringify(args);
