@@ -8,7 +8,7 @@ import { LedgerService } from "./ledger.service.js";
 import { PriceService } from "./prices.service.js";
 import { RatingService } from "./rating.service.js";
 import { TieredService } from "./tiered.service.js";
-import { SINGLE_WRITER_BATCHING, UsageBatcher } from "./usage-batcher.js";
+import { ROW_LOCKING_BATCHING, SINGLE_WRITER_BATCHING, UsageBatcher } from "./usage-batcher.js";
 
 export type Services = ReturnType<typeof createServices>;
 
@@ -26,7 +26,8 @@ export function createServices(context: ServiceContext) {
     prices,
     rating,
     tiered: new TieredService(context),
-    // SQLite has one writer: a second group would only queue behind the first, so arrivals gather instead.
-    usageBatcher: new UsageBatcher(rating, context.store.engine === "sqlite" ? SINGLE_WRITER_BATCHING : {}),
+    // SQLite has one writer: a second group would only queue behind the first, so arrivals gather
+    // instead. PostgreSQL's groups lock their accounts: a third would queue behind the second.
+    usageBatcher: new UsageBatcher(rating, context.store.engine === "sqlite" ? SINGLE_WRITER_BATCHING : ROW_LOCKING_BATCHING),
   });
 }

@@ -37,17 +37,17 @@ describe("draining the usage batcher before a shutdown", () => {
 });
 
 /**
- * Each group the store rates, as its events' ids, in order. The first group waits for `release`,
- * so callers can arrive while it is rating.
+ * Each group the store rates, as its events' ids, in order. The first `held` groups wait for
+ * `release`, so callers can arrive while they are rating.
  */
-function recordGroups(h: Harness) {
+function recordGroups(h: Harness, held = 1) {
   const groups: string[][] = [];
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
   const rateGroup = h.store.rateGroup.bind(h.store);
   h.store.rateGroup = async (requests, ...rest) => {
     groups.push(requests.map((request) => request.eventId));
-    if (groups.length === 1) await released;
+    if (groups.length <= held) await released;
     return rateGroup(requests, ...rest);
   };
   return { groups, release };
@@ -125,6 +125,26 @@ describe("group commit of whole batches, one group at a time", () => {
     const [after] = await batcher.recordAll(itemsOf(account.id, ["y1"]));
     expect(after).toMatchObject({ eventId: "y1", replayed: false });
     expect(await h.sql.scalar("select count(*) from usage_charges")).toBe(1);
+  });
+});
+
+describe("groups rated at once, by engine", () => {
+  it("rates one group at a time on SQLite and two on PostgreSQL, whose groups lock their accounts; what arrives meanwhile gathers into the next group", async () => {
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id, { tokens: "100" });
+    const { groups, release } = recordGroups(h, 2);
+    const batcher = h.services.usageBatcher;
+    const first = batcher.recordAll(itemsOf(account.id, ["a1"]));
+    await nextTurn();
+    const second = batcher.recordAll(itemsOf(account.id, ["b1"]));
+    await nextTurn();
+    const later = [batcher.recordAll(itemsOf(account.id, ["c1"])), batcher.recordAll(itemsOf(account.id, ["d1"]))];
+    for (let turn = 0; turn < 20; turn++) await nextTurn();
+    const sqlite = h.store.engine === "sqlite";
+    expect(groups).toEqual(sqlite ? [["a1"]] : [["a1"], ["b1"]]);
+    release();
+    await Promise.all([first, second, ...later]);
+    expect(groups).toEqual(sqlite ? [["a1"], ["b1", "c1", "d1"]] : [["a1"], ["b1"], ["c1", "d1"]]);
   });
 });
 
