@@ -55,10 +55,10 @@ export const SINGLE_WRITER_BATCHING: Partial<BatcherOptions> = Object.freeze({ m
 
 /**
  * For an engine whose writers lock the accounts they charge (PostgreSQL): two groups at a time.
- * A busy replica's groups charge mostly the same accounts, so a third group would only wait for
- * the second's locks, holding a pooled connection while its events, kept alive for longer,
- * outlived the young generation's collections. With two, the next group takes its locks as soon
- * as the one before commits, and whatever arrives meanwhile gathers into the group after it.
+ * A busy replica's groups charge mostly the same accounts, so a third group would only wait
+ * inside the database for the second's locks, holding a pooled connection. With two, the next
+ * group takes its locks as soon as the one before commits, and whatever arrives meanwhile
+ * gathers into the group after it.
  */
 export const ROW_LOCKING_BATCHING: Partial<BatcherOptions> = Object.freeze({ maxInFlight: 2 });
 
