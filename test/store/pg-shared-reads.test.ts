@@ -94,8 +94,11 @@ describe.skipIf(!TEST_DATABASE_URL)(`key lookups on PostgreSQL${TEST_DATABASE_UR
   });
 
   it("a lookup that cannot get a connection fails alone: the next one queries afresh", async () => {
-    const failing = new PgStore(new pg.Pool({ connectionString: database.url, max: 1, connectionTimeoutMillis: 50 }));
+    const failing = new PgStore(new pg.Pool({ connectionString: database.url, max: 1 }));
     const held = await failing.pool.connect();
+    // Waiting for the pool's one connection, held now, gives up after 50 ms. Set only once it is
+    // open: on a busy machine, opening it can take longer than that.
+    failing.pool.options.connectionTimeoutMillis = 50;
     try {
       await expect(failing.reads.findActiveKeyByHash("hash-of-metering")).rejects.toThrow(/timeout/i);
     } finally {
