@@ -19,7 +19,8 @@ import type {
 import type { FreeCap } from "../core/free-allowance.js";
 import type { Enrollment } from "../core/plan.js";
 import type { Outcome, PriceVersion } from "../core/price.js";
-import type { ResellerFields } from "./port.js";
+import type { Instant } from "../core/time.js";
+import type { NewCharge, ResellerFields } from "./port.js";
 
 export function fromDbMicros(value: number): bigint {
   if (!Number.isSafeInteger(value)) throw new RangeError(`stored amount ${value} is not a safe integer`);
@@ -81,6 +82,28 @@ export const toUsageCharge = (
   units: row.units === null ? null : fromDbMicros(row.units),
   labels: JSON.parse(row.labels) as Record<string, string>,
   reversedAt,
+});
+
+/**
+ * A new charge as stored under `id`, rated at `ratedAt`, standing. Built field by field: an
+ * object rest (`{ fingerprint, ...fields }`) copies through V8's slow generic path, 4% of the
+ * server's CPU under PostgreSQL's B2.
+ */
+export const storedCharge = (charge: NewCharge, id: number, ratedAt: Instant): UsageCharge => ({
+  id,
+  eventId: charge.eventId,
+  accountId: charge.accountId,
+  apiCode: charge.apiCode,
+  priceEntryId: charge.priceEntryId,
+  quantityMicros: charge.quantityMicros,
+  outcome: charge.outcome,
+  occurredAt: charge.occurredAt,
+  ratedAt,
+  clientId: charge.clientId,
+  labels: charge.labels,
+  tokensMicros: charge.tokensMicros,
+  units: charge.units,
+  reversedAt: null,
 });
 
 export const toAllocation = (row: InferSelectModel<typeof t.allocations>): ChargeAllocation => ({

@@ -6,7 +6,7 @@ import type { ChargeAllocation, UsageCharge } from "../../core/model.js";
 import type { Instant } from "../../core/time.js";
 import { CHARGE_ORDERS, type ChargeQuery, type NewCharge } from "../port.js";
 import type { PlannedCharge } from "../rate-group.js";
-import { fromDbMicros, toAllocation, toDbMicros, toUsageCharge } from "../rows.js";
+import { fromDbMicros, storedCharge, toAllocation, toDbMicros, toUsageCharge } from "../rows.js";
 import { type Q, textEquals } from "./database.js";
 
 const reversedAt = sql<number | null>`(select r.reversed_at from reversals r where r.charge_id = "usage_charges"."id")`;
@@ -60,10 +60,7 @@ export async function insertCharges(q: Q, planned: readonly PlannedCharge[], now
     returning id, event_id`);
   // A group's new charges have distinct event ids: they tell which id each row was given.
   const ids = new Map(rows.map((row) => [row.event_id, Number(row.id)]));
-  const written = planned.map(({ charge }): UsageCharge => {
-    const { fingerprint: _, ...fields } = charge;
-    return { ...fields, id: ids.get(charge.eventId)!, ratedAt: now, reversedAt: null };
-  });
+  const written = planned.map(({ charge }) => storedCharge(charge, ids.get(charge.eventId)!, now));
   const parts = planned.flatMap(({ allocations: split }, index) => split.map((part) => ({ part, charge: written[index]! })));
   if (parts.length > 0) {
     const part = <T>(pick: (entry: (typeof parts)[number]) => T) => sql.param(parts.map(pick));

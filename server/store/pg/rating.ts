@@ -19,12 +19,13 @@
  * connection, and the server builds no query through drizzle for a group. Both cost more of the
  * server's CPU than the GraphQL execution did, as did each extra round trip.
  */
-import pg from "pg";
+import type pg from "pg";
 import type { Account, UsageCharge } from "../../core/model.js";
 import type { Enrollment } from "../../core/plan.js";
 import type { Instant } from "../../core/time.js";
 import type { GroupPlan, GroupSource } from "../rate-group.js";
-import { fromDbMicros, toAccount, toDbMicros, toEnrollment, toUsageCharge } from "../rows.js";
+import { fromDbMicros, storedCharge, toAccount, toDbMicros, toEnrollment, toUsageCharge } from "../rows.js";
+import { literal, type Value } from "./statement-text.js";
 
 /** A value a JSON answer holds where the table holds a bigint: checked as the driver's parser checks one. */
 function safeInteger(value: unknown): number {
@@ -32,30 +33,6 @@ function safeInteger(value: unknown): number {
   return value;
 }
 const safeOrNull = (value: unknown) => (value === null ? null : safeInteger(value));
-
-type Value = string | number | null;
-
-/** A text in an array literal: quoted, with its backslashes and double quotes escaped. */
-const arrayElement = (value: Value) => (value === null ? "NULL" : typeof value === "number" ? String(value) : `"${value.replace(/[\\"]/g, "\\$&")}"`);
-
-/**
- * A value written into a statement's text, where a simple query carries it (it takes no
- * parameters): an integer checked, a text quoted by node-postgres, an array as the literal of
- * its elements ('{1,2}', '{"a","b"}'), which EXECUTE reads as its parameter's array type.
- */
-function literal(value: Value | readonly Value[]): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return literal(`{${value.map((item) => arrayElement(checked(item))).join(",")}}`);
-  const item = checked(value as Value);
-  return typeof item === "number" ? String(item) : item === null ? "null" : pg.escapeLiteral(item);
-}
-
-function checked(value: Value): Value {
-  if (typeof value === "number" && !Number.isSafeInteger(value)) throw new RangeError(`${value} is not a safe integer`);
-  // A NUL would end the query text there; PostgreSQL text cannot hold one anyway.
-  if (typeof value === "string" && value.includes("\u0000")) throw new RangeError("a text to store holds a NUL character");
-  return value;
-}
 
 /** Prepared statements of the rating path, by name. */
 interface Prepared {
@@ -323,8 +300,5 @@ export async function writeGroup(client: pg.ClientBase, plan: GroupPlan, now: In
   const sent = (await client.query(`${execute(WRITE_GROUP, values)}${closing ? `;\n${closing}` : ""}`)) as unknown as pg.QueryResult | pg.QueryResult[];
   const written = (Array.isArray(sent) ? sent[0]! : sent).rows[0] as { charges: [number, string][] | null };
   const ids = new Map((written.charges ?? []).map(([id, eventId]) => [eventId, safeInteger(id)]));
-  return newCharges.map((charge): UsageCharge => {
-    const { fingerprint: _, ...fields } = charge;
-    return { ...fields, id: ids.get(charge.eventId)!, ratedAt: now, reversedAt: null };
-  });
+  return newCharges.map((charge) => storedCharge(charge, ids.get(charge.eventId)!, now));
 }

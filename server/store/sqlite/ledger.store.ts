@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, type InferSelectModel, inArray, lt, lte, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, lt, lte, sql } from "drizzle-orm";
 import { allocations, deficitSettlements, reversals, usageCharges } from "../../../schema/tables.js";
 import type { Allocation, SourceKind } from "../../core/drain.js";
 import type { LedgerSettlement } from "../../core/ledger.js";
@@ -6,7 +6,7 @@ import type { ChargeAllocation, UsageCharge } from "../../core/model.js";
 import type { Instant } from "../../core/time.js";
 import { columnsOf, prepared, rawStatement, rowsStatement, type Tx, unplannedLimit } from "./database.js";
 import { CHARGE_ORDERS, type ChargeQuery, type NewCharge } from "../port.js";
-import { fromDbMicros, toAllocation, toDbMicros, toUsageCharge } from "../rows.js";
+import { fromDbMicros, storedCharge, toAllocation, toDbMicros, toUsageCharge } from "../rows.js";
 
 // Columns are written out with their tables: drizzle renders the columns of a selected sql
 // fragment unqualified, and inside this subquery a bare "id" would be the reversal's own id.
@@ -58,34 +58,19 @@ const allocationInsert = rawStatement(`insert into "allocations"
   values (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
 
 export function insertCharge(tx: Tx, charge: NewCharge, parts: readonly Allocation[], now: Instant): UsageCharge {
-  const row: InferSelectModel<typeof usageCharges> = {
-    id: 0,
-    eventId: charge.eventId,
-    fingerprint: charge.fingerprint,
-    accountId: charge.accountId,
-    apiCode: charge.apiCode,
-    priceEntryId: charge.priceEntryId,
-    quantityMicros: toDbMicros(charge.quantityMicros),
-    outcome: charge.outcome,
-    occurredAt: charge.occurredAt,
-    ratedAt: now,
-    clientId: charge.clientId,
-    labels: JSON.stringify(charge.labels),
-    tokensMicros: toDbMicros(charge.tokensMicros),
-    units: charge.units === null ? null : toDbMicros(charge.units),
-  };
   // The row is known but for its id: no RETURNING, which would read it back.
-  row.id = Number(
+  const id = Number(
     prepared(tx, chargeInsert).run(
-      row.eventId, row.fingerprint, row.accountId, row.apiCode, row.priceEntryId, row.quantityMicros,
-      row.outcome, row.occurredAt, row.ratedAt, row.clientId, row.labels, row.tokensMicros, row.units,
+      charge.eventId, charge.fingerprint, charge.accountId, charge.apiCode, charge.priceEntryId, toDbMicros(charge.quantityMicros),
+      charge.outcome, charge.occurredAt, now, charge.clientId, JSON.stringify(charge.labels), toDbMicros(charge.tokensMicros),
+      charge.units === null ? null : toDbMicros(charge.units),
     ).lastInsertRowid,
   );
   // One row per part: a charge splits across one to a few sources.
   const insertAllocation = parts.length > 0 ? prepared(tx, allocationInsert) : null;
   for (const part of parts) {
     insertAllocation!.run(
-      row.id,
+      id,
       charge.accountId,
       part.source,
       part.source === "CREDIT_LOT" ? part.sourceId : null,
@@ -96,7 +81,7 @@ export function insertCharge(tx: Tx, charge: NewCharge, parts: readonly Allocati
       charge.occurredAt,
     );
   }
-  return toUsageCharge(row, null);
+  return storedCharge(charge, id, now);
 }
 
 export function allocationsOfCharges(tx: Tx, chargeIds: readonly number[]): ChargeAllocation[] {
