@@ -36,10 +36,13 @@ import { Roles } from "../roles.js";
 function toUsageEvent(input: UsageInput, field: string): UsageEvent {
   const labels = labelsFromList(input.labels ?? [], `${field}.labels`);
   return {
-    ...input,
+    eventId: input.eventId,
     accountId: parseId(input.accountId, `${field}.accountId`),
+    apiCode: input.apiCode,
     quantityMicros: parsedOrThrow(input.quantity, `${field}.quantity`),
+    outcome: input.outcome,
     occurredAt: parsedOrThrow(input.occurredAt, `${field}.occurredAt`),
+    clientId: input.clientId,
     labels,
   };
 }
