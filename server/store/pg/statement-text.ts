@@ -13,8 +13,8 @@ const arrayElement = (value: Value) => (value === null ? "NULL" : typeof value =
  * doubled and, if it holds a backslash, backslashes doubled in an `E''` literal, which reads the
  * same whatever `standard_conforming_strings` says. Not `escapeLiteral` itself: it appends one
  * character at a time, a string object each, so a group's array literal of a few hundred KB took
- * about 10 ms and left megabytes of garbage; under PostgreSQL's B2 the server spent about 40% of
- * its busy time collecting it.
+ * about 10 ms and left megabytes of garbage: under PostgreSQL's B2, the server's collecting
+ * garbage fell from 44% of its busy time to 25% without it.
  */
 export function quoted(text: string): string {
   const body = text.replace(/'/g, "''");
