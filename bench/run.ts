@@ -451,7 +451,7 @@ async function postgresBenchmarks(smallPath: string, small: GenerateSummary, ope
 async function main(): Promise<void> {
   const started = Date.now();
   const work = mkdtempSync(join(tmpdir(), "flexgate-bench-"));
-  /** A copy of a database the server used, for the in-process measurements to work on alone. */
+  /** A copy of a database a server uses: for the in-process measurements to work on alone, and for B2's second load to start from. */
   const copyOf = async (path: string, name: string) => {
     const source = openDatabase({ path, synchronous: "NORMAL" });
     await source.$client.backup(join(work, name));
