@@ -194,8 +194,19 @@ const sqliteCharges = (db: Db) => (db.$client.prepare("select count(*) as n from
 
 /** The ledger checks after a database's runs: no drift, and every acknowledged event stored. */
 function assertLedger(name: string, ledger: { charges: number; drift: number }, expected: number): void {
-  if (ledger.drift !== 0) throw new Error(`the ${name} ledger does not balance after the benchmark`);
-  if (ledger.charges < expected) throw new Error(`acknowledged events are missing from the ${name} database`);
+  if (ledger.drift !== 0) throw new Error(`${name}: the ledger does not balance after the benchmark`);
+  if (ledger.charges < expected) throw new Error(`${name}: acknowledged events are missing from the database`);
+}
+
+/**
+ * Recomputes the ledger of a SQLite database no server uses any more, says what it holds, and
+ * fails the run unless it balances and holds every acknowledged event; returns the check.
+ */
+async function verifySqliteLedger(name: string, path: string, acknowledged: number) {
+  const ledger = await withSqliteStore(path, (store, db) => checkLedger(store, sqliteCharges(db)));
+  say(`${name}: ${fmt(ledger.charges)} charges for ${fmt(acknowledged)} acknowledged events, ledger drift ${ledger.drift}`);
+  assertLedger(name, ledger, acknowledged);
+  return { ...ledger, acknowledged };
 }
 
 /** A SQLite store on a file no server uses, for the in-process measurements and the checks. */
@@ -498,10 +509,7 @@ async function main(): Promise<void> {
           const batch = await measureB2(server, keys, small, acknowledged);
           const ingested = { count: 0 };
           const ingest = await withServer("ingest", { dbPath: ingestPath }, operatorKey, (copy) => measureIngest(copy, keys, small, ingested));
-          const ingestLedger = await withSqliteStore(ingestPath, (store, db) => checkLedger(store, sqliteCharges(db)));
-          report.checks.ingest = { ...ingestLedger, acknowledged: ingested.count };
-          say(`  its copy: ${fmt(ingestLedger.charges)} charges for ${fmt(ingested.count)} acknowledged events, ledger drift ${ingestLedger.drift}`);
-          assertLedger("SQLite (POST /v1/events)", ingestLedger, ingested.count);
+          report.checks.ingest = await verifySqliteLedger("the small database's copy for /v1/events", ingestPath, ingested.count);
           const rawBatch = rawInsertRate(work, BATCH_SIZE, SETTINGS.rawMs).rowsPerSecond;
           // The same rating on a copy of the server's database, in this process: what B2 would
           // be with a free transport.
@@ -527,10 +535,7 @@ async function main(): Promise<void> {
           report.b3 = { ...b3, inProcess };
         }
       });
-      const ledger = await withSqliteStore(smallPath, (store, db) => checkLedger(store, sqliteCharges(db)));
-      report.checks.small = { ...ledger, acknowledged: acknowledged.count };
-      say(`small database: ${fmt(ledger.charges)} charges for ${fmt(acknowledged.count)} acknowledged events, ledger drift ${ledger.drift}`);
-      assertLedger("SQLite", ledger, acknowledged.count);
+      report.checks.small = await verifySqliteLedger("small database", smallPath, acknowledged.count);
       if (pgStart) await postgresBenchmarks(pgStart, small, operatorKey, report);
     }
 
