@@ -131,7 +131,26 @@ export class FormErrors {
       if (!f.error.hidden) return f.focusTarget.focus();
     }
   }
+
+  /** Live checks: a field's message goes as soon as it is fixed, and shows when the field is left. */
+  checkWhileEditing(checks: readonly LiveCheck[]): void {
+    for (const [control, name, check] of checks) {
+      control.addEventListener("input", () => {
+        if (check().ok) this.clear(name);
+      });
+      control.addEventListener("blur", (event) => {
+        // Moving to a button that validates everything anyway: a message appearing now would shift
+        // the layout under the pointer between mousedown and mouseup, and the click would be lost.
+        if ((event as FocusEvent).relatedTarget instanceof HTMLButtonElement) return;
+        const result = check();
+        if (!result.ok && control.value !== "") this.set(name, result.message ?? "");
+      });
+    }
+  }
 }
+
+/** A control, the field it belongs to, and the check of its value as typed so far. */
+export type LiveCheck = [control: Control, fieldName: string, check: () => { ok: boolean; message?: string }];
 
 export function banner(): HTMLElement {
   return h("div", { class: "form-error", role: "alert", tabindex: -1, hidden: true });

@@ -5,7 +5,7 @@
  */
 import { api, type PublishFreeCapInput } from "./api.js";
 import { h, uid } from "./dom.js";
-import { type Control, type Field, FormErrors, banner, busy, field, oneParagraph, openModal, type Session, whenChooser } from "./forms.js";
+import { type Field, FormErrors, banner, busy, field, oneParagraph, openModal, type Session, whenChooser } from "./forms.js";
 import { formatTime } from "./model.js";
 import { type ApiCaps, type FreeCap, capLabel } from "./tiered-model.js";
 import { checkApiCode, checkEffectiveFrom, checkNote, checkUnitsPerMonth } from "./validate.js";
@@ -67,24 +67,12 @@ export function openFreeCapDialog(session: Session, target: ApiCaps | null, pric
     h("div", { class: "dialog-actions" }, publishButton, h("button", { type: "button", class: "ghost", onclick: () => modal.requestClose() }, "Close")),
   );
 
-  // Live checks, as in the price form: a message goes as soon as it is fixed, and shows when the field is left.
-  const live: Array<[Control, string, () => { ok: boolean; message?: string }]> = [
+  errors.checkWhileEditing([
     [apiCode, "apiCode", () => checkApiCode(apiCode.value)],
     [units, "unitsPerMonth", () => checkUnitsPerMonth(units.value.trim())],
     [when.input, "effectiveFrom", () => (when.later() ? checkEffectiveFrom(when.input.value, Date.now(), CAP_IN_PAST) : { ok: true })],
     [note, "note", () => checkNote(note.value)],
-  ];
-  for (const [control, fieldName, validate] of live) {
-    control.addEventListener("input", () => {
-      if (validate().ok) errors.clear(fieldName);
-    });
-    control.addEventListener("blur", (event) => {
-      // A button validates everything anyway; a message appearing now would move it under the pointer.
-      if ((event as FocusEvent).relatedTarget instanceof HTMLButtonElement) return;
-      const result = validate();
-      if (!result.ok && control.value !== "") errors.set(fieldName, result.message ?? "");
-    });
-  }
+  ]);
   when.confirmNow.addEventListener("change", () => errors.clear("effectiveFrom"));
 
   form.addEventListener("submit", (event) => {

@@ -4,7 +4,7 @@
  */
 import { ApiError, api, type PublishPriceInput } from "./api.js";
 import { h, replaceChildren, uid } from "./dom.js";
-import { type Control, type Field, FormErrors, KEEPS_PREVIEW, banner, busy, field, fieldGroup, oneParagraph, openModal, type Session, whenChooser } from "./forms.js";
+import { type Field, FormErrors, KEEPS_PREVIEW, banner, busy, field, fieldGroup, oneParagraph, openModal, type Session, whenChooser } from "./forms.js";
 import { type ApiPrices, METERS, OUTCOMES, type PriceEntry, type PriceImpact, clashingVersion, rateLabel, runsOutSooner, signed, tokensLabel, formatTime } from "./model.js";
 import { checkApiCode, checkDays, checkEffectiveFrom, checkName, checkNote, checkTokens, checkUnitQuantity } from "./validate.js";
 
@@ -157,8 +157,7 @@ export function openPublishDialog(session: Session, target: ApiPrices | null, on
     h("div", { class: "dialog-actions" }, publishButton, h("button", { type: "button", class: "ghost", onclick: () => modal.requestClose() }, "Close")),
   );
 
-  // Live checks: a field's message goes as soon as it is fixed, and shows when the field is left.
-  const live: Array<[Control, string, () => { ok: boolean; message?: string }]> = [
+  errors.checkWhileEditing([
     [apiCode, "apiCode", () => (existing() ? { ok: false, message: alreadyPriced(existing()!) } : checkApiCode(apiCode.value))],
     [name, "name", () => checkName(name.value)],
     [unitQuantity, "unitQuantity", () => checkUnitQuantity(unitQuantity.value.trim())],
@@ -166,19 +165,7 @@ export function openPublishDialog(session: Session, target: ApiPrices | null, on
     [when.input, "effectiveFrom", () => (when.later() ? checkEffectiveFrom(when.input.value, Date.now()) : { ok: true })],
     [note, "note", () => checkNote(note.value)],
     [days, "days", () => checkDays(days.value.trim())],
-  ];
-  for (const [control, fieldName, validate] of live) {
-    control.addEventListener("input", () => {
-      if (validate().ok) errors.clear(fieldName);
-    });
-    control.addEventListener("blur", (event) => {
-      // Moving to a button that validates everything anyway: a message appearing now would shift
-      // the layout under the pointer between mousedown and mouseup, and the click would be lost.
-      if ((event as FocusEvent).relatedTarget instanceof HTMLButtonElement) return;
-      const result = validate();
-      if (!result.ok && control.value !== "") errors.set(fieldName, result.message ?? "");
-    });
-  }
+  ]);
   when.confirmNow.addEventListener("change", () => errors.clear("effectiveFrom"));
   apiCode.addEventListener("input", offerVersionFlow);
   apiCode.addEventListener("blur", offerVersionFlow);

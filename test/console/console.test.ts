@@ -144,6 +144,22 @@ describe("operator console", () => {
     await expect.poll(() => page.locator("tr.api-row").count()).toBeGreaterThanOrEqual(10);
   });
 
+  it("shows a field's message once the field is left, and takes it away as soon as the value is fixed", async () => {
+    const { page } = await signedIn();
+    await row(page, "design-automation/fusion").getByRole("button", { name: /Publish version/ }).click();
+    const dialog = page.getByRole("dialog");
+    const unitQuantity = dialog.getByLabel("Unit quantity");
+    const message = dialog.locator('[data-field="unitQuantity"] .field-error');
+    await unitQuantity.fill("0");
+    expect(await message.isVisible()).toBe(false);
+    await unitQuantity.press("Tab");
+    await expect.poll(() => message.textContent()).toContain("whole number from 1");
+    expect(await unitQuantity.getAttribute("aria-invalid")).toBe("true");
+    await unitQuantity.fill("3600");
+    await expect.poll(() => message.isVisible()).toBe(false);
+    expect(await unitQuantity.getAttribute("aria-invalid")).toBeNull();
+  });
+
   it("refuses an invalid rate with a visible message and publishes nothing", async () => {
     const before = await history("design-automation/fusion");
     const { page, graphqlOperations } = await signedIn();

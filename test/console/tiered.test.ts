@@ -97,6 +97,22 @@ describe("free caps", () => {
     await expect.poll(() => capRow(page, REVIT).locator(".cap").textContent()).toBe("5 units a month");
   });
 
+  it("shows a field's message once the field is left, and takes it away as soon as the value is fixed", async () => {
+    const { page } = await freeCapsView();
+    await page.getByRole("button", { name: "Publish a free cap…" }).click();
+    const dialog = page.getByRole("dialog");
+    const units = dialog.getByLabel("Free units a month");
+    const message = dialog.locator('[data-field="unitsPerMonth"] .field-error');
+    await units.fill("2.5");
+    expect(await message.isVisible()).toBe(false);
+    await units.press("Tab");
+    await expect.poll(() => message.textContent()).toContain("whole number from 0");
+    expect(await units.getAttribute("aria-invalid")).toBe("true");
+    await units.fill("2");
+    await expect.poll(() => message.isVisible()).toBe(false);
+    expect(await units.getAttribute("aria-invalid")).toBeNull();
+  });
+
   it("refuses what the server would refuse in the page, asks before a cap that changes at once, and sends nothing until it is right", async () => {
     const { page, graphqlOperations } = await freeCapsView();
     await page.getByRole("button", { name: "Publish a free cap…" }).click();
