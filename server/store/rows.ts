@@ -3,10 +3,11 @@
  * the tables equal). Integers arrive as JS numbers; amounts become bigint here, and
  * every amount leaving for the database is checked to fit a safe integer.
  */
-import type { InferSelectModel } from "drizzle-orm";
+import type { InferInsertModel, InferSelectModel } from "drizzle-orm";
 import type * as t from "../../schema/tables.js";
 import type {
   Account,
+  Actor,
   ApiKey,
   AuditEntry,
   ChargeAllocation,
@@ -16,11 +17,13 @@ import type {
   TokenFlexPoolRecord,
   UsageCharge,
 } from "../core/model.js";
+import type { SourceKind } from "../core/drain.js";
 import type { FreeCap } from "../core/free-allowance.js";
+import type { Settlement } from "../core/ledger.js";
 import type { Enrollment } from "../core/plan.js";
 import type { Outcome, PriceVersion } from "../core/price.js";
 import type { Instant } from "../core/time.js";
-import type { NewCharge, ResellerFields } from "./port.js";
+import type { AuditRecord, NewCharge, ResellerFields } from "./port.js";
 
 export function fromDbMicros(value: number): bigint {
   if (!Number.isSafeInteger(value)) throw new RangeError(`stored amount ${value} is not a safe integer`);
@@ -141,6 +144,36 @@ export function auditSnapshot(value: unknown): string | null {
   if (value === null || value === undefined) return null;
   return JSON.stringify(value, (_key, item: unknown) => (typeof item === "bigint" ? item.toString() : item));
 }
+
+/** The audit log's row for a record made by an actor. */
+export const toAuditRow = (actor: Actor, record: AuditRecord, now: Instant): InferInsertModel<typeof t.auditLog> => ({
+  at: now,
+  actor: actor.name,
+  actorRole: actor.role,
+  action: record.action,
+  entityType: record.entityType,
+  entityId: String(record.entityId),
+  before: auditSnapshot(record.before),
+  after: auditSnapshot(record.after),
+});
+
+/** The rows of deficit parts settled by one funding source (its id in the column of its kind). */
+export const toSettlementRows = (
+  accountId: number,
+  funding: { kind: SourceKind; id: number },
+  settlements: readonly Settlement[],
+  now: Instant,
+): InferInsertModel<typeof t.deficitSettlements>[] =>
+  settlements.map((settlement) => ({
+    accountId,
+    allocationId: settlement.allocationId,
+    source: funding.kind,
+    creditLotId: funding.kind === "CREDIT_LOT" ? funding.id : null,
+    tokenFlexPoolId: funding.kind === "TOKEN_FLEX" ? funding.id : null,
+    flexPackId: funding.kind === "FLEX_PACK" ? funding.id : null,
+    amountMicros: toDbMicros(settlement.amountMicros),
+    settledAt: now,
+  }));
 
 /** Reseller fields as columns: the facet lists are stored as JSON arrays. */
 export const toResellerRow = (fields: Partial<ResellerFields>) => ({

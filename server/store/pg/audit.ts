@@ -3,20 +3,11 @@ import { auditLog } from "../../../schema/tables.pg.js";
 import type { Actor, AuditEntry } from "../../core/model.js";
 import type { Instant } from "../../core/time.js";
 import type { AuditFilter, AuditQuery, AuditRecord } from "../port.js";
-import { auditSnapshot, toAuditEntry } from "../rows.js";
+import { toAuditEntry, toAuditRow } from "../rows.js";
 import { type Q, textEquals } from "./database.js";
 
 export async function appendAudit(q: Q, actor: Actor, record: AuditRecord, now: Instant): Promise<void> {
-  await q.insert(auditLog).values({
-    at: now,
-    actor: actor.name,
-    actorRole: actor.role,
-    action: record.action,
-    entityType: record.entityType,
-    entityId: String(record.entityId),
-    before: auditSnapshot(record.before),
-    after: auditSnapshot(record.after),
-  });
+  await q.insert(auditLog).values(toAuditRow(actor, record, now));
 }
 
 const matching = (filter: AuditFilter) =>

@@ -6,7 +6,7 @@ import type { CreditLot, FlexPack, LotHolding, PackHolding } from "../../core/mo
 import type { Instant } from "../../core/time.js";
 import type { NewCreditLot, NewFlexPack } from "../port.js";
 import type { GroupSource } from "../rate-group.js";
-import { fromDbMicros, toCreditLot, toDbMicros, toFlexPack } from "../rows.js";
+import { fromDbMicros, toCreditLot, toDbMicros, toFlexPack, toSettlementRows } from "../rows.js";
 import { type ArrayRow, LOT_COLUMNS, LOT_HOLDING_COLUMNS, lotHoldingOfRow, lotOfRow, PACK_COLUMNS, PACK_HOLDING_COLUMNS, packHoldingOfRow, packOfRow } from "../array-rows.js";
 import { jsonRows, type ManyRows, type Q } from "./database.js";
 
@@ -166,19 +166,7 @@ export async function insertSettlements(
   now: Instant,
 ): Promise<void> {
   if (settlements.length === 0) return;
-  const kind = funding.kind;
-  await q.insert(deficitSettlements).values(
-    settlements.map((settlement) => ({
-      accountId,
-      allocationId: settlement.allocationId,
-      source: kind,
-      creditLotId: kind === "CREDIT_LOT" ? funding.id : null,
-      tokenFlexPoolId: kind === "TOKEN_FLEX" ? funding.id : null,
-      flexPackId: kind === "FLEX_PACK" ? funding.id : null,
-      amountMicros: toDbMicros(settlement.amountMicros),
-      settledAt: now,
-    })),
-  );
+  await q.insert(deficitSettlements).values(toSettlementRows(accountId, funding, settlements, now));
 }
 
 /** How many lots or packs an account holds: all of them, and those whose validity overlaps [from, to). */

@@ -4,21 +4,10 @@ import type { Actor, AuditEntry } from "../../core/model.js";
 import type { Instant } from "../../core/time.js";
 import { type Tx, unplannedLimit } from "./database.js";
 import type { AuditFilter, AuditQuery, AuditRecord } from "../port.js";
-import { auditSnapshot, toAuditEntry } from "../rows.js";
+import { toAuditEntry, toAuditRow } from "../rows.js";
 
 export function appendAudit(tx: Tx, actor: Actor, record: AuditRecord, now: Instant): void {
-  tx.insert(auditLog)
-    .values({
-      at: now,
-      actor: actor.name,
-      actorRole: actor.role,
-      action: record.action,
-      entityType: record.entityType,
-      entityId: String(record.entityId),
-      before: auditSnapshot(record.before),
-      after: auditSnapshot(record.after),
-    })
-    .run();
+  tx.insert(auditLog).values(toAuditRow(actor, record, now)).run();
 }
 
 const matching = (filter: AuditFilter) =>

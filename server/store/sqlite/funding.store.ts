@@ -20,7 +20,7 @@ import {
 import type { NewCreditLot, NewFlexPack } from "../port.js";
 import type { GroupSource } from "../rate-group.js";
 import { lotAsSource, packAsSource } from "../sources.js";
-import { fromDbMicros, toCreditLot, toDbMicros, toFlexPack } from "../rows.js";
+import { fromDbMicros, toCreditLot, toDbMicros, toFlexPack, toSettlementRows } from "../rows.js";
 
 export function findCreditLotByRef(tx: Tx, externalRef: string): { lot: CreditLot; fingerprint: string } | null {
   const row = tx.select().from(creditLots).where(eq(creditLots.externalRef, externalRef)).get();
@@ -158,21 +158,7 @@ export function insertSettlements(
   now: Instant,
 ): void {
   if (settlements.length === 0) return;
-  const kind = funding.kind;
-  tx.insert(deficitSettlements)
-    .values(
-      settlements.map((settlement) => ({
-        accountId,
-        allocationId: settlement.allocationId,
-        source: kind,
-        creditLotId: kind === "CREDIT_LOT" ? funding.id : null,
-        tokenFlexPoolId: kind === "TOKEN_FLEX" ? funding.id : null,
-        flexPackId: kind === "FLEX_PACK" ? funding.id : null,
-        amountMicros: toDbMicros(settlement.amountMicros),
-        settledAt: now,
-      })),
-    )
-    .run();
+  tx.insert(deficitSettlements).values(toSettlementRows(accountId, funding, settlements, now)).run();
 }
 
 /**
