@@ -179,6 +179,12 @@ export interface UsageExportRow {
   readonly deficitMicros: bigint;
   /** Whole charged units of a FREE or PAID charge (domain §8); null for a LEGACY one. */
   readonly units: bigint | null;
+  /** Paid from Token Flex pools. With the four above, the sources add up to tokensMicros. */
+  readonly tokenFlexMicros: bigint;
+  /** Put on the PAYG statement. */
+  readonly paygMicros: bigint;
+  /** Units of a FREE charge beyond the month's free cap (recorded, never billed); 0 otherwise. */
+  readonly overrunUnits: bigint;
 }
 
 /**

@@ -23,7 +23,13 @@ function refuse(res: Response, error: unknown): void {
 
 const EXPORT_ROLES = rolesOfField(graphqlSchema(), "Query", "account");
 
-const HEADER = ["occurredAt", "eventId", "apiCode", "clientId", "quantity", "outcome", "tokens", "paidFromCredits", "paidFromFlex", "deficit", "units"];
+// The columns since the tiered regime come last, so a reader of the earlier columns by position
+// reads the same cells. A row's tokens = paidFromCredits + paidFromFlex + deficit
+// + paidFromTokenFlex + paidFromPayg.
+const HEADER = [
+  "occurredAt", "eventId", "apiCode", "clientId", "quantity", "outcome", "tokens", "paidFromCredits", "paidFromFlex", "deficit", "units",
+  "paidFromTokenFlex", "paidFromPayg", "overrunUnits",
+];
 
 /**
  * GET /export/usage.csv?accountId=…&from=…&to=…: one row per charge, oldest first, streamed row
@@ -69,6 +75,9 @@ export function usageExportHandler(services: Services) {
           valueCell(formatMicros(row.deficitMicros)),
           // Whole charged units of a FREE or PAID charge; empty for a LEGACY one, which has none.
           valueCell(row.units === null ? "" : row.units.toString()),
+          valueCell(formatMicros(row.tokenFlexMicros)),
+          valueCell(formatMicros(row.paygMicros)),
+          valueCell(row.overrunUnits.toString()),
         ]);
         // Respect back-pressure so a slow client never makes a year of rows pile up in memory.
         if (!res.write(line)) await new Promise((resolve) => res.once("drain", resolve));

@@ -49,19 +49,20 @@ describe("GET /export/usage.csv", () => {
     const { status, text } = await request(server, `/export/usage.csv?accountId=${accountId}&from=2024-05-01&to=2024-06-01`, { headers: bearer(server.operatorKey) });
     expect(status).toBe(200);
     const [header, ...rows] = text.trimEnd().split("\r\n");
-    expect(header).toBe("occurredAt,eventId,apiCode,clientId,quantity,outcome,tokens,paidFromCredits,paidFromFlex,deficit,units");
+    expect(header).toBe("occurredAt,eventId,apiCode,clientId,quantity,outcome,tokens,paidFromCredits,paidFromFlex,deficit,units,paidFromTokenFlex,paidFromPayg,overrunUnits");
     expect(rows).toHaveLength(hostile.length);
     for (const row of rows) {
-      // Cells: occurredAt, eventId, apiCode, clientId, quantity, outcome, tokens, credits, flex, deficit, units (empty: LEGACY).
-      const cells = row.match(/("([^"]|"")*"|[^,]*)/g)!.filter((_, i) => i % 2 === 0);
+      // Cells: occurredAt, eventId, apiCode, clientId, quantity, outcome, tokens, credits, flex, deficit,
+      // units (empty: LEGACY), Token Flex, PAYG, overrun units.
+      const cells = [...`${row},`.matchAll(/("(?:[^"]|"")*"|[^,]*),/g)].map((match) => match[1]);
       expect(cells[0]).toMatch(/^2024-05-1\dT09:00:00\.000Z$/);
       expect(cells[1]).toMatch(/^"?'[-=+@]/);
       expect(cells[3]).toMatch(/^"?'[-=+@]/);
-      expect(cells.slice(4)).toEqual(["1", "SUCCEEDED", "0.5", "0", "0", "0.5", ""]);
+      expect(cells.slice(4)).toEqual(["1", "SUCCEEDED", "0.5", "0", "0", "0.5", "", "0", "0", "0"]);
     }
   });
 
-  it("gives a tiered charge its whole charged units in the last column", async () => {
+  it("gives a tiered charge its whole charged units, and the part PAYG paid", async () => {
     // Test values: a PAID account with PAYG from 2026-01-01; 4 complex jobs at the stored 0.5 tokens a job.
     const { services } = server;
     const operator = { name: "test operator", role: "OPERATOR", keyId: null, resellerId: null } as const;
@@ -80,6 +81,6 @@ describe("GET /export/usage.csv", () => {
     const { status, text } = await request(server, `/export/usage.csv?accountId=${account.id}&from=2026-01-01&to=2026-02-01`, { headers: bearer(server.operatorKey) });
     expect(status).toBe(200);
     const [, row] = text.trimEnd().split("\r\n");
-    expect(row!.split(",").slice(4)).toEqual(["4", "SUCCEEDED", "2", "0", "0", "0", "4"]);
+    expect(row!.split(",").slice(4)).toEqual(["4", "SUCCEEDED", "2", "0", "0", "0", "4", "0", "2", "0"]);
   });
 });

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../fixtures/server.js";
-import { errorCodes, ok, unique } from "./support.js";
+import { bearer, errorCodes, ok, request, unique } from "./support.js";
 
 const REVIT = "design-automation/revit";
 const COMPLEX = "model-derivative/complex-job";
@@ -150,6 +150,26 @@ describe("the worked example of domain §8, over GraphQL", () => {
       { tier: "PAID", payg: true, effectiveFrom: "2026-01-15T00:00:00.000Z" },
     ]);
     expect(shown.tokenFlexPools).toEqual([{ tokens: "20", remaining: "0", expired: false, externalRef: "EBA-worked-example" }]);
+  });
+
+  it("exports the month as usage.csv: each row's units, overrun and sources, which add up to its tokens", async () => {
+    const { status, text } = await request(server, `/export/usage.csv?accountId=${accountId}&from=2026-01-01&to=2026-02-01`, { headers: bearer(server.operatorKey) });
+    expect(status).toBe(200);
+    const [header, ...lines] = text.trimEnd().split("\r\n").map((line) => line.split(","));
+    const rows = lines.map((cells) => Object.fromEntries(header!.map((name, i) => [name, cells[i]])));
+    const sources = ["paidFromCredits", "paidFromTokenFlex", "paidFromFlex", "paidFromPayg", "deficit"];
+    // apiCode, units, overrunUnits, tokens, then what paid them: credits, Token Flex, Flex, PAYG, deficit.
+    expect(rows.map((row) => [row.apiCode, row.units, row.overrunUnits, row.tokens, ...sources.map((source) => row[source])])).toEqual([
+      [REVIT, "1", "0", "0", "0", "0", "0", "0", "0"],
+      [REVIT, "1", "0", "0", "0", "0", "0", "0", "0"],
+      [REVIT, "3", "2", "0", "0", "0", "0", "0", "0"],
+      [COMPLEX, "1", "1", "0", "0", "0", "0", "0", "0"], // no free cap for it: 0 units free
+      [REVIT, "30", "0", "30", "0", "20", "10", "0", "0"],
+      [COMPLEX, "200", "0", "100", "0", "0", "90", "10", "0"],
+      [REVIT, "0", "0", "0", "0", "0", "0", "0", "0"],
+      [REVIT, "1", "0", "1", "0", "0", "0", "1", "0"],
+    ]);
+    for (const row of rows) expect(sources.reduce((sum, source) => sum + Number(row[source]), 0)).toBe(Number(row.tokens));
   });
 
   it("shows the statement FINAL from 3 days after the month ends", async () => {

@@ -8,7 +8,7 @@
  * t counts the charges standing now (no reversal at all).
  */
 import { type SQL, sql } from "drizzle-orm";
-import type { SourceKind } from "../../core/drain.js";
+import type { AllocationSource, SourceKind } from "../../core/drain.js";
 import type { DailyUsage, DeficitMove, LedgerAsOf, SourceDraw } from "../../core/history.js";
 import type { Outcome } from "../../core/model.js";
 import type { Meter } from "../../core/price.js";
@@ -169,13 +169,17 @@ type ExportRow = {
   outcome: Outcome;
   tokens: string;
   credits: string | null;
+  tokenFlex: string | null;
   flex: string | null;
+  payg: string | null;
   deficit: string | null;
   units: Int | null;
+  overrunUnits: string | null;
 };
 
-const paidFrom = (source: string) =>
-  sql`(select sum(a.amount_micros) from allocations a where a.charge_id = c.id and a.source = ${source})::text`;
+/** The sum of one column over a charge's allocations from one source, as exact text. */
+const ofSource = (column: "amount_micros" | "units", source: AllocationSource) =>
+  sql`(select sum(a.${sql.raw(column)}) from allocations a where a.charge_id = c.id and a.source = ${source})::text`;
 
 /**
  * One keyset page of the standing charges of an account in [from, to), oldest first. Pages,
@@ -196,8 +200,9 @@ export async function exportPage(
     q,
     sql`select c.id as id, c.occurred_at as "occurredAt", c.event_id as "eventId", c.api_code as "apiCode",
         c.client_id as "clientId", c.quantity_micros::text as quantity, c.outcome as outcome, c.tokens_micros::text as tokens,
-        ${paidFrom("CREDIT_LOT")} as credits, ${paidFrom("FLEX_PACK")} as flex, ${paidFrom("DEFICIT")} as deficit,
-        c.units as units
+        ${ofSource("amount_micros", "CREDIT_LOT")} as credits, ${ofSource("amount_micros", "TOKEN_FLEX")} as "tokenFlex",
+        ${ofSource("amount_micros", "FLEX_PACK")} as flex, ${ofSource("amount_micros", "PAYG")} as payg,
+        ${ofSource("amount_micros", "DEFICIT")} as deficit, c.units as units, ${ofSource("units", "OVERRUN")} as "overrunUnits"
       from usage_charges c
       where c.account_id = ${accountId} and c.occurred_at >= ${from} and c.occurred_at < ${to}
         and (c.occurred_at > ${afterAt} or (c.occurred_at = ${afterAt} and c.id > ${afterId}))
@@ -217,6 +222,9 @@ export async function exportPage(
     flexMicros: micros(row.flex),
     deficitMicros: micros(row.deficit),
     units: row.units === null ? null : BigInt(row.units),
+    tokenFlexMicros: micros(row.tokenFlex),
+    paygMicros: micros(row.payg),
+    overrunUnits: BigInt(row.overrunUnits ?? 0),
   }));
   const last = page.at(-1);
   return { rows: exported, next: page.length < limit || !last ? null : { occurredAt: last.occurredAt, chargeId: last.id } };

@@ -7,7 +7,7 @@
  * t counts the charges standing now (no reversal at all).
  */
 import type Database from "better-sqlite3";
-import type { SourceKind } from "../../core/drain.js";
+import type { AllocationSource, SourceKind } from "../../core/drain.js";
 import type { DailyUsage, DeficitMove, LedgerAsOf, SourceDraw } from "../../core/history.js";
 import type { Outcome } from "../../core/model.js";
 import type { Meter } from "../../core/price.js";
@@ -176,12 +176,16 @@ export function usageGroupsSince(db: Db, apiCode: string, since: Instant): Accou
   }));
 }
 
+/** The sum of one column over a charge's allocations from one source. */
+const ofSource = (column: "amount_micros" | "units", source: AllocationSource) =>
+  `(select sum(a.${column}) from allocations a where a.charge_id = c.id and a.source = '${source}')`;
+
 const EXPORT_PAGE = `
   select c.id as id, c.occurred_at as occurredAt, c.event_id as eventId, c.api_code as apiCode,
     c.client_id as clientId, c.quantity_micros as quantity, c.outcome as outcome, c.tokens_micros as tokens, c.units as units,
-    (select sum(a.amount_micros) from allocations a where a.charge_id = c.id and a.source = 'CREDIT_LOT') as credits,
-    (select sum(a.amount_micros) from allocations a where a.charge_id = c.id and a.source = 'FLEX_PACK') as flex,
-    (select sum(a.amount_micros) from allocations a where a.charge_id = c.id and a.source = 'DEFICIT') as deficit
+    ${ofSource("amount_micros", "CREDIT_LOT")} as credits, ${ofSource("amount_micros", "TOKEN_FLEX")} as tokenFlex,
+    ${ofSource("amount_micros", "FLEX_PACK")} as flex, ${ofSource("amount_micros", "PAYG")} as payg,
+    ${ofSource("amount_micros", "DEFICIT")} as deficit, ${ofSource("units", "OVERRUN")} as overrunUnits
   from usage_charges c
   where c.account_id = @accountId and c.occurred_at >= @from and c.occurred_at < @to
     and (c.occurred_at > @afterAt or (c.occurred_at = @afterAt and c.id > @afterId))
@@ -216,9 +220,12 @@ export function exportPage(db: Db, accountId: number, from: Instant, to: Instant
     outcome: Outcome;
     tokens: unknown;
     credits: unknown;
+    tokenFlex: unknown;
     flex: unknown;
+    payg: unknown;
     deficit: unknown;
     units: unknown;
+    overrunUnits: unknown;
   }[];
   const rows = page.map((row) => ({
     occurredAt: int(row.occurredAt),
@@ -232,6 +239,9 @@ export function exportPage(db: Db, accountId: number, from: Instant, to: Instant
     flexMicros: micros(row.flex),
     deficitMicros: micros(row.deficit),
     units: row.units === null ? null : (row.units as bigint),
+    tokenFlexMicros: micros(row.tokenFlex),
+    paygMicros: micros(row.payg),
+    overrunUnits: (row.overrunUnits as bigint | null) ?? 0n,
   }));
   const last = page.at(-1);
   return { rows, next: page.length < limit || !last ? null : { occurredAt: int(last.occurredAt), chargeId: int(last.id) } };
