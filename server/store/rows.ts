@@ -23,7 +23,7 @@ import type { Settlement } from "../core/ledger.js";
 import type { Enrollment } from "../core/plan.js";
 import type { Outcome, PriceVersion } from "../core/price.js";
 import type { Instant } from "../core/time.js";
-import type { AuditRecord, NewCharge, ResellerFields } from "./port.js";
+import type { AuditRecord, ExportPage, NewCharge, ResellerFields } from "./port.js";
 
 export function fromDbMicros(value: number): bigint {
   if (!Number.isSafeInteger(value)) throw new RangeError(`stored amount ${value} is not a safe integer`);
@@ -186,4 +186,50 @@ export const toResellerRow = (fields: Partial<ResellerFields>) => ({
 /** Escapes LIKE wildcards so a search for "50%" finds "50%", not everything. */
 export function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/** An integer as an engine returns it: SQLite's safe-integer mode gives bigint, PostgreSQL's sums exact text. */
+type DbInteger = number | bigint | string;
+
+/** A usage export row as either engine's EXPORT_PAGE query returns it; a sum over no parts is null. */
+export type ExportPageRow = {
+  id: DbInteger;
+  occurredAt: DbInteger;
+  eventId: string;
+  apiCode: string;
+  clientId: string | null;
+  quantity: DbInteger;
+  outcome: Outcome;
+  tokens: DbInteger;
+  credits: DbInteger | null;
+  tokenFlex: DbInteger | null;
+  flex: DbInteger | null;
+  payg: DbInteger | null;
+  deficit: DbInteger | null;
+  units: DbInteger | null;
+  overrunUnits: DbInteger | null;
+};
+
+const exact = (value: DbInteger | null): bigint => BigInt(value ?? 0);
+
+/** One keyset page of the usage export; `next` is null when fewer than `limit` rows came back. */
+export function toExportPage(page: readonly ExportPageRow[], limit: number): ExportPage {
+  const rows = page.map((row) => ({
+    occurredAt: Number(row.occurredAt),
+    eventId: row.eventId,
+    apiCode: row.apiCode,
+    clientId: row.clientId,
+    quantityMicros: exact(row.quantity),
+    outcome: row.outcome,
+    tokensMicros: exact(row.tokens),
+    creditsMicros: exact(row.credits),
+    flexMicros: exact(row.flex),
+    deficitMicros: exact(row.deficit),
+    units: row.units === null ? null : exact(row.units),
+    tokenFlexMicros: exact(row.tokenFlex),
+    paygMicros: exact(row.payg),
+    overrunUnits: exact(row.overrunUnits),
+  }));
+  const last = page.at(-1);
+  return { rows, next: page.length < limit || !last ? null : { occurredAt: Number(last.occurredAt), chargeId: Number(last.id) } };
 }

@@ -243,6 +243,9 @@ describe("usage export", () => {
         flexMicros: 0n,
         deficitMicros: 0n,
         units: null,
+        tokenFlexMicros: 0n,
+        paygMicros: 0n,
+        overrunUnits: 0n,
       },
       {
         occurredAt: split.occurredAt,
@@ -256,6 +259,9 @@ describe("usage export", () => {
         flexMicros: 100_000_000n,
         deficitMicros: 1_000_000n,
         units: null,
+        tokenFlexMicros: 0n,
+        paygMicros: 0n,
+        overrunUnits: 0n,
       },
     ]);
     const receipt = (await h.services.ledger.allocations([split.id])).get(split.id)!;

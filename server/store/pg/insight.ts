@@ -15,6 +15,7 @@ import type { Meter } from "../../core/price.js";
 import type { AccountUsageGroup } from "../../core/price-impact.js";
 import { DAY_MS, type Instant } from "../../core/time.js";
 import type { ExportCursor, ExportPage } from "../port.js";
+import { type ExportPageRow, toExportPage } from "../rows.js";
 import { lotAsSource, packAsSource } from "../sources.js";
 import type { Q } from "./database.js";
 import { poolAsSource } from "../../core/token-flex.js";
@@ -159,23 +160,6 @@ export async function usageGroupsSince(q: Q, apiCode: string, since: Instant): P
   }));
 }
 
-type ExportRow = {
-  id: Int;
-  occurredAt: Int;
-  eventId: string;
-  apiCode: string;
-  clientId: string | null;
-  quantity: string;
-  outcome: Outcome;
-  tokens: string;
-  credits: string | null;
-  tokenFlex: string | null;
-  flex: string | null;
-  payg: string | null;
-  deficit: string | null;
-  units: Int | null;
-  overrunUnits: string | null;
-};
 
 /** The sum of one column over a charge's allocations from one source, as exact text. */
 const ofSource = (column: "amount_micros" | "units", source: AllocationSource) =>
@@ -196,7 +180,7 @@ export async function exportPage(
 ): Promise<ExportPage> {
   const afterAt = after?.occurredAt ?? -1;
   const afterId = after?.chargeId ?? 0;
-  const page = await rows<ExportRow>(
+  const page = await rows<ExportPageRow>(
     q,
     sql`select c.id as id, c.occurred_at as "occurredAt", c.event_id as "eventId", c.api_code as "apiCode",
         c.client_id as "clientId", c.quantity_micros::text as quantity, c.outcome as outcome, c.tokens_micros::text as tokens,
@@ -210,22 +194,5 @@ export async function exportPage(
       order by c.occurred_at, c.id
       limit ${limit}`,
   );
-  const exported = page.map((row) => ({
-    occurredAt: row.occurredAt,
-    eventId: row.eventId,
-    apiCode: row.apiCode,
-    clientId: row.clientId,
-    quantityMicros: micros(row.quantity),
-    outcome: row.outcome,
-    tokensMicros: micros(row.tokens),
-    creditsMicros: micros(row.credits),
-    flexMicros: micros(row.flex),
-    deficitMicros: micros(row.deficit),
-    units: row.units === null ? null : BigInt(row.units),
-    tokenFlexMicros: micros(row.tokenFlex),
-    paygMicros: micros(row.payg),
-    overrunUnits: BigInt(row.overrunUnits ?? 0),
-  }));
-  const last = page.at(-1);
-  return { rows: exported, next: page.length < limit || !last ? null : { occurredAt: last.occurredAt, chargeId: last.id } };
+  return toExportPage(page, limit);
 }

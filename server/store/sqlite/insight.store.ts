@@ -15,6 +15,7 @@ import type { AccountUsageGroup } from "../../core/price-impact.js";
 import { DAY_MS, type Instant } from "../../core/time.js";
 import { type Db, prepareKept, unplanned } from "./database.js";
 import type { ExportCursor, ExportPage } from "../port.js";
+import { type ExportPageRow, toExportPage } from "../rows.js";
 import { lotAsSource, packAsSource } from "../sources.js";
 import { poolAsSource } from "../../core/token-flex.js";
 import { lotHoldingsOf, packHoldingsOf } from "./funding.store.js";
@@ -210,39 +211,6 @@ export function exportPage(db: Db, accountId: number, from: Instant, to: Instant
     afterAt: after?.occurredAt ?? -1,
     afterId: after?.chargeId ?? 0,
     limit,
-  }) as {
-    id: unknown;
-    occurredAt: unknown;
-    eventId: string;
-    apiCode: string;
-    clientId: string | null;
-    quantity: unknown;
-    outcome: Outcome;
-    tokens: unknown;
-    credits: unknown;
-    tokenFlex: unknown;
-    flex: unknown;
-    payg: unknown;
-    deficit: unknown;
-    units: unknown;
-    overrunUnits: unknown;
-  }[];
-  const rows = page.map((row) => ({
-    occurredAt: int(row.occurredAt),
-    eventId: row.eventId,
-    apiCode: row.apiCode,
-    clientId: row.clientId,
-    quantityMicros: micros(row.quantity),
-    outcome: row.outcome,
-    tokensMicros: micros(row.tokens),
-    creditsMicros: micros(row.credits),
-    flexMicros: micros(row.flex),
-    deficitMicros: micros(row.deficit),
-    units: row.units === null ? null : (row.units as bigint),
-    tokenFlexMicros: micros(row.tokenFlex),
-    paygMicros: micros(row.payg),
-    overrunUnits: (row.overrunUnits as bigint | null) ?? 0n,
-  }));
-  const last = page.at(-1);
-  return { rows, next: page.length < limit || !last ? null : { occurredAt: int(last.occurredAt), chargeId: int(last.id) } };
+  }) as ExportPageRow[];
+  return toExportPage(page, limit);
 }
