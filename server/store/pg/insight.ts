@@ -160,7 +160,6 @@ export async function usageGroupsSince(q: Q, apiCode: string, since: Instant): P
   }));
 }
 
-
 /** The sum of one column over a charge's allocations from one source, as exact text. */
 const ofSource = (column: "amount_micros" | "units", source: AllocationSource) =>
   sql`(select sum(a.${sql.raw(column)}) from allocations a where a.charge_id = c.id and a.source = ${source})::text`;
