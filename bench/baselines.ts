@@ -20,6 +20,7 @@ import type { Viewer } from "../server/core/model.js";
 import { DEFAULT_RULES } from "../server/services/context.js";
 import { createServices } from "../server/services/index.js";
 import type { Store } from "../server/store/port.js";
+import { openDatabase } from "../server/store/sqlite/database.js";
 
 export interface RawInsertResult {
   readonly rowsPerSecond: number;
@@ -53,6 +54,44 @@ export function rawInsertRate(dir: string, rowsPerTransaction: number, milliseco
     }
     const seconds = (performance.now() - started) / 1000;
     return { rowsPerSecond: (transactions * rowsPerTransaction) / seconds, transactionsPerSecond: transactions / seconds };
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * The ledger's own appends alone: per event the usage_charges row and the allocations row that
+ * rating writes for a charge a Flex pack pays, in the real schema with every index and the
+ * server's settings (WAL, synchronous=FULL), on a copy of the server's database, with random
+ * event ids, `eventsPerTransaction` per durable transaction (the batcher's group size). No
+ * reads, no deciding, no HTTP: what no B2 on this schema can beat on this machine now.
+ */
+export function ledgerAppendRate(path: string, accounts: { first: number; last: number }, eventsPerTransaction: number, milliseconds: number): number {
+  const db = openDatabase({ path }).$client;
+  try {
+    const packOf = new Map(
+      (db.prepare("select account_id as account, max(id) as pack from flex_packs where account_id between ? and ? group by account_id").all(accounts.first, accounts.last) as {
+        account: number;
+        pack: number;
+      }[]).map((row) => [row.account, row.pack]),
+    );
+    const priceId = (db.prepare("select max(id) as id from price_entries where api_code = ?").get("design-automation/autocad") as { id: number }).id;
+    const charge = db.prepare(`insert into usage_charges
+      (event_id, fingerprint, account_id, api_code, price_entry_id, quantity_micros, outcome, occurred_at, rated_at, client_id, labels, tokens_micros, units)
+      values (?, ?, ?, 'design-automation/autocad', ?, 100000000, 'SUCCEEDED', ?, ?, 'bench-client', '{}', 50000000, null)`);
+    const allocation = db.prepare(`insert into allocations
+      (charge_id, account_id, source, credit_lot_id, token_flex_pool_id, flex_pack_id, amount_micros, units, occurred_at)
+      values (?, ?, 'FLEX_PACK', null, null, ?, 50000000, null, ?)`);
+    const span = accounts.last - accounts.first + 1;
+    const write = db.transaction(() => {
+      const now = Date.now();
+      for (let i = 0; i < eventsPerTransaction; i++) {
+        const account = accounts.first + Math.floor(Math.random() * span);
+        const id = charge.run(randomUUID(), randomBytes(16).toString("hex"), account, priceId, now - 1000, now).lastInsertRowid;
+        allocation.run(id, account, packOf.get(account) ?? null, now - 1000);
+      }
+    });
+    return eventsPerTransaction * rate(milliseconds, () => write.immediate());
   } finally {
     db.close();
   }

@@ -34,10 +34,11 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import { DEFAULT_RULES } from "../server/services/context.js";
 import { createServices } from "../server/services/index.js";
+import { DEFAULT_BATCHER_OPTIONS } from "../server/services/usage-batcher.js";
 import { type Db, openDatabase } from "../server/store/sqlite/database.js";
 import { PgStore } from "../server/store/pg/store.js";
 import type { Store } from "../server/store/port.js";
-import { bareGraphql, cpuSeconds, loadPortalData, loadPortalDataFromPostgres, type PortalAccount, PORTAL_QUERY, portalInProcess, type PortalInProcess, ratingInProcess, rawInsertRate, rawPostgresInsertRate, startBareServer, uuidV7 } from "./baselines.js";
+import { bareGraphql, cpuSeconds, loadPortalData, loadPortalDataFromPostgres, type PortalAccount, PORTAL_QUERY, ledgerAppendRate, portalInProcess, type PortalInProcess, ratingInProcess, rawInsertRate, rawPostgresInsertRate, startBareServer, uuidV7 } from "./baselines.js";
 import { assertServerFits, benchServerAnswers, benchServerPlace, createBenchDatabase, fillFromSqlite } from "./postgres.js";
 import { generateDatabase, type GenerateSummary } from "./generate.js";
 import { BATCH_SIZE, batchAccepted, batchBody, cloudEventsAccepted, cloudEventsBody, PORTAL, recordBody, TYPENAME } from "./requests.js";
@@ -318,7 +319,7 @@ async function measureB3(server: RunningServer, keys: Keys, data: readonly Porta
 
 interface Report {
   b1?: { record: LoadResult; typename: LoadResult; rawSingle: number; peakRssMb: number };
-  b2?: { batch: BatchLoad; eventsPerSecond: number; ingest: BatchLoad; rawBatch: number; inProcess: number; inProcessOrderedIds: number };
+  b2?: { batch: BatchLoad; eventsPerSecond: number; ingest: BatchLoad; rawBatch: number; inProcess: number; inProcessOrderedIds: number; ledgerAppends: number };
   b3?: { portal: LoadResult; bareHttp: LoadResult; cpu: { bare: number; portal: number }; bareExecute: number; bareFull: number; inProcess: PortalInProcess };
   b4?: { generated: GenerateSummary; record: LoadResult; typename: LoadResult; portal: LoadResult; peakRssMb: number };
   /** Tiered (PAID prepay) against LEGACY rating, in process, on each engine. */
@@ -519,8 +520,10 @@ async function main(): Promise<void> {
           const inProcessOrderedIds = await withSqliteStore(await copyOf(smallPath, "small-ordered.sqlite"), (store) =>
             ratingInProcess(store, accounts, BATCH_SIZE, SETTINGS.rawMs, { eventId: uuidV7 }),
           );
-          say(`  ${fmt(batch.perSecond * BATCH_SIZE)} events/s; raw better-sqlite3, ${BATCH_SIZE} rows per durable transaction: ${fmt(rawBatch)} rows/s; rating in process: ${fmt(inProcess)} events/s, with time-ordered event ids ${fmt(inProcessOrderedIds)}`);
-          report.b2 = { batch, eventsPerSecond: batch.perSecond * BATCH_SIZE, ingest, rawBatch, inProcess, inProcessOrderedIds };
+          // The ledger's rows alone on this schema, group by group: the ceiling of the figures above.
+          const ledgerAppends = ledgerAppendRate(await copyOf(smallPath, "small-appends.sqlite"), accounts, DEFAULT_BATCHER_OPTIONS.maxGroupSize, SETTINGS.rawMs);
+          say(`  ${fmt(batch.perSecond * BATCH_SIZE)} events/s; raw better-sqlite3, ${BATCH_SIZE} rows per durable transaction: ${fmt(rawBatch)} rows/s; rating in process: ${fmt(inProcess)} events/s, with time-ordered event ids ${fmt(inProcessOrderedIds)}; the ledger's rows alone ${fmt(ledgerAppends)} events/s`);
+          report.b2 = { batch, eventsPerSecond: batch.perSecond * BATCH_SIZE, ingest, rawBatch, inProcess, inProcessOrderedIds, ledgerAppends };
         }
         if (ONLY.has("B6")) {
           const b6 = await withSqliteStore(await copyOf(smallPath, "small-tiered.sqlite"), (store) => tieredAgainstLegacy(store, BATCH_SIZE, SETTINGS.rawMs));
@@ -594,6 +597,7 @@ function renderTable(report: Report, info: ReturnType<typeof machine>): string {
     rows.push(["B2", "the same two loads, events per CPU second of the server process (robust to other work on the machine)", `GraphQL ${fmt(b2.batch.eventsPerCpuSecond)}; /v1/events ${fmt(b2.ingest.eventsPerCpuSecond)}`, "", "", "", ""]);
     rows.push(["B2", `the rating service alone, ${BATCH_SIZE} events per call, 4 calls at once, in the benchmark process (no HTTP, no GraphQL)`, `${fmt(b2.inProcess)} events/s`, "what B2 would be with a free transport", "", "", ""]);
     rows.push(["B2", "the same, with event ids that sort by time (UUIDv7), on a copy of the same database", `${fmt(b2.inProcessOrderedIds)} events/s`, `random (v4) ids: ${fmt(b2.inProcess)} events/s`, fmt(b2.inProcessOrderedIds / b2.inProcess, 2), "", ""]);
+    rows.push(["B2", `the ledger's rows alone: a charge and its Flex pack part per event, every index, ${fmt(DEFAULT_BATCHER_OPTIONS.maxGroupSize)} events per durable transaction, random ids, on a copy of the same database (no reads, no rating, no HTTP)`, `${fmt(b2.ledgerAppends)} events/s`, "the ceiling of every B2 figure on this schema and machine", "", "", ""]);
   }
   if (b3) {
     const ratio = b3.portal.perSecond / b3.bareHttp.perSecond;
