@@ -22,6 +22,7 @@ const NOT_ON_POSTGRES: Record<string, string> = {
   "test/store/checkpoints.test.ts": "SQLite's WAL checkpoints, run on the read pool",
   "test/store/deficit-index.test.ts": "reads SQLite's index pages (dbstat) and query plans",
   "test/store/statement-text.test.ts": "quotes texts for PostgreSQL's statements; opens no database",
+  "test/store/export-page-rows.test.ts": "maps either engine's export rows; opens no database",
   "test/store/json-rows.test.ts": "SQLite's page reads as one JSON text, against better-sqlite3's raw rows",
   "test/store/kept-statements.test.ts": "SQLite re-preparing statements whose bound LIMIT or LIKE it reads while planning",
   "test/reliability/read-pool-launch.test.ts": "the read pool's worker, bundled and started as the server starts it",

@@ -212,10 +212,17 @@ export type ExportPageRow = {
 
 const exact = (value: DbInteger | null): bigint => BigInt(value ?? 0);
 
+/** Ids and instants are safe integers; anything else means corrupt data. */
+function safeInteger(value: DbInteger): number {
+  const number = Number(value);
+  if (!Number.isSafeInteger(number)) throw new RangeError(`stored integer ${String(value)} is not a safe integer`);
+  return number;
+}
+
 /** One keyset page of the usage export; `next` is null when fewer than `limit` rows came back. */
 export function toExportPage(page: readonly ExportPageRow[], limit: number): ExportPage {
   const rows = page.map((row) => ({
-    occurredAt: Number(row.occurredAt),
+    occurredAt: safeInteger(row.occurredAt),
     eventId: row.eventId,
     apiCode: row.apiCode,
     clientId: row.clientId,
@@ -231,5 +238,5 @@ export function toExportPage(page: readonly ExportPageRow[], limit: number): Exp
     overrunUnits: exact(row.overrunUnits),
   }));
   const last = page.at(-1);
-  return { rows, next: page.length < limit || !last ? null : { occurredAt: Number(last.occurredAt), chargeId: Number(last.id) } };
+  return { rows, next: page.length < limit || !last ? null : { occurredAt: safeInteger(last.occurredAt), chargeId: safeInteger(last.id) } };
 }
