@@ -75,10 +75,11 @@ export function ledgerAppendRate(path: string, accounts: { first: number; last: 
         pack: number;
       }[]).map((row) => [row.account, row.pack]),
     );
-    const priceId = (db.prepare("select max(id) as id from price_entries where api_code = ?").get("design-automation/autocad") as { id: number }).id;
+    const apiCode = "design-automation/autocad";
+    const priceId = (db.prepare("select max(id) as id from price_entries where api_code = ?").get(apiCode) as { id: number }).id;
     const charge = db.prepare(`insert into usage_charges
       (event_id, fingerprint, account_id, api_code, price_entry_id, quantity_micros, outcome, occurred_at, rated_at, client_id, labels, tokens_micros, units)
-      values (?, ?, ?, 'design-automation/autocad', ?, 100000000, 'SUCCEEDED', ?, ?, 'bench-client', '{}', 50000000, null)`);
+      values (?, ?, ?, ?, ?, 100000000, 'SUCCEEDED', ?, ?, 'bench-client', '{}', 50000000, null)`);
     const allocation = db.prepare(`insert into allocations
       (charge_id, account_id, source, credit_lot_id, token_flex_pool_id, flex_pack_id, amount_micros, units, occurred_at)
       values (?, ?, 'FLEX_PACK', null, null, ?, 50000000, null, ?)`);
@@ -87,7 +88,7 @@ export function ledgerAppendRate(path: string, accounts: { first: number; last: 
       const now = Date.now();
       for (let i = 0; i < eventsPerTransaction; i++) {
         const account = accounts.first + Math.floor(Math.random() * span);
-        const id = charge.run(randomUUID(), randomBytes(16).toString("hex"), account, priceId, now - 1000, now).lastInsertRowid;
+        const id = charge.run(randomUUID(), randomBytes(16).toString("hex"), account, apiCode, priceId, now - 1000, now).lastInsertRowid;
         allocation.run(id, account, packOf.get(account) ?? null, now - 1000);
       }
     });
