@@ -69,33 +69,49 @@ export function rawInsertRate(dir: string, rowsPerTransaction: number, milliseco
 export function ledgerAppendRate(path: string, accounts: { first: number; last: number }, eventsPerTransaction: number, milliseconds: number): number {
   const db = openDatabase({ path }).$client;
   try {
-    const packOf = new Map(
-      (db.prepare("select account_id as account, max(id) as pack from flex_packs where account_id between ? and ? group by account_id").all(accounts.first, accounts.last) as {
-        account: number;
-        pack: number;
-      }[]).map((row) => [row.account, row.pack]),
-    );
-    const apiCode = "design-automation/autocad";
-    const priceId = (db.prepare("select max(id) as id from price_entries where api_code = ?").get(apiCode) as { id: number }).id;
-    const charge = db.prepare(`insert into usage_charges
-      (event_id, fingerprint, account_id, api_code, price_entry_id, quantity_micros, outcome, occurred_at, rated_at, client_id, labels, tokens_micros, units)
-      values (?, ?, ?, ?, ?, 100000000, 'SUCCEEDED', ?, ?, 'bench-client', '{}', 50000000, null)`);
-    const allocation = db.prepare(`insert into allocations
-      (charge_id, account_id, source, credit_lot_id, token_flex_pool_id, flex_pack_id, amount_micros, units, occurred_at)
-      values (?, ?, 'FLEX_PACK', null, null, ?, 50000000, null, ?)`);
-    const span = accounts.last - accounts.first + 1;
-    const write = db.transaction(() => {
-      const now = Date.now();
-      for (let i = 0; i < eventsPerTransaction; i++) {
-        const account = accounts.first + Math.floor(Math.random() * span);
-        const id = charge.run(randomUUID(), randomBytes(16).toString("hex"), account, apiCode, priceId, now - 1000, now).lastInsertRowid;
-        allocation.run(id, account, packOf.get(account) ?? null, now - 1000);
-      }
-    });
-    return eventsPerTransaction * rate(milliseconds, () => write.immediate());
+    const append = ledgerAppender(db, accounts);
+    return eventsPerTransaction * rate(milliseconds, () => append(eventsPerTransaction));
   } finally {
     db.close();
   }
+}
+
+/**
+ * Writes `count` events' ledger rows (see ledgerAppendRate) in one durable transaction, on random
+ * accounts between `accounts.first` and `accounts.last`; `onCharge` runs inside it after each
+ * charge is written.
+ */
+export function ledgerAppender(
+  db: Database.Database,
+  accounts: { first: number; last: number },
+  onCharge?: (eventId: string, chargeId: number | bigint) => void,
+): (count: number) => void {
+  const packOf = new Map(
+    (db.prepare("select account_id as account, max(id) as pack from flex_packs where account_id between ? and ? group by account_id").all(accounts.first, accounts.last) as {
+      account: number;
+      pack: number;
+    }[]).map((row) => [row.account, row.pack]),
+  );
+  const apiCode = "design-automation/autocad";
+  const priceId = (db.prepare("select max(id) as id from price_entries where api_code = ?").get(apiCode) as { id: number }).id;
+  const charge = db.prepare(`insert into usage_charges
+    (event_id, fingerprint, account_id, api_code, price_entry_id, quantity_micros, outcome, occurred_at, rated_at, client_id, labels, tokens_micros, units)
+    values (?, ?, ?, ?, ?, 100000000, 'SUCCEEDED', ?, ?, 'bench-client', '{}', 50000000, null)`);
+  const allocation = db.prepare(`insert into allocations
+    (charge_id, account_id, source, credit_lot_id, token_flex_pool_id, flex_pack_id, amount_micros, units, occurred_at)
+    values (?, ?, 'FLEX_PACK', null, null, ?, 50000000, null, ?)`);
+  const span = accounts.last - accounts.first + 1;
+  const write = db.transaction((count: number) => {
+    const now = Date.now();
+    for (let i = 0; i < count; i++) {
+      const account = accounts.first + Math.floor(Math.random() * span);
+      const eventId = randomUUID();
+      const id = charge.run(eventId, randomBytes(16).toString("hex"), account, apiCode, priceId, now - 1000, now).lastInsertRowid;
+      onCharge?.(eventId, id);
+      allocation.run(id, account, packOf.get(account) ?? null, now - 1000);
+    }
+  });
+  return (count) => write.immediate(count);
 }
 
 /**
