@@ -46,13 +46,13 @@ const dropReportingIndexes = (db: Database.Database) => {
 const reportingBehind: Pick<Variant, "prepare" | "maintain"> = {
   prepare: (db) => {
     dropReportingIndexes(db);
-    db.exec("alter table usage_charges add column reported integer not null default 0");
+    db.exec("alter table usage_charges add column reported integer not null default 0; update usage_charges set reported = 1");
     for (const [name, columns] of Object.entries(REPORTING_INDEXES)) db.exec(`create index ${name} on usage_charges (${columns}) where reported = 1`);
   },
   maintain: (db) => {
     const flag = db.prepare("update usage_charges set reported = 1 where id > ? and reported = 0");
     const top = db.prepare("select max(id) from usage_charges").pluck();
-    let watermark = 0;
+    let watermark = top.get() as number;
     return db.transaction(() => {
       const next = top.get() as number;
       flag.run(watermark);
@@ -75,11 +75,14 @@ const eventIdsBehind: Pick<Variant, "prepare" | "onCharge" | "maintain"> = {
     const insert = db.prepare("insert into event_ids_recent (event_id, charge_id) values (?, ?)");
     return (eventId, chargeId) => void insert.run(eventId, chargeId);
   },
-  maintain: (db) =>
-    db.transaction(() => {
-      db.prepare("insert into event_ids select event_id, charge_id from event_ids_recent order by event_id").run();
-      db.prepare("delete from event_ids_recent").run();
-    }),
+  maintain: (db) => {
+    const merge = db.prepare("insert into event_ids select event_id, charge_id from event_ids_recent order by event_id");
+    const empty = db.prepare("delete from event_ids_recent");
+    return db.transaction(() => {
+      merge.run();
+      empty.run();
+    });
+  },
 };
 
 /**
