@@ -103,6 +103,17 @@ const eventIdsFlagged: Pick<Variant, "prepare" | "maintain"> = {
   },
 };
 
+/** The same, with the database refusing a pending id the large index holds, as one unique index would. */
+const eventIdsFlaggedChecked: Pick<Variant, "prepare" | "maintain"> = {
+  ...eventIdsFlagged,
+  prepare: (db) => {
+    eventIdsFlagged.prepare!(db);
+    db.exec(`create trigger usage_charges_pending_unique before insert on usage_charges
+      when exists (select 1 from usage_charges where event_id = new.event_id and pending = 0)
+      begin select raise(abort, 'UNIQUE constraint failed: usage_charges.event_id'); end`);
+  },
+};
+
 /** The same, with the database refusing a new id the large table holds, as a unique index would. */
 const eventIdsBehindChecked: Pick<Variant, "prepare" | "onCharge" | "maintain"> = {
   ...eventIdsBehind,
@@ -120,6 +131,7 @@ const VARIANTS: readonly Variant[] = [
   { name: `event ids: a recent table, merged per ${LAG.toLocaleString("en-US")}`, ...eventIdsBehind },
   { name: "event ids: the same, a trigger checking the merged ones", ...eventIdsBehindChecked },
   { name: `event ids: a partial index, flag cleared per ${LAG.toLocaleString("en-US")}`, ...eventIdsFlagged },
+  { name: "event ids: the same, a trigger checking the large index", ...eventIdsFlaggedChecked },
   { name: `reporting indexes: partial, flag set per ${LAG.toLocaleString("en-US")}`, ...reportingBehind },
   {
     name: "both: recent event ids, flagged reporting",
