@@ -85,10 +85,21 @@ const eventIdsBehind: Pick<Variant, "prepare" | "onCharge" | "maintain"> = {
   },
 };
 
+/** The same, with the database refusing a new id the large table holds, as a unique index would. */
+const eventIdsBehindChecked: Pick<Variant, "prepare" | "onCharge" | "maintain"> = {
+  ...eventIdsBehind,
+  prepare: (db) => {
+    eventIdsBehind.prepare!(db);
+    db.exec(`create trigger event_ids_recent_unique before insert on event_ids_recent
+      when exists (select 1 from event_ids where event_id = new.event_id)
+      begin select raise(abort, 'UNIQUE constraint failed: event_ids.event_id'); end`);
+  },
+};
+
 /**
- * The same in the charges table itself: new charges come flagged `pending`, so their ids sit in a
- * small partial unique index until a mover clears the flag and moves them to the large one (a
- * column default stands in for the insert that would set it).
+ * Event ids kept behind in the charges table itself: new charges come flagged `pending`, so
+ * their ids sit in a small partial unique index until a mover clears the flag and moves them to
+ * the large one (a column default stands in for the insert that would set it).
  */
 const eventIdsFlagged: Pick<Variant, "prepare" | "maintain"> = {
   prepare: (db) =>
@@ -111,17 +122,6 @@ const eventIdsFlaggedChecked: Pick<Variant, "prepare" | "maintain"> = {
     db.exec(`create trigger usage_charges_pending_unique before insert on usage_charges
       when exists (select 1 from usage_charges where event_id = new.event_id and pending = 0)
       begin select raise(abort, 'UNIQUE constraint failed: usage_charges.event_id'); end`);
-  },
-};
-
-/** The same, with the database refusing a new id the large table holds, as a unique index would. */
-const eventIdsBehindChecked: Pick<Variant, "prepare" | "onCharge" | "maintain"> = {
-  ...eventIdsBehind,
-  prepare: (db) => {
-    eventIdsBehind.prepare!(db);
-    db.exec(`create trigger event_ids_recent_unique before insert on event_ids_recent
-      when exists (select 1 from event_ids where event_id = new.event_id)
-      begin select raise(abort, 'UNIQUE constraint failed: event_ids.event_id'); end`);
   },
 };
 
