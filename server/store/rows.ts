@@ -212,8 +212,8 @@ export type ExportPageRow = {
 
 const exact = (value: DbInteger | null): bigint => BigInt(value ?? 0);
 
-/** Ids and instants are safe integers; anything else means corrupt data. */
-function safeInteger(value: DbInteger): number {
+/** Ids, instants and counts are safe integers, whatever type an engine hands them over as; anything else means corrupt data. */
+export function safeInteger(value: unknown): number {
   const number = Number(value);
   if (!Number.isSafeInteger(number)) throw new RangeError(`stored integer ${String(value)} is not a safe integer`);
   return number;

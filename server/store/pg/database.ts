@@ -7,19 +7,16 @@ import { log } from "../../log.js";
 import { schemaTables } from "../../../schema/tables.pg.js";
 import type { ArrayRow } from "../array-rows.js";
 import { findMigrationsFolder } from "../folders.js";
+import { safeInteger } from "../rows.js";
 
 export type PgDb = NodePgDatabase<typeof schemaTables>;
 
 /**
  * node-postgres hands int8 and numeric values over as strings, since they may not fit a double.
  * Every bigint column here holds micro-tokens, instants or ids, which the store keeps within safe
- * integers (the SQLite store checks the same): read them as numbers, and refuse any that is not.
+ * integers (the SQLite store checks its reads with the same safeInteger): read them as numbers,
+ * and refuse any that is not.
  */
-function safeInteger(text: string): number {
-  const value = Number(text);
-  if (!Number.isSafeInteger(value)) throw new RangeError(`stored integer ${text} is not a safe integer`);
-  return value;
-}
 pg.types.setTypeParser(pg.types.builtins.INT8, safeInteger);
 pg.types.setTypeParser(pg.types.builtins.NUMERIC, safeInteger);
 

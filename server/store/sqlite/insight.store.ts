@@ -15,7 +15,7 @@ import type { AccountUsageGroup } from "../../core/price-impact.js";
 import { DAY_MS, type Instant } from "../../core/time.js";
 import { type Db, prepareKept, unplanned } from "./database.js";
 import type { ExportCursor, ExportPage } from "../port.js";
-import { type ExportPageRow, toExportPage } from "../rows.js";
+import { type ExportPageRow, safeInteger, toExportPage } from "../rows.js";
 import { lotAsSource, packAsSource } from "../sources.js";
 import { poolAsSource } from "../../core/token-flex.js";
 import { lotHoldingsOf, packHoldingsOf } from "./funding.store.js";
@@ -36,13 +36,6 @@ function statement(db: Db, source: string): Database.Statement {
     cache.set(source, prepared);
   }
   return prepared;
-}
-
-/** Ids, instants and counts are safe integers; anything else means corrupt data. */
-function int(value: unknown): number {
-  const number = Number(value as bigint);
-  if (!Number.isSafeInteger(number)) throw new RangeError(`stored integer ${String(value)} is not a safe integer`);
-  return number;
 }
 
 const micros = (value: unknown): bigint => (value === null || value === undefined ? 0n : (value as bigint));
@@ -90,14 +83,14 @@ export function ledgerAsOf(db: Db, accountId: number, t: Instant): LedgerAsOf {
   const params = { accountId, t };
   const toDraw = (row: { kind: SourceKind; id: unknown; amount: unknown }): SourceDraw => ({
     kind: row.kind,
-    id: int(row.id),
+    id: safeInteger(row.id),
     amountMicros: micros(row.amount),
   });
   const allocated = (statement(db, DRAWS_AS_OF).all(params) as { kind: SourceKind; id: unknown; amount: unknown }[]).map(toDraw);
   const settled = (statement(db, SETTLEMENTS_AS_OF).all(params) as { kind: SourceKind; id: unknown; amount: unknown }[]).map(toDraw);
   const booked = statement(db, DEFICIT_BOOKED_AS_OF).get(params) as { amount: unknown };
   const moves = (statement(db, DEFICIT_MOVES_BEFORE).all(params) as { at: unknown; delta: unknown }[]).map(
-    (row): DeficitMove => ({ at: int(row.at), deltaMicros: micros(row.delta) }),
+    (row): DeficitMove => ({ at: safeInteger(row.at), deltaMicros: micros(row.delta) }),
   );
   return {
     sources: [
@@ -143,9 +136,9 @@ export function dailyUsage(db: Db, accountId: number, from: Instant, to: Instant
       units: unknown;
     }[]
   ).map((row) => ({
-    day: int(row.day),
+    day: safeInteger(row.day),
     apiCode: row.apiCode,
-    events: int(row.events),
+    events: safeInteger(row.events),
     quantityMicros: micros(row.quantity),
     tokensMicros: micros(row.tokens),
     // sum() of only nulls is null: a day of LEGACY charges counts no units.
@@ -168,11 +161,11 @@ export function usageGroupsSince(db: Db, apiCode: string, since: Instant): Accou
   return (
     statement(db, USAGE_GROUPS).all({ apiCode, since }) as { accountId: unknown; meter: Meter; quantity: unknown; outcome: Outcome; events: unknown; charged: unknown }[]
   ).map((row) => ({
-    accountId: int(row.accountId),
+    accountId: safeInteger(row.accountId),
     meter: row.meter,
     quantityMicros: micros(row.quantity),
     outcome: row.outcome,
-    events: int(row.events),
+    events: safeInteger(row.events),
     chargedMicros: micros(row.charged),
   }));
 }
