@@ -194,7 +194,7 @@ describe("GET /export/usage.csv", () => {
     expect(status).toBe(200);
     expect(headers.get("content-type")).toMatch(/^text\/csv/);
     const lines = text.trimEnd().split("\r\n");
-    expect(lines[0]).toMatch(/^occurredAt,eventId,apiCode,/);
+    expect(lines[0]).toBe("occurredAt,eventId,apiCode,clientId,quantity,outcome,tokens,paidFromCredits,paidFromFlex,deficit,units,paidFromTokenFlex,paidFromPayg,overrunUnits");
     expect(lines).toHaveLength(3);
     expect(lines[1]).toMatch(/^2024-05-10T09:00:00(\.000)?Z,/);
   });
