@@ -160,9 +160,8 @@ export async function usageGroupsSince(q: Q, apiCode: string, since: Instant): P
   }));
 }
 
-/** The sum of one column over a charge's allocations from one source, as exact text. */
-const ofSource = (column: "amount_micros" | "units", source: AllocationSource) =>
-  sql`(select sum(a.${sql.raw(column)}) from allocations a where a.charge_id = c.id and a.source = ${source})::text`;
+/** The sum of one column over a charge's allocations from one source. */
+const ofSource = (column: "amount_micros" | "units", source: AllocationSource) => sql`sum(a.${sql.raw(column)}) filter (where a.source = ${source})`;
 
 /**
  * One keyset page of the standing charges of an account in [from, to), oldest first. Pages,
@@ -181,17 +180,25 @@ export async function exportPage(
   const afterId = after?.chargeId ?? 0;
   const page = await rows<ExportPageRow>(
     q,
+    // The page is chosen first, then each row's allocations summed per source in one lateral
+    // read: one probe of allocations by charge per row, where a subquery per source made six.
     sql`select c.id as id, c.occurred_at as "occurredAt", c.event_id as "eventId", c.api_code as "apiCode",
         c.client_id as "clientId", c.quantity_micros::text as quantity, c.outcome as outcome, c.tokens_micros::text as tokens,
-        ${ofSource("amount_micros", "CREDIT_LOT")} as credits, ${ofSource("amount_micros", "TOKEN_FLEX")} as "tokenFlex",
-        ${ofSource("amount_micros", "FLEX_PACK")} as flex, ${ofSource("amount_micros", "PAYG")} as payg,
-        ${ofSource("amount_micros", "DEFICIT")} as deficit, c.units as units, ${ofSource("units", "OVERRUN")} as "overrunUnits"
-      from usage_charges c
-      where c.account_id = ${accountId} and c.occurred_at >= ${from} and c.occurred_at < ${to}
-        and (c.occurred_at > ${afterAt} or (c.occurred_at = ${afterAt} and c.id > ${afterId}))
-        and ${STANDING_NOW}
-      order by c.occurred_at, c.id
-      limit ${limit}`,
+        s.credits::text as credits, s."tokenFlex"::text as "tokenFlex", s.flex::text as flex, s.payg::text as payg,
+        s.deficit::text as deficit, c.units as units, s."overrunUnits"::text as "overrunUnits"
+      from (
+        select * from usage_charges c
+        where c.account_id = ${accountId} and c.occurred_at >= ${from} and c.occurred_at < ${to}
+          and (c.occurred_at > ${afterAt} or (c.occurred_at = ${afterAt} and c.id > ${afterId}))
+          and ${STANDING_NOW}
+        order by c.occurred_at, c.id
+        limit ${limit}) c
+      cross join lateral (
+        select ${ofSource("amount_micros", "CREDIT_LOT")} as credits, ${ofSource("amount_micros", "TOKEN_FLEX")} as "tokenFlex",
+          ${ofSource("amount_micros", "FLEX_PACK")} as flex, ${ofSource("amount_micros", "PAYG")} as payg,
+          ${ofSource("amount_micros", "DEFICIT")} as deficit, ${ofSource("units", "OVERRUN")} as "overrunUnits"
+        from allocations a where a.charge_id = c.id) s
+      order by c.occurred_at, c.id`,
   );
   return toExportPage(page, limit);
 }
