@@ -187,7 +187,8 @@ export async function exportPage(
         s.credits::text as credits, s."tokenFlex"::text as "tokenFlex", s.flex::text as flex, s.payg::text as payg,
         s.deficit::text as deficit, c.units as units, s."overrunUnits"::text as "overrunUnits"
       from (
-        select * from usage_charges c
+        select c.id, c.occurred_at, c.event_id, c.api_code, c.client_id, c.quantity_micros, c.outcome, c.tokens_micros, c.units
+        from usage_charges c
         where c.account_id = ${accountId} and c.occurred_at >= ${from} and c.occurred_at < ${to}
           and (c.occurred_at > ${afterAt} or (c.occurred_at = ${afterAt} and c.id > ${afterId}))
           and ${STANDING_NOW}
