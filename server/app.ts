@@ -9,6 +9,7 @@ import { createContext, type GraphQLContext } from "./graphql/context.js";
 import { formatError, GENERIC_MESSAGE } from "./graphql/errors.js";
 import { jitGateway } from "./graphql/executor.js";
 import { LIMITS, queryCostPlugin, queryShapeRules } from "./graphql/limits.js";
+import { operationCheckPlugin } from "./graphql/operation-check.js";
 import { roleCheckPlugin } from "./graphql/roles.js";
 import { graphqlSchema } from "./graphql/schema.js";
 import { requireKey, sendError, viewerAtOperationStart } from "./http/auth.js";
@@ -97,6 +98,7 @@ export async function createApp({ config, store, clock = Date.now, requestTimeou
       // plugin's per-field hook cost about a sixth of a portal page and of a recordUsage request.
       ApolloServerPluginCacheControlDisabled(),
       roleCheckPlugin,
+      operationCheckPlugin,
       queryCostPlugin,
     ],
   });

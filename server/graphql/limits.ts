@@ -1,9 +1,9 @@
 import type { ApolloServerPlugin } from "@apollo/server";
 import { maxAliasesRule } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
-import { BREAK, type ASTNode, type DocumentNode, GraphQLError, type GraphQLSchema, Kind, TypeInfo, type ValidationContext, type ValidationRule, visit, visitWithTypeInfo } from "graphql";
+import { BREAK, type ASTNode, type DocumentNode, GraphQLError, type GraphQLSchema, getVariableValues, Kind, TypeInfo, type ValidationContext, type ValidationRule, visit, visitWithTypeInfo } from "graphql";
 import { getComplexity } from "graphql-query-complexity";
-import { costReadsArguments, estimateCost, LENGTH_ONLY_ARGUMENTS } from "./cost.js";
+import { costReadsArguments, estimateCost, LENGTH_ONLY_ARGUMENTS, type LengthOnlyArgument } from "./cost.js";
 
 /**
  * Abuse limits, all checked before anything runs. Each check takes time linear in the document:
@@ -34,6 +34,10 @@ function tooComplex(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: "QUERY_TOO_COMPLEX", http: { status: 400 } } });
 }
 
+function tooLong(message: string, field: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: "BAD_USER_INPUT", field, http: { status: 400 } } });
+}
+
 const costTooHigh = (cost: number) => tooComplex(`the query would cost ${cost}; at most ${LIMITS.maxCost} is allowed (ask for smaller pages or fewer reports)`);
 
 /** Armor's rules report through this: its message without the "Syntax Error: " it prefixes. */
@@ -60,7 +64,15 @@ const knownCosts = new WeakMap<DocumentNode, Map<string, number>>();
  * What of a document's variables its cost depends on: nothing, the lengths of some list variables
  * (each passed whole as an argument of LENGTH_ONLY_ARGUMENTS), or their values.
  */
-type CostVariables = { readonly values: true } | { readonly values: false; readonly lengths: readonly string[] };
+interface CostVariables {
+  readonly values: boolean;
+  readonly lengths: readonly LengthVariable[];
+}
+
+/** A list variable passed whole as a LENGTH_ONLY_ARGUMENTS argument. */
+interface LengthVariable extends LengthOnlyArgument {
+  readonly variable: string;
+}
 
 const costVariablesOf = new WeakMap<DocumentNode, CostVariables>();
 
@@ -69,7 +81,7 @@ function costVariables(schema: GraphQLSchema, document: DocumentNode): CostVaria
   if (known === undefined) {
     const typeInfo = new TypeInfo(schema);
     let values = false;
-    const lengths: string[] = [];
+    const lengths: LengthVariable[] = [];
     visit(
       document,
       visitWithTypeInfo(typeInfo, {
@@ -82,13 +94,13 @@ function costVariables(schema: GraphQLSchema, document: DocumentNode): CostVaria
           if (parent && field && !costReadsArguments(parent.name, field)) return;
           const lengthOnly = parent && field ? LENGTH_ONLY_ARGUMENTS[`${parent.name}.${field.name}`] : undefined;
           for (const argument of node.arguments ?? []) {
-            if (argument.name.value === lengthOnly && argument.value.kind === Kind.VARIABLE) lengths.push(argument.value.name.value);
+            if (argument.name.value === lengthOnly?.argument && argument.value.kind === Kind.VARIABLE) lengths.push({ ...lengthOnly, variable: argument.value.name.value });
             else if (holdsVariable(argument)) values = true;
           }
         },
       }),
     );
-    known = values ? { values } : { values, lengths };
+    known = { values, lengths };
     costVariablesOf.set(document, known);
   }
   return known;
@@ -115,8 +127,8 @@ export function costKey(schema: GraphQLSchema, document: DocumentNode, operation
   const costs = costVariables(schema, document);
   if (costs.values) return null;
   let key = operationName ?? "";
-  for (const name of costs.lengths) {
-    const list = variables[name];
+  for (const { variable } of costs.lengths) {
+    const list = variables[variable];
     if (!Array.isArray(list)) return null;
     key += `|${list.length}`;
   }
@@ -143,6 +155,12 @@ export const queryCostPlugin: ApolloServerPlugin = {
     return {
       async didResolveOperation({ request, document, schema, operation }) {
         const variables = request.variables ?? {};
+        // Refused before anything coerces the items: a body of 20 MB holds 168,000 small events,
+        // which took 2 s to coerce, twice, before the resolver could refuse them.
+        for (const { variable, argument, maxItems, items } of costVariables(schema, document).lengths) {
+          const list = variables[variable];
+          if (Array.isArray(list) && list.length > maxItems) throw tooLong(`${argument} may hold at most ${maxItems} ${items}`, argument);
+        }
         const key = operation === undefined ? null : costKey(schema, document, request.operationName, variables);
         const known = key === null ? undefined : knownCosts.get(document)?.get(key);
         if (known !== undefined) {
@@ -162,7 +180,10 @@ export const queryCostPlugin: ApolloServerPlugin = {
         } catch (error) {
           if (!(error instanceof GraphQLError)) throw error;
           if (/maximum allowed number of nodes/.test(error.message)) throw tooComplex(`the query selects more than ${LIMITS.maxSelections} fields`);
-          return;
+          // Variables that do not fit the document: execution refuses the whole operation before
+          // any resolver runs. Anything else fails closed: nothing runs at a cost not known.
+          if (operation && getVariableValues(schema, operation.variableDefinitions ?? [], variables).errors) return;
+          throw tooComplex(`the cost of this request could not be computed: ${error.message}`);
         }
         if (key !== null) {
           const costs = knownCosts.get(document) ?? new Map<string, number>();

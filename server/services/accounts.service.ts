@@ -8,6 +8,9 @@ import { lotAsSource, packAsSource, poolAsSource } from "../store/sources.js";
 import type { ResellerQuery, StoreReads } from "../store/port.js";
 import { type Page, pageSize, type ServiceContext, toPage } from "./context.js";
 
+/** The longest account name: names longer are refused, and so are filters no name could match. */
+const ACCOUNT_NAME_MAX = 200;
+
 export interface AccountInput {
   readonly name?: string | null;
   readonly country?: string | null;
@@ -54,7 +57,10 @@ export class AccountService {
 
   async list(filter: AccountFilter, first: number | null | undefined, afterId: number | undefined): Promise<Page<Account>> {
     const limit = pageSize(first);
-    const query = { resellerId: filter.resellerId, nameContains: filter.nameContains ?? undefined };
+    const { nameContains } = filter;
+    // No name is longer, and SQLite refuses a LIKE pattern of 50,000 characters as too complex.
+    if (nameContains != null && nameContains.length > ACCOUNT_NAME_MAX) throw badInput("filter.nameContains", `filter.nameContains must be at most ${ACCOUNT_NAME_MAX} characters, as account names are`);
+    const query = { resellerId: filter.resellerId, nameContains: nameContains ?? undefined };
     return toPage(await this.reads.listAccounts({ ...query, afterId, limit: limit + 1 }), limit, () => this.reads.countAccounts(query));
   }
 
@@ -111,6 +117,7 @@ export class AccountService {
         planAt(enrollments.get(account.id) ?? [], now),
         { lots: lots.get(account.id) ?? [], pools: pools.get(account.id) ?? [], packs: packs.get(account.id) ?? [] },
         now,
+        this.context.rules.creditAcceptanceEndAt,
       ),
     );
   }
@@ -235,7 +242,7 @@ export class AccountService {
   /** Keeps only the fields given; null clears an optional one. */
   private validateAccount(input: AccountInput, field: string) {
     const fields: { name?: string; country?: string | null; resellerId?: number | null; balancePolicy?: BalancePolicy } = {};
-    if (input.name != null) fields.name = cleanText(input.name, `${field}.name`, { max: 200 });
+    if (input.name != null) fields.name = cleanText(input.name, `${field}.name`, { max: ACCOUNT_NAME_MAX });
     if (input.country !== undefined) fields.country = input.country === null ? null : cleanCountry(input.country, `${field}.country`);
     if (input.resellerId !== undefined) fields.resellerId = input.resellerId;
     if (input.balancePolicy != null) {
@@ -282,11 +289,12 @@ export interface Holdings {
 /**
  * The balance at `now` of what the account holds, under the plan in force then: pools count
  * among the flex tokens, and a tiered plan shows no grace end. `balances` reads the holdings in
- * one snapshot; the GraphQL layer passes those its loaders already read for the page.
+ * one snapshot; the GraphQL layer passes those its loaders already read for the page. Lots count
+ * for nothing from `creditAcceptanceEndAt` on (balanceAt; the configured BillingRules value).
  */
-export function balanceOfHoldings(account: Account, plan: Plan, holdings: Holdings, now: Instant): Balance {
+export function balanceOfHoldings(account: Account, plan: Plan, holdings: Holdings, now: Instant, creditAcceptanceEndAt?: Instant): Balance {
   const sources = [...holdings.lots.map(lotAsSource), ...holdings.pools.map(poolAsSource), ...holdings.packs.map(packAsSource)];
-  return balanceUnderPlan(plan, balanceAt(sources, account, now));
+  return balanceUnderPlan(plan, balanceAt(sources, account, now, creditAcceptanceEndAt));
 }
 
 export function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {

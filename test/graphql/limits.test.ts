@@ -5,7 +5,7 @@
  */
 import { parse } from "graphql";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { costIgnoresVariables, LIMITS } from "../../server/graphql/limits.js";
+import { costIgnoresVariables, LIMITS, queryCostPlugin } from "../../server/graphql/limits.js";
 import { graphqlSchema } from "../../server/graphql/schema.js";
 import { BODY_LIMIT_BYTES } from "../../server/http/body-limit.js";
 import { startTestServer, type TestServer } from "../fixtures/server.js";
@@ -161,6 +161,80 @@ describe("query limits", () => {
     const { body } = await server.graphql(`{ ${aliases(300, "viewer { role }")} }`);
     expect(body.errors).toHaveLength(1);
     expect(body.errors![0]).toEqual({ message: `Aliases limit of ${LIMITS.maxAliases} exceeded, found 300.`, extensions: { code: "QUERY_TOO_COMPLEX" } });
+  });
+});
+
+describe("a request that cannot run as written is refused before anything runs", () => {
+  const forecasts = aliases(4, "account(id: $id) { forecast { __typename } }");
+
+  it("refuses a null sent for a defaulted variable that fills a required argument, naming the argument, instead of running the rest uncosted", async () => {
+    // Too costly as it stands; the null would have made the cost model give up and let it run.
+    const query = `query($id: ID!, $x: ID = "1") { probe: account(id: $x) { id } ${forecasts} }`;
+    const { status, body } = await server.graphql(query, { id: world.own.accountIds[0], x: null });
+    expect(status).toBe(400);
+    expect(body.data).toBeUndefined();
+    expect(body.errors).toEqual([expect.objectContaining({ message: 'Variable "$x" is null where a value is required.', extensions: { code: "BAD_USER_INPUT", field: "id" } })]);
+    expect(work()).toEqual([]);
+  });
+
+  it("lets the default stand in for a defaulted variable left out, and costs the document as usual", async () => {
+    const cheap = `query($x: ID = "${world.own.accountIds[0]}") { account(id: $x) { id } }`;
+    expect(await ok(server, cheap)).toEqual({ account: { id: world.own.accountIds[0] } });
+    const { status, body } = await server.graphql(`query($id: ID!, $x: ID = "1") { probe: account(id: $x) { id } ${forecasts} }`, { id: world.own.accountIds[0] });
+    expect(status).toBe(400);
+    expect(errorCodes(body)).toEqual(["QUERY_TOO_COMPLEX"]);
+  });
+
+  it.each([
+    ["an argument", `mutation($r: String = "x") { a: createAccount(input: { name: "written before the null" }) { id } b: reverseCharge(chargeId: "1", reason: $r) { id } }`, "reason"],
+    ["an input field", `mutation($name: String = "x") { a: createAccount(input: { name: "written before the null" }) { id } b: createAccount(input: { name: $name }) { id } }`, "input.name"],
+  ])("refuses a mutation document whose later field would get a null for %s, writing none of its fields", async (_label, mutation, field) => {
+    const before = await accountCount();
+    const variables = Object.fromEntries([...mutation.matchAll(/\$(\w+):/g)].map((match) => [match[1]!, null]));
+    const { status, body } = await server.graphql(mutation, variables);
+    expect(status).toBe(400);
+    expect(errorCodes(body)).toEqual(["BAD_USER_INPUT"]);
+    expect(body.errors![0]!.extensions!.field).toBe(field);
+    expect(await accountCount()).toBe(before);
+  });
+
+  it.each([
+    ["an operation name the document does not hold", `query Known { __typename }`, "Unknown", 'Unknown operation named "Unknown".'],
+    ["no operation name for a document of two operations", `query A { __typename } query B { __typename }`, undefined, "Must provide operation name if query contains multiple operations."],
+  ])("refuses %s with BAD_USER_INPUT naming operationName", async (_label, query, operationName, message) => {
+    const response = await request(server, "/graphql", {
+      method: "POST",
+      headers: { "content-type": "application/json", ...bearer(world.keys.OPERATOR!) },
+      body: JSON.stringify({ query, operationName }),
+    });
+    expect(response.status).toBe(400);
+    expect(JSON.parse(response.text).errors).toEqual([{ message, extensions: { code: "BAD_USER_INPUT", field: "operationName" } }]);
+  });
+
+  it("refuses a batch longer than 1,000 events by its length, before coercing its items, naming the argument whatever the variable is called", async () => {
+    const small = { eventId: "e", accountId: "1", apiCode: "a/b", quantity: "1", outcome: "SUCCEEDED", occurredAt: "2024-05-31T12:00:00Z" };
+    const events = Array.from({ length: 150_000 }, () => small);
+    expect(JSON.stringify({ variables: { events } }).length).toBeLessThan(BODY_LIMIT_BYTES);
+    const { status, body } = await server.graphql(`mutation($events: [UsageInput!]!) { recordUsageBatch(inputs: $events) { eventId } }`, { events });
+    expect(status).toBe(400);
+    expect(body.errors).toEqual([{ message: "inputs may hold at most 1000 events", extensions: { code: "BAD_USER_INPUT", field: "inputs" } }]);
+    expect(work()).toEqual([]);
+  });
+
+  it("refuses an account name filter longer than any name, naming it, and accepts one as long as the longest", async () => {
+    const { body } = await server.graphql(`query($s: String) { accounts(filter: { nameContains: $s }) { totalCount } }`, { s: "n".repeat(201) });
+    expect(body.errors).toEqual([expect.objectContaining({ extensions: { code: "BAD_USER_INPUT", field: "filter.nameContains" } })]);
+    expect(await ok(server, `query($s: String) { accounts(filter: { nameContains: $s }) { totalCount } }`, { s: "n".repeat(200) })).toEqual({ accounts: { totalCount: 0 } });
+  });
+});
+
+describe("the cost limit fails closed", () => {
+  it("refuses an operation whose cost cannot be computed though its variables fit, rather than run it uncosted", async () => {
+    const schema = graphqlSchema();
+    const document = parse(`query($x: ID = "1") { account(id: $x) { id } }`);
+    const listener = await queryCostPlugin.requestDidStart!({} as never);
+    const resolved = listener!.didResolveOperation!({ request: { variables: { x: null } }, document, schema, operation: document.definitions[0] } as never);
+    await expect(resolved).rejects.toMatchObject({ extensions: { code: "QUERY_TOO_COMPLEX" } });
   });
 });
 
