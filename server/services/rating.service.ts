@@ -200,10 +200,10 @@ export class RatingService {
    * funds, so the quote shows the units, the tokens, what pays them and the remainder after,
    * and a refusal is the one rating would give (API_SUSPENDED, ACCOUNT_RESTRICTED).
    */
-  async quoteUsage(input: UsageEvent, field = "input"): Promise<UsageQuote> {
+  async quoteUsage(input: UsageEvent, field = "input", canSee: (account: Account) => boolean = () => true): Promise<UsageQuote> {
     const event = this.validate(input, field);
     return this.context.store.snapshot(async (reads) => {
-      const alreadyRecorded = await recordedBefore(reads, event, field);
+      const alreadyRecorded = await recordedBefore(reads, event, field, canSee);
       const account = await accountOrThrow(reads, event.accountId, `${field}.accountId`);
       const versions = (await reads.priceTable()).get(event.apiCode) ?? [];
       const price = priceInForce(versions, event.occurredAt);
@@ -385,9 +385,16 @@ export class RatingService {
  * The charge already recorded under the event's id with the same payload, or null.
  * @throws FlexgateError IDEMPOTENCY_CONFLICT when it was recorded with a different payload
  */
-async function recordedBefore(reads: StoreReads, event: UsageEvent, field: string): Promise<UsageCharge | null> {
+async function recordedBefore(reads: StoreReads, event: UsageEvent, field: string, canSee: (account: Account) => boolean): Promise<UsageCharge | null> {
   const existing = await reads.findChargeByEventId(event.eventId);
   if (!existing) return null;
+  // Event ids are unique across accounts. One recorded on an account the caller cannot see is
+  // quoted as new: saying it conflicts would tell a partner which ids another reseller's
+  // customers used.
+  if (existing.charge.accountId !== event.accountId) {
+    const holder = await reads.findAccount(existing.charge.accountId);
+    if (holder && !canSee(holder)) return null;
+  }
   if (existing.fingerprint !== usageFingerprint(event)) {
     throw new FlexgateError("IDEMPOTENCY_CONFLICT", `event ${event.eventId} was already recorded with a different payload`, `${field}.eventId`);
   }

@@ -185,6 +185,29 @@ describe("order references of two partners", () => {
   });
 });
 
+describe("event ids in a partner's quotes", () => {
+  const quote = `query($input: UsageInput!) { quoteUsage(input: $input) { tokens alreadyRecorded { id } } }`;
+
+  it("quotes an id another reseller's customer used as a new event, telling nothing of it, where an operator is told it conflicts", async () => {
+    const eventId = unique("their-event");
+    await ok(server, `mutation($input: UsageInput!) { recordUsage(input: $input) { charge { id } } }`, { input: usageInput(other()[1]!, { eventId }) });
+    const asked = { input: usageInput(own()[0]!, { eventId }) };
+    const fresh = { input: usageInput(own()[0]!) };
+    expect(await ok(server, quote, asked, partner)).toEqual(await ok(server, quote, fresh, partner));
+    const { body } = await server.graphql(quote, asked);
+    expect(errorCodes(body)).toEqual(["IDEMPOTENCY_CONFLICT"]);
+    expect(body.errors![0].extensions.field).toBe("input.eventId");
+  });
+
+  it("still tells a partner that an id its own customer used conflicts, or is the same event", async () => {
+    const input = usageInput(own()[1]!);
+    const recorded = await ok(server, `mutation($input: UsageInput!) { recordUsage(input: $input) { charge { id } } }`, { input });
+    expect((await ok(server, quote, { input }, partner)).quoteUsage.alreadyRecorded).toEqual({ id: recorded.recordUsage.charge.id });
+    const { body } = await server.graphql(quote, { input: { ...input, accountId: own()[0] } }, partner);
+    expect(errorCodes(body)).toEqual(["IDEMPOTENCY_CONFLICT"]);
+  });
+});
+
 describe("GET /export/usage.csv", () => {
   const exportOf = (accountId: string, secret: string | null, window = "from=2024-05-01&to=2024-06-01") =>
     request(server, `/export/usage.csv?accountId=${accountId}&${window}`, { headers: secret ? bearer(secret) : {} });

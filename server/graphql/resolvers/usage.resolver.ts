@@ -76,7 +76,7 @@ export class UsageResolver {
   async quoteUsage(@Arg("input", () => UsageInput, { description: "The hypothetical event." }) input: UsageInput, @Ctx() { services, access, loaders }: GraphQLContext) {
     const event = toUsageEvent(input, "input");
     access.visibleOrThrow(await loaders.account.load(event.accountId), "input.accountId");
-    const quote = await services.rating.quoteUsage(event);
+    const quote = await services.rating.quoteUsage(event, "input", (account) => access.canSee(account));
     return {
       ...quote,
       priceEntry: await loaders.priceEntry.load(quote.price.id),
