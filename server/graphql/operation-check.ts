@@ -6,10 +6,11 @@ import { type DocumentNode, GraphQLError, type GraphQLSchema, isNonNullType, typ
  *
  * - An operation name that names no operation of the document, or none where the document holds
  *   several: graphql-js would only say so once execution started.
- * - A null, sent explicitly, for a nullable variable with a default that fills a non-null argument
- *   or input field. GraphQL allows that position (the default stands in when the variable is left
- *   out), and graphql-js refuses the null only at the field, as it executes: a mutation's earlier
- *   fields would already have written, and a query's cost could not be computed beforehand.
+ * - A null, sent explicitly, for a nullable variable that fills a non-null argument or input
+ *   field. GraphQL allows that place when the variable or the argument has a default (it stands
+ *   in when the variable is left out), and graphql-js refuses the null only at the field, as it
+ *   executes: a mutation's earlier fields would already have written, and a query's cost could
+ *   not be computed beforehand.
  */
 export const operationCheckPlugin: ApolloServerPlugin = {
   async requestDidStart() {
@@ -46,9 +47,9 @@ function nonNullUsages(schema: GraphQLSchema, document: DocumentNode, operation:
       // graphql-js's own walk for its "variables in allowed positions" rule: every place a
       // variable is used, in the operation and the fragments it spreads, with the type expected there.
       const context = new ValidationContext(schema, document, new TypeInfo(schema), () => {});
-      for (const { node, type, defaultValue } of context.getRecursiveVariableUsages(operation)) {
+      for (const { node, type } of context.getRecursiveVariableUsages(operation)) {
         const name = node.name.value;
-        if (declaredNullable.has(name) && type && isNonNullType(type) && defaultValue === undefined && !found.has(name)) found.set(name, node);
+        if (declaredNullable.has(name) && type && isNonNullType(type) && !found.has(name)) found.set(name, node);
       }
     }
     usages = [...found.values()];
