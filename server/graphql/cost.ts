@@ -73,21 +73,12 @@ const LIST_SIZES: Record<string, (args: Args) => number> = {
   "Mutation.recordUsageBatch": (args) => Math.min(Array.isArray(args.inputs) ? args.inputs.length : MAXIMA.eventsPerBatch, MAXIMA.eventsPerBatch),
 };
 
-export interface LengthOnlyArgument {
-  readonly argument: string;
-  /** The most items the field takes, and what they are, for the refusal of a longer list. */
-  readonly maxItems: number;
-  readonly items: string;
-}
-
 /**
  * The list argument of each field whose cost reads nothing of its arguments but how many items
  * that list holds: a document passing it whole as a variable costs the same for every list of the
  * same length, however its items differ.
  */
-export const LENGTH_ONLY_ARGUMENTS: Record<string, LengthOnlyArgument> = {
-  "Mutation.recordUsageBatch": { argument: "inputs", maxItems: MAXIMA.eventsPerBatch, items: "events" },
-};
+export const LENGTH_ONLY_ARGUMENTS: Record<string, string> = { "Mutation.recordUsageBatch": "inputs" };
 
 /** The weight of the ledger read behind a field, beyond the objects it returns. */
 const READ_WEIGHTS: Record<string, (args: Args) => number> = {

@@ -3,7 +3,8 @@ import { maxAliasesRule } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
 import { BREAK, type ASTNode, type DocumentNode, GraphQLError, type GraphQLSchema, getVariableValues, Kind, TypeInfo, type ValidationContext, type ValidationRule, visit, visitWithTypeInfo } from "graphql";
 import { getComplexity } from "graphql-query-complexity";
-import { costReadsArguments, estimateCost, LENGTH_ONLY_ARGUMENTS, type LengthOnlyArgument } from "./cost.js";
+import { MAXIMA } from "../core/maxima.js";
+import { costReadsArguments, estimateCost, LENGTH_ONLY_ARGUMENTS } from "./cost.js";
 
 /**
  * Abuse limits, all checked before anything runs. Each check takes time linear in the document:
@@ -14,8 +15,11 @@ import { costReadsArguments, estimateCost, LENGTH_ONLY_ARGUMENTS, type LengthOnl
  *   than that many selections (a document of fragments spreading fragments twice, 30 deep,
  *   expands to 2^30 and is refused in a millisecond);
  * - GraphQL Armor's depth and alias rules (memoised per fragment too);
- * - the cost (graphql/cost.ts, computed by graphql-query-complexity) when the operation is
- *   resolved, with the request's variables, since Apollo caches validation per document.
+ * - the size of the request's variables (`maxListItems`, `maxVariableValues`) when the operation
+ *   is resolved, before anything coerces them: coercion takes time linear in their size, and the
+ *   body limit lets 20 MB in (a single event with 600,000 labels held the loop for 12 s);
+ * - the cost (graphql/cost.ts, computed by graphql-query-complexity) then, with the request's
+ *   variables, since Apollo caches validation per document.
  * Sized for real portal pages: 100 accounts with balance, reseller, lots and packs cost 30,600;
  * five accounts with 100 charges and their receipts (up to 201 lines each) are refused.
  */
@@ -27,15 +31,18 @@ export const LIMITS = Object.freeze({
   maxTokens: 10_000,
   /** Selections of one operation with its fragments expanded (Apollo's maxRecursiveSelections). */
   maxSelections: 10_000,
+  /** Items of any one list in the variables: the longest list an argument takes, a batch's events. */
+  maxListItems: MAXIMA.eventsPerBatch,
+  /**
+   * JSON values (objects, lists and what they hold) in all of a request's variables: a full batch
+   * whose every event has every field and the most labels (8 + 1 + 3 per label each), and no more.
+   */
+  maxVariableValues: 2 + MAXIMA.eventsPerBatch * (9 + 3 * MAXIMA.labelsPerEvent),
 });
 
 function tooComplex(message: string): GraphQLError {
   // The status makes a refusal found after validation a 400 like the validation refusals.
   return new GraphQLError(message, { extensions: { code: "QUERY_TOO_COMPLEX", http: { status: 400 } } });
-}
-
-function tooLong(message: string, field: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: "BAD_USER_INPUT", field, http: { status: 400 } } });
 }
 
 const costTooHigh = (cost: number) => tooComplex(`the query would cost ${cost}; at most ${LIMITS.maxCost} is allowed (ask for smaller pages or fewer reports)`);
@@ -64,15 +71,7 @@ const knownCosts = new WeakMap<DocumentNode, Map<string, number>>();
  * What of a document's variables its cost depends on: nothing, the lengths of some list variables
  * (each passed whole as an argument of LENGTH_ONLY_ARGUMENTS), or their values.
  */
-interface CostVariables {
-  readonly values: boolean;
-  readonly lengths: readonly LengthVariable[];
-}
-
-/** A list variable passed whole as a LENGTH_ONLY_ARGUMENTS argument. */
-interface LengthVariable extends LengthOnlyArgument {
-  readonly variable: string;
-}
+type CostVariables = { readonly values: true } | { readonly values: false; readonly lengths: readonly string[] };
 
 const costVariablesOf = new WeakMap<DocumentNode, CostVariables>();
 
@@ -81,7 +80,7 @@ function costVariables(schema: GraphQLSchema, document: DocumentNode): CostVaria
   if (known === undefined) {
     const typeInfo = new TypeInfo(schema);
     let values = false;
-    const lengths: LengthVariable[] = [];
+    const lengths: string[] = [];
     visit(
       document,
       visitWithTypeInfo(typeInfo, {
@@ -94,13 +93,13 @@ function costVariables(schema: GraphQLSchema, document: DocumentNode): CostVaria
           if (parent && field && !costReadsArguments(parent.name, field)) return;
           const lengthOnly = parent && field ? LENGTH_ONLY_ARGUMENTS[`${parent.name}.${field.name}`] : undefined;
           for (const argument of node.arguments ?? []) {
-            if (argument.name.value === lengthOnly?.argument && argument.value.kind === Kind.VARIABLE) lengths.push({ ...lengthOnly, variable: argument.value.name.value });
+            if (argument.name.value === lengthOnly && argument.value.kind === Kind.VARIABLE) lengths.push(argument.value.name.value);
             else if (holdsVariable(argument)) values = true;
           }
         },
       }),
     );
-    known = { values, lengths };
+    known = values ? { values } : { values, lengths };
     costVariablesOf.set(document, known);
   }
   return known;
@@ -127,8 +126,8 @@ export function costKey(schema: GraphQLSchema, document: DocumentNode, operation
   const costs = costVariables(schema, document);
   if (costs.values) return null;
   let key = operationName ?? "";
-  for (const { variable } of costs.lengths) {
-    const list = variables[variable];
+  for (const name of costs.lengths) {
+    const list = variables[name];
     if (!Array.isArray(list)) return null;
     key += `|${list.length}`;
   }
@@ -155,12 +154,8 @@ export const queryCostPlugin: ApolloServerPlugin = {
     return {
       async didResolveOperation({ request, document, schema, operation }) {
         const variables = request.variables ?? {};
-        // Refused before anything coerces the items: a body of 20 MB holds 168,000 small events,
-        // which took 2 s to coerce, twice, before the resolver could refuse them.
-        for (const { variable, argument, maxItems, items } of costVariables(schema, document).lengths) {
-          const list = variables[variable];
-          if (Array.isArray(list) && list.length > maxItems) throw tooLong(`${argument} may hold at most ${maxItems} ${items}`, argument);
-        }
+        const oversized = oversizedVariables(variables, document);
+        if (oversized) throw oversized;
         const key = operation === undefined ? null : costKey(schema, document, request.operationName, variables);
         const known = key === null ? undefined : knownCosts.get(document)?.get(key);
         if (known !== undefined) {
@@ -194,3 +189,39 @@ export const queryCostPlugin: ApolloServerPlugin = {
     };
   },
 };
+
+/**
+ * The refusal of variables past LIMITS.maxListItems or LIMITS.maxVariableValues, or null. The walk
+ * stops at the first value past either, so it costs at most maxVariableValues steps.
+ */
+export function oversizedVariables(variables: Record<string, unknown>, document: DocumentNode): GraphQLError | null {
+  let budget = LIMITS.maxVariableValues;
+  const path: (string | number)[] = [];
+  const walk = (value: unknown): GraphQLError | null => {
+    if (--budget < 0) return tooComplex(`the variables hold more than ${LIMITS.maxVariableValues} values`);
+    if (value === null || typeof value !== "object") return null;
+    if (Array.isArray(value) && value.length > LIMITS.maxListItems) {
+      // graphql-js's own shape for a variable's bad value: formatError names the argument it fills.
+      const [name, ...inner] = path;
+      const at = `${name}${inner.map((key) => (typeof key === "number" ? `[${key}]` : `.${key}`)).join("")}`;
+      return new GraphQLError(`Variable "$${name}" got invalid value (a list of ${value.length} items) at "${at}"; a list may hold at most ${LIMITS.maxListItems} items.`, {
+        source: document.loc?.source,
+        extensions: { code: "BAD_USER_INPUT", http: { status: 400 } },
+      });
+    }
+    for (const [key, inner] of Array.isArray(value) ? value.entries() : Object.entries(value)) {
+      path.push(key);
+      const refusal = walk(inner);
+      path.pop();
+      if (refusal) return refusal;
+    }
+    return null;
+  };
+  for (const [name, value] of Object.entries(variables)) {
+    path.push(name);
+    const refusal = walk(value);
+    path.pop();
+    if (refusal) return refusal;
+  }
+  return null;
+}

@@ -211,20 +211,48 @@ describe("a request that cannot run as written is refused before anything runs",
     expect(JSON.parse(response.text).errors).toEqual([{ message, extensions: { code: "BAD_USER_INPUT", field: "operationName" } }]);
   });
 
-  it("refuses a batch longer than 1,000 events by its length, before coercing its items, naming the argument whatever the variable is called", async () => {
-    const small = { eventId: "e", accountId: "1", apiCode: "a/b", quantity: "1", outcome: "SUCCEEDED", occurredAt: "2024-05-31T12:00:00Z" };
-    const events = Array.from({ length: 150_000 }, () => small);
-    expect(JSON.stringify({ variables: { events } }).length).toBeLessThan(BODY_LIMIT_BYTES);
-    const { status, body } = await server.graphql(`mutation($events: [UsageInput!]!) { recordUsageBatch(inputs: $events) { eventId } }`, { events });
-    expect(status).toBe(400);
-    expect(body.errors).toEqual([{ message: "inputs may hold at most 1000 events", extensions: { code: "BAD_USER_INPUT", field: "inputs" } }]);
-    expect(work()).toEqual([]);
-  });
 
   it("refuses an account name filter longer than any name, naming it, and accepts one as long as the longest", async () => {
     const { body } = await server.graphql(`query($s: String) { accounts(filter: { nameContains: $s }) { totalCount } }`, { s: "n".repeat(201) });
     expect(body.errors).toEqual([expect.objectContaining({ extensions: { code: "BAD_USER_INPUT", field: "filter.nameContains" } })]);
     expect(await ok(server, `query($s: String) { accounts(filter: { nameContains: $s }) { totalCount } }`, { s: "n".repeat(200) })).toEqual({ accounts: { totalCount: 0 } });
+  });
+});
+
+describe("variables past their size limits are refused before anything coerces them", () => {
+  const small = { eventId: "e", accountId: "1", apiCode: "a/b", quantity: "1", outcome: "SUCCEEDED", occurredAt: "2024-05-31T12:00:00Z" };
+  const label = { key: "k", value: "v" };
+
+  it.each([
+    ["a batch of 1,001 events", `mutation($events: [UsageInput!]!) { recordUsageBatch(inputs: $events) { eventId } }`, { events: Array.from({ length: 1_001 }, () => small) }, "inputs", 1_001],
+    ["a batch of 150,000 events, 20 MB", `mutation($events: [UsageInput!]!) { recordUsageBatch(inputs: $events) { eventId } }`, { events: Array.from({ length: 150_000 }, () => small) }, "inputs", 150_000],
+    ["an event with 600,000 labels, 14 MB", `mutation($input: UsageInput!) { recordUsage(input: $input) { charge { id } } }`, { input: { ...small, labels: Array.from({ length: 600_000 }, () => label) } }, "input.labels", 600_000],
+  ])("refuses %s by the length of its list, naming the argument, in under a second of CPU", async (_label, query, variables, field, length) => {
+    expect(JSON.stringify({ query, variables }).length).toBeLessThan(BODY_LIMIT_BYTES);
+    const baseline = await trivialRequestMs(server);
+    const { status, body, ms } = await timed(server, query, variables);
+    expect(status).toBe(400);
+    expect(body.errors).toEqual([{ message: expect.stringContaining(`(a list of ${length} items) at`), extensions: { code: "BAD_USER_INPUT", field } }]);
+    expect(body.errors![0].message).toMatch(/a list may hold at most 1000 items\.$/);
+    expect(work()).toEqual([]);
+    // Coercing the 600,000 labels took 12 s; parsing and writing the JSON is all that is left.
+    expect(ms - baseline).toBeLessThan(1_000);
+  });
+
+  it("refuses variables of more values in all than a full batch with every label holds, without naming a field", async () => {
+    const event = { ...small, labels: Array.from({ length: 1_000 }, () => label) };
+    const { status, body } = await server.graphql(`mutation($events: [UsageInput!]!) { recordUsageBatch(inputs: $events) { eventId } }`, { events: Array.from({ length: 100 }, () => event) });
+    expect(status).toBe(400);
+    expect(body.errors).toEqual([{ message: `the variables hold more than ${LIMITS.maxVariableValues} values`, extensions: { code: "QUERY_TOO_COMPLEX" } }]);
+    expect(work()).toEqual([]);
+  });
+
+  it("accepts the largest request it allows: a full batch whose every event has every field and the most labels", async () => {
+    const labels = Array.from({ length: 20 }, (_, index) => ({ key: `k${index}`, value: "v" }));
+    const events = Array.from({ length: 1_000 }, () => ({ ...usageInput(world.own.accountIds[0]!), clientId: "app", labels }));
+    const { status, body } = await server.graphql(`mutation($events: [UsageInput!]!) { recordUsageBatch(inputs: $events) { eventId } }`, { events });
+    expect(body.errors).toBeUndefined();
+    expect(status).toBe(200);
   });
 });
 
