@@ -43,6 +43,25 @@ async function assertRoomForVersion(reads: StoreReads, apiCode: string, versions
   }
 }
 
+/**
+ * A change of an API's terms starting at `from` (a version, a retirement, a free cap) must start
+ * after the usage of that API already rated: events may be dated up to MAX_FUTURE_SKEW_MS ahead,
+ * and each charge must stay explained by the terms in force at its occurredAt (domain §2). Run in
+ * the write unit that appends the change: its lock on the API code keeps groups rating events
+ * dated ahead waiting until it commits (pg/rating.ts, sharedPriceLocks).
+ * @throws FlexgateError PRICE_CHANGE_IN_PAST naming `field`
+ */
+export async function assertStartsAfterRatedUsage(tx: StoreReads, apiCode: string, from: Instant, field: string, terms: string): Promise<void> {
+  const rated = await tx.latestApiChargeOccurredAt(apiCode, from);
+  if (rated !== null) {
+    throw new FlexgateError(
+      "PRICE_CHANGE_IN_PAST",
+      `usage of ${apiCode} dated ${formatInstant(rated)} is already rated with the ${terms} in force then; a change may take effect after it`,
+      field,
+    );
+  }
+}
+
 /** The effective-dated, append-only price table. */
 export class PriceService {
   constructor(private readonly context: ServiceContext) {}
@@ -189,13 +208,12 @@ export class PriceService {
     return this.context.store.write({ apiCodes: [version.apiCode] }, async (tx) => {
       const versions = await tx.priceVersionsOf(version.apiCode);
       await assertRoomForVersion(tx, version.apiCode, versions.length, field);
+      const startField = `${field ? `${field}.` : ""}effectiveFrom`;
       const clash = versions.find((other) => other.cancelledAt === null && other.effectiveFrom === version.effectiveFrom);
       if (clash) {
-        throw badInput(
-          `${field ? `${field}.` : ""}effectiveFrom`,
-          `version ${clash.id} of ${version.apiCode} already takes effect at ${formatInstant(clash.effectiveFrom)}; cancel it first`,
-        );
+        throw badInput(startField, `version ${clash.id} of ${version.apiCode} already takes effect at ${formatInstant(clash.effectiveFrom)}; cancel it first`);
       }
+      await assertStartsAfterRatedUsage(tx, version.apiCode, version.effectiveFrom, startField, "version");
       const now = this.context.clock();
       const created = await tx.insertPriceVersion({ ...version, publishedBy: actor.name, publishedAt: now });
       const view = this.view(created, [...versions, created]);

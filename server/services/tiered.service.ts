@@ -16,6 +16,7 @@ import { priceInForce } from "../core/price.js";
 import { cleanApiCode, cleanText } from "../core/text.js";
 import type { Instant } from "../core/time.js";
 import { accountOrThrow, type ServiceContext } from "./context.js";
+import { assertStartsAfterRatedUsage } from "./prices.service.js";
 
 export interface PlanEnrollment {
   readonly accountId: number;
@@ -128,6 +129,7 @@ export class TieredService {
       if ((await tx.freeCaps()).filter((cap) => cap.apiCode === apiCode).length >= MAXIMA.versionsPerApi) {
         throw badInput(`${field}.apiCode`, `${apiCode} already has ${MAXIMA.versionsPerApi} free caps, the most one API may have`);
       }
+      await assertStartsAfterRatedUsage(tx, apiCode, effectiveFrom, `${field}.effectiveFrom`, "free cap");
       const cap = await tx.insertFreeCap({ apiCode, unitsPerMonth, effectiveFrom, note, publishedBy: actor.name, publishedAt: now });
       await tx.appendAudit(actor, { action: "freeCap.publish", entityType: "FreeCap", entityId: cap.id, before: null, after: cap }, now);
       return cap;

@@ -255,6 +255,12 @@ export interface StoreReads {
   findPriceVersion(id: number): Promise<PriceVersion | null>;
   /** Who cancelled a version and why; null when it is not cancelled. */
   findPriceCancellation(id: number): Promise<{ cancelledBy: string; reason: string; cancelledAt: Instant } | null>;
+  /**
+   * The latest occurredAt of the booked charges of `apiCode` dated at or after `from`, reversed
+   * ones too; null when none. It reads the charges dated from `from` on by their occurredAt
+   * index: for a `from` of now or later that is only usage dated ahead, a few minutes' worth.
+   */
+  latestApiChargeOccurredAt(apiCode: string, from: Instant): Promise<Instant | null>;
 
   findApiKey(id: number): Promise<ApiKey | null>;
   /** Runs on every API request. */

@@ -12,6 +12,10 @@ import { refusalOf } from "../fixtures/ledger-assertions.js";
 import { freshDatabase, NO_SERVER, TEST_DATABASE_URL, type TestDatabase } from "../fixtures/postgres.js";
 
 const NOW = at("2024-06-01T00:00:00Z");
+const COMPLEX = "model-derivative/complex-job";
+const SIMPLE = "model-derivative/simple-job";
+/** Within the 5 minutes an event may be dated ahead. */
+const AHEAD_MS = 4 * 60_000;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.skipIf(!TEST_DATABASE_URL)(`two writers on one PostgreSQL database${TEST_DATABASE_URL ? "" : ` (skipped: ${NO_SERVER})`}`, () => {
@@ -100,5 +104,42 @@ describe.skipIf(!TEST_DATABASE_URL)(`two writers on one PostgreSQL database${TES
       ["DEFICIT", "10"],
     ]);
     expect(await one.ledger.verify()).toEqual([]);
+  });
+
+  it("makes a group rating an event dated ahead wait for a publication of its API, then rate it with the published version; a group of earlier usage waits for nothing", async () => {
+    const account = await one.accounts.create({ name: "Rated ahead", country: "JP" }, OPERATOR);
+    await one.funding.recordFlexPurchase({ accountId: account.id, tokensMicros: tokens("100"), purchasedAt: at("2024-05-01T00:00:00Z"), channel: "ESTORE", orderRef: "W-ahead" }, OPERATOR);
+    const neighbour = await one.accounts.create({ name: "Rated before", country: "JP" }, OPERATOR);
+    let aheadSettled = false;
+    let ahead!: Promise<{ charge: { priceEntryId: number } }>;
+    let earlierWhileHeld = false;
+    const published = await first.write({}, async () => {
+      const version = await one.prices.publish({ apiCode: COMPLEX, meter: "JOB", unitQuantity: 1, tokensPerUnitMicros: tokens("0.75"), note: "raise" }, OPERATOR);
+      ahead = other.rating.recordUsage(aUsageEvent(account.id, { occurredAt: NOW + AHEAD_MS })).finally(() => (aheadSettled = true));
+      await other.rating.recordUsage(aUsageEvent(neighbour.id, { occurredAt: NOW - 1 }));
+      earlierWhileHeld = true;
+      await pause(300);
+      expect(aheadSettled).toBe(false);
+      return version;
+    });
+    expect(earlierWhileHeld).toBe(true);
+    expect((await ahead).charge.priceEntryId).toBe(published.id);
+  });
+
+  it("makes a publication wait for a group that rated an event of its API dated ahead, then refuses it: PRICE_CHANGE_IN_PAST", async () => {
+    const account = await one.accounts.create({ name: "Booked ahead", country: "JP" }, OPERATOR);
+    let settled = false;
+    let answer!: Promise<Awaited<ReturnType<typeof refusalOf>>>;
+    await first.write({}, async () => {
+      await one.rating.recordUsage(aUsageEvent(account.id, { apiCode: SIMPLE, occurredAt: NOW + AHEAD_MS }));
+      answer = refusalOf(() => other.prices.publish({ apiCode: SIMPLE, meter: "JOB", unitQuantity: 1, tokensPerUnitMicros: tokens("0.2"), note: "raise" }, OPERATOR)).finally(
+        () => (settled = true),
+      );
+      await pause(300);
+      expect(settled).toBe(false);
+    });
+    const refusal = await answer;
+    expect([refusal.code, refusal.field]).toEqual(["PRICE_CHANGE_IN_PAST", "input.effectiveFrom"]);
+    expect((await first.reads.priceVersionsOf(SIMPLE)).length).toBe(2);
   });
 });

@@ -1,5 +1,5 @@
-import { asc, eq, sql } from "drizzle-orm";
-import { priceBookVersion, priceCancellations, priceEntries } from "../../../schema/tables.pg.js";
+import { and, asc, desc, eq, gte, sql } from "drizzle-orm";
+import { priceBookVersion, priceCancellations, priceEntries, usageCharges } from "../../../schema/tables.pg.js";
 import type { PriceVersion } from "../../core/price.js";
 import type { Instant } from "../../core/time.js";
 import type { NewPriceVersion } from "../port.js";
@@ -72,4 +72,19 @@ export async function findPriceCancellation(q: Q, priceEntryId: number): Promise
     .from(priceCancellations)
     .where(eq(priceCancellations.priceEntryId, priceEntryId));
   return row ?? null;
+}
+
+/**
+ * The latest occurredAt of the charges of `apiCode` dated at or after `from`, reversed ones too.
+ * It walks usage_charges_occurred_idx backward from the latest charge to `from`: a publication's
+ * start is now or later, so that range holds only usage dated ahead (MAX_FUTURE_SKEW_MS).
+ */
+export async function latestApiChargeOccurredAt(q: Q, apiCode: string, from: Instant): Promise<Instant | null> {
+  const [row] = await q
+    .select({ occurredAt: usageCharges.occurredAt })
+    .from(usageCharges)
+    .where(and(gte(usageCharges.occurredAt, from), eq(usageCharges.apiCode, apiCode)))
+    .orderBy(desc(usageCharges.occurredAt))
+    .limit(1);
+  return row?.occurredAt ?? null;
 }

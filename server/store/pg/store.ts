@@ -139,7 +139,9 @@ export class PgStore implements Store {
    */
   private async rateInUnit(unit: Unit, opening: "begin" | "", requests: readonly RatingRequest[], now: Instant, rules: RatingRules): Promise<RatingOutcome[]> {
     const { accountIds, eventIds } = groupKeys(requests);
-    const { accounts: locked, read } = await rating.openGroup(unit.client, opening, accountIds, eventIds);
+    // Events dated ahead of `now` lock their API codes shared against a publication (see rating.sharedPriceLocks).
+    const aheadApiCodes = [...new Set(requests.filter((request) => request.occurredAt > now).map((request) => request.apiCode))];
+    const { accounts: locked, read } = await rating.openGroup(unit.client, opening, accountIds, eventIds, aheadApiCodes);
     const terms = this.book.current(read.stamp) ?? this.book.update(read.stamp, await prices.allPriceVersions(unit.q), await tiered.allFreeCaps(unit.q));
     const plan = planGroup(
       requests,
@@ -258,6 +260,7 @@ function readsOn(conn: () => Conn, terms: (q: Q) => Promise<PublishedTerms>): St
     priceVersionsOf: (apiCode) => prices.priceVersionsOf(q(), apiCode),
     findPriceVersion: (id) => prices.findPriceVersion(q(), id),
     findPriceCancellation: (id) => prices.findPriceCancellation(q(), id),
+    latestApiChargeOccurredAt: (apiCode, from) => prices.latestApiChargeOccurredAt(q(), apiCode, from),
     findApiKey: (id) => keys.findApiKey(q(), id),
     findActiveKeyByHash: (hash) => keys.findActiveKeyByHash(conn().client, hash),
     findKeyByHash: (hash) => keys.findKeyByHash(q(), hash),

@@ -1,8 +1,8 @@
-import { asc, eq, sql } from "drizzle-orm";
-import { priceCancellations, priceEntries } from "../../../schema/tables.js";
+import { and, asc, desc, eq, gte, sql } from "drizzle-orm";
+import { priceCancellations, priceEntries, usageCharges } from "../../../schema/tables.js";
 import type { PriceVersion } from "../../core/price.js";
 import type { Instant } from "../../core/time.js";
-import { prepared, rawStatement, type Tx } from "./database.js";
+import { prepared, rawStatement, type Tx, unplannedLimit } from "./database.js";
 import type { NewPriceVersion } from "../port.js";
 import { toDbMicros, toPriceVersion } from "../rows.js";
 
@@ -78,4 +78,20 @@ export function findPriceCancellation(tx: Tx, priceEntryId: number): { cancelled
     .where(eq(priceCancellations.priceEntryId, priceEntryId))
     .get();
   return row ?? null;
+}
+
+/**
+ * The latest occurredAt of the charges of `apiCode` dated at or after `from`, reversed ones too.
+ * It walks usage_charges_occurred_idx down from the latest charge to `from`: a publication's
+ * start is now or later, so that range holds only usage dated ahead (MAX_FUTURE_SKEW_MS).
+ */
+export function latestApiChargeOccurredAt(tx: Tx, apiCode: string, from: Instant): Instant | null {
+  const row = tx
+    .select({ occurredAt: usageCharges.occurredAt })
+    .from(usageCharges)
+    .where(and(gte(usageCharges.occurredAt, from), eq(usageCharges.apiCode, apiCode)))
+    .orderBy(desc(usageCharges.occurredAt))
+    .limit(unplannedLimit(1))
+    .get();
+  return row?.occurredAt ?? null;
 }

@@ -336,6 +336,7 @@ function readsOn(db: Db, terms: () => PublishedTerms): StoreReads {
     priceVersionsOf: async (apiCode) => prices.priceVersionsOf(db, apiCode),
     findPriceVersion: async (id) => prices.findPriceVersion(db, id),
     findPriceCancellation: async (id) => prices.findPriceCancellation(db, id),
+    latestApiChargeOccurredAt: async (apiCode, from) => prices.latestApiChargeOccurredAt(db, apiCode, from),
     findApiKey: async (id) => keys.findApiKey(db, id),
     findActiveKeyByHash: async (hash) => keys.findActiveKeyByHash(db, hash),
     findKeyByHash: async (hash) => keys.findKeyByHash(db, hash),
