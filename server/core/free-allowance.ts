@@ -59,15 +59,25 @@ export function capsInForce(caps: readonly FreeCap[], asOf: Instant): FreeCap[] 
 }
 
 /**
- * Whether the API is suspended for usage at `t` of the month `state` counts. Suspension starts
- * when the month's used units reached the cap and lasts to the month's end; it holds only while
- * they still do, so a cap raised mid-month or free units given back by a reversal lift it.
+ * Whether the API is suspended for usage at `t` of the month `state` counts, `capUnits` being the
+ * cap in force at `t`. Suspension starts when the month's used units reached the cap and lasts to
+ * the month's end; it holds only while they still do, so a cap raised mid-month or free units
+ * given back by a reversal lift it.
  *
- * Decision: an event that occurred before the cap was reached is not refused when it arrives
+ * The used units reach the cap either when an event takes its last free unit (reachedAt) or when
+ * a cap lowered below them takes effect: no event marks that moment, so the suspension starts at
+ * the later of the month's latestAt and that cap's effectiveFrom. The cap is the one in force at
+ * `t`, so its effectiveFrom is never after `t` and only latestAt needs comparing. Used units of 0
+ * do not suspend so: under a cap of 0 the first event is recorded, all overrun, and suspends.
+ *
+ * Decision: an event that occurred before the suspension began is not refused when it arrives
  * late (the API was not suspended when it ran); it finds no free units left and is an overrun.
  */
 export function isSuspendedAt(state: FreeMonth, capUnits: bigint, t: Instant): boolean {
-  return state.reachedAt !== null && t >= state.reachedAt && state.usedUnits >= capUnits;
+  if (state.usedUnits < capUnits) return false;
+  const reached = state.reachedAt !== null && t >= state.reachedAt;
+  const capLoweredBelowUse = state.usedUnits > 0n && state.latestAt !== null && t >= state.latestAt;
+  return reached || capLoweredBelowUse;
 }
 
 /** @throws FlexgateError API_SUSPENDED when the API is suspended at `t` (no field: it is the account's state). */

@@ -59,6 +59,15 @@ describe("taking free units", () => {
     expect(isSuspendedAt(state, cap, utc(at))).toBe(suspended);
   });
 
+  it("suspends once a cap lowered below the used units is in force, from the month's latest usage on", () => {
+    // 3 units used on 01-05 under a cap of 5, which is lowered to 2 from 01-10.
+    const underFive = takeFreeUnits(EMPTY_FREE_MONTH, 3n, 5n, utc("2026-01-05")).state;
+    expect(isSuspendedAt(underFive, 2n, utc("2026-01-10"))).toBe(true);
+    // A partial unit on 01-15 under the cap of 2, then 3 units reported late for 01-08 under the cap of 5.
+    const reportedLate = takeFreeUnits(takeFreeUnits(EMPTY_FREE_MONTH, 0n, 2n, utc("2026-01-15")).state, 3n, 5n, utc("2026-01-08")).state;
+    expect([isSuspendedAt(reportedLate, 2n, utc("2026-01-12")), isSuspendedAt(reportedLate, 2n, utc("2026-01-15"))]).toEqual([false, true]);
+  });
+
   it("dates the suspension at the latest usage the month has seen, whatever order the events arrived in", () => {
     const late = takeFreeUnits(EMPTY_FREE_MONTH, 2n, 3n, utc("2026-01-20")).state;
     const filled = takeFreeUnits(late, 1n, 3n, utc("2026-01-05")).state;

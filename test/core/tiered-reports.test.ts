@@ -20,6 +20,7 @@ const PAYG: Plan = { tier: "PAID", payg: true, effectiveFrom: utc("2025-12-08") 
 const clear: DeficitState = { deficitMicros: 0n, graceStartedAt: null };
 const owing: DeficitState = { deficitMicros: tokens("1"), graceStartedAt: now };
 const capReached = takeFreeUnits(EMPTY_FREE_MONTH, 3n, 3n, utc("2026-01-10")).state;
+const usedUnderFive = takeFreeUnits(EMPTY_FREE_MONTH, 3n, 5n, utc("2026-01-10")).state;
 const revitPrice = aPriceVersion({ apiCode: REVIT, meter: "SECOND", unitQuantity: 1200, effectiveFrom: "2025-12-08" });
 
 describe("authorizing a call under a tiered plan", () => {
@@ -36,6 +37,7 @@ describe("authorizing a call under a tiered plan", () => {
   it.each<[string, Partial<TieredAuthorizationFacts>, boolean, ErrorCode | null, string]>([
     ["allows a FREE call under the cap", {}, true, null, "ACTIVE"],
     ["refuses a FREE call of a suspended API", { freeMonth: capReached }, false, "API_SUSPENDED", "ACTIVE"],
+    ["refuses a FREE call of an API whose cap was lowered below the used units", { freeMonth: usedUnderFive, capUnits: 2n }, false, "API_SUSPENDED", "ACTIVE"],
     ["allows a suspended API once the account is PAID", { freeMonth: capReached, plan: PAYG }, true, null, "ACTIVE"],
     ["refuses a prepay-only account that owes", { plan: PREPAY, deficit: owing }, false, "ACCOUNT_RESTRICTED", "RESTRICTED"],
     ["allows a prepay-only account that owes nothing, even with no tokens left", { plan: PREPAY }, true, null, "ACTIVE"],

@@ -2,8 +2,9 @@
  * Domain §8 at service level, charged units and the free allowance: whole units only, the paid
  * rollover across months, one FREE remainder per month, a new meter dropping the remainder,
  * unbilled outcomes adding nothing, free caps (none in force is 0), the suspension to the next
- * month and its lifting by PAID. Test values chosen for the tests (fixtures/tiered.ts): revit at
- * 1 token per 1200 s capped at 3 units a month; the complex job at 0.5 tokens and no cap.
+ * month (also when a cap is lowered below the units used) and its lifting by PAID. Test values
+ * chosen for the tests (fixtures/tiered.ts): revit at 1 token per 1200 s capped at 3 units a
+ * month; the complex job at 0.5 tokens and no cap.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { formatMicros } from "../../server/core/money.js";
@@ -151,6 +152,49 @@ describe("charged units and the free allowance", () => {
       const paid = await record(account.id, REVIT, "1200", "2026-01-11T10:00:00Z");
       expect([paid.units, (await partsOf(h, paid))[0]!.split(" ")[0]]).toEqual([1n, "FLEX_PACK"]);
       await expectRefusedUnchanged(h.sql, () => record(account.id, REVIT, "100", "2026-01-09T10:00:00Z"), "API_SUSPENDED", undefined);
+    });
+
+    describe("a cap lowered below the units already used", () => {
+      /** A FREE account that used 2 of revit's 3 units on 2026-01-05, whose cap is lowered to 1 on 2026-01-10. */
+      const anAccountWithCapLowered = async () => {
+        const account = await anEnrolledAccount(h, { tier: "FREE", from: "2026-01-01T00:00:00Z" });
+        h.setNow("2026-01-06T00:00:00Z");
+        await record(account.id, REVIT, "2400", "2026-01-05T10:00:00Z");
+        h.setNow("2026-01-10T00:00:00Z");
+        await h.services.tiered.publishFreeCap({ apiCode: REVIT, unitsPerMonth: 1, note: "test value: lowered" }, OPERATOR);
+        h.setNow("2026-01-11T00:00:00Z");
+        return account;
+      };
+
+      it("refuses the next event API_SUSPENDED, and other APIs go on", async () => {
+        const account = await anAccountWithCapLowered();
+        await expectRefusedUnchanged(h.sql, () => record(account.id, REVIT, "1200", "2026-01-10T12:00:00Z"), "API_SUSPENDED", undefined);
+        expect(await partsOf(h, await record(account.id, COMPLEX, "1", "2026-01-10T12:00:00Z"))).toEqual(["OVERRUN 1u"]);
+      });
+
+      it("shows the API suspended to the next month's start in freeUsage, usageAuthorization and the alerts", async () => {
+        const account = await anAccountWithCapLowered();
+        expect(await h.services.tiered.freeUsage(account.id)).toEqual([
+          { apiCode: REVIT, capUnits: 1n, usedUnits: 1n, overrunUnits: 1n, suspendedUntil: at("2026-02-01T00:00:00Z") },
+        ]);
+        expect(await h.services.insight.usageAuthorization(account.id, REVIT)).toMatchObject({ allowed: false, code: "API_SUSPENDED" });
+        expect((await h.services.insight.alerts(account.id)).map((alert) => [alert.kind, alert.at])).toEqual([["API_SUSPENDED", at("2026-02-01T00:00:00Z")]]);
+      });
+
+      it("does not refuse an event dated before the lowered cap took effect: it is rated under the cap then in force", async () => {
+        const account = await anAccountWithCapLowered();
+        await expectRefusedUnchanged(h.sql, () => record(account.id, REVIT, "1200", "2026-01-10T12:00:00Z"), "API_SUSPENDED", undefined);
+        expect(await partsOf(h, await record(account.id, REVIT, "1200", "2026-01-08T10:00:00Z"))).toEqual(["FREE_ALLOWANCE 1u"]);
+      });
+
+      it("lifts the suspension when the cap is raised again", async () => {
+        const account = await anAccountWithCapLowered();
+        expect((await h.services.insight.usageAuthorization(account.id, REVIT)).code).toBe("API_SUSPENDED");
+        h.setNow("2026-01-12T00:00:00Z");
+        await h.services.tiered.publishFreeCap({ apiCode: REVIT, unitsPerMonth: 3, note: "test value: raised again" }, OPERATOR);
+        expect((await h.services.tiered.freeUsage(account.id))[0]!.suspendedUntil).toBeNull();
+        expect(await partsOf(h, await record(account.id, REVIT, "1200", "2026-01-12T00:00:00Z"))).toEqual(["FREE_ALLOWANCE 1u"]);
+      });
     });
 
     it("shows the month's usage with used units never above the cap", async () => {
