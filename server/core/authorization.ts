@@ -23,6 +23,10 @@ export interface AuthorizationFacts {
   readonly price: PriceVersion | null;
   readonly status: AccountStatus;
   readonly policy: BalancePolicy;
+  /**
+   * Now, by balanceAt with the configured credit acceptance end: from then on no lot counts, so
+   * HARD_STOP refuses an account that holds only lots, as rating would.
+   */
   readonly balance: Balance;
 }
 

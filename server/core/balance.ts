@@ -1,6 +1,6 @@
 import { type DeficitState, graceEndsAt } from "./account.js";
-import type { Allocation, FundingSource } from "./drain.js";
-import { type Instant, isValidAt } from "./time.js";
+import { type Allocation, DEFAULT_CREDIT_ACCEPTANCE_END_AT, type FundingSource, paysUsageAt } from "./drain.js";
+import type { Instant } from "./time.js";
 
 export interface Balance {
   readonly cloudCreditsMicros: bigint;
@@ -11,12 +11,23 @@ export interface Balance {
   readonly graceEndsAt: Instant | null;
 }
 
-/** The balance made of the sources valid at `at`. */
-export function balanceAt(sources: readonly FundingSource[], deficit: DeficitState, at: Instant): Balance {
+/**
+ * The balance made of the sources that may pay usage at `at` (paysUsageAt): valid then, and no
+ * cloud-credit lot from the credit acceptance end on (domain §8). So available is what usage at
+ * `at` can draw, and it stays cloudCredits + flexTokens − deficit (api.md): like an expired
+ * lot's, the tokens left in a lot no longer count, though they still pay usage from before the
+ * end reported late.
+ */
+export function balanceAt(
+  sources: readonly FundingSource[],
+  deficit: DeficitState,
+  at: Instant,
+  creditAcceptanceEndAt: Instant = DEFAULT_CREDIT_ACCEPTANCE_END_AT,
+): Balance {
   let cloudCreditsMicros = 0n;
   let flexTokensMicros = 0n;
   for (const source of sources) {
-    if (!isValidAt(source, at)) continue;
+    if (!paysUsageAt(source, at, creditAcceptanceEndAt)) continue;
     if (source.kind === "CREDIT_LOT") cloudCreditsMicros += source.remainingMicros;
     else flexTokensMicros += source.remainingMicros;
   }

@@ -59,6 +59,8 @@ export interface ForecastInput {
   readonly now: Instant;
   /** A burn rate that replaces the observed one from a given day (a price change's impact). */
   readonly rateFrom?: { readonly at: Instant; readonly ratePerDayMicros: bigint };
+  /** Lots pay no usage at or after it (domain §8), as in rating; DEFAULT_CREDIT_ACCEPTANCE_END_AT when omitted. */
+  readonly creditAcceptanceEndAt?: Instant;
 }
 
 /**
@@ -66,8 +68,9 @@ export interface ForecastInput {
  *
  * Model, chosen to stay explainable to a customer:
  * - Each day starting at `now` (not at UTC midnight) consumes one day's burn at its start,
- *   drained with `drain` from the lots and packs valid then, so credit-first and soonest-expiry
- *   decide which tokens are left to expire, exactly as real usage would.
+ *   drained with `drain` from the lots and packs that may pay usage then, so credit-first,
+ *   soonest-expiry and the credit acceptance end decide which tokens are left to expire, exactly
+ *   as real usage would: a lot left at the acceptance end waits to expire unused.
  * - A lot or pack that reaches its expiresAt loses what is left: that is the unused amount.
  * - The balance runs out when available (lots + packs − deficit) reaches zero: inside a day's
  *   burn the moment is interpolated linearly, and an expiry that takes it to zero dates it at
@@ -91,7 +94,8 @@ export function forecastBalance(input: ForecastInput): BalanceForecast {
     return { burnRatePerDayMicros: 0n, depletesAt: null, expiringWithin90DaysMicros, expiringUnusedMicros: unused, unlimited: false };
   }
 
-  const available = (t: Instant) => availableAt(sources, t) - deficitMicros;
+  const { creditAcceptanceEndAt } = input;
+  const available = (t: Instant) => availableAt(sources, t, creditAcceptanceEndAt) - deficitMicros;
   let depletesAt: Instant | null = available(now) <= 0n ? now : null;
   let expiringUnusedMicros = 0n;
 
@@ -110,7 +114,7 @@ export function forecastBalance(input: ForecastInput): BalanceForecast {
       depletesAt = before <= 0n ? t : t + Number(mulDivHalfUp(before, BigInt(DAY_MS), rate));
     }
     if (rate === 0n) continue;
-    const { allocations } = drain(sources, rate, t);
+    const { allocations } = drain(sources, rate, t, creditAcceptanceEndAt);
     sources = sources
       .map((source) => {
         const taken = allocations.find((part) => part.source === source.kind && part.sourceId === source.id);

@@ -4,7 +4,7 @@
  */
 import { addDeficit, type DeficitState, reduceDeficit } from "./account.js";
 import { type Balance, balanceAt } from "./balance.js";
-import type { FundingSource, SourceKind } from "./drain.js";
+import { DEFAULT_CREDIT_ACCEPTANCE_END_AT, type FundingSource, type SourceKind } from "./drain.js";
 import { badInput } from "./errors.js";
 import type { Outcome } from "./price.js";
 import { DAY_MS, type Instant } from "./time.js";
@@ -54,8 +54,9 @@ const sourceKey = (kind: SourceKind, id: number) => `${kind}:${id}`;
  * shows in the balance at t). The grace clock, though, is a booking-time fact (§4: it starts
  * when the charge is booked), so `graceEndsAt` is the clock as it stood at t, rebuilt from
  * the deficit moves booked before t; it is null when no unpaid deficit had been booked by t.
+ * From the credit acceptance end on, lots count for nothing (balanceAt).
  */
-export function balanceAsOf(ledger: LedgerAsOf, t: Instant): Balance {
+export function balanceAsOf(ledger: LedgerAsOf, t: Instant, creditAcceptanceEndAt: Instant = DEFAULT_CREDIT_ACCEPTANCE_END_AT): Balance {
   const drawn = new Map<string, bigint>();
   for (const draw of ledger.draws) {
     const key = sourceKey(draw.kind, draw.id);
@@ -67,7 +68,7 @@ export function balanceAsOf(ledger: LedgerAsOf, t: Instant): Balance {
   }));
   const deficitMicros = ledger.deficitBookedMicros - ledger.deficitSettledMicros;
   const clock = graceClockAsOf(ledger.deficitMoves, t);
-  return balanceAt(sources, { deficitMicros, graceStartedAt: clock.graceStartedAt }, t);
+  return balanceAt(sources, { deficitMicros, graceStartedAt: clock.graceStartedAt }, t, creditAcceptanceEndAt);
 }
 
 /**

@@ -292,7 +292,7 @@ export interface Holdings {
  * one snapshot; the GraphQL layer passes those its loaders already read for the page. Lots count
  * for nothing from `creditAcceptanceEndAt` on (balanceAt; the configured BillingRules value).
  */
-export function balanceOfHoldings(account: Account, plan: Plan, holdings: Holdings, now: Instant, creditAcceptanceEndAt?: Instant): Balance {
+export function balanceOfHoldings(account: Account, plan: Plan, holdings: Holdings, now: Instant, creditAcceptanceEndAt: Instant): Balance {
   const sources = [...holdings.lots.map(lotAsSource), ...holdings.pools.map(poolAsSource), ...holdings.packs.map(packAsSource)];
   return balanceUnderPlan(plan, balanceAt(sources, account, now, creditAcceptanceEndAt));
 }

@@ -53,7 +53,7 @@ export class InsightService {
   async balanceAsOf(accountId: number, asOf: Instant): Promise<Balance> {
     if (!Number.isSafeInteger(asOf) || asOf < 0) throw badInput("asOf", "asOf is not a valid instant");
     assertNotFuture(asOf, this.context.clock(), "asOf");
-    return this.context.store.report(REPORTS.balanceAsOf, accountId, asOf);
+    return this.context.store.report(REPORTS.balanceAsOf, accountId, asOf, this.context.rules.creditAcceptanceEndAt);
   }
 
   /**
@@ -81,7 +81,7 @@ export class InsightService {
    * @throws FlexgateError NOT_FOUND (accountId)
    */
   async forecast(accountId: number): Promise<BalanceForecast> {
-    return this.context.store.report(REPORTS.forecast, accountId, this.context.clock());
+    return this.context.store.report(REPORTS.forecast, accountId, this.context.clock(), this.context.rules.creditAcceptanceEndAt);
   }
 
   /**
@@ -98,7 +98,7 @@ export class InsightService {
       const plan = await planOf(reads, accountId, now);
       const month = monthOf(now);
       return balanceAlerts({
-        balance: balanceUnderPlan(plan, balanceAt(sources, account, now)),
+        balance: balanceUnderPlan(plan, balanceAt(sources, account, now, this.context.rules.creditAcceptanceEndAt)),
         status: statusUnderPlan(plan, account, now),
         boughtInLastYearMicros: boughtInLastYear(sources, now),
         expiring: expiringWithin(sources, now),
@@ -125,7 +125,8 @@ export class InsightService {
       const price = priceInForce(await reads.priceVersionsOf(code), now);
       if (plan.tier === "LEGACY") {
         const status = statusUnderPlan(plan, account, now);
-        const answer = authorizeUsage({ apiCode: code, price, status, policy: account.balancePolicy, balance: balanceAt(await fundsOf(reads, accountId), account, now) });
+        const balance = balanceAt(await fundsOf(reads, accountId), account, now, this.context.rules.creditAcceptanceEndAt);
+        const answer = authorizeUsage({ apiCode: code, price, status, policy: account.balancePolicy, balance });
         const refusal = price === null ? "PRICE_NOT_FOUND" : status === "RESTRICTED" ? "ACCOUNT_RESTRICTED" : "INSUFFICIENT_BALANCE";
         return { ...answer, plan, code: answer.allowed ? null : refusal };
       }
@@ -157,7 +158,7 @@ export class InsightService {
       publishedBy: "",
       publishedAt: now,
     };
-    return this.context.store.report(REPORTS.priceImpact, proposed, window, now, Math.max(now, input.effectiveFrom ?? now));
+    return this.context.store.report(REPORTS.priceImpact, proposed, window, now, Math.max(now, input.effectiveFrom ?? now), this.context.rules.creditAcceptanceEndAt);
   }
 
   /**

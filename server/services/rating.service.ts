@@ -232,7 +232,7 @@ export class RatingService {
         price,
         allocations: decision.allocations,
         // A LEGACY event reported after the account enrolled: its balance shows as the plan now does.
-        balanceAfter: balanceUnderPlan(await planOf(reads, account.id, now), balanceAt(applyAllocations(sources, decision.allocations), decision.deficit, now)),
+        balanceAfter: balanceUnderPlan(await planOf(reads, account.id, now), balanceAt(applyAllocations(sources, decision.allocations), decision.deficit, now, this.context.rules.creditAcceptanceEndAt)),
         plan,
         units: null,
         remainderAfter: null,
@@ -267,7 +267,7 @@ export class RatingService {
       tokensMicros: decision.tokensMicros,
       price,
       allocations: decision.allocations,
-      balanceAfter: balanceUnderPlan(plan, balanceAt(after.sources, after.deficit, now)),
+      balanceAfter: balanceUnderPlan(plan, balanceAt(after.sources, after.deficit, now, this.context.rules.creditAcceptanceEndAt)),
       plan,
       units: decision.units,
       remainderAfter: { apiCode: event.apiCode, quantityMicros: decision.remainder.quantityMicros, month: plan.tier === "FREE" ? month : null },

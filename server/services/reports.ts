@@ -5,6 +5,7 @@
  * values: they cross threads by structured clone.
  */
 import type { Balance } from "../core/balance.js";
+import { DEFAULT_CREDIT_ACCEPTANCE_END_AT } from "../core/drain.js";
 import { type BalanceForecast, BURN_WINDOW_DAYS, forecastUnderPlan } from "../core/forecast.js";
 import { balanceAsOf, summarizeUsage, type UsageGrouping, type UsageSummaryRow } from "../core/history.js";
 import type { Instant } from "../core/model.js";
@@ -24,7 +25,7 @@ const named = <T extends Record<string, Run>>(runs: T): Named<T> =>
   Object.fromEntries(Object.entries(runs).map(([name, run]) => [name, { name, run }])) as Named<T>;
 
 /** The account's balance projected at its burn rate, as the plan in force now counts it. */
-async function projected(reads: StoreReads, accountId: number, now: Instant) {
+async function projected(reads: StoreReads, accountId: number, now: Instant, creditAcceptanceEndAt: Instant) {
   const account = await accountOrThrow(reads, accountId, "accountId");
   const plan = await planOf(reads, accountId, now);
   const projection = {
@@ -32,16 +33,20 @@ async function projected(reads: StoreReads, accountId: number, now: Instant) {
     deficitMicros: account.deficitMicros,
     chargedInWindowMicros: await reads.chargedSince(accountId, now - BURN_WINDOW_DAYS * DAY_MS),
     now,
+    creditAcceptanceEndAt,
   };
   return { plan, projection, observed: forecastUnderPlan(plan, projection) };
 }
 
-/** Every report, by name: what a read thread can run. */
+/**
+ * Every report, by name: what a read thread can run. Those that count lots take the configured
+ * credit acceptance end (BillingRules) as an argument, since a read thread has no services.
+ */
 export const REPORTS = named({
   /** The balance as of `asOf`, under the plan in force then (InsightService.balanceAsOf). */
-  async balanceAsOf(reads: StoreReads, accountId: number, asOf: Instant): Promise<Balance> {
+  async balanceAsOf(reads: StoreReads, accountId: number, asOf: Instant, creditAcceptanceEndAt: Instant = DEFAULT_CREDIT_ACCEPTANCE_END_AT): Promise<Balance> {
     await accountOrThrow(reads, accountId, "accountId");
-    return balanceUnderPlan(await planOf(reads, accountId, asOf), balanceAsOf(await reads.ledgerAsOf(accountId, asOf), asOf));
+    return balanceUnderPlan(await planOf(reads, accountId, asOf), balanceAsOf(await reads.ledgerAsOf(accountId, asOf), asOf, creditAcceptanceEndAt));
   },
 
   /** Standing usage in [from, to) per day or month and API (InsightService.usageSummary). */
@@ -51,8 +56,8 @@ export const REPORTS = named({
   },
 
   /** Burn rate, when the balance runs out, what will expire (InsightService.forecast). */
-  async forecast(reads: StoreReads, accountId: number, now: Instant): Promise<BalanceForecast> {
-    return (await projected(reads, accountId, now)).observed;
+  async forecast(reads: StoreReads, accountId: number, now: Instant, creditAcceptanceEndAt: Instant = DEFAULT_CREDIT_ACCEPTANCE_END_AT): Promise<BalanceForecast> {
+    return (await projected(reads, accountId, now, creditAcceptanceEndAt)).observed;
   },
 
   /**
@@ -60,11 +65,18 @@ export const REPORTS = named({
    * it, and for the accounts most affected, when their balance runs out now and with the change
    * from `changeAt` on (InsightService.previewPriceChange).
    */
-  async priceImpact(reads: StoreReads, proposed: PriceVersion, window: number, now: Instant, changeAt: Instant): Promise<PriceImpact> {
+  async priceImpact(
+    reads: StoreReads,
+    proposed: PriceVersion,
+    window: number,
+    now: Instant,
+    changeAt: Instant,
+    creditAcceptanceEndAt: Instant = DEFAULT_CREDIT_ACCEPTANCE_END_AT,
+  ): Promise<PriceImpact> {
     const { byAccount, ...totals } = priceImpact(await reads.usageGroupsSince(proposed.apiCode, now - window * DAY_MS), proposed, window);
     const accounts: AccountImpact[] = [];
     for (const usage of mostAffected(byAccount)) {
-      const { plan, projection, observed } = await projected(reads, usage.accountId, now);
+      const { plan, projection, observed } = await projected(reads, usage.accountId, now, creditAcceptanceEndAt);
       const ratePerDayMicros = proposedBurnPerDay(observed.burnRatePerDayMicros, usage, window);
       accounts.push({
         ...usage,

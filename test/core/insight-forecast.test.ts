@@ -115,6 +115,13 @@ describe("balance forecast", () => {
     expect(forecast.burnRatePerDayMicros).toBe(burnRatePerDay(t(charged)));
   });
 
+  it("drains no lot from the credit acceptance end on: the pack pays from then and what the lot holds expires unused", () => {
+    const sources = [lot(1, "100", 200), pack(2, "100", 300)];
+    // Days 0–9 take 20 of the lot at 2 a day; from day 10 the pack's 100 last 50 days.
+    const forecast = forecastBalance({ sources, deficitMicros: 0n, chargedInWindowMicros: t("60"), now: NOW, creditAcceptanceEndAt: day(10) });
+    expect([forecast.depletesAt, formatMicros(forecast.expiringUnusedMicros)]).toEqual([day(60), "80"]);
+  });
+
   it("reports the tokens expiring within 90 days whatever the burn rate", () => {
     const sources = [pack(1, "100", 30, "70"), pack(2, "100", 91), lot(3, "20", 90, "5")];
     for (const charged of ["0", "30", "3000"]) {

@@ -83,6 +83,12 @@ describe("balances made of lots, packs and the deficit", () => {
     }).toEqual(expected);
   });
 
+  it("counts no cloud credits from the credit acceptance end on: available is what usage then can draw", () => {
+    const end = utc("2023-09-01");
+    const shown = (at: number) => formatMicros(balanceAt(sources, { deficitMicros: 0n, graceStartedAt: null }, at, end).availableMicros);
+    expect([shown(end - 1), shown(end)]).toEqual(["64", "60"]);
+  });
+
   it("subtracts the deficit and reports when grace ends", () => {
     const started = utc("2023-09-01");
     const balance = balanceAt(sources, { deficitMicros: tokens("70"), graceStartedAt: started }, utc("2023-09-02"));

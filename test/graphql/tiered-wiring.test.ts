@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatMicros } from "../../server/core/money.js";
+import { at } from "../fixtures/harness.js";
 import { startTestServer, type TestServer } from "../fixtures/server.js";
 import { createWorld, errorCodes, ok, unique, type World } from "./support.js";
 
@@ -198,5 +199,24 @@ describe("the Free tier's alerts", () => {
     const { account } = await ok(server, `query($id: ID!) { account(id: $id) { status alerts { kind } } }`, { id: ids.payg });
     expect(account.status).toBe("ACTIVE");
     expect(account.alerts.map((alert: any) => alert.kind)).not.toContain("LOW_BALANCE");
+  });
+});
+
+describe("Account.balance with a configured credit acceptance end", () => {
+  it("counts no cloud-credit lot from the end on, now or as of a date after it, as rating pays none", async () => {
+    const configured = await startTestServer({ now: "2022-10-01T00:00:00Z", rules: { creditAcceptanceEndAt: at("2022-09-01T00:00:00Z") } });
+    try {
+      const account = (await ok(configured, `mutation { createAccount(input: { name: "Lot holder" }) { id } }`)).createAccount.id as string;
+      await ok(configured, `mutation($input: ImportCreditLotInput!) { importCreditLot(input: $input) { id } }`, {
+        input: { accountId: account, amount: "100", purchasedAt: "2022-06-01T00:00:00Z", externalRef: unique("lot") },
+      });
+      const balance = async (asOf?: string) =>
+        (await ok(configured, `query($id: ID!, $asOf: DateTime) { account(id: $id) { balance(asOf: $asOf) { cloudCredits available } } }`, { id: account, asOf })).account.balance;
+      expect(await balance()).toEqual({ cloudCredits: "0", available: "0" });
+      expect(await balance("2022-09-15T00:00:00Z")).toEqual({ cloudCredits: "0", available: "0" });
+      expect(await balance("2022-08-31T23:59:59.999Z")).toEqual({ cloudCredits: "100", available: "100" });
+    } finally {
+      await configured.close();
+    }
   });
 });

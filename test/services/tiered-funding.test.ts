@@ -2,14 +2,15 @@
  * Domain §8 at service level, paying tiered usage: Token Flex pools (imported idempotently,
  * soonest end first) before Flex packs, then PAYG or, prepay only, a deficit that restricts at
  * once until new funds settle it; cloud-credit lots paying nothing at or after the configured
- * credit acceptance end; PAYG statements OPEN until 3 days after their month and FINAL after.
+ * credit acceptance end, nor counting then in the balance, the authorization or the forecast;
+ * PAYG statements OPEN until 3 days after their month and FINAL after.
  * Test values chosen for the tests (fixtures/tiered.ts): revit at 1 token per 1200 s.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MAXIMA } from "../../server/core/maxima.js";
 import { formatMicros } from "../../server/core/money.js";
 import { aCreditLot, aFlexPack, anAccount, at, createHarness, OPERATOR, tokens } from "../fixtures/harness.js";
-import { expectRefusedUnchanged, scalar } from "../fixtures/ledger-assertions.js";
+import { expectRefusedUnchanged, refusalOf, scalar } from "../fixtures/ledger-assertions.js";
 import { anEnrolledAccount, anEventAt, aPool, COMPLEX, partsOf, publishTestTerms, REVIT } from "../fixtures/tiered.js";
 
 type Harness = Awaited<ReturnType<typeof createHarness>>;
@@ -149,5 +150,43 @@ describe("paying tiered usage", () => {
       const account = await anAccount(h);
       await expectRefusedUnchanged(h.sql, () => h.services.tiered.paygStatement(account.id, "2026-13"), "BAD_USER_INPUT", "month");
     });
+  });
+});
+
+describe("cloud-credit lots from the configured credit acceptance end on", () => {
+  // Only a non-default end reaches this: with the defaults no lot is still valid on 2026-01-01.
+  let h: Harness;
+  beforeEach(async () => {
+    h = await createHarness({ now: "2022-10-01T00:00:00Z", rules: { creditAcceptanceEndAt: at("2022-09-01T00:00:00Z") } });
+  });
+  afterEach(() => h.close());
+
+  const shown = (balance: { cloudCreditsMicros: bigint; availableMicros: bigint }) => [formatMicros(balance.cloudCreditsMicros), formatMicros(balance.availableMicros)];
+
+  it("count for nothing in the balance, now and as of a date at or after the end", async () => {
+    const account = await anAccount(h);
+    await aCreditLot(h, account.id, { amount: "100", purchasedAt: at("2022-06-01T00:00:00Z") });
+    expect(shown(await h.balanceOf(account.id))).toEqual(["0", "0"]);
+    expect(shown(await h.services.insight.balanceAsOf(account.id, at("2022-08-31T23:59:59.999Z")))).toEqual(["100", "100"]);
+    expect(shown(await h.services.insight.balanceAsOf(account.id, at("2022-09-01T00:00:00Z")))).toEqual(["0", "0"]);
+  });
+
+  it("leave a HARD_STOP account holding only a lot unauthorized, with the INSUFFICIENT_BALANCE rating gives", async () => {
+    const account = await anAccount(h, { balancePolicy: "HARD_STOP" });
+    await aCreditLot(h, account.id, { amount: "100", purchasedAt: at("2022-06-01T00:00:00Z") });
+    const answer = await h.services.insight.usageAuthorization(account.id, COMPLEX);
+    expect([answer.allowed, answer.code]).toEqual([false, "INSUFFICIENT_BALANCE"]);
+    const refusal = await refusalOf(() => h.services.rating.recordUsage(anEventAt(account.id, COMPLEX, "1", "2022-10-01T00:00:00Z")));
+    expect(refusal.code).toBe("INSUFFICIENT_BALANCE");
+  });
+
+  it("pay no burn in the forecast from the end on: the balance runs out at the end and the lot's rest expires unused", async () => {
+    h.setNow("2022-08-01T00:00:00Z");
+    const account = await anAccount(h);
+    await aCreditLot(h, account.id, { amount: "100", purchasedAt: at("2022-06-01T00:00:00Z") });
+    await h.services.rating.recordUsage(anEventAt(account.id, COMPLEX, "60", "2022-07-15T00:00:00Z")); // 30 tokens: 1 a day
+    // 2022-08-01 to 08-31 burn 31 of the 70 left; from 09-01 the lot pays nothing.
+    const forecast = await h.services.insight.forecast(account.id);
+    expect([formatMicros(forecast.burnRatePerDayMicros), forecast.depletesAt, formatMicros(forecast.expiringUnusedMicros)]).toEqual(["1", at("2022-09-01T00:00:00Z"), "39"]);
   });
 });

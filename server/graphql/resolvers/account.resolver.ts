@@ -142,7 +142,7 @@ export class AccountResolver {
     const packs = loaders.flexPacks.loaded(account.id);
     const history = loaders.planHistory.loaded(account.id);
     const compose = (lots: LotHolding[], pools: TokenFlexPoolRecord[], packs: PackHolding[], history: Plan[]) =>
-      balanceOfHoldings(account, planOf(history, now), { lots, pools, packs }, now);
+      balanceOfHoldings(account, planOf(history, now), { lots, pools, packs }, now, services.context.rules.creditAcceptanceEndAt);
     if (lots instanceof Promise || pools instanceof Promise || packs instanceof Promise || history instanceof Promise) {
       return Promise.all([lots, pools, packs, history]).then(([lots, pools, packs, history]) => compose(lots, pools, packs, history));
     }
