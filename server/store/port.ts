@@ -282,7 +282,7 @@ export interface StoreReads {
   unitRemaindersOf(accountId: number): Promise<StoredRemainder[]>;
   /** An account's FREE months of one calendar month, by API code. */
   freeMonthsOf(accountId: number, month: Month): Promise<Map<string, FreeMonth>>;
-  /** The PAYG parts on an account's statement of `month`, in booking order. */
+  /** The PAYG parts on an account's statement of `month`, summed per API (a row each, whatever the month holds), by API code. */
   paygPartsOf(accountId: number, month: Month): Promise<PaygPart[]>;
   /**
    * The remainders of several accounts that the next events can still build on: paid ones
@@ -291,7 +291,7 @@ export interface StoreReads {
   unitRemaindersOfAccounts(accountIds: readonly number[], month: Month): Promise<Map<number, StoredRemainder[]>>;
   /** The FREE months of several accounts in one calendar month, by account, then API code. */
   freeMonthsOfAccounts(accountIds: readonly number[], month: Month): Promise<Map<number, Map<string, FreeMonth>>>;
-  /** The PAYG parts on several accounts' statements of `month`, by account, in booking order. */
+  /** The PAYG parts on several accounts' statements of `month`, summed per API, by account, then API code. */
   paygPartsOfAccounts(accountIds: readonly number[], month: Month): Promise<Map<number, PaygPart[]>>;
   /** The statement a charge's PAYG part went on when it was rated; null when PAYG paid none of it. */
   paygStatementMonthOf(chargeId: number): Promise<Month | null>;

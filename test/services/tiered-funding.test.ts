@@ -150,6 +150,20 @@ describe("paying tiered usage", () => {
       const account = await anAccount(h);
       await expectRefusedUnchanged(h.sql, () => h.services.tiered.paygStatement(account.id, "2026-13"), "BAD_USER_INPUT", "month");
     });
+
+    it("are read as a sum per API, a row each, however many PAYG events the month holds", async () => {
+      const account = await anEnrolledAccount(h, { tier: "PAID", payg: true, from: "2026-01-01T00:00:00Z" });
+      h.setNow("2026-01-31T00:00:00Z");
+      for (let day = 10; day < 30; day++) await record(account.id, REVIT, "1200", `2026-01-${day}T10:00:00Z`);
+      await record(account.id, COMPLEX, "4", "2026-01-30T10:00:00Z");
+      const expected = [
+        { apiCode: REVIT, units: 20n, tokensMicros: tokens("20") },
+        { apiCode: COMPLEX, units: 4n, tokensMicros: tokens("2") },
+      ];
+      expect(await h.services.context.store.reads.paygPartsOf(account.id, "2026-01")).toEqual(expected);
+      expect((await h.services.context.store.reads.paygPartsOfAccounts([account.id], "2026-01")).get(account.id)).toEqual(expected);
+      expect((await h.services.tiered.paygStatement(account.id, "2026-01")).lines).toEqual(expected);
+    });
   });
 });
 

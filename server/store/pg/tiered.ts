@@ -194,14 +194,23 @@ export async function insertPaygPart(q: Q, accountId: number, chargeId: number, 
   });
 }
 
-/** The PAYG parts that went on an account's statement of `month`, in booking order. */
+/**
+ * What an account's statement of `month` sums, per API: a month holds a part per PAYG event, and
+ * the statement only their totals. Summed as text, exact however large.
+ */
+const STATEMENT_SUMS = { apiCode: paygParts.apiCode, units: sql<string>`sum(${paygParts.units})::text`, tokensMicros: sql<string>`sum(${paygParts.tokensMicros})::text` };
+
+const toStatementPart = (row: { apiCode: string; units: string; tokensMicros: string }): PaygPart => ({ apiCode: row.apiCode, units: BigInt(row.units), tokensMicros: BigInt(row.tokensMicros) });
+
+/** The PAYG parts on an account's statement of `month`, summed per API, by API code. */
 export async function paygPartsOf(q: Q, accountId: number, month: Month): Promise<PaygPart[]> {
   const rows = await q
-    .select({ apiCode: paygParts.apiCode, units: paygParts.units, tokensMicros: paygParts.tokensMicros })
+    .select(STATEMENT_SUMS)
     .from(paygParts)
     .where(and(eq(paygParts.accountId, accountId), eq(paygParts.statementMonth, month)))
-    .orderBy(asc(paygParts.id));
-  return rows.map((row) => ({ apiCode: row.apiCode, units: fromDbMicros(row.units), tokensMicros: fromDbMicros(row.tokensMicros) }));
+    .groupBy(paygParts.apiCode)
+    .orderBy(asc(paygParts.apiCode));
+  return rows.map(toStatementPart);
 }
 
 /** The statement the charge's PAYG part (from rating: the first one) went on; null when none. */
@@ -255,15 +264,16 @@ export async function freeMonthsOfAccounts(q: Q, accountIds: readonly number[], 
   return found;
 }
 
-/** The PAYG parts on several accounts' statements of `month`, by account, in booking order. */
+/** The PAYG parts on several accounts' statements of `month`, summed per API, by account, then API code. */
 export async function paygPartsOfAccounts(q: Q, accountIds: readonly number[], month: Month): Promise<Map<number, PaygPart[]>> {
   const found = new Map<number, PaygPart[]>();
   if (accountIds.length === 0) return found;
   const rows = await q
-    .select({ accountId: paygParts.accountId, apiCode: paygParts.apiCode, units: paygParts.units, tokensMicros: paygParts.tokensMicros })
+    .select({ accountId: paygParts.accountId, ...STATEMENT_SUMS })
     .from(paygParts)
     .where(and(inArray(paygParts.accountId, [...accountIds]), eq(paygParts.statementMonth, month)))
-    .orderBy(asc(paygParts.id));
-  for (const row of rows) pushTo(found, row.accountId, { apiCode: row.apiCode, units: fromDbMicros(row.units), tokensMicros: fromDbMicros(row.tokensMicros) });
+    .groupBy(paygParts.accountId, paygParts.apiCode)
+    .orderBy(asc(paygParts.accountId), asc(paygParts.apiCode));
+  for (const row of rows) pushTo(found, row.accountId, toStatementPart(row));
   return found;
 }

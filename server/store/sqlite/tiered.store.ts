@@ -3,7 +3,7 @@
  * unit remainders, FREE months and PAYG parts. Rating reads and writes them inside its
  * synchronous group transaction, with statements prepared once per connection.
  */
-import { and, asc, eq, inArray, max } from "drizzle-orm";
+import { and, asc, eq, inArray, max, sql } from "drizzle-orm";
 import { freeCaps, paygParts, planEnrollments, tokenFlexPools, usageCharges } from "../../../schema/tables.js";
 import type { FreeCap, FreeMonth } from "../../core/free-allowance.js";
 import type { TokenFlexPoolRecord, UsageCharge } from "../../core/model.js";
@@ -193,15 +193,24 @@ export function insertPaygPart(tx: Tx, accountId: number, chargeId: number, stat
   });
 }
 
-/** The PAYG parts that went on an account's statement of `month`, in booking order. */
+/**
+ * What an account's statement of `month` sums, per API: a month holds a part per PAYG event, and
+ * the statement only their totals. Summed as text, exact however large.
+ */
+const STATEMENT_SUMS = { apiCode: paygParts.apiCode, units: sql<string>`cast(sum(${paygParts.units}) as text)`, tokensMicros: sql<string>`cast(sum(${paygParts.tokensMicros}) as text)` };
+
+const toStatementPart = (row: { apiCode: string; units: string; tokensMicros: string }): PaygPart => ({ apiCode: row.apiCode, units: BigInt(row.units), tokensMicros: BigInt(row.tokensMicros) });
+
+/** The PAYG parts on an account's statement of `month`, summed per API, by API code. */
 export function paygPartsOf(tx: Tx, accountId: number, month: Month): PaygPart[] {
   return tx
-    .select({ apiCode: paygParts.apiCode, units: paygParts.units, tokensMicros: paygParts.tokensMicros })
+    .select(STATEMENT_SUMS)
     .from(paygParts)
     .where(and(eq(paygParts.accountId, accountId), eq(paygParts.statementMonth, month)))
-    .orderBy(asc(paygParts.id))
+    .groupBy(paygParts.apiCode)
+    .orderBy(asc(paygParts.apiCode))
     .all()
-    .map((row) => ({ apiCode: row.apiCode, units: fromDbMicros(row.units), tokensMicros: fromDbMicros(row.tokensMicros) }));
+    .map(toStatementPart);
 }
 
 /** The statement the charge's PAYG part (from rating: the first, positive one) went on; null when none. */
@@ -276,16 +285,17 @@ export function freeMonthsOfAccounts(tx: Tx, accountIds: readonly number[], mont
   return found;
 }
 
-/** The PAYG parts on several accounts' statements of `month`, by account, in booking order. */
+/** The PAYG parts on several accounts' statements of `month`, summed per API, by account, then API code. */
 export function paygPartsOfAccounts(tx: Tx, accountIds: readonly number[], month: Month): Map<number, PaygPart[]> {
   const found = new Map<number, PaygPart[]>();
   if (accountIds.length === 0) return found;
   const rows = tx
-    .select({ accountId: paygParts.accountId, apiCode: paygParts.apiCode, units: paygParts.units, tokensMicros: paygParts.tokensMicros })
+    .select({ accountId: paygParts.accountId, ...STATEMENT_SUMS })
     .from(paygParts)
     .where(and(inArray(paygParts.accountId, [...accountIds]), eq(paygParts.statementMonth, month)))
-    .orderBy(asc(paygParts.id))
+    .groupBy(paygParts.accountId, paygParts.apiCode)
+    .orderBy(asc(paygParts.accountId), asc(paygParts.apiCode))
     .all();
-  for (const row of rows) pushTo(found, row.accountId, { apiCode: row.apiCode, units: fromDbMicros(row.units), tokensMicros: fromDbMicros(row.tokensMicros) });
+  for (const row of rows) pushTo(found, row.accountId, toStatementPart(row));
   return found;
 }
