@@ -8,7 +8,7 @@ import { api } from "./api.js";
 import { h, replaceChildren, srOnly } from "./dom.js";
 import { openReasonDialog } from "./actions.js";
 import { accountTiers } from "./account-tiers.js";
-import { type Session } from "./forms.js";
+import { busy, type Session } from "./forms.js";
 import { type AccountDetail, type AccountSummary, type Charge, formatTime, receiptLine, tokensLabel } from "./model.js";
 import { errorState, loadingState } from "./states.js";
 
@@ -26,38 +26,54 @@ export function renderAccounts(root: HTMLElement, session: Session): void {
     detail,
   );
 
+  // Answers can arrive out of order: each view shows only the answer to the last request made
+  // for it, so an older search or account never replaces a newer one.
+  let listRequest = 0;
+  let detailRequest = 0;
+  // The search the list shows: "More accounts" continues it, whatever the box holds by then.
+  let applied = "";
   let shown: AccountSummary[] = [];
   const load = async (after: string | null) => {
+    const request = ++listRequest;
     if (after === null) replaceChildren(list, loadingState("Loading accounts…"));
     try {
-      const page = await api.accounts(session.key, search.value.trim(), after);
+      const page = await api.accounts(session.key, applied, after);
+      if (request !== listRequest) return;
       shown = after === null ? page.edges.map((e) => e.node) : [...shown, ...page.edges.map((e) => e.node)];
       if (shown.length === 0) return replaceChildren(list, h("div", { class: "state empty", role: "status" }, h("p", null, "No account matches.")));
-      const more = page.pageInfo.hasNextPage ? h("button", { type: "button", class: "secondary", onclick: () => void load(page.pageInfo.endCursor) }, "More accounts") : null;
+      // Busy (disabled) until its page arrives, so a double click cannot append that page twice.
+      const more: HTMLButtonElement | null = page.pageInfo.hasNextPage
+        ? h("button", { type: "button", class: "secondary", onclick: () => void busy(more!, "Loading…", () => load(page.pageInfo.endCursor)) }, "More accounts")
+        : null;
       replaceChildren(list, accountsTable(shown, open), h("p", { class: "muted count", role: "status" }, `${shown.length} of ${page.totalCount} accounts`), more);
     } catch (error) {
-      if (session.expireIfUnauthenticated(error)) return;
+      if (session.expireIfUnauthenticated(error) || request !== listRequest) return;
       replaceChildren(list, errorState("The accounts could not be loaded.", error, () => void load(null)));
     }
   };
 
   const open = async (id: string) => {
+    const request = ++detailRequest;
     detail.hidden = false;
     replaceChildren(detail, loadingState("Loading the account…"));
     try {
       const account = await api.account(session.key, id);
+      if (request !== detailRequest) return;
       if (!account) return replaceChildren(detail, h("div", { class: "state empty" }, h("p", null, "This account no longer exists.")));
-      replaceChildren(detail, ...accountDetail(account, accountTiers(session, account.id), (charge) => openReverseDialog(session, account, charge, () => void open(id))));
+      replaceChildren(detail, ...accountDetail(account, accountTiers(session, account.id), (charge) => openReverseDialog(session, account, charge, () => void open(account.id))));
       detail.querySelector<HTMLElement>("h2")?.focus();
     } catch (error) {
-      if (session.expireIfUnauthenticated(error)) return;
+      if (session.expireIfUnauthenticated(error) || request !== detailRequest) return;
       replaceChildren(detail, errorState("The account could not be loaded.", error, () => void open(id)));
     }
   };
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
+    // A new search closes the account, and any account still loading stays closed.
+    detailRequest += 1;
     detail.hidden = true;
+    applied = search.value.trim();
     void load(null);
   });
   heading.focus();

@@ -271,10 +271,20 @@ export const api = {
 
   apiKeys: (key: string) => graphql<{ apiKeys: ApiKey[] }>(key, `query ConsoleApiKeys { apiKeys { ${KEY_FIELDS} } }`).then((d) => d.apiKeys),
 
-  resellers: (key: string) =>
-    graphql<{ resellers: Connection<{ id: string; name: string }> }>(key, `query ConsoleResellers { resellers(first: 100) { edges { cursor node { id name } } pageInfo { hasNextPage endCursor } totalCount } }`).then(
-      (d) => d.resellers.edges.map((e) => e.node),
-    ),
+  /** Every reseller, a page of 100 (the most the server gives) at a time, so any can be chosen. */
+  resellers: async (key: string) => {
+    const all: Array<{ id: string; name: string }> = [];
+    for (let after: string | null = null; ; ) {
+      const { resellers: page }: { resellers: Connection<{ id: string; name: string }> } = await graphql(
+        key,
+        `query ConsoleResellers($after: String) { resellers(first: 100, after: $after) { edges { cursor node { id name } } pageInfo { hasNextPage endCursor } totalCount } }`,
+        { after },
+      );
+      all.push(...page.edges.map((e) => e.node));
+      if (!page.pageInfo.hasNextPage || !page.pageInfo.endCursor) return all;
+      after = page.pageInfo.endCursor;
+    }
+  },
 
   createApiKey: (key: string, input: { name: string; role: string; resellerId?: string }) =>
     graphql<{ createApiKey: { key: ApiKey; secret: string } }>(

@@ -58,19 +58,26 @@ export function renderAudit(root: HTMLElement, session: Session): void {
     to: to.value ? new Date(Date.parse(`${to.value}T00:00:00Z`) + 86_400_000).toISOString() : null,
   });
 
+  // The filter the pages show, taken when it is applied: the cursors belong to it, so "Older" and
+  // "Newer" continue it even when the boxes have been changed since without applying.
+  let applied = filter();
   // The cursors that opened each page seen so far, so "Newer" can step back without a backward cursor.
   const cursors: Array<string | null> = [null];
   let page = 0;
   let versions: PriceEntry[] | null = null;
+  // Only the answer to the last request is shown: an older page never replaces a newer filter's.
+  let latest = 0;
 
   const load = async (focusPager = false) => {
+    const request = ++latest;
     replaceChildren(body, loadingState("Loading the audit log…"));
     try {
       versions ??= await api.priceVersions(session.key);
-      const result = await api.auditLog(session.key, AUDIT_PAGE_SIZE, cursors[page] ?? null, filter());
+      const result = await api.auditLog(session.key, AUDIT_PAGE_SIZE, cursors[page] ?? null, applied);
+      if (request !== latest) return;
       if (result.totalCount === 0 || (result.edges.length === 0 && page === 0)) {
-        const unfiltered = !actor.value.trim() && !from.value && !to.value;
-        const message = unfiltered && entity.value === "PriceEntry" ? "No price change has been recorded yet." : "No change matches these filters.";
+        const unfiltered = !applied.actor && !applied.from && !applied.to;
+        const message = unfiltered && applied.entityType === "PriceEntry" ? "No price change has been recorded yet." : "No change matches these filters.";
         return replaceChildren(body, h("div", { class: "state empty", role: "status" }, h("p", null, message)));
       }
       const first = page * AUDIT_PAGE_SIZE + 1;
@@ -90,7 +97,7 @@ export function renderAudit(root: HTMLElement, session: Session): void {
       replaceChildren(body, auditTable(result.edges.map((edge) => edge.node), versions), h("nav", { class: "pager", "aria-label": "Audit log pages" }, newer, status, older));
       if (focusPager) (older.disabled ? newer : older).focus();
     } catch (error) {
-      if (session.expireIfUnauthenticated(error)) return;
+      if (session.expireIfUnauthenticated(error) || request !== latest) return;
       replaceChildren(body, errorState("The audit log could not be loaded.", error, () => void load()));
     }
   };
@@ -102,6 +109,7 @@ export function renderAudit(root: HTMLElement, session: Session): void {
   };
   filters.addEventListener("submit", (event) => {
     event.preventDefault();
+    applied = filter();
     restart();
   });
   refresh.addEventListener("click", () => {
@@ -109,7 +117,7 @@ export function renderAudit(root: HTMLElement, session: Session): void {
     restart();
   });
   exportButton.addEventListener("click", () => {
-    downloadCsv(session.key, "audit.csv", { ...filter() }, "audit.csv").catch((error: unknown) => {
+    downloadCsv(session.key, "audit.csv", { ...applied }, "audit.csv").catch((error: unknown) => {
       if (!session.expireIfUnauthenticated(error)) session.notify(`The export failed: ${error instanceof Error ? error.message : String(error)}`);
     });
   });

@@ -68,7 +68,7 @@ function watchIdle(idleMinutes: number): void {
   }
   setInterval(() => {
     if (current && Date.now() - last >= idleMinutes * 60_000) {
-      signOut(`Signed out after ${idleMinutes} minutes without activity.`);
+      signOut(`Signed out after ${idleMinutes} ${idleMinutes === 1 ? "minute" : "minutes"} without activity.`);
     }
     if (!current) last = Date.now();
   }, 10_000);

@@ -4,6 +4,7 @@
  */
 import type { Request, Response } from "express";
 import { FlexgateError } from "../core/errors.js";
+import { keyOfRole } from "../core/model.js";
 import { formatMicros } from "../core/money.js";
 import { formatInstant, parseInstant } from "../core/time.js";
 import type { Services } from "../services/index.js";
@@ -27,7 +28,7 @@ function operatorCsv(filename: string, write: (req: Request, res: Response) => P
   return async (req: Request, res: Response<unknown, Locals>) => {
     try {
       const role = res.locals.viewer!.key.role;
-      if (role !== "OPERATOR") throw new FlexgateError("FORBIDDEN", `a ${role} key may not export ${filename}`);
+      if (role !== "OPERATOR") throw new FlexgateError("FORBIDDEN", `${keyOfRole(role)} may not export ${filename}`);
       res.setHeader("Content-Type", "text/csv; charset=utf-8");
       res.setHeader("Content-Disposition", `attachment; filename="${filename}"`);
       res.setHeader("Cache-Control", "no-store");
