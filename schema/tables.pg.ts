@@ -249,10 +249,11 @@ export const allocations = pgTable(
     units: int("units"),
     occurredAt: int("occurred_at").notNull(),
   },
-  // Deficit parts only: settlements and past deficits look them up by account. An account's other
+  // Deficit parts only, by account and id: settlements read an account's parts newest first until
+  // they add up to what it owes, and past deficits look them up by account. An account's other
   // parts are found through its charges (usage_charges by account and time), so rating writes no
   // entry per account here for every event, about a tenth of rating one.
-  (t) => [index("allocations_charge_idx").on(t.chargeId), index("allocations_deficit_idx").on(t.accountId).where(sql`${t.source} = 'DEFICIT'`)],
+  (t) => [index("allocations_charge_idx").on(t.chargeId), index("allocations_deficit_idx").on(t.accountId, t.id).where(sql`${t.source} = 'DEFICIT'`)],
 );
 
 export const deficitSettlements = pgTable(

@@ -257,10 +257,11 @@ export const allocations = sqliteTable(
   // No index by lot or pack: no query looks allocations up by the source that paid them (the
   // ledger check groups them in one pass), and each index cost about a tenth of rating an event.
   // Lots and packs are never deleted or re-keyed, so their foreign keys need no child index.
-  // Deficit parts only: settlements and past deficits look them up by account. An account's other
+  // Deficit parts only, by account and id: settlements read an account's parts newest first until
+  // they add up to what it owes, and past deficits look them up by account. An account's other
   // parts are found through its charges (usage_charges by account and time), so rating writes no
   // entry per account here for every event, about a tenth of rating one.
-  (t) => [index("allocations_charge_idx").on(t.chargeId), index("allocations_deficit_idx").on(t.accountId).where(sql`${t.source} = 'DEFICIT'`)],
+  (t) => [index("allocations_charge_idx").on(t.chargeId), index("allocations_deficit_idx").on(t.accountId, t.id).where(sql`${t.source} = 'DEFICIT'`)],
 );
 
 /** New funds paying a deficit allocation: which lot or pack paid how much of which allocation. */

@@ -1,9 +1,51 @@
 import { type AllocationSource, isSourceKind, type SourceKind } from "./drain.js";
+import type { Instant } from "./time.js";
 
 /** A deficit allocation not yet paid in full, oldest first. */
 export interface OutstandingDeficit {
   readonly allocationId: number;
   readonly outstandingMicros: bigint;
+}
+
+/** An outstanding deficit allocation with when its usage occurred: a cloud-credit lot settles none from the credit acceptance end on. */
+export interface DatedDeficit extends OutstandingDeficit {
+  readonly occurredAt: Instant;
+}
+
+/** A standing deficit allocation as the store reads it: what it owed and what has been settled of it. */
+export interface DeficitPart {
+  readonly allocationId: number;
+  readonly amountMicros: bigint;
+  readonly settledMicros: bigint;
+  readonly occurredAt: Instant;
+}
+
+/** Deficit parts read per page, newest first. */
+export const DEFICIT_PAGE = 64;
+
+/**
+ * The outstanding deficit parts of an account that owes `owedMicros`, oldest first, read newest
+ * first a page at a time (`page(beforeId)`: standing parts with a smaller id, newest first, at
+ * most DEFICIT_PAGE) until what they still owe adds up to the debt. The debt is the sum of what
+ * the standing parts still owe (the ledger check holds it so), so every part older than that is
+ * paid in full: an account that has run up and paid off deficits for years reads only what it
+ * owes now, not its whole history. Funds settle oldest first, so that is usually one page.
+ */
+export async function outstandingDeficits(owedMicros: bigint, page: (beforeId: number) => DeficitPart[] | Promise<DeficitPart[]>): Promise<DatedDeficit[]> {
+  const found: DatedDeficit[] = [];
+  let left = owedMicros;
+  for (let before = Number.MAX_SAFE_INTEGER; left > 0n; ) {
+    const parts = await page(before);
+    for (const part of parts) {
+      const outstandingMicros = part.amountMicros - part.settledMicros;
+      if (outstandingMicros <= 0n) continue;
+      found.push({ allocationId: part.allocationId, outstandingMicros, occurredAt: part.occurredAt });
+      left -= outstandingMicros;
+    }
+    if (parts.length < DEFICIT_PAGE) break;
+    before = parts.at(-1)!.allocationId;
+  }
+  return found.reverse();
 }
 
 export interface Settlement {

@@ -222,11 +222,14 @@ export class FundingService {
 
   /**
    * New funds pay the account's deficit first. Funds already expired when booked cannot pay
-   * today's debt, so they settle nothing.
+   * today's debt, so they settle nothing; a cloud-credit lot pays no usage from the credit
+   * acceptance end on (domain §8), so it settles none of that usage's deficit either.
    */
   private async settleFrom(tx: StoreWrites, account: Account, kind: SourceKind, funding: { id: number; remainingMicros: bigint; expiresAt: Instant }, now: Instant) {
     if (account.deficitMicros === 0n || funding.expiresAt <= now) return;
-    const settlements = settleDeficit(await tx.outstandingDeficits(account.id), funding.remainingMicros);
+    const { creditAcceptanceEndAt } = this.context.rules;
+    const payable = (await tx.outstandingDeficits(account.id, account.deficitMicros)).filter((debt) => kind !== "CREDIT_LOT" || debt.occurredAt < creditAcceptanceEndAt);
+    const settlements = settleDeficit(payable, funding.remainingMicros);
     const paid = sumMicros(settlements.map((settlement) => settlement.amountMicros));
     if (paid === 0n) return;
     await tx.insertSettlements(account.id, { kind, id: funding.id }, settlements, now);

@@ -15,7 +15,7 @@ import type { DeficitState } from "../core/account.js";
 import type { FundingSource, SourceKind } from "../core/drain.js";
 import type { FlexgateError } from "../core/errors.js";
 import type { DailyUsage, LedgerAsOf, UsageExportRow } from "../core/history.js";
-import type { LedgerSettlement, OutstandingDeficit, Settlement } from "../core/ledger.js";
+import type { DatedDeficit, LedgerSettlement, Settlement } from "../core/ledger.js";
 import type {
   Account,
   Actor,
@@ -238,8 +238,11 @@ export interface StoreReads {
   packHoldingsOf(accountIds: readonly number[]): Promise<PackHolding[]>;
   /** The lots, Token Flex pools and packs of an account that still hold tokens and are valid at `at`. */
   fundingSourcesAt(accountId: number, at: Instant): Promise<FundingSource[]>;
-  /** Deficit allocations of standing charges not yet fully paid, oldest first. */
-  outstandingDeficits(accountId: number): Promise<OutstandingDeficit[]>;
+  /**
+   * Deficit allocations of standing charges not yet fully paid, oldest first, of an account that
+   * owes `owedMicros` (its deficit): read newest first until they add up to it (core/ledger.ts).
+   */
+  outstandingDeficits(accountId: number, owedMicros: bigint): Promise<DatedDeficit[]>;
 
   findCharge(id: number): Promise<UsageCharge | null>;
   /** The charge stored under an event id, with its idempotency fingerprint. */

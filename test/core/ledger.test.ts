@@ -1,10 +1,50 @@
 import { describe, expect, it } from "vitest";
 import { applyAllocations, balanceAt } from "../../server/core/balance.js";
-import { decideReversal, type LedgerAllocation, type LedgerSettlement, type OutstandingDeficit, settleDeficit } from "../../server/core/ledger.js";
+import { DEFICIT_PAGE, type DeficitPart, decideReversal, type LedgerAllocation, type LedgerSettlement, type OutstandingDeficit, outstandingDeficits, settleDeficit } from "../../server/core/ledger.js";
 import { formatMicros } from "../../server/core/money.js";
 import { aLot, aPack, tokens, utc } from "./builders.js";
 
 const debt = (allocationId: number, amount: string): OutstandingDeficit => ({ allocationId, outstandingMicros: tokens(amount) });
+
+describe("reading the outstanding deficit parts newest first", () => {
+  /** Parts by id, oldest first: what each owed and what has been settled of it. */
+  const ledgerOf = (parts: [owed: string, settled: string][]): DeficitPart[] =>
+    parts.map(([owed, settled], index) => ({ allocationId: index + 1, amountMicros: tokens(owed), settledMicros: tokens(settled), occurredAt: index }));
+  /** The store's page read over `parts`, counting the pages asked for. */
+  const pagesOf = (parts: DeficitPart[]) => {
+    const asked: number[] = [];
+    const page = (before: number) => {
+      asked.push(before);
+      return parts.filter((part) => part.allocationId < before).reverse().slice(0, DEFICIT_PAGE);
+    };
+    return { asked, page };
+  };
+
+  it("stops at the first page when the parts still owed are on it, however many were paid off before", async () => {
+    const parts = ledgerOf([...Array.from({ length: 1_000 }, (): [string, string] => ["1", "1"]), ["2", "0.5"], ["3", "0"]]);
+    const { asked, page } = pagesOf(parts);
+    expect(await outstandingDeficits(tokens("4.5"), page)).toEqual([
+      { allocationId: 1_001, outstandingMicros: tokens("1.5"), occurredAt: 1_000 },
+      { allocationId: 1_002, outstandingMicros: tokens("3"), occurredAt: 1_001 },
+    ]);
+    expect(asked).toHaveLength(1);
+  });
+
+  it("pages back until what the parts still owe adds up to the debt, and gives them oldest first", async () => {
+    // A part owed behind parts paid in full (a lot settles no usage from the credit acceptance end on).
+    const parts = ledgerOf([["5", "0"], ...Array.from({ length: 200 }, (): [string, string] => ["1", "1"]), ["1", "0"]]);
+    const { asked, page } = pagesOf(parts);
+    expect((await outstandingDeficits(tokens("6"), page)).map((debt) => debt.allocationId)).toEqual([1, 202]);
+    expect(asked).toHaveLength(Math.ceil(202 / DEFICIT_PAGE));
+  });
+
+  it("reads nothing for an account that owes nothing, and stops at the oldest part when the debt is not found", async () => {
+    const { asked, page } = pagesOf(ledgerOf([["1", "0"]]));
+    expect(await outstandingDeficits(0n, page)).toEqual([]);
+    expect(asked).toEqual([]);
+    expect((await outstandingDeficits(tokens("2"), page)).map((debt) => debt.allocationId)).toEqual([1]);
+  });
+});
 
 describe("settling a deficit from new funds", () => {
   it.each<[string, OutstandingDeficit[], string, [number, string][]]>([

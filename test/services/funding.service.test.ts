@@ -277,6 +277,29 @@ describe("new funds settle the deficit first", () => {
     expect(pack.id).toBeGreaterThan(0);
   });
 
+  it("settles more outstanding charges than one page of deficit parts holds, oldest first, after years of debts paid off", async () => {
+    h = await createHarness();
+    const account = await anAccount(h);
+    const owe = async (count: number) => {
+      const charges = [];
+      for (let i = 0; i < count; i++) charges.push((await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "2" }))).charge);
+      return charges;
+    };
+    // Debts run up and paid off: parts paid in full, which a settlement no longer reads.
+    for (let round = 0; round < 3; round++) {
+      await owe(100);
+      await aFlexPack(h, account.id, { tokens: "100" });
+    }
+    const owing = await owe(150);
+    expect(await deficitOf(h.sql, account.id)).toBe("150");
+    const pack = await aFlexPack(h, account.id, { tokens: "100" });
+    expect(formatMicros(pack.remainingMicros)).toBe("0");
+    expect(await deficitOf(h.sql, account.id)).toBe("50");
+    const paid = await h.sql.rows("select a.charge_id as charge, s.amount_micros as amount from deficit_settlements s join allocations a on a.id = s.allocation_id where s.flex_pack_id = ? order by a.charge_id", pack.id);
+    expect(paid).toEqual(owing.slice(0, 100).map((charge) => ({ charge: charge.id, amount: Number(tokens("1")) })));
+    expect(await h.services.ledger.verify()).toEqual([]);
+  });
+
   it("settles from an imported lot as well", async () => {
     h = await createHarness({ now: "2022-10-15T00:00:00Z" });
     const account = await anAccount(h);

@@ -194,6 +194,18 @@ describe("cloud-credit lots from the configured credit acceptance end on", () =>
     expect(refusal.code).toBe("INSUFFICIENT_BALANCE");
   });
 
+  it("settle, when imported, the deficit of usage from before the end and leave the deficit of usage from the end on owed", async () => {
+    const account = await anAccount(h);
+    const before = (await h.services.rating.recordUsage(anEventAt(account.id, COMPLEX, "2", "2022-08-20T00:00:00Z"))).charge;
+    await h.services.rating.recordUsage(anEventAt(account.id, COMPLEX, "4", "2022-09-20T00:00:00Z"));
+    const lot = await aCreditLot(h, account.id, { amount: "100", purchasedAt: at("2022-06-01T00:00:00Z") });
+    expect(formatMicros(lot.remainingMicros)).toBe("99");
+    expect(formatMicros((await h.services.context.store.reads.findAccount(account.id))!.deficitMicros)).toBe("2");
+    const settled = await h.sql.rows("select a.charge_id as charge, s.amount_micros as amount from deficit_settlements s join allocations a on a.id = s.allocation_id");
+    expect(settled).toEqual([{ charge: before.id, amount: Number(tokens("1")) }]);
+    expect(await h.services.ledger.verify()).toEqual([]);
+  });
+
   it("pay no burn in the forecast from the end on: the balance runs out at the end and the lot's rest expires unused", async () => {
     h.setNow("2022-08-01T00:00:00Z");
     const account = await anAccount(h);

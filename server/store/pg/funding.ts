@@ -1,7 +1,7 @@
-import { and, asc, eq, isNull, sql } from "drizzle-orm";
+import { and, asc, desc, eq, isNull, lt, sql } from "drizzle-orm";
 import { allocations, creditLots, deficitSettlements, flexPacks, reversals, tokenFlexPools } from "../../../schema/tables.pg.js";
 import type { FundingSource, SourceKind } from "../../core/drain.js";
-import type { OutstandingDeficit, Settlement } from "../../core/ledger.js";
+import { type DatedDeficit, DEFICIT_PAGE, outstandingDeficits as outstandingFromNewest, type Settlement } from "../../core/ledger.js";
 import type { CreditLot, FlexPack, LotHolding, PackHolding } from "../../core/model.js";
 import type { Instant } from "../../core/time.js";
 import type { NewCreditLot, NewFlexPack } from "../port.js";
@@ -135,27 +135,31 @@ export async function adjustRemaining(q: Q, kind: SourceKind, id: number, deltaM
   if (updated.length !== 1) throw new Error(`${kind} ${id} would go below zero`);
 }
 
-/** Deficit allocations of standing charges not yet fully paid, oldest first. */
-export async function outstandingDeficits(q: Q, accountId: number): Promise<OutstandingDeficit[]> {
-  const rows = await q
-    .select({
-      allocationId: allocations.id,
-      amount: allocations.amountMicros,
-      settled: sql<number>`coalesce((select sum(d.amount_micros) from deficit_settlements d where d.allocation_id = "allocations"."id"), 0)`,
-    })
-    .from(allocations)
-    .where(
-      and(
-        eq(allocations.accountId, accountId),
-        // A literal, so the planner can use the index of deficit parts (a partial index).
-        sql`${allocations.source} = 'DEFICIT'`,
-        sql`not exists (select 1 from ${reversals} where ${reversals.chargeId} = ${allocations.chargeId})`,
-      ),
-    )
-    .orderBy(asc(allocations.id));
-  return rows
-    .map((row) => ({ allocationId: row.allocationId, outstandingMicros: fromDbMicros(row.amount) - fromDbMicros(Number(row.settled)) }))
-    .filter((row) => row.outstandingMicros > 0n);
+/** Deficit allocations of standing charges not yet fully paid, oldest first (see core/ledger.ts). */
+export function outstandingDeficits(q: Q, accountId: number, owedMicros: bigint): Promise<DatedDeficit[]> {
+  return outstandingFromNewest(owedMicros, async (before) => {
+    const rows = await q
+      .select({
+        allocationId: allocations.id,
+        amount: allocations.amountMicros,
+        occurredAt: allocations.occurredAt,
+        // Summed after the page is chosen: one subquery per part of the page, not per part ever booked.
+        settled: sql<number>`coalesce((select sum(d.amount_micros) from deficit_settlements d where d.allocation_id = "allocations"."id"), 0)`,
+      })
+      .from(allocations)
+      .where(
+        and(
+          eq(allocations.accountId, accountId),
+          // A literal, so the planner can use the index of deficit parts (a partial index).
+          sql`${allocations.source} = 'DEFICIT'`,
+          lt(allocations.id, before),
+          sql`not exists (select 1 from ${reversals} where ${reversals.chargeId} = ${allocations.chargeId})`,
+        ),
+      )
+      .orderBy(desc(allocations.id))
+      .limit(DEFICIT_PAGE);
+    return rows.map((row) => ({ allocationId: row.allocationId, amountMicros: fromDbMicros(row.amount), settledMicros: fromDbMicros(Number(row.settled)), occurredAt: row.occurredAt }));
+  });
 }
 
 export async function insertSettlements(

@@ -249,7 +249,7 @@ function readsOn(conn: () => Conn, terms: (q: Q) => Promise<PublishedTerms>): St
     flexPacksOf: (ids) => funding.flexPacksOf(q(), ids),
     packHoldingsOf: (ids) => funding.packHoldingsOf(q(), ids),
     fundingSourcesAt: (accountId, at) => funding.fundingSourcesAt(q(), accountId, at),
-    outstandingDeficits: (accountId) => funding.outstandingDeficits(q(), accountId),
+    outstandingDeficits: (accountId, owedMicros) => funding.outstandingDeficits(q(), accountId, owedMicros),
     findCharge: (id) => ledger.findCharge(q(), id),
     findChargeByEventId: (eventId) => ledger.findChargeByEventId(q(), eventId),
     listCharges: (query) => ledger.listCharges(q(), query),

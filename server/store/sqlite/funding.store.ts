@@ -1,7 +1,7 @@
 import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import { allocations, creditLots, deficitSettlements, flexPacks, reversals } from "../../../schema/tables.js";
 import type { FundingSource, SourceKind } from "../../core/drain.js";
-import type { OutstandingDeficit, Settlement } from "../../core/ledger.js";
+import { type DatedDeficit, DEFICIT_PAGE, outstandingDeficits as outstandingFromNewest, type Settlement } from "../../core/ledger.js";
 import type { CreditLot, FlexPack, LotHolding, PackHolding } from "../../core/model.js";
 import type { Instant } from "../../core/time.js";
 import { jsonRowsStatement, prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
@@ -123,32 +123,28 @@ export function adjustRemaining(tx: Tx, kind: SourceKind, id: number, deltaMicro
   if (result.changes !== 1) throw new Error(`${kind} ${id} would go below zero`);
 }
 
-/** Deficit allocations of standing charges not yet fully paid, oldest first. */
-export function outstandingDeficits(tx: Tx, accountId: number): OutstandingDeficit[] {
-  const rows = tx
-    .select({
-      allocationId: allocations.id,
-      amount: allocations.amountMicros,
-      // Qualified by hand: drizzle renders a selected fragment's columns without their table, and
-      // a bare "id" inside this subquery would be the settlement's own id.
-      settled: sql<number>`coalesce((select sum(d.amount_micros) from deficit_settlements d
-        where d.allocation_id = "allocations"."id"), 0)`,
-    })
-    .from(allocations)
-    .where(
-      and(
-        eq(allocations.accountId, accountId),
-        // A literal, so the planner can use the index of deficit parts (a partial index).
-        sql`${allocations.source} = 'DEFICIT'`,
-        sql`not exists (select 1 from ${reversals} where ${reversals.chargeId} = ${allocations.chargeId})`,
-      ),
-    )
-    .orderBy(asc(allocations.id))
-    .all();
-  return rows
-    .map((row) => ({ allocationId: row.allocationId, outstandingMicros: fromDbMicros(row.amount) - fromDbMicros(row.settled) }))
-    .filter((row) => row.outstandingMicros > 0n);
+/** Deficit allocations of standing charges not yet fully paid, oldest first (see core/ledger.ts). */
+export function outstandingDeficits(tx: Tx, accountId: number, owedMicros: bigint): Promise<DatedDeficit[]> {
+  return outstandingFromNewest(owedMicros, (before) =>
+    (prepared(tx, DEFICIT_PARTS).all({ accountId, before }) as DeficitRow[]).map((row) => ({
+      allocationId: row.allocationId,
+      amountMicros: fromDbMicros(row.amount),
+      settledMicros: fromDbMicros(row.settled),
+      occurredAt: row.occurredAt,
+    })),
+  );
 }
+
+type DeficitRow = { allocationId: number; amount: number; settled: number; occurredAt: Instant };
+
+/** A page of an account's standing deficit parts before an id, newest first, by the deficit index. */
+const DEFICIT_PARTS = rawStatement(`
+  select a.id as allocationId, a.amount_micros as amount, a.occurred_at as occurredAt,
+    coalesce((select sum(d.amount_micros) from deficit_settlements d where d.allocation_id = a.id), 0) as settled
+  from allocations a
+  where a.account_id = @accountId and a.source = 'DEFICIT' and a.id < @before
+    and not exists (select 1 from reversals r where r.charge_id = a.charge_id)
+  order by a.id desc limit ${DEFICIT_PAGE}`);
 
 export function insertSettlements(
   tx: Tx,
