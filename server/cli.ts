@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config.js";
 import { FlexgateError } from "./core/errors.js";
@@ -50,6 +51,13 @@ the snapshot is not copied. Then serve with FLEXGATE_DATABASE_URL=<postgres-url>
 
 Loads the demo resellers, accounts, lots, packs and usage into FLEXGATE_DB when it has no
 accounts yet. Demo rows are flagged demo and their names start with "Demo:".`,
+  keys: `Usage: flexgate keys <create|revoke|list> [options]
+
+  flexgate keys create --role <OPERATOR|PARTNER|METERING|INTEGRATOR> --name <name> [--reseller <id>]
+  flexgate keys revoke --id <key id>
+  flexgate keys list
+
+Each works on an existing database (run \`flexgate migrate\` or \`flexgate serve\` first) and takes --help.`,
   "keys create": `Usage: flexgate keys create --role <OPERATOR|PARTNER|METERING|INTEGRATOR> --name <name> [--reseller <id>]
 
 Creates an API key and prints its secret once: it is stored only as a hash. PARTNER keys are
@@ -62,8 +70,21 @@ Revokes an API key at once and for good.`,
 Lists API keys with their role, reseller and state. Secrets are never shown.`,
 };
 
-async function openServices() {
+/** The options each command takes besides --help: any other is refused. */
+const OPTIONS_OF: Record<string, readonly string[]> = {
+  serve: ["no-demo"],
+  "keys create": ["role", "name", "reseller"],
+  "keys revoke": ["id"],
+};
+
+/** `existing`: refuse a missing SQLite file instead of creating it. */
+async function openServices({ existing }: { existing: boolean }) {
   const config = loadConfig();
+  // A key written to a new file, FLEXGATE_DB mistyped say, is one no server knows: only the
+  // commands that set a database up (serve, migrate, seed) create it.
+  if (existing && config.databaseUrl === null && !existsSync(config.dbPath)) {
+    throw new ConfigError(`no SQLite database at ${config.dbPath} (FLEXGATE_DB): create it with \`flexgate migrate\` or \`flexgate serve\`, or set FLEXGATE_DB to the server's file`);
+  }
   // A one-shot command reads and rates little: no threads to start and stop.
   const store = await openStore({ ...config, readThreads: 0, ratingThread: false });
   return { store, config, services: createServices({ store, clock: Date.now, rules: config.rules ?? DEFAULT_RULES }) };
@@ -102,7 +123,13 @@ async function run(argv: string[]): Promise<number> {
     return name ? 0 : 1;
   }
   if (!HELP[name]) {
-    console.error(`unknown command "${name}"\n\n${HELP.main}`);
+    console.error(`unknown command "${name}"\n\n${name.startsWith("keys ") ? HELP.keys : HELP.main}`);
+    return 2;
+  }
+  // One parser knows every command's options; each command takes only its own.
+  const foreign = Object.keys(values).find((option) => option !== "help" && !OPTIONS_OF[name]?.includes(option));
+  if (foreign) {
+    console.error(`flexgate: ${name} takes no --${foreign} (see flexgate ${name} --help)`);
     return 2;
   }
   if (values.help) {
@@ -111,6 +138,9 @@ async function run(argv: string[]): Promise<number> {
   }
 
   switch (name) {
+    case "keys":
+      console.error(HELP.keys);
+      return 2;
     case "serve": {
       const config = loadConfig(values["no-demo"] ? { ...process.env, FLEXGATE_DEMO: "off" } : process.env);
       await serveUntilSignalled(config);
@@ -144,7 +174,7 @@ async function run(argv: string[]): Promise<number> {
       return 0;
     }
     case "seed": {
-      const { store, services } = await openServices();
+      const { store, services } = await openServices({ existing: false });
       const loaded = await seedDemoData(services);
       await store.close();
       console.log(loaded ? "demo data loaded" : "the database already has accounts: nothing loaded");
@@ -156,7 +186,7 @@ async function run(argv: string[]): Promise<number> {
         console.error(HELP[name]);
         return 2;
       }
-      const { store, services } = await openServices();
+      const { store, services } = await openServices({ existing: true });
       const created = await services.keys.create(
         { name: values.name, role, resellerId: values.reseller ? parseId(values.reseller, "--reseller") : null },
         CLI_ACTOR,
@@ -171,14 +201,14 @@ async function run(argv: string[]): Promise<number> {
         console.error(HELP[name]);
         return 2;
       }
-      const { store, services } = await openServices();
+      const { store, services } = await openServices({ existing: true });
       const key = await services.keys.revoke(parseId(values.id, "--id"), CLI_ACTOR);
       await store.close();
       console.log(`revoked key ${key.id} "${key.name}"`);
       return 0;
     }
     case "keys list": {
-      const { store, services } = await openServices();
+      const { store, services } = await openServices({ existing: true });
       for (const key of await services.keys.list()) {
         const state = key.revokedAt === null ? "active" : `revoked ${new Date(key.revokedAt).toISOString()}`;
         console.log(`${key.id}\t${key.role}\t${key.resellerId ?? "-"}\t${key.secretPrefix}…\t${state}\t${key.name}`);

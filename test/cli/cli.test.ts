@@ -1,16 +1,12 @@
 import { SqliteStore } from "../../server/store/sqlite/store.js";
-import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_RULES } from "../../server/services/context.js";
 import { createServices } from "../../server/services/index.js";
 import { openDatabase } from "../../server/store/sqlite/database.js";
-
-const run = promisify(execFile);
-const REPO = new URL("../..", import.meta.url).pathname;
+import { flexgate as runCli } from "./support/flexgate.js";
 
 describe("flexgate command line", () => {
   let dir: string;
@@ -22,19 +18,7 @@ describe("flexgate command line", () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function flexgate(args: string[], env: Record<string, string> = {}) {
-    try {
-      const { stdout, stderr } = await run(process.execPath, ["--import", "tsx", "server/cli.ts", ...args], {
-        cwd: REPO,
-        // NORMAL durability: these files are thrown away, and fsyncs would only slow the test.
-        env: { ...process.env, FLEXGATE_DB: dbPath, FLEXGATE_SYNCHRONOUS: "NORMAL", LOG_LEVEL: "error", ...env },
-      });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const failed = error as { code: number; stdout: string; stderr: string };
-      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-    }
-  }
+  const flexgate = (args: string[], env: Record<string, string> = {}) => runCli(args, { FLEXGATE_DB: dbPath, ...env });
 
   function services() {
     const db = openDatabase({ path: dbPath });
@@ -45,6 +29,34 @@ describe("flexgate command line", () => {
     const { code, stdout } = await flexgate(args.split(" "));
     expect(code).toBe(0);
     expect(stdout).toMatch(/Usage: flexgate/);
+  });
+
+  it.each(["keys --help", "keys -h"])("prints the usage of every keys subcommand for `flexgate %s` and exits 0", async (args) => {
+    const { code, stdout } = await flexgate(args.split(" "));
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^Usage: flexgate keys <create\|revoke\|list>/);
+    for (const usage of ["keys create --role", "keys revoke --id", "keys list"]) expect(stdout).toContain(`flexgate ${usage}`);
+  });
+
+  it("answers a bare `flexgate keys` with the keys usage on stderr and exit code 2", async () => {
+    const { code, stdout, stderr } = await flexgate(["keys"]);
+    expect({ code, stdout }).toEqual({ code: 2, stdout: "" });
+    expect(stderr).toMatch(/^Usage: flexgate keys <create\|revoke\|list>/);
+  });
+
+  it.each([
+    ["migrate --role OPERATOR", "migrate", "role"],
+    ["seed --no-demo", "seed", "no-demo"],
+    ["keys list --name ci", "keys list", "name"],
+    ["keys revoke --id 1 --reseller 2", "keys revoke", "reseller"],
+    ["keys create --role OPERATOR --name ci --id 3", "keys create", "id"],
+    ["migrate-to postgres://127.0.0.1:1/flexgate --role OPERATOR", "migrate-to", "role"],
+  ])("refuses `flexgate %s`, an option of another command, with one line and exit code 2, touching no database", async (args, command, option) => {
+    const untouched = join(dir, "untouched", "flexgate.sqlite");
+    const { code, stdout, stderr } = await flexgate(args.split(" "), { FLEXGATE_DB: untouched });
+    expect({ code, stdout }).toEqual({ code: 2, stdout: "" });
+    expect(stderr).toBe(`flexgate: ${command} takes no --${option} (see flexgate ${command} --help)\n`);
+    expect(existsSync(untouched)).toBe(false);
   });
 
   it("refuses an unknown command with exit code 2 and the usage", async () => {
@@ -81,6 +93,19 @@ describe("flexgate command line", () => {
     expect(await after.services.keys.authenticate(secret)).toBeNull();
     after.db.$client.close();
     // Four command-line runs, each starting Node and tsx: several seconds apiece on a loaded machine.
+  }, 90_000);
+
+  it("still takes each command's own options, and --help with any command", async () => {
+    // --reseller reaches the keys service, which finds no reseller 999.
+    const partner = await flexgate(["keys", "create", "--role", "PARTNER", "--name", "portal", "--reseller", "999"]);
+    expect(partner.code).toBe(2);
+    expect(partner.stderr).not.toMatch(/takes no/);
+    expect(partner.stderr).toMatch(/reseller/i);
+    for (const args of ["migrate --help", "keys revoke -h", "serve --no-demo --help"]) {
+      const { code, stdout } = await flexgate(args.split(" "));
+      expect({ args, code }).toEqual({ args, code: 0 });
+      expect(stdout).toMatch(/^Usage: flexgate/);
+    }
   }, 90_000);
 
   it("refuses a partner key without a reseller with the input's name and writes no key", async () => {
