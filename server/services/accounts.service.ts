@@ -8,7 +8,7 @@ import { lotAsSource, packAsSource, poolAsSource } from "../store/sources.js";
 import type { ResellerQuery, StoreReads } from "../store/port.js";
 import { type Page, pageSize, type ServiceContext, toPage } from "./context.js";
 
-/** The longest account name: names longer are refused, and so are filters no name could match. */
+/** The longest account name: longer names are refused, and a longer filter matches nothing. */
 const ACCOUNT_NAME_MAX = 200;
 
 export interface AccountInput {
@@ -58,8 +58,9 @@ export class AccountService {
   async list(filter: AccountFilter, first: number | null | undefined, afterId: number | undefined): Promise<Page<Account>> {
     const limit = pageSize(first);
     const { nameContains } = filter;
-    // No name is longer, and SQLite refuses a LIKE pattern of 50,000 characters as too complex.
-    if (nameContains != null && nameContains.length > ACCOUNT_NAME_MAX) throw badInput("filter.nameContains", `filter.nameContains must be at most ${ACCOUNT_NAME_MAX} characters, as account names are`);
+    // No name is longer, so nothing matches: SQLite would refuse a LIKE pattern of 50,000
+    // characters as too complex, and the database need not be asked.
+    if (nameContains != null && nameContains.length > ACCOUNT_NAME_MAX) return toPage([], limit, 0);
     const query = { resellerId: filter.resellerId, nameContains: nameContains ?? undefined };
     return toPage(await this.reads.listAccounts({ ...query, afterId, limit: limit + 1 }), limit, () => this.reads.countAccounts(query));
   }
