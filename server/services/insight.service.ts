@@ -152,6 +152,7 @@ export class InsightService {
     const now = this.context.clock();
     const proposed: PriceVersion = {
       ...checked,
+      effectiveFrom: now,
       id: 0,
       retired: false,
       cancelledAt: null,

@@ -20,6 +20,9 @@ export interface PricePublication {
   readonly note: string;
 }
 
+/** A version to append, its start null for now: resolved in the write unit (startOfChange). */
+type UnstartedVersion = Omit<NewPriceVersion, "effectiveFrom" | "publishedBy" | "publishedAt"> & { readonly effectiveFrom: Instant | null };
+
 /** A version together with what depends on its neighbours: its end and its status now. */
 export interface PriceEntryView extends PriceVersion {
   readonly effectiveTo: Instant | null;
@@ -44,22 +47,24 @@ async function assertRoomForVersion(reads: StoreReads, apiCode: string, versions
 }
 
 /**
- * A change of an API's terms starting at `from` (a version, a retirement, a free cap) must start
- * after the usage of that API already rated: events may be dated up to MAX_FUTURE_SKEW_MS ahead,
- * and each charge must stay explained by the terms in force at its occurredAt (domain §2). Run in
- * the write unit that appends the change: its lock on the API code keeps groups rating events
- * dated ahead waiting until it commits (pg/rating.ts, sharedPriceLocks).
+ * When a change of an API's terms (a version, a retirement, a free cap) starts. Run in the write
+ * unit that appends the change: its lock on the API code, which every rating group of the API
+ * takes shared (pg/rating.ts, sharedPriceLocks; SQLite has one writer), keeps usage of the API
+ * from being rated meanwhile. Events may be dated up to MAX_FUTURE_SKEW_MS ahead, and each charge
+ * must stay explained by the terms in force at its occurredAt (domain §2). So a start asked for
+ * (`requested`) at or before usage already rated is refused, and none asked for means now, or
+ * just after usage of the API already rated ahead of now.
  * @throws FlexgateError PRICE_CHANGE_IN_PAST naming `field`
  */
-export async function assertStartsAfterRatedUsage(tx: StoreReads, apiCode: string, from: Instant, field: string, terms: string): Promise<void> {
-  const rated = await tx.latestApiChargeOccurredAt(apiCode, from);
-  if (rated !== null) {
-    throw new FlexgateError(
-      "PRICE_CHANGE_IN_PAST",
-      `usage of ${apiCode} dated ${formatInstant(rated)} is already rated with the ${terms} in force then; a change may take effect after it`,
-      field,
-    );
-  }
+export async function startOfChange(tx: StoreReads, apiCode: string, requested: Instant | null, now: Instant, field: string, terms: string): Promise<Instant> {
+  const rated = await tx.latestApiChargeOccurredAt(apiCode, requested ?? now);
+  if (rated === null) return requested ?? now;
+  if (requested === null) return rated + 1;
+  throw new FlexgateError(
+    "PRICE_CHANGE_IN_PAST",
+    `usage of ${apiCode} dated ${formatInstant(rated)} is already rated with the ${terms} in force then; a change may take effect after it`,
+    field,
+  );
 }
 
 /** The effective-dated, append-only price table. */
@@ -116,12 +121,11 @@ export class PriceService {
   async retire(apiCodeInput: string, effectiveFrom: Instant | null | undefined, note: string, actor: Actor): Promise<PriceEntryView> {
     const apiCode = cleanApiCode(apiCodeInput, "apiCode");
     const now = this.context.clock();
-    const at = effectiveFrom ?? now;
     // A backdated retirement would turn already-rated and late usage into PRICE_NOT_FOUND.
-    if (at < now) {
+    if (effectiveFrom != null && effectiveFrom < now) {
       throw new FlexgateError("PRICE_CHANGE_IN_PAST", "a retirement takes effect now or later, never in the past", "effectiveFrom");
     }
-    const current = priceInForce(await this.context.store.reads.priceVersionsOf(apiCode), at);
+    const current = priceInForce(await this.context.store.reads.priceVersionsOf(apiCode), effectiveFrom ?? now);
     if (!current) throw notFound(`a price for ${apiCode}`, "apiCode");
     return this.append(
       {
@@ -131,7 +135,7 @@ export class PriceService {
         unitQuantity: current.unitQuantity,
         tokensPerUnitMicros: 0n,
         chargeableOutcomes: [],
-        effectiveFrom: at,
+        effectiveFrom: effectiveFrom ?? null,
         note: cleanText(note, "note", { max: 2000 }),
         retired: true,
       },
@@ -174,8 +178,8 @@ export class PriceService {
     });
   }
 
-  /** Checks a publication; returns the version to write (without the retirement flag). */
-  async validate(input: PricePublication, field: string): Promise<Omit<NewPriceVersion, "retired" | "publishedBy" | "publishedAt">> {
+  /** Checks a publication; returns the version to write (without the retirement flag), its start null for now. */
+  async validate(input: PricePublication, field: string): Promise<Omit<UnstartedVersion, "retired">> {
     const prefix = field ? `${field}.` : "";
     const apiCode = cleanApiCode(input.apiCode, `${prefix}apiCode`);
     if (!METERS.includes(input.meter)) throw badInput(`${prefix}meter`, "unknown meter");
@@ -186,9 +190,8 @@ export class PriceService {
     if (input.tokensPerUnitMicros < 0n || input.tokensPerUnitMicros > MAX_TOKENS_MICROS) {
       throw badInput(`${prefix}tokensPerUnit`, "tokensPerUnit is out of range");
     }
-    const now = this.context.clock();
-    const effectiveFrom = input.effectiveFrom ?? now;
-    if (effectiveFrom < now) {
+    const effectiveFrom = input.effectiveFrom ?? null;
+    if (effectiveFrom !== null && effectiveFrom < this.context.clock()) {
       throw new FlexgateError("PRICE_CHANGE_IN_PAST", "a price change takes effect now or later, never in the past", `${prefix}effectiveFrom`);
     }
     const name = input.name == null ? null : cleanText(input.name, `${prefix}name`, { max: 200 });
@@ -204,18 +207,19 @@ export class PriceService {
     };
   }
 
-  private async append(version: Omit<NewPriceVersion, "publishedBy" | "publishedAt">, actor: Actor, field: string, action: string): Promise<PriceEntryView> {
-    return this.context.store.write({ apiCodes: [version.apiCode] }, async (tx) => {
-      const versions = await tx.priceVersionsOf(version.apiCode);
-      await assertRoomForVersion(tx, version.apiCode, versions.length, field);
-      const startField = `${field ? `${field}.` : ""}effectiveFrom`;
-      const clash = versions.find((other) => other.cancelledAt === null && other.effectiveFrom === version.effectiveFrom);
-      if (clash) {
-        throw badInput(startField, `version ${clash.id} of ${version.apiCode} already takes effect at ${formatInstant(clash.effectiveFrom)}; cancel it first`);
-      }
-      await assertStartsAfterRatedUsage(tx, version.apiCode, version.effectiveFrom, startField, "version");
+  private async append(unstarted: UnstartedVersion, actor: Actor, field: string, action: string): Promise<PriceEntryView> {
+    const { apiCode } = unstarted;
+    return this.context.store.write({ apiCodes: [apiCode] }, async (tx) => {
+      const versions = await tx.priceVersionsOf(apiCode);
+      await assertRoomForVersion(tx, apiCode, versions.length, field);
       const now = this.context.clock();
-      const created = await tx.insertPriceVersion({ ...version, publishedBy: actor.name, publishedAt: now });
+      const startField = `${field ? `${field}.` : ""}effectiveFrom`;
+      const effectiveFrom = await startOfChange(tx, apiCode, unstarted.effectiveFrom, now, startField, "version");
+      const clash = versions.find((other) => other.cancelledAt === null && other.effectiveFrom === effectiveFrom);
+      if (clash) {
+        throw badInput(startField, `version ${clash.id} of ${apiCode} already takes effect at ${formatInstant(clash.effectiveFrom)}; cancel it first`);
+      }
+      const created = await tx.insertPriceVersion({ ...unstarted, effectiveFrom, publishedBy: actor.name, publishedAt: now });
       const view = this.view(created, [...versions, created]);
       await tx.appendAudit(actor, { action, entityType: "PriceEntry", entityId: created.id, before: null, after: view }, now);
       return view;

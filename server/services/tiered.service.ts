@@ -16,7 +16,7 @@ import { priceInForce } from "../core/price.js";
 import { cleanApiCode, cleanText } from "../core/text.js";
 import type { Instant } from "../core/time.js";
 import { accountOrThrow, type ServiceContext } from "./context.js";
-import { assertStartsAfterRatedUsage } from "./prices.service.js";
+import { startOfChange } from "./prices.service.js";
 
 export interface PlanEnrollment {
   readonly accountId: number;
@@ -119,7 +119,7 @@ export class TieredService {
     const note = cleanText(input.note, `${field}.note`, { max: 2000 });
     return this.context.store.write({ apiCodes: [apiCode] }, async (tx) => {
       const now = this.context.clock();
-      const { unitsPerMonth, effectiveFrom } = checkFreeCapOrThrow({ apiCode, unitsPerMonth: input.unitsPerMonth, effectiveFrom: input.effectiveFrom, note }, now);
+      const { unitsPerMonth } = checkFreeCapOrThrow({ apiCode, unitsPerMonth: input.unitsPerMonth, effectiveFrom: input.effectiveFrom, note }, now);
       // Caps only for priced APIs: an API without a price rates nothing to cap, and the caps
       // then stay within the price table's bound of APIs (the cost of freeCaps relies on it).
       if ((await tx.priceVersionsOf(apiCode)).length === 0) {
@@ -129,7 +129,7 @@ export class TieredService {
       if ((await tx.freeCaps()).filter((cap) => cap.apiCode === apiCode).length >= MAXIMA.versionsPerApi) {
         throw badInput(`${field}.apiCode`, `${apiCode} already has ${MAXIMA.versionsPerApi} free caps, the most one API may have`);
       }
-      await assertStartsAfterRatedUsage(tx, apiCode, effectiveFrom, `${field}.effectiveFrom`, "free cap");
+      const effectiveFrom = await startOfChange(tx, apiCode, input.effectiveFrom ?? null, now, `${field}.effectiveFrom`, "free cap");
       const cap = await tx.insertFreeCap({ apiCode, unitsPerMonth, effectiveFrom, note, publishedBy: actor.name, publishedAt: now });
       await tx.appendAudit(actor, { action: "freeCap.publish", entityType: "FreeCap", entityId: cap.id, before: null, after: cap }, now);
       return cap;

@@ -20,7 +20,7 @@ const SIMPLE = "model-derivative/simple-job";
 /** Within the 5 minutes an event may be dated ahead. */
 const AHEAD_MS = 4 * 60_000;
 
-type Change = (apiCode: string, effectiveFrom: Instant) => Promise<unknown>;
+type Change = (apiCode: string, effectiveFrom: Instant | null) => Promise<{ effectiveFrom: Instant }>;
 
 const CHANGES: [string, Change, string][] = [
   [
@@ -64,6 +64,14 @@ describe.each(CHANGES)("%s", (_change, change, field) => {
     await rateAhead(COMPLEX, -60_000);
     await expectRefusedUnchanged(h.sql, () => change(COMPLEX, charge.occurredAt), "PRICE_CHANGE_IN_PAST", field);
     await change(COMPLEX, charge.occurredAt + 1);
+    expect(priceInForce(await h.store.reads.priceVersionsOf(COMPLEX), charge.occurredAt)!.id).toBe(charge.priceEntryId);
+  });
+
+  it("without a start asked for, takes effect now, or just after usage of that API already rated ahead of now", async () => {
+    expect((await change(SIMPLE, null)).effectiveFrom).toBe(h.now());
+    const charge = await rateAhead(COMPLEX);
+    const changed = await change(COMPLEX, null);
+    expect(changed.effectiveFrom).toBe(charge.occurredAt + 1);
     expect(priceInForce(await h.store.reads.priceVersionsOf(COMPLEX), charge.occurredAt)!.id).toBe(charge.priceEntryId);
   });
 

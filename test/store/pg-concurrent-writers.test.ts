@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatMicros } from "../../server/core/money.js";
+import { priceInForce } from "../../server/core/price.js";
 import { DEFAULT_RULES } from "../../server/services/context.js";
 import { createServices, type Services } from "../../server/services/index.js";
 import { PgStore } from "../../server/store/pg/store.js";
@@ -106,40 +107,44 @@ describe.skipIf(!TEST_DATABASE_URL)(`two writers on one PostgreSQL database${TES
     expect(await one.ledger.verify()).toEqual([]);
   });
 
-  it("makes a group rating an event dated ahead wait for a publication of its API, then rate it with the published version; a group of earlier usage waits for nothing", async () => {
+  it("makes a group rating usage of an API wait for a publication of it, live usage as well as usage dated ahead, then rate with the version in force at each event; a group of another API waits for nothing", async () => {
     const account = await one.accounts.create({ name: "Rated ahead", country: "JP" }, OPERATOR);
     await one.funding.recordFlexPurchase({ accountId: account.id, tokensMicros: tokens("100"), purchasedAt: at("2024-05-01T00:00:00Z"), channel: "ESTORE", orderRef: "W-ahead" }, OPERATOR);
-    const neighbour = await one.accounts.create({ name: "Rated before", country: "JP" }, OPERATOR);
-    let aheadSettled = false;
-    let ahead!: Promise<{ charge: { priceEntryId: number } }>;
-    let earlierWhileHeld = false;
+    const neighbour = await one.accounts.create({ name: "Rated meanwhile", country: "JP" }, OPERATOR);
+    let settled = false;
+    let live!: Promise<{ charge: { priceEntryId: number } }>;
+    let otherApiWhileHeld = false;
+    const previous = priceInForce(await first.reads.priceVersionsOf(COMPLEX), NOW)!;
     const published = await first.write({}, async () => {
-      const version = await one.prices.publish({ apiCode: COMPLEX, meter: "JOB", unitQuantity: 1, tokensPerUnitMicros: tokens("0.75"), note: "raise" }, OPERATOR);
-      ahead = other.rating.recordUsage(aUsageEvent(account.id, { occurredAt: NOW + AHEAD_MS })).finally(() => (aheadSettled = true));
-      await other.rating.recordUsage(aUsageEvent(neighbour.id, { occurredAt: NOW - 1 }));
-      earlierWhileHeld = true;
+      const version = await one.prices.publish({ apiCode: COMPLEX, meter: "JOB", unitQuantity: 1, tokensPerUnitMicros: tokens("0.75"), effectiveFrom: NOW, note: "raise" }, OPERATOR);
+      // Dated now, not ahead: the publication's start is its clock's now, which another replica's
+      // group may already have passed when it rates.
+      live = other.rating.recordUsage(aUsageEvent(account.id, { occurredAt: NOW })).finally(() => (settled = true));
+      await other.rating.recordUsage(aUsageEvent(neighbour.id, { apiCode: SIMPLE, occurredAt: NOW }));
+      otherApiWhileHeld = true;
       await pause(300);
-      expect(aheadSettled).toBe(false);
+      expect(settled).toBe(false);
       return version;
     });
-    expect(earlierWhileHeld).toBe(true);
-    expect((await ahead).charge.priceEntryId).toBe(published.id);
+    expect(otherApiWhileHeld).toBe(true);
+    expect((await live).charge.priceEntryId).toBe(published.id);
+    expect((await other.rating.recordUsage(aUsageEvent(account.id, { occurredAt: NOW + AHEAD_MS }))).charge.priceEntryId).toBe(published.id);
+    // Usage before the start, rated after the publication, keeps the version in force then.
+    expect((await other.rating.recordUsage(aUsageEvent(account.id, { occurredAt: NOW - 1 }))).charge.priceEntryId).toBe(previous.id);
   });
 
-  it("makes a publication wait for a group that rated an event of its API dated ahead, then refuses it: PRICE_CHANGE_IN_PAST", async () => {
+  it("makes a publication wait for a group rating usage of its API, then start just after the usage rated ahead, or refuse a start asked for before it", async () => {
     const account = await one.accounts.create({ name: "Booked ahead", country: "JP" }, OPERATOR);
     let settled = false;
-    let answer!: Promise<Awaited<ReturnType<typeof refusalOf>>>;
+    let answer!: Promise<{ effectiveFrom: number }>;
     await first.write({}, async () => {
       await one.rating.recordUsage(aUsageEvent(account.id, { apiCode: SIMPLE, occurredAt: NOW + AHEAD_MS }));
-      answer = refusalOf(() => other.prices.publish({ apiCode: SIMPLE, meter: "JOB", unitQuantity: 1, tokensPerUnitMicros: tokens("0.2"), note: "raise" }, OPERATOR)).finally(
-        () => (settled = true),
-      );
+      answer = other.prices.publish({ apiCode: SIMPLE, meter: "JOB", unitQuantity: 1, tokensPerUnitMicros: tokens("0.2"), note: "raise" }, OPERATOR).finally(() => (settled = true));
       await pause(300);
       expect(settled).toBe(false);
     });
-    const refusal = await answer;
+    expect((await answer).effectiveFrom).toBe(NOW + AHEAD_MS + 1);
+    const refusal = await refusalOf(() => other.prices.publish({ apiCode: SIMPLE, meter: "JOB", unitQuantity: 1, tokensPerUnitMicros: tokens("0.3"), effectiveFrom: NOW + 60_000, note: "raise" }, OPERATOR));
     expect([refusal.code, refusal.field]).toEqual(["PRICE_CHANGE_IN_PAST", "input.effectiveFrom"]);
-    expect((await first.reads.priceVersionsOf(SIMPLE)).length).toBe(2);
   });
 });

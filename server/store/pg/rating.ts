@@ -2,9 +2,9 @@
  * A rating group's statements on PostgreSQL: two round trips to the database, whatever the
  * group's size and however many tables it writes.
  *
- *   1. `begin`, the group's planner setting, the lock of its accounts (and, for events dated
- *      ahead, a shared lock of their API codes), then one read of everything the decisions need
- *      (the price book's stamp, replays, sources, enrollments);
+ *   1. `begin`, the group's planner setting, the lock of its accounts and a shared lock of its
+ *      API codes, then one read of everything the decisions need (the price book's stamp,
+ *      replays, sources, enrollments);
  *   2. one data-modifying statement writing every row of the group, then `commit`.
  *
  * Each round trip is one text of several statements (a simple query), and the answer to the
@@ -67,28 +67,28 @@ const execute = (statement: Prepared, values: readonly (Value | readonly Value[]
  * usage_charges empty, scanned it for each foreign-key check and event-id lookup of a group:
  * seconds per 500 events at 30,000 charges. Within the group, it never scans.
  */
-function lockText(opening: "begin" | "", accountIds: readonly number[], aheadApiCodes: readonly string[]): string {
+function lockText(opening: "begin" | "", accountIds: readonly number[], apiCodes: readonly string[]): string {
   const ids = [...new Set(accountIds)].sort((a, b) => a - b);
   for (const id of ids) if (!Number.isSafeInteger(id)) throw new RangeError(`account id ${id} is not a safe integer`);
   return `${opening ? `${opening}; ` : ""}set local enable_seqscan = off;
     select id, name, country, reseller_id as "resellerId", balance_policy as "balancePolicy", deficit_micros as "deficitMicros",
       grace_started_at as "graceStartedAt", demo, created_at as "createdAt", updated_at as "updatedAt"
-    from accounts where id = any('{${ids.join(",")}}'::bigint[]) order by id for no key update${sharedPriceLocks(aheadApiCodes)}`;
+    from accounts where id = any('{${ids.join(",")}}'::bigint[]) order by id for no key update;
+    ${sharedPriceLocks(apiCodes)}`;
 }
 
 /**
- * A publication of a version, retirement or free cap takes `price:<code>` exclusively and refuses
- * a start at or before a charge of the API already booked (services/prices.service.ts). Starts
- * are now or later, so the charges a publication running meanwhile could miss are those of events
- * dated after their booking instant: a group holding some takes the same key shared for their API
- * codes, after its accounts (the order write units lock in, pg/store.ts) and before it reads the
- * price book's stamp, so either the publication sees the group's charges or the group rates with
- * the publication. Other groups take nothing. One statement, codes sorted, called left to right.
+ * A publication of a version, retirement or free cap takes `price:<code>` exclusively and starts
+ * after the usage of the API already rated (services/prices.service.ts, startOfChange). A group
+ * takes the same keys shared for its API codes, after its accounts (the order write units lock
+ * in, pg/store.ts) and before it reads the price book's stamp: so either the publication sees
+ * the group's charges, or the group rates with the publication. Groups share the keys with each
+ * other; a publication waits for the groups in flight, and the groups after it for it. One
+ * statement, codes sorted, called left to right.
  */
 function sharedPriceLocks(apiCodes: readonly string[]): string {
-  if (apiCodes.length === 0) return "";
   const locks = [...new Set(apiCodes)].sort().map((code) => `pg_advisory_xact_lock_shared(hashtext(${literal(`price:${code}`)}))`);
-  return `;\n    select ${locks.join(", ")}`;
+  return `select ${locks.join(", ")}`;
 }
 
 /**
@@ -142,11 +142,11 @@ export async function openGroup(
   opening: "begin" | "",
   accountIds: readonly number[],
   eventIds: readonly string[],
-  aheadApiCodes: readonly string[],
+  apiCodes: readonly string[],
 ): Promise<{ accounts: Account[]; read: GroupRead }> {
   await prepare(client, READ_GROUP);
-  const results = (await client.query(`${lockText(opening, accountIds, aheadApiCodes)};\n${execute(READ_GROUP, [accountIds, eventIds])}`)) as unknown as pg.QueryResult[];
-  const accounts = results[results.length - (aheadApiCodes.length > 0 ? 3 : 2)]!.rows.map(toAccount);
+  const results = (await client.query(`${lockText(opening, accountIds, apiCodes)};\n${execute(READ_GROUP, [accountIds, eventIds])}`)) as unknown as pg.QueryResult[];
+  const accounts = results[results.length - 3]!.rows.map(toAccount);
   const row = results[results.length - 1]!.rows[0] as { stamp: number; replays: ReplayJson[] | null; sources: SourceJson[] | null; enrollments: EnrollmentJson[] | null };
   const replays = new Map<string, { charge: UsageCharge; fingerprint: string }>();
   for (const { reversedAt, ...stored } of row.replays ?? []) {

@@ -139,9 +139,8 @@ export class PgStore implements Store {
    */
   private async rateInUnit(unit: Unit, opening: "begin" | "", requests: readonly RatingRequest[], now: Instant, rules: RatingRules): Promise<RatingOutcome[]> {
     const { accountIds, eventIds } = groupKeys(requests);
-    // Events dated ahead of `now` lock their API codes shared against a publication (see rating.sharedPriceLocks).
-    const aheadApiCodes = [...new Set(requests.filter((request) => request.occurredAt > now).map((request) => request.apiCode))];
-    const { accounts: locked, read } = await rating.openGroup(unit.client, opening, accountIds, eventIds, aheadApiCodes);
+    const apiCodes = [...new Set(requests.map((request) => request.apiCode))];
+    const { accounts: locked, read } = await rating.openGroup(unit.client, opening, accountIds, eventIds, apiCodes);
     const terms = this.book.current(read.stamp) ?? this.book.update(read.stamp, await prices.allPriceVersions(unit.q), await tiered.allFreeCaps(unit.q));
     const plan = planGroup(
       requests,
