@@ -97,6 +97,8 @@ export async function createApp({ config, store, clock = Date.now, requestTimeou
       // Cache hints are never used (every answer is private and live: see noStore below), and the
       // plugin's per-field hook cost about a sixth of a portal page and of a recordUsage request.
       ApolloServerPluginCacheControlDisabled(),
+      // Their didResolveOperation hooks run at once (Apollo's Promise.all), each refusing before its
+      // first await: of several refusals, the first in this order is the one answered.
       roleCheckPlugin,
       operationCheckPlugin,
       queryCostPlugin,

@@ -27,11 +27,14 @@ export const DEFICIT_PAGE = 64;
  * The outstanding deficit parts of an account that owes `owedMicros`, oldest first, read newest
  * first a page at a time (`page(beforeId)`: standing parts with a smaller id, newest first, at
  * most DEFICIT_PAGE) until what they still owe adds up to the debt. The debt is the sum of what
- * the standing parts still owe (the ledger check holds it so), so every part older than that is
- * paid in full: an account that has run up and paid off deficits for years reads only what it
- * owes now, not its whole history. Funds settle oldest first, so that is usually one page.
+ * the standing parts still owe (the ledger check holds it so), so once they add up to it, every
+ * part not yet read is paid in full. Funds settle oldest first, so the parts still owed are
+ * usually the newest: an account that has run up and paid off deficits for years reads only
+ * what it owes now, not its whole history. (A cloud-credit lot skips parts of usage from the
+ * credit acceptance end on, so an older part may still be owed behind newer ones paid in full:
+ * the pages go on until the sum is found.)
  */
-export async function outstandingDeficits(owedMicros: bigint, page: (beforeId: number) => DeficitPart[] | Promise<DeficitPart[]>): Promise<DatedDeficit[]> {
+export async function outstandingFromNewest(owedMicros: bigint, page: (beforeId: number) => DeficitPart[] | Promise<DeficitPart[]>): Promise<DatedDeficit[]> {
   const found: DatedDeficit[] = [];
   let left = owedMicros;
   for (let before = Number.MAX_SAFE_INTEGER; left > 0n; ) {

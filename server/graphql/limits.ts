@@ -35,9 +35,10 @@ export const LIMITS = Object.freeze({
   maxListItems: MAXIMA.eventsPerBatch,
   /**
    * JSON values (objects, lists and what they hold) in all of a request's variables: a full batch
-   * whose every event has every field and the most labels (8 + 1 + 3 per label each), and no more.
+   * whose every event has every field and the most labels (the event, its 7 fields, its labels
+   * and 3 per label: 69,000), and 1,000 more for the request's other variables.
    */
-  maxVariableValues: 2 + MAXIMA.eventsPerBatch * (9 + 3 * MAXIMA.labelsPerEvent),
+  maxVariableValues: MAXIMA.eventsPerBatch * (9 + 3 * MAXIMA.labelsPerEvent) + 1_000,
 });
 
 function tooComplex(message: string): GraphQLError {
@@ -153,10 +154,12 @@ export const queryCostPlugin: ApolloServerPlugin = {
   async requestDidStart() {
     return {
       async didResolveOperation({ request, document, schema, operation }) {
+        // operationCheckPlugin refuses a request whose operation name resolves to none.
+        if (!operation) return;
         const variables = request.variables ?? {};
         const oversized = oversizedVariables(variables, document);
         if (oversized) throw oversized;
-        const key = operation === undefined ? null : costKey(schema, document, request.operationName, variables);
+        const key = costKey(schema, document, request.operationName, variables);
         const known = key === null ? undefined : knownCosts.get(document)?.get(key);
         if (known !== undefined) {
           if (known > LIMITS.maxCost) throw costTooHigh(known);
@@ -177,7 +180,7 @@ export const queryCostPlugin: ApolloServerPlugin = {
           if (/maximum allowed number of nodes/.test(error.message)) throw tooComplex(`the query selects more than ${LIMITS.maxSelections} fields`);
           // Variables that do not fit the document: execution refuses the whole operation before
           // any resolver runs. Anything else fails closed: nothing runs at a cost not known.
-          if (operation && getVariableValues(schema, operation.variableDefinitions ?? [], variables).errors) return;
+          if (getVariableValues(schema, operation.variableDefinitions ?? [], variables).errors) return;
           throw tooComplex(`the cost of this request could not be computed: ${error.message}`);
         }
         if (key !== null) {
@@ -192,36 +195,47 @@ export const queryCostPlugin: ApolloServerPlugin = {
 
 /**
  * The refusal of variables past LIMITS.maxListItems or LIMITS.maxVariableValues, or null. The walk
- * stops at the first value past either, so it costs at most maxVariableValues steps.
+ * stops at the first value past either, so it costs at most maxVariableValues steps; it keeps no
+ * path on the way (a full batch is walked on every request), and finds the path of a list too
+ * long only to refuse it.
  */
 export function oversizedVariables(variables: Record<string, unknown>, document: DocumentNode): GraphQLError | null {
   let budget = LIMITS.maxVariableValues;
-  const path: (string | number)[] = [];
-  const walk = (value: unknown): GraphQLError | null => {
-    if (--budget < 0) return tooComplex(`the variables hold more than ${LIMITS.maxVariableValues} values`);
-    if (value === null || typeof value !== "object") return null;
-    if (Array.isArray(value) && value.length > LIMITS.maxListItems) {
-      // graphql-js's own shape for a variable's bad value: formatError names the argument it fills.
-      const [name, ...inner] = path;
-      const at = `${name}${inner.map((key) => (typeof key === "number" ? `[${key}]` : `.${key}`)).join("")}`;
-      return new GraphQLError(`Variable "$${name}" got invalid value (a list of ${value.length} items) at "${at}"; a list may hold at most ${LIMITS.maxListItems} items.`, {
-        source: document.loc?.source,
-        extensions: { code: "BAD_USER_INPUT", http: { status: 400 } },
-      });
+  let tooLong: unknown[] | null = null;
+  const oversized = (value: unknown): boolean => {
+    if (--budget < 0) return true;
+    if (typeof value !== "object" || value === null) return false;
+    if (Array.isArray(value)) {
+      if (value.length > LIMITS.maxListItems) {
+        tooLong = value;
+        return true;
+      }
+      for (let index = 0; index < value.length; index++) if (oversized(value[index])) return true;
+      return false;
     }
-    for (const [key, inner] of Array.isArray(value) ? value.entries() : Object.entries(value)) {
-      path.push(key);
-      const refusal = walk(inner);
-      path.pop();
-      if (refusal) return refusal;
-    }
-    return null;
+    for (const key in value) if (oversized((value as Record<string, unknown>)[key])) return true;
+    return false;
   };
-  for (const [name, value] of Object.entries(variables)) {
-    path.push(name);
-    const refusal = walk(value);
-    path.pop();
-    if (refusal) return refusal;
+  for (const name in variables) {
+    if (!oversized(variables[name])) continue;
+    if (tooLong === null) return tooComplex(`the variables hold more than ${LIMITS.maxVariableValues} values`);
+    const list: unknown[] = tooLong;
+    // graphql-js's own shape for a variable's bad value: formatError names the argument it fills.
+    return new GraphQLError(`Variable "$${name}" got invalid value (a list of ${list.length} items) at "${name}${pathTo(variables[name], list) ?? ""}"; a list may hold at most ${LIMITS.maxListItems} items.`, {
+      source: document.loc?.source,
+      extensions: { code: "BAD_USER_INPUT", http: { status: 400 } },
+    });
+  }
+  return null;
+}
+
+/** The path from `value` to `target` inside it, as graphql-js writes one (".labels[3]"); "" when it is `value`. */
+function pathTo(value: unknown, target: unknown): string | null {
+  if (value === target) return "";
+  if (typeof value !== "object" || value === null) return null;
+  for (const [key, inner] of Array.isArray(value) ? value.entries() : Object.entries(value)) {
+    const rest = pathTo(inner, target);
+    if (rest !== null) return `${typeof key === "number" ? `[${key}]` : `.${key}`}${rest}`;
   }
   return null;
 }

@@ -5,7 +5,6 @@
  * values: they cross threads by structured clone.
  */
 import type { Balance } from "../core/balance.js";
-import { DEFAULT_CREDIT_ACCEPTANCE_END_AT } from "../core/drain.js";
 import { type BalanceForecast, BURN_WINDOW_DAYS, forecastUnderPlan } from "../core/forecast.js";
 import { balanceAsOf, summarizeUsage, type UsageGrouping, type UsageSummaryRow } from "../core/history.js";
 import type { Instant } from "../core/model.js";
@@ -44,7 +43,7 @@ async function projected(reads: StoreReads, accountId: number, now: Instant, cre
  */
 export const REPORTS = named({
   /** The balance as of `asOf`, under the plan in force then (InsightService.balanceAsOf). */
-  async balanceAsOf(reads: StoreReads, accountId: number, asOf: Instant, creditAcceptanceEndAt: Instant = DEFAULT_CREDIT_ACCEPTANCE_END_AT): Promise<Balance> {
+  async balanceAsOf(reads: StoreReads, accountId: number, asOf: Instant, creditAcceptanceEndAt: Instant): Promise<Balance> {
     await accountOrThrow(reads, accountId, "accountId");
     return balanceUnderPlan(await planOf(reads, accountId, asOf), balanceAsOf(await reads.ledgerAsOf(accountId, asOf), asOf, creditAcceptanceEndAt));
   },
@@ -56,7 +55,7 @@ export const REPORTS = named({
   },
 
   /** Burn rate, when the balance runs out, what will expire (InsightService.forecast). */
-  async forecast(reads: StoreReads, accountId: number, now: Instant, creditAcceptanceEndAt: Instant = DEFAULT_CREDIT_ACCEPTANCE_END_AT): Promise<BalanceForecast> {
+  async forecast(reads: StoreReads, accountId: number, now: Instant, creditAcceptanceEndAt: Instant): Promise<BalanceForecast> {
     return (await projected(reads, accountId, now, creditAcceptanceEndAt)).observed;
   },
 
@@ -71,7 +70,7 @@ export const REPORTS = named({
     window: number,
     now: Instant,
     changeAt: Instant,
-    creditAcceptanceEndAt: Instant = DEFAULT_CREDIT_ACCEPTANCE_END_AT,
+    creditAcceptanceEndAt: Instant,
   ): Promise<PriceImpact> {
     const { byAccount, ...totals } = priceImpact(await reads.usageGroupsSince(proposed.apiCode, now - window * DAY_MS), proposed, window);
     const accounts: AccountImpact[] = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { applyAllocations, balanceAt } from "../../server/core/balance.js";
-import { DEFICIT_PAGE, type DeficitPart, decideReversal, type LedgerAllocation, type LedgerSettlement, type OutstandingDeficit, outstandingDeficits, settleDeficit } from "../../server/core/ledger.js";
+import { DEFICIT_PAGE, type DeficitPart, decideReversal, type LedgerAllocation, type LedgerSettlement, type OutstandingDeficit, outstandingFromNewest, settleDeficit } from "../../server/core/ledger.js";
 import { formatMicros } from "../../server/core/money.js";
 import { aLot, aPack, tokens, utc } from "./builders.js";
 
@@ -23,7 +23,7 @@ describe("reading the outstanding deficit parts newest first", () => {
   it("stops at the first page when the parts still owed are on it, however many were paid off before", async () => {
     const parts = ledgerOf([...Array.from({ length: 1_000 }, (): [string, string] => ["1", "1"]), ["2", "0.5"], ["3", "0"]]);
     const { asked, page } = pagesOf(parts);
-    expect(await outstandingDeficits(tokens("4.5"), page)).toEqual([
+    expect(await outstandingFromNewest(tokens("4.5"), page)).toEqual([
       { allocationId: 1_001, outstandingMicros: tokens("1.5"), occurredAt: 1_000 },
       { allocationId: 1_002, outstandingMicros: tokens("3"), occurredAt: 1_001 },
     ]);
@@ -34,15 +34,15 @@ describe("reading the outstanding deficit parts newest first", () => {
     // A part owed behind parts paid in full (a lot settles no usage from the credit acceptance end on).
     const parts = ledgerOf([["5", "0"], ...Array.from({ length: 200 }, (): [string, string] => ["1", "1"]), ["1", "0"]]);
     const { asked, page } = pagesOf(parts);
-    expect((await outstandingDeficits(tokens("6"), page)).map((debt) => debt.allocationId)).toEqual([1, 202]);
+    expect((await outstandingFromNewest(tokens("6"), page)).map((debt) => debt.allocationId)).toEqual([1, 202]);
     expect(asked).toHaveLength(Math.ceil(202 / DEFICIT_PAGE));
   });
 
   it("reads nothing for an account that owes nothing, and stops at the oldest part when the debt is not found", async () => {
     const { asked, page } = pagesOf(ledgerOf([["1", "0"]]));
-    expect(await outstandingDeficits(0n, page)).toEqual([]);
+    expect(await outstandingFromNewest(0n, page)).toEqual([]);
     expect(asked).toEqual([]);
-    expect((await outstandingDeficits(tokens("2"), page)).map((debt) => debt.allocationId)).toEqual([1]);
+    expect((await outstandingFromNewest(tokens("2"), page)).map((debt) => debt.allocationId)).toEqual([1]);
   });
 });
 

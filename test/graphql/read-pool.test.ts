@@ -208,9 +208,10 @@ describe("the read pool", () => {
     try {
       const now = server.now();
       const inline = new SqliteStore(server.file!.db);
-      const expected = await inline.snapshot((reads) => REPORTS.forecast.run(reads, Number(busyId), now));
-      expect(exact(await pool.report(REPORTS.forecast.name, [Number(busyId), now]))).toBe(exact(expected));
-      const refusal = await pool.report(REPORTS.forecast.name, [987_654, now]).catch((error: unknown) => error);
+      const end = DEFAULT_RULES.creditAcceptanceEndAt;
+      const expected = await inline.snapshot((reads) => REPORTS.forecast.run(reads, Number(busyId), now, end));
+      expect(exact(await pool.report(REPORTS.forecast.name, [Number(busyId), now, end]))).toBe(exact(expected));
+      const refusal = await pool.report(REPORTS.forecast.name, [987_654, now, end]).catch((error: unknown) => error);
       expect(refusal).toBeInstanceOf(FlexgateError);
       expect(refusal).toMatchObject({ code: "NOT_FOUND", field: "accountId" });
       await expect(pool.report("noSuchReport", [])).rejects.toThrow("no report is named noSuchReport");

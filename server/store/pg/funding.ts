@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, isNull, lt, sql } from "drizzle-orm";
 import { allocations, creditLots, deficitSettlements, flexPacks, reversals, tokenFlexPools } from "../../../schema/tables.pg.js";
 import type { FundingSource, SourceKind } from "../../core/drain.js";
-import { type DatedDeficit, DEFICIT_PAGE, outstandingDeficits as outstandingFromNewest, type Settlement } from "../../core/ledger.js";
+import { type DatedDeficit, DEFICIT_PAGE, outstandingFromNewest, type Settlement } from "../../core/ledger.js";
 import type { CreditLot, FlexPack, LotHolding, PackHolding } from "../../core/model.js";
 import type { Instant } from "../../core/time.js";
 import type { NewCreditLot, NewFlexPack } from "../port.js";

@@ -1,7 +1,7 @@
 import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import { allocations, creditLots, deficitSettlements, flexPacks, reversals } from "../../../schema/tables.js";
 import type { FundingSource, SourceKind } from "../../core/drain.js";
-import { type DatedDeficit, DEFICIT_PAGE, outstandingDeficits as outstandingFromNewest, type Settlement } from "../../core/ledger.js";
+import { type DatedDeficit, DEFICIT_PAGE, outstandingFromNewest, type Settlement } from "../../core/ledger.js";
 import type { CreditLot, FlexPack, LotHolding, PackHolding } from "../../core/model.js";
 import type { Instant } from "../../core/time.js";
 import { jsonRowsStatement, prepared, rawStatement, rowsStatement, type Tx } from "./database.js";
