@@ -16,7 +16,7 @@ export const operationCheckPlugin: ApolloServerPlugin = {
   async requestDidStart() {
     return {
       async didResolveOperation({ request, document, schema, operation }) {
-        if (!operation) throw unresolvedOperation(document, request.operationName);
+        if (!operation) throw unresolvedOperation(request.operationName);
         const refusal = nullVariableRefusal(schema, document, operation, request.variables ?? {});
         if (refusal) throw refusal;
       },
@@ -24,14 +24,9 @@ export const operationCheckPlugin: ApolloServerPlugin = {
   },
 };
 
-function unresolvedOperation(document: DocumentNode, operationName: string | null | undefined): GraphQLError {
-  const operations = document.definitions.filter((definition) => definition.kind === "OperationDefinition").length;
-  const message =
-    operationName != null
-      ? `Unknown operation named "${operationName}".`
-      : operations > 1
-        ? "Must provide operation name if query contains multiple operations."
-        : "Must provide an operation.";
+/** Validation has made sure the document holds an operation: none resolved is a name that names none, or none given among several. */
+function unresolvedOperation(operationName: string | null | undefined): GraphQLError {
+  const message = operationName != null ? `Unknown operation named "${operationName}".` : "Must provide operation name if query contains multiple operations.";
   return badRequest(message, { field: "operationName" });
 }
 

@@ -20,6 +20,7 @@ import type {
 import type { SourceKind } from "../core/drain.js";
 import type { FreeCap } from "../core/free-allowance.js";
 import type { Settlement } from "../core/ledger.js";
+import type { PaygPart } from "../core/payg.js";
 import type { Enrollment } from "../core/plan.js";
 import type { Outcome, PriceVersion } from "../core/price.js";
 import type { Instant } from "../core/time.js";
@@ -35,6 +36,13 @@ export function toDbMicros(value: bigint): number {
   if (!Number.isSafeInteger(number)) throw new RangeError(`amount ${value} does not fit a safe integer`);
   return number;
 }
+
+/** A PAYG statement's sum for one API, read by either engine as exact text (sum(…) as text). */
+export const toStatementPart = (row: { apiCode: string; units: string; tokensMicros: string }): PaygPart => ({
+  apiCode: row.apiCode,
+  units: BigInt(row.units),
+  tokensMicros: BigInt(row.tokensMicros),
+});
 
 const list = (json: string): string[] => JSON.parse(json) as string[];
 

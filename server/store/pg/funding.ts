@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, isNull, lt, sql } from "drizzle-orm";
+import { and, desc, eq, isNull, lt, sql } from "drizzle-orm";
 import { allocations, creditLots, deficitSettlements, flexPacks, reversals, tokenFlexPools } from "../../../schema/tables.pg.js";
 import type { FundingSource, SourceKind } from "../../core/drain.js";
 import { type DatedDeficit, DEFICIT_PAGE, outstandingFromNewest, type Settlement } from "../../core/ledger.js";

@@ -77,6 +77,9 @@ function lockText(opening: "begin" | "", accountIds: readonly number[], apiCodes
     ${sharedPriceLocks(apiCodes)}`;
 }
 
+/** The advisory lock key of an API code's terms: write units that publish take it, rating groups share it. */
+export const priceLockKey = (apiCode: string) => `price:${apiCode}`;
+
 /**
  * A publication of a version, retirement or free cap takes `price:<code>` exclusively and starts
  * after the usage of the API already rated (services/prices.service.ts, startOfChange). A group
@@ -87,7 +90,7 @@ function lockText(opening: "begin" | "", accountIds: readonly number[], apiCodes
  * statement, codes sorted, called left to right.
  */
 function sharedPriceLocks(apiCodes: readonly string[]): string {
-  const locks = [...new Set(apiCodes)].sort().map((code) => `pg_advisory_xact_lock_shared(hashtext(${literal(`price:${code}`)}))`);
+  const locks = [...new Set(apiCodes)].sort().map((code) => `pg_advisory_xact_lock_shared(hashtext(${literal(priceLockKey(code))}))`);
   return `select ${locks.join(", ")}`;
 }
 

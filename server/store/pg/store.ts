@@ -139,8 +139,7 @@ export class PgStore implements Store {
    */
   private async rateInUnit(unit: Unit, opening: "begin" | "", requests: readonly RatingRequest[], now: Instant, rules: RatingRules): Promise<RatingOutcome[]> {
     const { accountIds, eventIds } = groupKeys(requests);
-    const apiCodes = [...new Set(requests.map((request) => request.apiCode))];
-    const { accounts: locked, read } = await rating.openGroup(unit.client, opening, accountIds, eventIds, apiCodes);
+    const { accounts: locked, read } = await rating.openGroup(unit.client, opening, accountIds, eventIds, requests.map((request) => request.apiCode));
     const terms = this.book.current(read.stamp) ?? this.book.update(read.stamp, await prices.allPriceVersions(unit.q), await tiered.allFreeCaps(unit.q));
     const plan = planGroup(
       requests,
@@ -199,7 +198,7 @@ async function lock(tx: Q, locks: WriteLocks): Promise<void> {
   }
   if (locks.accounts?.length) await accounts.lockAccounts(tx, locks.accounts);
   for (const code of [...new Set(locks.apiCodes ?? [])].sort()) {
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`price:${code}`}))`);
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${rating.priceLockKey(code)}))`);
   }
 }
 

@@ -13,7 +13,7 @@ import type { Enrollment } from "../../core/plan.js";
 import type { Instant } from "../../core/time.js";
 import type { NewEnrollment, NewFreeCap, NewTokenFlexPool, StoredRemainder } from "../port.js";
 import type { PlannedCharge, PlannedFreeMonth, PlannedRemainder } from "../rate-group.js";
-import { fromDbMicros, toDbMicros, toEnrollment, toFreeCap, toTokenFlexPool } from "../rows.js";
+import { fromDbMicros, toDbMicros, toEnrollment, toFreeCap, toStatementPart, toTokenFlexPool } from "../rows.js";
 import { POOL_COLUMNS, poolOfRow } from "../array-rows.js";
 import { arrayRows, jsonRows, type ManyRows, type Q } from "./database.js";
 import { bumpPriceBook } from "./prices.js";
@@ -199,8 +199,6 @@ export async function insertPaygPart(q: Q, accountId: number, chargeId: number, 
  * the statement only their totals. Summed as text, exact however large.
  */
 const STATEMENT_SUMS = { apiCode: paygParts.apiCode, units: sql<string>`sum(${paygParts.units})::text`, tokensMicros: sql<string>`sum(${paygParts.tokensMicros})::text` };
-
-const toStatementPart = (row: { apiCode: string; units: string; tokensMicros: string }): PaygPart => ({ apiCode: row.apiCode, units: BigInt(row.units), tokensMicros: BigInt(row.tokensMicros) });
 
 /** The PAYG parts on an account's statement of `month`, summed per API, by API code. */
 export async function paygPartsOf(q: Q, accountId: number, month: Month): Promise<PaygPart[]> {

@@ -1,5 +1,5 @@
-import { and, asc, eq, isNull, sql } from "drizzle-orm";
-import { allocations, creditLots, deficitSettlements, flexPacks, reversals } from "../../../schema/tables.js";
+import { and, eq, isNull, sql } from "drizzle-orm";
+import { creditLots, deficitSettlements, flexPacks } from "../../../schema/tables.js";
 import type { FundingSource, SourceKind } from "../../core/drain.js";
 import { type DatedDeficit, DEFICIT_PAGE, outstandingFromNewest, type Settlement } from "../../core/ledger.js";
 import type { CreditLot, FlexPack, LotHolding, PackHolding } from "../../core/model.js";

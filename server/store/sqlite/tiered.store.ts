@@ -13,7 +13,7 @@ import type { Enrollment } from "../../core/plan.js";
 import type { Instant } from "../../core/time.js";
 import type { NewEnrollment, NewFreeCap, NewTokenFlexPool, StoredRemainder } from "../port.js";
 import type { PlannedCharge, PlannedFreeMonth, PlannedRemainder } from "../rate-group.js";
-import { fromDbMicros, toDbMicros, toEnrollment, toFreeCap, toTokenFlexPool } from "../rows.js";
+import { fromDbMicros, toDbMicros, toEnrollment, toFreeCap, toStatementPart, toTokenFlexPool } from "../rows.js";
 import { jsonRowsStatement, prepared, rawStatement, rowsStatement, type Tx, unplannedLimit } from "./database.js";
 import { POOL_COLUMNS, poolOfRow, soonestFirst } from "../array-rows.js";
 
@@ -198,8 +198,6 @@ export function insertPaygPart(tx: Tx, accountId: number, chargeId: number, stat
  * the statement only their totals. Summed as text, exact however large.
  */
 const STATEMENT_SUMS = { apiCode: paygParts.apiCode, units: sql<string>`cast(sum(${paygParts.units}) as text)`, tokensMicros: sql<string>`cast(sum(${paygParts.tokensMicros}) as text)` };
-
-const toStatementPart = (row: { apiCode: string; units: string; tokensMicros: string }): PaygPart => ({ apiCode: row.apiCode, units: BigInt(row.units), tokensMicros: BigInt(row.tokensMicros) });
 
 /** The PAYG parts on an account's statement of `month`, summed per API, by API code. */
 export function paygPartsOf(tx: Tx, accountId: number, month: Month): PaygPart[] {
