@@ -69,10 +69,11 @@ function openCreateDialog(session: Session, onCreated: () => void): void {
   const name = h("input", { type: "text", autocomplete: "off" });
   const role = h("select", null, ...ROLES.map((r) => h("option", { value: r }, r)));
   const reseller = h("select", { disabled: true }, h("option", { value: "" }, "Choose a reseller"));
+  const resellerField = field("resellerId", "Reseller (PARTNER keys only)", reseller);
   const fields = [
     field("name", "Name (who or what uses it)", name, "Up to 200 characters, such as “Metering gateway, Tokyo”."),
     field("role", "Role", role, "INTEGRATOR reads the price table; METERING records usage; PARTNER acts for one reseller; OPERATOR does everything."),
-    field("resellerId", "Reseller (PARTNER keys only)", reseller),
+    resellerField,
   ];
   const formBanner = banner();
   const errors = new FormErrors(fields, formBanner);
@@ -84,12 +85,41 @@ function openCreateDialog(session: Session, onCreated: () => void): void {
     ...fields.map((f) => f.element),
     h("div", { class: "dialog-actions" }, submit, h("button", { type: "button", class: "ghost", onclick: () => modal.requestClose() }, "Close")),
   );
-  const resellersLoaded = api.resellers(session.key).then((list) => {
-    reseller.append(...list.map((r) => h("option", { value: r.id }, `${r.name} #${r.id}`)));
-  });
+  // Said only for a PARTNER key, the one kind that needs the list; retrying keeps what was typed.
+  const resellerState = h("div", { hidden: true });
+  resellerField.element.append(resellerState);
+  const showResellerState = () => (resellerState.hidden = role.value !== "PARTNER" || resellerState.childElementCount === 0);
+  let resellersFailed = false;
+  let resellersLoaded: Promise<void>;
+  const loadResellers = () => {
+    resellersFailed = false;
+    replaceChildren(resellerState, loadingState("Loading the resellers…"));
+    showResellerState();
+    resellersLoaded = api.resellers(session.key).then(
+      (list) => {
+        reseller.append(...list.map((r) => h("option", { value: r.id }, `${r.name} #${r.id}`)));
+        resellerState.replaceChildren();
+        showResellerState();
+      },
+      (error: unknown) => {
+        if (session.expireIfUnauthenticated(error)) return;
+        resellersFailed = true;
+        const retry = () => {
+          errors.clear("resellerId");
+          loadResellers();
+          // The button goes with the message: focus stays in the field rather than falling out of the dialog.
+          reseller.focus();
+        };
+        replaceChildren(resellerState, errorState("The resellers could not be loaded.", error, retry));
+        showResellerState();
+      },
+    );
+  };
+  loadResellers();
   role.addEventListener("change", () => {
     reseller.disabled = role.value !== "PARTNER";
     if (reseller.disabled) reseller.value = "";
+    showResellerState();
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -100,12 +130,16 @@ function openCreateDialog(session: Session, onCreated: () => void): void {
       return name.focus();
     }
     if (role.value === "PARTNER" && reseller.value === "") {
+      if (resellersFailed) {
+        errors.set("resellerId", "Try loading the resellers again, then choose the one this partner key acts for.");
+        return resellerState.querySelector("button")?.focus();
+      }
       errors.set("resellerId", "Choose the reseller this partner key acts for.");
       return reseller.focus();
     }
     void busy(submit, "Creating…", async () => {
       try {
-        await resellersLoaded.catch(() => undefined);
+        await resellersLoaded;
         const created = await api.createApiKey(session.key, { name: checked.value, role: role.value, ...(reseller.value ? { resellerId: reseller.value } : {}) });
         showSecret(created.key, created.secret);
         onCreated();

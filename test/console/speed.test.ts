@@ -1,7 +1,7 @@
 /**
- * The console at speed and at scale: answers that arrive out of order, pagers that continue the
- * search that was applied (never text typed since), lists longer than a page, and the wording of
- * messages built from a number or a role.
+ * The console at speed and at scale: answers that arrive out of order or fail, pagers that continue
+ * the search that was applied (never text typed since), lists longer than a page, and the wording
+ * of messages built from a number or a role.
  */
 import { readFileSync } from "node:fs";
 import type { Page, Request } from "playwright-core";
@@ -165,6 +165,49 @@ describe("paging", () => {
     await dialog.getByLabel("Secret of the new key").waitFor();
     await dialog.getByRole("button", { name: "Done" }).click();
     await expect.poll(() => page.locator("table.keys tbody tr", { hasText: "Partner portal" }).textContent()).toContain(`PARTNER · ${last}`);
+  });
+});
+
+describe("answers that fail", () => {
+  it("says in the key dialog that the resellers could not be loaded, creates no PARTNER key without one, and loads them on retry", async () => {
+    const { page, graphqlOperations, problems } = await suite.signedIn();
+    await page.getByRole("link", { name: "API keys" }).click();
+    let failing: "answer" | "network" | null = "answer";
+    await page.route("**/graphql", async (route) => {
+      if (!failing || !(route.request().postDataJSON() as Body).query.startsWith("query ConsoleResellers(")) return route.fallback();
+      if (failing === "network") return route.abort("internetdisconnected");
+      await route.fulfill({ json: { data: null, errors: [{ message: "The reseller directory is unavailable.", extensions: { code: "INTERNAL_SERVER_ERROR" } }] } });
+    });
+    await page.getByRole("button", { name: "Create a key…" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByLabel("Name (who or what uses it)").fill("Partner desk");
+    await dialog.getByLabel("Role").selectOption("PARTNER");
+    const alert = dialog.getByRole("alert").filter({ hasText: "The resellers could not be loaded." });
+    await alert.waitFor();
+    expect(await alert.textContent()).toContain("INTERNAL_SERVER_ERROR The reseller directory is unavailable.");
+
+    await dialog.getByRole("button", { name: "Create key" }).click();
+    await expect.poll(() => dialog.locator('[data-field="resellerId"] .field-error').textContent()).toContain("Try loading the resellers again");
+    expect(await page.evaluate("document.activeElement.textContent")).toBe("Try again");
+    expect(graphqlOperations).not.toContain("ConsoleCreateApiKey");
+
+    failing = "network";
+    await alert.getByRole("button", { name: "Try again" }).click();
+    await expect.poll(() => alert.textContent()).toContain("NETWORK_ERROR");
+    // Chromium logs the dropped request, the failure this test makes; anything else logged still fails it.
+    const dropped = "console error: Failed to load resource: net::ERR_INTERNET_DISCONNECTED";
+    await expect.poll(() => problems).toContain(dropped);
+    problems.splice(problems.indexOf(dropped), 1);
+    failing = null;
+    await alert.getByRole("button", { name: "Try again" }).click();
+    const reseller = dialog.getByLabel("Reseller (PARTNER keys only)");
+    await expect.poll(() => reseller.locator("option").count()).toBe(RESELLERS + 1);
+    expect(await alert.count()).toBe(0);
+    await reseller.selectOption((await reseller.locator("option", { hasText: "Reseller 001" }).getAttribute("value"))!);
+    await dialog.getByRole("button", { name: "Create key" }).click();
+    await dialog.getByLabel("Secret of the new key").waitFor();
+    await dialog.getByRole("button", { name: "Done" }).click();
+    await expect.poll(() => page.locator("table.keys tbody tr", { hasText: "Partner desk" }).textContent()).toContain("PARTNER · Reseller 001");
   });
 });
 
