@@ -105,6 +105,15 @@ export function paysUsageAt(source: FundingSource, at: Instant, creditAcceptance
 }
 
 /**
+ * The instant a source stops paying usage: its expiry, or for a cloud-credit lot the credit
+ * acceptance end when that comes first. A lot is worth nothing to usage from then on, so that is
+ * when its tokens are lost to the customer.
+ */
+export function paysUsageUntil(source: FundingSource, creditAcceptanceEndAt: Instant = DEFAULT_CREDIT_ACCEPTANCE_END_AT): Instant {
+  return source.kind === "CREDIT_LOT" && creditAcceptanceEndAt < source.expiresAt ? creditAcceptanceEndAt : source.expiresAt;
+}
+
+/**
  * Takes `amountMicros` from the sources that may pay usage at `at`, in drain order. Pure: the
  * caller applies the allocations. A zero amount takes nothing.
  */

@@ -2,10 +2,10 @@
  * The balance forecast (shared domain rules §7): burn rate, when the balance runs out, and what
  * will expire unused given the drain order.
  */
-import { availableAt, drain, type FundingSource } from "./drain.js";
+import { availableAt, drain, type FundingSource, paysUsageAt, paysUsageUntil } from "./drain.js";
 import { mulDivHalfUp } from "./money.js";
 import type { Plan } from "./plan.js";
-import { DAY_MS, type Instant, isValidAt } from "./time.js";
+import { DAY_MS, type Instant } from "./time.js";
 
 /** The burn rate looks back this many days (domain §7). */
 export const BURN_WINDOW_DAYS = 30;
@@ -16,7 +16,10 @@ export interface BalanceForecast {
   readonly burnRatePerDayMicros: bigint;
   /** When the available balance reaches zero at the burn rate; null when nothing burns. */
   readonly depletesAt: Instant | null;
-  /** Remaining tokens of the lots and packs valid now that expire within 90 days. */
+  /**
+   * Remaining tokens of the lots and packs that pay usage now and stop within 90 days: at their
+   * expiry, or a lot at the credit acceptance end.
+   */
   readonly expiringWithin90DaysMicros: bigint;
   /** Tokens that will still be in their lot or pack when it expires, at the burn rate. */
   readonly expiringUnusedMicros: bigint;
@@ -38,14 +41,25 @@ export interface Expiring {
   readonly soonest: Instant | null;
 }
 
-/** Remaining tokens of the lots and packs valid at `now` that expire at or before now + horizon. */
-export function expiringWithin(sources: readonly FundingSource[], now: Instant, horizonMs: number = EXPIRY_HORIZON_MS): Expiring {
+/**
+ * Remaining tokens of the lots and packs that pay usage at `now` and stop paying it at or before
+ * now + horizon (paysUsageUntil). A lot past the credit acceptance end is worth nothing already,
+ * as in the balance, so it is not about to be lost; one still before it is lost at that end.
+ */
+export function expiringWithin(
+  sources: readonly FundingSource[],
+  now: Instant,
+  creditAcceptanceEndAt?: Instant,
+  horizonMs: number = EXPIRY_HORIZON_MS,
+): Expiring {
   let tokensMicros = 0n;
   let soonest: Instant | null = null;
   for (const source of sources) {
-    if (source.remainingMicros <= 0n || !isValidAt(source, now) || source.expiresAt > now + horizonMs) continue;
+    if (source.remainingMicros <= 0n || !paysUsageAt(source, now, creditAcceptanceEndAt)) continue;
+    const until = paysUsageUntil(source, creditAcceptanceEndAt);
+    if (until > now + horizonMs) continue;
     tokensMicros += source.remainingMicros;
-    if (soonest === null || source.expiresAt < soonest) soonest = source.expiresAt;
+    if (soonest === null || until < soonest) soonest = until;
   }
   return { tokensMicros, soonest };
 }
@@ -85,7 +99,7 @@ export function forecastBalance(input: ForecastInput): BalanceForecast {
   const changed = input.rateFrom;
   // The day that contains the change burns at the new rate: a projection by whole days.
   const rateOn = (t: Instant) => (changed && t + DAY_MS > changed.at ? changed.ratePerDayMicros : observed);
-  const expiringWithin90DaysMicros = expiringWithin(input.sources, now).tokensMicros;
+  const expiringWithin90DaysMicros = expiringWithin(input.sources, now, input.creditAcceptanceEndAt).tokensMicros;
   let sources: FundingSource[] = input.sources.filter((source) => source.remainingMicros > 0n && source.expiresAt > now);
 
   if (observed === 0n && (!changed || changed.ratePerDayMicros === 0n)) {

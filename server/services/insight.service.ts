@@ -92,16 +92,17 @@ export class InsightService {
    */
   async alerts(accountId: number): Promise<BalanceAlert[]> {
     const now = this.context.clock();
+    const { creditAcceptanceEndAt } = this.context.rules;
     return this.context.store.snapshot(async (reads) => {
       const account = await accountOrThrow(reads, accountId, "accountId");
       const sources = await fundsOf(reads, accountId);
       const plan = await planOf(reads, accountId, now);
       const month = monthOf(now);
       return balanceAlerts({
-        balance: balanceUnderPlan(plan, balanceAt(sources, account, now, this.context.rules.creditAcceptanceEndAt)),
+        balance: balanceUnderPlan(plan, balanceAt(sources, account, now, creditAcceptanceEndAt)),
         status: statusUnderPlan(plan, account, now),
         boughtInLastYearMicros: boughtInLastYear(sources, now),
-        expiring: expiringWithin(sources, now),
+        expiring: expiringWithin(sources, now, creditAcceptanceEndAt),
         plan,
         freeUsage: plan.tier === "FREE" ? { rows: freeUsageRows(month, await reads.freeMonthsOf(accountId, month), await reads.freeCaps(), now), now } : undefined,
       });

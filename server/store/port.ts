@@ -30,7 +30,6 @@ import type {
   PackHolding,
   Reseller,
   Role,
-  SalesChannel,
   TokenFlexPoolRecord,
   UsageCharge,
 } from "../core/model.js";
@@ -38,7 +37,7 @@ import type { FreeCap, FreeMonth } from "../core/free-allowance.js";
 import type { Month } from "../core/month.js";
 import type { PaygPart } from "../core/payg.js";
 import type { Enrollment } from "../core/plan.js";
-import type { Meter, PriceVersion } from "../core/price.js";
+import type { PriceVersion } from "../core/price.js";
 import type { AccountUsageGroup } from "../core/price-impact.js";
 import type { Instant } from "../core/time.js";
 

@@ -206,6 +206,28 @@ describe("cloud-credit lots from the configured credit acceptance end on", () =>
     expect(await h.services.ledger.verify()).toEqual([]);
   });
 
+  const expiryWarnings = async (accountId: number) => {
+    const alert = (await h.services.insight.alerts(accountId)).find((each) => each.kind === "EXPIRING_SOON");
+    const forecast = await h.services.insight.forecast(accountId);
+    return {
+      alert: alert ? [formatMicros(alert.tokensMicros!), alert.at] : null,
+      forecast: formatMicros(forecast.expiringWithin90DaysMicros),
+    };
+  };
+
+  it("are not said to expire soon once past the end: they are worth nothing already", async () => {
+    const account = await anAccount(h);
+    await aCreditLot(h, account.id, { amount: "100", purchasedAt: at("2021-11-01T00:00:00Z") }); // expires 2022-11-01
+    expect(await expiryWarnings(account.id)).toEqual({ alert: null, forecast: "0" });
+  });
+
+  it("are said to be lost at the end when it comes within 90 days, before they expire", async () => {
+    h.setNow("2022-08-01T00:00:00Z");
+    const account = await anAccount(h);
+    await aCreditLot(h, account.id, { amount: "100", purchasedAt: at("2022-06-01T00:00:00Z") }); // expires 2023-06-01
+    expect(await expiryWarnings(account.id)).toEqual({ alert: ["100", at("2022-09-01T00:00:00Z")], forecast: "100" });
+  });
+
   it("pay no burn in the forecast from the end on: the balance runs out at the end and the lot's rest expires unused", async () => {
     h.setNow("2022-08-01T00:00:00Z");
     const account = await anAccount(h);
