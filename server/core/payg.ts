@@ -54,8 +54,11 @@ export interface PaygStatement {
   readonly lines: readonly PaygLine[];
 }
 
-/** Sums the parts that went on the statement of `month` into its lines, one per API. */
-export function paygStatement(month: Month, parts: readonly PaygPart[], now: Instant): PaygStatement {
+/**
+ * Sums what went on the statement of `month` into its lines, one per API: its parts, or the
+ * per-API sums of them the stores read (summing those again changes nothing).
+ */
+export function paygStatement(month: Month, parts: readonly (PaygPart | PaygLine)[], now: Instant): PaygStatement {
   const lines = new Map<string, { units: bigint; tokensMicros: bigint }>();
   let tokensMicros = 0n;
   for (const part of parts) {

@@ -35,7 +35,7 @@ import type {
 } from "../core/model.js";
 import type { FreeCap, FreeMonth } from "../core/free-allowance.js";
 import type { Month } from "../core/month.js";
-import type { PaygPart } from "../core/payg.js";
+import type { PaygLine, PaygPart } from "../core/payg.js";
 import type { Enrollment } from "../core/plan.js";
 import type { PriceVersion } from "../core/price.js";
 import type { AccountUsageGroup } from "../core/price-impact.js";
@@ -285,7 +285,7 @@ export interface StoreReads {
   /** An account's FREE months of one calendar month, by API code. */
   freeMonthsOf(accountId: number, month: Month): Promise<Map<string, FreeMonth>>;
   /** The PAYG parts on an account's statement of `month`, summed per API (a row each, whatever the month holds), by API code. */
-  paygPartsOf(accountId: number, month: Month): Promise<PaygPart[]>;
+  paygPartsOf(accountId: number, month: Month): Promise<PaygLine[]>;
   /**
    * The remainders of several accounts that the next events can still build on: paid ones
    * (no month) and those of `month`, by account (for pages of accounts; a page costs one read).
@@ -294,7 +294,7 @@ export interface StoreReads {
   /** The FREE months of several accounts in one calendar month, by account, then API code. */
   freeMonthsOfAccounts(accountIds: readonly number[], month: Month): Promise<Map<number, Map<string, FreeMonth>>>;
   /** The PAYG parts on several accounts' statements of `month`, summed per API, by account, then API code. */
-  paygPartsOfAccounts(accountIds: readonly number[], month: Month): Promise<Map<number, PaygPart[]>>;
+  paygPartsOfAccounts(accountIds: readonly number[], month: Month): Promise<Map<number, PaygLine[]>>;
   /** The statement a charge's PAYG part went on when it was rated; null when PAYG paid none of it. */
   paygStatementMonthOf(chargeId: number): Promise<Month | null>;
   /** The latest occurredAt of an account's booked charges, reversed ones too; null when none. */

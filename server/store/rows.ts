@@ -20,7 +20,7 @@ import type {
 import type { SourceKind } from "../core/drain.js";
 import type { FreeCap } from "../core/free-allowance.js";
 import type { Settlement } from "../core/ledger.js";
-import type { PaygPart } from "../core/payg.js";
+import type { PaygLine } from "../core/payg.js";
 import type { Enrollment } from "../core/plan.js";
 import type { Outcome, PriceVersion } from "../core/price.js";
 import type { Instant } from "../core/time.js";
@@ -38,7 +38,7 @@ export function toDbMicros(value: bigint): number {
 }
 
 /** A PAYG statement's sum for one API, read by either engine as exact text (sum(…) as text). */
-export const toStatementPart = (row: { apiCode: string; units: string; tokensMicros: string }): PaygPart => ({
+export const toStatementLine = (row: { apiCode: string; units: string; tokensMicros: string }): PaygLine => ({
   apiCode: row.apiCode,
   units: BigInt(row.units),
   tokensMicros: BigInt(row.tokensMicros),

@@ -8,12 +8,12 @@ import { freeCaps, paygParts, planEnrollments, tokenFlexPools, usageCharges } fr
 import type { FreeCap, FreeMonth } from "../../core/free-allowance.js";
 import type { TokenFlexPoolRecord, UsageCharge } from "../../core/model.js";
 import type { Month } from "../../core/month.js";
-import type { PaygPart } from "../../core/payg.js";
+import type { PaygLine, PaygPart } from "../../core/payg.js";
 import type { Enrollment } from "../../core/plan.js";
 import type { Instant } from "../../core/time.js";
 import type { NewEnrollment, NewFreeCap, NewTokenFlexPool, StoredRemainder } from "../port.js";
 import type { PlannedCharge, PlannedFreeMonth, PlannedRemainder } from "../rate-group.js";
-import { fromDbMicros, toDbMicros, toEnrollment, toFreeCap, toStatementPart, toTokenFlexPool } from "../rows.js";
+import { fromDbMicros, toDbMicros, toEnrollment, toFreeCap, toStatementLine, toTokenFlexPool } from "../rows.js";
 import { POOL_COLUMNS, poolOfRow } from "../array-rows.js";
 import { arrayRows, jsonRows, type ManyRows, type Q } from "./database.js";
 import { bumpPriceBook } from "./prices.js";
@@ -201,14 +201,14 @@ export async function insertPaygPart(q: Q, accountId: number, chargeId: number, 
 const STATEMENT_SUMS = { apiCode: paygParts.apiCode, units: sql<string>`sum(${paygParts.units})::text`, tokensMicros: sql<string>`sum(${paygParts.tokensMicros})::text` };
 
 /** The PAYG parts on an account's statement of `month`, summed per API, by API code. */
-export async function paygPartsOf(q: Q, accountId: number, month: Month): Promise<PaygPart[]> {
+export async function paygPartsOf(q: Q, accountId: number, month: Month): Promise<PaygLine[]> {
   const rows = await q
     .select(STATEMENT_SUMS)
     .from(paygParts)
     .where(and(eq(paygParts.accountId, accountId), eq(paygParts.statementMonth, month)))
     .groupBy(paygParts.apiCode)
     .orderBy(asc(paygParts.apiCode));
-  return rows.map(toStatementPart);
+  return rows.map(toStatementLine);
 }
 
 /** The statement the charge's PAYG part (from rating: the first one) went on; null when none. */
@@ -263,8 +263,8 @@ export async function freeMonthsOfAccounts(q: Q, accountIds: readonly number[], 
 }
 
 /** The PAYG parts on several accounts' statements of `month`, summed per API, by account, then API code. */
-export async function paygPartsOfAccounts(q: Q, accountIds: readonly number[], month: Month): Promise<Map<number, PaygPart[]>> {
-  const found = new Map<number, PaygPart[]>();
+export async function paygPartsOfAccounts(q: Q, accountIds: readonly number[], month: Month): Promise<Map<number, PaygLine[]>> {
+  const found = new Map<number, PaygLine[]>();
   if (accountIds.length === 0) return found;
   const rows = await q
     .select({ accountId: paygParts.accountId, ...STATEMENT_SUMS })
@@ -272,6 +272,6 @@ export async function paygPartsOfAccounts(q: Q, accountIds: readonly number[], m
     .where(and(inArray(paygParts.accountId, [...accountIds]), eq(paygParts.statementMonth, month)))
     .groupBy(paygParts.accountId, paygParts.apiCode)
     .orderBy(asc(paygParts.accountId), asc(paygParts.apiCode));
-  for (const row of rows) pushTo(found, row.accountId, toStatementPart(row));
+  for (const row of rows) pushTo(found, row.accountId, toStatementLine(row));
   return found;
 }

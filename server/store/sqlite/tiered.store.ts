@@ -8,12 +8,12 @@ import { freeCaps, paygParts, planEnrollments, tokenFlexPools, usageCharges } fr
 import type { FreeCap, FreeMonth } from "../../core/free-allowance.js";
 import type { TokenFlexPoolRecord, UsageCharge } from "../../core/model.js";
 import type { Month } from "../../core/month.js";
-import type { PaygPart } from "../../core/payg.js";
+import type { PaygLine, PaygPart } from "../../core/payg.js";
 import type { Enrollment } from "../../core/plan.js";
 import type { Instant } from "../../core/time.js";
 import type { NewEnrollment, NewFreeCap, NewTokenFlexPool, StoredRemainder } from "../port.js";
 import type { PlannedCharge, PlannedFreeMonth, PlannedRemainder } from "../rate-group.js";
-import { fromDbMicros, toDbMicros, toEnrollment, toFreeCap, toStatementPart, toTokenFlexPool } from "../rows.js";
+import { fromDbMicros, toDbMicros, toEnrollment, toFreeCap, toStatementLine, toTokenFlexPool } from "../rows.js";
 import { jsonRowsStatement, prepared, rawStatement, rowsStatement, type Tx, unplannedLimit } from "./database.js";
 import { POOL_COLUMNS, poolOfRow, soonestFirst } from "../array-rows.js";
 
@@ -200,7 +200,7 @@ export function insertPaygPart(tx: Tx, accountId: number, chargeId: number, stat
 const STATEMENT_SUMS = { apiCode: paygParts.apiCode, units: sql<string>`cast(sum(${paygParts.units}) as text)`, tokensMicros: sql<string>`cast(sum(${paygParts.tokensMicros}) as text)` };
 
 /** The PAYG parts on an account's statement of `month`, summed per API, by API code. */
-export function paygPartsOf(tx: Tx, accountId: number, month: Month): PaygPart[] {
+export function paygPartsOf(tx: Tx, accountId: number, month: Month): PaygLine[] {
   return tx
     .select(STATEMENT_SUMS)
     .from(paygParts)
@@ -208,7 +208,7 @@ export function paygPartsOf(tx: Tx, accountId: number, month: Month): PaygPart[]
     .groupBy(paygParts.apiCode)
     .orderBy(asc(paygParts.apiCode))
     .all()
-    .map(toStatementPart);
+    .map(toStatementLine);
 }
 
 /** The statement the charge's PAYG part (from rating: the first, positive one) went on; null when none. */
@@ -284,8 +284,8 @@ export function freeMonthsOfAccounts(tx: Tx, accountIds: readonly number[], mont
 }
 
 /** The PAYG parts on several accounts' statements of `month`, summed per API, by account, then API code. */
-export function paygPartsOfAccounts(tx: Tx, accountIds: readonly number[], month: Month): Map<number, PaygPart[]> {
-  const found = new Map<number, PaygPart[]>();
+export function paygPartsOfAccounts(tx: Tx, accountIds: readonly number[], month: Month): Map<number, PaygLine[]> {
+  const found = new Map<number, PaygLine[]>();
   if (accountIds.length === 0) return found;
   const rows = tx
     .select({ accountId: paygParts.accountId, ...STATEMENT_SUMS })
@@ -294,6 +294,6 @@ export function paygPartsOfAccounts(tx: Tx, accountIds: readonly number[], month
     .groupBy(paygParts.accountId, paygParts.apiCode)
     .orderBy(asc(paygParts.accountId), asc(paygParts.apiCode))
     .all();
-  for (const row of rows) pushTo(found, row.accountId, toStatementPart(row));
+  for (const row of rows) pushTo(found, row.accountId, toStatementLine(row));
   return found;
 }
