@@ -1,6 +1,7 @@
 import { type Balance, applyAllocations, balanceAt } from "../core/balance.js";
 import type { Allocation } from "../core/drain.js";
 import { badInput, FlexgateError, notFound } from "../core/errors.js";
+import { meterSince, remainderKey } from "../core/charged-units.js";
 import { EMPTY_FREE_MONTH, freeMonthKey } from "../core/free-allowance.js";
 import { decideReversal, type LedgerAllocation, type LedgerSettlement, type ReversalDecision } from "../core/ledger.js";
 import { type Month, monthOf } from "../core/month.js";
@@ -9,7 +10,7 @@ import { applyTieredDecision, decideTieredEventOrThrow } from "../core/tiered-ra
 import { decideTieredReversal } from "../core/tiered-reversal.js";
 import { MAXIMA } from "../core/maxima.js";
 import { MAX_TOKENS_MICROS } from "../core/money.js";
-import type { Account, Actor, Outcome, PriceVersion, UsageCharge } from "../core/model.js";
+import type { Account, Actor, ChargeAllocation, Outcome, PriceVersion, UsageCharge } from "../core/model.js";
 import { chargeMicros, OUTCOMES, priceInForce } from "../core/price.js";
 import { decideChargeOrThrow } from "../core/rating.js";
 import { cleanApiCode, cleanReference, cleanText } from "../core/text.js";
@@ -205,6 +206,7 @@ export class RatingService {
     return this.context.store.snapshot(async (reads) => {
       const alreadyRecorded = await recordedBefore(reads, event, field, canSee);
       const account = await accountOrThrow(reads, event.accountId, `${field}.accountId`);
+      if (alreadyRecorded) return this.quoteReplay(reads, account, alreadyRecorded);
       const versions = (await reads.priceTable()).get(event.apiCode) ?? [];
       const price = priceInForce(versions, event.occurredAt);
       if (!price) {
@@ -238,6 +240,37 @@ export class RatingService {
         remainderAfter: null,
       };
     });
+  }
+
+  /**
+   * The quote of an event recorded already: recording it again replays its charge and changes
+   * nothing, whatever the account's state now (a cap used since, a deficit, a price retired). So
+   * the quote is that charge, what paid it, the balance as it stands and the remainder as stored.
+   */
+  private async quoteReplay(reads: StoreReads, account: Account, charge: UsageCharge): Promise<UsageQuote> {
+    const now = this.context.clock();
+    const versions = (await reads.priceTable()).get(charge.apiCode) ?? [];
+    const price = versions.find((version) => version.id === charge.priceEntryId) ?? (await reads.findPriceVersion(charge.priceEntryId))!;
+    const plan = await planOf(reads, account.id, charge.occurredAt);
+    const parts = await reads.allocationsOfCharges([charge.id]);
+    const sources = await fundsOf(reads, account.id);
+    let remainderAfter: QuotedRemainder | null = null;
+    if (charge.units !== null) {
+      const month = plan.tier === "FREE" ? monthOf(charge.occurredAt) : null;
+      const key = remainderKey({ apiCode: charge.apiCode, meterSince: meterSince(versions, price), month });
+      const stored = (await reads.unitRemaindersOf(account.id)).find((remainder) => remainder.key === key);
+      remainderAfter = { apiCode: charge.apiCode, quantityMicros: stored?.quantityMicros ?? 0n, month };
+    }
+    return {
+      alreadyRecorded: charge,
+      tokensMicros: charge.tokensMicros,
+      price,
+      allocations: parts.map(toAllocation),
+      balanceAfter: balanceUnderPlan(await planOf(reads, account.id, now), balanceAt(sources, account, now, this.context.rules.creditAcceptanceEndAt)),
+      plan,
+      units: charge.units,
+      remainderAfter,
+    };
   }
 
   /** A FREE or PAID event's quote: rating's decision on the stored state, nothing written. */
@@ -292,13 +325,7 @@ export class RatingService {
       const account = await accountOrThrow(tx, charge.accountId, "chargeId");
       const parts = await tx.allocationsOfCharges([charge.id]);
       const settlements = await tx.settlementsOfAllocations(parts.filter((part) => part.source === "DEFICIT").map((part) => part.id));
-      const allocations = parts.map((part) => ({
-        id: part.id,
-        source: part.source,
-        sourceId: part.creditLotId ?? part.tokenFlexPoolId ?? part.flexPackId,
-        amountMicros: part.amountMicros,
-        ...(part.units === null ? {} : { units: part.units }),
-      }));
+      const allocations = parts.map((part) => ({ id: part.id, ...toAllocation(part) }));
       const now = this.context.clock();
       const decision = charge.units === null ? decideReversal(allocations, settlements) : await this.tieredReversal(tx, charge, allocations, settlements, now);
       for (const refund of decision.refunds) await tx.adjustRemaining(refund.source, refund.sourceId, refund.amountMicros);
@@ -380,6 +407,16 @@ export class RatingService {
   }
 }
 
+
+/** A stored allocation as rating decided it: its source, the lot, pool or pack, and what it took. */
+function toAllocation(part: ChargeAllocation): Allocation {
+  return {
+    source: part.source,
+    sourceId: part.creditLotId ?? part.tokenFlexPoolId ?? part.flexPackId,
+    amountMicros: part.amountMicros,
+    ...(part.units === null ? {} : { units: part.units }),
+  };
+}
 
 /**
  * The charge already recorded under the event's id with the same payload, or null.

@@ -122,6 +122,45 @@ describe("reports under the tiered plans", () => {
       await expectRefusedUnchanged(h.sql, () => h.services.rating.quoteUsage(anEventAt(account.id, REVIT, "100", "2026-01-06T10:00:00Z")), "ACCOUNT_RESTRICTED", undefined);
     });
 
+    describe("of an event recorded already: the charge recording it again replays, whatever the account's state now", () => {
+      /** What a quote says of the event against what it was charged, and the balance as it stands. */
+      const quotedAgainst = async (event: ReturnType<typeof anEventAt>, charge: Awaited<ReturnType<typeof record>>) => {
+        const before = await dbSnapshot(h.sql);
+        const quote = await h.services.rating.quoteUsage(event);
+        expect(await dbSnapshot(h.sql)).toEqual(before);
+        expect([quote.alreadyRecorded?.id, quote.units, quote.tokensMicros, quotedParts(quote)]).toEqual([charge.id, charge.units, charge.tokensMicros, await partsOf(h, charge)]);
+        expect(quote.balanceAfter).toEqual(await h.balanceOf(charge.accountId));
+        return quote;
+      };
+
+      it("a FREE event that used the month's cap, the API suspended since", async () => {
+        const account = await anEnrolledAccount(h, { tier: "FREE", from: "2026-01-01T00:00:00Z" });
+        h.setNow("2026-01-09T00:00:00Z");
+        const event = anEventAt(account.id, REVIT, "3700", "2026-01-05T10:00:00Z");
+        const charge = (await h.services.rating.recordUsage(event)).charge;
+        const quote = await quotedAgainst(event, charge);
+        expect(quote.remainderAfter).toEqual({ apiCode: REVIT, quantityMicros: tokens("100"), month: "2026-01" });
+        expect((await h.services.rating.recordUsage(event)).replayed).toBe(true);
+      });
+
+      it("a prepay-only event that left the account owing", async () => {
+        const account = await anEnrolledAccount(h, { tier: "PAID", from: "2026-01-01T00:00:00Z" });
+        h.setNow("2026-01-09T00:00:00Z");
+        const event = anEventAt(account.id, REVIT, "1200", "2026-01-05T10:00:00Z");
+        const charge = (await h.services.rating.recordUsage(event)).charge;
+        await quotedAgainst(event, charge);
+      });
+
+      it("a LEGACY event: what paid it, not a second drain of the pack", async () => {
+        const account = await anAccount(h);
+        await aFlexPack(h, account.id, { tokens: "100", purchasedAt: at("2025-12-01T00:00:00Z") });
+        h.setNow("2025-12-21T00:00:00Z");
+        const event = anEventAt(account.id, REVIT, "600", "2025-12-20T10:00:00Z");
+        const charge = (await h.services.rating.recordUsage(event)).charge;
+        expect(formatMicros((await quotedAgainst(event, charge)).balanceAfter.flexTokensMicros)).toBe("99.5");
+      });
+    });
+
     it("quote a LEGACY event as before: exact tokens, no units, no remainder", async () => {
       const account = await anAccount(h);
       await aFlexPack(h, account.id, { tokens: "100", purchasedAt: at("2025-12-01T00:00:00Z") });
