@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-import { existsSync } from "node:fs";
+import { accessSync, constants, existsSync } from "node:fs";
 import { parseArgs } from "node:util";
+import Database from "better-sqlite3";
 import { ConfigError, loadConfig } from "./config.js";
 import { FlexgateError } from "./core/errors.js";
 import { type Actor, ROLES, type Role } from "./core/model.js";
@@ -85,9 +86,49 @@ async function openServices({ existing }: { existing: boolean }) {
   if (existing && config.databaseUrl === null && !existsSync(config.dbPath)) {
     throw new ConfigError(`no SQLite database at ${config.dbPath} (FLEXGATE_DB): create it with \`flexgate migrate\` or \`flexgate serve\`, or set FLEXGATE_DB to the server's file`);
   }
+  if (config.databaseUrl === null) refuseForeignFile(config.dbPath, { emptyIsNew: !existing });
   // A one-shot command reads and rates little: no threads to start and stop.
   const store = await openStore({ ...config, readThreads: 0, ratingThread: false });
   return { store, config, services: createServices({ store, clock: Date.now, rules: config.rules ?? DEFAULT_RULES }) };
+}
+
+/**
+ * Refuses a FLEXGATE_DB file that holds something other than a Flexgate database before Flexgate
+ * opens it: opening alone turns the file to WAL mode, and migrating writes Flexgate's tables into
+ * another program's file. `emptyIsNew`: a file holding nothing yet (SQLite takes a 0-byte file for
+ * an empty database) is set up like a missing one, by the commands that create a database.
+ */
+function refuseForeignFile(path: string, { emptyIsNew }: { emptyIsNew: boolean }): void {
+  const names = schemaNames(path);
+  if (names === null || (names.includes("__drizzle_migrations") && names.includes("accounts"))) return;
+  if (names.length === 0 && emptyIsNew) return;
+  const holds = names.length === 0 ? "it is empty" : `it holds ${names.slice(0, 3).join(", ")}${names.length > 3 ? ", …" : ""}`;
+  throw new ConfigError(`cannot use the SQLite database ${path} (FLEXGATE_DB): it is not a Flexgate database (${holds})`);
+}
+
+/**
+ * The tables, views and indexes of the file, or null when it cannot be read here: no file, or
+ * one opening it for Flexgate refuses with the reason (a folder, read-only, not SQLite).
+ */
+function schemaNames(path: string): string[] | null {
+  // A read-only connection leaves -wal and -shm files beside a WAL database, and SQLite opens a
+  // file this user may not write read-only: only a writable file is read, by a connection that
+  // removes them again. It also reads the -wal of a server running on the file, where a new
+  // database's tables may be the only ones yet.
+  try {
+    accessSync(path, constants.R_OK | constants.W_OK);
+  } catch {
+    return null;
+  }
+  let sqlite: Database.Database | undefined;
+  try {
+    sqlite = new Database(path, { fileMustExist: true });
+    return sqlite.prepare("select name from sqlite_master where name not like 'sqlite\\_%' escape '\\' order by rowid").pluck().all() as string[];
+  } catch {
+    return null;
+  } finally {
+    sqlite?.close();
+  }
 }
 
 /** Prints a table's progress on stderr when it is done, and at most once a second while it is copied. */
@@ -118,9 +159,13 @@ async function run(argv: string[]): Promise<number> {
     },
     strict: true,
   });
-  if (!name || name === "help" || name === "--help" || name === "-h") {
+  if (!name) {
+    console.error(HELP.main);
+    return 2;
+  }
+  if (name === "help" || name === "--help" || name === "-h") {
     console.log(HELP.main);
-    return name ? 0 : 1;
+    return 0;
   }
   if (!HELP[name]) {
     console.error(`unknown command "${name}"\n\n${name.startsWith("keys ") ? HELP.keys : HELP.main}`);
@@ -143,11 +188,13 @@ async function run(argv: string[]): Promise<number> {
       return 2;
     case "serve": {
       const config = loadConfig(values["no-demo"] ? { ...process.env, FLEXGATE_DEMO: "off" } : process.env);
+      if (config.databaseUrl === null) refuseForeignFile(config.dbPath, { emptyIsNew: true });
       await serveUntilSignalled(config);
       return -1; // keeps running
     }
     case "migrate": {
       const config = loadConfig();
+      if (config.databaseUrl === null) refuseForeignFile(config.dbPath, { emptyIsNew: true });
       await migrateStore(config);
       console.log(`migrations applied to ${config.databaseUrl ? "the PostgreSQL database" : config.dbPath}`);
       return 0;
@@ -159,6 +206,8 @@ async function run(argv: string[]): Promise<number> {
         return 2;
       }
       const config = loadConfig();
+      if (!existsSync(config.dbPath)) throw new ConfigError(`no SQLite database at ${config.dbPath} (FLEXGATE_DB): set FLEXGATE_DB to the file the server uses`);
+      refuseForeignFile(config.dbPath, { emptyIsNew: false });
       // Imported here: a server on SQLite never loads node-postgres (see store/open.ts).
       const { MoveRefused, moveToPostgres } = await import("./store/move-to-postgres.js");
       let moved: Awaited<ReturnType<typeof moveToPostgres>>;

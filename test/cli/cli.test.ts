@@ -59,6 +59,12 @@ describe("flexgate command line", () => {
     expect(existsSync(untouched)).toBe(false);
   });
 
+  it("answers a bare `flexgate` with the usage on stderr and exit code 2", async () => {
+    const { code, stdout, stderr } = await flexgate([]);
+    expect({ code, stdout }).toEqual({ code: 2, stdout: "" });
+    expect(stderr).toMatch(/^flexgate — .*\n\nUsage: flexgate <command> \[options\]/);
+  });
+
   it("refuses an unknown command with exit code 2 and the usage", async () => {
     const { code, stderr } = await flexgate(["frobnicate"]);
     expect(code).toBe(2);

@@ -1,15 +1,18 @@
 /**
  * What `flexgate` does when FLEXGATE_DB names a file it cannot use: one that does not exist (only
  * the commands that set a database up create it), one this user may not write, one that is not a
- * SQLite database. Each is refused with one line naming the file and what is wrong, exit code 2
- * like the other refusals of a setting, and the file is left as it was.
+ * SQLite database, one that is not Flexgate's (empty, or another program's). Each is refused with
+ * one line naming the file and what is wrong, exit code 2 like the other refusals of a setting, and
+ * the file is left as it was.
  */
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrateDatabase, openDatabase } from "../../server/store/sqlite/database.js";
 import { flexgate } from "./support/flexgate.js";
+import { killServersLeft, serveOnce } from "./support/serve-once.js";
 
 // Root writes any file whatever its mode: the tests run as root run the command as nobody.
 const ANOTHER_USER = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
@@ -27,6 +30,7 @@ beforeAll(() => {
   db.$client.close();
 });
 afterAll(() => {
+  killServersLeft();
   for (const entry of readdirSync(dir)) chmodSync(join(dir, entry), 0o755);
   rmSync(dir, { recursive: true, force: true });
 });
@@ -53,6 +57,12 @@ const state = (path: string) => ({ bytes: readFileSync(path).toString("base64"),
 
 const ONE_SHOT = ["migrate", "seed", "keys list", "keys create --role OPERATOR --name ci"];
 
+/** A target nobody listens on: migrate-to gets that far only with a source it takes. */
+const MIGRATE_TO = "migrate-to postgres://127.0.0.1:1/flexgate";
+
+/** The commands that work on an existing database only, and never create one. */
+const EXISTING_ONLY = ["keys list", "keys create --role OPERATOR --name ci", "keys revoke --id 1", MIGRATE_TO];
+
 describe("a database that does not exist", () => {
   it.each(["keys list", "keys create --role OPERATOR --name typo", "keys revoke --id 1"])(
     "refuses `flexgate %s` with one line naming the path and how to create it, and creates nothing",
@@ -64,6 +74,14 @@ describe("a database that does not exist", () => {
       expect(existsSync(dirname(path))).toBe(false);
     },
   );
+
+  it("refuses `flexgate migrate-to` with one line naming the path, exit code 2, and creates nothing", async () => {
+    const path = join(dir, "no-such-folder", "typo.sqlite");
+    const { code, stdout, stderr } = await flexgate(MIGRATE_TO.split(" "), { FLEXGATE_DB: path });
+    expect({ code, stdout }).toEqual({ code: 2, stdout: "" });
+    expect(stderr).toBe(`flexgate: no SQLite database at ${path} (FLEXGATE_DB): set FLEXGATE_DB to the file the server uses\n`);
+    expect(existsSync(dirname(path))).toBe(false);
+  });
 
   it.each(["migrate", "seed"])("is still created, folder and all, by `flexgate %s`", async (command) => {
     const path = join(dir, `new-by-${command}`, "flexgate.sqlite");
@@ -125,5 +143,73 @@ describe("a file that is not a SQLite database", () => {
       expect({ code, stderr }).toEqual({ code: 2, stderr: `flexgate: cannot use the SQLite database ${path} (FLEXGATE_DB): ${why}\n` });
     }
     expect(readdirSync(folder)).toEqual(["notes.txt"]);
+  });
+});
+
+describe("a file that is not a Flexgate database", () => {
+  /** Another program's SQLite database in WAL mode, as Flexgate's own would be, in a folder of its own. */
+  function anotherProgramsDatabase(tables = ["notes", "tags"]): string {
+    const path = join(aFolder(), "other.sqlite");
+    const other = new Database(path);
+    other.pragma("journal_mode = WAL");
+    for (const table of tables) other.exec(`create table ${table} (id integer primary key, body text); insert into ${table} (body) values ('kept')`);
+    other.close();
+    return path;
+  }
+
+  it.each([...ONE_SHOT, ...EXISTING_ONLY.slice(2)])("refuses `flexgate %s` on another program's database with one line, leaving it as it was", async (args) => {
+    const path = anotherProgramsDatabase();
+    const before = state(path);
+    const { code, stdout, stderr } = await flexgate(args.split(" "), { FLEXGATE_DB: path });
+    expect({ code, stdout }).toEqual({ code: 2, stdout: "" });
+    expect(stderr).toBe(`flexgate: cannot use the SQLite database ${path} (FLEXGATE_DB): it is not a Flexgate database (it holds notes, tags)\n`);
+    expect(state(path)).toEqual(before);
+  });
+
+  it("refuses `flexgate serve` on another program's database, and on one whose only table is an accounts table", async () => {
+    for (const tables of [["notes", "tags"], ["accounts"]]) {
+      const path = anotherProgramsDatabase(tables);
+      const before = state(path);
+      const { code, listened, stderr } = await serveOnce(path, {});
+      expect({ code, listened }).toEqual({ code: 2, listened: false });
+      expect(stderr).toBe(`flexgate: cannot use the SQLite database ${path} (FLEXGATE_DB): it is not a Flexgate database (it holds ${tables.join(", ")})\n`);
+      expect(state(path)).toEqual(before);
+    }
+  });
+
+  it.each(EXISTING_ONLY)("refuses `flexgate %s` on an empty file with one line, leaving it empty", async (args) => {
+    const path = join(aFolder(), "empty.sqlite");
+    writeFileSync(path, "");
+    const { code, stdout, stderr } = await flexgate(args.split(" "), { FLEXGATE_DB: path });
+    expect({ code, stdout }).toEqual({ code: 2, stdout: "" });
+    expect(stderr).toBe(`flexgate: cannot use the SQLite database ${path} (FLEXGATE_DB): it is not a Flexgate database (it is empty)\n`);
+    expect(state(path)).toEqual({ bytes: "", folder: ["empty.sqlite"] });
+  });
+
+  it.each(["migrate", "seed", "serve"])("sets up an empty file given to `flexgate %s` as a new database", async (command) => {
+    const path = join(aFolder(), "empty.sqlite");
+    writeFileSync(path, "");
+    if (command === "serve") expect(await serveOnce(path, {})).toMatchObject({ code: 0, listened: true });
+    else expect((await flexgate([command], { FLEXGATE_DB: path })).code).toBe(0);
+    expect((await flexgate(["keys", "list"], { FLEXGATE_DB: path })).code).toBe(0);
+  }, 60_000);
+
+  it("takes a Flexgate database whose tables are still only in the WAL of a server running on it", async () => {
+    const path = join(aFolder(), "running.sqlite");
+    const server = openDatabase({ path, synchronous: "NORMAL" });
+    try {
+      migrateDatabase(server);
+      expect(readFileSync(path).length).toBeLessThanOrEqual(4096); // no table in the file itself yet
+      const listed = await flexgate(["keys", "list"], { FLEXGATE_DB: path });
+      expect({ code: listed.code, stderr: listed.stderr }).toEqual({ code: 0, stderr: "" });
+    } finally {
+      server.$client.close();
+    }
+  });
+
+  it("takes a Flexgate database for `flexgate migrate-to`, which then goes on to the target", async () => {
+    const { code, stderr } = await flexgate(MIGRATE_TO.split(" "), { FLEXGATE_DB: aCopy(0o644, 0o755) });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^flexgate: cannot reach the PostgreSQL database 127\.0\.0\.1:1\/flexgate/);
   });
 });
