@@ -146,7 +146,7 @@ export class RatingService {
    */
   async recordUsage(input: UsageEvent, field = "input"): Promise<RecordedUsage> {
     const request = this.ratingRequest(input, field);
-    const [outcome] = await this.context.store.rateGroup([request], this.context.clock(), this.ratingRules());
+    const [outcome] = await this.context.store.rateGroup([request], this.context.clock, this.ratingRules());
     if (outcome!.error) throw outcome!.error.code === "INTERNAL_SERVER_ERROR" && outcome!.error.cause ? outcome!.error.cause : outcome!.error;
     return { charge: outcome!.charge, replayed: outcome!.replayed };
   }
@@ -185,7 +185,7 @@ export class RatingService {
   /** Rates checked events in ONE transaction; those refused by the check are answered as they are. */
   async rateChecked(items: readonly CheckedItem[]): Promise<BatchItemResult[]> {
     const requests = items.flatMap((item) => (item.error ? [] : [item.request]));
-    const outcomes = await this.context.store.rateGroup(requests, this.context.clock(), this.ratingRules());
+    const outcomes = await this.context.store.rateGroup(requests, this.context.clock, this.ratingRules());
     let next = 0;
     return items.map(({ eventId, error }): BatchItemResult => {
       const outcome = error ? { error } : outcomes[next++]!;

@@ -422,9 +422,11 @@ export interface Store {
   /**
    * Rates a group of events in one transaction: replays answer with the stored charge, a refused
    * event writes nothing and answers with its error, and each event sees the ones before it.
-   * Outcomes come back in the order of `requests`.
+   * Outcomes come back in the order of `requests`. The group's now is read from `clock` once its
+   * locks are held: the rules it applies (a PAYG statement still open, how far ahead an event may
+   * be dated) hold at the moment it decides, not when it was sent, however long it waited.
    */
-  rateGroup(requests: readonly RatingRequest[], now: Instant, rules?: RatingRules): Promise<RatingOutcome[]>;
+  rateGroup(requests: readonly RatingRequest[], clock: () => Instant, rules?: RatingRules): Promise<RatingOutcome[]>;
   /** Answers when the database can be reached (health checks). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -146,6 +146,30 @@ describe("paying tiered usage", () => {
       expect(february.lines).toEqual([{ apiCode: REVIT, units: 2n, tokensMicros: tokens("2") }]);
     });
 
+    it("book a part by the time its event is rated, not sent: one that waited on the account's lock past the close goes on the next month's", async () => {
+      const account = await anEnrolledAccount(h, { tier: "PAID", payg: true, from: "2026-01-01T00:00:00Z" });
+      h.setNow("2026-01-20T00:00:00Z");
+      await record(account.id, REVIT, "1200", "2026-01-19T10:00:00Z");
+      // Another unit (a purchase, another replica's group) holds the account while the event is sent.
+      let release!: () => void;
+      let held!: () => void;
+      const holding = new Promise<void>((resolve) => (held = resolve));
+      const holder = h.store.write({ accounts: [account.id] }, async () => {
+        held();
+        await new Promise<void>((resolve) => (release = resolve));
+      });
+      await holding;
+      h.setNow("2026-02-03T23:59:59.000Z");
+      const sent = h.services.rating.recordUsage(anEventAt(account.id, REVIT, "1200", "2026-01-31T10:00:00Z"));
+      h.setNow("2026-02-04T00:00:05.000Z"); // January's statement is FINAL from here on
+      release();
+      await holder;
+      expect((await sent).charge.ratedAt).toBe(at("2026-02-04T00:00:05.000Z"));
+      const january = await h.services.tiered.paygStatement(account.id, "2026-01");
+      const february = await h.services.tiered.paygStatement(account.id, "2026-02");
+      expect([january.status, formatMicros(january.tokensMicros), february.status, formatMicros(february.tokensMicros)]).toEqual(["FINAL", "1", "OPEN", "1"]);
+    });
+
     it("refuses a month that is not YYYY-MM", async () => {
       const account = await anAccount(h);
       await expectRefusedUnchanged(h.sql, () => h.services.tiered.paygStatement(account.id, "2026-13"), "BAD_USER_INPUT", "month");

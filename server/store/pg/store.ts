@@ -114,20 +114,20 @@ export class PgStore implements Store {
     );
   }
 
-  async rateGroup(requests: readonly RatingRequest[], now: Instant, rules: RatingRules = DEFAULT_RATING_RULES): Promise<RatingOutcome[]> {
+  async rateGroup(requests: readonly RatingRequest[], clock: () => Instant, rules: RatingRules = DEFAULT_RATING_RULES): Promise<RatingOutcome[]> {
     if (requests.length === 0) return [];
     // Inside a unit (the demo seed records usage in the unit that made its accounts), the group
     // joins it: another connection would not see what the unit has not committed.
     const unit = this.openUnit.current();
-    if (unit) return inSavepoint(unit, () => this.rateInUnit(unit, "", requests, now, rules));
+    if (unit) return inSavepoint(unit, () => this.rateInUnit(unit, "", requests, clock, rules));
     try {
-      return await rerunning(() => inTransaction(this.pool, (own) => this.rateInUnit(own, "begin", requests, now, rules)));
+      return await rerunning(() => inTransaction(this.pool, (own) => this.rateInUnit(own, "begin", requests, clock, rules)));
     } catch (error) {
       // An error no rule foresees (a stored amount that cannot be read, a storage fault) rolled
       // the group back. Rated one at a time, the events it does not concern go through.
       if (requests.length === 1) return [{ error: unexpectedItemError(error, requests[0]!.field) }];
       const outcomes: RatingOutcome[] = [];
-      for (const request of requests) outcomes.push(...(await this.rateGroup([request], now, rules)));
+      for (const request of requests) outcomes.push(...(await this.rateGroup([request], clock, rules)));
       return outcomes;
     }
   }
@@ -137,9 +137,11 @@ export class PgStore implements Store {
    * the algorithm, pg/rating.ts the statements. `opening` opens the transaction in the lock's
    * round trip, or is empty inside a unit's savepoint.
    */
-  private async rateInUnit(unit: Unit, opening: "begin" | "", requests: readonly RatingRequest[], now: Instant, rules: RatingRules): Promise<RatingOutcome[]> {
+  private async rateInUnit(unit: Unit, opening: "begin" | "", requests: readonly RatingRequest[], clock: () => Instant, rules: RatingRules): Promise<RatingOutcome[]> {
     const { accountIds, eventIds } = groupKeys(requests);
     const { accounts: locked, read } = await rating.openGroup(unit.client, opening, accountIds, eventIds, requests.map((request) => request.apiCode));
+    // After the locks: a group that waited for another unit decides at the time it decides.
+    const now = clock();
     const terms = this.book.current(read.stamp) ?? this.book.update(read.stamp, await prices.allPriceVersions(unit.q), await tiered.allFreeCaps(unit.q));
     const plan = planGroup(
       requests,

@@ -51,7 +51,7 @@ export default async function runTask(task: RatingTask): Promise<TaskAnswer> {
   }
   let outcomes: RatingOutcome[];
   try {
-    outcomes = await storeFor(task.path, task.synchronous).rateGroup(task.requests, task.now, task.rules);
+    outcomes = await storeFor(task.path, task.synchronous).rateGroup(task.requests, () => task.now, task.rules);
   } catch (error) {
     return { failed: crossed(error) };
   }

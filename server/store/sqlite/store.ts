@@ -152,14 +152,15 @@ export class SqliteStore implements Store {
     return this.unit("immediate", work);
   }
 
-  rateGroup(requests: readonly RatingRequest[], now: Instant, rules: RatingRules = DEFAULT_RATING_RULES): Promise<RatingOutcome[]> {
+  rateGroup(requests: readonly RatingRequest[], clock: () => Instant, rules: RatingRules = DEFAULT_RATING_RULES): Promise<RatingOutcome[]> {
     if (requests.length === 0) return Promise.resolve([]);
     const thread = this.ratingThread;
     // Inside a unit this connection holds the write lock: the group must run on it, here.
-    if (thread && !this.openUnit.current()?.open) return this.turn.take(() => thread.rate(requests, now, rules));
+    // Its turn taken, the thread writes next: the clock is read then, not before the wait.
+    if (thread && !this.openUnit.current()?.open) return this.turn.take(() => thread.rate(requests, clock(), rules));
     return this.exclusive(() => {
       try {
-        return this.rateInTransaction(requests, now, rules);
+        return this.rateInTransaction(requests, clock, rules);
       } catch (error) {
         if (!(error instanceof GroupFault)) throw error;
         // Reading or writing the group met an error no rule foresees (a stored amount that cannot
@@ -168,7 +169,7 @@ export class SqliteStore implements Store {
         if (requests.length === 1) return [{ error: unexpectedItemError(error.cause, requests[0]!.field) }];
         return requests.map((request): RatingOutcome => {
           try {
-            return this.rateInTransaction([request], now, rules)[0]!;
+            return this.rateInTransaction([request], clock, rules)[0]!;
           } catch (alone) {
             if (!(alone instanceof GroupFault)) throw alone;
             return { error: unexpectedItemError(alone.cause, request.field) };
@@ -184,8 +185,10 @@ export class SqliteStore implements Store {
    * GroupFault; one that kept the transaction from starting, ended it (SQLite rolls back on a full
    * disk or RAISE(ROLLBACK)) or failed the commit comes out as itself, and fails the whole group.
    */
-  private rateInTransaction(requests: readonly RatingRequest[], now: Instant, rules: RatingRules): RatingOutcome[] {
+  private rateInTransaction(requests: readonly RatingRequest[], clock: () => Instant, rules: RatingRules): RatingOutcome[] {
     return inTransaction(this.db, "immediate", (tx) => {
+      // The write lock is held: a group that waited for it (another process's) decides now.
+      const now = clock();
       try {
         const { accountIds, eventIds } = groupKeys(requests);
         const terms = this.termsNow(tx);
