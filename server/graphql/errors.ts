@@ -18,6 +18,11 @@ const CLIENT_CODES = new Set([
 
 /** graphql-js's message (with its "more that" typo) when the token cap (LIMITS.maxTokens) stops a document. */
 const TOKEN_CAP = /Document contains more tha[nt] \d+ tokens/;
+/**
+ * graphql-js's message when validation runs out of its own work budget (comparing overlapping
+ * fields, expanding fragments): the document is too large to check, whatever it asks.
+ */
+const VALIDATION_BUDGET = "Validation aborted.";
 
 export { GENERIC_MESSAGE };
 
@@ -46,7 +51,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     if (CLOSED_SET.has(code) && code !== "INTERNAL_SERVER_ERROR") {
       return shape(code as ErrorCode, original.message, (original.extensions.field as string | undefined) ?? inputPath(original), formatted);
     }
-    if ((code === "GRAPHQL_PARSE_FAILED" && TOKEN_CAP.test(original.message)) || isSelectionCap(original)) {
+    if ((code === "GRAPHQL_PARSE_FAILED" && TOKEN_CAP.test(original.message)) || isSelectionCap(original) || original.message === VALIDATION_BUDGET) {
       return shape("QUERY_TOO_COMPLEX", original.message, undefined, formatted);
     }
     // Apollo wraps what the context function throws ("Context creation failed: " and the
@@ -107,8 +112,13 @@ function withoutSuggestions(message: string): string {
  * object missing it.
  */
 export function inputPath(error: GraphQLError): string | undefined {
+  // A required argument left out of a field: the argument is the field to name.
+  const missingArgument = /^Field "\w+" argument "(\w+)" of type "[^"]+" is required, but it was not provided\./.exec(error.message)?.[1];
+  if (missingArgument) return missingArgument;
   const missing = /Field "(?:\w+\.)?(\w+)" of required type "[^"]+" was not provided/.exec(error.message)?.[1];
-  const variable = /^Variable "\$([^"]+)" got invalid value .*? at "([^"]+)";/s.exec(error.message) ?? /^Variable "\$([^"]+)" (?:got invalid value|of required type|of non-null type)/.exec(error.message);
+  const variable =
+    /^Variable "\$([^"]+)" got invalid value .*? at "([^"]+)";/s.exec(error.message) ??
+    /^Variable "\$([^"]+)" (?:got invalid value|of required type|of non-null type|of type "[^"]+" used in position expecting)/.exec(error.message);
   if (variable) {
     const name = variable[1]!;
     const unknown = /; Field "(\w+)" is not defined by type/.exec(error.message)?.[1];

@@ -123,6 +123,9 @@ describe("input errors are BAD_USER_INPUT naming the field", () => {
     ["a wrong role, inline", `mutation { createApiKey(input: { name: "k", role: OPERATR }) { secret } }`, null, "input.role"],
     ["a date that is not one", `{ priceTable(asOf: "yesterday") { id } }`, null, "asOf"],
     ["a page size that is not an Int", `{ accounts(first: "ten") { totalCount } }`, null, "first"],
+    ["a required argument left out", `{ account { id } }`, null, "id"],
+    ["a required argument of a mutation left out", `mutation { reverseCharge(chargeId: "1") { id } }`, null, "reason"],
+    ["a variable of another type than its argument's", `query($x: String) { account(id: $x) { id } }`, () => ({ x: "1" }), "id"],
   ];
 
   it.each(cases)("%s", async (_label, query, variables, field) => {

@@ -55,6 +55,8 @@ describe("query limits", () => {
     ["300 aliases", "QUERY_TOO_COMPLEX", `{ ${aliases(300, "viewer { role }")} }`],
     ["300 aliases inside a fragment", "QUERY_TOO_COMPLEX", `query { ...many } fragment many on Query { ${aliases(300, "priceVersions { id }")} }`],
     ["300 aliased copies of introspection", "QUERY_TOO_COMPLEX", `{ ${aliases(300, "__schema { types { name fields { name } } }")} }`],
+    // Within the token and alias caps, but more than graphql-js's validation will compare.
+    ["900 unaliased copies of one field", "QUERY_TOO_COMPLEX", `{ ${Array.from({ length: 900 }, () => "__typename").join(" ")} }`],
     // A receipt may have a line per lot and pack valid at once (core/maxima.ts), and is counted so.
     ["one account with 100 charges and their receipts", "accepted", `{ accounts(first: 1) { edges { node { charges(first: 100) { edges { node { allocations { amount } } } } } } } }`],
     ["five accounts with 100 charges and their receipts", "QUERY_TOO_COMPLEX", `{ accounts(first: 5) { edges { node { charges(first: 100) { edges { node { allocations { amount } } } } } } } }`],
