@@ -142,9 +142,13 @@ export async function createApp({ config, store, clock = Date.now, requestTimeou
     plainGraphqlPost(req, res).catch((error: unknown) => failUnexpectedly(res, error));
   });
 
+  services.funding.poolStarts.start();
   return {
     server,
     services,
-    stop: () => apollo.stop(),
+    stop: async () => {
+      await services.funding.poolStarts.stop();
+      await apollo.stop();
+    },
   };
 }

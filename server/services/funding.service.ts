@@ -10,6 +10,7 @@ import { cleanReference } from "../core/text.js";
 import { addOneYear, assertNotFuture, formatInstant, type Instant } from "../core/time.js";
 import type { StoreWrites } from "../store/port.js";
 import { accountOrThrow, fingerprint, type ServiceContext } from "./context.js";
+import { PoolStarts } from "./pool-starts.js";
 
 export interface CreditLotImport {
   readonly accountId: number;
@@ -64,8 +65,20 @@ async function assertRoomFor(tx: StoreWrites, kind: keyof typeof CAPS, accountId
  * Brings tokens into accounts: cloud-credit lots imported from before Flexgate and Flex
  * purchases. New funds pay any deficit first.
  */
+/** Accounts settleStartedPools settles at most in one call, each in a unit of its own. */
+export const STARTED_POOLS_PER_PASS = 100;
+
 export class FundingService {
-  constructor(private readonly context: ServiceContext) {}
+  /** Settles deficits as pools' terms start; a server starts it. */
+  readonly poolStarts: PoolStarts;
+
+  constructor(private readonly context: ServiceContext) {
+    this.poolStarts = new PoolStarts({
+      settle: async () => (await this.settleStartedPools()) === STARTED_POOLS_PER_PASS,
+      reads: context.store.reads,
+      clock: context.clock,
+    });
+  }
 
   /**
    * Idempotent on externalRef.
@@ -179,7 +192,7 @@ export class FundingService {
     if (input.tokensMicros > MAX_TOKENS_MICROS) throw badInput(`${field}.tokens`, `${field}.tokens is out of range`);
     const externalRef = cleanReference(input.externalRef, `${field}.externalRef`);
     const print = fingerprint({ ...input, externalRef: undefined });
-    return this.context.store.write({ accounts: [input.accountId] }, async (tx) => {
+    const imported = await this.context.store.write({ accounts: [input.accountId] }, async (tx) => {
       const existing = await tx.findTokenFlexPoolByRef(externalRef);
       if (existing) return this.replayOrThrow(existing.pool, existing.fingerprint, print, `${field}.externalRef`);
       const account = await accountOrThrow(tx, input.accountId, `${field}.accountId`);
@@ -195,11 +208,38 @@ export class FundingService {
         { accountId: account.id, tokensMicros: input.tokensMicros, startsAt: input.startsAt, endsAt: input.endsAt, externalRef, fingerprint: print },
         now,
       );
-      // A pool pays what falls in its term: one that has not started yet cannot pay today's debt.
+      // A pool pays what falls in its term: one that has not started yet cannot pay today's
+      // debt. It settles the deficit when its term starts (settleStartedPools).
       if (pool.startsAt <= now) await this.settleFrom(tx, account, "TOKEN_FLEX", { id: pool.id, remainingMicros: pool.remainingMicros, expiresAt: pool.endsAt }, now);
       await tx.appendAudit(actor, { action: "tokenFlexPool.import", entityType: "TokenFlexPool", entityId: pool.id, before: null, after: pool }, now);
       return (await tx.findTokenFlexPool(pool.id))!;
     });
+    // Its start may come before the next pass would: the pass after this import waits for it.
+    if (imported.startsAt > now) this.poolStarts.wake();
+    return imported;
+  }
+
+  /**
+   * Settles what pools whose term has started owe their accounts: a pool imported before its
+   * term settles nothing then (it cannot pay today's debt), so its start is when its tokens come
+   * in as new funds and pay the deficit first, as an imported one's do. Each account in a unit of
+   * its own, its pools soonest end first, as they drain; nothing to do when no account owes.
+   * PoolStarts runs it as each term starts. Answers how many accounts it settled.
+   */
+  async settleStartedPools(limit = STARTED_POOLS_PER_PASS): Promise<number> {
+    const owing = await this.context.store.reads.accountsOwingWithStartedPools(this.context.clock(), limit);
+    for (const accountId of owing) {
+      await this.context.store.write({ accounts: [accountId] }, async (tx) => {
+        const now = this.context.clock();
+        for (const pool of await tx.tokenFlexPoolsOf([accountId])) {
+          const account = (await tx.findAccount(accountId))!;
+          if (account.deficitMicros === 0n) return;
+          if (pool.startsAt > now || pool.remainingMicros === 0n) continue;
+          await this.settleFrom(tx, account, "TOKEN_FLEX", { id: pool.id, remainingMicros: pool.remainingMicros, expiresAt: pool.endsAt }, now);
+        }
+      });
+    }
+    return owing.length;
   }
 
   /** An account's pools, soonest end first; expired ones (their end passed) only when asked. */

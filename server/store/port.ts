@@ -280,6 +280,10 @@ export interface StoreReads {
   findTokenFlexPoolByRef(externalRef: string): Promise<{ pool: TokenFlexPoolRecord; fingerprint: string } | null>;
   /** Pools of the accounts, soonest end first. */
   tokenFlexPoolsOf(accountIds: readonly number[]): Promise<TokenFlexPoolRecord[]>;
+  /** Up to `limit` accounts, by id, that owe while a pool of theirs has started and holds tokens. */
+  accountsOwingWithStartedPools(now: Instant, limit: number): Promise<number[]>;
+  /** The soonest start of any pool's term after `now`; null when none is to come. */
+  nextPoolStartAfter(now: Instant): Promise<Instant | null>;
   /** Every stored remainder of an account. */
   unitRemaindersOf(accountId: number): Promise<StoredRemainder[]>;
   /** An account's FREE months of one calendar month, by API code. */

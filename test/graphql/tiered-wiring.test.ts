@@ -220,3 +220,30 @@ describe("Account.balance with a configured credit acceptance end", () => {
     }
   });
 });
+
+describe("a Token Flex pool imported before its term", () => {
+  it("settles the deficit of a prepay-only account as its term starts, with no request, and lifts the restriction", async () => {
+    const own = await startTestServer({ now: "2026-01-10T00:00:00.000Z" });
+    try {
+      await ok(own, `mutation { publishPrice(input: { apiCode: "${REVIT}", meter: SECOND, unitQuantity: 1200, tokensPerUnit: "1", note: "test value, not APS's" }) { id } }`);
+      const account = (await ok(own, `mutation { createAccount(input: { name: "Enterprise customer", country: "JP" }) { id } }`)).createAccount.id as string;
+      await ok(own, `mutation($id: ID!) { enrollPlan(input: { accountId: $id, tier: PAID }) { id } }`, { id: account });
+      await ok(own, RECORD, { input: usage(account, REVIT, "1200", "2026-01-10T00:00:00.000Z") });
+      const state = async () => {
+        const shown = (await ok(own, `query($id: ID!) { account(id: $id) { status balance { deficit } tokenFlexPools { remaining } } }`, { id: account })).account;
+        return [shown.status, shown.balance.deficit, ...shown.tokenFlexPools.map((pool: { remaining: string }) => pool.remaining)];
+      };
+      const startsAt = own.now() + 300;
+      await ok(own, `mutation($input: ImportTokenFlexPoolInput!) { importTokenFlexPool(input: $input) { id } }`, {
+        input: { accountId: account, tokens: "20", startsAt: new Date(startsAt).toISOString(), endsAt: "2027-01-01T00:00:00Z", externalRef: unique("EBA-next") },
+      });
+      expect(await state()).toEqual(["RESTRICTED", "1", "20"]);
+      own.setNow(startsAt);
+      const deadline = Date.now() + 10_000;
+      while ((await state())[0] === "RESTRICTED" && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await state()).toEqual(["ACTIVE", "0", "19"]);
+    } finally {
+      await own.close();
+    }
+  });
+});

@@ -110,6 +110,34 @@ describe("paying tiered usage", () => {
       expect(await h.store.reads.recomputeLedger()).toEqual([]);
     });
 
+    it("prepay only: a pool imported before its term settles the deficit when the term starts, soonest end first, and lifts the restriction", async () => {
+      const account = await anEnrolledAccount(h, { tier: "PAID", from: "2026-01-01T00:00:00Z" });
+      h.setNow("2026-01-10T00:00:00Z");
+      await record(account.id, REVIT, "6000", "2026-01-05T10:00:00Z"); // 5 tokens owed
+      const later = await aPool(h, account.id, "10", "2026-02-01T00:00:00Z", "2027-06-01T00:00:00Z", "EBA-next-year");
+      const sooner = await aPool(h, account.id, "3", "2026-02-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-next-quarter");
+      const state = async () => {
+        const found = (await h.services.accounts.find(account.id))!;
+        const pools = await h.services.funding.tokenFlexPools(account.id);
+        return [formatMicros(found.deficitMicros), await h.services.tiered.status(found), ...pools.map((pool) => formatMicros(pool.remainingMicros))];
+      };
+      expect(await state()).toEqual(["5", "RESTRICTED", "3", "10"]);
+
+      // Before the term, nothing is due.
+      h.setNow("2026-01-31T23:59:59.999Z");
+      expect(await h.services.funding.settleStartedPools()).toBe(0);
+      expect(await state()).toEqual(["5", "RESTRICTED", "3", "10"]);
+
+      h.setNow("2026-02-01T00:00:00Z");
+      expect(await h.services.funding.settleStartedPools()).toBe(1);
+      expect(await state()).toEqual(["0", "ACTIVE", "0", "8"]);
+      expect([sooner.id, later.id].map(String)).toEqual((await h.services.funding.tokenFlexPools(account.id)).map((pool) => String(pool.id)));
+      expect(await h.services.funding.settleStartedPools()).toBe(0);
+      expect(await partsOf(h, await record(account.id, REVIT, "1200", "2026-02-01T00:00:00Z"))).toEqual(["TOKEN_FLEX 1"]);
+      expect(await h.store.reads.recomputeLedger()).toEqual([]);
+      expect(await h.services.ledger.verify()).toEqual([]);
+    });
+
     it("with PAYG never refuses for want of tokens and books no deficit", async () => {
       const account = await anEnrolledAccount(h, { tier: "PAID", payg: true, from: "2026-01-01T00:00:00Z" });
       h.setNow("2026-01-10T00:00:00Z");

@@ -271,6 +271,8 @@ function readsOn(conn: () => Conn, terms: (q: Q) => Promise<PublishedTerms>): St
     findTokenFlexPool: (id) => tiered.findTokenFlexPool(q(), id),
     findTokenFlexPoolByRef: (ref) => tiered.findTokenFlexPoolByRef(q(), ref),
     tokenFlexPoolsOf: (accountIds) => tiered.tokenFlexPoolsOf(q(), accountIds),
+    accountsOwingWithStartedPools: (now, limit) => tiered.accountsOwingWithStartedPools(q(), now, limit),
+    nextPoolStartAfter: (now) => tiered.nextPoolStartAfter(q(), now),
     unitRemaindersOf: (accountId) => tiered.remaindersOf(q(), accountId),
     freeMonthsOf: (accountId, month) => tiered.freeMonthsOf(q(), accountId, month),
     paygPartsOf: (accountId, month) => tiered.paygPartsOf(q(), accountId, month),

@@ -3,8 +3,8 @@
  * pools, unit remainders, FREE months and PAYG parts. A rating group's rows are written with one
  * multi-row statement per table (arrays unnested into rows, upserts with `on conflict do update`).
  */
-import { and, asc, eq, inArray, max, sql } from "drizzle-orm";
-import { freeCaps, paygParts, planEnrollments, tokenFlexPools, usageCharges } from "../../../schema/tables.pg.js";
+import { and, asc, eq, gt, inArray, lte, max, min, sql } from "drizzle-orm";
+import { accounts, freeCaps, paygParts, planEnrollments, tokenFlexPools, usageCharges } from "../../../schema/tables.pg.js";
 import type { FreeCap, FreeMonth } from "../../core/free-allowance.js";
 import type { TokenFlexPoolRecord, UsageCharge } from "../../core/model.js";
 import type { Month } from "../../core/month.js";
@@ -75,6 +75,27 @@ const POOLS_OF_ACCOUNTS: ManyRows = {
 export async function tokenFlexPoolsOf(q: Q, accountIds: readonly number[]): Promise<TokenFlexPoolRecord[]> {
   if (accountIds.length === 0) return [];
   return (await jsonRows(q, "flexgate_pools_of_accounts", POOLS_OF_ACCOUNTS, [accountIds])).map(poolOfRow);
+}
+
+/**
+ * The accounts that owe while holding a pool whose term has started and that still holds tokens,
+ * at most `limit`, by id: a pool imported before its term settles their deficit once it starts.
+ */
+export async function accountsOwingWithStartedPools(q: Q, now: Instant, limit: number): Promise<number[]> {
+  const rows = await q
+    .selectDistinct({ accountId: tokenFlexPools.accountId })
+    .from(tokenFlexPools)
+    .innerJoin(accounts, eq(accounts.id, tokenFlexPools.accountId))
+    .where(and(gt(accounts.deficitMicros, 0), lte(tokenFlexPools.startsAt, now), gt(tokenFlexPools.endsAt, now), gt(tokenFlexPools.remainingMicros, 0)))
+    .orderBy(asc(tokenFlexPools.accountId))
+    .limit(limit);
+  return rows.map((row) => row.accountId);
+}
+
+/** The soonest start of a pool's term after `now`, of any account; null when none is to come. */
+export async function nextPoolStartAfter(q: Q, now: Instant): Promise<Instant | null> {
+  const [row] = await q.select({ at: min(tokenFlexPools.startsAt) }).from(tokenFlexPools).where(gt(tokenFlexPools.startsAt, now));
+  return row?.at ?? null;
 }
 
 export async function insertTokenFlexPool(q: Q, pool: NewTokenFlexPool, now: Instant): Promise<TokenFlexPoolRecord> {

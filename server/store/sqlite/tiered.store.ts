@@ -3,8 +3,8 @@
  * unit remainders, FREE months and PAYG parts. Rating reads and writes them inside its
  * synchronous group transaction, with statements prepared once per connection.
  */
-import { and, asc, eq, inArray, max, sql } from "drizzle-orm";
-import { freeCaps, paygParts, planEnrollments, tokenFlexPools, usageCharges } from "../../../schema/tables.js";
+import { and, asc, eq, gt, inArray, lte, max, min, sql } from "drizzle-orm";
+import { accounts, freeCaps, paygParts, planEnrollments, tokenFlexPools, usageCharges } from "../../../schema/tables.js";
 import type { FreeCap, FreeMonth } from "../../core/free-allowance.js";
 import type { TokenFlexPoolRecord, UsageCharge } from "../../core/model.js";
 import type { Month } from "../../core/month.js";
@@ -66,6 +66,27 @@ const poolsOfAccounts = jsonRowsStatement(POOL_COLUMNS, `from "token_flex_pools"
 export function tokenFlexPoolsOf(tx: Tx, accountIds: readonly number[]): TokenFlexPoolRecord[] {
   if (accountIds.length === 0) return [];
   return soonestFirst(prepared(tx, poolsOfAccounts).all({ accountIds: JSON.stringify(accountIds) }).map(poolOfRow), (pool) => pool.endsAt);
+}
+
+/**
+ * The accounts that owe while holding a pool whose term has started and that still holds tokens,
+ * at most `limit`, by id: a pool imported before its term settles their deficit once it starts.
+ */
+export function accountsOwingWithStartedPools(tx: Tx, now: Instant, limit: number): number[] {
+  return tx
+    .selectDistinct({ accountId: tokenFlexPools.accountId })
+    .from(tokenFlexPools)
+    .innerJoin(accounts, eq(accounts.id, tokenFlexPools.accountId))
+    .where(and(gt(accounts.deficitMicros, 0), lte(tokenFlexPools.startsAt, now), gt(tokenFlexPools.endsAt, now), gt(tokenFlexPools.remainingMicros, 0)))
+    .orderBy(asc(tokenFlexPools.accountId))
+    .limit(unplannedLimit(limit))
+    .all()
+    .map((row) => row.accountId);
+}
+
+/** The soonest start of a pool's term after `now`, of any account; null when none is to come. */
+export function nextPoolStartAfter(tx: Tx, now: Instant): Instant | null {
+  return tx.select({ at: min(tokenFlexPools.startsAt) }).from(tokenFlexPools).where(gt(tokenFlexPools.startsAt, now)).get()?.at ?? null;
 }
 
 export function insertTokenFlexPool(tx: Tx, pool: NewTokenFlexPool, now: Instant): TokenFlexPoolRecord {
