@@ -138,6 +138,20 @@ describe("paying tiered usage", () => {
       expect(await h.services.ledger.verify()).toEqual([]);
     });
 
+    it("settles started pools a page of accounts at a time, each account once", async () => {
+      const owing = [];
+      for (const name of ["first", "second", "third"]) {
+        const account = await anEnrolledAccount(h, { tier: "PAID", from: "2026-01-01T00:00:00Z" });
+        h.setNow("2026-01-10T00:00:00Z");
+        await record(account.id, REVIT, "1200", "2026-01-05T10:00:00Z");
+        await aPool(h, account.id, "5", "2026-02-01T00:00:00Z", "2027-01-01T00:00:00Z", `EBA-${name}`);
+        owing.push(account.id);
+      }
+      h.setNow("2026-02-01T00:00:00Z");
+      expect([await h.services.funding.settleStartedPools(2), await h.services.funding.settleStartedPools(2), await h.services.funding.settleStartedPools(2)]).toEqual([2, 1, 0]);
+      for (const id of owing) expect((await h.services.accounts.find(id))!.deficitMicros).toBe(0n);
+    });
+
     it("with PAYG never refuses for want of tokens and books no deficit", async () => {
       const account = await anEnrolledAccount(h, { tier: "PAID", payg: true, from: "2026-01-01T00:00:00Z" });
       h.setNow("2026-01-10T00:00:00Z");
