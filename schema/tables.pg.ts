@@ -97,6 +97,12 @@ export const tokenFlexPools = pgTable(
     externalRef: text("external_ref").notNull(),
     fingerprint: text("fingerprint").notNull(),
     createdAt: int("created_at").notNull(),
+    /**
+     * When the pool came in as new funds and settled what the account owed: at its import when
+     * its term had started, else once the term starts (FundingService.settleStartedPools); null
+     * until then. Set once: a pool settles a deficit as it comes in, never again later.
+     */
+    startSettledAt: int("start_settled_at"),
   },
   (t) => [uniqueIndex("token_flex_pools_external_ref_idx").on(t.externalRef), index("token_flex_pools_account_idx").on(t.accountId)],
 );

@@ -17,8 +17,8 @@ export interface BalanceForecast {
   /** When the available balance reaches zero at the burn rate; null when nothing burns. */
   readonly depletesAt: Instant | null;
   /**
-   * Remaining tokens of the lots and packs that pay usage now and stop within 90 days: at their
-   * expiry, or a lot at the credit acceptance end.
+   * Remaining tokens of the lots, pools and packs that pay usage now and stop within 90 days: at
+   * their expiry, or a lot at the credit acceptance end.
    */
   readonly expiringWithin90DaysMicros: bigint;
   /** Tokens that will still be in their lot or pack when it expires, at the burn rate. */
@@ -42,9 +42,10 @@ export interface Expiring {
 }
 
 /**
- * Remaining tokens of the lots and packs that pay usage at `now` and stop paying it at or before
- * now + horizon (paysUsageUntil). A lot past the credit acceptance end is worth nothing already,
- * as in the balance, so it is not about to be lost; one still before it is lost at that end.
+ * Remaining tokens of the lots, pools and packs that pay usage at `now` and stop paying it at or
+ * before now + horizon (paysUsageUntil). A lot past the credit acceptance end is worth nothing
+ * already, as in the balance, so it is not about to be lost; one still before it is lost at that
+ * end.
  */
 export function expiringWithin(
   sources: readonly FundingSource[],

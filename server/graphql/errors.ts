@@ -115,10 +115,15 @@ export function inputPath(error: GraphQLError): string | undefined {
   // A required argument left out of a field: the argument is the field to name.
   const missingArgument = /^Field "\w+" argument "(\w+)" of type "[^"]+" is required, but it was not provided\./.exec(error.message)?.[1];
   if (missingArgument) return missingArgument;
+  // A variable of another type than a place it fills: that place is the error's second node.
+  if (/^Variable "\$[^"]+" of type "[^"]+" used in position expecting/.test(error.message)) {
+    const place = error.nodes?.[1]?.loc?.start;
+    return place === undefined || !error.source ? undefined : argumentPath(error.source.body, (node) => node.loc?.start === place);
+  }
   const missing = /Field "(?:\w+\.)?(\w+)" of required type "[^"]+" was not provided/.exec(error.message)?.[1];
   const variable =
     /^Variable "\$([^"]+)" got invalid value .*? at "([^"]+)";/s.exec(error.message) ??
-    /^Variable "\$([^"]+)" (?:got invalid value|of required type|of non-null type|of type "[^"]+" used in position expecting)/.exec(error.message);
+    /^Variable "\$([^"]+)" (?:got invalid value|of required type|of non-null type)/.exec(error.message);
   if (variable) {
     const name = variable[1]!;
     const unknown = /; Field "(\w+)" is not defined by type/.exec(error.message)?.[1];

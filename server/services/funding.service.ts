@@ -11,6 +11,7 @@ import { addOneYear, assertNotFuture, formatInstant, type Instant } from "../cor
 import type { StoreWrites } from "../store/port.js";
 import { accountOrThrow, fingerprint, type ServiceContext } from "./context.js";
 import { PoolStarts } from "./pool-starts.js";
+import { log } from "../log.js";
 
 export interface CreditLotImport {
   readonly accountId: number;
@@ -61,20 +62,20 @@ async function assertRoomFor(tx: StoreWrites, kind: keyof typeof CAPS, accountId
   if (total >= cap.ever) throw badInput(field, `the account already holds ${cap.ever} ${cap.noun}, the most it may ever hold`);
 }
 
+/** Accounts settleStartedPools takes up at most in one call, each in a unit of its own. */
+export const STARTED_POOLS_PER_PASS = 100;
+
 /**
  * Brings tokens into accounts: cloud-credit lots imported from before Flexgate and Flex
  * purchases. New funds pay any deficit first.
  */
-/** Accounts settleStartedPools settles at most in one call, each in a unit of its own. */
-export const STARTED_POOLS_PER_PASS = 100;
-
 export class FundingService {
   /** Settles deficits as pools' terms start; a server starts it. */
   readonly poolStarts: PoolStarts;
 
   constructor(private readonly context: ServiceContext) {
     this.poolStarts = new PoolStarts({
-      settle: async () => (await this.settleStartedPools()) === STARTED_POOLS_PER_PASS,
+      settle: async (now) => (await this.settleStartedPools(now)) === STARTED_POOLS_PER_PASS,
       reads: context.store.reads,
       clock: context.clock,
     });
@@ -220,26 +221,32 @@ export class FundingService {
   }
 
   /**
-   * Settles what pools whose term has started owe their accounts: a pool imported before its
-   * term settles nothing then (it cannot pay today's debt), so its start is when its tokens come
-   * in as new funds and pay the deficit first, as an imported one's do. Each account in a unit of
-   * its own, its pools soonest end first, as they drain; nothing to do when no account owes.
-   * PoolStarts runs it as each term starts. Answers how many accounts it settled.
+   * Brings in the pools imported before their term whose term has started by `now`. A pool that
+   * has not started cannot pay today's debt, so it comes in as new funds at its start and, as one
+   * imported then would, pays what the account owes first. Each pool comes in once, marked in the
+   * unit that settles from it: a deficit booked later waits for the next new funds, as after any
+   * purchase. Each account in a unit of its own, its pools soonest end first. PoolStarts runs it
+   * as each term starts. Answers how many accounts it brought pools in for; one that fails is
+   * logged and taken up again by the next call.
    */
-  async settleStartedPools(limit = STARTED_POOLS_PER_PASS): Promise<number> {
-    const owing = await this.context.store.reads.accountsOwingWithStartedPools(this.context.clock(), limit);
-    for (const accountId of owing) {
-      await this.context.store.write({ accounts: [accountId] }, async (tx) => {
-        const now = this.context.clock();
-        for (const pool of await tx.tokenFlexPoolsOf([accountId])) {
-          const account = (await tx.findAccount(accountId))!;
-          if (account.deficitMicros === 0n) return;
-          if (pool.startsAt > now || pool.remainingMicros === 0n) continue;
-          await this.settleFrom(tx, account, "TOKEN_FLEX", { id: pool.id, remainingMicros: pool.remainingMicros, expiresAt: pool.endsAt }, now);
-        }
-      });
+  async settleStartedPools(now = this.context.clock(), limit = STARTED_POOLS_PER_PASS): Promise<number> {
+    let done = 0;
+    for (const accountId of await this.context.store.reads.accountsWithPoolStartsToSettle(now, limit)) {
+      try {
+        await this.context.store.write({ accounts: [accountId] }, async (tx) => {
+          const at = this.context.clock();
+          for (const pool of await tx.poolStartsToSettle(accountId, now)) {
+            const account = (await tx.findAccount(accountId))!;
+            await this.settleFrom(tx, account, "TOKEN_FLEX", { id: pool.id, remainingMicros: pool.remainingMicros, expiresAt: pool.endsAt }, at);
+            await tx.markPoolStartSettled(pool.id, at);
+          }
+        });
+        done++;
+      } catch (error) {
+        log.error("a Token Flex pool's start could not be settled", { accountId, error: error instanceof Error ? error.message : String(error) });
+      }
     }
-    return owing.length;
+    return done;
   }
 
   /** An account's pools, soonest end first; expired ones (their end passed) only when asked. */

@@ -280,9 +280,14 @@ export interface StoreReads {
   findTokenFlexPoolByRef(externalRef: string): Promise<{ pool: TokenFlexPoolRecord; fingerprint: string } | null>;
   /** Pools of the accounts, soonest end first. */
   tokenFlexPoolsOf(accountIds: readonly number[]): Promise<TokenFlexPoolRecord[]>;
-  /** Up to `limit` accounts, by id, that owe while a pool of theirs has started and holds tokens. */
-  accountsOwingWithStartedPools(now: Instant, limit: number): Promise<number[]>;
-  /** The soonest start of any pool's term after `now`; null when none is to come. */
+  /**
+   * Up to `limit` accounts, by id, holding a pool imported before its term whose term has started
+   * by `now` and that has not come in as new funds yet (FundingService.settleStartedPools).
+   */
+  accountsWithPoolStartsToSettle(now: Instant, limit: number): Promise<number[]>;
+  /** Those pools of one account, soonest end first. */
+  poolStartsToSettle(accountId: number, now: Instant): Promise<TokenFlexPoolRecord[]>;
+  /** The soonest start after `now` of a pool that has not come in yet; null when none is to come. */
   nextPoolStartAfter(now: Instant): Promise<Instant | null>;
   /** Every stored remainder of an account. */
   unitRemaindersOf(accountId: number): Promise<StoredRemainder[]>;
@@ -332,6 +337,8 @@ export interface StoreWrites extends StoreReads {
   insertFlexPack(pack: NewFlexPack, now: Instant): Promise<FlexPack>;
   /** Adds (or with a negative delta, takes) tokens to a lot or pack's remaining amount. */
   adjustRemaining(kind: SourceKind, id: number, deltaMicros: bigint): Promise<void>;
+  /** The pool came in as new funds at `at`: its start is settled, once. */
+  markPoolStartSettled(poolId: number, at: Instant): Promise<void>;
   insertSettlements(accountId: number, funding: { kind: SourceKind; id: number }, settlements: readonly Settlement[], now: Instant): Promise<void>;
   insertReversal(chargeId: number, reason: string, actor: string, now: Instant): Promise<void>;
 
@@ -428,7 +435,8 @@ export interface Store {
    * event writes nothing and answers with its error, and each event sees the ones before it.
    * Outcomes come back in the order of `requests`. The group's now is read from `clock` once its
    * locks are held: the rules it applies (a PAYG statement still open, how far ahead an event may
-   * be dated) hold at the moment it decides, not when it was sent, however long it waited.
+   * be dated) hold at the moment it decides, not when it was sent, however long it waited. (On
+   * SQLite's rating thread, when the group is handed to the thread: see SqliteStore.rateGroup.)
    */
   rateGroup(requests: readonly RatingRequest[], clock: () => Instant, rules?: RatingRules): Promise<RatingOutcome[]>;
   /** Answers when the database can be reached (health checks). */

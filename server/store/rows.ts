@@ -123,7 +123,11 @@ export const toAllocation = (row: InferSelectModel<typeof t.allocations>): Charg
   units: row.units === null ? null : fromDbMicros(row.units),
 });
 
-export const toTokenFlexPool = ({ fingerprint: _, ...row }: WithoutSecret<InferSelectModel<typeof t.tokenFlexPools>, "fingerprint">): TokenFlexPoolRecord => ({
+export const toTokenFlexPool = ({
+  fingerprint: _,
+  startSettledAt: _settled,
+  ...row
+}: WithoutSecret<InferSelectModel<typeof t.tokenFlexPools>, "fingerprint">): TokenFlexPoolRecord => ({
   ...row,
   tokensMicros: fromDbMicros(row.tokensMicros),
   remainingMicros: fromDbMicros(row.remainingMicros),

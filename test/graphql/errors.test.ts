@@ -126,6 +126,7 @@ describe("input errors are BAD_USER_INPUT naming the field", () => {
     ["a required argument left out", `{ account { id } }`, null, "id"],
     ["a required argument of a mutation left out", `mutation { reverseCharge(chargeId: "1") { id } }`, null, "reason"],
     ["a variable of another type than its argument's", `query($x: String) { account(id: $x) { id } }`, () => ({ x: "1" }), "id"],
+    ["a variable of another type than one of the two arguments it fills", `query($x: String) { accounts(after: $x) { totalCount } account(id: $x) { id } }`, () => ({ x: "1" }), "id"],
   ];
 
   it.each(cases)("%s", async (_label, query, variables, field) => {

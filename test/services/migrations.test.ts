@@ -1,13 +1,15 @@
 import { SqliteStore } from "../../server/store/sqlite/store.js";
-import { mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { migrate } from "drizzle-orm/better-sqlite3/migrator";
 import { afterEach, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../../server/core/model.js";
 import { seedDemoData } from "../../server/seed/demo.js";
 import { DEFAULT_RULES } from "../../server/services/context.js";
 import { createServices } from "../../server/services/index.js";
-import { type Db, migrateDatabase, openDatabase } from "../../server/store/sqlite/database.js";
+import { DAY_MS } from "../../server/core/time.js";
+import { type Db, migrateDatabase, migrationsFolder, openDatabase } from "../../server/store/sqlite/database.js";
 
 describe("migrations and default data", () => {
   let dir: string;
@@ -52,6 +54,31 @@ describe("migrations and default data", () => {
     expect(db.$client.pragma("foreign_key_check")).toEqual([]);
     expect(db.$client.pragma("integrity_check", { simple: true })).toBe("ok");
     expect(db.$client.pragma("journal_mode", { simple: true })).toBe("wal");
+  });
+
+  it("on upgrade counts the Token Flex pools whose term had started as come in, and leaves those still to start for their start", () => {
+    // The chain as it was before 0007, applied to the file, then pools of both kinds.
+    const before = join(mkdtempSync(join(tmpdir(), "flexgate-migrations-")), "migrations");
+    cpSync(migrationsFolder(), before, { recursive: true });
+    const journal = JSON.parse(readFileSync(join(before, "meta", "_journal.json"), "utf8")) as { entries: { tag: string }[] };
+    journal.entries = journal.entries.filter((entry) => entry.tag < "0007");
+    writeFileSync(join(before, "meta", "_journal.json"), JSON.stringify(journal));
+    migrate(freshFile(), { migrationsFolder: before });
+    const now = Date.now();
+    db.$client.prepare("insert into accounts (id, name, balance_policy, created_at, updated_at) values (1, 'Enterprise', 'NEGATIVE_WITH_GRACE', 0, 0)").run();
+    const pool = db.$client.prepare(
+      "insert into token_flex_pools (account_id, tokens_micros, remaining_micros, starts_at, ends_at, external_ref, fingerprint, created_at) values (1, 1, 1, ?, ?, ?, 'f', ?)",
+    );
+    pool.run(now - 2 * DAY_MS, now + 300 * DAY_MS, "started-after-import", now - 3 * DAY_MS);
+    pool.run(now - 5 * DAY_MS, now + 300 * DAY_MS, "started-at-import", now - 4 * DAY_MS);
+    pool.run(now + 2 * DAY_MS, now + 300 * DAY_MS, "to-come", now - DAY_MS);
+    migrateDatabase(db);
+    expect(db.$client.prepare("select external_ref as ref, start_settled_at as at from token_flex_pools order by id").all()).toEqual([
+      { ref: "started-after-import", at: now - 2 * DAY_MS },
+      { ref: "started-at-import", at: now - 4 * DAY_MS },
+      { ref: "to-come", at: null },
+    ]);
+    rmSync(dirname(before), { recursive: true, force: true });
   });
 
   it("is idempotent: migrating twice changes nothing", () => {

@@ -138,6 +138,21 @@ describe("paying tiered usage", () => {
       expect(await h.services.ledger.verify()).toEqual([]);
     });
 
+    it("prepay only: a pool comes in once, at its start; a deficit booked after it waits for the next new funds", async () => {
+      const account = await anEnrolledAccount(h, { tier: "PAID", from: "2026-01-01T00:00:00Z" });
+      h.setNow("2026-01-10T00:00:00Z");
+      await aPool(h, account.id, "20", "2026-02-01T00:00:00Z", "2027-01-01T00:00:00Z", "EBA-from-february");
+      h.setNow("2026-02-01T00:00:00Z");
+      expect(await h.services.funding.settleStartedPools()).toBe(1); // nothing owed: it comes in and pays nothing
+      // January's usage, reported late: the pool pays nothing outside its term, so it is owed.
+      await record(account.id, REVIT, "1200", "2026-01-20T10:00:00Z");
+      const owing = (await h.services.accounts.find(account.id))!;
+      expect([owing.deficitMicros, await h.services.tiered.status(owing)]).toEqual([tokens("1"), "RESTRICTED"]);
+      expect(await h.services.funding.settleStartedPools()).toBe(0);
+      expect((await h.services.accounts.find(account.id))!.deficitMicros).toBe(tokens("1"));
+      expect(formatMicros((await h.services.funding.tokenFlexPools(account.id))[0]!.remainingMicros)).toBe("20");
+    });
+
     it("settles started pools a page of accounts at a time, each account once", async () => {
       const owing = [];
       for (const name of ["first", "second", "third"]) {
@@ -148,7 +163,7 @@ describe("paying tiered usage", () => {
         owing.push(account.id);
       }
       h.setNow("2026-02-01T00:00:00Z");
-      expect([await h.services.funding.settleStartedPools(2), await h.services.funding.settleStartedPools(2), await h.services.funding.settleStartedPools(2)]).toEqual([2, 1, 0]);
+      expect([await h.services.funding.settleStartedPools(h.now(), 2), await h.services.funding.settleStartedPools(h.now(), 2), await h.services.funding.settleStartedPools(h.now(), 2)]).toEqual([2, 1, 0]);
       for (const id of owing) expect((await h.services.accounts.find(id))!.deficitMicros).toBe(0n);
     });
 

@@ -3,8 +3,8 @@
  * pools, unit remainders, FREE months and PAYG parts. A rating group's rows are written with one
  * multi-row statement per table (arrays unnested into rows, upserts with `on conflict do update`).
  */
-import { and, asc, eq, gt, inArray, lte, max, min, sql } from "drizzle-orm";
-import { accounts, freeCaps, paygParts, planEnrollments, tokenFlexPools, usageCharges } from "../../../schema/tables.pg.js";
+import { and, asc, eq, gt, inArray, isNull, lte, max, min, sql } from "drizzle-orm";
+import { freeCaps, paygParts, planEnrollments, tokenFlexPools, usageCharges } from "../../../schema/tables.pg.js";
 import type { FreeCap, FreeMonth } from "../../core/free-allowance.js";
 import type { TokenFlexPoolRecord, UsageCharge } from "../../core/model.js";
 import type { Month } from "../../core/month.js";
@@ -77,24 +77,35 @@ export async function tokenFlexPoolsOf(q: Q, accountIds: readonly number[]): Pro
   return (await jsonRows(q, "flexgate_pools_of_accounts", POOLS_OF_ACCOUNTS, [accountIds])).map(poolOfRow);
 }
 
-/**
- * The accounts that owe while holding a pool whose term has started and that still holds tokens,
- * at most `limit`, by id: a pool imported before its term settles their deficit once it starts.
- */
-export async function accountsOwingWithStartedPools(q: Q, now: Instant, limit: number): Promise<number[]> {
-  const rows = await q
-    .selectDistinct({ accountId: tokenFlexPools.accountId })
-    .from(tokenFlexPools)
-    .innerJoin(accounts, eq(accounts.id, tokenFlexPools.accountId))
-    .where(and(gt(accounts.deficitMicros, 0), lte(tokenFlexPools.startsAt, now), gt(tokenFlexPools.endsAt, now), gt(tokenFlexPools.remainingMicros, 0)))
-    .orderBy(asc(tokenFlexPools.accountId))
-    .limit(limit);
+/** A pool whose term has started by `now` and that has not yet come in as new funds. */
+const startToSettle = (now: Instant) => and(isNull(tokenFlexPools.startSettledAt), lte(tokenFlexPools.startsAt, now));
+
+/** Up to `limit` accounts, by id, holding a pool whose term has started and has not come in yet. */
+export async function accountsWithPoolStartsToSettle(q: Q, now: Instant, limit: number): Promise<number[]> {
+  const rows = await q.selectDistinct({ accountId: tokenFlexPools.accountId }).from(tokenFlexPools).where(startToSettle(now)).orderBy(asc(tokenFlexPools.accountId)).limit(limit);
   return rows.map((row) => row.accountId);
 }
 
-/** The soonest start of a pool's term after `now`, of any account; null when none is to come. */
+/** The account's pools whose term has started and that have not come in yet, soonest end first. */
+export async function poolStartsToSettle(q: Q, accountId: number, now: Instant): Promise<TokenFlexPoolRecord[]> {
+  const rows = await q
+    .select()
+    .from(tokenFlexPools)
+    .where(and(eq(tokenFlexPools.accountId, accountId), startToSettle(now)))
+    .orderBy(asc(tokenFlexPools.endsAt), asc(tokenFlexPools.startsAt), asc(tokenFlexPools.id));
+  return rows.map(toTokenFlexPool);
+}
+
+export async function markPoolStartSettled(q: Q, poolId: number, at: Instant): Promise<void> {
+  await q.update(tokenFlexPools).set({ startSettledAt: at }).where(eq(tokenFlexPools.id, poolId));
+}
+
+/** The soonest start after `now` of a pool that has not come in yet; null when none is to come. */
 export async function nextPoolStartAfter(q: Q, now: Instant): Promise<Instant | null> {
-  const [row] = await q.select({ at: min(tokenFlexPools.startsAt) }).from(tokenFlexPools).where(gt(tokenFlexPools.startsAt, now));
+  const [row] = await q
+    .select({ at: min(tokenFlexPools.startsAt) })
+    .from(tokenFlexPools)
+    .where(and(isNull(tokenFlexPools.startSettledAt), gt(tokenFlexPools.startsAt, now)));
   return row?.at ?? null;
 }
 
@@ -102,7 +113,8 @@ export async function insertTokenFlexPool(q: Q, pool: NewTokenFlexPool, now: Ins
   const micros = toDbMicros(pool.tokensMicros);
   const [row] = await q
     .insert(tokenFlexPools)
-    .values({ ...pool, tokensMicros: micros, remainingMicros: micros, createdAt: now })
+    // Started already, it comes in now, as imported: FundingService settles from it in this unit.
+    .values({ ...pool, tokensMicros: micros, remainingMicros: micros, createdAt: now, startSettledAt: pool.startsAt <= now ? now : null })
     .returning();
   return toTokenFlexPool(row!);
 }

@@ -156,7 +156,8 @@ export class SqliteStore implements Store {
     if (requests.length === 0) return Promise.resolve([]);
     const thread = this.ratingThread;
     // Inside a unit this connection holds the write lock: the group must run on it, here.
-    // Its turn taken, the thread writes next: the clock is read then, not before the wait.
+    // Its turn taken, the thread writes next: the clock is read then, not before the wait. A wait
+    // there for another process's write lock is not counted: the thread cannot read this clock.
     if (thread && !this.openUnit.current()?.open) return this.turn.take(() => thread.rate(requests, clock(), rules));
     return this.exclusive(() => {
       try {
@@ -350,7 +351,8 @@ function readsOn(db: Db, terms: () => PublishedTerms): StoreReads {
     findTokenFlexPool: async (id) => tiered.findTokenFlexPool(db, id),
     findTokenFlexPoolByRef: async (ref) => tiered.findTokenFlexPoolByRef(db, ref),
     tokenFlexPoolsOf: async (accountIds) => tiered.tokenFlexPoolsOf(db, accountIds),
-    accountsOwingWithStartedPools: async (now, limit) => tiered.accountsOwingWithStartedPools(db, now, limit),
+    accountsWithPoolStartsToSettle: async (now, limit) => tiered.accountsWithPoolStartsToSettle(db, now, limit),
+    poolStartsToSettle: async (accountId, now) => tiered.poolStartsToSettle(db, accountId, now),
     nextPoolStartAfter: async (now) => tiered.nextPoolStartAfter(db, now),
     unitRemaindersOf: async (accountId) => tiered.remaindersOf(db, accountId),
     freeMonthsOf: async (accountId, month) => tiered.freeMonthsOf(db, accountId, month),
@@ -382,6 +384,7 @@ function writesOn(db: Db, terms: () => PublishedTerms): StoreWrites {
     insertCreditLot: async (lot, now) => funding.insertCreditLot(db, lot, now),
     insertFlexPack: async (pack, now) => funding.insertFlexPack(db, pack, now),
     adjustRemaining: async (kind, id, delta) => funding.adjustRemaining(db, kind, id, delta),
+    markPoolStartSettled: async (poolId, at) => tiered.markPoolStartSettled(db, poolId, at),
     insertSettlements: async (accountId, source, settlements, now) => funding.insertSettlements(db, accountId, source, settlements, now),
     insertReversal: async (chargeId, reason, actor, now) => ledger.insertReversal(db, chargeId, reason, actor, now),
     insertPriceVersion: async (version) => prices.insertPriceVersion(db, version),

@@ -3,8 +3,8 @@
  * unit remainders, FREE months and PAYG parts. Rating reads and writes them inside its
  * synchronous group transaction, with statements prepared once per connection.
  */
-import { and, asc, eq, gt, inArray, lte, max, min, sql } from "drizzle-orm";
-import { accounts, freeCaps, paygParts, planEnrollments, tokenFlexPools, usageCharges } from "../../../schema/tables.js";
+import { and, asc, eq, gt, inArray, isNull, lte, max, min, sql } from "drizzle-orm";
+import { freeCaps, paygParts, planEnrollments, tokenFlexPools, usageCharges } from "../../../schema/tables.js";
 import type { FreeCap, FreeMonth } from "../../core/free-allowance.js";
 import type { TokenFlexPoolRecord, UsageCharge } from "../../core/model.js";
 import type { Month } from "../../core/month.js";
@@ -68,32 +68,47 @@ export function tokenFlexPoolsOf(tx: Tx, accountIds: readonly number[]): TokenFl
   return soonestFirst(prepared(tx, poolsOfAccounts).all({ accountIds: JSON.stringify(accountIds) }).map(poolOfRow), (pool) => pool.endsAt);
 }
 
-/**
- * The accounts that owe while holding a pool whose term has started and that still holds tokens,
- * at most `limit`, by id: a pool imported before its term settles their deficit once it starts.
- */
-export function accountsOwingWithStartedPools(tx: Tx, now: Instant, limit: number): number[] {
+/** A pool whose term has started by `now` and that has not yet come in as new funds. */
+const startToSettle = (now: Instant) => and(isNull(tokenFlexPools.startSettledAt), lte(tokenFlexPools.startsAt, now));
+
+/** Up to `limit` accounts, by id, holding a pool whose term has started and has not come in yet. */
+export function accountsWithPoolStartsToSettle(tx: Tx, now: Instant, limit: number): number[] {
   return tx
     .selectDistinct({ accountId: tokenFlexPools.accountId })
     .from(tokenFlexPools)
-    .innerJoin(accounts, eq(accounts.id, tokenFlexPools.accountId))
-    .where(and(gt(accounts.deficitMicros, 0), lte(tokenFlexPools.startsAt, now), gt(tokenFlexPools.endsAt, now), gt(tokenFlexPools.remainingMicros, 0)))
+    .where(startToSettle(now))
     .orderBy(asc(tokenFlexPools.accountId))
     .limit(unplannedLimit(limit))
     .all()
     .map((row) => row.accountId);
 }
 
-/** The soonest start of a pool's term after `now`, of any account; null when none is to come. */
+/** The account's pools whose term has started and that have not come in yet, soonest end first. */
+export function poolStartsToSettle(tx: Tx, accountId: number, now: Instant): TokenFlexPoolRecord[] {
+  return tx
+    .select()
+    .from(tokenFlexPools)
+    .where(and(eq(tokenFlexPools.accountId, accountId), startToSettle(now)))
+    .orderBy(asc(tokenFlexPools.endsAt), asc(tokenFlexPools.startsAt), asc(tokenFlexPools.id))
+    .all()
+    .map(toTokenFlexPool);
+}
+
+export function markPoolStartSettled(tx: Tx, poolId: number, at: Instant): void {
+  tx.update(tokenFlexPools).set({ startSettledAt: at }).where(eq(tokenFlexPools.id, poolId)).run();
+}
+
+/** The soonest start after `now` of a pool that has not come in yet; null when none is to come. */
 export function nextPoolStartAfter(tx: Tx, now: Instant): Instant | null {
-  return tx.select({ at: min(tokenFlexPools.startsAt) }).from(tokenFlexPools).where(gt(tokenFlexPools.startsAt, now)).get()?.at ?? null;
+  return tx.select({ at: min(tokenFlexPools.startsAt) }).from(tokenFlexPools).where(and(isNull(tokenFlexPools.startSettledAt), gt(tokenFlexPools.startsAt, now))).get()?.at ?? null;
 }
 
 export function insertTokenFlexPool(tx: Tx, pool: NewTokenFlexPool, now: Instant): TokenFlexPoolRecord {
   const micros = toDbMicros(pool.tokensMicros);
   const row = tx
     .insert(tokenFlexPools)
-    .values({ ...pool, tokensMicros: micros, remainingMicros: micros, createdAt: now })
+    // Started already, it comes in now, as imported: FundingService settles from it in this unit.
+    .values({ ...pool, tokensMicros: micros, remainingMicros: micros, createdAt: now, startSettledAt: pool.startsAt <= now ? now : null })
     .returning()
     .get();
   return toTokenFlexPool(row);
