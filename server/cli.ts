@@ -2,6 +2,8 @@
 import { accessSync, constants, existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
+import { getTableName } from "drizzle-orm";
+import { schemaTables } from "../schema/tables.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { FlexgateError } from "./core/errors.js";
 import { type Actor, ROLES, type Role } from "./core/model.js";
@@ -92,25 +94,30 @@ async function openServices({ existing }: { existing: boolean }) {
   return { store, config, services: createServices({ store, clock: Date.now, rules: config.rules ?? DEFAULT_RULES }) };
 }
 
+/** The tables of a Flexgate database: its schema's and drizzle's record of the migrations applied. */
+const FLEXGATE_TABLES = new Set(["__drizzle_migrations", ...Object.values(schemaTables).map((table) => getTableName(table))]);
+
 /**
  * Refuses a FLEXGATE_DB file that holds something other than a Flexgate database before Flexgate
  * opens it: opening alone turns the file to WAL mode, and migrating writes Flexgate's tables into
- * another program's file. `emptyIsNew`: a file holding nothing yet (SQLite takes a 0-byte file for
- * an empty database) is set up like a missing one, by the commands that create a database.
+ * another program's file. A file holding drizzle's record of migrations and only Flexgate's tables
+ * is Flexgate's, or one another server is creating this moment (drizzle makes the record before
+ * the migrations' transaction). `emptyIsNew`: a file holding nothing yet (SQLite takes a 0-byte
+ * file for an empty database) is set up like a missing one, by the commands that create a database.
  */
 function refuseForeignFile(path: string, { emptyIsNew }: { emptyIsNew: boolean }): void {
-  const names = schemaNames(path);
-  if (names === null || (names.includes("__drizzle_migrations") && names.includes("accounts"))) return;
+  const names = tableNames(path);
+  if (names === null || (names.includes("__drizzle_migrations") && names.every((name) => FLEXGATE_TABLES.has(name)))) return;
   if (names.length === 0 && emptyIsNew) return;
   const holds = names.length === 0 ? "it is empty" : `it holds ${names.slice(0, 3).join(", ")}${names.length > 3 ? ", …" : ""}`;
   throw new ConfigError(`cannot use the SQLite database ${path} (FLEXGATE_DB): it is not a Flexgate database (${holds})`);
 }
 
 /**
- * The tables, views and indexes of the file, or null when it cannot be read here: no file, or
- * one opening it for Flexgate refuses with the reason (a folder, read-only, not SQLite).
+ * The tables of the file, or null when it cannot be read here: no file, or one opening it for
+ * Flexgate refuses with the reason (a folder, read-only, not SQLite).
  */
-function schemaNames(path: string): string[] | null {
+function tableNames(path: string): string[] | null {
   // A read-only connection leaves -wal and -shm files beside a WAL database, and SQLite opens a
   // file this user may not write read-only: only a writable file is read, by a connection that
   // removes them again. It also reads the -wal of a server running on the file, where a new
@@ -123,7 +130,7 @@ function schemaNames(path: string): string[] | null {
   let sqlite: Database.Database | undefined;
   try {
     sqlite = new Database(path, { fileMustExist: true });
-    return sqlite.prepare("select name from sqlite_master where name not like 'sqlite\\_%' escape '\\' order by rowid").pluck().all() as string[];
+    return sqlite.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite\\_%' escape '\\' order by rowid").pluck().all() as string[];
   } catch {
     return null;
   } finally {

@@ -207,6 +207,21 @@ describe("a file that is not a Flexgate database", () => {
     }
   });
 
+  it("takes a file another server is creating this moment: drizzle's record of migrations made, the migrations not committed yet", async () => {
+    const path = join(aFolder(), "starting.sqlite");
+    const starting = new Database(path);
+    starting.pragma("journal_mode = WAL");
+    starting.exec(`create table "__drizzle_migrations" (id integer primary key, hash text not null, created_at numeric)`);
+    starting.close();
+    expect(await serveOnce(path, {})).toMatchObject({ code: 0, listened: true });
+  }, 60_000);
+
+  it("refuses a file holding drizzle's record of migrations beside another program's tables", async () => {
+    const path = anotherProgramsDatabase(["__drizzle_migrations", "notes"]);
+    const { code, stderr } = await flexgate(["migrate"], { FLEXGATE_DB: path });
+    expect({ code, stderr }).toEqual({ code: 2, stderr: `flexgate: cannot use the SQLite database ${path} (FLEXGATE_DB): it is not a Flexgate database (it holds __drizzle_migrations, notes)\n` });
+  });
+
   it("takes a Flexgate database for `flexgate migrate-to`, which then goes on to the target", async () => {
     const { code, stderr } = await flexgate(MIGRATE_TO.split(" "), { FLEXGATE_DB: aCopy(0o644, 0o755) });
     expect(code).toBe(1);
