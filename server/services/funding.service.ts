@@ -5,7 +5,7 @@ import { settleDeficit } from "../core/ledger.js";
 import { MAXIMA } from "../core/maxima.js";
 import { MAX_TOKENS_MICROS, MICROS_PER_TOKEN, parseMicros, sumMicros } from "../core/money.js";
 import type { Account, Actor, CreditLot, FlexPack, SalesChannel, TokenFlexPoolRecord } from "../core/model.js";
-import { checkTokenFlexPoolOrThrow, isPoolExpired } from "../core/token-flex.js";
+import { checkTokenFlexPoolOrThrow, isPoolExpired, poolAsSource } from "../core/token-flex.js";
 import { cleanReference } from "../core/text.js";
 import { addOneYear, assertNotFuture, formatInstant, type Instant } from "../core/time.js";
 import type { StoreWrites } from "../store/port.js";
@@ -205,13 +205,15 @@ export class FundingService {
       if (held.length >= MAXIMA.tokenFlexPoolsPerAccount) {
         throw badInput(`${field}.accountId`, `the account already holds ${MAXIMA.tokenFlexPoolsPerAccount} Token Flex pools, the most it may ever hold`);
       }
+      // A pool pays what falls in its term: one that has not started yet cannot pay today's
+      // debt. It comes in as new funds, settling the deficit, when its term starts
+      // (settleStartedPools).
+      const started = input.startsAt <= now;
       const pool = await tx.insertTokenFlexPool(
-        { accountId: account.id, tokensMicros: input.tokensMicros, startsAt: input.startsAt, endsAt: input.endsAt, externalRef, fingerprint: print },
+        { accountId: account.id, tokensMicros: input.tokensMicros, startsAt: input.startsAt, endsAt: input.endsAt, externalRef, fingerprint: print, startSettledAt: started ? now : null },
         now,
       );
-      // A pool pays what falls in its term: one that has not started yet cannot pay today's
-      // debt. It settles the deficit when its term starts (settleStartedPools).
-      if (pool.startsAt <= now) await this.settleFrom(tx, account, "TOKEN_FLEX", { id: pool.id, remainingMicros: pool.remainingMicros, expiresAt: pool.endsAt }, now);
+      if (started) await this.settleFrom(tx, account, "TOKEN_FLEX", poolAsSource(pool), now);
       await tx.appendAudit(actor, { action: "tokenFlexPool.import", entityType: "TokenFlexPool", entityId: pool.id, before: null, after: pool }, now);
       return (await tx.findTokenFlexPool(pool.id))!;
     });
@@ -237,7 +239,7 @@ export class FundingService {
           const at = this.context.clock();
           for (const pool of await tx.poolStartsToSettle(accountId, now)) {
             const account = (await tx.findAccount(accountId))!;
-            await this.settleFrom(tx, account, "TOKEN_FLEX", { id: pool.id, remainingMicros: pool.remainingMicros, expiresAt: pool.endsAt }, at);
+            await this.settleFrom(tx, account, "TOKEN_FLEX", poolAsSource(pool), at);
             await tx.markPoolStartSettled(pool.id, at);
           }
         });

@@ -250,7 +250,8 @@ export class RatingService {
   private async quoteReplay(reads: StoreReads, account: Account, charge: UsageCharge): Promise<UsageQuote> {
     const now = this.context.clock();
     const versions = (await reads.priceTable()).get(charge.apiCode) ?? [];
-    const price = versions.find((version) => version.id === charge.priceEntryId) ?? (await reads.findPriceVersion(charge.priceEntryId))!;
+    // The price table holds every version, cancelled and retired ones too.
+    const price = versions.find((version) => version.id === charge.priceEntryId)!;
     const plan = await planOf(reads, account.id, charge.occurredAt);
     const parts = await reads.allocationsOfCharges([charge.id]);
     const sources = await fundsOf(reads, account.id);

@@ -92,6 +92,8 @@ export interface NewFlexPack extends Omit<FlexPack, "id" | "remainingMicros" | "
 /** A pool as imported: the store sets its id, its remaining tokens (all of them) and when it was booked. */
 export interface NewTokenFlexPool extends Omit<TokenFlexPoolRecord, "id" | "remainingMicros" | "createdAt"> {
   readonly fingerprint: string;
+  /** When it came in as new funds: now for a pool whose term has started, else null until it starts. */
+  readonly startSettledAt: Instant | null;
 }
 
 /** An enrollment as decided (decideEnrollmentOrThrow), with its account and who made it when. */

@@ -113,8 +113,7 @@ export async function insertTokenFlexPool(q: Q, pool: NewTokenFlexPool, now: Ins
   const micros = toDbMicros(pool.tokensMicros);
   const [row] = await q
     .insert(tokenFlexPools)
-    // Started already, it comes in now, as imported: FundingService settles from it in this unit.
-    .values({ ...pool, tokensMicros: micros, remainingMicros: micros, createdAt: now, startSettledAt: pool.startsAt <= now ? now : null })
+    .values({ ...pool, tokensMicros: micros, remainingMicros: micros, createdAt: now })
     .returning();
   return toTokenFlexPool(row!);
 }

@@ -107,8 +107,7 @@ export function insertTokenFlexPool(tx: Tx, pool: NewTokenFlexPool, now: Instant
   const micros = toDbMicros(pool.tokensMicros);
   const row = tx
     .insert(tokenFlexPools)
-    // Started already, it comes in now, as imported: FundingService settles from it in this unit.
-    .values({ ...pool, tokensMicros: micros, remainingMicros: micros, createdAt: now, startSettledAt: pool.startsAt <= now ? now : null })
+    .values({ ...pool, tokensMicros: micros, remainingMicros: micros, createdAt: now })
     .returning()
     .get();
   return toTokenFlexPool(row);
