@@ -155,7 +155,8 @@ export const freeMonths = pgTable(
     usedUnits: int("used_units").notNull(),
     overrunUnits: int("overrun_units").notNull(),
     latestAt: int("latest_at"),
-    reachedAt: int("reached_at"),
+    /** JSON [[units, instant], …]: when the used units first reached each cap level (FreeMonth.reaches). */
+    reaches: json("reaches"),
   },
   (t) => [primaryKey({ columns: [t.accountId, t.apiCode, t.month] })],
 );

@@ -156,7 +156,8 @@ export const freeMonths = sqliteTable(
     usedUnits: integer("used_units").notNull(),
     overrunUnits: integer("overrun_units").notNull(),
     latestAt: integer("latest_at"),
-    reachedAt: integer("reached_at"),
+    /** JSON [[units, instant], …]: when the used units first reached each cap level (FreeMonth.reaches). */
+    reaches: json("reaches"),
   },
   (t) => [primaryKey({ columns: [t.accountId, t.apiCode, t.month] })],
 );

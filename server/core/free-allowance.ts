@@ -21,6 +21,12 @@ export interface FreeCap {
   readonly note: string | null;
 }
 
+/** The instant a month's used units first reached one cap level. */
+export interface Reach {
+  readonly units: bigint;
+  readonly at: Instant;
+}
+
 /** What one account used of one API's allowance in one month. */
 export interface FreeMonth {
   /** Units given free; at most the cap. */
@@ -29,11 +35,17 @@ export interface FreeMonth {
   readonly overrunUnits: bigint;
   /** The latest occurredAt among the month's events. */
   readonly latestAt: Instant | null;
-  /** When the used units reached the cap: the suspension starts here. */
-  readonly reachedAt: Instant | null;
+  /**
+   * When the used units first reached each level of a cap in force during the month, by units:
+   * the suspension under a cap starts at its own level's reach. One instant for the whole month
+   * would not do: after a cap raised mid-month is reached too, a late event must still find the
+   * API suspended under the lower cap from the first reach, and an event under the higher cap
+   * not suspended before the second.
+   */
+  readonly reaches: readonly Reach[];
 }
 
-export const EMPTY_FREE_MONTH: FreeMonth = Object.freeze({ usedUnits: 0n, overrunUnits: 0n, latestAt: null, reachedAt: null });
+export const EMPTY_FREE_MONTH: FreeMonth = Object.freeze({ usedUnits: 0n, overrunUnits: 0n, latestAt: null, reaches: Object.freeze([]) });
 
 export function freeMonthKey(apiCode: string, month: Month): string {
   return `${apiCode}|${month}`;
@@ -51,6 +63,15 @@ export function capAt(caps: readonly FreeCap[], apiCode: string, t: Instant): bi
   return BigInt(units);
 }
 
+/** The levels of `apiCode`'s caps in force at some instant of `month`, the one at its start first. */
+export function capLevelsOf(caps: readonly FreeCap[], apiCode: string, month: Month): bigint[] {
+  const start = monthStart(month);
+  const end = nextMonthStart(start);
+  const levels = [capAt(caps, apiCode, start)];
+  for (const cap of caps) if (cap.apiCode === apiCode && cap.effectiveFrom > start && cap.effectiveFrom < end) levels.push(BigInt(cap.unitsPerMonth));
+  return levels;
+}
+
 /** `freeCaps(asOf)`: per API the cap in force at `asOf`, by API code. */
 export function capsInForce(caps: readonly FreeCap[], asOf: Instant): FreeCap[] {
   const current = new Map<string, FreeCap>();
@@ -60,24 +81,23 @@ export function capsInForce(caps: readonly FreeCap[], asOf: Instant): FreeCap[] 
 
 /**
  * Whether the API is suspended for usage at `t` of the month `state` counts, `capUnits` being the
- * cap in force at `t`. Suspension starts when the month's used units reached the cap and lasts to
- * the month's end; it holds only while they still do, so a cap raised mid-month or free units
- * given back by a reversal lift it.
+ * cap in force at `t`: from the instant the month's used units reached that cap's level to the
+ * month's end, and only while they still do, so a cap raised mid-month or free units given back
+ * by a reversal lift it.
  *
- * The used units reach the cap either when an event takes its last free unit (reachedAt) or when
- * a cap lowered below them takes effect: no event marks that moment, so the suspension starts at
- * the later of the month's latestAt and that cap's effectiveFrom. The cap is the one in force at
- * `t`, so its effectiveFrom is never after `t` and only latestAt needs comparing. Used units of 0
- * do not suspend so: under a cap of 0 the first event is recorded, all overrun, and suspends.
+ * A level is reached when an event takes its last free unit, at the latest occurredAt the month
+ * has seen then (takeFreeUnits). A level no event reached, that of a cap published after the
+ * used units passed it, is reached from the month's latestAt on: no event marks that moment, and
+ * the cap in force at `t` took effect at or before `t`. Used units of 0 reach no level that way:
+ * under a cap of 0 the first event is recorded, all overrun, and suspends.
  *
  * Decision: an event that occurred before the suspension began is not refused when it arrives
  * late (the API was not suspended when it ran); it finds no free units left and is an overrun.
  */
 export function isSuspendedAt(state: FreeMonth, capUnits: bigint, t: Instant): boolean {
   if (state.usedUnits < capUnits) return false;
-  const reached = state.reachedAt !== null && t >= state.reachedAt;
-  const capLoweredBelowUse = state.usedUnits > 0n && state.latestAt !== null && t >= state.latestAt;
-  return reached || capLoweredBelowUse;
+  const reachedAt = state.reaches.find((reach) => reach.units === capUnits)?.at ?? (state.usedUnits > 0n ? state.latestAt : null);
+  return reachedAt !== null && t >= reachedAt;
 }
 
 /** @throws FlexgateError API_SUSPENDED when the API is suspended at `t` (no field: it is the account's state). */
@@ -99,25 +119,37 @@ export interface FreeTake {
 }
 
 /**
- * Gives an event's units free up to the cap; the rest is an overrun. Once the used units reach
- * the cap, the suspension starts at the latest occurredAt the month has seen: that is when, as
- * far as the events tell, the usage reached the cap, whatever order they arrived in. With a cap
- * of 0 (none in force) the first event is recorded, all overrun, and suspends the API.
+ * Gives an event's units free up to `capUnits`, the cap in force at its occurredAt; the rest is an
+ * overrun. Each of the month's cap levels (`levels`, from capLevelsOf) the used units now reach
+ * for the first time is reached at the latest occurredAt the month has seen: that is when, as far
+ * as the events tell, the usage reached it, whatever order they arrived in. With a cap of 0 (none
+ * in force) the first event is recorded, all overrun, and suspends the API.
  */
-export function takeFreeUnits(state: FreeMonth, units: bigint, capUnits: bigint, occurredAt: Instant): FreeTake {
+export function takeFreeUnits(state: FreeMonth, units: bigint, capUnits: bigint, occurredAt: Instant, levels: readonly bigint[] = [capUnits]): FreeTake {
   const left = capUnits > state.usedUnits ? capUnits - state.usedUnits : 0n;
   const freeUnits = units < left ? units : left;
   const overrunUnits = units - freeUnits;
   const usedUnits = state.usedUnits + freeUnits;
   const latestAt = state.latestAt === null || occurredAt > state.latestAt ? occurredAt : state.latestAt;
-  const reachedAt = usedUnits >= capUnits ? latestAt : state.reachedAt;
-  return { freeUnits, overrunUnits, state: { usedUnits, overrunUnits: state.overrunUnits + overrunUnits, latestAt, reachedAt } };
+  let reaches = state.reaches;
+  for (const level of levels) {
+    const reached = usedUnits >= level && (level > 0n || usedUnits > 0n || capUnits === 0n);
+    if (reached && !reaches.some((reach) => reach.units === level)) {
+      reaches = [...reaches, { units: level, at: latestAt }].sort((a, b) => (a.units < b.units ? -1 : 1));
+    }
+  }
+  return { freeUnits, overrunUnits, state: { usedUnits, overrunUnits: state.overrunUnits + overrunUnits, latestAt, reaches } };
 }
 
-/** A reversal gives the units back to their month; the suspension lifts if used falls under the cap. */
+/**
+ * A reversal gives the units back to their month; the suspension lifts if used falls under the
+ * cap, and a level the used units no longer reach is reached again only by later usage.
+ */
 export function returnFreeUnits(state: FreeMonth, freeUnits: bigint, overrunUnits: bigint): FreeMonth {
   if (freeUnits > state.usedUnits || overrunUnits > state.overrunUnits) throw new RangeError("cannot return more units than were used");
-  return { ...state, usedUnits: state.usedUnits - freeUnits, overrunUnits: state.overrunUnits - overrunUnits };
+  const usedUnits = state.usedUnits - freeUnits;
+  const reaches = state.reaches.filter((reach) => reach.units <= usedUnits);
+  return { ...state, usedUnits, overrunUnits: state.overrunUnits - overrunUnits, reaches };
 }
 
 export interface FreeUsageRow {

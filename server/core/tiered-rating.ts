@@ -21,7 +21,7 @@ import { applyAllocations } from "./balance.js";
 import { chargeUnits, meterSince, remainderKey } from "./charged-units.js";
 import { type Allocation, drain, type FundingSource } from "./drain.js";
 import { FlexgateError } from "./errors.js";
-import { assertNotSuspended, capAt, EMPTY_FREE_MONTH, type FreeCap, type FreeMonth, freeMonthKey, takeFreeUnits } from "./free-allowance.js";
+import { assertNotSuspended, capAt, capLevelsOf, EMPTY_FREE_MONTH, type FreeCap, type FreeMonth, freeMonthKey, takeFreeUnits } from "./free-allowance.js";
 import { type Month, monthOf } from "./month.js";
 import { type PaygPart, statementMonthFor } from "./payg.js";
 import { type Plan, prepayRestrictedMessage, statusUnderPlan } from "./plan.js";
@@ -120,7 +120,7 @@ function decideFree(book: TieredBook, event: TieredEvent, terms: TieredTerms, st
   assertNotSuspended(state, capUnits, event.apiCode, event.occurredAt);
   if (!start.billed) return start.unchanged;
   const { units, remainderMicros } = chargeUnits(start.remainderMicros, event.quantityMicros, terms.price.unitQuantity);
-  const take = takeFreeUnits(state, units, capUnits, event.occurredAt);
+  const take = takeFreeUnits(state, units, capUnits, event.occurredAt, capLevelsOf(terms.caps, event.apiCode, start.month));
   const allocations: Allocation[] = [];
   if (take.freeUnits > 0n) allocations.push({ source: "FREE_ALLOWANCE", sourceId: null, amountMicros: 0n, units: take.freeUnits });
   if (take.overrunUnits > 0n) allocations.push({ source: "OVERRUN", sourceId: null, amountMicros: 0n, units: take.overrunUnits });

@@ -18,7 +18,7 @@ import type {
   UsageCharge,
 } from "../core/model.js";
 import type { SourceKind } from "../core/drain.js";
-import type { FreeCap } from "../core/free-allowance.js";
+import type { FreeCap, Reach } from "../core/free-allowance.js";
 import type { Settlement } from "../core/ledger.js";
 import type { PaygLine } from "../core/payg.js";
 import type { Enrollment } from "../core/plan.js";
@@ -146,6 +146,11 @@ export const toFreeCap = (row: InferSelectModel<typeof t.freeCaps>): FreeCap => 
   effectiveFrom: row.effectiveFrom,
   note: row.note,
 });
+
+/** free_months.reaches: JSON [[units, instant], …]. */
+export const toReaches = (text: string): Reach[] => (JSON.parse(text) as [number, number][]).map(([units, at]) => ({ units: BigInt(units), at }));
+
+export const toDbReaches = (reaches: readonly Reach[]): string => JSON.stringify(reaches.map((reach) => [Number(reach.units), reach.at]));
 
 export const toApiKey = ({ secretHash: _, ...row }: WithoutSecret<InferSelectModel<typeof t.apiKeys>, "secretHash">): ApiKey => row;
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { ErrorCode } from "../../server/core/errors.js";
 import {
   capAt,
+  capLevelsOf,
   capsInForce,
   checkFreeCapOrThrow,
   EMPTY_FREE_MONTH,
@@ -71,11 +72,43 @@ describe("taking free units", () => {
   it("dates the suspension at the latest usage the month has seen, whatever order the events arrived in", () => {
     const late = takeFreeUnits(EMPTY_FREE_MONTH, 2n, 3n, utc("2026-01-20")).state;
     const filled = takeFreeUnits(late, 1n, 3n, utc("2026-01-05")).state;
-    expect(filled.reachedAt).toBe(utc("2026-01-20"));
+    expect(filled.reaches).toEqual([{ units: 3n, at: utc("2026-01-20") }]);
   });
 
   it("refuses to give back more units than were used", () => {
     expect(() => returnFreeUnits(reached, 4n, 0n)).toThrow(RangeError);
+  });
+});
+
+describe("suspension under a cap changed mid-month", () => {
+  // Revit capped at 3, raised to 10 on 01-15 and to 20 on 01-25; January's levels are 3, 10 and 20.
+  const caps = [aFreeCap(REVIT, 3), aFreeCap(REVIT, 10, "2026-01-15"), aFreeCap(REVIT, 20, "2026-01-25"), aFreeCap(COMPLEX, 7, "2026-01-20")];
+  const levels = capLevelsOf(caps, REVIT, "2026-01");
+  const take = (state: FreeMonth, units: bigint, at: string) => takeFreeUnits(state, units, capAt(caps, REVIT, utc(at)), utc(at), levels).state;
+  const suspendedAt = (state: FreeMonth, at: string) => isSuspendedAt(state, capAt(caps, REVIT, utc(at)), utc(at));
+
+  it("lists the levels of the API's caps in force at some instant of the month, the one at its start first", () => {
+    expect(levels).toEqual([3n, 10n, 20n]);
+    expect(capLevelsOf(caps, REVIT, "2026-02")).toEqual([20n]);
+    expect(capLevelsOf(caps, COMPLEX, "2026-01")).toEqual([0n, 7n]);
+  });
+
+  it("keeps the API suspended under the lower cap from its first reach after the raised cap is reached too", () => {
+    const both = take(take(EMPTY_FREE_MONTH, 3n, "2026-01-10"), 7n, "2026-01-16");
+    expect(both.reaches).toEqual([{ units: 3n, at: utc("2026-01-10") }, { units: 10n, at: utc("2026-01-16") }]);
+    expect(["2026-01-09", "2026-01-12", "2026-01-15T12:00:00Z", "2026-01-16"].map((at) => suspendedAt(both, at))).toEqual([false, true, false, true]);
+  });
+
+  it("does not suspend under the raised cap before the month's usage reached its level", () => {
+    const reachedLater = take(take(EMPTY_FREE_MONTH, 3n, "2026-01-05"), 7n, "2026-01-26");
+    expect(["2026-01-06", "2026-01-16", "2026-01-24"].map((at) => suspendedAt(reachedLater, at))).toEqual([true, false, false]);
+  });
+
+  it("reaches a level again only by usage after a reversal gave its units back", () => {
+    const givenBack = returnFreeUnits(take(EMPTY_FREE_MONTH, 3n, "2026-01-10"), 1n, 0n);
+    expect(givenBack.reaches).toEqual([]);
+    const again = take(givenBack, 1n, "2026-01-12");
+    expect([suspendedAt(again, "2026-01-11"), suspendedAt(again, "2026-01-12")]).toEqual([false, true]);
   });
 });
 

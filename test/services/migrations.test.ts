@@ -56,14 +56,23 @@ describe("migrations and default data", () => {
     expect(db.$client.pragma("journal_mode", { simple: true })).toBe("wal");
   });
 
-  it("on upgrade counts the Token Flex pools whose term had started as come in, and leaves those still to start for their start", () => {
-    // The chain as it was before 0007, applied to the file, then pools of both kinds.
+  /** A new file with the chain as it was before the migration `tag` applied. */
+  function fileMigratedBefore(tag: string) {
     const before = join(mkdtempSync(join(tmpdir(), "flexgate-migrations-")), "migrations");
-    cpSync(migrationsFolder(), before, { recursive: true });
-    const journal = JSON.parse(readFileSync(join(before, "meta", "_journal.json"), "utf8")) as { entries: { tag: string }[] };
-    journal.entries = journal.entries.filter((entry) => entry.tag < "0007");
-    writeFileSync(join(before, "meta", "_journal.json"), JSON.stringify(journal));
-    migrate(freshFile(), { migrationsFolder: before });
+    try {
+      cpSync(migrationsFolder(), before, { recursive: true });
+      const journal = JSON.parse(readFileSync(join(before, "meta", "_journal.json"), "utf8")) as { entries: { tag: string }[] };
+      journal.entries = journal.entries.filter((entry) => entry.tag < tag);
+      writeFileSync(join(before, "meta", "_journal.json"), JSON.stringify(journal));
+      migrate(freshFile(), { migrationsFolder: before });
+      return db;
+    } finally {
+      rmSync(dirname(before), { recursive: true, force: true });
+    }
+  }
+
+  it("on upgrade counts the Token Flex pools whose term had started as come in, and leaves those still to start for their start", () => {
+    fileMigratedBefore("0007");
     const now = Date.now();
     db.$client.prepare("insert into accounts (id, name, balance_policy, created_at, updated_at) values (1, 'Enterprise', 'NEGATIVE_WITH_GRACE', 0, 0)").run();
     const pool = db.$client.prepare(
@@ -78,7 +87,32 @@ describe("migrations and default data", () => {
       { ref: "started-at-import", at: now - 4 * DAY_MS },
       { ref: "to-come", at: null },
     ]);
-    rmSync(dirname(before), { recursive: true, force: true });
+  });
+
+  it("on upgrade keeps each FREE month's reach of its cap, under the level of the cap in force then", () => {
+    fileMigratedBefore("0008");
+    const t = (month: number, day: number) => Date.UTC(2026, month - 1, day);
+    db.$client.prepare("insert into accounts (id, name, balance_policy, created_at, updated_at) values (1, 'Free', 'HARD_STOP', 0, 0)").run();
+    const cap = db.$client.prepare("insert into free_caps (api_code, units_per_month, effective_from, published_by, published_at) values (?, ?, ?, 'operator', 0)");
+    cap.run("revit", 3, t(1, 1));
+    cap.run("revit", 5, t(1, 15));
+    const month = db.$client.prepare(
+      "insert into free_months (account_id, api_code, month, used_units, overrun_units, latest_at, reached_at) values (1, ?, ?, ?, 0, ?, ?)",
+    );
+    month.run("revit", "2026-01", 3, t(1, 10), t(1, 10));
+    month.run("revit", "2026-02", 5, t(2, 20), t(2, 20));
+    month.run("revit", "2026-03", 2, t(3, 12), t(3, 12));
+    month.run("revit", "2026-04", 1, t(4, 9), null);
+    month.run("photo", "2026-01", 0, t(1, 7), t(1, 7));
+    migrateDatabase(db);
+    expect(db.$client.prepare("select api_code as api, month, reaches from free_months order by api_code, month").all()).toEqual([
+      { api: "photo", month: "2026-01", reaches: `[[0,${t(1, 7)}]]` },
+      { api: "revit", month: "2026-01", reaches: `[[3,${t(1, 10)}]]` },
+      { api: "revit", month: "2026-02", reaches: `[[5,${t(2, 20)}]]` },
+      // Units given back by a reversal since: the cap is no longer reached.
+      { api: "revit", month: "2026-03", reaches: "[]" },
+      { api: "revit", month: "2026-04", reaches: "[]" },
+    ]);
   });
 
   it("is idempotent: migrating twice changes nothing", () => {

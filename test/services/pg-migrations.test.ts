@@ -3,8 +3,9 @@
  * many replicas start together, and by `flexgate migrate` alone.
  */
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { PGlite } from "@electric-sql/pglite";
 import { drizzle } from "drizzle-orm/pglite";
@@ -58,6 +59,33 @@ describe("PostgreSQL migrations in process (PGlite)", () => {
       await expectMigrated((text) => lite.query(text));
     } finally {
       await lite.close();
+    }
+  });
+  it("on upgrade keep each FREE month's reach of its cap, under the level of the cap in force then", async () => {
+    const lite = new PGlite();
+    const before = join(mkdtempSync(join(tmpdir(), "flexgate-pg-migrations-")), "migrations");
+    try {
+      cpSync(pgMigrationsFolder(), before, { recursive: true });
+      const journal = JSON.parse(readFileSync(join(before, "meta", "_journal.json"), "utf8")) as { entries: { tag: string }[] };
+      journal.entries = journal.entries.filter((entry) => entry.tag < "0007");
+      writeFileSync(join(before, "meta", "_journal.json"), JSON.stringify(journal));
+      const db = drizzle({ client: lite });
+      await migrate(db, { migrationsFolder: before });
+      const t = (month: number, day: number) => Date.UTC(2026, month - 1, day);
+      await lite.exec(`
+        insert into accounts (id, name, balance_policy, created_at, updated_at) values (1, 'Free', 'HARD_STOP', 0, 0);
+        insert into free_caps (api_code, units_per_month, effective_from, published_by, published_at)
+          values ('revit', 3, ${t(1, 1)}, 'operator', 0), ('revit', 5, ${t(1, 15)}, 'operator', 0);
+        insert into free_months (account_id, api_code, month, used_units, overrun_units, latest_at, reached_at) values
+          (1, 'revit', '2026-01', 3, 0, ${t(1, 10)}, ${t(1, 10)}), (1, 'revit', '2026-02', 5, 0, ${t(2, 20)}, ${t(2, 20)}),
+          (1, 'revit', '2026-03', 2, 0, ${t(3, 12)}, ${t(3, 12)}), (1, 'revit', '2026-04', 1, 0, ${t(4, 9)}, null),
+          (1, 'photo', '2026-01', 0, 0, ${t(1, 7)}, ${t(1, 7)});`);
+      await migrate(db, { migrationsFolder: pgMigrationsFolder() });
+      const { rows } = await lite.query("select api_code as api, month, reaches from free_months order by api_code, month");
+      expect(rows.map((row) => JSON.parse((row as { reaches: string }).reaches))).toEqual([[[0, t(1, 7)]], [[3, t(1, 10)]], [[5, t(2, 20)]], [], []]);
+    } finally {
+      await lite.close();
+      rmSync(dirname(before), { recursive: true, force: true });
     }
   });
 });

@@ -197,6 +197,34 @@ describe("charged units and the free allowance", () => {
       });
     });
 
+    describe("a cap raised mid-month", () => {
+      it("keeps refusing a late event dated while the first cap was reached, after the raised cap is reached too", async () => {
+        const account = await anEnrolledAccount(h, { tier: "FREE", from: "2026-01-01T00:00:00Z" });
+        h.setNow("2026-01-11T00:00:00Z");
+        await record(account.id, REVIT, "3600", "2026-01-10T10:00:00Z");
+        h.setNow("2026-01-15T00:00:00Z");
+        await h.services.tiered.publishFreeCap({ apiCode: REVIT, unitsPerMonth: 5, note: "test value: raised" }, OPERATOR);
+        h.setNow("2026-01-17T00:00:00Z");
+        expect(await partsOf(h, await record(account.id, REVIT, "2400", "2026-01-16T10:00:00Z"))).toEqual(["FREE_ALLOWANCE 2u"]);
+        await expectRefusedUnchanged(h.sql, () => record(account.id, REVIT, "1200", "2026-01-12T10:00:00Z"), "API_SUSPENDED", undefined);
+        expect(await partsOf(h, await record(account.id, REVIT, "1200", "2026-01-09T10:00:00Z"))).toEqual(["OVERRUN 1u"]);
+      });
+
+      it("does not suspend under the raised cap before the month's usage reached it", async () => {
+        const account = await anEnrolledAccount(h, { tier: "FREE", from: "2026-01-01T00:00:00Z" });
+        h.setNow("2026-01-01T00:00:00Z");
+        await h.services.tiered.publishFreeCap({ apiCode: REVIT, unitsPerMonth: 10, effectiveFrom: at("2026-01-15T00:00:00Z"), note: "test value: raised" }, OPERATOR);
+        await h.services.tiered.publishFreeCap({ apiCode: REVIT, unitsPerMonth: 20, effectiveFrom: at("2026-01-25T00:00:00Z"), note: "test value: raised again" }, OPERATOR);
+        h.setNow("2026-01-06T00:00:00Z");
+        await record(account.id, REVIT, "3600", "2026-01-05T10:00:00Z");
+        h.setNow("2026-01-27T00:00:00Z");
+        expect(await partsOf(h, await record(account.id, REVIT, "8400", "2026-01-26T10:00:00Z"))).toEqual(["FREE_ALLOWANCE 7u"]);
+        // On the 16th the month had used 3 of the 10 units: not suspended, but the units are gone.
+        expect(await partsOf(h, await record(account.id, REVIT, "1200", "2026-01-16T10:00:00Z"))).toEqual(["OVERRUN 1u"]);
+        await expectRefusedUnchanged(h.sql, () => record(account.id, REVIT, "1200", "2026-01-14T10:00:00Z"), "API_SUSPENDED", undefined);
+      });
+    });
+
     it("shows the month's usage with used units never above the cap", async () => {
       const account = await anEnrolledAccount(h, { tier: "FREE", from: "2026-01-01T00:00:00Z" });
       h.setNow("2026-01-10T00:00:00Z");

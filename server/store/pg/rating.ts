@@ -25,7 +25,7 @@ import type { Account, UsageCharge } from "../../core/model.js";
 import type { Enrollment } from "../../core/plan.js";
 import type { Instant } from "../../core/time.js";
 import type { GroupPlan, GroupSource } from "../rate-group.js";
-import { fromDbMicros, storedCharge, toAccount, toDbMicros, toEnrollment, toUsageCharge } from "../rows.js";
+import { fromDbMicros, storedCharge, toAccount, toDbMicros, toDbReaches, toEnrollment, toUsageCharge } from "../rows.js";
 import { literal, type Value } from "./statement-text.js";
 
 /** A value a JSON answer holds where the table holds a bigint: checked as the driver's parser checks one. */
@@ -232,10 +232,10 @@ const WRITE_GROUP: Prepared = {
     select * from unnest($30::bigint[], $31::text[], $32::bigint[])
     on conflict (account_id, key) do update set quantity_micros = excluded.quantity_micros
   ), free as (
-    insert into free_months (account_id, api_code, month, used_units, overrun_units, latest_at, reached_at)
-    select * from unnest($33::bigint[], $34::text[], $35::text[], $36::bigint[], $37::bigint[], $38::bigint[], $39::bigint[])
+    insert into free_months (account_id, api_code, month, used_units, overrun_units, latest_at, reaches)
+    select * from unnest($33::bigint[], $34::text[], $35::text[], $36::bigint[], $37::bigint[], $38::bigint[], $39::text[])
     on conflict (account_id, api_code, month) do update set used_units = excluded.used_units, overrun_units = excluded.overrun_units,
-      latest_at = excluded.latest_at, reached_at = excluded.reached_at
+      latest_at = excluded.latest_at, reaches = excluded.reaches
   ), payg as (
     insert into payg_parts (account_id, charge_id, statement_month, api_code, units, tokens_micros, booked_at)
     select c.account_id, c.id, p.month, p.code, p.units, p.tokens, $1::bigint
@@ -306,7 +306,7 @@ export async function writeGroup(client: pg.ClientBase, plan: GroupPlan, now: In
     column(freeMonths, (m) => toDbMicros(m.state.usedUnits)),
     column(freeMonths, (m) => toDbMicros(m.state.overrunUnits)),
     column(freeMonths, (m) => m.state.latestAt),
-    column(freeMonths, (m) => m.state.reachedAt),
+    column(freeMonths, (m) => toDbReaches(m.state.reaches)),
     column(payg, (p) => p.eventId),
     column(payg, (p) => p.statementMonth),
     column(payg, (p) => p.part.apiCode),

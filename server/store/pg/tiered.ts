@@ -13,7 +13,7 @@ import type { Enrollment } from "../../core/plan.js";
 import type { Instant } from "../../core/time.js";
 import type { NewEnrollment, NewFreeCap, NewTokenFlexPool, StoredRemainder } from "../port.js";
 import type { PlannedCharge, PlannedFreeMonth, PlannedRemainder } from "../rate-group.js";
-import { fromDbMicros, toDbMicros, toEnrollment, toFreeCap, toStatementLine, toTokenFlexPool } from "../rows.js";
+import { fromDbMicros, toDbMicros, toDbReaches, toEnrollment, toFreeCap, toReaches, toStatementLine, toTokenFlexPool } from "../rows.js";
 import { POOL_COLUMNS, poolOfRow } from "../array-rows.js";
 import { arrayRows, jsonRows, type ManyRows, type Q } from "./database.js";
 import { bumpPriceBook } from "./prices.js";
@@ -135,13 +135,13 @@ export async function remaindersFor(q: Q, keys: readonly { accountId: number; ke
   return found;
 }
 
-type FreeMonthRow = { account_id: number; api_code: string; month: Month; used_units: number; overrun_units: number; latest_at: number | null; reached_at: number | null };
+type FreeMonthRow = { account_id: number; api_code: string; month: Month; used_units: number; overrun_units: number; latest_at: number | null; reaches: string };
 
 const toFreeMonth = (row: FreeMonthRow): FreeMonth => ({
   usedUnits: fromDbMicros(Number(row.used_units)),
   overrunUnits: fromDbMicros(Number(row.overrun_units)),
   latestAt: row.latest_at === null ? null : Number(row.latest_at),
-  reachedAt: row.reached_at === null ? null : Number(row.reached_at),
+  reaches: toReaches(row.reaches),
 });
 
 /** The stored FREE months under these keys, by account and freeMonthKey. */
@@ -149,7 +149,7 @@ export async function freeMonthsFor(q: Q, keys: readonly { accountId: number; ap
   const found = new Map<number, Map<string, FreeMonth>>();
   if (keys.length === 0) return found;
   const { rows } = await q.execute<FreeMonthRow>(sql`
-    select f.account_id, f.api_code, f.month, f.used_units, f.overrun_units, f.latest_at, f.reached_at from free_months f
+    select f.account_id, f.api_code, f.month, f.used_units, f.overrun_units, f.latest_at, f.reaches from free_months f
       join unnest(${sql.param(keys.map((key) => key.accountId))}::bigint[], ${sql.param(keys.map((key) => key.apiCode))}::text[],
         ${sql.param(keys.map((key) => key.month))}::text[]) k(account_id, api_code, month)
         on f.account_id = k.account_id and f.api_code = k.api_code and f.month = k.month`);
@@ -165,7 +165,7 @@ export async function freeMonthsFor(q: Q, keys: readonly { accountId: number; ap
 /** An account's FREE months of one calendar month, by API code. */
 export async function freeMonthsOf(q: Q, accountId: number, month: Month): Promise<Map<string, FreeMonth>> {
   const { rows } = await q.execute<FreeMonthRow>(sql`
-    select account_id, api_code, month, used_units, overrun_units, latest_at, reached_at from free_months
+    select account_id, api_code, month, used_units, overrun_units, latest_at, reaches from free_months
       where account_id = ${accountId} and month = ${month} order by api_code collate "C"`);
   return new Map(rows.map((row) => [row.api_code, toFreeMonth(row)]));
 }
@@ -183,12 +183,12 @@ export async function saveFreeMonths(q: Q, months: readonly PlannedFreeMonth[]):
   if (months.length === 0) return;
   const column = <T>(pick: (month: PlannedFreeMonth) => T) => sql.param(months.map(pick));
   await q.execute(sql`
-    insert into free_months (account_id, api_code, month, used_units, overrun_units, latest_at, reached_at)
+    insert into free_months (account_id, api_code, month, used_units, overrun_units, latest_at, reaches)
     select * from unnest(${column((m) => m.accountId)}::bigint[], ${column((m) => m.apiCode)}::text[], ${column((m) => m.month)}::text[],
       ${column((m) => toDbMicros(m.state.usedUnits))}::bigint[], ${column((m) => toDbMicros(m.state.overrunUnits))}::bigint[],
-      ${column((m) => m.state.latestAt)}::bigint[], ${column((m) => m.state.reachedAt)}::bigint[])
+      ${column((m) => m.state.latestAt)}::bigint[], ${column((m) => toDbReaches(m.state.reaches))}::text[])
     on conflict (account_id, api_code, month) do update set used_units = excluded.used_units, overrun_units = excluded.overrun_units,
-      latest_at = excluded.latest_at, reached_at = excluded.reached_at`);
+      latest_at = excluded.latest_at, reaches = excluded.reaches`);
 }
 
 /** The PAYG parts of a rating group's new charges, given the charges as written (same order). */
@@ -283,7 +283,7 @@ export async function freeMonthsOfAccounts(q: Q, accountIds: readonly number[], 
   const found = new Map<number, Map<string, FreeMonth>>();
   if (accountIds.length === 0) return found;
   const { rows } = await q.execute<FreeMonthRow>(sql`
-    select account_id, api_code, month, used_units, overrun_units, latest_at, reached_at from free_months
+    select account_id, api_code, month, used_units, overrun_units, latest_at, reaches from free_months
       where account_id = any(${bigints(accountIds)}) and month = ${month} order by account_id, api_code collate "C"`);
   for (const row of rows) {
     const accountId = Number(row.account_id);

@@ -13,7 +13,7 @@ import type { Enrollment } from "../../core/plan.js";
 import type { Instant } from "../../core/time.js";
 import type { NewEnrollment, NewFreeCap, NewTokenFlexPool, StoredRemainder } from "../port.js";
 import type { PlannedCharge, PlannedFreeMonth, PlannedRemainder } from "../rate-group.js";
-import { fromDbMicros, toDbMicros, toEnrollment, toFreeCap, toStatementLine, toTokenFlexPool } from "../rows.js";
+import { fromDbMicros, toDbMicros, toDbReaches, toEnrollment, toFreeCap, toReaches, toStatementLine, toTokenFlexPool } from "../rows.js";
 import { jsonRowsStatement, prepared, rawStatement, rowsStatement, type Tx, unplannedLimit } from "./database.js";
 import { POOL_COLUMNS, poolOfRow, soonestFirst } from "../array-rows.js";
 
@@ -132,18 +132,18 @@ export function remaindersFor(tx: Tx, keys: readonly { accountId: number; key: s
 }
 
 const freeMonthsByKeys = rowsStatement(
-  `select f."account_id", f."api_code", f."month", f."used_units", f."overrun_units", f."latest_at", f."reached_at" from "free_months" f
+  `select f."account_id", f."api_code", f."month", f."used_units", f."overrun_units", f."latest_at", f."reaches" from "free_months" f
      join json_each(@keys) k on f."account_id" = json_extract(k.value, '$[0]') and f."api_code" = json_extract(k.value, '$[1]')
        and f."month" = json_extract(k.value, '$[2]')`,
 );
 
-type FreeMonthRow = [number, string, Month, number, number, number | null, number | null];
+type FreeMonthRow = [number, string, Month, number, number, number | null, string];
 
-const toFreeMonth = ([, , , used, overrun, latestAt, reachedAt]: FreeMonthRow): FreeMonth => ({
+const toFreeMonth = ([, , , used, overrun, latestAt, reaches]: FreeMonthRow): FreeMonth => ({
   usedUnits: fromDbMicros(used),
   overrunUnits: fromDbMicros(overrun),
   latestAt,
-  reachedAt,
+  reaches: toReaches(reaches),
 });
 
 /** The stored FREE months under these keys, by account and freeMonthKey. */
@@ -160,7 +160,7 @@ export function freeMonthsFor(tx: Tx, keys: readonly { accountId: number; apiCod
 }
 
 const freeMonthsOfMonth = rowsStatement(
-  `select "account_id", "api_code", "month", "used_units", "overrun_units", "latest_at", "reached_at" from "free_months"
+  `select "account_id", "api_code", "month", "used_units", "overrun_units", "latest_at", "reaches" from "free_months"
      where "account_id" = @accountId and "month" = @month order by "api_code"`,
 );
 
@@ -182,10 +182,10 @@ export function saveRemainders(tx: Tx, remainders: readonly PlannedRemainder[]):
 }
 
 const freeMonthUpsert = rawStatement(
-  `insert into "free_months" ("account_id", "api_code", "month", "used_units", "overrun_units", "latest_at", "reached_at")
-     values (@accountId, @apiCode, @month, @used, @overrun, @latestAt, @reachedAt)
+  `insert into "free_months" ("account_id", "api_code", "month", "used_units", "overrun_units", "latest_at", "reaches")
+     values (@accountId, @apiCode, @month, @used, @overrun, @latestAt, @reaches)
      on conflict ("account_id", "api_code", "month") do update set "used_units" = excluded."used_units",
-       "overrun_units" = excluded."overrun_units", "latest_at" = excluded."latest_at", "reached_at" = excluded."reached_at"`,
+       "overrun_units" = excluded."overrun_units", "latest_at" = excluded."latest_at", "reaches" = excluded."reaches"`,
 );
 
 export function saveFreeMonths(tx: Tx, months: readonly PlannedFreeMonth[]): void {
@@ -199,7 +199,7 @@ export function saveFreeMonths(tx: Tx, months: readonly PlannedFreeMonth[]): voi
       used: toDbMicros(state.usedUnits),
       overrun: toDbMicros(state.overrunUnits),
       latestAt: state.latestAt,
-      reachedAt: state.reachedAt,
+      reaches: toDbReaches(state.reaches),
     });
   }
 }
@@ -301,7 +301,7 @@ export function remaindersOfAccounts(tx: Tx, accountIds: readonly number[], mont
 }
 
 const freeMonthsOfAccountsInMonth = rowsStatement(
-  `select "account_id", "api_code", "month", "used_units", "overrun_units", "latest_at", "reached_at" from "free_months"
+  `select "account_id", "api_code", "month", "used_units", "overrun_units", "latest_at", "reaches" from "free_months"
      where "account_id" in (select value from json_each(@accountIds)) and "month" = @month order by "account_id", "api_code"`,
 );
 
