@@ -8,7 +8,8 @@
  * then does; after every step statuses, balances, what every pool and pack holds, every
  * charge's units and parts, the FREE account's free usage and the PAYG statements must agree.
  * Test values chosen for the test (fixtures/tiered.ts): revit at 1 token per 1200 s capped at
- * 3 units a month; the complex job at its stored 0.5 tokens a job, with no cap.
+ * 3 units a month, a cap operators change now or later; the complex job at its stored 0.5 tokens
+ * a job, with no cap.
  */
 import fc from "fast-check";
 import { expect, it } from "vitest";
@@ -16,7 +17,7 @@ import { FlexgateError } from "../../server/core/errors.js";
 import type { Allocation } from "../../server/core/drain.js";
 import type { UsageEvent } from "../../server/services/rating.service.js";
 import { createHarness, type Harness, OPERATOR } from "../fixtures/harness.js";
-import { COMPLEX, publishTestTerms, REVIT } from "../fixtures/tiered.js";
+import { COMPLEX, publishTestTerms, REVIT, TERMS_PUBLISHED_AT } from "../fixtures/tiered.js";
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
@@ -27,10 +28,10 @@ type Outcome = "SUCCEEDED" | "FAILED" | "CANCELLED";
 type Kind = "TOKEN_FLEX" | "FLEX_PACK";
 type PlanName = "FREE" | "PREPAY" | "PAYG";
 
-/** Micro meter units per charged unit, micro-tokens per unit, and the cap (units a month; 0 = none). */
-const TERMS: Record<string, { unitMicros: bigint; tokensPerUnit: bigint; cap: bigint }> = {
-  [REVIT]: { unitMicros: 1200n * M, tokensPerUnit: 1n * M, cap: 3n },
-  [COMPLEX]: { unitMicros: 1n * M, tokensPerUnit: 500_000n, cap: 0n },
+/** Micro meter units per charged unit and micro-tokens per unit. */
+const TERMS: Record<string, { unitMicros: bigint; tokensPerUnit: bigint }> = {
+  [REVIT]: { unitMicros: 1200n * M, tokensPerUnit: 1n * M },
+  [COMPLEX]: { unitMicros: 1n * M, tokensPerUnit: 500_000n },
 };
 
 const monthOf = (t: number) => new Date(t).toISOString().slice(0, 7);
@@ -47,7 +48,9 @@ interface Part { key: number; source: string; sourceId: number | null; amount: b
 interface Charge { id: number; event: UsageEvent; units: bigint; tokens: bigint; parts: Part[]; reversed: boolean; paygMonth: string | null }
 interface Settlement { partKey: number; kind: Kind; sourceId: number; amount: bigint }
 interface Account { id: number; plan: PlanName; deficit: bigint }
-interface FreeMonth { used: bigint; overrun: bigint; latestAt: number | null; reachedAt: number | null }
+/** `reaches`: per level of a cap in force during the month, when the used units first reached it. */
+interface FreeMonth { used: bigint; overrun: bigint; latestAt: number | null; reaches: Map<bigint, number> }
+interface Cap { apiCode: string; units: bigint; from: number }
 interface PaygPart { accountId: number; month: string; apiCode: string; units: bigint; tokens: bigint }
 
 type Result = { ok: true; units: bigint; tokens: bigint; receipt: string[] } | { ok: false; code: string };
@@ -63,6 +66,8 @@ class Model {
   remainders = new Map<string, bigint>();
   freeMonths = new Map<string, FreeMonth>();
   payg: PaygPart[] = [];
+  /** Revit's 3 units a month from the test terms; the complex job has none. In publication order. */
+  caps: Cap[] = [{ apiCode: REVIT, units: 3n, from: Date.parse(TERMS_PUBLISHED_AT) }];
   reference = 0;
   private nextKey = 1;
 
@@ -85,11 +90,28 @@ class Model {
   }
 
   freeMonth(accountId: number, apiCode: string, month: string): FreeMonth {
-    return this.freeMonths.get(`${accountId}|${apiCode}|${month}`) ?? { used: 0n, overrun: 0n, latestAt: null, reachedAt: null };
+    return this.freeMonths.get(`${accountId}|${apiCode}|${month}`) ?? { used: 0n, overrun: 0n, latestAt: null, reaches: new Map() };
   }
 
+  /** The cap in force at t: the one that took effect last, the later published of two at the same instant; none is 0. */
+  capAt(apiCode: string, t: number): bigint {
+    let units = 0n;
+    let from = -Infinity;
+    for (const cap of this.caps) if (cap.apiCode === apiCode && cap.from <= t && cap.from >= from) ({ units, from } = cap);
+    return units;
+  }
+
+  /** Every cap level in force at some instant of the month. */
+  levels(apiCode: string, month: string): bigint[] {
+    const start = monthStart(month);
+    const later = this.caps.filter((cap) => cap.apiCode === apiCode && cap.from > start && cap.from < nextMonthStart(start));
+    return [this.capAt(apiCode, start), ...later.map((cap) => cap.units)];
+  }
+
+  /** Suspended from the reach of the cap's level; a level no event reached, from the month's latest usage once any unit is used. */
   suspended(state: FreeMonth, cap: bigint, t: number): boolean {
-    return state.reachedAt !== null && t >= state.reachedAt && state.used >= cap;
+    const reachedAt = state.reaches.get(cap) ?? (state.used > 0n ? state.latestAt : null);
+    return state.used >= cap && reachedAt !== null && t >= reachedAt;
   }
 
   /** New funds pay the deficit first, oldest standing deficit part first, when in their term now. */
@@ -122,7 +144,8 @@ class Model {
     const remainderKey = `${account.id}|${event.apiCode}|${free ? month : ""}`;
     const monthKey = `${account.id}|${event.apiCode}|${month}`;
     const state = this.freeMonth(account.id, event.apiCode, month);
-    if (free && this.suspended(state, terms.cap, event.occurredAt)) return refuse("API_SUSPENDED");
+    const cap = this.capAt(event.apiCode, event.occurredAt);
+    if (free && this.suspended(state, cap, event.occurredAt)) return refuse("API_SUSPENDED");
     if (!free && billed && account.deficit > 0n && account.plan === "PREPAY") return refuse("ACCOUNT_RESTRICTED");
     const total = (this.remainders.get(remainderKey) ?? 0n) + (billed ? event.quantityMicros : 0n);
     const units = billed ? total / terms.unitMicros : 0n;
@@ -131,11 +154,16 @@ class Model {
     let freeState: FreeMonth | null = null;
     let owed = 0n;
     if (billed && free) {
-      const left = terms.cap > state.used ? terms.cap - state.used : 0n;
+      const left = cap > state.used ? cap - state.used : 0n;
       const given = units < left ? units : left;
       const used = state.used + given;
       const latestAt = state.latestAt === null || event.occurredAt > state.latestAt ? event.occurredAt : state.latestAt;
-      freeState = { used, overrun: state.overrun + units - given, latestAt, reachedAt: used >= terms.cap ? latestAt : state.reachedAt };
+      const reaches = new Map(state.reaches);
+      // Level 0 is reached by usage, or by an event under a cap of 0.
+      for (const level of this.levels(event.apiCode, month)) {
+        if (!reaches.has(level) && used >= level && (used > 0n || cap === 0n)) reaches.set(level, latestAt);
+      }
+      freeState = { used, overrun: state.overrun + units - given, latestAt, reaches };
       if (given > 0n) parts.push({ source: "FREE_ALLOWANCE", sourceId: null, amount: 0n, units: given });
       if (units > given) parts.push({ source: "OVERRUN", sourceId: null, amount: 0n, units: units - given });
     } else if (billed) {
@@ -196,7 +224,11 @@ class Model {
       } else if (part.source === "FREE_ALLOWANCE" || part.source === "OVERRUN") {
         const key = `${account.id}|${charge.event.apiCode}|${month}`;
         const state = this.freeMonths.get(key)!;
-        this.freeMonths.set(key, part.source === "FREE_ALLOWANCE" ? { ...state, used: state.used - part.units! } : { ...state, overrun: state.overrun - part.units! });
+        if (part.source === "OVERRUN") this.freeMonths.set(key, { ...state, overrun: state.overrun - part.units! });
+        else {
+          const used = state.used - part.units!;
+          this.freeMonths.set(key, { ...state, used, reaches: new Map([...state.reaches].filter(([level]) => level <= used)) });
+        }
       } else if (part.source === "PAYG") {
         this.payg.push({ accountId: account.id, month: statementMonth(charge.paygMonth!, this.now), apiCode: charge.event.apiCode, units: -part.units!, tokens: -part.amount });
       }
@@ -211,10 +243,10 @@ class Model {
     return Object.keys(TERMS)
       .sort()
       .flatMap((apiCode) => {
-        const { cap } = TERMS[apiCode]!;
+        const cap = this.capAt(apiCode, this.now);
         const stored = this.freeMonths.get(`${account.id}|${apiCode}|${month}`);
         if (cap === 0n && !stored) return [];
-        const state = stored ?? { used: 0n, overrun: 0n, latestAt: null, reachedAt: null };
+        const state = stored ?? this.freeMonth(account.id, apiCode, month);
         const used = state.used < cap ? state.used : cap;
         return [{ apiCode, capUnits: cap, usedUnits: used, overrunUnits: state.overrun + state.used - used, suspendedUntil: this.suspended(state, cap, this.now) ? nextMonthStart(this.now) : null }];
       });
@@ -376,6 +408,24 @@ class Reverse implements fc.AsyncCommand<Model, Harness> {
   toString = () => `reverse(charge ${this.chargeIndex})`;
 }
 
+/**
+ * An operator changes revit's cap, now or on a later day; the model's caps follow. A start at or
+ * before revit usage already rated, reversed or not, is refused: that usage keeps the cap it had.
+ */
+class PublishCap implements fc.AsyncCommand<Model, Harness> {
+  constructor(readonly units: number, readonly daysAhead: number) {}
+  check = () => true;
+  async run(model: Model, h: Harness) {
+    const from = model.now + this.daysAhead * DAY;
+    const ratedSince = model.charges.some((charge) => charge.event.apiCode === REVIT && charge.event.occurredAt >= from);
+    const code = await codeOf(() => h.services.tiered.publishFreeCap({ apiCode: REVIT, unitsPerMonth: this.units, effectiveFrom: from, note: "model-based cap" }, OPERATOR));
+    expect(code).toBe(ratedSince ? "PRICE_CHANGE_IN_PAST" : null);
+    if (!ratedSince) model.caps.push({ apiCode: REVIT, units: BigInt(this.units), from });
+    await expectSameState(model, h);
+  }
+  toString = () => `publishCap(revit, ${this.units}, in ${this.daysAhead} days)`;
+}
+
 class Advance implements fc.AsyncCommand<Model, Harness> {
   constructor(readonly ms: number) {}
   check = () => true;
@@ -414,13 +464,14 @@ const commands = fc.commands<Model, Harness, false>(
     fc.tuple(accountIndex, fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 30 }), fc.integer({ min: 1, max: 90 })).map(([a, tokens, back, days]) => new ImportPool(a, tokens, back, days)),
     fc.tuple(accountIndex, fc.integer({ min: 100, max: 200 }), fc.integer({ min: 0, max: 60 })).map(([a, tokens, back]) => new BuyPack(a, tokens, back)),
     fc.nat().map((index) => new Reverse(index)),
+    fc.tuple(fc.integer({ min: 0, max: 6 }), fc.constantFrom(0, 0, 1, 5, 12)).map(([units, days]) => new PublishCap(units, days)),
     fc.oneof(fc.integer({ min: MINUTE, max: 2 * DAY }), fc.integer({ min: 10 * DAY, max: 35 * DAY })).map((ms) => new Advance(ms)),
   ],
   { maxCommands: 40, size: "+1" },
 );
 
 it("agrees with a plain model of the tiered rule book after every step of random command sequences", async () => {
-  const reached = { suspended: 0, restricted: 0, payg: 0, overrun: 0, settled: 0, reversedTiered: 0, runs: 0 };
+  const reached = { suspended: 0, capChangedMidMonth: 0, restricted: 0, payg: 0, overrun: 0, settled: 0, reversedTiered: 0, runs: 0 };
   await fc.assert(
     fc.asyncProperty(commands, async (sequence) => {
       const h = await createHarness({ now: "2025-12-01T00:00:00Z" });
@@ -436,7 +487,8 @@ it("agrees with a plain model of the tiered rule book after every step of random
         const model = new Model(h.now(), accounts);
         await fc.asyncModelRun(() => ({ model, real: h }), sequence);
         reached.runs++;
-        if ([...model.freeMonths.values()].some((state) => state.reachedAt !== null)) reached.suspended++;
+        if ([...model.freeMonths.values()].some((state) => state.reaches.size > 0)) reached.suspended++;
+        if ([...model.freeMonths.keys()].some((key) => new Set(model.levels(REVIT, key.split("|")[2]!)).size > 1)) reached.capChangedMidMonth++;
         if (model.charges.some((charge) => charge.parts.some((part) => part.source === "OVERRUN"))) reached.overrun++;
         if (model.charges.some((charge) => charge.parts.some((part) => part.source === "DEFICIT"))) reached.restricted++;
         if (model.payg.length > 0) reached.payg++;
@@ -450,5 +502,5 @@ it("agrees with a plain model of the tiered rule book after every step of random
   );
   console.info(`model-based tiered: ${JSON.stringify(reached)}`);
   // The generators must reach the interesting corners, or agreement proves little.
-  for (const corner of ["suspended", "restricted", "payg", "overrun", "settled", "reversedTiered"] as const) expect(reached[corner], corner).toBeGreaterThan(0);
+  for (const corner of ["suspended", "capChangedMidMonth", "restricted", "payg", "overrun", "settled", "reversedTiered"] as const) expect(reached[corner], corner).toBeGreaterThan(0);
 }, 600_000);
