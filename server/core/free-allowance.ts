@@ -95,9 +95,14 @@ export function capsInForce(caps: readonly FreeCap[], asOf: Instant): FreeCap[] 
  * late (the API was not suspended when it ran); it finds no free units left and is an overrun.
  */
 export function isSuspendedAt(state: FreeMonth, capUnits: bigint, t: Instant): boolean {
-  if (state.usedUnits < capUnits) return false;
-  const reachedAt = state.reaches.find((reach) => reach.units === capUnits)?.at ?? (state.usedUnits > 0n ? state.latestAt : null);
+  const reachedAt = reachOf(state, capUnits);
   return reachedAt !== null && t >= reachedAt;
+}
+
+/** When the used units reached `level`, as isSuspendedAt explains; null while they do not. */
+function reachOf(state: FreeMonth, level: bigint): Instant | null {
+  if (state.usedUnits < level) return null;
+  return state.reaches.find((reach) => reach.units === level)?.at ?? (state.usedUnits > 0n ? state.latestAt : null);
 }
 
 /** @throws FlexgateError API_SUSPENDED when the API is suspended at `t` (no field: it is the account's state). */
@@ -122,8 +127,10 @@ export interface FreeTake {
  * Gives an event's units free up to `capUnits`, the cap in force at its occurredAt; the rest is an
  * overrun. Each of the month's cap levels (`levels`, from capLevelsOf) the used units now reach
  * for the first time is reached at the latest occurredAt the month has seen: that is when, as far
- * as the events tell, the usage reached it, whatever order they arrived in. With a cap of 0 (none
- * in force) the first event is recorded, all overrun, and suspends the API.
+ * as the events tell, the usage reached it, whatever order they arrived in. A level they had
+ * passed before, that of a cap published since, keeps the instant isSuspendedAt counted it from,
+ * before this event moves the month's latestAt. With a cap of 0 (none in force) the first event
+ * is recorded, all overrun, and suspends the API.
  */
 export function takeFreeUnits(state: FreeMonth, units: bigint, capUnits: bigint, occurredAt: Instant, levels: readonly bigint[] = [capUnits]): FreeTake {
   const left = capUnits > state.usedUnits ? capUnits - state.usedUnits : 0n;
@@ -133,22 +140,23 @@ export function takeFreeUnits(state: FreeMonth, units: bigint, capUnits: bigint,
   const latestAt = state.latestAt === null || occurredAt > state.latestAt ? occurredAt : state.latestAt;
   let reaches = state.reaches;
   for (const level of levels) {
-    const reached = usedUnits >= level && (level > 0n || usedUnits > 0n || capUnits === 0n);
-    if (reached && !reaches.some((reach) => reach.units === level)) {
-      reaches = [...reaches, { units: level, at: latestAt }].sort((a, b) => (a.units < b.units ? -1 : 1));
-    }
+    if (reaches.some((reach) => reach.units === level)) continue;
+    const at = reachOf(state, level) ?? (usedUnits >= level && (usedUnits > 0n || capUnits === 0n) ? latestAt : null);
+    if (at !== null) reaches = [...reaches, { units: level, at }].sort((a, b) => (a.units < b.units ? -1 : 1));
   }
   return { freeUnits, overrunUnits, state: { usedUnits, overrunUnits: state.overrunUnits + overrunUnits, latestAt, reaches } };
 }
 
 /**
  * A reversal gives the units back to their month; the suspension lifts if used falls under the
- * cap, and a level the used units no longer reach is reached again only by later usage.
+ * cap, and a level the used units no longer reach is reached again only by later usage. A month
+ * whose every unit was given back reaches not even level 0, as if nothing had used it.
  */
 export function returnFreeUnits(state: FreeMonth, freeUnits: bigint, overrunUnits: bigint): FreeMonth {
   if (freeUnits > state.usedUnits || overrunUnits > state.overrunUnits) throw new RangeError("cannot return more units than were used");
   const usedUnits = state.usedUnits - freeUnits;
-  const reaches = state.reaches.filter((reach) => reach.units <= usedUnits);
+  const unitsLeft = usedUnits + state.overrunUnits - overrunUnits;
+  const reaches = state.reaches.filter((reach) => reach.units <= usedUnits && (reach.units > 0n || unitsLeft > 0n));
   return { ...state, usedUnits, overrunUnits: state.overrunUnits - overrunUnits, reaches };
 }
 

@@ -159,9 +159,12 @@ class Model {
       const used = state.used + given;
       const latestAt = state.latestAt === null || event.occurredAt > state.latestAt ? event.occurredAt : state.latestAt;
       const reaches = new Map(state.reaches);
-      // Level 0 is reached by usage, or by an event under a cap of 0.
+      // A level already passed (its cap published since) keeps the month's latest usage before this
+      // event; one reached now, the latest usage now. Level 0 is reached by usage, or under a cap of 0.
       for (const level of this.levels(event.apiCode, month)) {
-        if (!reaches.has(level) && used >= level && (used > 0n || cap === 0n)) reaches.set(level, latestAt);
+        if (reaches.has(level)) continue;
+        if (state.used >= level && state.used > 0n) reaches.set(level, state.latestAt!);
+        else if (used >= level && (used > 0n || cap === 0n)) reaches.set(level, latestAt);
       }
       freeState = { used, overrun: state.overrun + units - given, latestAt, reaches };
       if (given > 0n) parts.push({ source: "FREE_ALLOWANCE", sourceId: null, amount: 0n, units: given });
@@ -224,11 +227,10 @@ class Model {
       } else if (part.source === "FREE_ALLOWANCE" || part.source === "OVERRUN") {
         const key = `${account.id}|${charge.event.apiCode}|${month}`;
         const state = this.freeMonths.get(key)!;
-        if (part.source === "OVERRUN") this.freeMonths.set(key, { ...state, overrun: state.overrun - part.units! });
-        else {
-          const used = state.used - part.units!;
-          this.freeMonths.set(key, { ...state, used, reaches: new Map([...state.reaches].filter(([level]) => level <= used)) });
-        }
+        const { used, overrun } = part.source === "FREE_ALLOWANCE" ? { ...state, used: state.used - part.units! } : { ...state, overrun: state.overrun - part.units! };
+        // A level the used units no longer reach is gone; level 0 too once no unit is left.
+        const reached = (level: bigint) => level <= used && (level > 0n || used + overrun > 0n);
+        this.freeMonths.set(key, { ...state, used, overrun, reaches: new Map([...state.reaches].filter(([level]) => reached(level))) });
       } else if (part.source === "PAYG") {
         this.payg.push({ accountId: account.id, month: statementMonth(charge.paygMonth!, this.now), apiCode: charge.event.apiCode, units: -part.units!, tokens: -part.amount });
       }

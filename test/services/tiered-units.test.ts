@@ -223,6 +223,30 @@ describe("charged units and the free allowance", () => {
         expect(await partsOf(h, await record(account.id, REVIT, "1200", "2026-01-16T10:00:00Z"))).toEqual(["OVERRUN 1u"]);
         await expectRefusedUnchanged(h.sql, () => record(account.id, REVIT, "1200", "2026-01-14T10:00:00Z"), "API_SUSPENDED", undefined);
       });
+
+      it("keeps the suspension under a cap lowered below the usage after the cap is raised again and used", async () => {
+        const account = await anEnrolledAccount(h, { tier: "FREE", from: "2026-01-01T00:00:00Z" });
+        h.setNow("2026-01-06T00:00:00Z");
+        await record(account.id, REVIT, "2400", "2026-01-05T10:00:00Z");
+        h.setNow("2026-01-10T00:00:00Z");
+        await h.services.tiered.publishFreeCap({ apiCode: REVIT, unitsPerMonth: 1, note: "test value: lowered" }, OPERATOR);
+        h.setNow("2026-01-12T00:00:00Z");
+        await h.services.tiered.publishFreeCap({ apiCode: REVIT, unitsPerMonth: 3, note: "test value: raised again" }, OPERATOR);
+        expect(await partsOf(h, await record(account.id, REVIT, "1200", "2026-01-12T00:00:00Z"))).toEqual(["FREE_ALLOWANCE 1u"]);
+        await expectRefusedUnchanged(h.sql, () => record(account.id, REVIT, "1200", "2026-01-10T12:00:00Z"), "API_SUSPENDED", undefined);
+      });
+    });
+
+    it("does not suspend under a cap of 0 a month whose every unit was given back", async () => {
+      const account = await anEnrolledAccount(h, { tier: "FREE", from: "2026-01-01T00:00:00Z" });
+      await h.services.tiered.publishFreeCap({ apiCode: REVIT, unitsPerMonth: 0, effectiveFrom: at("2026-01-20T00:00:00Z"), note: "test value: off the Free tier" }, OPERATOR);
+      h.setNow("2026-01-06T00:00:00Z");
+      const charge = await record(account.id, REVIT, "1200", "2026-01-05T10:00:00Z");
+      await h.services.rating.reverseCharge(charge.id, "test reversal", OPERATOR);
+      h.setNow("2026-01-22T00:00:00Z");
+      expect((await h.services.tiered.freeUsage(account.id))[0]!.suspendedUntil).toBeNull();
+      expect(await partsOf(h, await record(account.id, REVIT, "1200", "2026-01-21T10:00:00Z"))).toEqual(["OVERRUN 1u"]);
+      await expectRefusedUnchanged(h.sql, () => record(account.id, REVIT, "1200", "2026-01-21T11:00:00Z"), "API_SUSPENDED", undefined);
     });
 
     it("shows the month's usage with used units never above the cap", async () => {
