@@ -4,11 +4,13 @@ import type { StoreReads } from "../store/port.js";
 import type { Clock } from "./context.js";
 
 /**
- * The longest wait between passes. The process that imports a pool wakes at its start; another
- * replica sees it within this wait, as a backstop for a process that stopped meanwhile. It also
- * keeps a wait for a start months away within what a timer can hold (about 24 days).
+ * The longest wait between passes. The process that imports a pool wakes at its start; the other
+ * replicas (and a process restarted since) learn of it only from the store, so this wait bounds
+ * how late one of them brings it in, should the importer be gone. A pass that finds nothing is
+ * two reads of the pools table, which operators fill a pool at a time. It also keeps a wait for
+ * a start months away within what a timer can hold (about 24 days).
  */
-export const POOL_STARTS_MAX_WAIT_MS = 60 * 60_000;
+export const POOL_STARTS_MAX_WAIT_MS = 60_000;
 
 /** A failed pass (the database out of reach a moment) is tried again this soon. */
 const RETRY_MS = 10_000;

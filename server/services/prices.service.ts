@@ -170,6 +170,16 @@ export class PriceService {
           "id",
         );
       }
+      // The ledger decides too: a replica whose clock is behind another's may find a version
+      // more than 5 minutes away by its own clock that the other has already rated usage with.
+      const rated = await tx.latestApiChargeOccurredAt(version.apiCode, version.effectiveFrom);
+      if (rated !== null) {
+        throw new FlexgateError(
+          "PRICE_CHANGE_IN_PAST",
+          `usage of ${version.apiCode} dated ${formatInstant(rated)} is already rated with this version or a later one: it can no longer be cancelled`,
+          "id",
+        );
+      }
       await tx.insertPriceCancellation(id, why, actor.name, now);
       const versions = await tx.priceVersionsOf(version.apiCode);
       const after = this.view({ ...version, cancelledAt: now }, versions);

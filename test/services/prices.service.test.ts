@@ -139,6 +139,19 @@ describe("publishing a price change", () => {
     expect((await h.services.prices.find(charge.priceEntryId))!.cancelledAt).toBeNull();
   });
 
+  it("keeps a version usage was rated with on a server whose clock is ahead, when asked to cancel it on one whose clock is behind", async () => {
+    const account = await anAccount(h);
+    await aFlexPack(h, account.id, { tokens: "10000" });
+    const behind = h.now();
+    const start = behind + 5 * 60_000 + 1;
+    const scheduled = await h.services.prices.publish(aPublication({ effectiveFrom: start, tokensPerUnitMicros: tokens("1000") }), OPERATOR);
+    h.setNow(behind + 1_000);
+    const { charge } = await h.services.rating.recordUsage(aUsageEvent(account.id, { occurredAt: start }));
+    expect(charge.priceEntryId).toBe(scheduled.id);
+    h.setNow(behind);
+    await expectRefusedUnchanged(h.sql, () => h.services.prices.cancelScheduled(scheduled.id, "too late", OPERATOR), "PRICE_CHANGE_IN_PAST", "id");
+  });
+
   it("cancels a scheduled version just over 5 minutes away, and a retirement marker likewise", async () => {
     const version = await h.services.prices.publish(aPublication({ effectiveFrom: h.now() + 5 * 60_000 + 1 }), OPERATOR);
     expect((await h.services.prices.cancelScheduled(version.id, "changed our mind", OPERATOR)).status).toBe("CANCELLED");
