@@ -219,7 +219,7 @@ export class PriceService {
 
   private async append(unstarted: UnstartedVersion, actor: Actor, field: string, action: string): Promise<PriceEntryView> {
     const { apiCode } = unstarted;
-    return this.context.store.write({ apiCodes: [apiCode] }, async (tx) => {
+    return this.context.store.write({ apiCodes: [apiCode], priceBookCodes: true }, async (tx) => {
       const versions = await tx.priceVersionsOf(apiCode);
       await assertRoomForVersion(tx, apiCode, versions.length, field);
       const now = this.context.clock();

@@ -368,6 +368,11 @@ export interface WriteLocks {
   readonly accounts?: readonly number[];
   /** API codes whose price versions the unit publishes or cancels. */
   readonly apiCodes?: readonly string[];
+  /**
+   * The unit may add an API code to the price book, which it counts first (at most
+   * MAXIMA.pricedApis): such units run one at a time, as two new codes take locks of their own.
+   */
+  readonly priceBookCodes?: boolean;
 }
 
 /** A validated usage event for rateGroup, with its idempotency fingerprint. */

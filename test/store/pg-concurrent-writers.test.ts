@@ -3,6 +3,7 @@
  * other one committed meanwhile runs again and answers as the rules say.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAXIMA } from "../../server/core/maxima.js";
 import { formatMicros } from "../../server/core/money.js";
 import { priceInForce } from "../../server/core/price.js";
 import { DEFAULT_RULES } from "../../server/services/context.js";
@@ -146,5 +147,22 @@ describe.skipIf(!TEST_DATABASE_URL)(`two writers on one PostgreSQL database${TES
     expect((await answer).effectiveFrom).toBe(NOW + AHEAD_MS + 1);
     const refusal = await refusalOf(() => other.prices.publish({ apiCode: SIMPLE, meter: "JOB", unitQuantity: 1, tokensPerUnitMicros: tokens("0.3"), effectiveFrom: NOW + 60_000, note: "raise" }, OPERATOR));
     expect([refusal.code, refusal.field]).toEqual(["PRICE_CHANGE_IN_PAST", "input.effectiveFrom"]);
+  });
+
+  // Last: it fills the price book, where the tests above add no API code.
+  it("adds the price book's last API code once when each writer adds a new code meanwhile", async () => {
+    const publish = (services: Services, apiCode: string) =>
+      services.prices.publish({ apiCode, meter: "JOB", unitQuantity: 1, tokensPerUnitMicros: tokens("1"), note: "book test" }, OPERATOR);
+    const codes = new Set((await one.prices.allVersions()).map((version) => version.apiCode));
+    for (let i = 0; codes.size < MAXIMA.pricedApis - 1; i++) codes.add((await publish(one, `book-test/api-${i}`)).apiCode);
+    let answer!: ReturnType<typeof refusalOf>;
+    await first.write({}, async () => {
+      await publish(one, "book-test/last-here");
+      answer = refusalOf(() => publish(other, "book-test/last-there"));
+      await pause(300);
+    });
+    const refusal = await answer;
+    expect([refusal.code, refusal.field]).toEqual(["BAD_USER_INPUT", "input.apiCode"]);
+    expect(new Set((await other.prices.allVersions()).map((version) => version.apiCode)).size).toBe(MAXIMA.pricedApis);
   });
 });

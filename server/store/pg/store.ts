@@ -187,18 +187,19 @@ async function tieredState(q: Q, requests: readonly RatingRequest[], enrollments
 }
 
 /**
- * Takes the unit's locks: account rows in id order, then one advisory lock per API code, sorted.
- * A unit that names neither (loading the demo data into an empty database, creating accounts,
+ * Takes the unit's locks: account rows in id order, then the price book's codes, then one
+ * advisory lock per API code, sorted. A unit that names none (loading the demo data into an empty database, creating accounts,
  * resellers and keys) takes one advisory lock shared by all such units: they check and then
  * write ("no accounts yet", "no operator key yet"), and replicas starting together on a new
  * database all loaded the demo data. They are rare, so running them one at a time costs nothing.
  */
 async function lock(tx: Q, locks: WriteLocks): Promise<void> {
-  if (!locks.accounts?.length && !locks.apiCodes?.length) {
+  if (!locks.accounts?.length && !locks.apiCodes?.length && !locks.priceBookCodes) {
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext('flexgate:unit naming no rows'))`);
     return;
   }
   if (locks.accounts?.length) await accounts.lockAccounts(tx, locks.accounts);
+  if (locks.priceBookCodes) await tx.execute(sql`select pg_advisory_xact_lock(hashtext('flexgate:price book codes'))`);
   for (const code of [...new Set(locks.apiCodes ?? [])].sort()) {
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${rating.priceLockKey(code)}))`);
   }
