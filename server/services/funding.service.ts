@@ -86,11 +86,10 @@ export class FundingService {
    * @throws FlexgateError BAD_USER_INPUT, NOT_FOUND, CREDIT_SALES_ENDED, IDEMPOTENCY_CONFLICT
    */
   async importCreditLot(input: CreditLotImport, actor: Actor, field = "input"): Promise<CreditLot> {
-    const now = this.context.clock();
     if (input.amountMicros <= 0n) throw badInput(`${field}.amount`, `${field}.amount must be more than 0`);
     // Past the input maximum an amount no longer fits the store's safe integers; say so here.
     if (input.amountMicros > MAX_TOKENS_MICROS) throw badInput(`${field}.amount`, `${field}.amount is out of range`);
-    assertNotFuture(input.purchasedAt, now, `${field}.purchasedAt`);
+    assertNotFuture(input.purchasedAt, this.context.clock(), `${field}.purchasedAt`);
     if (input.purchasedAt >= this.context.rules.creditSalesEndAt) {
       throw new FlexgateError(
         "CREDIT_SALES_ENDED",
@@ -103,6 +102,7 @@ export class FundingService {
     return this.context.store.write({ accounts: [input.accountId] }, async (tx) => {
       const existing = await tx.findCreditLotByRef(externalRef);
       if (existing) return this.replayOrThrow(existing.lot, existing.fingerprint, print, `${field}.externalRef`);
+      const now = this.context.clock();
       const account = await accountOrThrow(tx, input.accountId, `${field}.accountId`);
       await assertRoomFor(tx, "CREDIT_LOT", account.id, input.purchasedAt, `${field}.accountId`);
       const lot = await tx.insertCreditLot(
@@ -122,12 +122,11 @@ export class FundingService {
    *   ESTORE_NOT_AVAILABLE, IDEMPOTENCY_CONFLICT
    */
   async recordFlexPurchase(input: FlexPurchase, actor: Actor, field = "input"): Promise<FlexPack> {
-    const now = this.context.clock();
     if (input.tokensMicros < MIN_FLEX_PURCHASE_MICROS || input.tokensMicros % MICROS_PER_TOKEN !== 0n) {
       throw badInput(`${field}.tokens`, `${field}.tokens must be a whole number of tokens, at least 100`);
     }
     if (input.tokensMicros > MAX_TOKENS_MICROS) throw badInput(`${field}.tokens`, `${field}.tokens is out of range`);
-    assertNotFuture(input.purchasedAt, now, `${field}.purchasedAt`);
+    assertNotFuture(input.purchasedAt, this.context.clock(), `${field}.purchasedAt`);
     const orderRef = cleanReference(input.orderRef, `${field}.orderRef`);
     const { unitPrice, currency } = this.validatePrice(input, field);
     const resellerId = input.resellerId ?? null;
@@ -148,6 +147,7 @@ export class FundingService {
     return this.context.store.write({ accounts: [input.accountId] }, async (tx) => {
       const existing = await tx.findFlexPackByRef(resellerId, orderRef);
       if (existing) return this.replayOrThrow(existing.pack, existing.fingerprint, print, `${field}.orderRef`);
+      const now = this.context.clock();
       const account = await accountOrThrow(tx, input.accountId, `${field}.accountId`);
       await assertRoomFor(tx, "FLEX_PACK", account.id, input.purchasedAt, `${field}.accountId`);
       if (resellerId !== null) {
@@ -188,7 +188,6 @@ export class FundingService {
    * @throws FlexgateError BAD_USER_INPUT, NOT_FOUND, IDEMPOTENCY_CONFLICT
    */
   async importTokenFlexPool(input: TokenFlexPoolImport, actor: Actor, field = "input"): Promise<TokenFlexPoolRecord> {
-    const now = this.context.clock();
     checkTokenFlexPoolOrThrow(input);
     if (input.tokensMicros > MAX_TOKENS_MICROS) throw badInput(`${field}.tokens`, `${field}.tokens is out of range`);
     const externalRef = cleanReference(input.externalRef, `${field}.externalRef`);
@@ -196,6 +195,7 @@ export class FundingService {
     const imported = await this.context.store.write({ accounts: [input.accountId] }, async (tx) => {
       const existing = await tx.findTokenFlexPoolByRef(externalRef);
       if (existing) return this.replayOrThrow(existing.pool, existing.fingerprint, print, `${field}.externalRef`);
+      const now = this.context.clock();
       const account = await accountOrThrow(tx, input.accountId, `${field}.accountId`);
       const held = await tx.tokenFlexPoolsOf([account.id]);
       // Terms overlapping the new one's: then no instant ever has more pools valid than the cap.
@@ -218,7 +218,7 @@ export class FundingService {
       return (await tx.findTokenFlexPool(pool.id))!;
     });
     // Its start may come before the next pass would: the pass after this import waits for it.
-    if (imported.startsAt > now) this.poolStarts.wake();
+    if (imported.startsAt > this.context.clock()) this.poolStarts.wake();
     return imported;
   }
 

@@ -89,6 +89,23 @@ describe("balance as of a date", () => {
     expect(await h.services.insight.balanceAsOf(account.id, h.now())).toEqual((await h.services.accounts.balances([account]))[0]);
   });
 
+  it("dates a purchase that waited for another write at the moment it is made, as usage is, not when it arrived", async () => {
+    h = await createHarness({ now: "2024-06-10T00:00:00Z" });
+    const account = await anAccount(h);
+    await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "20", occurredAt: at("2024-06-09T00:00:00Z") }));
+    // Another write holds the lock when the purchase arrives, and ends 5 s later.
+    let release!: () => void;
+    const held = h.store.write({}, () => new Promise<void>((resolve) => (release = resolve)));
+    const purchase = aFlexPack(h, account.id, { tokens: "100", purchasedAt: at("2024-06-09T00:00:00Z") });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    h.setNow("2024-06-10T00:00:05Z");
+    release();
+    await Promise.all([held, purchase]);
+    const asOf = async (iso: string) => shown(await h.services.insight.balanceAsOf(account.id, at(iso)));
+    expect(await asOf("2024-06-10T00:00:04Z")).toMatchObject({ deficit: "10", graceEndsAt: "2024-06-24T00:00:00.000Z" });
+    expect(await asOf("2024-06-10T00:00:06Z")).toMatchObject({ deficit: "0", flexTokens: "90", graceEndsAt: null });
+  });
+
   it("splits cloud credits from Flex tokens and drops the lot the day it expires", async () => {
     h = await createHarness({ now: "2022-10-01T00:00:00Z" });
     const account = await anAccount(h);

@@ -3,6 +3,7 @@
  * other one committed meanwhile runs again and answers as the rules say.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FlexgateError } from "../../server/core/errors.js";
 import { MAXIMA } from "../../server/core/maxima.js";
 import { formatMicros } from "../../server/core/money.js";
 import { priceInForce } from "../../server/core/price.js";
@@ -155,7 +156,7 @@ describe.skipIf(!TEST_DATABASE_URL)(`two writers on one PostgreSQL database${TES
       services.prices.publish({ apiCode, meter: "JOB", unitQuantity: 1, tokensPerUnitMicros: tokens("1"), note: "book test" }, OPERATOR);
     const codes = new Set((await one.prices.allVersions()).map((version) => version.apiCode));
     for (let i = 0; codes.size < MAXIMA.pricedApis - 1; i++) codes.add((await publish(one, `book-test/api-${i}`)).apiCode);
-    let answer!: ReturnType<typeof refusalOf>;
+    let answer!: Promise<FlexgateError>;
     await first.write({}, async () => {
       await publish(one, "book-test/last-here");
       answer = refusalOf(() => publish(other, "book-test/last-there"));
