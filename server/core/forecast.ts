@@ -14,7 +14,7 @@ export const EXPIRY_HORIZON_MS = 90 * DAY_MS;
 
 export interface BalanceForecast {
   readonly burnRatePerDayMicros: bigint;
-  /** When the available balance reaches zero at the burn rate; null when nothing burns. */
+  /** When the available balance reaches zero at the burn rate: now if it has; null if nothing burns it there. */
   readonly depletesAt: Instant | null;
   /**
    * Remaining tokens of the lots, pools and packs that pay usage now and stop within 90 days: at
@@ -88,11 +88,11 @@ export interface ForecastInput {
  *   as real usage would: a lot left at the acceptance end waits to expire unused.
  * - A lot or pack that reaches its expiresAt loses what is left: that is the unused amount.
  * - The balance runs out when available (lots + packs − deficit) reaches zero: inside a day's
- *   burn the moment is interpolated linearly, and an expiry that takes it to zero dates it at
- *   that expiry. The deficit is never paid by existing funds (only new purchases settle it),
+ *   burn the moment is interpolated linearly, and a source that stops paying and takes it to
+ *   zero (at its expiry, or a lot at the credit acceptance end) dates it then. The deficit is never paid by existing funds (only new purchases settle it),
  *   so it stays as it is throughout.
  * - No new purchases are assumed.
- * At a zero rate nothing runs out, and every token held will expire unused.
+ * At a zero rate nothing runs out that has not already, and every token held will expire unused.
  */
 export function forecastBalance(input: ForecastInput): BalanceForecast {
   const { now, deficitMicros } = input;
@@ -103,24 +103,27 @@ export function forecastBalance(input: ForecastInput): BalanceForecast {
   const expiringWithin90DaysMicros = expiringWithin(input.sources, now, input.creditAcceptanceEndAt).tokensMicros;
   let sources: FundingSource[] = input.sources.filter((source) => source.remainingMicros > 0n && source.expiresAt > now);
 
-  if (observed === 0n && (!changed || changed.ratePerDayMicros === 0n)) {
-    let unused = 0n;
-    for (const source of sources) unused += source.remainingMicros;
-    return { burnRatePerDayMicros: 0n, depletesAt: null, expiringWithin90DaysMicros, expiringUnusedMicros: unused, unlimited: false };
-  }
-
   const { creditAcceptanceEndAt } = input;
   const available = (t: Instant) => availableAt(sources, t, creditAcceptanceEndAt) - deficitMicros;
   let depletesAt: Instant | null = available(now) <= 0n ? now : null;
+
+  if (observed === 0n && (!changed || changed.ratePerDayMicros === 0n)) {
+    let unused = 0n;
+    for (const source of sources) unused += source.remainingMicros;
+    return { burnRatePerDayMicros: 0n, depletesAt, expiringWithin90DaysMicros, expiringUnusedMicros: unused, unlimited: false };
+  }
+
   let expiringUnusedMicros = 0n;
 
   // Every lot and pack expires within a year of purchase, so this ends within about 367 days.
   for (let t = now; sources.length > 0; t += DAY_MS) {
-    const expired = sources.filter((source) => source.expiresAt <= t).sort((a, b) => a.expiresAt - b.expiresAt);
-    for (const source of expired) {
+    // A lot or pack that stopped paying since the day before (at its expiry, or a lot at the
+    // credit acceptance end) may have taken the balance to zero: then it ran out that instant.
+    const stops = sources.map((source) => paysUsageUntil(source, creditAcceptanceEndAt)).filter((until) => until > now && until > t - DAY_MS && until <= t);
+    for (const until of stops.sort((a, b) => a - b)) if (depletesAt === null && available(until) <= 0n) depletesAt = until;
+    for (const source of sources.filter((source) => source.expiresAt <= t)) {
       expiringUnusedMicros += source.remainingMicros;
       sources = sources.filter((other) => other !== source);
-      if (depletesAt === null && available(source.expiresAt) <= 0n) depletesAt = source.expiresAt;
     }
 
     const rate = rateOn(t);

@@ -101,6 +101,14 @@ describe("balance forecast", () => {
       unused: "0",
     },
     {
+      name: "an account that owes and burns nothing has run out now",
+      sources: [],
+      deficit: "10",
+      charged: "0",
+      depletesAt: NOW,
+      unused: "0",
+    },
+    {
       name: "an account with nothing left has run out now",
       sources: [pack(1, "100", 300, "0"), pack(2, "100", -1, "50")],
       deficit: "0",
@@ -120,6 +128,13 @@ describe("balance forecast", () => {
     // Days 0–9 take 20 of the lot at 2 a day; from day 10 the pack's 100 last 50 days.
     const forecast = forecastBalance({ sources, deficitMicros: 0n, chargedInWindowMicros: t("60"), now: NOW, creditAcceptanceEndAt: day(10) });
     expect([forecast.depletesAt, formatMicros(forecast.expiringUnusedMicros)]).toEqual([day(60), "80"]);
+  });
+
+  it("runs out at the credit acceptance end, not a day later, when a lot left then was all the balance", () => {
+    // 70 left at 1 a day from noon: 12 days take 12 of it, and the rest stops paying at the end.
+    const noon = NOW + DAY_MS / 2;
+    const forecast = forecastBalance({ sources: [lot(1, "100", 200, "70")], deficitMicros: 0n, chargedInWindowMicros: t("30"), now: noon, creditAcceptanceEndAt: day(12) });
+    expect([formatInstant(forecast.depletesAt!), formatMicros(forecast.expiringUnusedMicros)]).toEqual([formatInstant(day(12)), "58"]);
   });
 
   it("reports the tokens expiring within 90 days whatever the burn rate", () => {
