@@ -132,6 +132,8 @@ export async function createApp({ config, store, clock = Date.now, requestTimeou
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const status = (error as { status?: number }).status ?? 500;
     if (status === 413) return sendError(res, 413, "BAD_USER_INPUT", BODY_TOO_LARGE);
+    // body-parser's own words: "unsupported charset …" or "unsupported content encoding …".
+    if (status === 415) return sendError(res, 415, "BAD_USER_INPUT", `${(error as Error).message}: send UTF-8, plain or encoded as gzip, deflate or br`);
     if (status >= 400 && status < 500) return sendError(res, status, "BAD_USER_INPUT", NOT_JSON);
     return failUnexpectedly(res, error);
   });

@@ -3,7 +3,7 @@
  * auditLog query) and the price table in force at a moment (as the priceTable query).
  */
 import type { Request, Response } from "express";
-import { FlexgateError } from "../core/errors.js";
+import { badInput, FlexgateError } from "../core/errors.js";
 import { keyOfRole } from "../core/model.js";
 import { formatMicros } from "../core/money.js";
 import { formatInstant, parseInstant } from "../core/time.js";
@@ -17,33 +17,38 @@ const textLine = (cells: readonly string[]) => csvLine(cells.map(textCell));
 const AUDIT_HEADER = ["at", "actor", "actorRole", "action", "entityType", "entityId", "before", "after"];
 const PRICE_HEADER = ["apiCode", "name", "meter", "unitQuantity", "tokensPerUnit", "chargeableOutcomes", "effectiveFrom", "effectiveTo", "status", "note", "publishedBy", "publishedAt"];
 
-/** An optional query parameter as text, or undefined. */
+/** An optional query parameter as given (empty included), or undefined; given twice, refused. */
 function param(req: Request, name: string): string | undefined {
   const value = (req.query as Record<string, unknown>)[name];
-  return typeof value === "string" && value !== "" ? value : undefined;
+  if (value !== undefined && typeof value !== "string") throw badInput(name, `${name} may be given once`);
+  return value;
 }
 
-/** Runs `write` for an OPERATOR key; a refusal is the same JSON error as everywhere else. */
-function operatorCsv(filename: string, write: (req: Request, res: Response) => Promise<void>) {
+/**
+ * Answers the CSV `write` builds, for an OPERATOR key. It is sent whole once built, so a refusal
+ * is the same JSON error as everywhere else, and a failure an error, never a file.
+ */
+function operatorCsv(filename: string, write: (req: Request) => Promise<string>) {
   return async (req: Request, res: Response<unknown, Locals>) => {
+    let csv: string;
     try {
       const role = res.locals.viewer!.key.role;
       if (role !== "OPERATOR") throw new FlexgateError("FORBIDDEN", `${keyOfRole(role)} may not export ${filename}`);
-      res.setHeader("Content-Type", "text/csv; charset=utf-8");
-      res.setHeader("Content-Disposition", `attachment; filename="${filename}"`);
-      res.setHeader("Cache-Control", "no-store");
-      await write(req, res);
+      csv = await write(req);
     } catch (error) {
       if (!(error instanceof FlexgateError)) throw error;
-      res.removeHeader("Content-Disposition");
       return sendError(res, error.code === "FORBIDDEN" ? 403 : 400, error.code, error.message, error.field);
     }
+    res.setHeader("Content-Type", "text/csv; charset=utf-8");
+    res.setHeader("Content-Disposition", `attachment; filename="${filename}"`);
+    res.setHeader("Cache-Control", "no-store");
+    res.send(csv);
   };
 }
 
 /** GET /export/audit.csv?entityType=&actor=&from=&to=: newest first, every matching entry. */
 export function auditExportHandler(services: Services) {
-  return operatorCsv("audit.csv", async (req, res) => {
+  return operatorCsv("audit.csv", async (req) => {
     const from = param(req, "from");
     const to = param(req, "to");
     const filter = {
@@ -58,13 +63,13 @@ export function auditExportHandler(services: Services) {
     for await (const entry of services.audit.all(filter)) {
       lines.push(textLine([formatInstant(entry.at), entry.actor, entry.actorRole, entry.action, entry.entityType, entry.entityId, entry.before ?? "", entry.after ?? ""]));
     }
-    res.send(lines.join(""));
+    return lines.join("");
   });
 }
 
 /** GET /export/prices.csv?asOf=: the versions in force at asOf (default now), one per API. */
 export function priceTableExportHandler(services: Services) {
-  return operatorCsv("prices.csv", async (req, res) => {
+  return operatorCsv("prices.csv", async (req) => {
     const asOf = param(req, "asOf");
     const table = await services.prices.priceTable(asOf === undefined ? null : parseInstant(asOf, "asOf"));
     const lines = [textLine(PRICE_HEADER)];
@@ -86,6 +91,6 @@ export function priceTableExportHandler(services: Services) {
         ]),
       );
     }
-    res.send(lines.join(""));
+    return lines.join("");
   });
 }

@@ -79,8 +79,13 @@ export function usageExportHandler(services: Services) {
           valueCell(formatMicros(row.paygMicros)),
           valueCell(row.overrunUnits.toString()),
         ]);
-        // Respect back-pressure so a slow client never makes a year of rows pile up in memory.
-        if (!res.write(line)) await new Promise((resolve) => res.once("drain", resolve));
+        // Respect back-pressure so a slow client never makes a year of rows pile up in memory;
+        // a client gone meanwhile never drains, so its close ends the wait and the export.
+        if (!res.write(line)) await drainedOrClosed(res);
+        if (res.destroyed) {
+          await rows.return?.();
+          return;
+        }
       }
       res.end();
     } catch (error) {
@@ -88,6 +93,18 @@ export function usageExportHandler(services: Services) {
       res.destroy();
     }
   };
+}
+
+function drainedOrClosed(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
 }
 
 const PAYG_HEADER = ["month", "status", "apiCode", "units", "tokens"];

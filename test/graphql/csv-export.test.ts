@@ -2,6 +2,7 @@
  * The usage export as a spreadsheet opens it: a cell a caller chose never starts a formula
  * (OWASP CSV injection), while the amounts and instants the server formats stay numbers.
  */
+import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { csvLine, textCell, valueCell } from "../../server/http/csv.js";
 import { startTestServer, type TestServer } from "../fixtures/server.js";
@@ -59,6 +60,48 @@ describe("GET /export/usage.csv", () => {
       expect(cells[1]).toMatch(/^"?'[-=+@]/);
       expect(cells[3]).toMatch(/^"?'[-=+@]/);
       expect(cells.slice(4)).toEqual(["1", "SUCCEEDED", "0.5", "0", "0", "0.5", "", "0", "0", "0"]);
+    }
+  });
+
+  it("stops reading rows, and lets go of them, when the client goes away in the middle of a download", async () => {
+    const world = await createWorld(server, 1);
+    const accountId = world.own.accountIds[0]!;
+    // Far more than the socket's buffers hold: the server waits for the client to read on.
+    for (let batch = 0; batch < 20; batch++) {
+      const inputs = Array.from({ length: 1000 }, (_, n) => usageInput(accountId, { eventId: `gone-${batch}-${n}`, clientId: "c".repeat(100), occurredAt: "2024-05-10T09:00:00Z" }));
+      await ok(server, `mutation($inputs: [UsageInput!]!) { recordUsageBatch(inputs: $inputs) { charge { id } } }`, { inputs });
+    }
+    const insight = server.services.insight;
+    const exportUsage = insight.exportUsage.bind(insight);
+    let released = false;
+    // Watches the real export's rows: they are let go of when their iterator is closed.
+    insight.exportUsage = async (...args) => {
+      const rows = await exportUsage(...args);
+      return (async function* () {
+        try {
+          yield* rows;
+        } finally {
+          released = true;
+        }
+      })();
+    };
+    try {
+      await new Promise<void>((resolve) => {
+        const download = httpRequest(`${server.url}/export/usage.csv?accountId=${accountId}&from=2024-05-01&to=2024-06-01`, { agent: false, headers: bearer(server.operatorKey) }, (response) => {
+          response.pause();
+          setTimeout(() => {
+            download.destroy();
+            resolve();
+          }, 500);
+        });
+        download.on("error", () => {});
+        download.end();
+      });
+      const deadline = Date.now() + 5_000;
+      while (!released && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(released).toBe(true);
+    } finally {
+      insight.exportUsage = exportUsage;
     }
   });
 

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_BATCH_SIZE } from "../../server/services/rating.service.js";
 import { startTestServer, type TestServer } from "../fixtures/server.js";
-import { bearer, CLOSED_CODES, createWorld, ok, request, unique, usageInput, type World } from "./support.js";
+import { bearer, CLOSED_CODES, createWorld, ok, request, trivialRequestMs, unique, usageInput, type World } from "./support.js";
 
 const BATCH_TYPE = "application/cloudevents-batch+json";
 const BATCH = `mutation($inputs: [UsageInput!]!) { recordUsageBatch(inputs: $inputs) { eventId replayed error { code field } charge { id tokens } } }`;
@@ -89,6 +89,21 @@ describe("POST /v1/events", () => {
     for (const answer of body) if (answer.error) expect(CLOSED_CODES).toContain(answer.error.code);
     expect(body[10].error.message).toContain("events.10.id");
     expect(await chargeCount()).toBe(before + 3);
+  });
+
+  it("refuses an event with more than 20 labels by their number, 600,000 of them in under a second of CPU", async () => {
+    const accountId = world.own.accountIds[0]!;
+    const label = (n: number) => ({ key: `k${n}`, value: "v" });
+    const over = await send([cloudEvent(usageInput(accountId, { labels: Array.from({ length: 21 }, (_, n) => label(n)) }))]);
+    expect(over.body[0].error).toEqual({ code: "BAD_USER_INPUT", field: "events.0.data.labels", message: "events.0.data.labels may hold at most 20 labels" });
+    const body = JSON.stringify([cloudEvent(usageInput(accountId, { labels: Array.from({ length: 600_000 }, (_, n) => label(n)) }))]);
+    const baseline = await trivialRequestMs(server);
+    const started = process.cpuUsage();
+    const { status, text } = await request(server, "/v1/events", { method: "POST", headers: { "content-type": BATCH_TYPE, ...bearer(world.keys.METERING!) }, body });
+    const spent = process.cpuUsage(started);
+    expect([status, JSON.parse(text)[0].error.field]).toEqual([200, "events.0.data.labels"]);
+    // Reading the 18 MB of JSON is all that is left.
+    expect((spent.user + spent.system) / 1000 - baseline).toBeLessThan(1_000);
   });
 
   it.each([

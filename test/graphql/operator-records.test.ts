@@ -81,6 +81,26 @@ describe("operator records", () => {
   });
 
   it.each([
+    ["a window bound given twice", "from=2030-01-01T00:00:00Z&from=2031-01-01T00:00:00Z", "from"],
+    ["an actor given twice", "actor=nobody&actor=nobody-else", "actor"],
+    ["an empty bound", "from=", "from"],
+  ])("refuses an audit export with %s, naming the parameter", async (_why, query, field) => {
+    const refused = await csv(`/export/audit.csv?${query}`);
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { errors: Array<{ extensions: unknown }> }).errors[0]!.extensions).toEqual({ code: "BAD_USER_INPUT", field });
+  });
+
+  it("answers a failure to read the audit log as an error, not as a file to save", async () => {
+    await server.sql.run("alter table audit_log rename to audit_log_away");
+    try {
+      const failed = await csv("/export/audit.csv");
+      expect([failed.status, failed.headers.get("content-disposition"), failed.headers.get("content-type")]).toEqual([500, null, expect.stringMatching(/^application\/json/)]);
+    } finally {
+      await server.sql.run("alter table audit_log_away rename to audit_log");
+    }
+  });
+
+  it.each([
     ["=1+1", "'=1+1"],
     ["+33 1 23", "'+33 1 23"],
     ["-2", "'-2"],

@@ -83,6 +83,18 @@ describe("the plain GraphQL path and Express answer alike", () => {
     if (plain.status !== 401) expect(plain.headers["cache-control"]).toBe("no-store");
   });
 
+  it.each([
+    ["charset", { "content-type": "application/json; charset=latin1" }, 'unsupported charset "LATIN1"'],
+    ["content encoding", { "content-type": PLAIN, "content-encoding": "compress" }, 'unsupported content encoding "compress"'],
+  ])("names an unsupported %s, where the body is not at fault", async (_what, headers, words) => {
+    const response = await fetch(`${server.url}/graphql`, { method: "POST", headers: { ...headers, authorization: `Bearer ${server.operatorKey}` }, body: query("{ viewer { role } }") });
+    expect(response.status).toBe(415);
+    expect(((await response.json()) as { errors: { message: string; extensions: unknown }[] }).errors[0]).toEqual({
+      message: `${words}: send UTF-8, plain or encoded as gzip, deflate or br`,
+      extensions: { code: "BAD_USER_INPUT" },
+    });
+  });
+
   it("answers a mutation on both paths, each written once", async () => {
     const create = (name: string) => query(`mutation { createAccount(input: { name: "${name}" }) { name status } }`);
     const plain = await answer(PLAIN, create("plain"), server.operatorKey);
