@@ -17,11 +17,14 @@ const textLine = (cells: readonly string[]) => csvLine(cells.map(textCell));
 const AUDIT_HEADER = ["at", "actor", "actorRole", "action", "entityType", "entityId", "before", "after"];
 const PRICE_HEADER = ["apiCode", "name", "meter", "unitQuantity", "tokensPerUnit", "chargeableOutcomes", "effectiveFrom", "effectiveTo", "status", "note", "publishedBy", "publishedAt"];
 
-/** An optional query parameter as given (empty included), or undefined; given twice, refused. */
+/**
+ * An optional query parameter, or undefined when absent or empty: a form sends an unused filter
+ * as `name=`, and filtering on "" would match nothing. Given twice, refused.
+ */
 function param(req: Request, name: string): string | undefined {
   const value = (req.query as Record<string, unknown>)[name];
   if (value !== undefined && typeof value !== "string") throw badInput(name, `${name} may be given once`);
-  return value;
+  return value === "" ? undefined : value;
 }
 
 /**

@@ -79,9 +79,10 @@ export function usageExportHandler(services: Services) {
           valueCell(formatMicros(row.paygMicros)),
           valueCell(row.overrunUnits.toString()),
         ]);
-        // Respect back-pressure so a slow client never makes a year of rows pile up in memory;
-        // a client gone meanwhile never drains, so its close ends the wait and the export.
-        if (!res.write(line)) await drainedOrClosed(res);
+        // Respect back-pressure so a slow client never makes a year of rows pile up in memory.
+        // A client gone meanwhile never drains: one gone before this write has already closed
+        // (write answers false and no close is to come), one gone during the wait closes it.
+        if (!res.write(line) && !res.destroyed) await drainedOrClosed(res);
         if (res.destroyed) {
           await rows.return?.();
           return;

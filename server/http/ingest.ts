@@ -19,7 +19,7 @@ import { parseId } from "../core/text.js";
 import { parseInstant } from "../core/time.js";
 import { rolesOfField } from "../graphql/roles.js";
 import { graphqlSchema } from "../graphql/schema.js";
-import { assertBatchSize, type BatchItemResult, labelsFromList, MAX_LABELS, type UsageEvent } from "../services/rating.service.js";
+import { assertBatchSize, assertLabelCount, type BatchItemResult, labelsFromList, type UsageEvent } from "../services/rating.service.js";
 import type { Services } from "../services/index.js";
 import { type Locals, refuseUnauthenticated, sendError, viewerAfterBody } from "./auth.js";
 import { BODY_LIMIT_BYTES } from "./body-limit.js";
@@ -134,7 +134,7 @@ function labelsOf(value: unknown, field: string): Record<string, string> {
   if (value == null) return labelsFromList([], field);
   if (!Array.isArray(value)) throw badInput(field, `${field} must be a list of { key, value }`);
   // Counted before any label is read: GraphQL refuses a long list before coercing it, too.
-  if (value.length > MAX_LABELS) throw badInput(field, `${field} may hold at most ${MAX_LABELS} labels`);
+  assertLabelCount(value.length, field);
   const isLabel = (label: unknown): label is { key: string; value: string } => isObject(label) && typeof label.key === "string" && typeof label.value === "string";
   if (!value.every(isLabel)) throw badInput(field, `${field} must be a list of { key, value } strings`);
   return labelsFromList(value, field);

@@ -118,13 +118,19 @@ function cleanLabelKey(key: string, field: string): string {
  * A UsageInput's list of labels as the event's map, each key once (`field` names the list).
  * No prototype: "__proto__" is a key like any other, not a way to drop a label.
  */
-export function labelsFromList(list: Iterable<{ readonly key: string; readonly value: string }>, field: string): Record<string, string> {
+export function labelsFromList(list: readonly { readonly key: string; readonly value: string }[], field: string): Record<string, string> {
+  assertLabelCount(list.length, field);
   const labels: Record<string, string> = Object.create(null);
   for (const label of list) {
     if (Object.hasOwn(labels, label.key)) throw badInput(field, `label "${label.key}" is given twice`);
     labels[label.key] = label.value;
   }
   return labels;
+}
+
+/** @throws FlexgateError BAD_USER_INPUT when an event holds more than MAX_LABELS labels */
+export function assertLabelCount(count: number, field: string): void {
+  if (count > MAX_LABELS) throw badInput(field, `${field} may hold at most ${MAX_LABELS} labels`);
 }
 
 /** @throws FlexgateError BAD_USER_INPUT when a batch holds more than MAX_BATCH_SIZE events */
@@ -388,7 +394,7 @@ export class RatingService {
     }
     assertNotFuture(input.occurredAt, this.context.clock(), `${field}.occurredAt`);
     const labelEntries = Object.entries(input.labels ?? {});
-    if (labelEntries.length > MAX_LABELS) throw badInput(`${field}.labels`, `${field}.labels may hold at most ${MAX_LABELS} labels`);
+    assertLabelCount(labelEntries.length, `${field}.labels`);
     return {
       eventId: cleanReference(input.eventId, `${field}.eventId`),
       accountId: input.accountId,

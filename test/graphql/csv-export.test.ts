@@ -105,6 +105,47 @@ describe("GET /export/usage.csv", () => {
     }
   });
 
+  it("stops reading rows when the client went away between two rows, before the server next wrote", async () => {
+    const world = await createWorld(server, 1);
+    const accountId = world.own.accountIds[0]!;
+    const inputs = Array.from({ length: 50 }, (_, n) => usageInput(accountId, { eventId: `left-${n}`, occurredAt: "2024-05-10T09:00:00Z" }));
+    await ok(server, `mutation($inputs: [UsageInput!]!) { recordUsageBatch(inputs: $inputs) { charge { id } } }`, { inputs });
+    const insight = server.services.insight;
+    const exportUsage = insight.exportUsage.bind(insight);
+    let released = false;
+    // Rows come slowly, so the client's leaving is seen by the server between two writes.
+    insight.exportUsage = async (...args) => {
+      const rows = await exportUsage(...args);
+      return (async function* () {
+        try {
+          for await (const row of rows) {
+            yield row;
+            await new Promise((resolve) => setTimeout(resolve, 30));
+          }
+        } finally {
+          released = true;
+        }
+      })();
+    };
+    try {
+      await new Promise<void>((resolve) => {
+        const download = httpRequest(`${server.url}/export/usage.csv?accountId=${accountId}&from=2024-05-01&to=2024-06-01`, { agent: false, headers: bearer(server.operatorKey) }, (response) => {
+          response.once("data", () => {
+            download.destroy();
+            resolve();
+          });
+        });
+        download.on("error", () => {});
+        download.end();
+      });
+      const deadline = Date.now() + 5_000;
+      while (!released && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(released).toBe(true);
+    } finally {
+      insight.exportUsage = exportUsage;
+    }
+  });
+
   it("gives a tiered charge its whole charged units, and the part PAYG paid", async () => {
     // Test values: a PAID account with PAYG from 2026-01-01; 4 complex jobs at the stored 0.5 tokens a job.
     const { services } = server;

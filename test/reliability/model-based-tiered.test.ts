@@ -490,7 +490,8 @@ it("agrees with a plain model of the tiered rule book after every step of random
         await fc.asyncModelRun(() => ({ model, real: h }), sequence);
         reached.runs++;
         if ([...model.freeMonths.values()].some((state) => state.reaches.size > 0)) reached.suspended++;
-        if ([...model.freeMonths.keys()].some((key) => new Set(model.levels(REVIT, key.split("|")[2]!)).size > 1)) reached.capChangedMidMonth++;
+        const revitMonths = [...model.freeMonths.keys()].map((key) => key.split("|")).filter(([, apiCode]) => apiCode === REVIT);
+        if (revitMonths.some(([, , month]) => new Set(model.levels(REVIT, month!)).size > 1)) reached.capChangedMidMonth++;
         if (model.charges.some((charge) => charge.parts.some((part) => part.source === "OVERRUN"))) reached.overrun++;
         if (model.charges.some((charge) => charge.parts.some((part) => part.source === "DEFICIT"))) reached.restricted++;
         if (model.payg.length > 0) reached.payg++;

@@ -93,9 +93,9 @@ describe("balance as of a date", () => {
     h = await createHarness({ now: "2024-06-10T00:00:00Z" });
     const account = await anAccount(h);
     await h.services.rating.recordUsage(aUsageEvent(account.id, { quantity: "20", occurredAt: at("2024-06-09T00:00:00Z") }));
-    // Another write holds the lock when the purchase arrives, and ends 5 s later.
+    // Another write to the account holds its lock when the purchase arrives, and ends 5 s later.
     let release!: () => void;
-    const held = h.store.write({}, () => new Promise<void>((resolve) => (release = resolve)));
+    const held = h.store.write({ accounts: [account.id] }, () => new Promise<void>((resolve) => (release = resolve)));
     const purchase = aFlexPack(h, account.id, { tokens: "100", purchasedAt: at("2024-06-09T00:00:00Z") });
     await new Promise((resolve) => setTimeout(resolve, 50));
     h.setNow("2024-06-10T00:00:05Z");
